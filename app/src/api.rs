@@ -1,0 +1,79 @@
+//! The API contract between the page and the server: the server functions and the types they
+//! exchange. The browser calls these; the server answers through an [`crate::signing::UploadSigner`]
+//! that it puts in the Leptos context.
+
+use leptos::prelude::*;
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What the browser needs to POST one file straight to the bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedUpload {
+    /// The bucket's URL: the form is POSTed here.
+    pub url: String,
+    /// The object key the file will be stored under.
+    pub key: String,
+    /// Form fields in the order they must be sent; the file is appended after them.
+    pub fields: Vec<(String, String)>,
+    /// When the policy stops being accepted (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Why the server would not sign an upload. The message is meant for the person uploading.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UploadError {
+    /// The file cannot be uploaded as described (name, size, type).
+    #[error("{0}")]
+    Refused(String),
+    /// Signing is not possible right now (configuration, credentials); nothing was signed.
+    #[error("the upload service is unavailable: {0}")]
+    Unavailable(String),
+    /// The request did not reach the server function or its answer was unreadable.
+    #[error("could not reach the upload service: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for UploadError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        UploadError::Transport(value.to_string())
+    }
+}
+
+/// Signs a POST policy for one file of exactly `size` bytes of type `content_type`.
+/// An empty `content_type` (browsers report one for unknown extensions) is signed as
+/// `application/octet-stream`, which the browser must then send.
+#[server(endpoint = "sign_upload")]
+pub async fn sign_upload(file_name: String, size: u64, content_type: String) -> Result<SignedUpload, UploadError> {
+    use crate::signing::{UploadRequest, UploadSigner, UploaderId};
+    use std::sync::Arc;
+
+    let result = (|| {
+        let signer = use_context::<Arc<dyn UploadSigner>>()
+            .ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))?;
+        let uploader = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<UploaderId>().cloned())
+            .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?;
+        signer.sign(&uploader, UploadRequest { file_name, size, content_type })
+    })();
+    if let (Err(err), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(err.status());
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+impl UploadError {
+    /// The HTTP status the server function answers with.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            UploadError::Refused(_) => http::StatusCode::BAD_REQUEST,
+            UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
+        }
+    }
+}

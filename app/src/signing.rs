@@ -1,0 +1,48 @@
+//! What the server functions need from the server, declared here and implemented by the
+//! `server` crate, so that signing code and its dependencies never reach the wasm.
+
+use crate::api::{SignedUpload, UploadError};
+
+/// The anonymous identity of one browser; every key it uploads lives under
+/// `uploads/<uploader-id>/`. The server assigns it and puts it in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UploaderId(String);
+
+impl UploaderId {
+    /// Accepts only what the server itself generates (32 lowercase hex digits), so an id can
+    /// be used in a key as it is.
+    pub fn parse(value: &str) -> Option<Self> {
+        (value.len() == 32 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One file the browser wants to upload, as it describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRequest {
+    pub file_name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// Signs upload forms. Implementations validate the request, choose the key, sign, and log.
+pub trait UploadSigner: Send + Sync + 'static {
+    fn sign(&self, uploader: &UploaderId, request: UploadRequest) -> Result<SignedUpload, UploadError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UploaderId;
+
+    #[test]
+    fn uploader_ids_are_32_lowercase_hex_digits() {
+        assert!(UploaderId::parse("0123456789abcdef0123456789abcdef").is_some());
+        for bad in ["", "0123456789ABCDEF0123456789abcdef", "../../../../../../../../../../etc", "0123456789abcdef0123456789abcde"] {
+            assert!(UploaderId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The upload page: choose files, and each one is signed, POSTed straight to the bucket and
+//! shown with its progress and outcome.
+
+mod s3_response;
+mod xhr;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::{File, HtmlInputElement};
+
+use crate::api::sign_upload;
+use crate::format::{human_bytes, percent};
+use s3_response::Outcome;
+
+/// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
+#[derive(Clone, Debug, PartialEq)]
+enum Status {
+    Signing,
+    Uploading,
+    Done { etag: String, location: String },
+    Failed { code: String, message: String },
+}
+
+impl Status {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Status::Signing => "signing",
+            Status::Uploading => "uploading",
+            Status::Done { .. } => "done",
+            Status::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// One chosen file. Only plain data and signals: the `File` itself stays in the task.
+#[derive(Clone)]
+struct Row {
+    id: usize,
+    name: String,
+    size: u64,
+    sent: RwSignal<f64>,
+    key: RwSignal<Option<String>>,
+    status: RwSignal<Status>,
+}
+
+fn failed(code: &str, message: impl Into<String>) -> Status {
+    Status::Failed { code: code.into(), message: message.into() }
+}
+
+/// Sign, POST, report. Every way this can end leaves the row in `done` or `failed`.
+async fn run_upload(row: Row, file: File) {
+    // Browsers report "" for unknown types; the server signs that as application/octet-stream,
+    // and the form's Content-Type field (what S3 stores) comes from the signed fields.
+    let signed = match sign_upload(row.name.clone(), row.size, file.type_()).await {
+        Ok(signed) => signed,
+        Err(err) => return row.status.set(failed("NotSigned", err.to_string())),
+    };
+    row.key.set(Some(signed.key.clone()));
+    row.status.set(Status::Uploading);
+
+    let sent = row.sent;
+    let result = xhr::post_form(&signed.url, &signed.fields, &file, move |done, _total| sent.set(done)).await;
+    row.status.set(match result {
+        Ok(Outcome::Stored(stored)) => {
+            row.sent.set(row.size as f64);
+            Status::Done { etag: stored.etag, location: stored.location }
+        }
+        Ok(Outcome::Refused(refusal)) => failed(&refusal.code, format!("{} (HTTP {})", refusal.message, refusal.status)),
+        Ok(Outcome::Unreachable) => failed(
+            "Unreachable",
+            "The bucket could not be reached, or its CORS rules do not allow uploads from this page.",
+        ),
+        Err(err) => failed("BrowserError", format!("{err:?}")),
+    });
+}
+
+#[component]
+pub fn UploadPage() -> impl IntoView {
+    let rows = RwSignal::new(Vec::<Row>::new());
+    let next_id = StoredValue::new(0usize);
+    // Effects only run in the browser: until hydration the picker stays disabled, so a file
+    // chosen early is not silently dropped.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+
+    let on_change = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(files) = input.files() else { return };
+        for index in 0..files.length() {
+            let Some(file) = files.get(index) else { continue };
+            let id = next_id.get_value();
+            next_id.set_value(id + 1);
+            let row = Row {
+                id,
+                name: file.name(),
+                size: file.size() as u64,
+                sent: RwSignal::new(0.0),
+                key: RwSignal::new(None),
+                status: RwSignal::new(Status::Signing),
+            };
+            rows.update(|rows| rows.push(row.clone()));
+            spawn_local(run_upload(row, file));
+        }
+        // Lets the same file be chosen again.
+        input.set_value("");
+    };
+
+    view! {
+        <section class="uploader" data-ready=move || ready.get().to_string()>
+            <h1>"Upload files to S3"</h1>
+            <p class="lede">
+                "Files go straight from your browser to the bucket. This server only signs a "
+                "short-lived policy for each file; it never sees the bytes or shares its keys."
+            </p>
+            <label class="picker">
+                <span>"Choose files"</span>
+                <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
+            </label>
+            <ul class="uploads" aria-live="polite">
+                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row/> }/>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn UploadRow(row: Row) -> impl IntoView {
+    let Row { name, size, sent, key, status, .. } = row;
+    let pct = move || percent(sent.get(), size as f64);
+    view! {
+        <li class="upload" data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
+            <div class="upload-head">
+                <span class="name">{name.clone()}</span>
+                <span class="size">{human_bytes(size)}</span>
+            </div>
+            <div class="bar" role="progressbar" aria-label=format!("Upload of {name}")
+                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
+                <div class="fill" style:width=move || format!("{}%", pct())></div>
+            </div>
+            <p class="state">
+                {move || match status.get() {
+                    Status::Signing => "signing…".to_string(),
+                    Status::Uploading => format!("uploading… {}%", pct()),
+                    Status::Done { etag, .. } => format!("uploaded ({etag})"),
+                    Status::Failed { .. } => "failed".to_string(),
+                }}
+            </p>
+            {move || match status.get() {
+                Status::Failed { code, message } => Some(view! {
+                    <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>
+                }.into_any()),
+                Status::Done { location, .. } => Some(view! {
+                    <p class="stored">"Stored as "<a class="location" href=location.clone()>{key.get().unwrap_or_default()}</a></p>
+                }.into_any()),
+                _ => None,
+            }}
+        </li>
+    }
+}

@@ -1,0 +1,61 @@
+//! Reading what the bucket answered to a POST: the 201 `PostResponse` or the error XML.
+//! <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
+
+use web_sys::{Document, DomParser, SupportedType};
+
+/// The bucket stored the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub location: String,
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+}
+
+/// The bucket refused the upload, in its own words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// How one POST to the bucket ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Stored(Stored),
+    Refused(Refusal),
+    /// No HTTP answer could be read: the network failed, or the bucket's CORS rules do not
+    /// let this page see the answer (the browser reports both the same way).
+    Unreachable,
+}
+
+fn parse_xml(body: &str) -> Option<Document> {
+    DomParser::new().ok()?.parse_from_string(body, SupportedType::TextXml).ok()
+}
+
+fn text(doc: Option<&Document>, tag: &str) -> Option<String> {
+    doc?.get_elements_by_tag_name(tag).item(0)?.text_content()
+}
+
+/// Classifies an XHR's final status and body.
+pub fn outcome(status: u16, body: &str) -> Outcome {
+    if status == 0 {
+        return Outcome::Unreachable;
+    }
+    let doc = if body.trim_start().starts_with('<') { parse_xml(body) } else { None };
+    let doc = doc.as_ref();
+    if (200..300).contains(&status) {
+        return Outcome::Stored(Stored {
+            location: text(doc, "Location").unwrap_or_default(),
+            bucket: text(doc, "Bucket").unwrap_or_default(),
+            key: text(doc, "Key").unwrap_or_default(),
+            etag: text(doc, "ETag").unwrap_or_default(),
+        });
+    }
+    Outcome::Refused(Refusal {
+        status,
+        code: text(doc, "Code").unwrap_or_else(|| format!("HTTP{status}")),
+        message: text(doc, "Message").unwrap_or_else(|| "the bucket refused the upload without saying why".into()),
+    })
+}

@@ -1,0 +1,55 @@
+//! The POST straight to the bucket, with XMLHttpRequest: unlike `fetch`, it reports upload
+//! progress. The `File` goes into the form as a handle; its bytes are never read into wasm.
+
+use std::cell::Cell;
+
+use futures::channel::oneshot;
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{File, FormData, ProgressEvent, XmlHttpRequest};
+
+use super::s3_response::{outcome, Outcome};
+
+/// Sends `fields` in order, then `file` last (S3 ignores anything after the file), and calls
+/// `on_progress(sent, total)` as bytes go out.
+pub async fn post_form(
+    url: &str,
+    fields: &[(String, String)],
+    file: &File,
+    on_progress: impl Fn(f64, f64) + 'static,
+) -> Result<Outcome, JsValue> {
+    let form = FormData::new()?;
+    for (name, value) in fields {
+        form.append_with_str(name, value)?;
+    }
+    form.append_with_blob_and_filename("file", file, &file.name())?;
+
+    let xhr = XmlHttpRequest::new()?;
+    xhr.open("POST", url)?;
+    let upload = xhr.upload()?;
+    let progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
+        if ev.length_computable() {
+            on_progress(ev.loaded(), ev.total());
+        }
+    });
+    upload.set_onprogress(Some(progress.as_ref().unchecked_ref()));
+
+    // loadend fires exactly once, after load, error, abort or timeout alike.
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let done_tx = Cell::new(Some(done_tx));
+    let ended = Closure::<dyn FnMut()>::new(move || {
+        if let Some(tx) = done_tx.take() {
+            let _ = tx.send(());
+        }
+    });
+    xhr.set_onloadend(Some(ended.as_ref().unchecked_ref()));
+
+    xhr.send_with_opt_form_data(Some(&form))?;
+    let _ = done_rx.await;
+
+    // Unhook before the closures are dropped at the end of this function.
+    upload.set_onprogress(None);
+    xhr.set_onloadend(None);
+    let status = xhr.status()?;
+    let body = xhr.response_text()?.unwrap_or_default();
+    Ok(outcome(status, &body))
+}

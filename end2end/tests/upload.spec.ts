@@ -1,0 +1,103 @@
+// The walking skeleton, end to end: a real browser, the real app, a real S3 server (Garage).
+import { randomBytes } from 'node:crypto';
+import { expect, test, type Page } from '@playwright/test';
+import { bucket, endpoint, exists, getObject, keysUnder, secret } from './bucket';
+
+async function openUploader(page: Page) {
+  await page.goto('/');
+  // The picker is enabled once the wasm has hydrated the page.
+  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
+}
+
+test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page, context }) => {
+  const bytes = randomBytes(5 * 1024 * 1024);
+  const posts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST') posts.push(req.url());
+  });
+  const signResponse = page.waitForResponse('**/api/sign_upload');
+  await openUploader(page);
+  expect(await page.content()).not.toContain(secret);
+
+  // On loopback the whole file leaves in one progress event: throttle the upload to watch it.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: 2 * 1024 * 1024,
+  });
+  await page.evaluate(() => {
+    const seen: number[] = ((window as any).__progress = []);
+    new MutationObserver((records) => {
+      for (const r of records) seen.push(Number((r.target as Element).getAttribute('aria-valuenow')));
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+  });
+
+  await page.setInputFiles('input[type=file]', {
+    name: 'five-mib.bin',
+    mimeType: 'application/x-e2e-test',
+    buffer: bytes,
+  });
+  const row = page.locator('.upload', { hasText: 'five-mib.bin' });
+  await expect(row).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  await expect(row.locator('.state')).toContainText('uploaded');
+
+  const progress: number[] = await page.evaluate(() => (window as any).__progress);
+  const between = new Set(progress.filter((p) => p > 0 && p < 100));
+  expect(between.size, `progress values seen: ${progress.join(',')}`).toBeGreaterThanOrEqual(3);
+  expect(progress.at(-1)).toBe(100);
+
+  const key = (await row.getAttribute('data-key'))!;
+  expect(key).toMatch(/^uploads\/[0-9a-f]{32}\/[0-9a-f]{32}\/five-mib\.bin$/);
+  const stored = await getObject(key);
+  expect(stored.contentType).toBe('application/x-e2e-test');
+  expect(stored.body.length).toBe(bytes.length);
+  expect(stored.body.equals(bytes)).toBe(true);
+
+  // The bytes went to the bucket; the app only got the signing call, which held no secret.
+  const appOrigin = new URL(page.url()).origin;
+  expect(posts).toContain(`${endpoint}/${bucket}`);
+  expect(posts.filter((url) => url.startsWith(appOrigin))).toEqual([`${appOrigin}/api/sign_upload`]);
+  expect(await (await signResponse).text()).not.toContain(secret);
+});
+
+test('a form signed for N bytes that carries N+1 is refused, shown, and nothing is stored', async ({ page }) => {
+  // Make the page ask for a policy one byte short of the file it then sends.
+  await page.route('**/api/sign_upload', async (route) => {
+    const args = new URLSearchParams(route.request().postData() ?? '');
+    args.set('size', String(Number(args.get('size')) - 1));
+    await route.continue({ postData: args.toString() });
+  });
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', {
+    name: 'one-byte-too-many.txt',
+    mimeType: 'text/plain',
+    buffer: randomBytes(64 * 1024 + 1),
+  });
+
+  const row = page.locator('.upload', { hasText: 'one-byte-too-many.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('EntityTooLarge');
+  await expect(row.locator('.error .message')).not.toBeEmpty();
+
+  const key = (await row.getAttribute('data-key'))!;
+  expect(key).toMatch(/one-byte-too-many\.txt$/);
+  expect(await exists(key)).toBe(false);
+  expect(await keysUnder(key.slice(0, key.lastIndexOf('/') + 1))).toEqual([]);
+});
+
+test('an empty file is refused by the server before anything is sent to the bucket', async ({ page }) => {
+  const bucketPosts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
+  });
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+  const row = page.locator('.upload', { hasText: 'empty.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('NotSigned');
+  await expect(row.locator('.error .message')).toContainText('empty files cannot be uploaded');
+  expect(bucketPosts).toEqual([]);
+});

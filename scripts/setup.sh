@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine, skipping whatever is already there at the
+# right version; a second run installs nothing and says so.
+# usage: scripts/setup.sh run|test   (`test` adds Chromium for Playwright)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-test}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
+GARAGE_VERSION=2.5.0
+# cargo-leptos runs the wasm-bindgen CLI; it must match the crate Cargo.lock pins.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+
+installed=()
+have() { printf 'setup: %-24s already installed (%s)\n' "$1" "$2"; }
+did() { installed+=("$1"); }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  have "wasm32 target" "rustup"
+else
+  rustup target add wasm32-unknown-unknown && did "wasm32 target"
+fi
+
+if cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  have "cargo-leptos" "$CARGO_LEPTOS_VERSION"
+else
+  # no_downloads: fail clearly instead of fetching wasm-bindgen/wasm-opt from GitHub.
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads && did cargo-leptos
+fi
+
+if wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  have "wasm-bindgen-cli" "$WASM_BINDGEN_VERSION"
+else
+  # Not --locked: its lockfile pins a yanked webpki-roots.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force && did wasm-bindgen-cli
+fi
+
+if garage --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+  have "garage" "$GARAGE_VERSION"
+else
+  cargo install garage --version "$GARAGE_VERSION" --locked && did garage
+fi
+
+# end2end's npm packages: Playwright, the S3 client the scripts use, and binaryen's wasm-opt
+# (Debian's is too old and silently breaks hydration of release builds).
+lock_hash=$(sha256sum end2end/package-lock.json | cut -d' ' -f1)
+if [ "$(cat end2end/node_modules/.lock-hash 2>/dev/null)" = "$lock_hash" ]; then
+  have "end2end npm packages" "package-lock.json"
+else
+  (cd end2end && npm ci --no-audit --no-fund) && echo "$lock_hash" > end2end/node_modules/.lock-hash && did "npm packages"
+fi
+
+if [ "$mode" = test ]; then
+  if command -v chromium >/dev/null; then
+    have "chromium" "$(chromium --version 2>/dev/null | awk '{print $2}')"
+  else
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium && did chromium
+  fi
+fi
+
+if [ ${#installed[@]} -eq 0 ]; then
+  echo "setup: nothing to install"
+else
+  echo "setup: installed ${installed[*]}"
+fi

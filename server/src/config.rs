@@ -1,0 +1,161 @@
+//! The server's configuration, read once at start from the standard AWS environment
+//! variables. A missing or invalid setting stops the server with a message naming it.
+
+use std::time::Duration;
+
+use crate::policy::Credentials;
+
+/// Everything the signer needs to know about the bucket.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `UPLOAD_BUCKET`.
+    pub bucket: String,
+    /// `AWS_REGION`: the region policies are signed for (Garage: its `s3_region`).
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`.
+    pub credentials: Credentials,
+    /// `AWS_ENDPOINT_URL_S3` (or `AWS_ENDPOINT_URL`): an S3-compatible server, addressed
+    /// path-style as `<endpoint>/<bucket>`. Unset means AWS itself.
+    pub endpoint: Option<String>,
+    /// `UPLOAD_POLICY_TTL_SECS` (default 300, 30 to 600): how long a signed form is accepted.
+    pub policy_lifetime: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name, reason: reason.into() }
+}
+
+impl Config {
+    /// Reads the process environment; empty variables count as unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let need = |name: &'static str, hint: &'static str| get(name).ok_or(ConfigError::Missing { name, hint });
+
+        let bucket = need("UPLOAD_BUCKET", "name the S3 bucket that receives uploads")?;
+        validate_bucket(&bucket).map_err(|reason| invalid("UPLOAD_BUCKET", reason))?;
+        let region = need("AWS_REGION", "the bucket's region, e.g. us-east-1 (for Garage: its s3_region)")?;
+        let access_key_id = need("AWS_ACCESS_KEY_ID", "the access key the server signs with")?;
+        let secret = need("AWS_SECRET_ACCESS_KEY", "the secret key the server signs with (it never leaves the server)")?;
+        let mut credentials = Credentials::new(access_key_id, secret);
+        if let Some(token) = get("AWS_SESSION_TOKEN") {
+            credentials = credentials.with_session_token(token);
+        }
+
+        let endpoint = match get("AWS_ENDPOINT_URL_S3").or_else(|| get("AWS_ENDPOINT_URL")) {
+            None => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) => return Err(invalid("AWS_ENDPOINT_URL_S3", format!("expected an http:// or https:// URL, got {url:?}"))),
+        };
+
+        let policy_lifetime = match get("UPLOAD_POLICY_TTL_SECS") {
+            None => Duration::from_secs(300),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs @ 30..=600) => Duration::from_secs(secs),
+                _ => return Err(invalid("UPLOAD_POLICY_TTL_SECS", format!("expected whole seconds from 30 to 600, got {raw:?}"))),
+            },
+        };
+
+        Ok(Self { bucket, region, credentials, endpoint, policy_lifetime })
+    }
+
+    /// Where browsers POST their forms.
+    pub fn post_url(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("{endpoint}/{}", self.bucket),
+            // Dotted names break virtual-host TLS certificates; AWS serves them path-style.
+            None if self.bucket.contains('.') => format!("https://s3.{}.amazonaws.com/{}", self.region, self.bucket),
+            None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
+        }
+    }
+}
+
+/// S3's bucket naming rules, enough to catch typos before the first upload does.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
+fn validate_bucket(name: &str) -> Result<(), String> {
+    let ok_chars = name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-'));
+    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if (3..=63).contains(&name.len()) && ok_chars && ok_ends {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("UPLOAD_BUCKET", "uploads"),
+        ("AWS_REGION", "garage"),
+        ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
+        ("AWS_SECRET_ACCESS_KEY", "topsecret"),
+    ];
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for skip in 0..BASE.len() {
+            let pairs: Vec<_> = BASE.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, p)| *p).collect();
+            let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(err.to_string().starts_with(BASE[skip].0), "{err}");
+        }
+    }
+
+    #[test]
+    fn custom_endpoint_means_path_style() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:3900/"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(config.post_url(), "http://127.0.0.1:3900/uploads");
+        assert_eq!(config.policy_lifetime, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn aws_urls_are_virtual_host_unless_the_name_has_dots() {
+        let config = Config::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(config.post_url(), "https://uploads.s3.garage.amazonaws.com/");
+        let mut pairs = BASE.to_vec();
+        pairs[0] = ("UPLOAD_BUCKET", "my.uploads");
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap().post_url(), "https://s3.garage.amazonaws.com/my.uploads");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_by_name() {
+        for (name, value) in [
+            ("UPLOAD_BUCKET", "Bad_Bucket"),
+            ("AWS_ENDPOINT_URL_S3", "127.0.0.1:3900"),
+            ("UPLOAD_POLICY_TTL_SECS", "3600"),
+            ("UPLOAD_POLICY_TTL_SECS", "five"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: n, .. } if n == name), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_does_not_print_the_secret() {
+        let config = Config::from_lookup(lookup(&BASE)).unwrap();
+        assert!(!format!("{config:?}").contains("topsecret"));
+    }
+}

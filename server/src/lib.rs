@@ -1,0 +1,11 @@
+//! The S3 uploader's server: configuration, the POST policy core, the signing service and the
+//! axum application. `main.rs` only wires these together.
+
+pub mod config;
+pub mod policy;
+pub mod routes;
+pub mod signer;
+pub mod uploader;
+pub mod validate;
+
+pub use routes::app;

@@ -1,0 +1,25 @@
+//! The HTTP surface: the rendered app, its server functions, static files and `/healthz`.
+
+use std::sync::Arc;
+
+use app::{shell, signing::UploadSigner, App};
+use axum::{routing::get, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::uploader;
+
+/// The whole application; `signer` is what the server functions sign with.
+pub fn app(options: LeptosOptions, signer: Arc<dyn UploadSigner>) -> Router {
+    let routes = generate_route_list(App);
+    let context = move || provide_context(signer.clone());
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(&options, routes, context, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn(uploader::assign))
+        .with_state(options)
+}

@@ -1,0 +1,107 @@
+//! The router over HTTP, without a socket: health, the `sign_upload` server function, the
+//! uploader cookie, and refusals.
+
+use std::sync::Arc;
+
+use axum::{body::Body, Router};
+use http::{header, Request, StatusCode};
+use leptos::prelude::LeptosOptions;
+use server::{config::Config, signer::S3Signer};
+use tower::ServiceExt;
+
+const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
+
+fn app() -> Router {
+    let config = Config::from_lookup(|name| {
+        Some(match name {
+            "UPLOAD_BUCKET" => "uploads",
+            "AWS_REGION" => "garage",
+            "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
+            "AWS_SECRET_ACCESS_KEY" => SECRET,
+            "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
+            _ => return None,
+        }
+        .to_owned())
+    })
+    .unwrap();
+    let options = LeptosOptions::builder().output_name("s3-uploader").build();
+    server::app(options, Arc::new(S3Signer::new(config)))
+}
+
+fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/api/sign_upload")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    req.body(Body::from(form.to_owned())).unwrap()
+}
+
+async fn body_text(res: http::Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let res = app().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, "ok");
+}
+
+#[tokio::test]
+async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
+    let res = app().oneshot(sign_request("file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get(header::SET_COOKIE).expect("a new browser gets a cookie").to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("uploader="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let id = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
+
+    let body = body_text(res).await;
+    assert!(!body.contains(SECRET), "the secret must never reach a browser");
+    let signed: app::api::SignedUpload = serde_json::from_str(&body).unwrap();
+    assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
+    assert!(signed.key.starts_with(&format!("uploads/{id}/")) && signed.key.ends_with("/cat.png"), "{}", signed.key);
+    let names: Vec<&str> = signed.fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["key", "Content-Type", "success_action_status", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "policy", "x-amz-signature"]
+    );
+}
+
+#[tokio::test]
+async fn a_known_browser_keeps_its_prefix() {
+    let id = "00112233445566778899aabbccddeeff";
+    let res = app()
+        .oneshot(sign_request("file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={id}"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(signed.key.starts_with(&format!("uploads/{id}/")), "{}", signed.key);
+}
+
+#[tokio::test]
+async fn a_forged_uploader_cookie_is_replaced() {
+    let res = app()
+        .oneshot(sign_request("file_name=a.txt&size=1&content_type=", Some("uploader=..%2F..%2Fsomeone-else")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get(header::SET_COOKIE).expect("a forged id is replaced").to_str().unwrap().to_owned();
+    let id = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(signed.key.starts_with(&format!("uploads/{id}/")), "{}", signed.key);
+}
+
+#[tokio::test]
+async fn refusals_carry_a_readable_reason() {
+    let res = app().oneshot(sign_request("file_name=empty.txt&size=0&content_type=text%2Fplain", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let err: app::api::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(err, app::api::UploadError::Refused("empty files cannot be uploaded".into()));
+}
