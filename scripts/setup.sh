@@ -37,7 +37,7 @@ else
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force && did wasm-bindgen-cli
 fi
 
-if garage --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+if garage --version 2>/dev/null | grep -qw "$GARAGE_VERSION"; then
   have "garage" "$GARAGE_VERSION"
 else
   cargo install garage --version "$GARAGE_VERSION" --locked && did garage

@@ -1,6 +1,7 @@
 //! The S3 uploader's server: configuration, the POST policy core, the signing service and the
 //! axum application. `main.rs` only wires these together.
 
+pub mod cli;
 pub mod config;
 pub mod policy;
 pub mod routes;

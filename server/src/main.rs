@@ -1,15 +1,19 @@
-//! Starts the uploader: reads the configuration (stopping with a clear message if it is
-//! incomplete) and serves the app where cargo-leptos says (`LEPTOS_SITE_ADDR`).
+//! Starts the uploader: `server` serves the app where cargo-leptos says (`LEPTOS_SITE_ADDR`);
+//! `server sign` prints a signed form. Both stop with a clear message if the configuration
+//! is incomplete.
 
 use std::{process::ExitCode, sync::Arc};
 
+use clap::Parser;
 use leptos::config::get_configuration;
+use server::cli::{Cli, Command};
 use server::{config::Config, signer::S3Signer};
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr, so `server sign` output can be piped.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -17,17 +21,38 @@ fn init_tracing() {
     }
 }
 
+fn config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|err| {
+        eprintln!("error: {err}");
+        eprintln!("The server signs uploads for one bucket; see README.md, \"Configuration\".");
+        ExitCode::from(2)
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     init_tracing();
-    let config = match Config::from_env() {
+    let config = match config() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err}");
-            eprintln!("The server signs uploads for one bucket; see README.md, \"Configuration\".");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
+    match cli.command {
+        Some(Command::Sign(args)) => match server::cli::sign(config, args) {
+            Ok(out) => {
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(2)
+            }
+        },
+        None | Some(Command::Serve) => serve(config).await,
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     let leptos = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(err) => {

@@ -2,14 +2,14 @@
 //! picks the key under the uploader's prefix, signs through [`crate::policy`], and writes an
 //! audit event for every form signed or refused.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use app::api::{SignedUpload, UploadError};
 use app::signing::{UploadRequest, UploadSigner, UploaderId};
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::policy::{policy_expiry, rfc3339, ExpiryLimits, FormSpec, SigningKey, SizeRule};
+use crate::policy::{rfc3339, FormError, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
 use crate::validate;
 
 /// Reads the current time; injected so tests can pin it.
@@ -17,9 +17,8 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 pub struct S3Signer {
     config: Config,
+    policies: PolicySigner,
     clock: Clock,
-    /// The day's signing key, derived on first use each UTC day.
-    key: Mutex<Option<SigningKey>>,
 }
 
 impl S3Signer {
@@ -28,19 +27,41 @@ impl S3Signer {
     }
 
     pub fn with_clock(config: Config, clock: Clock) -> Self {
-        Self { config, clock, key: Mutex::new(None) }
+        let policies = PolicySigner::new(config.credentials.clone(), config.region.clone());
+        Self { config, policies, clock }
     }
 
-    fn signing_key(&self, now: OffsetDateTime) -> SigningKey {
-        let mut cached = self.key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match cached.as_ref() {
-            Some(key) if key.is_for(now, &self.config.region) => key.clone(),
-            _ => {
-                let key = SigningKey::derive(&self.config.credentials, now, &self.config.region);
-                *cached = Some(key.clone());
-                key
-            }
-        }
+    /// The form for one upload; what both the server function and `server sign` go through.
+    pub fn spec(&self, key: String, content_type: String, size: SizeRule) -> FormSpec {
+        let mut spec = FormSpec::new(self.config.bucket.clone(), key, size);
+        spec.content_type = Some(content_type);
+        spec.on_success = Some(OnSuccess::Status(201));
+        spec.expires_in = self.config.policy_lifetime;
+        spec
+    }
+
+    pub fn post_url(&self) -> String {
+        self.config.post_url()
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Signs a form and writes the audit event; every signature the server makes comes here.
+    pub fn sign_form(&self, spec: &FormSpec, now: OffsetDateTime, uploader: &str) -> Result<SignedForm, FormError> {
+        let form = self.policies.sign(spec, now)?;
+        tracing::info!(
+            target: "audit",
+            event = "policy_signed",
+            uploader,
+            key = %spec.key,
+            size = ?spec.size,
+            content_type = spec.content_type.as_deref().unwrap_or(""),
+            expires_at = %rfc3339(form.expires_at()),
+            temporary_credentials = self.config.credentials.session_token().is_some(),
+        );
+        Ok(form)
     }
 
     fn try_sign(&self, uploader: &UploaderId, request: &UploadRequest) -> Result<SignedUpload, UploadError> {
@@ -49,33 +70,12 @@ impl S3Signer {
         let size = validate::size(request.size).map_err(refused)?;
         let content_type = validate::content_type(&request.content_type).map_err(refused)?;
 
-        let now = (self.clock)();
-        let expires_at = policy_expiry(now, self.config.policy_lifetime, ExpiryLimits::default(), self.config.credentials.expires_at())
-            .map_err(|e| UploadError::Unavailable(e.to_string()))?;
         // A fresh directory per upload: two files with one name never overwrite each other.
         let key = format!("uploads/{}/{}/{name}", uploader.as_str(), uuid::Uuid::new_v4().simple());
-        let form = FormSpec {
-            bucket: &self.config.bucket,
-            key: &key,
-            content_type: &content_type,
-            size: SizeRule::Exact(size),
-            success_action_status: Some(201),
-            expires_at,
-        }
-        .sign(&self.config.credentials, &self.signing_key(now), &self.config.region, now)
-        .map_err(|e| UploadError::Unavailable(e.to_string()))?;
-
-        tracing::info!(
-            target: "audit",
-            event = "policy_signed",
-            uploader = uploader.as_str(),
-            key = %key,
-            size,
-            content_type = %content_type,
-            expires_at = %rfc3339(expires_at),
-            temporary_credentials = self.config.credentials.session_token().is_some(),
-        );
-        Ok(SignedUpload { url: self.config.post_url(), key, fields: form.fields, expires_at: rfc3339(expires_at) })
+        let form = self
+            .sign_form(&self.spec(key.clone(), content_type, SizeRule::Exact(size)), self.now(), uploader.as_str())
+            .map_err(|e| UploadError::Unavailable(e.to_string()))?;
+        Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
     }
 }
 
@@ -145,14 +145,5 @@ mod tests {
         for req in [request("..", 1, "text/plain"), request("a.txt", 0, "text/plain"), request("a.txt", 1, "not a type")] {
             assert!(matches!(s.sign(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
         }
-    }
-
-    #[test]
-    fn the_day_key_is_reused() {
-        let s = signer();
-        s.sign(&uploader(), request("a", 1, "")).unwrap();
-        let first = format!("{:?}", s.key.lock().unwrap());
-        s.sign(&uploader(), request("b", 1, "")).unwrap();
-        assert_eq!(first, format!("{:?}", s.key.lock().unwrap()));
     }
 }

@@ -1,8 +1,11 @@
 //! The policy document: conditions and expiration, and its exact JSON and base64 text.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>
 
+use std::fmt;
+
 use base64::Engine;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{timefmt::iso8601_millis, MAX_POST_OBJECT_SIZE};
@@ -62,6 +65,80 @@ impl Condition {
             return Err(ConditionError::RangeTooLarge(max));
         }
         Ok(Self::ContentLengthRange { min, max })
+    }
+
+    /// The form field this condition is about (`None` for content-length-range).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Condition::Eq { field, .. } | Condition::StartsWith { field, .. } => Some(field),
+            Condition::ContentLengthRange { .. } => None,
+        }
+    }
+
+    /// Whether a field's value (`None`: the field was not sent) meets this condition.
+    /// A Content-Type holding a comma list must match element by element, or a list like
+    /// `image/png, text/html` would slip past `starts-with image/`.
+    pub fn accepts(&self, value: Option<&str>) -> bool {
+        match (self, value) {
+            (Condition::Eq { value: want, .. }, Some(got)) => got == want,
+            (Condition::StartsWith { field, prefix }, Some(got)) if field.eq_ignore_ascii_case("content-type") => {
+                got.split(',').all(|part| part.trim_start().starts_with(prefix.as_str()))
+            }
+            (Condition::StartsWith { prefix, .. }, Some(got)) => got.starts_with(prefix.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Reads one entry of a policy's `conditions` array.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let shown = || value.to_string();
+        match value {
+            Value::Object(map) if map.len() == 1 => {
+                let (field, value) = map.iter().next().expect("one entry");
+                let value = value.as_str().ok_or_else(|| format!("the value of {{\"{field}\": ..}} must be a string"))?;
+                Ok(Condition::eq(field.as_str(), value))
+            }
+            Value::Array(items) if items.len() == 3 => {
+                let op = items[0].as_str().map(str::to_ascii_lowercase);
+                match op.as_deref() {
+                    Some("eq") | Some("starts-with") => {
+                        let field = items[1]
+                            .as_str()
+                            .and_then(|f| f.strip_prefix('$'))
+                            .ok_or_else(|| format!("the field in {} must be a string starting with $", shown()))?;
+                        let value = items[2].as_str().ok_or_else(|| format!("the value in {} must be a string", shown()))?;
+                        if op.as_deref() == Some("eq") {
+                            Ok(Condition::eq(field, value))
+                        } else {
+                            Condition::starts_with(field, value).map_err(|e| e.to_string())
+                        }
+                    }
+                    Some("content-length-range") => {
+                        let bound = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+                        match (bound(&items[1]), bound(&items[2])) {
+                            (Some(min), Some(max)) => Condition::content_length_range(min, max).map_err(|e| e.to_string()),
+                            _ => Err(format!("the bounds in {} must be non-negative integers", shown())),
+                        }
+                    }
+                    _ => Err(format!("unknown condition {}", shown())),
+                }
+            }
+            _ => Err(format!("invalid condition {}", shown())),
+        }
+    }
+}
+
+/// The way AWS quotes a condition in its error messages: `["eq", "$key", "a/b.txt"]`.
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quote = |s: &str| serde_json::to_string(s).expect("strings always serialize");
+        match self {
+            Condition::Eq { field, value } => write!(f, "[\"eq\", {}, {}]", quote(&format!("${field}")), quote(value)),
+            Condition::StartsWith { field, prefix } => {
+                write!(f, "[\"starts-with\", {}, {}]", quote(&format!("${field}")), quote(prefix))
+            }
+            Condition::ContentLengthRange { min, max } => write!(f, "[\"content-length-range\", {min}, {max}]"),
+        }
     }
 }
 
@@ -166,6 +243,47 @@ mod tests {
             Condition::content_length_range(0, MAX_POST_OBJECT_SIZE + 1),
             Err(ConditionError::RangeTooLarge(MAX_POST_OBJECT_SIZE + 1))
         );
+    }
+
+    #[test]
+    fn reads_every_condition_form() {
+        let read = |json: &str| Condition::from_json(&serde_json::from_str(json).unwrap());
+        assert_eq!(read(r#"{"bucket": "b"}"#), Ok(Condition::eq("bucket", "b")));
+        assert_eq!(read(r#"["eq", "$key", "k"]"#), Ok(Condition::eq("key", "k")));
+        assert_eq!(read(r#"["Starts-With", "$key", "u/"]"#), Ok(Condition::starts_with("key", "u/").unwrap()));
+        assert_eq!(read(r#"["content-length-range", 1, 5368709120]"#), Condition::content_length_range(1, 5368709120).map_err(|e| e.to_string()));
+        assert_eq!(read(r#"["content-length-range", "0", "10"]"#), Ok(Condition::ContentLengthRange { min: 0, max: 10 }));
+        for bad in [
+            r#"["starts-with", "$bucket", ""]"#,
+            r#"["eq", "key", "k"]"#,
+            r#"["content-length-range", -1, 10]"#,
+            r#"["content-length-range", 10, 1]"#,
+            r#"["content-length-range", 0, 5368709121]"#,
+            r#"{"a": "1", "b": "2"}"#,
+            r#"{"a": 1}"#,
+            r#"["in", "$key", "k"]"#,
+            r#""key""#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn displays_as_aws_quotes_it() {
+        assert_eq!(Condition::eq("key", "a\"b").to_string(), r#"["eq", "$key", "a\"b"]"#);
+        assert_eq!(Condition::content_length_range(1, 2).unwrap().to_string(), r#"["content-length-range", 1, 2]"#);
+    }
+
+    #[test]
+    fn content_type_lists_match_element_by_element() {
+        let images = Condition::starts_with("Content-Type", "image/").unwrap();
+        assert!(images.accepts(Some("image/png")));
+        assert!(images.accepts(Some("image/png, image/gif")));
+        assert!(!images.accepts(Some("image/png, text/html")));
+        assert!(!images.accepts(None));
+        let any_key = Condition::starts_with("key", "").unwrap();
+        assert!(any_key.accepts(Some("")) && !any_key.accepts(None));
+        assert!(!Condition::eq("key", "a").accepts(Some("A")));
     }
 
     #[test]

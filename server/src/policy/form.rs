@@ -2,11 +2,14 @@
 //! fields in the order the browser must send them (the file goes after all of them).
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTForms.html>
 
+use std::time::Duration;
+
+use base64::Engine;
 use time::OffsetDateTime;
 
 use super::{
-    condition::ConditionError, credential_scope, timefmt::amz_date, Condition, Credentials, PostPolicy,
-    SigningKey, ALGORITHM,
+    condition::ConditionError, credential_scope, expiry::ExpiryError, timefmt::amz_date, Condition, Credentials,
+    PostPolicy, SigningKey, ALGORITHM,
 };
 
 /// What the file's size may be.
@@ -18,16 +21,48 @@ pub enum SizeRule {
     Range { min: u64, max: u64 },
 }
 
-/// Everything a form binds for one upload.
+/// What the bucket does after storing the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// `success_action_status`: 201 answers with the XML `PostResponse` a script can read;
+    /// 200 and 204 answer with an empty body.
+    Status(u16),
+    /// `success_action_redirect`: a 303 to this URL with `bucket`, `key` and `etag` appended;
+    /// for plain HTML forms.
+    Redirect(String),
+}
+
+/// Everything a form binds for one upload. Build with [`FormSpec::new`], then set the rest.
 #[derive(Debug, Clone)]
-pub struct FormSpec<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub content_type: &'a str,
+pub struct FormSpec {
+    pub bucket: String,
+    /// The object key. A `${filename}` in it stands for the browser's file name; the policy then
+    /// binds the text before it with starts-with, everything else exactly.
+    pub key: String,
+    pub content_type: Option<String>,
     pub size: SizeRule,
-    /// `Some(201)` asks S3 for the XML `PostResponse` a script can read.
-    pub success_action_status: Option<u16>,
-    pub expires_at: OffsetDateTime,
+    pub on_success: Option<OnSuccess>,
+    /// User metadata, names without the `x-amz-meta-` prefix.
+    pub metadata: Vec<(String, String)>,
+    /// Base64 SHA-256 of the file: the bucket then refuses any other bytes.
+    pub checksum_sha256: Option<String>,
+    /// How long the form should be accepted; the signer may shorten it (see [`super::ExpiryLimits`]).
+    pub expires_in: Duration,
+}
+
+impl FormSpec {
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>, size: SizeRule) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            content_type: None,
+            size,
+            on_success: None,
+            metadata: Vec::new(),
+            checksum_sha256: None,
+            expires_in: Duration::from_secs(300),
+        }
+    }
 }
 
 /// A signed form, ready to send: `fields` in order, then the file.
@@ -37,30 +72,88 @@ pub struct SignedForm {
     pub policy: PostPolicy,
 }
 
+impl SignedForm {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.policy.expiration()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
     #[error(transparent)]
     Condition(#[from] ConditionError),
+    #[error(transparent)]
+    Expiry(#[from] ExpiryError),
+    #[error("metadata name {0:?} must be lowercase letters, digits, '-' or '_'")]
+    MetadataName(String),
+    #[error("user metadata is {0} bytes; S3 allows at most 2048")]
+    MetadataTooLarge(usize),
+    #[error("the SHA-256 checksum must be the base64 of 32 bytes")]
+    Checksum,
     #[error("the signing key is not for this day and region")]
     KeyOutOfScope,
 }
 
-impl FormSpec<'_> {
+/// S3's limit on user metadata (names and values together).
+const MAX_METADATA_BYTES: usize = 2048;
+
+impl FormSpec {
+    fn validate(&self) -> Result<(), FormError> {
+        for (name, _) in &self.metadata {
+            let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(FormError::MetadataName(name.clone()));
+            }
+        }
+        let metadata_bytes: usize = self.metadata.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if metadata_bytes > MAX_METADATA_BYTES {
+            return Err(FormError::MetadataTooLarge(metadata_bytes));
+        }
+        if let Some(sum) = &self.checksum_sha256 {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(sum).map_err(|_| FormError::Checksum)?;
+            if decoded.len() != 32 {
+                return Err(FormError::Checksum);
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the policy and the fields, and signs them with `key` (derived for `now`'s day).
-    pub fn sign(&self, credentials: &Credentials, key: &SigningKey, region: &str, now: OffsetDateTime) -> Result<SignedForm, FormError> {
+    pub(crate) fn sign_with(
+        &self,
+        credentials: &Credentials,
+        key: &SigningKey,
+        region: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<SignedForm, FormError> {
         if !key.is_for(now, region) {
             return Err(FormError::KeyOutOfScope);
         }
+        self.validate()?;
         let (min, max) = match self.size {
             SizeRule::Exact(n) => (n, n),
             SizeRule::Range { min, max } => (min, max),
         };
-        let mut fields: Vec<(String, String)> = vec![
-            ("key".into(), self.key.into()),
-            ("Content-Type".into(), self.content_type.into()),
-        ];
-        if let Some(status) = self.success_action_status {
-            fields.push(("success_action_status".into(), status.to_string()));
+        let size_condition = Condition::content_length_range(min, max)?;
+
+        let mut fields: Vec<(String, String)> = vec![("key".into(), self.key.clone())];
+        if let Some(content_type) = &self.content_type {
+            fields.push(("Content-Type".into(), content_type.clone()));
+        }
+        match &self.on_success {
+            Some(OnSuccess::Status(status)) => fields.push(("success_action_status".into(), status.to_string())),
+            Some(OnSuccess::Redirect(url)) => fields.push(("success_action_redirect".into(), url.clone())),
+            None => {}
+        }
+        fields.extend(self.metadata.iter().map(|(n, v)| (format!("x-amz-meta-{n}"), v.clone())));
+        if let Some(sum) = &self.checksum_sha256 {
+            fields.push(("x-amz-checksum-algorithm".into(), "SHA256".into()));
+            fields.push(("x-amz-checksum-sha256".into(), sum.clone()));
         }
         fields.push(("x-amz-credential".into(), credential_scope(credentials.access_key_id(), now, region)));
         fields.push(("x-amz-algorithm".into(), ALGORITHM.into()));
@@ -69,12 +162,18 @@ impl FormSpec<'_> {
             fields.push(("x-amz-security-token".into(), token.into()));
         }
 
-        // Every field sent (but policy, signature and file) gets an exact condition: S3 refuses
-        // fields the policy does not cover, and exact matches leave nothing to tamper with.
-        let mut conditions = vec![Condition::eq("bucket", self.bucket)];
-        conditions.extend(fields.iter().map(|(name, value)| Condition::eq(name.as_str(), value.as_str())));
-        conditions.push(Condition::content_length_range(min, max)?);
-        let policy = PostPolicy::new(self.expires_at, conditions);
+        // Every field sent (but policy, signature and file) gets a condition: S3 refuses fields
+        // the policy does not cover, and exact matches leave nothing to tamper with. The one
+        // exception is a key naming `${filename}`, which binds the prefix the server chose.
+        let mut conditions = vec![Condition::eq("bucket", self.bucket.as_str())];
+        for (name, value) in &fields {
+            match value.find("${filename}") {
+                Some(at) if name == "key" => conditions.push(Condition::starts_with("key", &value[..at])?),
+                _ => conditions.push(Condition::eq(name.as_str(), value.as_str())),
+            }
+        }
+        conditions.push(size_condition);
+        let policy = PostPolicy::new(expires_at, conditions);
 
         let encoded = policy.to_base64();
         let signature = key.sign(&encoded);
@@ -87,20 +186,20 @@ impl FormSpec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-28 11:55:00 UTC);
+    const EXPIRES: OffsetDateTime = datetime!(2026-11-28 12:00:00 UTC);
 
-    fn spec() -> FormSpec<'static> {
-        FormSpec {
-            bucket: "b",
-            key: "uploads/u1/f/cat.png",
-            content_type: "image/png",
-            size: SizeRule::Exact(42),
-            success_action_status: Some(201),
-            expires_at: datetime!(2026-11-28 12:00:00 UTC),
-        }
+    fn spec() -> FormSpec {
+        let mut spec = FormSpec::new("b", "uploads/u1/f/cat.png", SizeRule::Exact(42));
+        spec.content_type = Some("image/png".into());
+        spec.on_success = Some(OnSuccess::Status(201));
+        spec
+    }
+
+    fn sign(spec: &FormSpec, creds: &Credentials) -> Result<SignedForm, FormError> {
+        spec.sign_with(creds, &SigningKey::derive(creds, NOW, "us-east-1"), "us-east-1", NOW, EXPIRES)
     }
 
     fn names(form: &SignedForm) -> Vec<&str> {
@@ -110,24 +209,21 @@ mod tests {
     #[test]
     fn fields_come_in_the_order_to_send() {
         let creds = Credentials::new("AKID", "secret");
-        let key = SigningKey::derive(&creds, NOW, "us-east-1");
-        let form = spec().sign(&creds, &key, "us-east-1", NOW).unwrap();
+        let form = sign(&spec(), &creds).unwrap();
         assert_eq!(
             names(&form),
             ["key", "Content-Type", "success_action_status", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "policy", "x-amz-signature"]
         );
-        let value = |n: &str| form.fields.iter().find(|(k, _)| k == n).unwrap().1.clone();
-        assert_eq!(value("x-amz-credential"), "AKID/20261128/us-east-1/s3/aws4_request");
-        assert_eq!(value("x-amz-date"), "20261128T115500Z");
-        assert_eq!(value("x-amz-signature"), key.sign(&value("policy")));
+        assert_eq!(form.field("x-amz-credential"), Some("AKID/20261128/us-east-1/s3/aws4_request"));
+        assert_eq!(form.field("x-amz-date"), Some("20261128T115500Z"));
+        let key = SigningKey::derive(&creds, NOW, "us-east-1");
+        assert_eq!(form.field("x-amz-signature").unwrap(), key.sign(form.field("policy").unwrap()));
     }
 
     #[test]
     fn policy_binds_every_field_exactly() {
-        let creds = Credentials::new("AKID", "secret");
-        let key = SigningKey::derive(&creds, NOW, "us-east-1");
-        let form = spec().sign(&creds, &key, "us-east-1", NOW).unwrap();
-        let policy = base64::engine::general_purpose::STANDARD.decode(&form.fields[6].1).unwrap();
+        let form = sign(&spec(), &Credentials::new("AKID", "secret")).unwrap();
+        let policy = base64::engine::general_purpose::STANDARD.decode(form.field("policy").unwrap()).unwrap();
         let policy: serde_json::Value = serde_json::from_slice(&policy).unwrap();
         assert_eq!(
             policy,
@@ -148,18 +244,56 @@ mod tests {
     }
 
     #[test]
-    fn session_token_is_sent_and_covered() {
+    fn session_token_metadata_and_checksum_are_sent_and_covered() {
         let creds = Credentials::new("ASIA", "secret").with_session_token("tok");
-        let key = SigningKey::derive(&creds, NOW, "us-east-1");
-        let form = spec().sign(&creds, &key, "us-east-1", NOW).unwrap();
-        assert_eq!(form.fields[6], ("x-amz-security-token".into(), "tok".into()));
-        assert!(form.policy.conditions().contains(&Condition::eq("x-amz-security-token", "tok")));
+        let mut spec = spec();
+        spec.metadata = vec![("origin".into(), "browser".into())];
+        spec.checksum_sha256 = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        let form = sign(&spec, &creds).unwrap();
+        assert_eq!(
+            names(&form),
+            [
+                "key", "Content-Type", "success_action_status", "x-amz-meta-origin", "x-amz-checksum-algorithm",
+                "x-amz-checksum-sha256", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "x-amz-security-token",
+                "policy", "x-amz-signature"
+            ]
+        );
+        for (name, value) in &form.fields[..form.fields.len() - 2] {
+            assert!(form.policy.conditions().contains(&Condition::eq(name.as_str(), value.as_str())), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_filename_key_binds_its_prefix() {
+        let mut spec = spec();
+        spec.key = "uploads/u1/${filename}".into();
+        spec.on_success = Some(OnSuccess::Redirect("http://app/done".into()));
+        spec.size = SizeRule::Range { min: 1, max: 1000 };
+        let form = sign(&spec, &Credentials::new("AKID", "secret")).unwrap();
+        let conditions = form.policy.conditions();
+        assert!(conditions.contains(&Condition::starts_with("key", "uploads/u1/").unwrap()));
+        assert!(conditions.contains(&Condition::eq("success_action_redirect", "http://app/done")));
+        assert!(conditions.contains(&Condition::content_length_range(1, 1000).unwrap()));
+    }
+
+    #[test]
+    fn bad_metadata_and_checksums_are_refused() {
+        let creds = Credentials::new("AKID", "secret");
+        let mut bad_name = spec();
+        bad_name.metadata = vec![("Has Space".into(), "v".into())];
+        assert!(matches!(sign(&bad_name, &creds), Err(FormError::MetadataName(_))));
+        let mut too_big = spec();
+        too_big.metadata = vec![("note".into(), "x".repeat(2045))];
+        assert_eq!(sign(&too_big, &creds).unwrap_err(), FormError::MetadataTooLarge(2049));
+        let mut short_sum = spec();
+        short_sum.checksum_sha256 = Some(base64::engine::general_purpose::STANDARD.encode([1u8; 31]));
+        assert_eq!(sign(&short_sum, &creds).unwrap_err(), FormError::Checksum);
     }
 
     #[test]
     fn a_key_from_another_day_is_refused() {
         let creds = Credentials::new("AKID", "secret");
         let yesterday = SigningKey::derive(&creds, datetime!(2026-11-27 23:00:00 UTC), "us-east-1");
-        assert_eq!(spec().sign(&creds, &yesterday, "us-east-1", NOW).unwrap_err(), FormError::KeyOutOfScope);
+        assert_eq!(spec().sign_with(&creds, &yesterday, "us-east-1", NOW, EXPIRES).unwrap_err(), FormError::KeyOutOfScope);
     }
 }

@@ -1,22 +1,30 @@
-//! S3 POST policies: the model, the SigV4 signer and the form builder. Pure: no I/O and no
-//! clock reads (the time is always passed in), so every path is testable and deterministic.
+//! S3 POST policies: the model, the SigV4 signer, the form builder and the verifier. Pure:
+//! no I/O and no clock reads (the time is always passed in), so every path is deterministic.
 //!
-//! This module is the only place in the project that builds or signs a policy.
+//! This module is the only place in the project that builds, signs or checks a policy.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>
 
 mod condition;
 mod credentials;
+pub mod error;
 mod expiry;
 mod form;
+mod parse;
+mod signer;
 mod sigv4;
 mod timefmt;
+mod verify;
 
 pub use condition::{Condition, ConditionError, PostPolicy};
 pub use credentials::Credentials;
+pub use error::S3Error;
 pub use expiry::{policy_expiry, ExpiryError, ExpiryLimits};
-pub use form::{FormError, FormSpec, SignedForm, SizeRule};
+pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule};
+pub use parse::ReceivedPolicy;
+pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};
 pub use timefmt::{amz_date, iso8601_millis, rfc3339};
+pub use verify::{substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES};
 
 /// The largest object one POST may carry (5 GiB); bigger objects need multipart upload.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>

@@ -38,7 +38,11 @@ pub struct SigningKey {
 impl SigningKey {
     /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request")`.
     pub fn derive(credentials: &Credentials, at: OffsetDateTime, region: &str) -> Self {
-        let date = scope_date(at);
+        Self::derive_for_scope(credentials, scope_date(at), region)
+    }
+
+    /// The same, for the `yyyymmdd` date of a received credential scope.
+    pub(crate) fn derive_for_scope(credentials: &Credentials, date: String, region: &str) -> Self {
         let mut seed = Zeroizing::new(String::with_capacity(4 + credentials.secret_access_key().len()));
         seed.push_str("AWS4");
         seed.push_str(credentials.secret_access_key());
@@ -57,6 +61,14 @@ impl SigningKey {
     /// `x-amz-signature`: lowercase hex HMAC-SHA256 of the policy exactly as sent (base64).
     pub fn sign(&self, string_to_sign: &str) -> String {
         hex::encode(hmac_sha256(&*self.key, string_to_sign.as_bytes()))
+    }
+
+    /// Checks a received `x-amz-signature` in constant time.
+    pub fn verify(&self, string_to_sign: &str, signature_hex: &str) -> bool {
+        let Ok(signature) = hex::decode(signature_hex) else { return false };
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.key).expect("HMAC takes keys of any length");
+        mac.update(string_to_sign.as_bytes());
+        mac.verify_slice(&signature).is_ok()
     }
 }
 
@@ -108,6 +120,9 @@ mod tests {
         assert!(encoded.starts_with("eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0K"));
         let key = SigningKey::derive(&aws_example_credentials(), at, "us-east-1");
         assert_eq!(key.sign(&encoded), "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e");
+        assert!(key.verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"));
+        assert!(!key.verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699f"));
+        assert!(!key.verify(&encoded, "not hex"));
         assert_eq!(
             credential_scope("AKIAIOSFODNN7EXAMPLE", at, "us-east-1"),
             "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"

@@ -1,0 +1,86 @@
+//! The policy signer: one set of credentials and one region, the day's signing key derived
+//! once and reused, and every expiry clamped to what the credentials allow.
+
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use super::{policy_expiry, Credentials, ExpiryLimits, FormError, FormSpec, SignedForm, SigningKey};
+
+#[derive(Debug)]
+pub struct PolicySigner {
+    credentials: Credentials,
+    region: String,
+    limits: ExpiryLimits,
+    /// The key for the last day signed in; a new UTC day derives a new one.
+    key: Mutex<Option<SigningKey>>,
+}
+
+impl PolicySigner {
+    pub fn new(credentials: Credentials, region: impl Into<String>) -> Self {
+        Self { credentials, region: region.into(), limits: ExpiryLimits::default(), key: Mutex::new(None) }
+    }
+
+    pub fn with_limits(mut self, limits: ExpiryLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn key_for(&self, now: OffsetDateTime) -> SigningKey {
+        let mut cached = self.key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match cached.as_ref() {
+            Some(key) if key.is_for(now, &self.region) => key.clone(),
+            _ => cached.insert(SigningKey::derive(&self.credentials, now, &self.region)).clone(),
+        }
+    }
+
+    /// Signs `spec` at `now`. Its expiry is `spec.expires_in`, shortened to the configured
+    /// maximum and to a margin before the credentials expire.
+    pub fn sign(&self, spec: &FormSpec, now: OffsetDateTime) -> Result<SignedForm, FormError> {
+        let expires_at = policy_expiry(now, spec.expires_in, self.limits, self.credentials.expires_at())?;
+        spec.sign_with(&self.credentials, &self.key_for(now), &self.region, now, expires_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SizeRule;
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    #[test]
+    fn expiry_is_clamped_by_the_limits_and_the_credentials() {
+        let now = datetime!(2026-11-28 11:55:00 UTC);
+        let mut spec = FormSpec::new("b", "k", SizeRule::Exact(1));
+        spec.expires_in = Duration::from_secs(3600);
+        let long_lived = PolicySigner::new(Credentials::new("AKID", "s"), "us-east-1");
+        assert_eq!(long_lived.sign(&spec, now).unwrap().expires_at(), datetime!(2026-11-28 12:05:00 UTC));
+        let sts = PolicySigner::new(
+            Credentials::new("ASIA", "s").with_session_token("t").with_expiry(datetime!(2026-11-28 11:59:00 UTC)),
+            "us-east-1",
+        );
+        assert_eq!(sts.sign(&spec, now).unwrap().expires_at(), datetime!(2026-11-28 11:58:00 UTC));
+    }
+
+    #[test]
+    fn the_day_key_is_derived_once_per_day() {
+        let signer = PolicySigner::new(Credentials::new("AKID", "s"), "us-east-1");
+        let spec = FormSpec::new("b", "k", SizeRule::Exact(1));
+        let day = |t| {
+            signer.sign(&spec, t).unwrap();
+            format!("{:?}", signer.key.lock().unwrap())
+        };
+        let morning = day(datetime!(2026-11-28 08:00:00 UTC));
+        assert_eq!(morning, day(datetime!(2026-11-28 23:59:59 UTC)));
+        assert_ne!(morning, day(datetime!(2026-11-29 00:00:00 UTC)));
+    }
+}
