@@ -81,5 +81,5 @@ for _ in $(seq 1 100); do
   curl -s -o /dev/null "$AWS_ENDPOINT_URL_S3" && break
   sleep 0.2
 done
-node "$root/end2end/scripts/bucket-cors.mjs" "${origins[@]}"
+NODE_NO_WARNINGS=1 node "$root/end2end/scripts/bucket-cors.mjs" "${origins[@]}"
 echo "garage: bucket $UPLOAD_BUCKET at $AWS_ENDPOINT_URL_S3 (data in $dir/data, log in $dir/garage.log)"

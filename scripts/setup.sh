@@ -53,6 +53,14 @@ else
 fi
 
 if [ "$mode" = test ]; then
+  # boto3, the reference the policy tests cross-check against, in a project-local venv.
+  want_boto3=$(sed -n 's/^boto3==//p' scripts/requirements-test.txt)
+  if .venv/bin/python -c "import boto3, sys; sys.exit(boto3.__version__ != '$want_boto3')" 2>/dev/null; then
+    have "boto3 (.venv)" "$want_boto3"
+  else
+    python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt && did boto3
+  fi
+
   if command -v chromium >/dev/null; then
     have "chromium" "$(chromium --version 2>/dev/null | awk '{print $2}')"
   else

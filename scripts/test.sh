@@ -17,4 +17,4 @@ trap 'scripts/garage.sh stop "$work/garage"; rm -rf "$work"' EXIT
 export LEPTOS_SITE_ADDR=127.0.0.1:3100
 scripts/garage.sh start "$work/garage" 3910 "http://$LEPTOS_SITE_ADDR"
 set -a; . "$work/garage/env"; set +a
-cargo leptos end-to-end
+NODE_NO_WARNINGS=1 cargo leptos end-to-end

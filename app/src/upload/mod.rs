@@ -10,14 +10,15 @@ use web_sys::{File, HtmlInputElement};
 
 use crate::api::sign_upload;
 use crate::format::{human_bytes, percent};
-use s3_response::Outcome;
+use s3_response::{Outcome, Stored};
 
 /// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
 #[derive(Clone, Debug, PartialEq)]
 enum Status {
     Signing,
     Uploading,
-    Done { etag: String, location: String },
+    /// As the bucket reported it in its `PostResponse`.
+    Done(Stored),
     Failed { code: String, message: String },
 }
 
@@ -63,7 +64,7 @@ async fn run_upload(row: Row, file: File) {
     row.status.set(match result {
         Ok(Outcome::Stored(stored)) => {
             row.sent.set(row.size as f64);
-            Status::Done { etag: stored.etag, location: stored.location }
+            Status::Done(stored)
         }
         Ok(Outcome::Refused(refusal)) => failed(&refusal.code, format!("{} (HTTP {})", refusal.message, refusal.status)),
         Ok(Outcome::Unreachable) => failed(
@@ -141,7 +142,7 @@ fn UploadRow(row: Row) -> impl IntoView {
                 {move || match status.get() {
                     Status::Signing => "signing…".to_string(),
                     Status::Uploading => format!("uploading… {}%", pct()),
-                    Status::Done { etag, .. } => format!("uploaded ({etag})"),
+                    Status::Done(stored) => format!("uploaded (ETag {})", stored.etag),
                     Status::Failed { .. } => "failed".to_string(),
                 }}
             </p>
@@ -149,8 +150,13 @@ fn UploadRow(row: Row) -> impl IntoView {
                 Status::Failed { code, message } => Some(view! {
                     <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>
                 }.into_any()),
-                Status::Done { location, .. } => Some(view! {
-                    <p class="stored">"Stored as "<a class="location" href=location.clone()>{key.get().unwrap_or_default()}</a></p>
+                // Not a link: S3-compatible servers report Locations that often do not resolve,
+                // and private objects need a signed URL to be read.
+                Status::Done(stored) => Some(view! {
+                    <p class="stored">
+                        "Stored in "<code class="bucket">{stored.bucket}</code>" as "
+                        <code class="key" title=stored.location>{stored.key}</code>
+                    </p>
                 }.into_any()),
                 _ => None,
             }}
