@@ -107,7 +107,7 @@ fn boto3_and_we_sign_the_same_policies() {
         // Same URL, same conditions, same expiry.
         assert_eq!(theirs["url"], "http://127.0.0.1:3900/uploads");
         let their_policy = ReceivedPolicy::parse(&field("policy")).expect("boto3's policy reads");
-        assert_eq!(sorted(their_policy.policy().conditions()), sorted(ours.policy.conditions()), "{case:?}");
+        assert_eq!(sorted(their_policy.policy().conditions()), sorted(ours.policy().conditions()), "{case:?}");
         assert_eq!(their_policy.policy().expiration(), ours.expires_at());
 
         // Our SigV4 over boto3's exact policy text gives boto3's signature.

@@ -1,10 +1,10 @@
 //! The policy document: conditions and expiration, and its exact JSON and base64 text.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -21,14 +21,15 @@ pub enum ConditionError {
     RangeTooLarge(u64),
 }
 
-/// One entry of the policy's `conditions` array. Fields are private so that only conditions
-/// S3 accepts can be built.
+/// One entry of the policy's `conditions` array. Built only through the constructors, which
+/// refuse what S3 would refuse. Strings are borrowed when signing (from the form's own fields)
+/// and owned when parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Condition {
+pub enum Condition<'a> {
     /// `{"field": "value"}`: the form field must equal the value exactly.
-    Eq { field: String, value: String },
+    Eq { field: Cow<'a, str>, value: Cow<'a, str> },
     /// `["starts-with", "$field", "prefix"]`; an empty prefix allows any value.
-    StartsWith { field: String, prefix: String },
+    StartsWith { field: Cow<'a, str>, prefix: Cow<'a, str> },
     /// `["content-length-range", min, max]`, inclusive, checked against the file's length.
     ContentLengthRange { min: u64, max: u64 },
 }
@@ -44,15 +45,51 @@ fn starts_with_allowed(field: &str) -> bool {
     ) || field.starts_with("x-amz-meta-")
 }
 
-impl Condition {
-    pub fn eq(field: impl Into<String>, value: impl Into<String>) -> Self {
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    push_escaped(out, text);
+    out.push('"');
+}
+
+/// Appends `text` escaped for the inside of a JSON string. Every byte JSON escapes is ASCII
+/// (and never part of a multi-byte UTF-8 sequence), so a byte scan copying clean runs whole is
+/// both correct and fast.
+fn push_escaped(out: &mut String, text: &str) {
+    // Almost every value is clean: one branch-free pass (which vectorizes) decides.
+    let dirty = text.bytes().fold(0u8, |dirty, b| dirty | (b < 0x20) as u8 | (b == b'"') as u8 | (b == b'\\') as u8);
+    if dirty == 0 {
+        out.push_str(text);
+        return;
+    }
+    let mut clean_from = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.push_str(&text[clean_from..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => out.push_str(&format!("\\u{b:04x}")),
+        }
+        clean_from = i + 1;
+    }
+    out.push_str(&text[clean_from..]);
+}
+
+impl<'a> Condition<'a> {
+    pub fn eq(field: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
         Self::Eq { field: field.into(), value: value.into() }
     }
 
-    pub fn starts_with(field: impl Into<String>, prefix: impl Into<String>) -> Result<Self, ConditionError> {
+    pub fn starts_with(field: impl Into<Cow<'a, str>>, prefix: impl Into<Cow<'a, str>>) -> Result<Self, ConditionError> {
         let field = field.into();
         if !starts_with_allowed(&field) {
-            return Err(ConditionError::StartsWithNotAllowed(field));
+            return Err(ConditionError::StartsWithNotAllowed(field.into_owned()));
         }
         Ok(Self::StartsWith { field, prefix: prefix.into() })
     }
@@ -82,13 +119,39 @@ impl Condition {
         match (self, value) {
             (Condition::Eq { value: want, .. }, Some(got)) => got == want,
             (Condition::StartsWith { field, prefix }, Some(got)) if field.eq_ignore_ascii_case("content-type") => {
-                got.split(',').all(|part| part.trim_start().starts_with(prefix.as_str()))
+                got.split(',').all(|part| part.trim_start().starts_with(prefix.as_ref()))
             }
-            (Condition::StartsWith { prefix, .. }, Some(got)) => got.starts_with(prefix.as_str()),
+            (Condition::StartsWith { prefix, .. }, Some(got)) => got.starts_with(prefix.as_ref()),
             _ => false,
         }
     }
 
+    /// Appends the compact JSON form: `{"f":"v"}`, `["starts-with","$f","p"]`,
+    /// `["content-length-range",1,2]`.
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Condition::Eq { field, value } => {
+                out.push_str("{\"");
+                push_escaped(out, field);
+                out.push_str("\":\"");
+                push_escaped(out, value);
+                out.push_str("\"}");
+            }
+            Condition::StartsWith { field, prefix } => {
+                out.push_str("[\"starts-with\",\"$");
+                push_escaped(out, field);
+                out.push_str("\",\"");
+                push_escaped(out, prefix);
+                out.push_str("\"]");
+            }
+            Condition::ContentLengthRange { min, max } => {
+                out.push_str(&format!("[\"content-length-range\",{min},{max}]"));
+            }
+        }
+    }
+}
+
+impl Condition<'static> {
     /// Reads one entry of a policy's `conditions` array.
     pub fn from_json(value: &Value) -> Result<Self, String> {
         let shown = || value.to_string();
@@ -96,7 +159,7 @@ impl Condition {
             Value::Object(map) if map.len() == 1 => {
                 let (field, value) = map.iter().next().expect("one entry");
                 let value = value.as_str().ok_or_else(|| format!("the value of {{\"{field}\": ..}} must be a string"))?;
-                Ok(Condition::eq(field.as_str(), value))
+                Ok(Condition::eq(field.clone(), value.to_owned()))
             }
             Value::Array(items) if items.len() == 3 => {
                 let op = items[0].as_str().map(str::to_ascii_lowercase);
@@ -108,9 +171,9 @@ impl Condition {
                             .ok_or_else(|| format!("the field in {} must be a string starting with $", shown()))?;
                         let value = items[2].as_str().ok_or_else(|| format!("the value in {} must be a string", shown()))?;
                         if op.as_deref() == Some("eq") {
-                            Ok(Condition::eq(field, value))
+                            Ok(Condition::eq(field.to_owned(), value.to_owned()))
                         } else {
-                            Condition::starts_with(field, value).map_err(|e| e.to_string())
+                            Condition::starts_with(field.to_owned(), value.to_owned()).map_err(|e| e.to_string())
                         }
                     }
                     Some("content-length-range") => {
@@ -129,9 +192,13 @@ impl Condition {
 }
 
 /// The way AWS quotes a condition in its error messages: `["eq", "$key", "a/b.txt"]`.
-impl fmt::Display for Condition {
+impl fmt::Display for Condition<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quote = |s: &str| serde_json::to_string(s).expect("strings always serialize");
+        let quote = |s: &str| {
+            let mut out = String::with_capacity(s.len() + 2);
+            push_json_string(&mut out, s);
+            out
+        };
         match self {
             Condition::Eq { field, value } => write!(f, "[\"eq\", {}, {}]", quote(&format!("${field}")), quote(value)),
             Condition::StartsWith { field, prefix } => {
@@ -142,41 +209,15 @@ impl fmt::Display for Condition {
     }
 }
 
-impl Serialize for Condition {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Condition::Eq { field, value } => {
-                let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry(field, value)?;
-                map.end()
-            }
-            Condition::StartsWith { field, prefix } => {
-                let mut seq = s.serialize_seq(Some(3))?;
-                seq.serialize_element("starts-with")?;
-                seq.serialize_element(&format!("${field}"))?;
-                seq.serialize_element(prefix)?;
-                seq.end()
-            }
-            Condition::ContentLengthRange { min, max } => {
-                let mut seq = s.serialize_seq(Some(3))?;
-                seq.serialize_element("content-length-range")?;
-                seq.serialize_element(min)?;
-                seq.serialize_element(max)?;
-                seq.end()
-            }
-        }
-    }
-}
-
 /// A policy document: when it expires and what a form must satisfy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostPolicy {
+pub struct PostPolicy<'a> {
     expiration: OffsetDateTime,
-    conditions: Vec<Condition>,
+    conditions: Vec<Condition<'a>>,
 }
 
-impl PostPolicy {
-    pub fn new(expiration: OffsetDateTime, conditions: Vec<Condition>) -> Self {
+impl<'a> PostPolicy<'a> {
+    pub fn new(expiration: OffsetDateTime, conditions: Vec<Condition<'a>>) -> Self {
         Self { expiration, conditions }
     }
 
@@ -184,19 +225,24 @@ impl PostPolicy {
         self.expiration
     }
 
-    pub fn conditions(&self) -> &[Condition] {
+    pub fn conditions(&self) -> &[Condition<'a>] {
         &self.conditions
     }
 
     /// The UTF-8 JSON document, compact, with `expiration` first.
     pub fn to_json(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Doc<'a> {
-            expiration: String,
-            conditions: &'a [Condition],
+        let mut out = String::with_capacity(1024);
+        out.push_str("{\"expiration\":\"");
+        out.push_str(&iso8601_millis(self.expiration));
+        out.push_str("\",\"conditions\":[");
+        for (i, condition) in self.conditions.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            condition.write_json(&mut out);
         }
-        serde_json::to_string(&Doc { expiration: iso8601_millis(self.expiration), conditions: &self.conditions })
-            .expect("strings and integers always serialize")
+        out.push_str("]}");
+        out
     }
 
     /// The `policy` form field: base64 of the JSON. This exact text is what gets signed.

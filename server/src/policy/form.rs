@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{
     condition::ConditionError, credential_scope, expiry::ExpiryError, timefmt::amz_date, Condition, Credentials,
-    PostPolicy, SigningKey, ALGORITHM,
+    PostPolicy, ReceivedPolicy, SigningKey, ALGORITHM,
 };
 
 /// What the file's size may be.
@@ -69,7 +69,7 @@ impl FormSpec {
 #[derive(Debug, Clone)]
 pub struct SignedForm {
     pub fields: Vec<(String, String)>,
-    pub policy: PostPolicy,
+    expires_at: OffsetDateTime,
 }
 
 impl SignedForm {
@@ -78,7 +78,14 @@ impl SignedForm {
     }
 
     pub fn expires_at(&self) -> OffsetDateTime {
-        self.policy.expiration()
+        self.expires_at
+    }
+
+    /// The policy as the bucket will read it: parsed back from the `policy` field.
+    pub fn policy(&self) -> PostPolicy<'static> {
+        ReceivedPolicy::parse(self.field("policy").expect("a signed form has a policy"))
+            .expect("the signer writes valid policies")
+            .into_policy()
     }
 }
 
@@ -141,7 +148,8 @@ impl FormSpec {
         };
         let size_condition = Condition::content_length_range(min, max)?;
 
-        let mut fields: Vec<(String, String)> = vec![("key".into(), self.key.clone())];
+        let mut fields: Vec<(String, String)> = Vec::with_capacity(12);
+        fields.push(("key".into(), self.key.clone()));
         if let Some(content_type) = &self.content_type {
             fields.push(("Content-Type".into(), content_type.clone()));
         }
@@ -165,21 +173,24 @@ impl FormSpec {
         // Every field sent (but policy, signature and file) gets a condition: S3 refuses fields
         // the policy does not cover, and exact matches leave nothing to tamper with. The one
         // exception is a key naming `${filename}`, which binds the prefix the server chose.
-        let mut conditions = vec![Condition::eq("bucket", self.bucket.as_str())];
-        for (name, value) in &fields {
-            match value.find("${filename}") {
-                Some(at) if name == "key" => conditions.push(Condition::starts_with("key", &value[..at])?),
-                _ => conditions.push(Condition::eq(name.as_str(), value.as_str())),
+        // The conditions borrow the fields: nothing is copied twice.
+        let encoded = {
+            let mut conditions = Vec::with_capacity(fields.len() + 2);
+            conditions.push(Condition::eq("bucket", self.bucket.as_str()));
+            for (name, value) in &fields {
+                let template_at = if name == "key" { value.find("${filename}") } else { None };
+                conditions.push(match template_at {
+                    Some(at) => Condition::starts_with("key", &value[..at])?,
+                    None => Condition::eq(name.as_str(), value.as_str()),
+                });
             }
-        }
-        conditions.push(size_condition);
-        let policy = PostPolicy::new(expires_at, conditions);
-
-        let encoded = policy.to_base64();
+            conditions.push(size_condition);
+            PostPolicy::new(expires_at, conditions).to_base64()
+        };
         let signature = key.sign(&encoded);
         fields.push(("policy".into(), encoded));
         fields.push(("x-amz-signature".into(), signature));
-        Ok(SignedForm { fields, policy })
+        Ok(SignedForm { fields, expires_at })
     }
 }
 
@@ -259,7 +270,7 @@ mod tests {
             ]
         );
         for (name, value) in &form.fields[..form.fields.len() - 2] {
-            assert!(form.policy.conditions().contains(&Condition::eq(name.as_str(), value.as_str())), "{name}");
+            assert!(form.policy().conditions().contains(&Condition::eq(name.as_str(), value.as_str())), "{name}");
         }
     }
 
@@ -270,7 +281,8 @@ mod tests {
         spec.on_success = Some(OnSuccess::Redirect("http://app/done".into()));
         spec.size = SizeRule::Range { min: 1, max: 1000 };
         let form = sign(&spec, &Credentials::new("AKID", "secret")).unwrap();
-        let conditions = form.policy.conditions();
+        let policy = form.policy();
+        let conditions = policy.conditions();
         assert!(conditions.contains(&Condition::starts_with("key", "uploads/u1/").unwrap()));
         assert!(conditions.contains(&Condition::eq("success_action_redirect", "http://app/done")));
         assert!(conditions.contains(&Condition::content_length_range(1, 1000).unwrap()));

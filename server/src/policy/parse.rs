@@ -11,7 +11,7 @@ use super::{error, Condition, PostPolicy, S3Error};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedPolicy {
     text: String,
-    policy: PostPolicy,
+    policy: PostPolicy<'static>,
 }
 
 impl ReceivedPolicy {
@@ -49,8 +49,12 @@ impl ReceivedPolicy {
         &self.text
     }
 
-    pub fn policy(&self) -> &PostPolicy {
+    pub fn policy(&self) -> &PostPolicy<'static> {
         &self.policy
+    }
+
+    pub fn into_policy(self) -> PostPolicy<'static> {
+        self.policy
     }
 }
 
@@ -77,7 +81,13 @@ mod tests {
     fn a_built_policy_reads_back_the_same() {
         let built = PostPolicy::new(
             datetime!(2026-11-28 12:00:00 UTC),
-            vec![Condition::eq("key", "k"), Condition::content_length_range(1, 9).unwrap()],
+            vec![
+                Condition::eq("key", "k"),
+                // Everything the hand-written JSON writer must escape.
+                Condition::eq("x-amz-meta-note", "quote \" backslash \\ tab \t nl \n ctl \u{1} é 🦀"),
+                Condition::starts_with("x-amz-meta-\"odd\"", "\u{7f}").unwrap(),
+                Condition::content_length_range(1, 9).unwrap(),
+            ],
         );
         assert_eq!(ReceivedPolicy::parse(&built.to_base64()).unwrap().policy(), &built);
     }

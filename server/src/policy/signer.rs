@@ -1,7 +1,7 @@
 //! The policy signer: one set of credentials and one region, the day's signing key derived
 //! once and reused, and every expiry clamped to what the credentials allow.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
@@ -13,7 +13,7 @@ pub struct PolicySigner {
     region: String,
     limits: ExpiryLimits,
     /// The key for the last day signed in; a new UTC day derives a new one.
-    key: Mutex<Option<SigningKey>>,
+    key: Mutex<Option<Arc<SigningKey>>>,
 }
 
 impl PolicySigner {
@@ -34,11 +34,11 @@ impl PolicySigner {
         &self.region
     }
 
-    fn key_for(&self, now: OffsetDateTime) -> SigningKey {
+    fn key_for(&self, now: OffsetDateTime) -> Arc<SigningKey> {
         let mut cached = self.key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match cached.as_ref() {
-            Some(key) if key.is_for(now, &self.region) => key.clone(),
-            _ => cached.insert(SigningKey::derive(&self.credentials, now, &self.region)).clone(),
+            Some(key) if key.is_for(now, &self.region) => Arc::clone(key),
+            _ => Arc::clone(cached.insert(Arc::new(SigningKey::derive(&self.credentials, now, &self.region)))),
         }
     }
 

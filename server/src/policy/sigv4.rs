@@ -6,7 +6,7 @@ use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime, UtcOffset};
 use zeroize::Zeroizing;
 
 use super::{timefmt::scope_date, Credentials};
@@ -23,22 +23,42 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// `x-amz-credential`: `<access key id>/<yyyymmdd>/<region>/s3/aws4_request`.
 pub fn credential_scope(access_key_id: &str, at: OffsetDateTime, region: &str) -> String {
-    format!("{access_key_id}/{}/{region}/{SERVICE}/aws4_request", scope_date(at))
+    let date = scope_date(at);
+    let mut scope = String::with_capacity(access_key_id.len() + region.len() + 32);
+    for part in [access_key_id, "/", &date, "/", region, "/", SERVICE, "/aws4_request"] {
+        scope.push_str(part);
+    }
+    scope
 }
 
-/// The derived key for one (secret, day, region). It only changes daily, so callers may keep
-/// it and sign many policies with it. Zeroized on drop; `Debug` shows only the scope.
+/// Lowercase hex, written directly (the signature is computed for every policy).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 0xf) as usize]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// The derived key for one (secret, day, region). It only changes daily, so callers keep it
+/// and sign many policies with it. Held as an HMAC state with the key already absorbed (so
+/// each signature skips two SHA-256 blocks); wiped on drop; `Debug` shows only the scope.
 #[derive(Clone)]
 pub struct SigningKey {
-    key: Zeroizing<[u8; 32]>,
+    mac: Hmac<Sha256>,
     date: String,
+    day: Option<Date>,
     region: String,
 }
 
 impl SigningKey {
     /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request")`.
     pub fn derive(credentials: &Credentials, at: OffsetDateTime, region: &str) -> Self {
-        Self::derive_for_scope(credentials, scope_date(at), region)
+        let mut key = Self::derive_for_scope(credentials, scope_date(at), region);
+        key.day = Some(at.to_offset(UtcOffset::UTC).date());
+        key
     }
 
     /// The same, for the `yyyymmdd` date of a received credential scope.
@@ -49,24 +69,27 @@ impl SigningKey {
         let k_date = Zeroizing::new(hmac_sha256(seed.as_bytes(), date.as_bytes()));
         let k_region = Zeroizing::new(hmac_sha256(&*k_date, region.as_bytes()));
         let k_service = Zeroizing::new(hmac_sha256(&*k_region, SERVICE.as_bytes()));
-        let key = Zeroizing::new(hmac_sha256(&*k_service, b"aws4_request"));
-        Self { key, date, region: region.to_owned() }
+        let k_signing = Zeroizing::new(hmac_sha256(&*k_service, b"aws4_request"));
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*k_signing).expect("HMAC takes keys of any length");
+        Self { mac, date, day: None, region: region.to_owned() }
     }
 
     /// Whether this key is the one for `at` in `region` (keys are per UTC day).
     pub fn is_for(&self, at: OffsetDateTime, region: &str) -> bool {
-        self.region == region && self.date == scope_date(at)
+        self.day == Some(at.to_offset(UtcOffset::UTC).date()) && self.region == region
     }
 
     /// `x-amz-signature`: lowercase hex HMAC-SHA256 of the policy exactly as sent (base64).
     pub fn sign(&self, string_to_sign: &str) -> String {
-        hex::encode(hmac_sha256(&*self.key, string_to_sign.as_bytes()))
+        let mut mac = self.mac.clone();
+        mac.update(string_to_sign.as_bytes());
+        lower_hex(&mac.finalize().into_bytes())
     }
 
     /// Checks a received `x-amz-signature` in constant time.
     pub fn verify(&self, string_to_sign: &str, signature_hex: &str) -> bool {
         let Ok(signature) = hex::decode(signature_hex) else { return false };
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.key).expect("HMAC takes keys of any length");
+        let mut mac = self.mac.clone();
         mac.update(string_to_sign.as_bytes());
         mac.verify_slice(&signature).is_ok()
     }
@@ -137,6 +160,11 @@ mod tests {
         assert!(!key.is_for(datetime!(2015-12-29 00:00:00 UTC), "eu-west-1"));
         let other_day = SigningKey::derive(&aws_example_credentials(), datetime!(2015-12-30 00:00:00 UTC), "us-east-1");
         assert_ne!(key.sign("x"), other_day.sign("x"));
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_complete() {
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
     #[test]
