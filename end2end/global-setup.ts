@@ -1,9 +1,7 @@
-// `cargo leptos end-to-end` starts the server and Playwright at the same moment: wait until
-// the server answers /healthz before any test runs.
+// scripts/test.sh starts the apps just before Playwright: wait until each answers /healthz.
 import type { FullConfig } from '@playwright/test';
 
-export default async function globalSetup(config: FullConfig) {
-  const base = config.projects[0].use.baseURL!;
+async function healthy(base: string) {
   const deadline = Date.now() + 120_000;
   let last = '';
   while (Date.now() < deadline) {
@@ -17,4 +15,8 @@ export default async function globalSetup(config: FullConfig) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the app at ${base} did not become healthy: ${last}`);
+}
+
+export default async function globalSetup(config: FullConfig) {
+  await Promise.all(config.projects.map((p) => healthy(p.use.baseURL!)));
 }

@@ -1,8 +1,7 @@
-// Playwright drives Debian's Chromium (it cannot download its own browser here) against the
-// app that `cargo leptos end-to-end` starts, which signs for the Garage that scripts/test.sh starts.
+// Playwright drives Debian's Chromium (it cannot download its own browser here) against two
+// instances of the app that scripts/test.sh starts: one signing for a real Garage, one with the
+// embedded dev bucket. The same browser tests run against both.
 import { defineConfig } from '@playwright/test';
-
-const addr = process.env.LEPTOS_SITE_ADDR ?? '127.0.0.1:3000';
 
 export default defineConfig({
   testDir: './tests',
@@ -13,7 +12,6 @@ export default defineConfig({
   reporter: [['list']],
   globalSetup: './global-setup.ts',
   use: {
-    baseURL: `http://${addr}`,
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -28,4 +26,8 @@ export default defineConfig({
       ],
     },
   },
+  projects: [
+    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' } },
+    { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /upload\.spec\.ts/ },
+  ],
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, skipping whatever is already there at the
 # right version; a second run installs nothing and says so.
-# usage: scripts/setup.sh run|test   (`test` adds Chromium for Playwright)
+# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3 and Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -37,11 +37,6 @@ else
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force && did wasm-bindgen-cli
 fi
 
-if garage --version 2>/dev/null | grep -qw "$GARAGE_VERSION"; then
-  have "garage" "$GARAGE_VERSION"
-else
-  cargo install garage --version "$GARAGE_VERSION" --locked && did garage
-fi
 
 # end2end's npm packages: Playwright, the S3 client the scripts use, and binaryen's wasm-opt
 # (Debian's is too old and silently breaks hydration of release builds).
@@ -53,6 +48,13 @@ else
 fi
 
 if [ "$mode" = test ]; then
+  # Garage: the real S3-compatible server the tests upload to (the app runs without it).
+  if garage --version 2>/dev/null | grep -qw "$GARAGE_VERSION"; then
+    have "garage" "$GARAGE_VERSION"
+  else
+    cargo install garage --version "$GARAGE_VERSION" --locked && did garage
+  fi
+
   # boto3, the reference the policy tests cross-check against, in a project-local venv.
   want_boto3=$(sed -n 's/^boto3==//p' scripts/requirements-test.txt)
   if .venv/bin/python -c "import boto3, sys; sys.exit(boto3.__version__ != '$want_boto3')" 2>/dev/null; then

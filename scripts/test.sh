@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every test: the Rust unit and integration tests, and the
-# Playwright end-to-end tests (Chromium -> app -> a fresh Garage in a temp dir).
+# Playwright end-to-end tests in Chromium against two instances of the app: one signing for a
+# fresh Garage (a real S3-compatible server), one with the embedded dev bucket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export NODE_NO_WARNINGS=1
 
 # The same cfg cargo-leptos gives debug builds, so both share one set of compiled crates.
 echo "== cargo test"
 RUSTFLAGS="--cfg erase_components" cargo test
 
+echo "== build the app"
+cargo leptos build
+
 echo "== end-to-end"
 work=$(mktemp -d)
-trap 'scripts/garage.sh stop "$work/garage"; rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scripts/garage.sh stop "$work/garage"
+  rm -rf "$work"
+}
+trap cleanup EXIT
 # Ports of their own, so tests can run beside `scripts/run.sh`.
-export LEPTOS_SITE_ADDR=127.0.0.1:3100
-scripts/garage.sh start "$work/garage" 3910 "http://$LEPTOS_SITE_ADDR"
+scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100
 set -a; . "$work/garage/env"; set +a
-NODE_NO_WARNINGS=1 cargo leptos end-to-end
+export LEPTOS_SITE_ROOT=target/site
+LEPTOS_SITE_ADDR=127.0.0.1:3100 target/debug/server > "$work/app-garage.log" 2>&1 &
+pids+=($!)
+
+export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:3102 DEV_DATA_DIR="$work/dev-data"
+export UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+export UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" \
+  target/debug/server > "$work/app-dev.log" 2>&1 &
+pids+=($!)
+
+(cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log; exit 1; }

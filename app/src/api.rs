@@ -22,6 +22,16 @@ pub struct SignedUpload {
     pub expires_at: String,
 }
 
+/// Which bucket uploads go to, for the page to say.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub bucket: String,
+    /// Where forms are POSTed.
+    pub url: String,
+    /// Set for the embedded dev bucket: the directory its files land in.
+    pub dev_data_dir: Option<String>,
+}
+
 /// Why the server would not sign an upload. The message is meant for the person uploading.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum UploadError {
@@ -64,6 +74,17 @@ pub async fn sign_upload(file_name: String, size: u64, content_type: String) -> 
         response.set_status(err.status());
     }
     result
+}
+
+/// The bucket this server signs for.
+#[server(endpoint = "upload_target")]
+pub async fn upload_target() -> Result<BucketInfo, UploadError> {
+    use crate::signing::UploadSigner;
+    use std::sync::Arc;
+
+    use_context::<Arc<dyn UploadSigner>>()
+        .map(|signer| signer.target())
+        .ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))
 }
 
 #[cfg(feature = "ssr")]

@@ -1,7 +1,7 @@
 //! What the server functions need from the server, declared here and implemented by the
 //! `server` crate, so that signing code and its dependencies never reach the wasm.
 
-use crate::api::{SignedUpload, UploadError};
+use crate::api::{SignedUpload, UploadError, BucketInfo};
 
 /// The anonymous identity of one browser; every key it uploads lives under
 /// `uploads/<uploader-id>/`. The server assigns it and puts it in the request's extensions.
@@ -32,6 +32,9 @@ pub struct UploadRequest {
 /// Signs upload forms. Implementations validate the request, choose the key, sign, and log.
 pub trait UploadSigner: Send + Sync + 'static {
     fn sign(&self, uploader: &UploaderId, request: UploadRequest) -> Result<SignedUpload, UploadError>;
+
+    /// Which bucket uploads go to.
+    fn target(&self) -> BucketInfo;
 }
 
 #[cfg(test)]

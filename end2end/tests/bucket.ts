@@ -1,5 +1,7 @@
-// Reads the bucket behind the app's back, with the same credentials the app signs with, to
-// check what really got stored.
+// Reads what really got stored, behind the app's back: from Garage with the S3 API and the
+// credentials the app signs with, from the dev bucket with plain GETs and its data directory.
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 function need(name: string): string {
@@ -8,33 +10,101 @@ function need(name: string): string {
   return value;
 }
 
-export const bucket = need('UPLOAD_BUCKET');
-export const endpoint = need('AWS_ENDPOINT_URL_S3');
-export const secret = need('AWS_SECRET_ACCESS_KEY');
-
-const s3 = new S3Client({
-  endpoint,
-  region: need('AWS_REGION'),
-  forcePathStyle: true,
-  credentials: { accessKeyId: need('AWS_ACCESS_KEY_ID'), secretAccessKey: secret },
-});
-
-export async function getObject(key: string): Promise<{ body: Buffer; contentType?: string }> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return { body: Buffer.from(await out.Body!.transformToByteArray()), contentType: out.ContentType };
+export interface Backend {
+  /** Where forms are POSTed: `${endpoint}/${bucket}`. */
+  endpoint: string;
+  bucket: string;
+  /** The secret the app signs with, which must never reach a browser. */
+  secret: string;
+  /** Environment for `server sign` to sign forms for this bucket. */
+  signEnv: Record<string, string>;
+  getObject(key: string): Promise<{ body: Buffer; contentType?: string }>;
+  exists(key: string): Promise<boolean>;
+  keysUnder(prefix: string): Promise<string[]>;
 }
 
-export async function exists(key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (err: any) {
-    if (err?.$metadata?.httpStatusCode === 404) return false;
-    throw err;
-  }
+function garage(): Backend {
+  const endpoint = need('AWS_ENDPOINT_URL_S3');
+  const bucket = need('UPLOAD_BUCKET');
+  const secret = need('AWS_SECRET_ACCESS_KEY');
+  const s3 = new S3Client({
+    endpoint,
+    region: need('AWS_REGION'),
+    forcePathStyle: true,
+    credentials: { accessKeyId: need('AWS_ACCESS_KEY_ID'), secretAccessKey: secret },
+  });
+  return {
+    endpoint,
+    bucket,
+    secret,
+    signEnv: {},
+    async getObject(key) {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { body: Buffer.from(await out.Body!.transformToByteArray()), contentType: out.ContentType };
+    },
+    async exists(key) {
+      try {
+        await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return true;
+      } catch (err: any) {
+        if (err?.$metadata?.httpStatusCode === 404) return false;
+        throw err;
+      }
+    },
+    async keysUnder(prefix) {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key!);
+    },
+  };
 }
 
-export async function keysUnder(prefix: string): Promise<string[]> {
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (out.Contents ?? []).map((o) => o.Key!);
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
+
+function devBucket(): Backend {
+  const endpoint = need('DEV_BUCKET_ENDPOINT');
+  const bucket = 'dev-uploads';
+  const dataDir = need('DEV_DATA_DIR');
+  const url = (key: string) => `${endpoint}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return {
+    endpoint,
+    bucket,
+    secret: need('UPLOAD_DEV_SECRET_ACCESS_KEY'),
+    signEnv: {
+      UPLOAD_BUCKET: bucket,
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_ACCESS_KEY_ID: need('UPLOAD_DEV_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: need('UPLOAD_DEV_SECRET_ACCESS_KEY'),
+    },
+    async getObject(key) {
+      const res = await fetch(url(key));
+      if (!res.ok) throw new Error(`GET ${key}: HTTP ${res.status}`);
+      return { body: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined };
+    },
+    async exists(key) {
+      const res = await fetch(url(key), { method: 'HEAD' });
+      if (res.status === 404) return false;
+      if (res.ok) return true;
+      throw new Error(`HEAD ${key}: HTTP ${res.status}`);
+    },
+    async keysUnder(prefix) {
+      const root = path.join(dataDir, bucket);
+      return walk(path.join(root, prefix)).map((file) => path.relative(root, file));
+    },
+  };
+}
+
+/** The bucket behind a Playwright project. */
+export function backendFor(project: string): Backend {
+  return project === 'dev-bucket' ? devBucket() : garage();
+}
+
+/** Every file under the dev bucket's data directory, temp files included. */
+export function devDataFiles(): string[] {
+  return walk(need('DEV_DATA_DIR'));
 }

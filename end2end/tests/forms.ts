@@ -12,9 +12,13 @@ export interface SignedForm {
 
 const serverBinary = path.resolve(__dirname, '../../target/debug/server');
 
-/** Runs `server sign` with the app's own configuration (the AWS_* environment). */
-export function signForm(args: string[]): SignedForm {
-  const out = execFileSync(serverBinary, ['sign', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `server sign` with the AWS_* environment, changed by `env`. */
+export function signForm(args: string[], env: Record<string, string> = {}): SignedForm {
+  const out = execFileSync(serverBinary, ['sign', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   return JSON.parse(out);
 }
 

@@ -1,7 +1,10 @@
-// The walking skeleton, end to end: a real browser, the real app, a real S3 server (Garage).
+// The upload path, end to end: a real browser and the real app, once against a real S3
+// server (Garage) and once against the embedded dev bucket (see playwright.config.ts).
 import { randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
-import { bucket, endpoint, exists, getObject, keysUnder, secret } from './bucket';
+import { backendFor } from './bucket';
+
+const backend = () => backendFor(test.info().project.name);
 
 async function openUploader(page: Page) {
   await page.goto('/');
@@ -10,6 +13,7 @@ async function openUploader(page: Page) {
 }
 
 test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page, context }) => {
+  const { bucket, endpoint, secret, getObject } = backend();
   const bytes = randomBytes(5 * 1024 * 1024);
   const posts: string[] = [];
   page.on('request', (req) => {
@@ -18,6 +22,8 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
   const signResponse = page.waitForResponse('**/api/sign_upload');
   await openUploader(page);
   expect(await page.content()).not.toContain(secret);
+  // The page says which bucket it uses.
+  await expect(page.locator('.target .bucket-name')).toHaveText(bucket);
 
   // On loopback the whole file leaves in one progress event: throttle the upload to watch it.
   const cdp = await context.newCDPSession(page);
@@ -67,6 +73,7 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
 });
 
 test('a form signed for N bytes that carries N+1 is refused, shown, and nothing is stored', async ({ page }) => {
+  const { exists, keysUnder } = backend();
   // Make the page ask for a policy one byte short of the file it then sends.
   await page.route('**/api/sign_upload', async (route) => {
     const args = new URLSearchParams(route.request().postData() ?? '');
@@ -94,6 +101,7 @@ test('a form signed for N bytes that carries N+1 is refused, shown, and nothing 
 });
 
 test('an empty file is refused by the server before anything is sent to the bucket', async ({ page }) => {
+  const { endpoint } = backend();
   const bucketPosts: string[] = [];
   page.on('request', (req) => {
     if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());

@@ -59,15 +59,38 @@ impl Config {
             Some(url) => return Err(invalid("AWS_ENDPOINT_URL_S3", format!("expected an http:// or https:// URL, got {url:?}"))),
         };
 
-        let policy_lifetime = match get("UPLOAD_POLICY_TTL_SECS") {
-            None => Duration::from_secs(300),
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(secs @ 30..=600) => Duration::from_secs(secs),
-                _ => return Err(invalid("UPLOAD_POLICY_TTL_SECS", format!("expected whole seconds from 30 to 600, got {raw:?}"))),
-            },
-        };
-
+        let policy_lifetime = policy_lifetime(&get)?;
         Ok(Self { bucket, region, credentials, endpoint, policy_lifetime })
+    }
+
+    /// Whether no bucket is configured, so the embedded dev bucket should serve uploads.
+    pub fn wants_dev_bucket(get: impl Fn(&str) -> Option<String>) -> bool {
+        get("UPLOAD_BUCKET").is_none()
+    }
+
+    /// The configuration for the embedded dev bucket at `endpoint`. Its credentials are made up
+    /// at start (and never logged), unless `UPLOAD_DEV_ACCESS_KEY_ID` and
+    /// `UPLOAD_DEV_SECRET_ACCESS_KEY` pin them (tests use this to sign forms from outside).
+    pub fn dev_bucket(get: impl Fn(&str) -> Option<String>, endpoint: String) -> Result<Self, ConfigError> {
+        let random_hex = |bytes: usize| {
+            let mut out = String::new();
+            while out.len() < bytes * 2 {
+                out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+            }
+            out.truncate(bytes * 2);
+            out
+        };
+        let credentials = match (get("UPLOAD_DEV_ACCESS_KEY_ID"), get("UPLOAD_DEV_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Credentials::new(id, secret),
+            _ => Credentials::new(format!("DEV{}", random_hex(10).to_uppercase()), random_hex(32)),
+        };
+        Ok(Self {
+            bucket: crate::devbucket::DEV_BUCKET.into(),
+            region: crate::devbucket::DEV_REGION.into(),
+            credentials,
+            endpoint: Some(endpoint),
+            policy_lifetime: policy_lifetime(&get)?,
+        })
     }
 
     /// Where browsers POST their forms.
@@ -78,6 +101,16 @@ impl Config {
             None if self.bucket.contains('.') => format!("https://s3.{}.amazonaws.com/{}", self.region, self.bucket),
             None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
         }
+    }
+}
+
+fn policy_lifetime(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    match get("UPLOAD_POLICY_TTL_SECS") {
+        None => Ok(Duration::from_secs(300)),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(secs @ 30..=600) => Ok(Duration::from_secs(secs)),
+            _ => Err(invalid("UPLOAD_POLICY_TTL_SECS", format!("expected whole seconds from 30 to 600, got {raw:?}"))),
+        },
     }
 }
 
@@ -151,6 +184,21 @@ mod tests {
             let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(matches!(err, ConfigError::Invalid { name: n, .. } if n == name), "{err}");
         }
+    }
+
+    #[test]
+    fn dev_bucket_credentials_are_fresh_unless_pinned() {
+        let a = Config::dev_bucket(lookup(&[]), "http://127.0.0.1:1".into()).unwrap();
+        let b = Config::dev_bucket(lookup(&[]), "http://127.0.0.1:1".into()).unwrap();
+        assert_ne!(a.credentials.access_key_id(), b.credentials.access_key_id());
+        assert_eq!(a.post_url(), "http://127.0.0.1:1/dev-uploads");
+        let pinned = Config::dev_bucket(
+            lookup(&[("UPLOAD_DEV_ACCESS_KEY_ID", "DEVKEY"), ("UPLOAD_DEV_SECRET_ACCESS_KEY", "s")]),
+            "http://127.0.0.1:1".into(),
+        )
+        .unwrap();
+        assert_eq!(pinned.credentials.access_key_id(), "DEVKEY");
+        assert!(Config::wants_dev_bucket(lookup(&[])) && !Config::wants_dev_bucket(lookup(&BASE)));
     }
 
     #[test]

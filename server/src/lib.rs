@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod devbucket;
 pub mod policy;
 pub mod routes;
 pub mod signer;

@@ -2,11 +2,13 @@
 //! `server sign` prints a signed form. Both stop with a clear message if the configuration
 //! is incomplete.
 
-use std::{process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
+use axum::http::HeaderValue;
 use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
+use server::devbucket::{self, DevBucket, Store};
 use server::{config::Config, signer::S3Signer};
 use tracing_subscriber::EnvFilter;
 
@@ -21,38 +23,75 @@ fn init_tracing() {
     }
 }
 
-fn config() -> Result<Config, ExitCode> {
-    Config::from_env().map_err(|err| {
-        eprintln!("error: {err}");
-        eprintln!("The server signs uploads for one bucket; see README.md, \"Configuration\".");
-        ExitCode::from(2)
-    })
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn config_error(err: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {err}");
+    eprintln!("The server signs uploads for one bucket; see README.md, \"Configuration\".");
+    ExitCode::from(2)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let config = match config() {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
     match cli.command {
-        Some(Command::Sign(args)) => match server::cli::sign(config, args) {
+        Some(Command::Sign(args)) => match Config::from_env().map_err(config_error) {
+            Err(code) => code,
+            Ok(config) => match server::cli::sign(config, args) {
             Ok(out) => {
                 println!("{out}");
                 ExitCode::SUCCESS
             }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::from(2)
-            }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::from(2)
+                }
+            },
         },
-        None | Some(Command::Serve) => serve(config).await,
+        None | Some(Command::Serve) => serve().await,
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// The app's own origins, which the dev bucket's CORS rule allows.
+fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
+}
+
+/// Starts the embedded dev bucket on its own port and returns the signer for it.
+async fn start_dev_bucket(app_addr: SocketAddr) -> Result<S3Signer, ExitCode> {
+    let addr = env("UPLOAD_DEV_BUCKET_ADDR").unwrap_or_else(|| "127.0.0.1:0".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|err| {
+        eprintln!("error: the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}");
+        ExitCode::from(1)
+    })?;
+    let endpoint = format!("http://{}", listener.local_addr().map_err(|_| ExitCode::from(1))?);
+    let config = Config::dev_bucket(env, endpoint.clone()).map_err(config_error)?;
+    let data_dir = env("UPLOAD_DEV_DATA_DIR").unwrap_or_else(|| "data".into());
+    let dev = Arc::new(DevBucket {
+        bucket: config.bucket.clone(),
+        region: config.region.clone(),
+        credentials: config.credentials.clone(),
+        store: Store::new(&data_dir),
+        endpoint: endpoint.clone(),
+    });
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, devbucket::router(dev, app_origins(app_addr))).await {
+            tracing::error!(error = %err, "the dev bucket stopped");
+        }
+    });
+    let files = format!("{data_dir}/{}", config.bucket);
+    tracing::info!(post_url = %config.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
+    Ok(S3Signer::new(config).for_dev_bucket(files))
+}
+
+async fn serve() -> ExitCode {
     let leptos = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(err) => {
@@ -61,14 +100,27 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     let addr = leptos.site_addr;
-    tracing::info!(
-        bucket = %config.bucket,
-        region = %config.region,
-        post_url = %config.post_url(),
-        access_key_id = %config.credentials.access_key_id(),
-        "signing uploads"
-    );
-    let app = server::app(leptos, Arc::new(S3Signer::new(config)));
+    let signer = if Config::wants_dev_bucket(env) {
+        match start_dev_bucket(addr).await {
+            Ok(signer) => signer,
+            Err(code) => return code,
+        }
+    } else {
+        match Config::from_env() {
+            Ok(config) => {
+                tracing::info!(
+                    bucket = %config.bucket,
+                    region = %config.region,
+                    post_url = %config.post_url(),
+                    access_key_id = %config.credentials.access_key_id(),
+                    "signing uploads"
+                );
+                S3Signer::new(config)
+            }
+            Err(err) => return config_error(err),
+        }
+    };
+    let app = server::app(leptos, Arc::new(signer));
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::api::{SignedUpload, UploadError};
+use app::api::{SignedUpload, UploadError, BucketInfo};
 use app::signing::{UploadRequest, UploadSigner, UploaderId};
 use time::OffsetDateTime;
 
@@ -19,6 +19,8 @@ pub struct S3Signer {
     config: Config,
     policies: PolicySigner,
     clock: Clock,
+    /// Set when signing for the embedded dev bucket: where its files land.
+    dev_data_dir: Option<String>,
 }
 
 impl S3Signer {
@@ -28,7 +30,13 @@ impl S3Signer {
 
     pub fn with_clock(config: Config, clock: Clock) -> Self {
         let policies = PolicySigner::new(config.credentials.clone(), config.region.clone());
-        Self { config, policies, clock }
+        Self { config, policies, clock, dev_data_dir: None }
+    }
+
+    /// Marks this signer as signing for the embedded dev bucket storing into `dir`.
+    pub fn for_dev_bucket(mut self, dir: impl Into<String>) -> Self {
+        self.dev_data_dir = Some(dir.into());
+        self
     }
 
     /// The form for one upload; what both the server function and `server sign` go through.
@@ -94,6 +102,14 @@ impl UploadSigner for S3Signer {
             );
         }
         result
+    }
+
+    fn target(&self) -> BucketInfo {
+        BucketInfo {
+            bucket: self.config.bucket.clone(),
+            url: self.config.post_url(),
+            dev_data_dir: self.dev_data_dir.clone(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{File, HtmlInputElement};
 
-use crate::api::sign_upload;
+use crate::api::{sign_upload, upload_target};
 use crate::format::{human_bytes, percent};
 use s3_response::{Outcome, Stored};
 
@@ -77,6 +77,7 @@ async fn run_upload(row: Row, file: File) {
 
 #[component]
 pub fn UploadPage() -> impl IntoView {
+    let target = OnceResource::new(upload_target());
     let rows = RwSignal::new(Vec::<Row>::new());
     let next_id = StoredValue::new(0usize);
     // Effects only run in the browser: until hydration the picker stays disabled, so a file
@@ -112,6 +113,24 @@ pub fn UploadPage() -> impl IntoView {
             <p class="lede">
                 "Files go straight from your browser to the bucket. This server only signs a "
                 "short-lived policy for each file; it never sees the bytes or shares its keys."
+            </p>
+            <p class="target">
+                <Suspense fallback=|| "">
+                    {move || Suspend::new(async move {
+                        match target.await {
+                            Ok(info) => match info.dev_data_dir {
+                                Some(dir) => view! {
+                                    "Uploading to the built-in dev bucket "<code class="bucket-name">{info.bucket}</code>
+                                    "; files land in "<code>{dir}</code>"."
+                                }.into_any(),
+                                None => view! {
+                                    "Uploading to the bucket "<code class="bucket-name">{info.bucket}</code>" at "<code>{info.url}</code>"."
+                                }.into_any(),
+                            },
+                            Err(err) => view! { <span class="error">{err.to_string()}</span> }.into_any(),
+                        }
+                    })}
+                </Suspense>
             </p>
             <label class="picker">
                 <span>"Choose files"</span>

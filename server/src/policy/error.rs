@@ -136,6 +136,34 @@ pub fn pre_data_too_large() -> S3Error {
     S3Error::new(400, "MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file was too large.")
 }
 
+pub fn key_too_long(size: usize, max: usize) -> S3Error {
+    S3Error::new(400, "KeyTooLongError", "Your key is too long").with("Size", size).with("MaxSizeAllowed", max)
+}
+
+pub fn no_such_key() -> S3Error {
+    S3Error::new(404, "NoSuchKey", "The specified key does not exist.")
+}
+
+pub fn no_such_bucket(bucket: &str) -> S3Error {
+    S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist").with("BucketName", bucket)
+}
+
+pub fn not_multipart() -> S3Error {
+    S3Error::new(412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data")
+}
+
+pub fn incomplete_body() -> S3Error {
+    S3Error::new(400, "IncompleteBody", "The request body terminated unexpectedly")
+}
+
+pub fn malformed_post() -> S3Error {
+    S3Error::new(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.")
+}
+
+pub fn internal_error() -> S3Error {
+    S3Error::new(500, "InternalError", "We encountered an internal error. Please try again.")
+}
+
 pub fn bad_digest(algorithm: &str) -> S3Error {
     S3Error::new(400, "BadDigest", format!("The {algorithm} you specified did not match the calculated checksum."))
 }

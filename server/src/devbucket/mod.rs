@@ -1,0 +1,68 @@
+//! The dev bucket: when no bucket is configured, an S3-compatible POST endpoint runs in the
+//! same process, on its own loopback port, so that the browser makes the same cross-origin
+//! POST (CORS preflight included) that it makes to S3. It checks every form with the policy
+//! core's verifier and answers as S3 answers. Objects land in `<data>/<bucket>/<key>`.
+
+mod get;
+mod post;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::policy::{Credentials, S3Error};
+pub use store::Store;
+
+/// The bucket name the dev bucket serves.
+pub const DEV_BUCKET: &str = "dev-uploads";
+/// The region its signatures are scoped to.
+pub const DEV_REGION: &str = "us-east-1";
+
+pub struct DevBucket {
+    pub bucket: String,
+    pub region: String,
+    pub credentials: Credentials,
+    pub store: Store,
+    /// Its own base URL, e.g. `http://127.0.0.1:3002`.
+    pub endpoint: String,
+}
+
+impl DevBucket {
+    /// Path-style URL of an object, each key segment percent-encoded.
+    pub fn object_url(&self, key: &str) -> String {
+        let encoded: Vec<String> = key
+            .split('/')
+            .map(|segment| serde_urlencoded::to_string([("", segment)]).expect("strings encode")[1..].replace('+', "%20"))
+            .collect();
+        format!("{}/{}/{}", self.endpoint, self.bucket, encoded.join("/"))
+    }
+}
+
+/// An S3 error as S3 sends it: its status and an XML body.
+pub(crate) fn s3_error(err: S3Error) -> Response {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, [(header::CONTENT_TYPE, "application/xml")], err.to_xml()).into_response()
+}
+
+/// The dev bucket's HTTP surface. `origins` are the app's origins, allowed by CORS.
+pub fn router(dev: Arc<DevBucket>, origins: Vec<HeaderValue>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::GET, Method::HEAD])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([header::ETAG, header::LOCATION, HeaderName::from_static("x-amz-request-id")])
+        .max_age(std::time::Duration::from_secs(600));
+    Router::new()
+        .route("/{bucket}", post(post::upload))
+        .route("/{bucket}/{*key}", get(get::object))
+        // The body is streamed and the policy bounds it; axum's 2 MB default would cut uploads.
+        .layer(DefaultBodyLimit::disable())
+        .layer(cors)
+        .with_state(dev)
+}

@@ -1,0 +1,170 @@
+//! `POST /<bucket>`: a browser-based upload, handled as S3 handles it. The form is read as a
+//! stream: fields are collected (at most 20 KB), the policy is verified the moment the file
+//! part begins, and the file goes straight to a temp file while its size is checked, so
+//! nothing is buffered in memory and reading stops as soon as the size limit is passed.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use super::store::ObjectMeta;
+use super::{s3_error, DevBucket};
+use crate::policy::error::{self, xml_escape};
+use crate::policy::{verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE, MAX_PRE_DATA_BYTES};
+
+pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    match receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket, code = err.code, reason = %err.message);
+            s3_error(err)
+        }
+    }
+}
+
+fn multer_error(err: multer::Error) -> S3Error {
+    match err {
+        multer::Error::IncompleteStream | multer::Error::IncompleteFieldData { .. } | multer::Error::StreamReadFailed(_) => {
+            error::incomplete_body()
+        }
+        _ => error::malformed_post(),
+    }
+}
+
+async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body, now: OffsetDateTime) -> Result<Response, S3Error> {
+    if bucket != dev.bucket {
+        return Err(error::no_such_bucket(bucket));
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type).map_err(|_| error::not_multipart())?;
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut pre_data = 0usize;
+    while let Some(mut part) = form.next_field().await.map_err(multer_error)? {
+        let name = part.name().unwrap_or_default().to_owned();
+        if name.eq_ignore_ascii_case("file") {
+            let file_name = part.file_name().unwrap_or_default().to_owned();
+            let cx = Context { bucket, region: &dev.region, now };
+            let accepted = verify_fields(fields, &file_name, cx, |id| {
+                (id == dev.credentials.access_key_id()).then(|| dev.credentials.clone())
+            })?;
+            return store(dev, bucket, accepted, &mut part).await;
+        }
+        // Read the value in chunks, so that an endless field is cut off at 20 KB.
+        let mut value = Vec::new();
+        while let Some(chunk) = part.chunk().await.map_err(multer_error)? {
+            pre_data += chunk.len();
+            if pre_data + name.len() > MAX_PRE_DATA_BYTES {
+                return Err(error::pre_data_too_large());
+            }
+            value.extend_from_slice(&chunk);
+        }
+        pre_data += name.len();
+        let value = String::from_utf8(value).map_err(|_| error::invalid_argument(format!("The form field '{name}' is not UTF-8.")))?;
+        fields.push((name, value));
+    }
+    // Fields after the file are never read: S3 ignores them too.
+    Err(error::no_file())
+}
+
+/// Streams the file part to a temp file, checking size and checksum, then commits it.
+async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut multer::Field<'_>) -> Result<Response, S3Error> {
+    let key = accepted.key.clone();
+    dev.store.object_path(bucket, &key)?;
+    let max = accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
+    let expected_sha256 = match accepted.field("x-amz-checksum-algorithm") {
+        Some(a) if a.eq_ignore_ascii_case("SHA256") => Some(
+            accepted.field("x-amz-checksum-sha256").ok_or_else(|| error::invalid_argument("x-amz-checksum-sha256 is missing."))?,
+        ),
+        Some(other) => return Err(error::invalid_argument(format!("The dev bucket does not support checksum algorithm {other}."))),
+        None => None,
+    };
+
+    let mut temp = dev.store.begin().await.map_err(|e| {
+        tracing::error!(error = %e, "dev bucket cannot create a temp file");
+        error::internal_error()
+    })?;
+    let (mut md5, mut sha256, mut size) = (Md5::new(), Sha256::new(), 0u64);
+    while let Some(chunk) = part.chunk().await.map_err(multer_error)? {
+        size += chunk.len() as u64;
+        if size > max {
+            // Stop reading here; dropping `temp` removes what was written.
+            return Err(error::entity_too_large(size, max));
+        }
+        md5.update(&chunk);
+        if expected_sha256.is_some() {
+            sha256.update(&chunk);
+        }
+        temp.write(&chunk).await.map_err(|e| {
+            tracing::error!(error = %e, "dev bucket write failed");
+            error::internal_error()
+        })?;
+    }
+    accepted.check_size(size)?;
+    if let Some(expected) = expected_sha256 {
+        let actual = base64::engine::general_purpose::STANDARD.encode(sha256.finalize());
+        if actual != expected {
+            return Err(error::bad_digest("x-amz-checksum-sha256"));
+        }
+    }
+
+    let etag = format!("\"{}\"", hex::encode(md5.finalize()));
+    let meta = ObjectMeta {
+        content_type: accepted.field("Content-Type").unwrap_or("binary/octet-stream").to_owned(),
+        etag: etag.clone(),
+        size,
+        metadata: accepted
+            .fields
+            .iter()
+            .filter_map(|(n, v)| Some((n.to_ascii_lowercase().strip_prefix("x-amz-meta-")?.to_owned(), v.clone())))
+            .collect(),
+    };
+    dev.store.commit(temp, bucket, &key, &meta).await?;
+    tracing::info!(target: "audit", event = "dev_bucket_stored", bucket, key = %key, size, etag = %etag);
+    Ok(success(dev, bucket, &key, &etag, &accepted))
+}
+
+/// S3's answer to a stored upload: a 303 to `success_action_redirect`, or the status asked
+/// for by `success_action_status` (201 with an XML body; 200 or 204 empty; 204 by default).
+fn success(dev: &DevBucket, bucket: &str, key: &str, etag: &str, accepted: &Accepted) -> Response {
+    let location = dev.object_url(key);
+    let mut headers = HeaderMap::new();
+    let mut set = |name: header::HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::ETAG, etag);
+    set(header::LOCATION, &location);
+
+    let redirect = accepted.field("success_action_redirect").or_else(|| accepted.field("redirect"));
+    if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
+        let query = serde_urlencoded::to_string([("bucket", bucket), ("key", key), ("etag", etag)]).expect("strings encode");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        set(header::LOCATION, &format!("{url}{separator}{query}"));
+        return (StatusCode::SEE_OTHER, headers).into_response();
+    }
+    match accepted.field("success_action_status") {
+        Some("201") => {
+            set(header::CONTENT_TYPE, "application/xml");
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
+                xml_escape(&location),
+                xml_escape(bucket),
+                xml_escape(key),
+                xml_escape(etag)
+            );
+            (StatusCode::CREATED, headers, body).into_response()
+        }
+        Some("200") => (StatusCode::OK, headers).into_response(),
+        _ => (StatusCode::NO_CONTENT, headers).into_response(),
+    }
+}
