@@ -1,0 +1,190 @@
+//! The dev bucket over real HTTP on loopback, driven byte by byte with a raw TCP client so that
+//! a test decides exactly what is sent and when the connection drops.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use server::devbucket::{self, DevBucket, Store};
+use server::policy::{Credentials, FormSpec, OnSuccess, PolicySigner, SizeRule};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BOUNDARY: &str = "----devbuckettest";
+
+struct Running {
+    addr: std::net::SocketAddr,
+    data: PathBuf,
+    signer: PolicySigner,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.data.parent().unwrap());
+    }
+}
+
+async fn start() -> Running {
+    // The data directory sits inside a sandbox directory, so that a write escaping it would show.
+    let sandbox = std::env::temp_dir().join(format!("dev-bucket-test-{}", uuid::Uuid::new_v4().simple()));
+    let data = sandbox.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let credentials = Credentials::new("DEVTESTKEY", "d".repeat(64));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dev = Arc::new(DevBucket {
+        bucket: devbucket::DEV_BUCKET.into(),
+        region: devbucket::DEV_REGION.into(),
+        credentials: credentials.clone(),
+        store: Store::new(&data),
+        endpoint: format!("http://{addr}"),
+    });
+    let router = devbucket::router(dev, vec![HeaderValue::from_static("http://127.0.0.1:3000")]);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Running { addr, data, signer: PolicySigner::new(credentials, devbucket::DEV_REGION) }
+}
+
+impl Running {
+    fn form(&self, key: &str, size: u64) -> Vec<(String, String)> {
+        let mut spec = FormSpec::new(devbucket::DEV_BUCKET, key, SizeRule::Exact(size));
+        spec.content_type = Some("application/octet-stream".into());
+        spec.on_success = Some(OnSuccess::Status(201));
+        self.signer.sign(&spec, OffsetDateTime::now_utc()).unwrap().fields
+    }
+
+    /// Opens a connection and sends the request head, the fields, and the file part's head.
+    async fn begin_upload(&self, fields: &[(String, String)], file_len: u64) -> TcpStream {
+        let mut head = String::new();
+        for (name, value) in fields {
+            head.push_str(&format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        }
+        head.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n\r\n"
+        ));
+        let tail_len = format!("\r\n--{BOUNDARY}--\r\n").len() as u64;
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let request = format!(
+            "POST /{} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+            devbucket::DEV_BUCKET,
+            self.addr,
+            head.len() as u64 + file_len + tail_len
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream
+    }
+
+    /// A whole upload; returns the status line and body of the answer.
+    async fn upload(&self, fields: &[(String, String)], file: &[u8]) -> (u16, String) {
+        let mut stream = self.begin_upload(fields, file.len() as u64).await;
+        // The server may refuse before reading everything; a failed write is then expected.
+        let _ = stream.write_all(file).await;
+        let _ = stream.write_all(format!("\r\n--{BOUNDARY}--\r\n").as_bytes()).await;
+        read_answer(&mut stream).await
+    }
+
+    fn temp_files(&self) -> Vec<PathBuf> {
+        files_under(&self.data.join(".tmp"))
+    }
+}
+
+async fn read_answer(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    entries
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { files_under(&e.path()) } else { vec![e.path()] })
+        .collect()
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn stores_a_whole_upload_and_serves_it_back() {
+    let dev = start().await;
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, answer) = dev.upload(&dev.form("docs/a b.bin", body.len() as u64), &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(answer.contains("<Key>docs/a b.bin</Key>"), "{answer}");
+    assert_eq!(std::fs::read(dev.data.join("dev-uploads/docs/a b.bin")).unwrap(), body);
+    assert!(dev.temp_files().is_empty());
+
+    let mut stream = TcpStream::connect(dev.addr).await.unwrap();
+    let get = format!("GET /dev-uploads/docs/a%20b.bin HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", dev.addr);
+    stream.write_all(get.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/octet-stream"), "{head}");
+    assert_eq!(&raw[split + 4..], &body[..]);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_halfway_leaves_nothing() {
+    let dev = start().await;
+    let size = 8 * 1024 * 1024u64;
+    let fields = dev.form("half/gone.bin", size);
+    let mut stream = dev.begin_upload(&fields, size).await;
+    stream.write_all(&vec![7u8; (size / 2) as usize]).await.unwrap();
+    // Make sure the server really started writing before the client goes away.
+    eventually("a temp file exists", || !dev.temp_files().is_empty()).await;
+    drop(stream);
+    eventually("the temp file is removed", || dev.temp_files().is_empty()).await;
+    assert!(files_under(&dev.data).is_empty(), "{:?}", files_under(&dev.data));
+}
+
+#[tokio::test]
+async fn hostile_keys_never_write_outside_the_data_directory() {
+    let dev = start().await;
+    let long = format!("long/{}", "k".repeat(1100));
+    for key in ["../escape.txt", "a/../../escape.txt", "/escape.txt", "nul\0.txt", "dir//x", "trailing/", long.as_str()] {
+        let (status, answer) = dev.upload(&dev.form(key, 5), b"hello").await;
+        assert_eq!(status, 400, "{key:?}: {answer}");
+        assert!(answer.contains("InvalidArgument") || answer.contains("KeyTooLongError"), "{key:?}: {answer}");
+    }
+    let sandbox = dev.data.parent().unwrap();
+    assert_eq!(files_under(sandbox), Vec::<PathBuf>::new());
+}
+
+#[tokio::test]
+async fn reading_stops_past_the_size_limit() {
+    let dev = start().await;
+    let fields = dev.form("big.bin", 1024);
+    // Announce 64 MiB, send it in the background, and get the refusal long before the end.
+    let mut stream = dev.begin_upload(&fields, 64 * 1024 * 1024).await;
+    let (mut reader, mut writer) = stream.split();
+    let sender = async {
+        let chunk = vec![1u8; 64 * 1024];
+        let mut sent = 0usize;
+        while sent < 64 * 1024 * 1024 && writer.write_all(&chunk).await.is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    };
+    let mut raw = Vec::new();
+    let (sent, _) = tokio::join!(sender, reader.read_to_end(&mut raw));
+    let answer = String::from_utf8_lossy(&raw);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>EntityTooLarge</Code>"), "{answer}");
+    assert!(sent < 64 * 1024 * 1024, "the server read all {sent} bytes");
+    eventually("no temp file is left", || dev.temp_files().is_empty()).await;
+    assert!(!dev.data.join("dev-uploads/big.bin").exists());
+}
