@@ -98,8 +98,7 @@ pub fn sign(config: Config, args: SignArgs) -> Result<String, String> {
     }
 
     let signer = S3Signer::new(config);
-    let mut spec = signer.spec(args.key, String::new(), size);
-    spec.content_type = args.content_type;
+    let mut spec = signer.spec(args.key, args.content_type, size);
     spec.metadata = args.metadata;
     spec.checksum_sha256 = args.checksum_sha256;
     spec.expires_in = std::time::Duration::from_secs(args.expires_in);

@@ -40,9 +40,9 @@ impl S3Signer {
     }
 
     /// The form for one upload; what both the server function and `server sign` go through.
-    pub fn spec(&self, key: String, content_type: String, size: SizeRule) -> FormSpec {
+    pub fn spec(&self, key: String, content_type: Option<String>, size: SizeRule) -> FormSpec {
         let mut spec = FormSpec::new(self.config.bucket.clone(), key, size);
-        spec.content_type = Some(content_type);
+        spec.content_type = content_type;
         spec.on_success = Some(OnSuccess::Status(201));
         spec.expires_in = self.config.policy_lifetime;
         spec
@@ -81,7 +81,7 @@ impl S3Signer {
         // A fresh directory per upload: two files with one name never overwrite each other.
         let key = format!("uploads/{}/{}/{name}", uploader.as_str(), uuid::Uuid::new_v4().simple());
         let form = self
-            .sign_form(&self.spec(key.clone(), content_type, SizeRule::Exact(size)), self.now(), uploader.as_str())
+            .sign_form(&self.spec(key.clone(), Some(content_type), SizeRule::Exact(size)), self.now(), uploader.as_str())
             .map_err(|e| UploadError::Unavailable(e.to_string()))?;
         Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
     }

@@ -48,14 +48,24 @@ async fn start() -> Running {
 
 impl Running {
     fn form(&self, key: &str, size: u64) -> Vec<(String, String)> {
+        self.form_with(key, size, |_| {})
+    }
+
+    fn form_with(&self, key: &str, size: u64, change: impl FnOnce(&mut FormSpec)) -> Vec<(String, String)> {
         let mut spec = FormSpec::new(devbucket::DEV_BUCKET, key, SizeRule::Exact(size));
         spec.content_type = Some("application/octet-stream".into());
         spec.on_success = Some(OnSuccess::Status(201));
+        change(&mut spec);
         self.signer.sign(&spec, OffsetDateTime::now_utc()).unwrap().fields
     }
 
     /// Opens a connection and sends the request head, the fields, and the file part's head.
     async fn begin_upload(&self, fields: &[(String, String)], file_len: u64) -> TcpStream {
+        self.begin_upload_from(fields, file_len, "").await
+    }
+
+    /// The same, as a browser page at `origin` sends it (empty: no Origin header).
+    async fn begin_upload_from(&self, fields: &[(String, String)], file_len: u64, origin: &str) -> TcpStream {
         let mut head = String::new();
         for (name, value) in fields {
             head.push_str(&format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
@@ -66,9 +76,10 @@ impl Running {
         let tail_len = format!("\r\n--{BOUNDARY}--\r\n").len() as u64;
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let request = format!(
-            "POST /{} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+            "POST /{} HTTP/1.1\r\nHost: {}\r\n{}Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
             devbucket::DEV_BUCKET,
             self.addr,
+            if origin.is_empty() { String::new() } else { format!("Origin: {origin}\r\n") },
             head.len() as u64 + file_len + tail_len
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -138,6 +149,39 @@ async fn stores_a_whole_upload_and_serves_it_back() {
 }
 
 #[tokio::test]
+async fn answers_with_204_by_default_303_for_a_redirect_and_keeps_metadata() {
+    let dev = start().await;
+    let fields = dev.form_with("plain.txt", 2, |spec| {
+        spec.on_success = None;
+        spec.content_type = Some("text/plain".into());
+        spec.metadata = vec![("origin".into(), "test suite".into())];
+    });
+    let (status, answer) = dev.upload(&fields, b"hi").await;
+    assert_eq!(status, 204, "{answer}");
+    let head = answer.to_ascii_lowercase();
+    assert!(head.contains("etag: \"49f68a5c8493ec2c0bf489821c21fc3b\""), "{answer}");
+
+    let fields = dev.form_with("${filename}", 2, |spec| {
+        spec.on_success = Some(OnSuccess::Redirect("http://127.0.0.1:3000/done?from=form".into()));
+    });
+    let (status, answer) = dev.upload(&fields, b"hi").await;
+    assert_eq!(status, 303, "{answer}");
+    let location = answer.lines().find(|l| l.to_ascii_lowercase().starts_with("location:")).unwrap();
+    assert_eq!(
+        location.split_once(':').unwrap().1.trim(),
+        "http://127.0.0.1:3000/done?from=form&bucket=dev-uploads&key=f.bin&etag=%2249f68a5c8493ec2c0bf489821c21fc3b%22"
+    );
+
+    let mut stream = TcpStream::connect(dev.addr).await.unwrap();
+    let request = format!("HEAD /dev-uploads/plain.txt HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", dev.addr);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, answer) = read_answer(&mut stream).await;
+    let answer = answer.to_ascii_lowercase();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("content-type: text/plain") && answer.contains("x-amz-meta-origin: test suite"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_client_that_disconnects_halfway_leaves_nothing() {
     let dev = start().await;
     let size = 8 * 1024 * 1024u64;
@@ -187,4 +231,38 @@ async fn reading_stops_past_the_size_limit() {
     assert!(sent < 64 * 1024 * 1024, "the server read all {sent} bytes");
     eventually("no temp file is left", || dev.temp_files().is_empty()).await;
     assert!(!dev.data.join("dev-uploads/big.bin").exists());
+}
+
+#[tokio::test]
+async fn cors_lets_the_app_upload_and_read_the_answer_but_no_other_site() {
+    let dev = start().await;
+    let preflight = |origin: &str| {
+        format!(
+            "OPTIONS /dev-uploads HTTP/1.1\r\nHost: {}\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+            dev.addr
+        )
+    };
+    let mut stream = TcpStream::connect(dev.addr).await.unwrap();
+    stream.write_all(preflight("http://127.0.0.1:3000").as_bytes()).await.unwrap();
+    let (status, answer) = read_answer(&mut stream).await;
+    let answer = answer.to_ascii_lowercase();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("access-control-allow-origin: http://127.0.0.1:3000"), "{answer}");
+    assert!(answer.contains("access-control-allow-methods:") && answer.contains("post"), "{answer}");
+
+    let mut stream = TcpStream::connect(dev.addr).await.unwrap();
+    stream.write_all(preflight("http://evil.example").as_bytes()).await.unwrap();
+    let (_, answer) = read_answer(&mut stream).await;
+    assert!(!answer.to_ascii_lowercase().contains("access-control-allow-origin"), "{answer}");
+
+    // The answer to the upload itself exposes ETag and Location to the page.
+    let fields = dev.form("cors.bin", 3);
+    let mut stream = dev.begin_upload_from(&fields, 3, "http://127.0.0.1:3000").await;
+    stream.write_all(b"abc").await.unwrap();
+    stream.write_all(format!("\r\n--{BOUNDARY}--\r\n").as_bytes()).await.unwrap();
+    let (status, answer) = read_answer(&mut stream).await;
+    let answer = answer.to_ascii_lowercase();
+    assert_eq!(status, 201, "{answer}");
+    let exposed = answer.lines().find(|l| l.starts_with("access-control-expose-headers:")).unwrap_or_default().to_owned();
+    assert!(exposed.contains("etag") && exposed.contains("location"), "{answer}");
 }
