@@ -30,6 +30,10 @@ pub struct BucketInfo {
     pub url: String,
     /// Set for the embedded dev bucket: the directory its files land in.
     pub dev_data_dir: Option<String>,
+    /// The largest file the server signs for.
+    pub max_bytes: u64,
+    /// Accepted content types (`type/*` wildcards); empty: any.
+    pub allowed_types: Vec<String>,
 }
 
 /// Why the server would not sign an upload. The message is meant for the person uploading.

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 pub mod api;
-mod format;
+pub mod format;
 #[cfg(feature = "ssr")]
 pub mod signing;
 mod upload;

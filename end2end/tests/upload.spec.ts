@@ -114,3 +114,19 @@ test('an empty file is refused by the server before anything is sent to the buck
   await expect(row.locator('.error .message')).toContainText('empty files cannot be uploaded');
   expect(bucketPosts).toEqual([]);
 });
+
+test('a file over the configured limit is refused with the limit in human units', async ({ page }) => {
+  test.skip(test.info().project.name !== 'dev-bucket', 'only the dev-bucket instance has UPLOAD_MAX_BYTES set');
+  const { endpoint } = backend();
+  const bucketPosts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
+  });
+  await openUploader(page);
+  await expect(page.locator('.limits')).toHaveText('Up to 8.0 MiB per file; any type.');
+  await page.setInputFiles('input[type=file]', { name: 'nine.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });
+  const row = page.locator('.upload', { hasText: 'nine.bin' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .message')).toHaveText('the file is 9.0 MiB; files here can be at most 8.0 MiB');
+  expect(bucketPosts).toEqual([]);
+});

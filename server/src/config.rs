@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::policy::Credentials;
+use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
 
 /// Everything the signer needs to know about the bucket.
 #[derive(Debug, Clone)]
@@ -19,6 +19,55 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// `UPLOAD_POLICY_TTL_SECS` (default 300, 30 to 600): how long a signed form is accepted.
     pub policy_lifetime: Duration,
+    /// What the signer accepts to sign.
+    pub limits: Limits,
+}
+
+/// What may be uploaded: checked before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `UPLOAD_MAX_BYTES` (default and at most 5 GiB, what one POST can carry).
+    pub max_bytes: u64,
+    /// `UPLOAD_ALLOWED_TYPES`: comma-separated types, `type/*` wildcards allowed; empty: any.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_bytes: MAX_POST_OBJECT_SIZE, allowed_types: Vec::new() }
+    }
+}
+
+impl Limits {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let max_bytes = match get("UPLOAD_MAX_BYTES") {
+            None => MAX_POST_OBJECT_SIZE,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n @ 1..=MAX_POST_OBJECT_SIZE) => n,
+                _ => return Err(invalid("UPLOAD_MAX_BYTES", format!("expected bytes from 1 to {MAX_POST_OBJECT_SIZE} (5 GiB), got {raw:?}"))),
+            },
+        };
+        let mut allowed_types = Vec::new();
+        for pattern in get("UPLOAD_ALLOWED_TYPES").unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let pattern = pattern.to_ascii_lowercase();
+            let valid = matches!(pattern.split_once('/'), Some((t, s)) if !t.is_empty() && t != "*" && !s.is_empty() && !s.contains('/'));
+            if !valid {
+                return Err(invalid("UPLOAD_ALLOWED_TYPES", format!("expected types such as image/png or image/*, got {pattern:?}")));
+            }
+            allowed_types.push(pattern);
+        }
+        Ok(Self { max_bytes, allowed_types })
+    }
+
+    /// Whether `content_type` (parameters ignored, any case) is on the allow-list.
+    pub fn allows_type(&self, content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        self.allowed_types.is_empty()
+            || self.allowed_types.iter().any(|pattern| match pattern.strip_suffix("/*") {
+                Some(kind) => essence.split_once('/').is_some_and(|(t, _)| t == kind),
+                None => *pattern == essence,
+            })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +109,8 @@ impl Config {
         };
 
         let policy_lifetime = policy_lifetime(&get)?;
-        Ok(Self { bucket, region, credentials, endpoint, policy_lifetime })
+        let limits = Limits::from_lookup(&get)?;
+        Ok(Self { bucket, region, credentials, endpoint, policy_lifetime, limits })
     }
 
     /// Whether no bucket is configured, so the embedded dev bucket should serve uploads.
@@ -90,6 +140,7 @@ impl Config {
             credentials,
             endpoint: Some(endpoint),
             policy_lifetime: policy_lifetime(&get)?,
+            limits: Limits::from_lookup(&get)?,
         })
     }
 
@@ -177,6 +228,10 @@ mod tests {
             ("AWS_ENDPOINT_URL_S3", "127.0.0.1:3900"),
             ("UPLOAD_POLICY_TTL_SECS", "3600"),
             ("UPLOAD_POLICY_TTL_SECS", "five"),
+            ("UPLOAD_MAX_BYTES", "0"),
+            ("UPLOAD_MAX_BYTES", "5368709121"),
+            ("UPLOAD_ALLOWED_TYPES", "image"),
+            ("UPLOAD_ALLOWED_TYPES", "*/*"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -199,6 +254,22 @@ mod tests {
         .unwrap();
         assert_eq!(pinned.credentials.access_key_id(), "DEVKEY");
         assert!(Config::wants_dev_bucket(lookup(&[])) && !Config::wants_dev_bucket(lookup(&BASE)));
+    }
+
+    #[test]
+    fn allowed_types_take_wildcards_and_ignore_case_and_parameters() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ALLOWED_TYPES", "image/*, application/PDF"));
+        pairs.push(("UPLOAD_MAX_BYTES", "1048576"));
+        let limits = Config::from_lookup(lookup(&pairs)).unwrap().limits;
+        assert_eq!(limits.max_bytes, 1_048_576);
+        for ok in ["image/png", "IMAGE/JPEG", "application/pdf; charset=x"] {
+            assert!(limits.allows_type(ok), "{ok}");
+        }
+        for refused in ["text/html", "application/pdfx", "imagex/png", "application/octet-stream"] {
+            assert!(!limits.allows_type(refused), "{refused}");
+        }
+        assert!(Limits::default().allows_type("anything/at-all"));
     }
 
     #[test]

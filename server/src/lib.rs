@@ -6,6 +6,7 @@ pub mod config;
 pub mod devbucket;
 pub mod policy;
 pub mod routes;
+pub mod same_origin;
 pub mod signer;
 pub mod uploader;
 pub mod validate;

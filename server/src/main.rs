@@ -9,6 +9,7 @@ use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::devbucket::{self, DevBucket, Store};
+use server::uploader::SessionKey;
 use server::{config::Config, signer::S3Signer};
 use tracing_subscriber::EnvFilter;
 
@@ -120,7 +121,14 @@ async fn serve() -> ExitCode {
             Err(err) => return config_error(err),
         }
     };
-    let app = server::app(leptos, Arc::new(signer));
+    let sessions = match env("UPLOAD_SESSION_SECRET") {
+        None => SessionKey::random(),
+        Some(hex) => match SessionKey::from_hex(&hex) {
+            Some(key) => key,
+            None => return config_error("UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)"),
+        },
+    };
+    let app = server::app(leptos, Arc::new(signer), Arc::new(sessions));
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

@@ -7,10 +7,11 @@ use axum::{routing::get, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::uploader;
+use crate::{same_origin, uploader};
 
-/// The whole application; `signer` is what the server functions sign with.
-pub fn app(options: LeptosOptions, signer: Arc<dyn UploadSigner>) -> Router {
+/// The whole application; `signer` is what the server functions sign with, `sessions` the key
+/// uploader cookies are signed with.
+pub fn app(options: LeptosOptions, signer: Arc<dyn UploadSigner>, sessions: Arc<uploader::SessionKey>) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(signer.clone());
     Router::new()
@@ -20,6 +21,8 @@ pub fn app(options: LeptosOptions, signer: Arc<dyn UploadSigner>) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .layer(axum::middleware::from_fn(uploader::assign))
+        .layer(axum::middleware::from_fn_with_state(sessions, uploader::assign))
+        // Outermost: a cross-site request is refused before anything else happens.
+        .layer(axum::middleware::from_fn(same_origin::only))
         .with_state(options)
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use app::api::{SignedUpload, UploadError, BucketInfo};
+use app::format::human_bytes;
 use app::signing::{UploadRequest, UploadSigner, UploaderId};
 use time::OffsetDateTime;
 
@@ -76,7 +77,21 @@ impl S3Signer {
         let refused = UploadError::Refused;
         let name = validate::file_name(&request.file_name).map_err(refused)?;
         let size = validate::size(request.size).map_err(refused)?;
+        let limits = &self.config.limits;
+        if size > limits.max_bytes {
+            return Err(UploadError::Refused(format!(
+                "the file is {}; files here can be at most {}",
+                human_bytes(size),
+                human_bytes(limits.max_bytes)
+            )));
+        }
         let content_type = validate::content_type(&request.content_type).map_err(refused)?;
+        if !limits.allows_type(&content_type) {
+            return Err(UploadError::Refused(format!(
+                "files of type {content_type} are not accepted here (allowed: {})",
+                limits.allowed_types.join(", ")
+            )));
+        }
 
         // A fresh directory per upload: two files with one name never overwrite each other.
         let key = format!("uploads/{}/{}/{name}", uploader.as_str(), uuid::Uuid::new_v4().simple());
@@ -109,6 +124,8 @@ impl UploadSigner for S3Signer {
             bucket: self.config.bucket.clone(),
             url: self.config.post_url(),
             dev_data_dir: self.dev_data_dir.clone(),
+            max_bytes: self.config.limits.max_bytes,
+            allowed_types: self.config.limits.allowed_types.clone(),
         }
     }
 }
@@ -127,6 +144,7 @@ mod tests {
             credentials: Credentials::new("GK0123456789abcdef01234567", "secret"),
             endpoint: Some("http://127.0.0.1:3900".into()),
             policy_lifetime: Duration::from_secs(300),
+            limits: crate::config::Limits { max_bytes: 1000, allowed_types: vec!["image/*".into(), "text/plain".into()] },
         };
         S3Signer::with_clock(config, Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
     }
@@ -151,7 +169,9 @@ mod tests {
 
     #[test]
     fn unknown_type_is_signed_as_octet_stream() {
-        let signed = signer().sign(&uploader(), request("blob", 1, "")).unwrap();
+        let mut config = signer().config;
+        config.limits = crate::config::Limits::default();
+        let signed = S3Signer::new(config).sign(&uploader(), request("blob", 1, "")).unwrap();
         assert_eq!(signed.fields[1], ("Content-Type".to_string(), "application/octet-stream".to_string()));
     }
 
@@ -161,5 +181,21 @@ mod tests {
         for req in [request("..", 1, "text/plain"), request("a.txt", 0, "text/plain"), request("a.txt", 1, "not a type")] {
             assert!(matches!(s.sign(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
         }
+    }
+
+    #[test]
+    fn the_configured_limits_are_enforced_with_readable_reasons() {
+        let s = signer();
+        assert_eq!(
+            s.sign(&uploader(), request("big.png", 1001, "image/png")),
+            Err(UploadError::Refused("the file is 1001 B; files here can be at most 1000 B".into()))
+        );
+        assert_eq!(
+            s.sign(&uploader(), request("page.html", 10, "text/html")),
+            Err(UploadError::Refused("files of type text/html are not accepted here (allowed: image/*, text/plain)".into()))
+        );
+        // An unknown type is application/octet-stream, which this list does not allow either.
+        assert!(s.sign(&uploader(), request("blob", 10, "")).is_err());
+        assert!(s.sign(&uploader(), request("cat.webp", 1000, "image/webp")).is_ok());
     }
 }

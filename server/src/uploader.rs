@@ -1,15 +1,71 @@
-//! Gives every browser an anonymous uploader id in an HttpOnly cookie, and hands it to the
-//! server functions through the request's extensions.
+//! Gives every browser an anonymous uploader id in a signed, HttpOnly, SameSite=Strict cookie
+//! (Secure behind https), and hands it to the server functions through the request's
+//! extensions. The signature stops a visitor from choosing someone else's upload prefix.
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use std::fmt;
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
 use cookie::{Cookie, SameSite};
+use hmac::{Hmac, KeyInit, Mac};
 use http::header::{COOKIE, SET_COOKIE};
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use app::signing::UploaderId;
 
 pub const COOKIE_NAME: &str = "uploader";
 
-fn from_cookies(request: &Request) -> Option<UploaderId> {
+/// The key uploader cookies are signed with. Zeroized on drop, never printed.
+pub struct SessionKey(Zeroizing<[u8; 32]>);
+
+impl SessionKey {
+    /// From `UPLOAD_SESSION_SECRET` (64 hex digits), so sessions survive restarts and are shared
+    /// by several servers; without it, a random key (sessions then end with the process).
+    pub fn from_hex(hex_key: &str) -> Option<Self> {
+        let bytes = hex::decode(hex_key).ok()?;
+        let key: [u8; 32] = bytes.try_into().ok()?;
+        Some(Self(Zeroizing::new(key)))
+    }
+
+    pub fn random() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(key)
+    }
+
+    fn mac(&self, id: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0).expect("HMAC takes keys of any length");
+        mac.update(id.as_bytes());
+        mac
+    }
+
+    /// `<id>.<hex HMAC of id>`.
+    pub fn seal(&self, id: &UploaderId) -> String {
+        format!("{}.{}", id.as_str(), hex::encode(self.mac(id.as_str()).finalize().into_bytes()))
+    }
+
+    /// The id in a cookie value, if its signature is ours (checked in constant time).
+    pub fn open(&self, value: &str) -> Option<UploaderId> {
+        let (id, signature) = value.split_once('.')?;
+        let id = UploaderId::parse(id)?;
+        self.mac(id.as_str()).verify_slice(&hex::decode(signature).ok()?).ok()?;
+        Some(id)
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(<redacted>)")
+    }
+}
+
+fn from_cookies(key: &SessionKey, request: &Request) -> Option<UploaderId> {
     request
         .headers()
         .get_all(COOKIE)
@@ -17,13 +73,19 @@ fn from_cookies(request: &Request) -> Option<UploaderId> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == COOKIE_NAME)
-        .and_then(|cookie| UploaderId::parse(cookie.value()))
+        .filter(|cookie| cookie.name() == COOKIE_NAME)
+        .find_map(|cookie| key.open(cookie.value()))
+}
+
+fn behind_https(request: &Request) -> bool {
+    request.uri().scheme_str() == Some("https")
+        || request.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 /// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let (id, minted) = match from_cookies(&request) {
+pub async fn assign(State(key): State<Arc<SessionKey>>, mut request: Request, next: Next) -> Response {
+    let secure = behind_https(&request);
+    let (id, minted) = match from_cookies(&key, &request) {
         Some(id) => (id, false),
         None => {
             let fresh = uuid::Uuid::new_v4().simple().to_string();
@@ -33,9 +95,10 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(id.clone());
     let mut response = next.run(request).await;
     if minted {
-        let cookie = Cookie::build((COOKIE_NAME, id.as_str().to_owned()))
+        let cookie = Cookie::build((COOKIE_NAME, key.seal(&id)))
             .path("/")
             .http_only(true)
+            .secure(secure)
             .same_site(SameSite::Strict)
             .max_age(cookie::time::Duration::days(365))
             .build();
@@ -44,4 +107,29 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_open_only_under_their_key() {
+        let key = SessionKey::random();
+        let id = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let sealed = key.seal(&id);
+        assert_eq!(key.open(&sealed), Some(id.clone()));
+        assert_eq!(SessionKey::random().open(&sealed), None);
+        let forged = sealed.replacen("0123", "1123", 1);
+        assert_eq!(key.open(&forged), None);
+        assert_eq!(key.open(id.as_str()), None);
+        assert!(!format!("{key:?}").contains(&sealed[33..]));
+    }
+
+    #[test]
+    fn session_secrets_are_32_bytes_of_hex() {
+        assert!(SessionKey::from_hex(&"ab".repeat(32)).is_some());
+        assert!(SessionKey::from_hex(&"ab".repeat(31)).is_none());
+        assert!(SessionKey::from_hex("not hex").is_none());
+    }
 }

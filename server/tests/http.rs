@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::{body::Body, Router};
 use http::{header, Request, StatusCode};
 use leptos::prelude::LeptosOptions;
+use server::uploader::SessionKey;
 use server::{config::Config, signer::S3Signer};
 use tower::ServiceExt;
 
@@ -25,7 +26,11 @@ fn app() -> Router {
     })
     .unwrap();
     let options = LeptosOptions::builder().output_name("s3-uploader").build();
-    server::app(options, Arc::new(S3Signer::new(config)))
+    server::app(options, Arc::new(S3Signer::new(config)), Arc::new(session_key()))
+}
+
+fn session_key() -> SessionKey {
+    SessionKey::from_hex(&"5e".repeat(32)).unwrap()
 }
 
 fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
@@ -57,7 +62,9 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
     let cookie = res.headers().get(header::SET_COOKIE).expect("a new browser gets a cookie").to_str().unwrap().to_owned();
     assert!(cookie.starts_with("uploader="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let id = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let sealed = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
+    let id = session_key().open(&sealed).expect("the cookie is signed").as_str().to_owned();
 
     let body = body_text(res).await;
     assert!(!body.contains(SECRET), "the secret must never reach a browser");
@@ -74,8 +81,9 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
 #[tokio::test]
 async fn a_known_browser_keeps_its_prefix() {
     let id = "00112233445566778899aabbccddeeff";
+    let sealed = session_key().seal(&app::signing::UploaderId::parse(id).unwrap());
     let res = app()
-        .oneshot(sign_request("file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={id}"))))
+        .oneshot(sign_request("file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={sealed}"))))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -86,14 +94,20 @@ async fn a_known_browser_keeps_its_prefix() {
 
 #[tokio::test]
 async fn a_forged_uploader_cookie_is_replaced() {
+    // Someone else's id without its signature, and a path: neither is accepted.
+    for forged in ["uploader=00112233445566778899aabbccddeeff", "uploader=..%2F..%2Fsomeone-else"] {
+        let res = app().oneshot(sign_request("file_name=a.txt&size=1&content_type=", Some(forged))).await.unwrap();
+        let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+        assert!(!signed.key.starts_with("uploads/00112233445566778899aabbccddeeff/"), "{}", signed.key);
+    }
     let res = app()
         .oneshot(sign_request("file_name=a.txt&size=1&content_type=", Some("uploader=..%2F..%2Fsomeone-else")))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = res.headers().get(header::SET_COOKIE).expect("a forged id is replaced").to_str().unwrap().to_owned();
-    let id = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
-    assert_eq!(id.len(), 32);
+    let sealed = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
+    let id = session_key().open(&sealed).expect("the new cookie is signed").as_str().to_owned();
     let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(signed.key.starts_with(&format!("uploads/{id}/")), "{}", signed.key);
 }
@@ -104,4 +118,40 @@ async fn refusals_carry_a_readable_reason() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: app::api::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
     assert_eq!(err, app::api::UploadError::Refused("empty files cannot be uploaded".into()));
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_behind_https() {
+    let mut req = sign_request("file_name=a.txt&size=1&content_type=", None);
+    req.headers_mut().insert("x-forwarded-proto", "https".parse().unwrap());
+    let res = app().oneshot(req).await.unwrap();
+    let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn other_sites_cannot_obtain_policies_through_a_visitor() {
+    let with = |headers: &[(&str, &str)]| {
+        let mut req = sign_request("file_name=a.txt&size=1&content_type=", None);
+        req.headers_mut().insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
+        for (name, value) in headers {
+            req.headers_mut().insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        req
+    };
+    for cross in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "http://127.0.0.1:3000.evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site"), ("origin", "http://evil.example")],
+        vec![("sec-fetch-site", "same-site")],
+    ] {
+        let res = app().oneshot(with(&cross)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{cross:?}");
+        assert!(!body_text(res).await.contains("x-amz-signature"));
+    }
+    for same in [vec![("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")], vec![]] {
+        let res = app().oneshot(with(&same)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{same:?}");
+    }
 }

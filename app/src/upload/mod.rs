@@ -132,6 +132,20 @@ pub fn UploadPage() -> impl IntoView {
                     })}
                 </Suspense>
             </p>
+            <p class="limits">
+                <Suspense fallback=|| "">
+                    {move || Suspend::new(async move {
+                        target.await.ok().map(|info| {
+                            let types = if info.allowed_types.is_empty() {
+                                "any type".to_string()
+                            } else {
+                                info.allowed_types.join(", ")
+                            };
+                            format!("Up to {} per file; {types}.", human_bytes(info.max_bytes))
+                        })
+                    })}
+                </Suspense>
+            </p>
             <label class="picker">
                 <span>"Choose files"</span>
                 <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
