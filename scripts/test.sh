@@ -40,3 +40,14 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.
 pids+=($!)
 
 (cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log; exit 1; }
+
+# The apps logged every signature and refusal of the run above: no secret may be in any line.
+echo "== secrets in logs"
+for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY"; do
+  if grep -qF "$secret" "$work"/app-*.log; then
+    echo "a secret key appears in the server logs"; exit 1
+  fi
+done
+lines=$(cat "$work"/app-*.log | wc -l)
+[ "$lines" -gt 20 ] || { echo "the server logs hold only $lines lines: nothing was checked"; exit 1; }
+echo "== no secret in $lines log lines"

@@ -45,6 +45,9 @@ pub enum UploadError {
     /// Signing is not possible right now (configuration, credentials); nothing was signed.
     #[error("the upload service is unavailable: {0}")]
     Unavailable(String),
+    /// Too many signatures asked for in a short time; nothing was signed.
+    #[error("too many uploads in a short time: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The request did not reach the server function or its answer was unreadable.
     #[error("could not reach the upload service: {0}")]
     Transport(String),
@@ -63,19 +66,25 @@ impl FromServerFnError for UploadError {
 /// `application/octet-stream`, which the browser must then send.
 #[server(endpoint = "sign_upload")]
 pub async fn sign_upload(file_name: String, size: u64, content_type: String) -> Result<SignedUpload, UploadError> {
-    use crate::signing::{UploadRequest, UploadSigner, UploaderId};
+    use crate::signing::{ClientIp, Requester, UploadRequest, UploadSigner, UploaderId};
     use std::sync::Arc;
 
     let result = (|| {
         let signer = use_context::<Arc<dyn UploadSigner>>()
             .ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))?;
-        let uploader = use_context::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<UploaderId>().cloned())
+        let who = use_context::<http::request::Parts>()
+            .and_then(|parts| {
+                let uploader = parts.extensions.get::<UploaderId>().cloned()?;
+                Some(Requester { uploader, ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0) })
+            })
             .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?;
-        signer.sign(&uploader, UploadRequest { file_name, size, content_type })
+        signer.sign(&who, UploadRequest { file_name, size, content_type })
     })();
     if let (Err(err), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(err.status());
+        if let UploadError::TooManyRequests { retry_after_secs } = err {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+        }
     }
     result
 }
@@ -98,6 +107,7 @@ impl UploadError {
         match self {
             UploadError::Refused(_) => http::StatusCode::BAD_REQUEST,
             UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
             UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
         }
     }

@@ -21,6 +21,17 @@ impl UploaderId {
     }
 }
 
+/// The client's IP address, as the server saw the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// Who asks for a signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requester {
+    pub uploader: UploaderId,
+    pub ip: Option<std::net::IpAddr>,
+}
+
 /// One file the browser wants to upload, as it describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRequest {
@@ -31,7 +42,7 @@ pub struct UploadRequest {
 
 /// Signs upload forms. Implementations validate the request, choose the key, sign, and log.
 pub trait UploadSigner: Send + Sync + 'static {
-    fn sign(&self, uploader: &UploaderId, request: UploadRequest) -> Result<SignedUpload, UploadError>;
+    fn sign(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError>;
 
     /// Which bucket uploads go to.
     fn target(&self) -> BucketInfo;

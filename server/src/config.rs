@@ -1,6 +1,7 @@
 //! The server's configuration, read once at start from the standard AWS environment
 //! variables. A missing or invalid setting stops the server with a message naming it.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
@@ -30,11 +31,29 @@ pub struct Limits {
     pub max_bytes: u64,
     /// `UPLOAD_ALLOWED_TYPES`: comma-separated types, `type/*` wildcards allowed; empty: any.
     pub allowed_types: Vec<String>,
+    /// `UPLOAD_SIGNS_PER_MINUTE` (default 60): signatures one uploader may ask for.
+    pub signs_per_minute: NonZeroU32,
+    /// `UPLOAD_SIGNS_PER_MINUTE_PER_IP` (default 600): the same, for one client address.
+    pub signs_per_minute_per_ip: NonZeroU32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bytes: MAX_POST_OBJECT_SIZE, allowed_types: Vec::new() }
+        Self {
+            max_bytes: MAX_POST_OBJECT_SIZE,
+            allowed_types: Vec::new(),
+            signs_per_minute: NonZeroU32::new(60).expect("not zero"),
+            signs_per_minute_per_ip: NonZeroU32::new(600).expect("not zero"),
+        }
+    }
+}
+
+fn per_minute(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u32) -> Result<NonZeroU32, ConfigError> {
+    match get(name) {
+        None => Ok(NonZeroU32::new(default).expect("defaults are not zero")),
+        Some(raw) => raw
+            .parse::<NonZeroU32>()
+            .map_err(|_| invalid(name, format!("expected a count per minute of at least 1, got {raw:?}"))),
     }
 }
 
@@ -56,7 +75,12 @@ impl Limits {
             }
             allowed_types.push(pattern);
         }
-        Ok(Self { max_bytes, allowed_types })
+        Ok(Self {
+            max_bytes,
+            allowed_types,
+            signs_per_minute: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE", 60)?,
+            signs_per_minute_per_ip: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE_PER_IP", 600)?,
+        })
     }
 
     /// Whether `content_type` (parameters ignored, any case) is on the allow-list.
@@ -232,6 +256,8 @@ mod tests {
             ("UPLOAD_MAX_BYTES", "5368709121"),
             ("UPLOAD_ALLOWED_TYPES", "image"),
             ("UPLOAD_ALLOWED_TYPES", "*/*"),
+            ("UPLOAD_SIGNS_PER_MINUTE", "0"),
+            ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "lots"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod devbucket;
 pub mod policy;
+pub mod ratelimit;
 pub mod routes;
 pub mod same_origin;
 pub mod signer;

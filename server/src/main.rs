@@ -138,6 +138,7 @@ async fn serve() -> ExitCode {
         }
     };
     tracing::info!("listening on http://{addr}");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown()).await {
         eprintln!("error: {err}");
         return ExitCode::from(1);

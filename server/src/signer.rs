@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use app::api::{SignedUpload, UploadError, BucketInfo};
 use app::format::human_bytes;
-use app::signing::{UploadRequest, UploadSigner, UploaderId};
+use app::signing::{Requester, UploadRequest, UploadSigner};
 use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::policy::{rfc3339, FormError, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+use crate::ratelimit::SignLimits;
 use crate::validate;
 
 /// Reads the current time; injected so tests can pin it.
@@ -22,6 +23,7 @@ pub struct S3Signer {
     clock: Clock,
     /// Set when signing for the embedded dev bucket: where its files land.
     dev_data_dir: Option<String>,
+    rate: SignLimits,
 }
 
 impl S3Signer {
@@ -31,7 +33,8 @@ impl S3Signer {
 
     pub fn with_clock(config: Config, clock: Clock) -> Self {
         let policies = PolicySigner::new(config.credentials.clone(), config.region.clone());
-        Self { config, policies, clock, dev_data_dir: None }
+        let rate = SignLimits::per_minute(config.limits.signs_per_minute, config.limits.signs_per_minute_per_ip);
+        Self { config, policies, clock, dev_data_dir: None, rate }
     }
 
     /// Marks this signer as signing for the embedded dev bucket storing into `dir`.
@@ -73,7 +76,11 @@ impl S3Signer {
         Ok(form)
     }
 
-    fn try_sign(&self, uploader: &UploaderId, request: &UploadRequest) -> Result<SignedUpload, UploadError> {
+    fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, UploadError> {
+        let uploader = &who.uploader;
+        self.rate.check(uploader.as_str(), who.ip).map_err(|wait| UploadError::TooManyRequests {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })?;
         let refused = UploadError::Refused;
         let name = validate::file_name(&request.file_name).map_err(refused)?;
         let size = validate::size(request.size).map_err(refused)?;
@@ -103,13 +110,15 @@ impl S3Signer {
 }
 
 impl UploadSigner for S3Signer {
-    fn sign(&self, uploader: &UploaderId, request: UploadRequest) -> Result<SignedUpload, UploadError> {
-        let result = self.try_sign(uploader, &request);
+    fn sign(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
+        let result = self.try_sign(who, &request);
+        let uploader = &who.uploader;
         if let Err(err) = &result {
             tracing::warn!(
                 target: "audit",
                 event = "policy_refused",
                 uploader = uploader.as_str(),
+                ip = ?who.ip,
                 file_name = ?request.file_name,
                 size = request.size,
                 content_type = ?request.content_type,
@@ -134,6 +143,7 @@ impl UploadSigner for S3Signer {
 mod tests {
     use super::*;
     use crate::policy::Credentials;
+    use app::signing::UploaderId;
     use std::time::Duration;
     use time::macros::datetime;
 
@@ -144,13 +154,17 @@ mod tests {
             credentials: Credentials::new("GK0123456789abcdef01234567", "secret"),
             endpoint: Some("http://127.0.0.1:3900".into()),
             policy_lifetime: Duration::from_secs(300),
-            limits: crate::config::Limits { max_bytes: 1000, allowed_types: vec!["image/*".into(), "text/plain".into()] },
+            limits: crate::config::Limits {
+                max_bytes: 1000,
+                allowed_types: vec!["image/*".into(), "text/plain".into()],
+                ..Default::default()
+            },
         };
         S3Signer::with_clock(config, Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
     }
 
-    fn uploader() -> UploaderId {
-        UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap()
+    fn uploader() -> Requester {
+        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None }
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, FromRequestParts, Request, State},
     middleware::Next,
     response::Response,
 };
@@ -16,7 +16,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use app::signing::UploaderId;
+use app::signing::{ClientIp, UploaderId};
 
 pub const COOKIE_NAME: &str = "uploader";
 
@@ -93,6 +93,12 @@ pub async fn assign(State(key): State<Arc<SessionKey>>, mut request: Request, ne
         }
     };
     request.extensions_mut().insert(id.clone());
+    // Through the extractor, which knows both real connections and test mocks.
+    let (mut parts, body) = request.into_parts();
+    if let Ok(ConnectInfo(addr)) = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await {
+        parts.extensions.insert(ClientIp(addr.ip()));
+    }
+    let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
     if minted {
         let cookie = Cookie::build((COOKIE_NAME, key.seal(&id)))

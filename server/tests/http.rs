@@ -13,7 +13,14 @@ use tower::ServiceExt;
 const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
 
 fn app() -> Router {
+    app_with(&[])
+}
+
+fn app_with(settings: &[(&str, &str)]) -> Router {
     let config = Config::from_lookup(|name| {
+        if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
+            return Some(value.to_string());
+        }
         Some(match name {
             "UPLOAD_BUCKET" => "uploads",
             "AWS_REGION" => "garage",
@@ -154,4 +161,35 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
         let res = app().oneshot(with(&same)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{same:?}");
     }
+}
+
+#[tokio::test]
+async fn each_uploader_is_rate_limited_with_retry_after() {
+    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE", "2")]);
+    let first = app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap();
+    let cookie = first.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let again = || app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", Some(&cookie)));
+    assert_eq!(again().await.unwrap().status(), StatusCode::OK);
+    let limited = again().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    let err: app::api::UploadError = serde_json::from_str(&body_text(limited).await).unwrap();
+    assert_eq!(err, app::api::UploadError::TooManyRequests { retry_after_secs: retry });
+    // A new browser has its own budget.
+    let other = app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fresh_cookies_do_not_escape_the_per_address_limit() {
+    use axum::extract::connect_info::MockConnectInfo;
+    let addr: std::net::SocketAddr = "192.0.2.7:50000".parse().unwrap();
+    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3")]).layer(MockConnectInfo(addr));
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        // No cookie: every request is a "new browser".
+        statuses.push(app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap().status());
+    }
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
 }

@@ -1,0 +1,70 @@
+//! Rate limits on signing, per uploader and per client IP, so that one visitor (or one address
+//! cycling through fresh cookies) cannot mint policies without end.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// Keys are forgotten once their bucket is full again, when the tables grow past this.
+const PRUNE_ABOVE: usize = 10_000;
+
+pub struct SignLimits {
+    per_uploader: DefaultKeyedRateLimiter<String>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+impl SignLimits {
+    /// Each limit allows a burst of its whole per-minute count, refilled evenly over the minute.
+    pub fn per_minute(per_uploader: NonZeroU32, per_ip: NonZeroU32) -> Self {
+        Self {
+            per_uploader: RateLimiter::keyed(Quota::per_minute(per_uploader)),
+            per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// `Ok` to sign, or how long to wait first.
+    pub fn check(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        if self.per_uploader.len() > PRUNE_ABOVE {
+            self.per_uploader.retain_recent();
+        }
+        if self.per_ip.len() > PRUNE_ABOVE {
+            self.per_ip.retain_recent();
+        }
+        // The uploader first: a visitor over its own limit does not spend its address's budget.
+        let now = self.clock.now();
+        self.per_uploader.check_key(&uploader.to_owned()).map_err(|wait| wait.wait_time_from(now))?;
+        match ip {
+            Some(ip) => self.per_ip.check_key(&ip).map_err(|wait| wait.wait_time_from(now)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
+
+    #[test]
+    fn each_uploader_and_each_address_has_its_own_budget() {
+        let limits = SignLimits::per_minute(n(2), n(3));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(limits.check("a", Some(ip)).is_ok());
+        assert!(limits.check("a", Some(ip)).is_ok());
+        let wait = limits.check("a", Some(ip)).unwrap_err();
+        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
+        // Another uploader on the same address uses the address's last token...
+        assert!(limits.check("b", Some(ip)).is_ok());
+        // ...and then the address is out, whatever the cookie.
+        assert!(limits.check("c", Some(ip)).is_err());
+        assert!(limits.check("c", Some("192.0.2.2".parse().unwrap())).is_ok());
+    }
+}
