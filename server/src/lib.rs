@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod devbucket;
+pub mod metrics;
 pub mod policy;
 pub mod ratelimit;
 pub mod routes;

@@ -9,6 +9,7 @@ use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::devbucket::{self, DevBucket, Store};
+use server::metrics::Metrics;
 use server::uploader::SessionKey;
 use server::{config::Config, signer::S3Signer};
 use tracing_subscriber::EnvFilter;
@@ -66,7 +67,7 @@ fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
 }
 
 /// Starts the embedded dev bucket on its own port and returns the signer for it.
-async fn start_dev_bucket(app_addr: SocketAddr) -> Result<S3Signer, ExitCode> {
+async fn start_dev_bucket(app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<S3Signer, ExitCode> {
     let addr = env("UPLOAD_DEV_BUCKET_ADDR").unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|err| {
         eprintln!("error: the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}");
@@ -81,6 +82,7 @@ async fn start_dev_bucket(app_addr: SocketAddr) -> Result<S3Signer, ExitCode> {
         credentials: config.credentials.clone(),
         store: Store::new(&data_dir),
         endpoint: endpoint.clone(),
+        metrics,
     });
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, devbucket::router(dev, app_origins(app_addr))).await {
@@ -101,8 +103,9 @@ async fn serve() -> ExitCode {
         }
     };
     let addr = leptos.site_addr;
+    let metrics = Arc::new(Metrics::new());
     let signer = if Config::wants_dev_bucket(env) {
-        match start_dev_bucket(addr).await {
+        match start_dev_bucket(addr, metrics.clone()).await {
             Ok(signer) => signer,
             Err(code) => return code,
         }
@@ -128,7 +131,8 @@ async fn serve() -> ExitCode {
             None => return config_error("UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)"),
         },
     };
-    let app = server::app(leptos, Arc::new(signer), Arc::new(sessions));
+    let signer = signer.with_metrics(metrics.clone());
+    let app = server::app(leptos, Arc::new(signer), Arc::new(sessions), metrics);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

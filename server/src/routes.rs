@@ -7,15 +7,26 @@ use axum::{routing::get, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::{same_origin, uploader};
+use crate::{metrics::Metrics, same_origin, uploader};
 
 /// The whole application; `signer` is what the server functions sign with, `sessions` the key
-/// uploader cookies are signed with.
-pub fn app(options: LeptosOptions, signer: Arc<dyn UploadSigner>, sessions: Arc<uploader::SessionKey>) -> Router {
+/// uploader cookies are signed with, `metrics` what `/metrics` shows.
+pub fn app(
+    options: LeptosOptions,
+    signer: Arc<dyn UploadSigner>,
+    sessions: Arc<uploader::SessionKey>,
+    metrics: Arc<Metrics>,
+) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(signer.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || async move {
+                ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode())
+            }),
+        )
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || shell(options.clone())

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::policy::{rfc3339, FormError, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+use crate::metrics::Metrics;
 use crate::ratelimit::SignLimits;
 use crate::validate;
 
@@ -24,6 +25,7 @@ pub struct S3Signer {
     /// Set when signing for the embedded dev bucket: where its files land.
     dev_data_dir: Option<String>,
     rate: SignLimits,
+    metrics: Arc<Metrics>,
 }
 
 impl S3Signer {
@@ -34,7 +36,13 @@ impl S3Signer {
     pub fn with_clock(config: Config, clock: Clock) -> Self {
         let policies = PolicySigner::new(config.credentials.clone(), config.region.clone());
         let rate = SignLimits::per_minute(config.limits.signs_per_minute, config.limits.signs_per_minute_per_ip);
-        Self { config, policies, clock, dev_data_dir: None, rate }
+        Self { config, policies, clock, dev_data_dir: None, rate, metrics: Arc::new(Metrics::new()) }
+    }
+
+    /// Counts into `metrics` (by default, a registry of its own).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Marks this signer as signing for the embedded dev bucket storing into `dir`.
@@ -76,25 +84,26 @@ impl S3Signer {
         Ok(form)
     }
 
-    fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, UploadError> {
+    /// Signs, or says why not: a short reason for metrics, and the error for the page.
+    fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, (&'static str, UploadError)> {
         let uploader = &who.uploader;
-        self.rate.check(uploader.as_str(), who.ip).map_err(|wait| UploadError::TooManyRequests {
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
+            ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
         })?;
-        let refused = UploadError::Refused;
-        let name = validate::file_name(&request.file_name).map_err(refused)?;
-        let size = validate::size(request.size).map_err(refused)?;
+        let refused = |reason| move |message| (reason, UploadError::Refused(message));
+        let name = validate::file_name(&request.file_name).map_err(refused("invalid_name"))?;
+        let size = validate::size(request.size).map_err(refused("invalid_size"))?;
         let limits = &self.config.limits;
         if size > limits.max_bytes {
-            return Err(UploadError::Refused(format!(
+            return Err(refused("too_large")(format!(
                 "the file is {}; files here can be at most {}",
                 human_bytes(size),
                 human_bytes(limits.max_bytes)
             )));
         }
-        let content_type = validate::content_type(&request.content_type).map_err(refused)?;
+        let content_type = validate::content_type(&request.content_type).map_err(refused("invalid_type"))?;
         if !limits.allows_type(&content_type) {
-            return Err(UploadError::Refused(format!(
+            return Err(refused("type_not_allowed")(format!(
                 "files of type {content_type} are not accepted here (allowed: {})",
                 limits.allowed_types.join(", ")
             )));
@@ -104,28 +113,35 @@ impl S3Signer {
         let key = format!("uploads/{}/{}/{name}", uploader.as_str(), uuid::Uuid::new_v4().simple());
         let form = self
             .sign_form(&self.spec(key.clone(), Some(content_type), SizeRule::Exact(size)), self.now(), uploader.as_str())
-            .map_err(|e| UploadError::Unavailable(e.to_string()))?;
+            .map_err(|e| ("unavailable", UploadError::Unavailable(e.to_string())))?;
         Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
     }
 }
 
 impl UploadSigner for S3Signer {
     fn sign(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
-        let result = self.try_sign(who, &request);
-        let uploader = &who.uploader;
-        if let Err(err) = &result {
-            tracing::warn!(
-                target: "audit",
-                event = "policy_refused",
-                uploader = uploader.as_str(),
-                ip = ?who.ip,
-                file_name = ?request.file_name,
-                size = request.size,
-                content_type = ?request.content_type,
-                reason = %err,
-            );
+        let started = std::time::Instant::now();
+        match self.try_sign(who, &request) {
+            Ok(signed) => {
+                self.metrics.signed(started.elapsed().as_secs_f64());
+                Ok(signed)
+            }
+            Err((reason, err)) => {
+                self.metrics.refused(reason);
+                tracing::warn!(
+                    target: "audit",
+                    event = "policy_refused",
+                    uploader = who.uploader.as_str(),
+                    ip = ?who.ip,
+                    file_name = ?request.file_name,
+                    size = request.size,
+                    content_type = ?request.content_type,
+                    reason,
+                    message = %err,
+                );
+                Err(err)
+            }
         }
-        result
     }
 
     fn target(&self) -> BucketInfo {

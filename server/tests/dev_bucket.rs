@@ -40,6 +40,7 @@ async fn start() -> Running {
         credentials: credentials.clone(),
         store: Store::new(&data),
         endpoint: format!("http://{addr}"),
+        metrics: Default::default(),
     });
     let router = devbucket::router(dev, vec![HeaderValue::from_static("http://127.0.0.1:3000")]);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -33,7 +33,9 @@ fn app_with(settings: &[(&str, &str)]) -> Router {
     })
     .unwrap();
     let options = LeptosOptions::builder().output_name("s3-uploader").build();
-    server::app(options, Arc::new(S3Signer::new(config)), Arc::new(session_key()))
+    let metrics = Arc::new(server::metrics::Metrics::new());
+    let signer = S3Signer::new(config).with_metrics(metrics.clone());
+    server::app(options, Arc::new(signer), Arc::new(session_key()), metrics)
 }
 
 fn session_key() -> SessionKey {
@@ -192,4 +194,18 @@ async fn fresh_cookies_do_not_escape_the_per_address_limit() {
         statuses.push(app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap().status());
     }
     assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+}
+
+#[tokio::test]
+async fn metrics_count_signatures_and_refusals_by_reason() {
+    let app = app();
+    app.clone().oneshot(sign_request("file_name=a.txt&size=1&content_type=", None)).await.unwrap();
+    app.clone().oneshot(sign_request("file_name=a.txt&size=0&content_type=", None)).await.unwrap();
+    let res = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = body_text(res).await;
+    assert!(text.contains("uploads_signed_total 1"), "{text}");
+    assert!(text.contains("uploads_refused_total{reason=\"invalid_size\"} 1"), "{text}");
+    assert!(text.contains("upload_signing_seconds_count 1"), "{text}");
+    assert!(!text.contains(SECRET));
 }

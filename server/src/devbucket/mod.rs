@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::metrics::Metrics;
 use crate::policy::{Credentials, S3Error};
 pub use store::Store;
 
@@ -31,6 +32,7 @@ pub struct DevBucket {
     pub store: Store,
     /// Its own base URL, e.g. `http://127.0.0.1:3002`.
     pub endpoint: String,
+    pub metrics: Arc<Metrics>,
 }
 
 impl DevBucket {

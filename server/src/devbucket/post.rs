@@ -21,8 +21,12 @@ use crate::policy::{verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_S
 
 pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String>, headers: HeaderMap, body: Body) -> Response {
     match receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await {
-        Ok(response) => response,
+        Ok(response) => {
+            dev.metrics.dev_stored();
+            response
+        }
         Err(err) => {
+            dev.metrics.dev_refused(err.code);
             tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket, code = err.code, reason = %err.message);
             s3_error(err)
         }

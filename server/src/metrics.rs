@@ -1,0 +1,95 @@
+//! Prometheus metrics for monitoring, served at `/metrics`: policies signed, refusals by reason,
+//! how long signing takes, and what the dev bucket stored or refused.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Code {
+    pub code: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    signed: Counter,
+    refused: Family<Reason, Counter>,
+    signing_seconds: Histogram,
+    dev_stored: Counter,
+    dev_refused: Family<Code, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let signed = Counter::default();
+        let refused = Family::<Reason, Counter>::default();
+        // 1 us to ~16 ms: signing takes microseconds; anything slower is worth seeing.
+        let signing_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 15));
+        let dev_stored = Counter::default();
+        let dev_refused = Family::<Code, Counter>::default();
+        registry.register("uploads_signed", "Upload policies signed", signed.clone());
+        registry.register("uploads_refused", "Signing requests refused, by reason", refused.clone());
+        registry.register("upload_signing_seconds", "Time to check and sign one upload", signing_seconds.clone());
+        registry.register("dev_bucket_stored", "Objects the dev bucket stored", dev_stored.clone());
+        registry.register("dev_bucket_refused", "Uploads the dev bucket refused, by S3 error code", dev_refused.clone());
+        Self { registry, signed, refused, signing_seconds, dev_stored, dev_refused }
+    }
+
+    pub fn signed(&self, seconds: f64) {
+        self.signed.inc();
+        self.signing_seconds.observe(seconds);
+    }
+
+    pub fn refused(&self, reason: &str) {
+        self.refused.get_or_create(&Reason { reason: reason.to_owned() }).inc();
+    }
+
+    pub fn dev_stored(&self) {
+        self.dev_stored.inc();
+    }
+
+    pub fn dev_refused(&self, code: &str) {
+        self.dev_refused.get_or_create(&Code { code: code.to_owned() }).inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_in_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.signed(0.000_003);
+        metrics.refused("too_large");
+        metrics.refused("too_large");
+        metrics.dev_refused("EntityTooLarge");
+        let text = metrics.encode();
+        assert!(text.contains("uploads_signed_total 1"), "{text}");
+        assert!(text.contains("uploads_refused_total{reason=\"too_large\"} 2"), "{text}");
+        assert!(text.contains("upload_signing_seconds_count 1"), "{text}");
+        assert!(text.contains("dev_bucket_refused_total{code=\"EntityTooLarge\"} 1"), "{text}");
+    }
+}
