@@ -130,3 +130,30 @@ test('a file over the configured limit is refused with the limit in human units'
   await expect(row.locator('.error .message')).toHaveText('the file is 9.0 MiB; files here can be at most 8.0 MiB');
   expect(bucketPosts).toEqual([]);
 });
+
+test('a bucket that cannot be reached is reported as such, not as a silent failure', async ({ page }) => {
+  const { endpoint } = backend();
+  await page.route(`${endpoint}/**`, (route) => route.abort('connectionrefused'));
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'offline.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
+  const row = page.locator('.upload', { hasText: 'offline.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('Unreachable');
+  await expect(row.locator('.error .message')).toContainText('could not be reached');
+});
+
+test('a signing service that is down is reported, and nothing is sent to the bucket', async ({ page }) => {
+  const { endpoint } = backend();
+  const bucketPosts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
+  });
+  await openUploader(page);
+  await page.route('**/api/sign_upload', (route) => route.abort('connectionrefused'));
+  await page.setInputFiles('input[type=file]', { name: 'nosign.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
+  const row = page.locator('.upload', { hasText: 'nosign.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('NotSigned');
+  await expect(row.locator('.error .message')).toContainText('could not reach the upload service');
+  expect(bucketPosts).toEqual([]);
+});

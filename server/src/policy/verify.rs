@@ -193,3 +193,77 @@ pub fn substitute_filename(key: &str, file_name: &str) -> String {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default();
     key.replace("${filename}", base)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{credential_scope, Condition, PostPolicy};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-28 12:00:00 UTC);
+
+    /// A form signed over `conditions` (plus the auth ones), sending `fields` (plus the auth ones).
+    fn form(creds: &Credentials, extra_conditions: Vec<Condition<'static>>, fields: &[(&str, &str)]) -> Vec<Part> {
+        let credential = credential_scope(creds.access_key_id(), NOW, "us-east-1");
+        let mut conditions = vec![
+            Condition::eq("bucket", "b"),
+            Condition::eq("x-amz-algorithm", ALGORITHM),
+            Condition::eq("x-amz-credential", credential.clone()),
+            Condition::eq("x-amz-date", "20261128T120000Z"),
+        ];
+        conditions.extend(extra_conditions);
+        let policy = PostPolicy::new(NOW + time::Duration::minutes(5), conditions).to_base64();
+        let signature = SigningKey::derive(creds, NOW, "us-east-1").sign(&policy);
+        let mut parts: Vec<Part> = fields.iter().map(|(n, v)| Part::field(*n, *v)).collect();
+        parts.extend([
+            Part::field("x-amz-algorithm", ALGORITHM),
+            Part::field("x-amz-credential", credential),
+            Part::field("x-amz-date", "20261128T120000Z"),
+            Part::field("policy", policy),
+            Part::field("x-amz-signature", signature),
+            Part::File { file_name: "C:\\Users\\me\\cat.png".into(), size: 10 },
+        ]);
+        parts
+    }
+
+    fn check(parts: &[Part], creds: &Credentials, region: &str, now: OffsetDateTime) -> Result<Accepted, S3Error> {
+        verify(parts, Context { bucket: "b", region, now }, |id| (id == creds.access_key_id()).then(|| creds.clone()))
+    }
+
+    #[test]
+    fn a_session_token_the_policy_does_not_cover_is_an_extra_field() {
+        let creds = Credentials::new("ASIA", "s").with_session_token("tok");
+        let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap()], &[("key", "k"), ("x-amz-security-token", "tok")]);
+        let err = check(&parts, &creds, "us-east-1", NOW).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), ("AccessDenied", "Invalid according to Policy: Extra input fields: x-amz-security-token"));
+    }
+
+    #[test]
+    fn content_type_lists_must_match_element_by_element() {
+        let creds = Credentials::new("AKID", "s");
+        let conditions = || vec![Condition::starts_with("key", "").unwrap(), Condition::starts_with("Content-Type", "image/").unwrap()];
+        let ok = form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, image/gif")]);
+        assert!(check(&ok, &creds, "us-east-1", NOW).is_ok());
+        let sneaky = form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, text/html")]);
+        let err = check(&sneaky, &creds, "us-east-1", NOW).unwrap_err();
+        assert_eq!(err.message, r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$Content-Type", "image/"]"#);
+    }
+
+    #[test]
+    fn filename_is_substituted_before_the_key_is_checked() {
+        let creds = Credentials::new("AKID", "s");
+        let parts = form(&creds, vec![Condition::eq("key", "u/cat.png")], &[("key", "u/${filename}")]);
+        assert_eq!(check(&parts, &creds, "us-east-1", NOW).unwrap().key, "u/cat.png");
+    }
+
+    #[test]
+    fn expired_credentials_and_other_regions_are_refused() {
+        let creds = Credentials::new("ASIA", "s").with_session_token("t").with_expiry(NOW - time::Duration::seconds(1));
+        let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap(), Condition::eq("x-amz-security-token", "t")], &[("key", "k"), ("x-amz-security-token", "t")]);
+        assert_eq!(check(&parts, &creds, "us-east-1", NOW).unwrap_err().code, "ExpiredToken");
+        let creds = Credentials::new("AKID", "s");
+        let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap()], &[("key", "k")]);
+        let err = check(&parts, &creds, "eu-west-1", NOW).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "AuthorizationHeaderMalformed"));
+    }
+}
