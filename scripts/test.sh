@@ -34,8 +34,10 @@ pids+=($!)
 export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:3102 DEV_DATA_DIR="$work/dev-data"
 export UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 export UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-# This instance also has a size limit, which the page must state and enforce.
+# This instance also has a size limit and an access code, which the page must handle.
+export DEV_ACCESS_CODE="e2e access code"
 env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
+  UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
 
@@ -43,7 +45,7 @@ pids+=($!)
 
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"
-for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY"; do
+for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE"; do
   if grep -qF "$secret" "$work"/app-*.log; then
     echo "a secret key appears in the server logs"; exit 1
   fi

@@ -34,6 +34,8 @@ pub struct BucketInfo {
     pub max_bytes: u64,
     /// Accepted content types (`type/*` wildcards); empty: any.
     pub allowed_types: Vec<String>,
+    /// Whether signing needs the operator's access code.
+    pub access_code_required: bool,
 }
 
 /// Why the server would not sign an upload. The message is meant for the person uploading.
@@ -45,6 +47,9 @@ pub enum UploadError {
     /// Signing is not possible right now (configuration, credentials); nothing was signed.
     #[error("the upload service is unavailable: {0}")]
     Unavailable(String),
+    /// Signing needs the operator's access code, and it was missing or wrong.
+    #[error("{0}")]
+    AccessCode(String),
     /// Too many signatures asked for in a short time; nothing was signed.
     #[error("too many uploads in a short time: try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
@@ -63,9 +68,15 @@ impl FromServerFnError for UploadError {
 
 /// Signs a POST policy for one file of exactly `size` bytes of type `content_type`.
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
-/// `application/octet-stream`, which the browser must then send.
+/// `application/octet-stream`, which the browser must then send. `access_code` is checked when
+/// the operator set one (see [`BucketInfo::access_code_required`]); otherwise it is ignored.
 #[server(endpoint = "sign_upload")]
-pub async fn sign_upload(file_name: String, size: u64, content_type: String) -> Result<SignedUpload, UploadError> {
+pub async fn sign_upload(
+    file_name: String,
+    size: u64,
+    content_type: String,
+    access_code: String,
+) -> Result<SignedUpload, UploadError> {
     use crate::signing::{ClientIp, Requester, UploadRequest, UploadSigner, UploaderId};
     use std::sync::Arc;
 
@@ -78,7 +89,7 @@ pub async fn sign_upload(file_name: String, size: u64, content_type: String) -> 
                 Some(Requester { uploader, ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0) })
             })
             .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?;
-        signer.sign(&who, UploadRequest { file_name, size, content_type })
+        signer.sign(&who, UploadRequest { file_name, size, content_type, access_code })
     })();
     if let (Err(err), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(err.status());
@@ -107,6 +118,7 @@ impl UploadError {
         match self {
             UploadError::Refused(_) => http::StatusCode::BAD_REQUEST,
             UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            UploadError::AccessCode(_) => http::StatusCode::FORBIDDEN,
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
             UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
         }

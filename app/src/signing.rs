@@ -38,6 +38,8 @@ pub struct UploadRequest {
     pub file_name: String,
     pub size: u64,
     pub content_type: String,
+    /// What the visitor typed as access code; empty when none.
+    pub access_code: String,
 }
 
 /// Signs upload forms. Implementations validate the request, choose the key, sign, and log.

@@ -6,10 +6,17 @@ import { backendFor } from './bucket';
 
 const backend = () => backendFor(test.info().project.name);
 
-async function openUploader(page: Page) {
+async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE) {
   await page.goto('/');
   // The picker is enabled once the wasm has hydrated the page.
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
+  // Only the dev-bucket instance is set up with an access code; the field shows only there.
+  const code = page.locator('input[name=access-code]');
+  if (test.info().project.name === 'dev-bucket') {
+    await code.fill(accessCode!);
+  } else {
+    await expect(code).toHaveCount(0);
+  }
 }
 
 test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page, context }) => {
@@ -156,4 +163,13 @@ test('a signing service that is down is reported, and nothing is sent to the buc
   await expect(row.locator('.error .code')).toHaveText('NotSigned');
   await expect(row.locator('.error .message')).toContainText('could not reach the upload service');
   expect(bucketPosts).toEqual([]);
+});
+
+test('a wrong access code is refused with a readable message', async ({ page }) => {
+  test.skip(test.info().project.name !== 'dev-bucket', 'only the dev-bucket instance has UPLOAD_ACCESS_CODE set');
+  await openUploader(page, 'not the code');
+  await page.setInputFiles('input[type=file]', { name: 'locked.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
+  const row = page.locator('.upload', { hasText: 'locked.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .message')).toHaveText('that access code is not right');
 });

@@ -35,6 +35,8 @@ pub struct Limits {
     pub signs_per_minute: NonZeroU32,
     /// `UPLOAD_SIGNS_PER_MINUTE_PER_IP` (default 600): the same, for one client address.
     pub signs_per_minute_per_ip: NonZeroU32,
+    /// `UPLOAD_ACCESS_CODE`: when set, signing needs it. Kept only as its SHA-256.
+    pub access_code_sha256: Option<[u8; 32]>,
 }
 
 impl Default for Limits {
@@ -44,8 +46,14 @@ impl Default for Limits {
             allowed_types: Vec::new(),
             signs_per_minute: NonZeroU32::new(60).expect("not zero"),
             signs_per_minute_per_ip: NonZeroU32::new(600).expect("not zero"),
+            access_code_sha256: None,
         }
     }
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 fn per_minute(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u32) -> Result<NonZeroU32, ConfigError> {
@@ -80,7 +88,14 @@ impl Limits {
             allowed_types,
             signs_per_minute: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE", 60)?,
             signs_per_minute_per_ip: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE_PER_IP", 600)?,
+            access_code_sha256: get("UPLOAD_ACCESS_CODE").map(|code| sha256(&code)),
         })
+    }
+
+    /// Whether `code` is the operator's access code (always true when none is set). Digests are
+    /// compared, so the comparison's timing says nothing useful about the code.
+    pub fn accepts_access_code(&self, code: &str) -> bool {
+        self.access_code_sha256.is_none_or(|want| sha256(code) == want)
     }
 
     /// Whether `content_type` (parameters ignored, any case) is on the allow-list.
@@ -296,6 +311,18 @@ mod tests {
             assert!(!limits.allows_type(refused), "{refused}");
         }
         assert!(Limits::default().allows_type("anything/at-all"));
+    }
+
+    #[test]
+    fn the_access_code_is_checked_only_when_set() {
+        assert!(Limits::default().accepts_access_code(""));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ACCESS_CODE", "open sesame"));
+        let limits = Config::from_lookup(lookup(&pairs)).unwrap().limits;
+        assert!(limits.accepts_access_code("open sesame"));
+        assert!(!limits.accepts_access_code("open sesame "));
+        assert!(!limits.accepts_access_code(""));
+        assert!(!format!("{limits:?}").contains("open sesame"));
     }
 
     #[test]

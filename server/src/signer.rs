@@ -90,6 +90,14 @@ impl S3Signer {
         self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
         })?;
+        if !self.config.limits.accepts_access_code(&request.access_code) {
+            let message = if request.access_code.is_empty() {
+                "uploading here needs an access code"
+            } else {
+                "that access code is not right"
+            };
+            return Err(("access_code", UploadError::AccessCode(message.into())));
+        }
         let refused = |reason| move |message| (reason, UploadError::Refused(message));
         let name = validate::file_name(&request.file_name).map_err(refused("invalid_name"))?;
         let size = validate::size(request.size).map_err(refused("invalid_size"))?;
@@ -151,6 +159,7 @@ impl UploadSigner for S3Signer {
             dev_data_dir: self.dev_data_dir.clone(),
             max_bytes: self.config.limits.max_bytes,
             allowed_types: self.config.limits.allowed_types.clone(),
+            access_code_required: self.config.limits.access_code_sha256.is_some(),
         }
     }
 }
@@ -184,7 +193,7 @@ mod tests {
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
-        UploadRequest { file_name: name.into(), size, content_type: content_type.into() }
+        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new() }
     }
 
     #[test]

@@ -66,7 +66,7 @@ async fn healthz_answers_ok() {
 
 #[tokio::test]
 async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
-    let res = app().oneshot(sign_request("file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
+    let res = app().oneshot(sign_request("access_code=&file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = res.headers().get(header::SET_COOKIE).expect("a new browser gets a cookie").to_str().unwrap().to_owned();
     assert!(cookie.starts_with("uploader="), "{cookie}");
@@ -92,7 +92,7 @@ async fn a_known_browser_keeps_its_prefix() {
     let id = "00112233445566778899aabbccddeeff";
     let sealed = session_key().seal(&app::signing::UploaderId::parse(id).unwrap());
     let res = app()
-        .oneshot(sign_request("file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={sealed}"))))
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={sealed}"))))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -105,12 +105,12 @@ async fn a_known_browser_keeps_its_prefix() {
 async fn a_forged_uploader_cookie_is_replaced() {
     // Someone else's id without its signature, and a path: neither is accepted.
     for forged in ["uploader=00112233445566778899aabbccddeeff", "uploader=..%2F..%2Fsomeone-else"] {
-        let res = app().oneshot(sign_request("file_name=a.txt&size=1&content_type=", Some(forged))).await.unwrap();
+        let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(forged))).await.unwrap();
         let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
         assert!(!signed.key.starts_with("uploads/00112233445566778899aabbccddeeff/"), "{}", signed.key);
     }
     let res = app()
-        .oneshot(sign_request("file_name=a.txt&size=1&content_type=", Some("uploader=..%2F..%2Fsomeone-else")))
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some("uploader=..%2F..%2Fsomeone-else")))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -123,7 +123,7 @@ async fn a_forged_uploader_cookie_is_replaced() {
 
 #[tokio::test]
 async fn refusals_carry_a_readable_reason() {
-    let res = app().oneshot(sign_request("file_name=empty.txt&size=0&content_type=text%2Fplain", None)).await.unwrap();
+    let res = app().oneshot(sign_request("access_code=&file_name=empty.txt&size=0&content_type=text%2Fplain", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: app::api::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
     assert_eq!(err, app::api::UploadError::Refused("empty files cannot be uploaded".into()));
@@ -131,7 +131,7 @@ async fn refusals_carry_a_readable_reason() {
 
 #[tokio::test]
 async fn the_cookie_is_secure_behind_https() {
-    let mut req = sign_request("file_name=a.txt&size=1&content_type=", None);
+    let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
     req.headers_mut().insert("x-forwarded-proto", "https".parse().unwrap());
     let res = app().oneshot(req).await.unwrap();
     let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
@@ -141,7 +141,7 @@ async fn the_cookie_is_secure_behind_https() {
 #[tokio::test]
 async fn other_sites_cannot_obtain_policies_through_a_visitor() {
     let with = |headers: &[(&str, &str)]| {
-        let mut req = sign_request("file_name=a.txt&size=1&content_type=", None);
+        let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
         req.headers_mut().insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
         for (name, value) in headers {
             req.headers_mut().insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
@@ -168,9 +168,9 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
 #[tokio::test]
 async fn each_uploader_is_rate_limited_with_retry_after() {
     let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE", "2")]);
-    let first = app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap();
+    let first = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
     let cookie = first.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-    let again = || app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", Some(&cookie)));
+    let again = || app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", Some(&cookie)));
     assert_eq!(again().await.unwrap().status(), StatusCode::OK);
     let limited = again().await.unwrap();
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -179,7 +179,7 @@ async fn each_uploader_is_rate_limited_with_retry_after() {
     let err: app::api::UploadError = serde_json::from_str(&body_text(limited).await).unwrap();
     assert_eq!(err, app::api::UploadError::TooManyRequests { retry_after_secs: retry });
     // A new browser has its own budget.
-    let other = app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap();
+    let other = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
     assert_eq!(other.status(), StatusCode::OK);
 }
 
@@ -191,7 +191,7 @@ async fn fresh_cookies_do_not_escape_the_per_address_limit() {
     let mut statuses = vec![];
     for _ in 0..4 {
         // No cookie: every request is a "new browser".
-        statuses.push(app.clone().oneshot(sign_request("file_name=a&size=1&content_type=", None)).await.unwrap().status());
+        statuses.push(app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap().status());
     }
     assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
 }
@@ -199,8 +199,8 @@ async fn fresh_cookies_do_not_escape_the_per_address_limit() {
 #[tokio::test]
 async fn metrics_count_signatures_and_refusals_by_reason() {
     let app = app();
-    app.clone().oneshot(sign_request("file_name=a.txt&size=1&content_type=", None)).await.unwrap();
-    app.clone().oneshot(sign_request("file_name=a.txt&size=0&content_type=", None)).await.unwrap();
+    app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None)).await.unwrap();
+    app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=0&content_type=", None)).await.unwrap();
     let res = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let text = body_text(res).await;
@@ -208,4 +208,16 @@ async fn metrics_count_signatures_and_refusals_by_reason() {
     assert!(text.contains("uploads_refused_total{reason=\"invalid_size\"} 1"), "{text}");
     assert!(text.contains("upload_signing_seconds_count 1"), "{text}");
     assert!(!text.contains(SECRET));
+}
+
+#[tokio::test]
+async fn an_access_code_gates_signing_when_the_operator_sets_one() {
+    let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron")]);
+    let ask = |code: &str| app.clone().oneshot(sign_request(&format!("access_code={code}&file_name=a&size=1&content_type="), None));
+    let missing = ask("").await.unwrap();
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    let err: app::api::UploadError = serde_json::from_str(&body_text(missing).await).unwrap();
+    assert_eq!(err, app::api::UploadError::AccessCode("uploading here needs an access code".into()));
+    assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
 }

@@ -49,10 +49,10 @@ fn failed(code: &str, message: impl Into<String>) -> Status {
 }
 
 /// Sign, POST, report. Every way this can end leaves the row in `done` or `failed`.
-async fn run_upload(row: Row, file: File) {
+async fn run_upload(row: Row, file: File, access_code: String) {
     // Browsers report "" for unknown types; the server signs that as application/octet-stream,
     // and the form's Content-Type field (what S3 stores) comes from the signed fields.
-    let signed = match sign_upload(row.name.clone(), row.size, file.type_()).await {
+    let signed = match sign_upload(row.name.clone(), row.size, file.type_(), access_code).await {
         Ok(signed) => signed,
         Err(err) => return row.status.set(failed("NotSigned", err.to_string())),
     };
@@ -79,6 +79,7 @@ async fn run_upload(row: Row, file: File) {
 pub fn UploadPage() -> impl IntoView {
     let target = OnceResource::new(upload_target());
     let rows = RwSignal::new(Vec::<Row>::new());
+    let access_code = RwSignal::new(String::new());
     let next_id = StoredValue::new(0usize);
     // Effects only run in the browser: until hydration the picker stays disabled, so a file
     // chosen early is not silently dropped.
@@ -101,7 +102,7 @@ pub fn UploadPage() -> impl IntoView {
                 status: RwSignal::new(Status::Signing),
             };
             rows.update(|rows| rows.push(row.clone()));
-            spawn_local(run_upload(row, file));
+            spawn_local(run_upload(row, file, access_code.get_untracked()));
         }
         // Lets the same file be chosen again.
         input.set_value("");
@@ -146,6 +147,18 @@ pub fn UploadPage() -> impl IntoView {
                     })}
                 </Suspense>
             </p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    target.await.ok().filter(|info| info.access_code_required).map(|_| view! {
+                        <label class="access-code">
+                            "Access code "
+                            <input type="password" name="access-code" autocomplete="off"
+                                prop:value=move || access_code.get()
+                                on:input=move |ev| access_code.set(event_target_value(&ev))/>
+                        </label>
+                    })
+                })}
+            </Suspense>
             <label class="picker">
                 <span>"Choose files"</span>
                 <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
