@@ -1,39 +1,52 @@
-//! The upload page: choose files, and each one is signed, POSTed straight to the bucket and
-//! shown with its progress and outcome.
+//! The upload page: choose files, and each one waits in a queue (at most
+//! [`CONCURRENT_UPLOADS`] go at once), is signed when its turn comes, is POSTed straight to the
+//! bucket and is shown with its progress and outcome; any can be cancelled or retried.
 
 mod s3_response;
 mod xhr;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::{File, HtmlInputElement};
+use web_sys::{File, HtmlInputElement, XmlHttpRequest};
 
 use crate::api::{sign_upload, upload_target};
 use crate::format::{human_bytes, percent};
 use s3_response::{Outcome, Stored};
 
+/// How many files upload at the same time; the rest wait their turn.
+pub const CONCURRENT_UPLOADS: usize = 3;
+
 /// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
 #[derive(Clone, Debug, PartialEq)]
 enum Status {
+    Queued,
     Signing,
     Uploading,
     /// As the bucket reported it in its `PostResponse`.
     Done(Stored),
     Failed { code: String, message: String },
+    Cancelled,
 }
 
 impl Status {
     fn as_str(&self) -> &'static str {
         match self {
+            Status::Queued => "queued",
             Status::Signing => "signing",
             Status::Uploading => "uploading",
             Status::Done { .. } => "done",
             Status::Failed { .. } => "failed",
+            Status::Cancelled => "cancelled",
         }
+    }
+
+    fn is_active(&self) -> bool {
+        matches!(self, Status::Queued | Status::Signing | Status::Uploading)
     }
 }
 
-/// One chosen file. Only plain data and signals: the `File` itself stays in the task.
+/// One chosen file. The browser objects (the `File`, kept for retries, and the request under
+/// way, kept for cancelling) live in local, non-reactive storage.
 #[derive(Clone)]
 struct Row {
     id: usize,
@@ -42,6 +55,59 @@ struct Row {
     sent: RwSignal<f64>,
     key: RwSignal<Option<String>>,
     status: RwSignal<Status>,
+    file: StoredValue<Option<File>, LocalStorage>,
+    request: StoredValue<Option<XmlHttpRequest>, LocalStorage>,
+}
+
+impl Row {
+    fn cancel(&self) {
+        if self.status.get_untracked().is_active() {
+            self.status.set(Status::Cancelled);
+            if let Some(request) = self.request.get_value() {
+                // Aborting fails only for a request that was never opened; this one was.
+                let _ = request.abort();
+            }
+        }
+    }
+}
+
+/// The queue: rows in order, and how many are under way.
+#[derive(Clone, Copy)]
+struct Queue {
+    rows: RwSignal<Vec<Row>>,
+    running: StoredValue<usize>,
+    access_code: RwSignal<String>,
+}
+
+impl Queue {
+    /// Starts queued rows, first come first served, while fewer than the limit are running.
+    fn pump(self) {
+        while self.running.get_value() < CONCURRENT_UPLOADS {
+            let next = self.rows.with_untracked(|rows| rows.iter().find(|r| r.status.get_untracked() == Status::Queued).cloned());
+            let Some(row) = next else { break };
+            let Some(file) = row.file.get_value() else {
+                row.status.set(failed("NoFile", "the file is no longer available: choose it again"));
+                continue;
+            };
+            self.running.update_value(|n| *n += 1);
+            row.status.set(Status::Signing);
+            let code = self.access_code.get_untracked();
+            spawn_local(async move {
+                run_upload(row, file, code).await;
+                self.running.update_value(|n| *n -= 1);
+                self.pump();
+            });
+        }
+    }
+
+    fn retry(self, row: &Row) {
+        if matches!(row.status.get_untracked(), Status::Failed { .. } | Status::Cancelled) {
+            row.sent.set(0.0);
+            row.key.set(None);
+            row.status.set(Status::Queued);
+            self.pump();
+        }
+    }
 }
 
 fn failed(code: &str, message: impl Into<String>) -> Status {
@@ -52,15 +118,31 @@ fn failed(code: &str, message: impl Into<String>) -> Status {
 async fn run_upload(row: Row, file: File, access_code: String) {
     // Browsers report "" for unknown types; the server signs that as application/octet-stream,
     // and the form's Content-Type field (what S3 stores) comes from the signed fields.
-    let signed = match sign_upload(row.name.clone(), row.size, file.type_(), access_code).await {
+    // Signed now, when its turn has come: a policy never waits in the queue and expires there.
+    let signed = sign_upload(row.name.clone(), row.size, file.type_(), access_code).await;
+    if row.status.get_untracked() == Status::Cancelled {
+        return;
+    }
+    let signed = match signed {
         Ok(signed) => signed,
         Err(err) => return row.status.set(failed("NotSigned", err.to_string())),
     };
     row.key.set(Some(signed.key.clone()));
     row.status.set(Status::Uploading);
 
-    let sent = row.sent;
-    let result = xhr::post_form(&signed.url, &signed.fields, &file, move |done, _total| sent.set(done)).await;
+    let (sent, request) = (row.sent, row.request);
+    let result = xhr::post_form(&signed.url, &signed.fields, &file, move |done, _total| sent.set(done), move |xhr| {
+        request.set_value(Some(xhr))
+    })
+    .await;
+    row.request.set_value(None);
+    if row.status.get_untracked() == Status::Cancelled {
+        return;
+    }
+    if matches!(result, Ok(Outcome::Stored(_))) {
+        // Stored: the file is not needed for a retry any more.
+        row.file.set_value(None);
+    }
     row.status.set(match result {
         Ok(Outcome::Stored(stored)) => {
             row.sent.set(row.size as f64);
@@ -80,6 +162,7 @@ pub fn UploadPage() -> impl IntoView {
     let target = OnceResource::new(upload_target());
     let rows = RwSignal::new(Vec::<Row>::new());
     let access_code = RwSignal::new(String::new());
+    let queue = Queue { rows, running: StoredValue::new(0), access_code };
     let next_id = StoredValue::new(0usize);
     // Effects only run in the browser: until hydration the picker stays disabled, so a file
     // chosen early is not silently dropped.
@@ -99,14 +182,18 @@ pub fn UploadPage() -> impl IntoView {
                 size: file.size() as u64,
                 sent: RwSignal::new(0.0),
                 key: RwSignal::new(None),
-                status: RwSignal::new(Status::Signing),
+                status: RwSignal::new(Status::Queued),
+                file: StoredValue::new_local(Some(file)),
+                request: StoredValue::new_local(None),
             };
-            rows.update(|rows| rows.push(row.clone()));
-            spawn_local(run_upload(row, file, access_code.get_untracked()));
+            rows.update(|rows| rows.push(row));
         }
+        queue.pump();
         // Lets the same file be chosen again.
         input.set_value("");
     };
+    let any_active = move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
+    let cancel_all = move |_| rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
 
     view! {
         <section class="uploader" data-ready=move || ready.get().to_string()>
@@ -163,16 +250,21 @@ pub fn UploadPage() -> impl IntoView {
                 <span>"Choose files"</span>
                 <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
             </label>
+            <div class="queue-actions">
+                <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
+            </div>
             <ul class="uploads" aria-live="polite">
-                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row/> }/>
+                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row queue/> }/>
             </ul>
         </section>
     }
 }
 
 #[component]
-fn UploadRow(row: Row) -> impl IntoView {
+fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
+    let (cancel_row, retry_row) = (row.clone(), row.clone());
     let Row { name, size, sent, key, status, .. } = row;
+    let (cancel_label, retry_label) = (format!("Cancel {name}"), format!("Retry {name}"));
     let pct = move || percent(sent.get(), size as f64);
     view! {
         <li class="upload" data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
@@ -186,12 +278,24 @@ fn UploadRow(row: Row) -> impl IntoView {
             </div>
             <p class="state">
                 {move || match status.get() {
+                    Status::Queued => "queued".to_string(),
                     Status::Signing => "signing…".to_string(),
                     Status::Uploading => format!("uploading… {}%", pct()),
                     Status::Done(stored) => format!("uploaded (ETag {})", stored.etag),
                     Status::Failed { .. } => "failed".to_string(),
+                    Status::Cancelled => "cancelled".to_string(),
                 }}
             </p>
+            <div class="row-actions">
+                <Show when=move || status.with(Status::is_active)>
+                    <button type="button" class="cancel" aria-label=cancel_label.clone()
+                        on:click={ let row = cancel_row.clone(); move |_| row.cancel() }>"Cancel"</button>
+                </Show>
+                <Show when=move || status.with(|s| matches!(s, Status::Failed { .. } | Status::Cancelled))>
+                    <button type="button" class="retry" aria-label=retry_label.clone()
+                        on:click={ let row = retry_row.clone(); move |_| queue.retry(&row) }>"Retry"</button>
+                </Show>
+            </div>
             {move || match status.get() {
                 Status::Failed { code, message } => Some(view! {
                     <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>

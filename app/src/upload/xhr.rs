@@ -10,12 +10,14 @@ use web_sys::{File, FormData, ProgressEvent, XmlHttpRequest};
 use super::s3_response::{outcome, Outcome};
 
 /// Sends `fields` in order, then `file` last (S3 ignores anything after the file), and calls
-/// `on_progress(sent, total)` as bytes go out.
+/// `on_progress(sent, total)` as bytes go out. `on_sent` gets the request once it is under
+/// way, so that it can be aborted (it then ends as [`Outcome::Unreachable`]).
 pub async fn post_form(
     url: &str,
     fields: &[(String, String)],
     file: &File,
     on_progress: impl Fn(f64, f64) + 'static,
+    on_sent: impl FnOnce(XmlHttpRequest),
 ) -> Result<Outcome, JsValue> {
     let form = FormData::new()?;
     for (name, value) in fields {
@@ -44,6 +46,7 @@ pub async fn post_form(
     xhr.set_onloadend(Some(ended.as_ref().unchecked_ref()));
 
     xhr.send_with_opt_form_data(Some(&form))?;
+    on_sent(xhr.clone());
     let _ = done_rx.await;
 
     // Unhook before the closures are dropped at the end of this function.
