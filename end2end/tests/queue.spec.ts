@@ -71,3 +71,41 @@ test('a failed upload succeeds when retried, with a fresh policy', async ({ page
   expect(key).not.toBe(firstKey);
   expect((await backend().getObject(key)).body.toString()).toBe('second time lucky');
 });
+
+test('files dropped on the picker or pasted into the page are uploaded', async ({ page }) => {
+  await open(page, -1);
+  const dropped = await page.evaluateHandle(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+    return data;
+  });
+  await page.dispatchEvent('.picker', 'dragover', { dataTransfer: dropped });
+  await expect(page.locator('.picker')).toHaveClass(/dragging/);
+  await page.dispatchEvent('.picker', 'drop', { dataTransfer: dropped });
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['pasted bytes'], 'pasted.txt', { type: 'text/plain' }));
+    window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data }));
+  });
+  for (const [name, text] of [['dropped.txt', 'dropped bytes'], ['pasted.txt', 'pasted bytes']]) {
+    const row = page.locator('.upload', { hasText: name });
+    await expect(row).toHaveAttribute('data-status', 'done');
+    expect((await backend().getObject((await row.getAttribute('data-key'))!)).body.toString()).toBe(text);
+  }
+  await expect(page.locator('.picker')).not.toHaveClass(/dragging/);
+});
+
+test('an upload can be done with the keyboard alone', async ({ page }) => {
+  await open(page, -1);
+  // Tab until the file picker has the focus, then open it with the space bar.
+  const pickerFocused = () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type === 'file');
+  for (let i = 0; i < 10 && !(await pickerFocused()); i++) {
+    await page.keyboard.press('Tab');
+  }
+  expect(await pickerFocused()).toBe(true);
+  const chooser = page.waitForEvent('filechooser');
+  await page.keyboard.press('Space');
+  await (await chooser).setFiles({ name: 'keyboard.txt', mimeType: 'text/plain', buffer: Buffer.from('typed, not clicked') });
+  const row = page.locator('.upload', { hasText: 'keyboard.txt' });
+  await expect(row).toHaveAttribute('data-status', 'done');
+});

@@ -7,7 +7,7 @@ mod xhr;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::{File, HtmlInputElement, XmlHttpRequest};
+use web_sys::{File, FileList, HtmlInputElement, XmlHttpRequest};
 
 use crate::api::{sign_upload, upload_target};
 use crate::format::{human_bytes, percent};
@@ -169,9 +169,8 @@ pub fn UploadPage() -> impl IntoView {
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
 
-    let on_change = move |ev: leptos::ev::Event| {
-        let input: HtmlInputElement = event_target(&ev);
-        let Some(files) = input.files() else { return };
+    // Every way of choosing files ends here: the picker, a drop, a paste.
+    let add_files = move |files: FileList| {
         for index in 0..files.length() {
             let Some(file) = files.get(index) else { continue };
             let id = next_id.get_value();
@@ -189,9 +188,38 @@ pub fn UploadPage() -> impl IntoView {
             rows.update(|rows| rows.push(row));
         }
         queue.pump();
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        if let Some(files) = input.files() {
+            add_files(files);
+        }
         // Lets the same file be chosen again.
         input.set_value("");
     };
+    let dragging = RwSignal::new(false);
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if let Some(files) = ev.data_transfer().and_then(|data| data.files()) {
+            add_files(files);
+        }
+    };
+    let on_dragover = move |ev: leptos::ev::DragEvent| {
+        // Without this the browser would open the dropped file instead.
+        ev.prevent_default();
+        dragging.set(true);
+    };
+    // Pasted files (a screenshot, files copied in a file manager) anywhere on the page.
+    Effect::new(move |_| {
+        let handle = window_event_listener(leptos::ev::paste, move |ev| {
+            if let Some(files) = ev.clipboard_data().and_then(|data| data.files()).filter(|f| f.length() > 0) {
+                ev.prevent_default();
+                add_files(files);
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
     let any_active = move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
     let cancel_all = move |_| rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
 
@@ -246,8 +274,9 @@ pub fn UploadPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-            <label class="picker">
-                <span>"Choose files"</span>
+            <label class="picker" class:dragging=move || dragging.get()
+                on:drop=on_drop on:dragover=on_dragover on:dragleave=move |_| dragging.set(false)>
+                <span>"Choose files, drop them here, or paste them"</span>
                 <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
             </label>
             <div class="queue-actions">
