@@ -6,6 +6,15 @@ import { backendFor } from './bucket';
 
 const backend = () => backendFor(test.info().project.name);
 
+/** Every POST the page sends to the bucket, as it happens. */
+function recordBucketPosts(page: Page, endpoint: string): string[] {
+  const posts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().startsWith(endpoint)) posts.push(req.url());
+  });
+  return posts;
+}
+
 async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE) {
   await page.goto('/');
   // The picker is enabled once the wasm has hydrated the page.
@@ -109,10 +118,7 @@ test('a form signed for N bytes that carries N+1 is refused, shown, and nothing 
 
 test('an empty file is refused by the server before anything is sent to the bucket', async ({ page }) => {
   const { endpoint } = backend();
-  const bucketPosts: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
-  });
+  const bucketPosts = recordBucketPosts(page, endpoint);
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
   const row = page.locator('.upload', { hasText: 'empty.txt' });
@@ -125,10 +131,7 @@ test('an empty file is refused by the server before anything is sent to the buck
 test('a file over the configured limit is refused with the limit in human units', async ({ page }) => {
   test.skip(test.info().project.name !== 'dev-bucket', 'only the dev-bucket instance has UPLOAD_MAX_BYTES set');
   const { endpoint } = backend();
-  const bucketPosts: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
-  });
+  const bucketPosts = recordBucketPosts(page, endpoint);
   await openUploader(page);
   await expect(page.locator('.limits')).toHaveText('Up to 8.0 MiB per file; any type.');
   await page.setInputFiles('input[type=file]', { name: 'nine.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });
@@ -151,10 +154,7 @@ test('a bucket that cannot be reached is reported as such, not as a silent failu
 
 test('a signing service that is down is reported, and nothing is sent to the bucket', async ({ page }) => {
   const { endpoint } = backend();
-  const bucketPosts: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().startsWith(endpoint)) bucketPosts.push(req.url());
-  });
+  const bucketPosts = recordBucketPosts(page, endpoint);
   await openUploader(page);
   await page.route('**/api/sign_upload', (route) => route.abort('connectionrefused'));
   await page.setInputFiles('input[type=file]', { name: 'nosign.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
