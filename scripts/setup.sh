@@ -55,12 +55,14 @@ if [ "$mode" = test ]; then
     cargo install garage --version "$GARAGE_VERSION" --locked && did garage
   fi
 
-  # boto3, the reference the policy tests cross-check against, in a project-local venv.
-  want_boto3=$(sed -n 's/^boto3==//p' scripts/requirements-test.txt)
-  if .venv/bin/python -c "import boto3, sys; sys.exit(boto3.__version__ != '$want_boto3')" 2>/dev/null; then
-    have "boto3 (.venv)" "$want_boto3"
+  # boto3 (the reference the policy tests cross-check against) and moto (STS on loopback),
+  # in a project-local venv; reinstalled when the pinned list changes.
+  want_py=$(sha256sum scripts/requirements-test.txt | cut -c1-16)
+  if [ -x .venv/bin/python ] && [ "$(cat .venv/.requirements 2>/dev/null)" = "$want_py" ]; then
+    have "python tools (.venv)" "$want_py"
   else
-    python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt && did boto3
+    python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt \
+      && echo "$want_py" > .venv/.requirements && did "boto3, moto"
   fi
 
   if command -v chromium >/dev/null; then

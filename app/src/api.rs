@@ -22,6 +22,29 @@ pub struct SignedUpload {
     pub expires_at: String,
 }
 
+/// What the browser reports after the bucket accepted an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReport {
+    pub key: String,
+    /// The ETag the bucket answered with (quotes and all).
+    pub etag: String,
+}
+
+/// An upload the server checked in the bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUpload {
+    pub key: String,
+    /// The file name, as the last segment of the key.
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub etag: String,
+    /// Where to view it: a short-lived presigned GET for S3, the dev bucket's own URL.
+    pub view_url: String,
+    /// When it was confirmed (RFC 3339).
+    pub confirmed_at: String,
+}
+
 /// Which bucket uploads go to, for the page to say.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketInfo {
@@ -36,6 +59,11 @@ pub struct BucketInfo {
     pub allowed_types: Vec<String>,
     /// Whether signing needs the operator's access code.
     pub access_code_required: bool,
+    /// Files one uploader may upload per minute.
+    pub files_per_minute: u32,
+    /// Files up to this size are hashed in the browser and the bucket checks the SHA-256;
+    /// 0 turns checksums off.
+    pub checksum_max_bytes: u64,
 }
 
 /// Why the server would not sign an upload. The message is meant for the person uploading.
@@ -53,6 +81,9 @@ pub enum UploadError {
     /// Too many signatures asked for in a short time; nothing was signed.
     #[error("too many uploads in a short time: try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The stored object is not what was signed (or is missing): logged as a security event.
+    #[error("{0}")]
+    Mismatch(String),
     /// The request did not reach the server function or its answer was unreadable.
     #[error("could not reach the upload service: {0}")]
     Transport(String),
@@ -70,45 +101,93 @@ impl FromServerFnError for UploadError {
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
 /// `application/octet-stream`, which the browser must then send. `access_code` is checked when
 /// the operator set one (see [`BucketInfo::access_code_required`]); otherwise it is ignored.
+/// With `checksum_sha256` (base64), the bucket accepts only those exact bytes.
 #[server(endpoint = "sign_upload")]
 pub async fn sign_upload(
     file_name: String,
     size: u64,
     content_type: String,
     access_code: String,
+    #[server(default)] checksum_sha256: Option<String>,
 ) -> Result<SignedUpload, UploadError> {
-    use crate::signing::{ClientIp, Requester, UploadRequest, UploadSigner, UploaderId};
+    use crate::signing::UploadRequest;
+
+    let request = UploadRequest { file_name, size, content_type, access_code, checksum_sha256 };
+    let response = server_side::response();
+    let result = match server_side::context() {
+        Ok((signer, who)) => signer.sign(&who, request).await,
+        Err(err) => Err(err),
+    };
+    server_side::answer(response, result)
+}
+
+/// Reports an upload the bucket accepted (its key and the ETag it answered with); the server
+/// checks the stored object against what it signed. Only then is the upload "done".
+#[server(endpoint = "confirm_upload")]
+pub async fn confirm_upload(key: String, etag: String) -> Result<StoredUpload, UploadError> {
+    let response = server_side::response();
+    let result = match server_side::context() {
+        Ok((signer, who)) => signer.confirm(&who, UploadReport { key, etag }).await,
+        Err(err) => Err(err),
+    };
+    server_side::answer(response, result)
+}
+
+/// This browser's confirmed uploads, newest first.
+#[server(endpoint = "my_uploads")]
+pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
+    let response = server_side::response();
+    let result = match server_side::context() {
+        Ok((signer, who)) => signer.uploads(&who).await,
+        Err(err) => Err(err),
+    };
+    server_side::answer(response, result)
+}
+
+/// The bucket this server signs for.
+#[server(endpoint = "upload_target")]
+pub async fn upload_target() -> Result<BucketInfo, UploadError> {
+    server_side::signer().map(|signer| signer.target())
+}
+
+/// What every server function takes from the Leptos context, read before any `.await`.
+#[cfg(feature = "ssr")]
+mod server_side {
     use std::sync::Arc;
 
-    let result = (|| {
-        let signer = use_context::<Arc<dyn UploadSigner>>()
-            .ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))?;
+    use leptos::prelude::use_context;
+
+    use super::UploadError;
+    use crate::signing::{ClientIp, Requester, UploadSigner, UploaderId};
+
+    pub fn signer() -> Result<Arc<dyn UploadSigner>, UploadError> {
+        use_context::<Arc<dyn UploadSigner>>().ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))
+    }
+
+    pub fn context() -> Result<(Arc<dyn UploadSigner>, Requester), UploadError> {
         let who = use_context::<http::request::Parts>()
             .and_then(|parts| {
                 let uploader = parts.extensions.get::<UploaderId>().cloned()?;
                 Some(Requester { uploader, ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0) })
             })
             .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?;
-        signer.sign(&who, UploadRequest { file_name, size, content_type, access_code })
-    })();
-    if let (Err(err), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
-        response.set_status(err.status());
-        if let UploadError::TooManyRequests { retry_after_secs } = err {
-            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
-        }
+        Ok((signer()?, who))
     }
-    result
-}
 
-/// The bucket this server signs for.
-#[server(endpoint = "upload_target")]
-pub async fn upload_target() -> Result<BucketInfo, UploadError> {
-    use crate::signing::UploadSigner;
-    use std::sync::Arc;
+    pub fn response() -> Option<leptos_axum::ResponseOptions> {
+        use_context::<leptos_axum::ResponseOptions>()
+    }
 
-    use_context::<Arc<dyn UploadSigner>>()
-        .map(|signer| signer.target())
-        .ok_or_else(|| UploadError::Unavailable("no signer is configured".into()))
+    /// Gives an error its HTTP status (and Retry-After), so the answer means what it says.
+    pub fn answer<T>(response: Option<leptos_axum::ResponseOptions>, result: Result<T, UploadError>) -> Result<T, UploadError> {
+        if let (Err(err), Some(response)) = (&result, response) {
+            response.set_status(err.status());
+            if let UploadError::TooManyRequests { retry_after_secs } = err {
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+            }
+        }
+        result
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -121,6 +200,7 @@ impl UploadError {
             UploadError::AccessCode(_) => http::StatusCode::FORBIDDEN,
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
             UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
+            UploadError::Mismatch(_) => http::StatusCode::CONFLICT,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! What the server functions need from the server, declared here and implemented by the
 //! `server` crate, so that signing code and its dependencies never reach the wasm.
 
-use crate::api::{SignedUpload, UploadError, BucketInfo};
+use futures::future::BoxFuture;
+
+use crate::api::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
 
 /// The anonymous identity of one browser; every key it uploads lives under
 /// `uploads/<uploader-id>/`. The server assigns it and puts it in the request's extensions.
@@ -40,11 +42,22 @@ pub struct UploadRequest {
     pub content_type: String,
     /// What the visitor typed as access code; empty when none.
     pub access_code: String,
+    /// The file's SHA-256 as the browser computed it (base64), when it did: the policy then
+    /// binds it and the bucket refuses any other bytes.
+    pub checksum_sha256: Option<String>,
 }
 
-/// Signs upload forms. Implementations validate the request, choose the key, sign, and log.
+/// Signs upload forms and checks what arrived. Implementations validate the request, choose
+/// the key, sign (fetching temporary credentials when configured), and log.
 pub trait UploadSigner: Send + Sync + 'static {
-    fn sign(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError>;
+    fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>>;
+
+    /// Checks an object the browser says it stored against what was signed for it; a
+    /// difference is a security event and an error.
+    fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
+
+    /// The uploader's confirmed uploads, newest first, with links to view them.
+    fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
 
     /// Which bucket uploads go to.
     fn target(&self) -> BucketInfo;

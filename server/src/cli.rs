@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use crate::config::Config;
+use app::signing::UploaderId;
+
 use crate::policy::{rfc3339, SizeRule, MAX_POST_OBJECT_SIZE};
 use crate::signer::S3Signer;
 
@@ -26,6 +27,36 @@ pub enum Command {
     /// Print a signed POST form for the configured bucket (the AWS_* and UPLOAD_BUCKET
     /// variables), as JSON or as a curl command.
     Sign(SignArgs),
+    /// Apply the CORS rule browser uploads need to the configured bucket (POST from the given
+    /// origins, any header, ETag/Location/x-amz-request-id exposed); other rules are kept.
+    Cors(CorsArgs),
+    /// Check the set-up from here: credentials, the bucket, the clock, CORS for the app's
+    /// origin; print what to fix. Exits 1 when something is wrong.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CorsArgs {
+    /// The app's origin, e.g. https://upload.example.com; repeatable.
+    #[arg(long = "origin", value_name = "URL", required = true, value_parser = parse_origin)]
+    pub origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The app's origin to check CORS for (default: http://LEPTOS_SITE_ADDR).
+    #[arg(long, value_name = "URL", value_parser = parse_origin)]
+    pub origin: Option<String>,
+}
+
+/// An origin is a scheme and a host (and port), nothing after.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim_end_matches('/');
+    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => Ok(trimmed.to_owned()),
+        _ => Err(format!("expected an origin such as https://upload.example.com, got {raw:?}")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -76,8 +107,19 @@ struct FormJson {
     expires_at: String,
 }
 
+/// The uploader a CLI-signed key belongs to: with STS, credentials are scoped to
+/// `uploads/<uploader-id>/`, so the key must be under such a prefix.
+fn uploader_of(key: &str, sts: bool) -> Result<UploaderId, String> {
+    let from_key = key.strip_prefix("uploads/").and_then(|rest| rest.split_once('/')).and_then(|(id, _)| UploaderId::parse(id));
+    match from_key {
+        Some(id) => Ok(id),
+        None if !sts => Ok(UploaderId::parse(&"0".repeat(32)).expect("32 hex digits")),
+        None => Err("with STS credentials, --key must be under uploads/<uploader-id>/ (32 hex digits)".into()),
+    }
+}
+
 /// Runs `server sign`: the output on success, or a message for stderr.
-pub fn sign(config: Config, args: SignArgs) -> Result<String, String> {
+pub async fn sign(signer: &S3Signer, args: SignArgs) -> Result<String, String> {
     let size = match (args.size, args.max_size, &args.curl) {
         (Some(n), _, _) => SizeRule::Exact(n),
         (None, Some(max), _) => SizeRule::Range { min: 1, max },
@@ -97,13 +139,14 @@ pub fn sign(config: Config, args: SignArgs) -> Result<String, String> {
         }
     }
 
-    let signer = S3Signer::new(config);
+    let uploader = uploader_of(&args.key, signer.credential_kind() != "static" && signer.credential_kind() != "default_chain")?;
     let mut spec = signer.spec(args.key, args.content_type, size);
     spec.metadata = args.metadata;
     spec.checksum_sha256 = args.checksum_sha256;
     spec.expires_in = std::time::Duration::from_secs(args.expires_in);
     let now = args.now.unwrap_or_else(|| signer.now());
-    let form = signer.sign_form(&spec, now, "cli").map_err(|e| e.to_string())?;
+    let policy_signer = signer.policy_signer(&uploader, now).await.map_err(|e| e.to_string())?;
+    let form = signer.sign_form(&policy_signer, &spec, now, "cli").map_err(|e| e.to_string())?;
 
     Ok(match args.curl {
         None => serde_json::to_string_pretty(&FormJson {
@@ -134,6 +177,23 @@ fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        assert_eq!(parse_origin("https://upload.example.com/").unwrap(), "https://upload.example.com");
+        assert_eq!(parse_origin("http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
+        for bad in ["upload.example.com", "https://", "https://a.example/path", "ftp://a.example"] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cli_keys_name_their_uploader_when_sts_needs_one() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(uploader_of(&format!("uploads/{id}/x/a.txt"), true).unwrap().as_str(), id);
+        assert!(uploader_of("elsewhere/a.txt", true).is_err());
+        assert!(uploader_of("elsewhere/a.txt", false).is_ok());
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {

@@ -4,6 +4,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::credentials::StsMode;
 use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
 
 /// Everything the signer needs to know about the bucket.
@@ -13,8 +14,11 @@ pub struct Config {
     pub bucket: String,
     /// `AWS_REGION`: the region policies are signed for (Garage: its `s3_region`).
     pub region: String,
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`.
-    pub credentials: Credentials,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`. Unset:
+    /// the AWS default chain (profile, web identity, container, instance metadata).
+    pub credentials: Option<Credentials>,
+    /// `UPLOAD_ROLE_ARN` / `UPLOAD_STS_MODE`: sign with temporary credentials per uploader.
+    pub sts: Option<StsConfig>,
     /// `AWS_ENDPOINT_URL_S3` (or `AWS_ENDPOINT_URL`): an S3-compatible server, addressed
     /// path-style as `<endpoint>/<bucket>`. Unset means AWS itself.
     pub endpoint: Option<String>,
@@ -24,6 +28,42 @@ pub struct Config {
     pub limits: Limits,
 }
 
+/// Temporary credentials from STS, scoped to each uploader's prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsConfig {
+    pub mode: StsMode,
+    /// `UPLOAD_STS_DURATION_SECS` (default 3600; from 900 to 43200, federation 129600).
+    pub duration: Duration,
+}
+
+impl StsConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let mode = match (get("UPLOAD_STS_MODE").as_deref(), get("UPLOAD_ROLE_ARN")) {
+            (None, None) => return Ok(None),
+            (None | Some("assume-role"), Some(role_arn)) => {
+                if !role_arn.starts_with("arn:") || role_arn.split(':').count() < 6 {
+                    return Err(invalid("UPLOAD_ROLE_ARN", format!("expected a role ARN such as arn:aws:iam::123456789012:role/uploader, got {role_arn:?}")));
+                }
+                StsMode::AssumeRole { role_arn }
+            }
+            (Some("assume-role"), None) => {
+                return Err(ConfigError::Missing { name: "UPLOAD_ROLE_ARN", hint: "UPLOAD_STS_MODE=assume-role needs the role to assume" })
+            }
+            (Some("federation"), _) => StsMode::Federation,
+            (Some(other), _) => return Err(invalid("UPLOAD_STS_MODE", format!("expected assume-role or federation, got {other:?}"))),
+        };
+        let max = if mode == StsMode::Federation { 129_600 } else { 43_200 };
+        let duration = match get("UPLOAD_STS_DURATION_SECS") {
+            None => 3600,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) if (900..=max).contains(&secs) => secs,
+                _ => return Err(invalid("UPLOAD_STS_DURATION_SECS", format!("expected whole seconds from 900 to {max}, got {raw:?}"))),
+            },
+        };
+        Ok(Some(Self { mode, duration: Duration::from_secs(duration) }))
+    }
+}
+
 /// What may be uploaded: checked before anything is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -31,12 +71,15 @@ pub struct Limits {
     pub max_bytes: u64,
     /// `UPLOAD_ALLOWED_TYPES`: comma-separated types, `type/*` wildcards allowed; empty: any.
     pub allowed_types: Vec<String>,
-    /// `UPLOAD_SIGNS_PER_MINUTE` (default 60): signatures one uploader may ask for.
-    pub signs_per_minute: NonZeroU32,
+    /// `UPLOAD_FILES_PER_MINUTE` (default 60): files (signatures) one uploader may ask for.
+    pub files_per_minute: NonZeroU32,
     /// `UPLOAD_SIGNS_PER_MINUTE_PER_IP` (default 600): the same, for one client address.
     pub signs_per_minute_per_ip: NonZeroU32,
     /// `UPLOAD_ACCESS_CODE`: when set, signing needs it. Kept only as its SHA-256.
     pub access_code_sha256: Option<[u8; 32]>,
+    /// `UPLOAD_CHECKSUM_MAX_BYTES` (default 256 MiB; 0: off): files up to this size are
+    /// hashed by the browser and the bucket checks their SHA-256.
+    pub checksum_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -44,12 +87,15 @@ impl Default for Limits {
         Self {
             max_bytes: MAX_POST_OBJECT_SIZE,
             allowed_types: Vec::new(),
-            signs_per_minute: NonZeroU32::new(60).expect("not zero"),
+            files_per_minute: NonZeroU32::new(60).expect("not zero"),
             signs_per_minute_per_ip: NonZeroU32::new(600).expect("not zero"),
             access_code_sha256: None,
+            checksum_max_bytes: DEFAULT_CHECKSUM_MAX_BYTES,
         }
     }
 }
+
+const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
 
 fn sha256(text: &str) -> [u8; 32] {
     use sha2::Digest;
@@ -86,9 +132,15 @@ impl Limits {
         Ok(Self {
             max_bytes,
             allowed_types,
-            signs_per_minute: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE", 60)?,
+            files_per_minute: per_minute(get, "UPLOAD_FILES_PER_MINUTE", 60)?,
             signs_per_minute_per_ip: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE_PER_IP", 600)?,
             access_code_sha256: get("UPLOAD_ACCESS_CODE").map(|code| sha256(&code)),
+            checksum_max_bytes: match get("UPLOAD_CHECKSUM_MAX_BYTES") {
+                None => DEFAULT_CHECKSUM_MAX_BYTES,
+                Some(raw) => raw.parse::<u64>().map_err(|_| {
+                    invalid("UPLOAD_CHECKSUM_MAX_BYTES", format!("expected bytes (0 turns checksums off), got {raw:?}"))
+                })?,
+            },
         })
     }
 
@@ -134,12 +186,22 @@ impl Config {
         let bucket = need("UPLOAD_BUCKET", "name the S3 bucket that receives uploads")?;
         validate_bucket(&bucket).map_err(|reason| invalid("UPLOAD_BUCKET", reason))?;
         let region = need("AWS_REGION", "the bucket's region, e.g. us-east-1 (for Garage: its s3_region)")?;
-        let access_key_id = need("AWS_ACCESS_KEY_ID", "the access key the server signs with")?;
-        let secret = need("AWS_SECRET_ACCESS_KEY", "the secret key the server signs with (it never leaves the server)")?;
-        let mut credentials = Credentials::new(access_key_id, secret);
-        if let Some(token) = get("AWS_SESSION_TOKEN") {
-            credentials = credentials.with_session_token(token);
-        }
+        // Both keys or neither (then the AWS default chain finds credentials at start).
+        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (None, None) => None,
+            (Some(id), Some(secret)) => {
+                let credentials = Credentials::new(id, secret);
+                Some(match get("AWS_SESSION_TOKEN") {
+                    Some(token) => credentials.with_session_token(token),
+                    None => credentials,
+                })
+            }
+            (None, Some(_)) => return Err(ConfigError::Missing { name: "AWS_ACCESS_KEY_ID", hint: "AWS_SECRET_ACCESS_KEY is set without its access key id" }),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing { name: "AWS_SECRET_ACCESS_KEY", hint: "the secret key the server signs with (it never leaves the server)" })
+            }
+        };
+        let sts = StsConfig::from_lookup(&get)?;
 
         let endpoint = match get("AWS_ENDPOINT_URL_S3").or_else(|| get("AWS_ENDPOINT_URL")) {
             None => None,
@@ -149,7 +211,7 @@ impl Config {
 
         let policy_lifetime = policy_lifetime(&get)?;
         let limits = Limits::from_lookup(&get)?;
-        Ok(Self { bucket, region, credentials, endpoint, policy_lifetime, limits })
+        Ok(Self { bucket, region, credentials, sts, endpoint, policy_lifetime, limits })
     }
 
     /// Whether no bucket is configured, so the embedded dev bucket should serve uploads.
@@ -176,7 +238,8 @@ impl Config {
         Ok(Self {
             bucket: crate::devbucket::DEV_BUCKET.into(),
             region: crate::devbucket::DEV_REGION.into(),
-            credentials,
+            credentials: Some(credentials),
+            sts: None,
             endpoint: Some(endpoint),
             policy_lifetime: policy_lifetime(&get)?,
             limits: Limits::from_lookup(&get)?,
@@ -235,8 +298,8 @@ mod tests {
 
     #[test]
     fn each_missing_variable_is_named() {
-        for (name, _) in BASE {
-            let pairs: Vec<_> = BASE.iter().filter(|(n, _)| *n != name).copied().collect();
+        for (name, _) in &BASE[..2] {
+            let pairs: Vec<_> = BASE.iter().filter(|(n, _)| n != name).copied().collect();
             let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
@@ -271,8 +334,11 @@ mod tests {
             ("UPLOAD_MAX_BYTES", "5368709121"),
             ("UPLOAD_ALLOWED_TYPES", "image"),
             ("UPLOAD_ALLOWED_TYPES", "*/*"),
-            ("UPLOAD_SIGNS_PER_MINUTE", "0"),
+            ("UPLOAD_FILES_PER_MINUTE", "0"),
             ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "lots"),
+            ("UPLOAD_CHECKSUM_MAX_BYTES", "-1"),
+            ("UPLOAD_ROLE_ARN", "uploader"),
+            ("UPLOAD_STS_MODE", "magic"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -286,14 +352,15 @@ mod tests {
     fn dev_bucket_credentials_are_fresh_unless_pinned() {
         let a = Config::dev_bucket(lookup(&[]), "http://127.0.0.1:1".into()).unwrap();
         let b = Config::dev_bucket(lookup(&[]), "http://127.0.0.1:1".into()).unwrap();
-        assert_ne!(a.credentials.access_key_id(), b.credentials.access_key_id());
+        let id = |c: &Config| c.credentials.as_ref().unwrap().access_key_id().to_owned();
+        assert_ne!(id(&a), id(&b));
         assert_eq!(a.post_url(), "http://127.0.0.1:1/dev-uploads");
         let pinned = Config::dev_bucket(
             lookup(&[("UPLOAD_DEV_ACCESS_KEY_ID", "DEVKEY"), ("UPLOAD_DEV_SECRET_ACCESS_KEY", "s")]),
             "http://127.0.0.1:1".into(),
         )
         .unwrap();
-        assert_eq!(pinned.credentials.access_key_id(), "DEVKEY");
+        assert_eq!(id(&pinned), "DEVKEY");
         assert!(Config::wants_dev_bucket(lookup(&[])) && !Config::wants_dev_bucket(lookup(&BASE)));
     }
 
@@ -323,6 +390,32 @@ mod tests {
         assert!(!limits.accepts_access_code("open sesame "));
         assert!(!limits.accepts_access_code(""));
         assert!(!format!("{limits:?}").contains("open sesame"));
+    }
+
+    #[test]
+    fn keys_come_in_pairs_or_from_the_default_chain() {
+        let config = Config::from_lookup(lookup(&BASE[..2])).unwrap();
+        assert!(config.credentials.is_none() && config.sts.is_none());
+        let err = Config::from_lookup(lookup(&BASE[..3])).unwrap_err();
+        assert!(err.to_string().starts_with("AWS_SECRET_ACCESS_KEY"), "{err}");
+    }
+
+    #[test]
+    fn sts_is_configured_by_role_or_mode() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ROLE_ARN", "arn:aws:iam::123456789012:role/uploader"));
+        let sts = Config::from_lookup(lookup(&pairs)).unwrap().sts.unwrap();
+        assert_eq!(sts.mode, StsMode::AssumeRole { role_arn: "arn:aws:iam::123456789012:role/uploader".into() });
+        assert_eq!(sts.duration, Duration::from_secs(3600));
+        let mut pairs = BASE.to_vec();
+        pairs.extend([("UPLOAD_STS_MODE", "federation"), ("UPLOAD_STS_DURATION_SECS", "129600")]);
+        let sts = Config::from_lookup(lookup(&pairs)).unwrap().sts.unwrap();
+        assert_eq!((sts.mode, sts.duration), (StsMode::Federation, Duration::from_secs(129_600)));
+        pairs[5] = ("UPLOAD_STS_DURATION_SECS", "129601");
+        assert!(matches!(Config::from_lookup(lookup(&pairs)), Err(ConfigError::Invalid { name: "UPLOAD_STS_DURATION_SECS", .. })));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_STS_MODE", "assume-role"));
+        assert!(matches!(Config::from_lookup(lookup(&pairs)), Err(ConfigError::Missing { name: "UPLOAD_ROLE_ARN", .. })));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Starts the uploader: `server` serves the app where cargo-leptos says (`LEPTOS_SITE_ADDR`);
-//! `server sign` prints a signed form. Both stop with a clear message if the configuration
+//! `server sign` prints a signed form; `server cors` and `server doctor` help operators. Both stop with a clear message if the configuration
 //! is incomplete.
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
@@ -10,6 +10,8 @@ use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::devbucket::{self, DevBucket, Store};
 use server::metrics::Metrics;
+use server::objects::Objects;
+use app::signing::UploadSigner;
 use server::uploader::SessionKey;
 use server::{config::Config, signer::S3Signer};
 use tracing_subscriber::EnvFilter;
@@ -35,25 +37,63 @@ fn config_error(err: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A signer for the configured bucket, with the credentials and S3 client it is set up for.
+async fn configured(metrics: Arc<Metrics>) -> Result<(S3Signer, aws_sdk_s3::Client), ExitCode> {
+    let config = Config::from_env().map_err(config_error)?;
+    let sdk = server::aws::sdk_config(&config).await;
+    let source = server::aws::credential_source(&config, &sdk, metrics.clone()).map_err(config_error)?;
+    let client = server::aws::s3_client(&sdk, &config);
+    let objects = Objects::S3 { client: client.clone(), bucket: config.bucket.clone() };
+    Ok((S3Signer::with_source(config, source).with_objects(objects).with_metrics(metrics), client))
+}
+
+fn finish(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    match cli.command {
-        Some(Command::Sign(args)) => match Config::from_env().map_err(config_error) {
-            Err(code) => code,
-            Ok(config) => match server::cli::sign(config, args) {
-            Ok(out) => {
-                println!("{out}");
-                ExitCode::SUCCESS
-            }
-                Err(err) => {
-                    eprintln!("error: {err}");
-                    ExitCode::from(2)
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve) {
+        return serve().await;
+    }
+    let (signer, client) = match configured(Arc::new(Metrics::new())).await {
+        Ok(configured) => configured,
+        Err(code) => return code,
+    };
+    match command {
+        Command::Serve => unreachable!("served above"),
+        Command::Sign(args) => finish(server::cli::sign(&signer, args).await),
+        Command::Cors(args) => finish(server::operator::cors(&client, &signer.target().bucket, &args.origins).await),
+        Command::Doctor(args) => {
+            let origin = args.origin.unwrap_or_else(|| format!("http://{}", env("LEPTOS_SITE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into())));
+            let checks = server::operator::doctor(&signer, &client, &origin).await;
+            for check in &checks {
+                println!("{} {}", if check.ok { "ok  " } else { "FAIL" }, check.what);
+                if let Some(fix) = &check.fix {
+                    println!("     fix: {fix}");
                 }
-            },
-        },
-        None | Some(Command::Serve) => serve().await,
+            }
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            if failed == 0 {
+                println!("everything checked is in order");
+                ExitCode::SUCCESS
+            } else {
+                println!("{failed} problem(s) to fix");
+                ExitCode::from(1)
+            }
+        }
     }
 }
 
@@ -79,7 +119,7 @@ async fn start_dev_bucket(app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result
     let dev = Arc::new(DevBucket {
         bucket: config.bucket.clone(),
         region: config.region.clone(),
-        credentials: config.credentials.clone(),
+        credentials: config.credentials.clone().expect("the dev bucket has its own keys"),
         store: Store::new(&data_dir),
         endpoint: endpoint.clone(),
         metrics,
@@ -91,7 +131,8 @@ async fn start_dev_bucket(app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result
     });
     let files = format!("{data_dir}/{}", config.bucket);
     tracing::info!(post_url = %config.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
-    Ok(S3Signer::new(config).for_dev_bucket(files))
+    let objects = Objects::Dev { store: Store::new(&data_dir), bucket: config.bucket.clone(), endpoint };
+    Ok(S3Signer::new(config).with_objects(objects).for_dev_bucket(files))
 }
 
 async fn serve() -> ExitCode {
@@ -105,25 +146,16 @@ async fn serve() -> ExitCode {
     let addr = leptos.site_addr;
     let metrics = Arc::new(Metrics::new());
     let signer = if Config::wants_dev_bucket(env) {
-        match start_dev_bucket(addr, metrics.clone()).await {
-            Ok(signer) => signer,
-            Err(code) => return code,
-        }
+        start_dev_bucket(addr, metrics.clone()).await
     } else {
-        match Config::from_env() {
-            Ok(config) => {
-                tracing::info!(
-                    bucket = %config.bucket,
-                    region = %config.region,
-                    post_url = %config.post_url(),
-                    access_key_id = %config.credentials.access_key_id(),
-                    "signing uploads"
-                );
-                S3Signer::new(config)
-            }
-            Err(err) => return config_error(err),
-        }
+        configured(metrics.clone()).await.map(|(signer, _)| signer)
     };
+    let signer = match signer {
+        Ok(signer) => signer,
+        Err(code) => return code,
+    };
+    let target = signer.target();
+    tracing::info!(bucket = %target.bucket, post_url = %target.url, credentials = signer.credential_kind(), "signing uploads");
     let sessions = match env("UPLOAD_SESSION_SECRET") {
         None => SessionKey::random(),
         Some(hex) => match SessionKey::from_hex(&hex) {

@@ -14,6 +14,12 @@ pub struct Reason {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StsCall {
+    pub call: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Code {
     pub code: String,
 }
@@ -25,6 +31,9 @@ pub struct Metrics {
     signing_seconds: Histogram,
     dev_stored: Counter,
     dev_refused: Family<Code, Counter>,
+    confirmed: Counter,
+    mismatched: Counter,
+    sts_calls: Family<StsCall, Counter>,
 }
 
 impl Default for Metrics {
@@ -47,7 +56,13 @@ impl Metrics {
         registry.register("upload_signing_seconds", "Time to check and sign one upload", signing_seconds.clone());
         registry.register("dev_bucket_stored", "Objects the dev bucket stored", dev_stored.clone());
         registry.register("dev_bucket_refused", "Uploads the dev bucket refused, by S3 error code", dev_refused.clone());
-        Self { registry, signed, refused, signing_seconds, dev_stored, dev_refused }
+        let confirmed = Counter::default();
+        let mismatched = Counter::default();
+        let sts_calls = Family::<StsCall, Counter>::default();
+        registry.register("uploads_confirmed", "Uploads checked in the bucket and found as signed", confirmed.clone());
+        registry.register("uploads_mismatched", "Uploads found missing or different from what was signed (security events)", mismatched.clone());
+        registry.register("sts_calls", "Calls to STS for temporary credentials, by call and outcome", sts_calls.clone());
+        Self { registry, signed, refused, signing_seconds, dev_stored, dev_refused, confirmed, mismatched, sts_calls }
     }
 
     pub fn signed(&self, seconds: f64) {
@@ -65,6 +80,19 @@ impl Metrics {
 
     pub fn dev_refused(&self, code: &str) {
         self.dev_refused.get_or_create(&Code { code: code.to_owned() }).inc();
+    }
+
+    pub fn confirmed(&self) {
+        self.confirmed.inc();
+    }
+
+    pub fn mismatched(&self) {
+        self.mismatched.inc();
+    }
+
+    pub fn sts_call(&self, call: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.sts_calls.get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() }).inc();
     }
 
     /// The OpenMetrics text exposition.
@@ -86,10 +114,14 @@ mod tests {
         metrics.refused("too_large");
         metrics.refused("too_large");
         metrics.dev_refused("EntityTooLarge");
+        metrics.sts_call("AssumeRole", false);
+        metrics.confirmed();
         let text = metrics.encode();
         assert!(text.contains("uploads_signed_total 1"), "{text}");
         assert!(text.contains("uploads_refused_total{reason=\"too_large\"} 2"), "{text}");
         assert!(text.contains("upload_signing_seconds_count 1"), "{text}");
         assert!(text.contains("dev_bucket_refused_total{code=\"EntityTooLarge\"} 1"), "{text}");
+        assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
+        assert!(text.contains("uploads_confirmed_total 1"), "{text}");
     }
 }

@@ -1,17 +1,22 @@
-//! The signing service behind the `sign_upload` server function: validates the request,
-//! picks the key under the uploader's prefix, signs through [`crate::policy`], and writes an
-//! audit event for every form signed or refused.
+//! The signing service behind the server functions: validates the request, picks the key
+//! under the uploader's prefix, signs through [`crate::policy`] with the uploader's
+//! credentials, and writes an audit event for every form signed or refused. Confirming
+//! uploads is in [`crate::confirm`].
 
 use std::sync::Arc;
 
-use app::api::{SignedUpload, UploadError, BucketInfo};
+use app::api::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
 use app::format::human_bytes;
-use app::signing::{Requester, UploadRequest, UploadSigner};
+use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
+use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::policy::{rfc3339, FormError, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+use crate::credentials::Source;
+use crate::ledger::{Ledger, Signed};
 use crate::metrics::Metrics;
+use crate::objects::Objects;
+use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
 use crate::ratelimit::SignLimits;
 use crate::validate;
 
@@ -19,24 +24,55 @@ use crate::validate;
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 pub struct S3Signer {
-    config: Config,
-    policies: PolicySigner,
+    pub(crate) config: Config,
+    source: Source,
+    pub(crate) objects: Option<Objects>,
+    pub(crate) ledger: Ledger,
     clock: Clock,
     /// Set when signing for the embedded dev bucket: where its files land.
     dev_data_dir: Option<String>,
     rate: SignLimits,
-    metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
+/// Why a signature could not be made: a short reason for metrics, and the error for the page.
+type Refusal = (&'static str, UploadError);
+
 impl S3Signer {
+    /// A signer with the configuration's fixed keys.
+    ///
+    /// # Panics
+    /// When the configuration has no keys (it then needs [`S3Signer::with_source`]).
     pub fn new(config: Config) -> Self {
-        Self::with_clock(config, Arc::new(OffsetDateTime::now_utc))
+        let credentials = config.credentials.clone().expect("S3Signer::new needs fixed credentials");
+        let source = Source::fixed(credentials, config.region.clone());
+        Self::with_source(config, source)
     }
 
-    pub fn with_clock(config: Config, clock: Clock) -> Self {
-        let policies = PolicySigner::new(config.credentials.clone(), config.region.clone());
-        let rate = SignLimits::per_minute(config.limits.signs_per_minute, config.limits.signs_per_minute_per_ip);
-        Self { config, policies, clock, dev_data_dir: None, rate, metrics: Arc::new(Metrics::new()) }
+    pub fn with_source(config: Config, source: Source) -> Self {
+        let rate = SignLimits::per_minute(config.limits.files_per_minute, config.limits.signs_per_minute_per_ip);
+        Self {
+            config,
+            source,
+            objects: None,
+            ledger: Ledger::default(),
+            clock: Arc::new(OffsetDateTime::now_utc),
+            dev_data_dir: None,
+            rate,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where uploads are checked after the browser reports them; without it, confirming says
+    /// the service is unavailable.
+    pub fn with_objects(mut self, objects: Objects) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     /// Counts into `metrics` (by default, a registry of its own).
@@ -49,6 +85,10 @@ impl S3Signer {
     pub fn for_dev_bucket(mut self, dir: impl Into<String>) -> Self {
         self.dev_data_dir = Some(dir.into());
         self
+    }
+
+    pub fn credential_kind(&self) -> &'static str {
+        self.source.kind()
     }
 
     /// The form for one upload; what both the server function and `server sign` go through.
@@ -68,9 +108,20 @@ impl S3Signer {
         (self.clock)()
     }
 
+    /// The policy signer holding `uploader`'s credentials (fetched from STS when so configured).
+    pub async fn policy_signer(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, UploadError> {
+        self.source.signer_for(uploader, now).await.map_err(|err| {
+            tracing::error!(target: "audit", event = "credentials_unavailable", uploader = uploader.as_str(), error = %err);
+            UploadError::Unavailable("signing is temporarily unavailable; try again in a minute".into())
+        })
+    }
+
     /// Signs a form and writes the audit event; every signature the server makes comes here.
-    pub fn sign_form(&self, spec: &FormSpec, now: OffsetDateTime, uploader: &str) -> Result<SignedForm, FormError> {
-        let form = self.policies.sign(spec, now)?;
+    pub fn sign_form(&self, signer: &PolicySigner, spec: &FormSpec, now: OffsetDateTime, uploader: &str) -> Result<SignedForm, UploadError> {
+        let form = signer.sign(spec, now).map_err(|err| {
+            tracing::error!(target: "audit", event = "signing_failed", uploader, error = %err);
+            UploadError::Unavailable(err.to_string())
+        })?;
         tracing::info!(
             target: "audit",
             event = "policy_signed",
@@ -78,14 +129,16 @@ impl S3Signer {
             key = %spec.key,
             size = ?spec.size,
             content_type = spec.content_type.as_deref().unwrap_or(""),
+            checksum = spec.checksum_sha256.is_some(),
             expires_at = %rfc3339(form.expires_at()),
-            temporary_credentials = self.config.credentials.session_token().is_some(),
+            credentials = self.source.kind(),
         );
         Ok(form)
     }
 
-    /// Signs, or says why not: a short reason for metrics, and the error for the page.
-    fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, (&'static str, UploadError)> {
+    /// Everything that can be said about a request without credentials: rate, access code,
+    /// name, size, type, checksum.
+    fn check(&self, who: &Requester, request: &UploadRequest) -> Result<(String, u64, String, Option<String>), Refusal> {
         let uploader = &who.uploader;
         self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
@@ -116,20 +169,38 @@ impl S3Signer {
                 limits.allowed_types.join(", ")
             )));
         }
+        let checksum = request.checksum_sha256.as_deref().map(validate::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
+        Ok((name, size, content_type, checksum))
+    }
 
+    async fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, Refusal> {
+        let (name, size, content_type, checksum) = self.check(who, request)?;
+        let uploader = who.uploader.as_str();
         // A fresh directory per upload: two files with one name never overwrite each other.
-        let key = format!("uploads/{}/{}/{name}", uploader.as_str(), uuid::Uuid::new_v4().simple());
-        let form = self
-            .sign_form(&self.spec(key.clone(), Some(content_type), SizeRule::Exact(size)), self.now(), uploader.as_str())
-            .map_err(|e| ("unavailable", UploadError::Unavailable(e.to_string())))?;
+        let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
+        let key = format!("{directory}{name}");
+        let now = self.now();
+        let signer = self.policy_signer(&who.uploader, now).await.map_err(|e| ("credentials", e))?;
+        let mut spec = self.spec(key.clone(), Some(content_type.clone()), SizeRule::Exact(size));
+        spec.checksum_sha256 = checksum.clone();
+        let form = self.sign_form(&signer, &spec, now, uploader).map_err(|e| ("unavailable", e))?;
+        self.ledger.signed(
+            directory,
+            Signed {
+                uploader: who.uploader.clone(),
+                name: Some(name),
+                size: SizeRule::Exact(size),
+                content_type: Some(content_type),
+                checksum_sha256: checksum,
+                signed_at: now,
+            },
+        );
         Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
     }
-}
 
-impl UploadSigner for S3Signer {
-    fn sign(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
+    async fn sign_upload(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
         let started = std::time::Instant::now();
-        match self.try_sign(who, &request) {
+        match self.try_sign(who, &request).await {
             Ok(signed) => {
                 self.metrics.signed(started.elapsed().as_secs_f64());
                 Ok(signed)
@@ -151,15 +222,43 @@ impl UploadSigner for S3Signer {
             }
         }
     }
+}
+
+impl UploadSigner for S3Signer {
+    fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>> {
+        Box::pin(self.sign_upload(who, request))
+    }
+
+    fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
+        Box::pin(self.confirm_upload(who, report))
+    }
+
+    fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {
+        Box::pin(async move {
+            let mut uploads = self.ledger.uploads(&who.uploader);
+            // Presigned links are short-lived: make them fresh for every listing.
+            if let Some(objects) = &self.objects {
+                for upload in &mut uploads {
+                    if let Ok(url) = objects.view_url(&upload.key).await {
+                        upload.view_url = url;
+                    }
+                }
+            }
+            Ok(uploads)
+        })
+    }
 
     fn target(&self) -> BucketInfo {
+        let limits = &self.config.limits;
         BucketInfo {
             bucket: self.config.bucket.clone(),
             url: self.config.post_url(),
             dev_data_dir: self.dev_data_dir.clone(),
-            max_bytes: self.config.limits.max_bytes,
-            allowed_types: self.config.limits.allowed_types.clone(),
-            access_code_required: self.config.limits.access_code_sha256.is_some(),
+            max_bytes: limits.max_bytes,
+            allowed_types: limits.allowed_types.clone(),
+            access_code_required: limits.access_code_sha256.is_some(),
+            files_per_minute: limits.files_per_minute.get(),
+            checksum_max_bytes: limits.checksum_max_bytes,
         }
     }
 }
@@ -176,7 +275,8 @@ mod tests {
         let config = Config {
             bucket: "uploads".into(),
             region: "garage".into(),
-            credentials: Credentials::new("GK0123456789abcdef01234567", "secret"),
+            credentials: Some(Credentials::new("GK0123456789abcdef01234567", "secret")),
+            sts: None,
             endpoint: Some("http://127.0.0.1:3900".into()),
             policy_lifetime: Duration::from_secs(300),
             limits: crate::config::Limits {
@@ -185,7 +285,13 @@ mod tests {
                 ..Default::default()
             },
         };
-        S3Signer::with_clock(config, Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
+        S3Signer::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
+    }
+
+    impl S3Signer {
+        fn sign_blocking(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
+            futures::executor::block_on(self.sign(who, request))
+        }
     }
 
     fn uploader() -> Requester {
@@ -193,12 +299,12 @@ mod tests {
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
-        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new() }
+        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new(), checksum_sha256: None }
     }
 
     #[test]
     fn signs_a_key_under_the_uploader_prefix() {
-        let signed = signer().sign(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
+        let signed = signer().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
         assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
         assert!(signed.key.starts_with("uploads/0123456789abcdef0123456789abcdef/"), "{}", signed.key);
         assert!(signed.key.ends_with("/cat.png"), "{}", signed.key);
@@ -210,7 +316,7 @@ mod tests {
     fn unknown_type_is_signed_as_octet_stream() {
         let mut config = signer().config;
         config.limits = crate::config::Limits::default();
-        let signed = S3Signer::new(config).sign(&uploader(), request("blob", 1, "")).unwrap();
+        let signed = S3Signer::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
         assert_eq!(signed.fields[1], ("Content-Type".to_string(), "application/octet-stream".to_string()));
     }
 
@@ -218,7 +324,7 @@ mod tests {
     fn bad_requests_are_refused_with_a_reason() {
         let s = signer();
         for req in [request("..", 1, "text/plain"), request("a.txt", 0, "text/plain"), request("a.txt", 1, "not a type")] {
-            assert!(matches!(s.sign(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
+            assert!(matches!(s.sign_blocking(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
         }
     }
 
@@ -226,15 +332,15 @@ mod tests {
     fn the_configured_limits_are_enforced_with_readable_reasons() {
         let s = signer();
         assert_eq!(
-            s.sign(&uploader(), request("big.png", 1001, "image/png")),
+            s.sign_blocking(&uploader(), request("big.png", 1001, "image/png")),
             Err(UploadError::Refused("the file is 1001 B; files here can be at most 1000 B".into()))
         );
         assert_eq!(
-            s.sign(&uploader(), request("page.html", 10, "text/html")),
+            s.sign_blocking(&uploader(), request("page.html", 10, "text/html")),
             Err(UploadError::Refused("files of type text/html are not accepted here (allowed: image/*, text/plain)".into()))
         );
         // An unknown type is application/octet-stream, which this list does not allow either.
-        assert!(s.sign(&uploader(), request("blob", 10, "")).is_err());
-        assert!(s.sign(&uploader(), request("cat.webp", 1000, "image/webp")).is_ok());
+        assert!(s.sign_blocking(&uploader(), request("blob", 10, "")).is_err());
+        assert!(s.sign_blocking(&uploader(), request("cat.webp", 1000, "image/webp")).is_ok());
     }
 }

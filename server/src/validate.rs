@@ -59,6 +59,15 @@ pub fn content_type(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A SHA-256 digest as S3 takes it: the base64 of 32 bytes.
+pub fn checksum_sha256(raw: &str) -> Result<String, String> {
+    use base64::Engine;
+    match base64::engine::general_purpose::STANDARD.decode(raw) {
+        Ok(digest) if digest.len() == 32 => Ok(raw.to_owned()),
+        _ => Err("the file's checksum is not a SHA-256 (base64 of 32 bytes)".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +101,14 @@ mod tests {
         assert_eq!(size(1), Ok(1));
         assert_eq!(size(MAX_POST_OBJECT_SIZE), Ok(MAX_POST_OBJECT_SIZE));
         assert!(size(MAX_POST_OBJECT_SIZE + 1).unwrap_err().contains("5 GiB"));
+    }
+
+    #[test]
+    fn checksums_are_32_bytes_of_base64() {
+        assert!(checksum_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").is_ok());
+        for bad in ["", "47DEQpj8HBSa", "not base64 at all!", "AAAA"] {
+            assert!(checksum_sha256(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -167,7 +167,7 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
 
 #[tokio::test]
 async fn each_uploader_is_rate_limited_with_retry_after() {
-    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE", "2")]);
+    let app = app_with(&[("UPLOAD_FILES_PER_MINUTE", "2")]);
     let first = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
     let cookie = first.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let again = || app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", Some(&cookie)));

@@ -119,7 +119,7 @@ async fn run_upload(row: Row, file: File, access_code: String) {
     // Browsers report "" for unknown types; the server signs that as application/octet-stream,
     // and the form's Content-Type field (what S3 stores) comes from the signed fields.
     // Signed now, when its turn has come: a policy never waits in the queue and expires there.
-    let signed = sign_upload(row.name.clone(), row.size, file.type_(), access_code).await;
+    let signed = sign_upload(row.name.clone(), row.size, file.type_(), access_code, None).await;
     if row.status.get_untracked() == Status::Cancelled {
         return;
     }

@@ -36,14 +36,18 @@ pub struct DevBucket {
 }
 
 impl DevBucket {
-    /// Path-style URL of an object, each key segment percent-encoded.
     pub fn object_url(&self, key: &str) -> String {
-        let encoded: Vec<String> = key
-            .split('/')
-            .map(|segment| serde_urlencoded::to_string([("", segment)]).expect("strings encode")[1..].replace('+', "%20"))
-            .collect();
-        format!("{}/{}/{}", self.endpoint, self.bucket, encoded.join("/"))
+        object_url(&self.endpoint, &self.bucket, key)
     }
+}
+
+/// Path-style URL of an object, each key segment percent-encoded.
+pub fn object_url(endpoint: &str, bucket: &str, key: &str) -> String {
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|segment| serde_urlencoded::to_string([("", segment)]).expect("strings encode")[1..].replace('+', "%20"))
+        .collect();
+    format!("{endpoint}/{bucket}/{}", encoded.join("/"))
 }
 
 /// An S3 error as S3 sends it: its status and an XML body.

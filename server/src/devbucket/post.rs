@@ -113,12 +113,16 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
         })?;
     }
     accepted.check_size(size)?;
-    if let Some(expected) = expected_sha256 {
-        let actual = base64::engine::general_purpose::STANDARD.encode(sha256.finalize());
-        if actual != expected {
-            return Err(error::bad_digest("x-amz-checksum-sha256"));
+    let checksum_sha256 = match expected_sha256 {
+        Some(expected) => {
+            let actual = base64::engine::general_purpose::STANDARD.encode(sha256.finalize());
+            if actual != expected {
+                return Err(error::bad_digest("x-amz-checksum-sha256"));
+            }
+            Some(actual)
         }
-    }
+        None => None,
+    };
 
     let etag = format!("\"{}\"", hex::encode(md5.finalize()));
     let meta = ObjectMeta {
@@ -130,6 +134,7 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
             .iter()
             .filter_map(|(n, v)| Some((n.to_ascii_lowercase().strip_prefix("x-amz-meta-")?.to_owned(), v.clone())))
             .collect(),
+        checksum_sha256,
     };
     dev.store.commit(temp, bucket, &key, &meta).await?;
     tracing::info!(target: "audit", event = "dev_bucket_stored", bucket, key = %key, size, etag = %etag);

@@ -25,6 +25,9 @@ pub struct ObjectMeta {
     pub size: u64,
     /// `x-amz-meta-*` fields, names without the prefix.
     pub metadata: Vec<(String, String)>,
+    /// The SHA-256 the upload was checked against (base64), when the form carried one.
+    #[serde(default)]
+    pub checksum_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,59 @@
+//! The inline session policy handed to STS: whatever the role or user may do, the temporary
+//! credentials can only put objects under one uploader's prefix.
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>
+
+/// STS refuses packed session policies over this many characters.
+pub const MAX_SESSION_POLICY_CHARS: usize = 2048;
+
+/// The ARN partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition_for(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// Allows `s3:PutObject` on `<bucket>/<prefix>*` and nothing else. `bucket` and `prefix` are
+/// ours (a validated bucket name, `uploads/<32 hex>/`), so no JSON escaping is needed; the
+/// debug assertion keeps it that way.
+pub fn session_policy(partition: &str, bucket: &str, prefix: &str) -> String {
+    debug_assert!(
+        [partition, bucket, prefix].iter().all(|s| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'*')),
+        "session policy parts must not need escaping"
+    );
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"UploadOnly","Effect":"Allow","Action":"s3:PutObject","Resource":"arn:{partition}:s3:::{bucket}/{prefix}*"}}]}}"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_only_put_object_under_the_prefix() {
+        let policy = session_policy("aws", "my-bucket", "uploads/0123456789abcdef0123456789abcdef/");
+        let json: serde_json::Value = serde_json::from_str(&policy).unwrap();
+        let statements = json["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Effect"], "Allow");
+        assert_eq!(statements[0]["Action"], "s3:PutObject");
+        assert_eq!(statements[0]["Resource"], "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*");
+    }
+
+    #[test]
+    fn the_longest_bucket_name_fits_sts_limit() {
+        let policy = session_policy("aws-us-gov", &"b".repeat(63), "uploads/0123456789abcdef0123456789abcdef/");
+        assert!(policy.len() <= MAX_SESSION_POLICY_CHARS, "{}", policy.len());
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition_for("eu-west-1"), "aws");
+        assert_eq!(partition_for("cn-north-1"), "aws-cn");
+        assert_eq!(partition_for("us-gov-west-1"), "aws-us-gov");
+    }
+}

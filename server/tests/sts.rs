@@ -1,0 +1,265 @@
+//! Temporary credentials from a real STS-speaking server on loopback: moto's, from the
+//! project's `.venv` (`scripts/setup.sh test`). moto stands in for AWS STS, which cannot run
+//! here; it is used for STS only (it accepts forged POST signatures). A recording proxy
+//! between the signer and moto shows what each STS request carried.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::api::UploadError;
+use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
+use server::config::Config;
+use server::credentials::{session_policy, Source, Sts, StsMode};
+use server::metrics::Metrics;
+use server::policy::{verify, Context, Part};
+use server::signer::S3Signer;
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const BUCKET: &str = "uploads-bucket";
+const ROLE: &str = "arn:aws:iam::123456789012:role/uploader";
+const ALICE: &str = "a11ce000000000000000000000000000";
+const BOB: &str = "b0b00000000000000000000000000000";
+
+struct Moto {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_moto() -> Moto {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    assert!(bin.exists(), "{} is missing: run scripts/setup.sh test, which installs moto there", bin.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Dropped (and so killed) if it never answers.
+    let moto = Moto { child, addr };
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return moto;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("moto_server did not start on {addr}");
+}
+
+/// Forwards connections to `upstream`, keeping every byte the client sent.
+async fn recording_proxy(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let record = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let server = TcpStream::connect(upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let upstream_copy = async {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_write.shutdown().await;
+                };
+                let downstream_copy = async {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                    let _ = client_write.shutdown().await;
+                };
+                tokio::join!(upstream_copy, downstream_copy);
+            });
+        }
+    });
+    (addr, sent)
+}
+
+/// The form bodies of the requests recorded so far.
+fn sts_requests(sent: &Mutex<Vec<u8>>) -> Vec<Vec<(String, String)>> {
+    let bytes = sent.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut requests = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(end) = rest.find("\r\n\r\n") {
+        let head = &rest[..end];
+        let length = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+            .unwrap_or(0);
+        let body = &rest[end + 4..end + 4 + length];
+        requests.push(serde_urlencoded::from_str(body).unwrap());
+        rest = &rest[end + 4 + length..];
+    }
+    requests
+}
+
+fn field<'a>(request: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    request.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn sts_client(endpoint: SocketAddr) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://{endpoint}"))
+        .credentials_provider(aws_credential_types::Credentials::new("AKIDBASEKEY", "base-secret", None, None, "test"))
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| {
+        Some(match name {
+            "UPLOAD_BUCKET" => BUCKET,
+            "AWS_REGION" => "us-east-1",
+            "UPLOAD_ROLE_ARN" => ROLE,
+            "UPLOAD_STS_DURATION_SECS" => "900",
+            _ => return None,
+        }
+        .to_owned())
+    })
+    .unwrap()
+}
+
+/// A signer on STS at `endpoint`, its clock `offset` seconds ahead of the real one (moto
+/// dates its credentials by the real clock).
+fn signer(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metrics: Arc<Metrics>) -> S3Signer {
+    let config = config();
+    let sts_config = config.sts.clone().unwrap();
+    assert_eq!(sts_config.duration, Duration::from_secs(900));
+    let ahead = server::aws::refresh_ahead(&config);
+    let sts = Sts::new(sts_client(endpoint), mode, sts_config.duration, BUCKET, "us-east-1", ahead, metrics.clone());
+    let clock = move || OffsetDateTime::now_utc() + time::Duration::seconds(offset.load(Ordering::SeqCst));
+    S3Signer::with_source(config, Source::Sts(sts)).with_clock(Arc::new(clock)).with_metrics(metrics)
+}
+
+fn who(id: &str) -> Requester {
+    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None }
+}
+
+fn request() -> UploadRequest {
+    UploadRequest {
+        file_name: "cat.png".into(),
+        size: 42,
+        content_type: "image/png".into(),
+        access_code: String::new(),
+        checksum_sha256: None,
+    }
+}
+
+fn value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    field(fields, name).unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+}
+
+#[tokio::test]
+async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
+    let moto = start_moto().await;
+    let (proxy, sent) = recording_proxy(moto.addr).await;
+    let offset = Arc::new(AtomicI64::new(0));
+    let metrics = Arc::new(Metrics::new());
+    let signer = signer(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, offset.clone(), metrics.clone());
+
+    let first = signer.sign(&who(ALICE), request()).await.unwrap();
+    let requests = sts_requests(&sent);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let call = &requests[0];
+    assert_eq!(field(call, "Action"), Some("AssumeRole"));
+    assert_eq!(field(call, "RoleArn"), Some(ROLE));
+    assert_eq!(field(call, "DurationSeconds"), Some("900"));
+    assert_eq!(field(call, "RoleSessionName"), Some(format!("upload-{ALICE}").as_str()));
+    assert_eq!(field(call, "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+
+    // The form carries the session token, and verifies with the temporary secret only.
+    let token = value(&first.fields, "x-amz-security-token").to_owned();
+    let access_key = value(&first.fields, "x-amz-credential").split('/').next().unwrap().to_owned();
+    assert!(access_key.starts_with("ASIA"), "{access_key}");
+    let temp = signer.policy_signer(&UploaderId::parse(ALICE).unwrap(), signer.now()).await.unwrap();
+    assert_eq!(temp.credentials().session_token(), Some(token.as_str()));
+    let mut parts: Vec<Part> = first.fields.iter().map(|(n, v)| Part::field(n, v)).collect();
+    parts.push(Part::File { file_name: "cat.png".into(), size: 42 });
+    let cx = Context { bucket: BUCKET, region: "us-east-1", now: signer.now() };
+    assert!(verify(&parts, cx, |id| (id == access_key).then(|| temp.credentials().clone())).is_ok());
+    // The policy ends a margin before the credentials do.
+    let expires = OffsetDateTime::parse(&first.expires_at, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(expires <= temp.credentials().expires_at().unwrap() - time::Duration::seconds(60));
+
+    // Still fresh 100 s later: no new call.
+    offset.store(100, Ordering::SeqCst);
+    signer.sign(&who(ALICE), request()).await.unwrap();
+    assert_eq!(sts_requests(&sent).len(), 1);
+
+    // 500 s in, 400 s are left: less than the longest policy and its margin, so a new call.
+    offset.store(500, Ordering::SeqCst);
+    let later = signer.sign(&who(ALICE), request()).await.unwrap();
+    assert_eq!(sts_requests(&sent).len(), 2);
+    assert_ne!(value(&later.fields, "x-amz-security-token"), token);
+
+    // Another uploader gets credentials of its own, for its own prefix.
+    signer.sign(&who(BOB), request()).await.unwrap();
+    let requests = sts_requests(&sent);
+    assert_eq!(requests.len(), 3);
+    assert_eq!(field(&requests[2], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str()));
+    assert!(metrics.encode().contains("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"} 3"));
+}
+
+#[tokio::test]
+async fn concurrent_signatures_share_one_sts_call() {
+    let moto = start_moto().await;
+    let (proxy, sent) = recording_proxy(moto.addr).await;
+    let signer = signer(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), Arc::default());
+    let alice = who(ALICE);
+    let all = futures::future::join_all((0..8).map(|_| signer.sign(&alice, request()))).await;
+    assert!(all.iter().all(Result::is_ok), "{all:?}");
+    assert_eq!(sts_requests(&sent).len(), 1);
+}
+
+#[tokio::test]
+async fn federation_tokens_are_named_for_the_uploader() {
+    let moto = start_moto().await;
+    let (proxy, sent) = recording_proxy(moto.addr).await;
+    let signer = signer(proxy, StsMode::Federation, Arc::default(), Arc::default());
+    let signed = signer.sign(&who(ALICE), request()).await.unwrap();
+    assert!(field(&signed.fields, "x-amz-security-token").is_some());
+    let requests = sts_requests(&sent);
+    assert_eq!(field(&requests[0], "Action"), Some("GetFederationToken"));
+    assert_eq!(field(&requests[0], "Name"), Some(ALICE));
+    assert_eq!(field(&requests[0], "DurationSeconds"), Some("900"));
+    assert_eq!(field(&requests[0], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+}
+
+#[tokio::test]
+async fn sts_down_means_temporarily_unavailable() {
+    // A port nothing listens on.
+    let dead: SocketAddr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let signer = signer(dead, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
+    let err = signer.sign(&who(ALICE), request()).await.unwrap_err();
+    assert!(matches!(&err, UploadError::Unavailable(m) if m.contains("temporarily unavailable")), "{err:?}");
+    assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    let text = metrics.encode();
+    assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
+    assert!(text.contains("uploads_refused_total{reason=\"credentials\"} 1"), "{text}");
+}
