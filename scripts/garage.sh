@@ -81,5 +81,8 @@ for _ in $(seq 1 100); do
   curl -s -o /dev/null "$AWS_ENDPOINT_URL_S3" && break
   sleep 0.2
 done
-NODE_NO_WARNINGS=1 node "$root/end2end/scripts/bucket-cors.mjs" "${origins[@]}"
+# The operator's own command writes the CORS rule (the server binary must be built).
+cors_args=()
+for origin in "${origins[@]}"; do cors_args+=(--origin "$origin"); done
+"$root/target/debug/server" cors "${cors_args[@]}" > /dev/null
 echo "garage: bucket $UPLOAD_BUCKET at $AWS_ENDPOINT_URL_S3 (data in $dir/data, log in $dir/garage.log)"

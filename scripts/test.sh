@@ -27,6 +27,17 @@ trap cleanup EXIT
 # Ports of their own, so tests can run beside `scripts/run.sh`.
 scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100
 set -a; . "$work/garage/env"; set +a
+
+# The operator commands against a real bucket: `server cors` wrote the rule (scripts/garage.sh);
+# `server doctor` must find everything in order for the app's origin, and name the fix for
+# an origin the rule does not cover.
+echo "== server doctor"
+target/debug/server doctor --origin http://127.0.0.1:3100 | tee "$work/doctor.txt"
+grep -q "^ok   CORS: http://127.0.0.1:3100 may POST" "$work/doctor.txt"
+if target/debug/server doctor --origin http://elsewhere.example > "$work/doctor-other.txt"; then
+  echo "server doctor passed an origin the CORS rule does not cover"; exit 1
+fi
+grep -q "fix: run: server cors --origin http://elsewhere.example" "$work/doctor-other.txt"
 export LEPTOS_SITE_ROOT=target/site
 LEPTOS_SITE_ADDR=127.0.0.1:3100 target/debug/server > "$work/app-garage.log" 2>&1 &
 pids+=($!)

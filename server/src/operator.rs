@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use app::signing::UploaderId;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -50,7 +51,7 @@ pub async fn cors(client: &aws_sdk_s3::Client, bucket: &str, origins: &[String])
         Ok(answer) => answer.cors_rules.unwrap_or_default(),
         // No CORS configuration yet is the usual start.
         Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => Vec::new(),
-        Err(err) => return Err(format!("reading the bucket's CORS rules failed: {}", DisplayErrorContext(&err))),
+        Err(err) => return Err(format!("reading the bucket's CORS rules failed: {}", brief(&err))),
     };
     let mut rules: Vec<CorsRule> = existing.into_iter().filter(|r| r.id() != Some(CORS_RULE_ID)).collect();
     let kept = rules.len();
@@ -62,11 +63,34 @@ pub async fn cors(client: &aws_sdk_s3::Client, bucket: &str, origins: &[String])
         .cors_configuration(configuration)
         .send()
         .await
-        .map_err(|err| format!("writing the bucket's CORS rules failed: {}", DisplayErrorContext(&err)))?;
+        .map_err(|err| format!("writing the bucket's CORS rules failed: {}", brief(&err)))?;
     Ok(format!(
         "bucket {bucket}: browsers on {} may now POST uploads (rule {CORS_RULE_ID:?}; {kept} other rule(s) kept)",
         origins.join(", ")
     ))
+}
+
+/// An SDK error in one line: S3's code and message, or the innermost cause of a failure to
+/// reach it (the SDK's own Display nests several layers of wrappers).
+pub fn brief<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = err.raw_response().map(|r| format!("HTTP {}: ", r.status().as_u16())).unwrap_or_default();
+            let meta = service.err();
+            format!("{status}{} {}", meta.code().unwrap_or("error"), meta.message().unwrap_or("(no message)"))
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        other => {
+            let mut cause: &dyn std::error::Error = other;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            format!("cannot reach it: {cause}")
+        }
+    }
 }
 
 /// Records the `Date` header of an answer, to measure clock skew.
@@ -141,19 +165,21 @@ pub async fn doctor(signer: &S3Signer, client: &aws_sdk_s3::Client, origin: &str
     });
 
     let date = ServerDate::default();
-    checks.push(match client.head_bucket().bucket(bucket).customize().interceptor(date.clone()).send().await {
-        Ok(_) => ok(format!("bucket {bucket} is reachable with these credentials")),
+    match client.head_bucket().bucket(bucket).customize().interceptor(date.clone()).send().await {
+        Ok(_) => checks.push(ok(format!("bucket {bucket} is reachable with these credentials"))),
         Err(err) => {
-            let text = DisplayErrorContext(&err).to_string();
+            let text = brief(&err);
             let fix = match err.raw_response().map(|r| r.status().as_u16()) {
                 Some(404) => format!("create the bucket {bucket}, or fix UPLOAD_BUCKET"),
                 Some(403) => "the credentials may not access the bucket: grant s3:ListBucket (for this check), s3:PutObject, s3:GetObject, s3:PutBucketCORS".into(),
                 Some(301) | Some(400) => "check AWS_REGION: it must be the bucket's region (Garage: its s3_region)".into(),
                 _ => "check AWS_ENDPOINT_URL_S3 and the network between this server and the bucket".into(),
             };
-            fail(format!("bucket {bucket} cannot be reached: {text}"), fix)
+            checks.push(fail(format!("bucket {bucket}: {text}"), fix));
+            // Clock and CORS are read from the bucket: nothing more to learn.
+            return checks;
         }
-    });
+    }
 
     let server_date = date.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     checks.push(match server_date.as_deref().and_then(parse_http_date) {
@@ -165,7 +191,7 @@ pub async fn doctor(signer: &S3Signer, client: &aws_sdk_s3::Client, origin: &str
                 fail(format!("clock: {skew:+} s from the bucket's"), "synchronise this machine's clock (NTP): policies carry their expiry in the bucket's time")
             }
         }
-        None => fail("clock: the bucket sent no usable Date header".into(), "check the endpoint: S3 always sends Date"),
+        None => fail("clock: the bucket sent no usable Date header".into(), "check AWS_ENDPOINT_URL_S3: S3 always sends Date"),
     });
 
     checks.push(match client.get_bucket_cors().bucket(bucket).send().await {
@@ -174,7 +200,7 @@ pub async fn doctor(signer: &S3Signer, client: &aws_sdk_s3::Client, origin: &str
         Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => {
             fail("CORS: the bucket has no CORS rules".into(), format!("run: server cors --origin {origin}"))
         }
-        Err(err) => fail(format!("CORS: cannot read the rules: {}", DisplayErrorContext(&err)), "grant s3:GetBucketCORS, or check the rules by hand"),
+        Err(err) => fail(format!("CORS: cannot read the rules: {}", brief(&err)), "grant s3:GetBucketCORS, or check the rules by hand"),
     });
     checks
 }
