@@ -133,6 +133,20 @@ pub async fn confirm_upload(key: String, etag: String) -> Result<StoredUpload, U
     server_side::answer(response, result)
 }
 
+/// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`.
+#[server(endpoint = "page_form")]
+pub async fn page_form() -> Result<Option<SignedUpload>, UploadError> {
+    let response = server_side::response();
+    let result = match server_side::context() {
+        Ok((signer, who)) => {
+            let redirect = server_side::return_url("/uploaded");
+            signer.page_form(&who, redirect).await
+        }
+        Err(err) => Err(err),
+    };
+    server_side::answer(response, result)
+}
+
 /// This browser's confirmed uploads, newest first.
 #[server(endpoint = "my_uploads")]
 pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
@@ -172,6 +186,20 @@ mod server_side {
             })
             .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?;
         Ok((signer()?, who))
+    }
+
+    /// An absolute URL on this site (as the browser addresses it) for `path`, carrying the
+    /// uploader's return token.
+    pub fn return_url(path: &str) -> String {
+        let parts = use_context::<http::request::Parts>();
+        let header = |name| parts.as_ref()?.headers.get(name)?.to_str().ok().map(str::to_owned);
+        let host = header(http::header::HOST).unwrap_or_else(|| "localhost".into());
+        let scheme = header(http::header::HeaderName::from_static("x-forwarded-proto")).unwrap_or_else(|| "http".into());
+        let token = parts.as_ref().and_then(|p| p.extensions.get::<crate::signing::ReturnToken>().cloned());
+        match token {
+            Some(token) => format!("{scheme}://{host}{path}?session={}", token.0),
+            None => format!("{scheme}://{host}{path}"),
+        }
     }
 
     pub fn response() -> Option<leptos_axum::ResponseOptions> {

@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 pub mod api;
 pub mod format;
+pub mod rules;
 #[cfg(feature = "ssr")]
 pub mod signing;
 mod upload;
@@ -43,7 +44,10 @@ pub fn App() -> impl IntoView {
         <Router>
             <main>
                 <Routes fallback=|| "Page not found.".into_view()>
-                    <Route path=StaticSegment("") view=upload::UploadPage/>
+                    // Async: the whole page, signed plain form included, is in the first HTML,
+                    // so it works before hydration and without JavaScript.
+                    <Route path=StaticSegment("") view=upload::UploadPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("uploaded") view=upload::UploadedPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

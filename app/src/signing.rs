@@ -27,6 +27,12 @@ impl UploaderId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub std::net::IpAddr);
 
+/// A token naming the uploader for the page a no-JavaScript upload comes back to: the
+/// bucket's redirect may arrive without the (SameSite=Strict) cookie. It only identifies the
+/// uploader on that page; the server puts it in every request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnToken(pub String);
+
 /// Who asks for a signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requester {
@@ -55,6 +61,11 @@ pub trait UploadSigner: Send + Sync + 'static {
     /// Checks an object the browser says it stored against what was signed for it; a
     /// difference is a security event and an error.
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
+
+    /// A form for the page to carry, for browsers without JavaScript: any one file up to the
+    /// size limit, named by the browser (`${filename}`), coming back to `redirect`. `None`
+    /// when such a form cannot be offered (an access code or a type allow-list is in force).
+    fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
 
     /// The uploader's confirmed uploads, newest first, with links to view them.
     fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;

@@ -3,20 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { backendFor } from './bucket';
+import { openUploader, throttleUploads } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
 async function open(page: Page, uploadBytesPerSecond: number) {
-  await page.goto('/');
-  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: uploadBytesPerSecond,
-  });
+  await openUploader(page);
+  await throttleUploads(page, uploadBytesPerSecond);
 }
 
 test('six files upload three at a time, and all arrive', async ({ page }) => {

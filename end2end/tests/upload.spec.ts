@@ -1,34 +1,13 @@
 // The upload path, end to end: a real browser and the real app, once against a real S3
 // server (Garage) and once against the embedded dev bucket (see playwright.config.ts).
 import { randomBytes } from 'node:crypto';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { backendFor } from './bucket';
+import { openUploader, recordPosts, throttleUploads } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
-/** Every POST the page sends to the bucket, as it happens. */
-function recordBucketPosts(page: Page, endpoint: string): string[] {
-  const posts: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().startsWith(endpoint)) posts.push(req.url());
-  });
-  return posts;
-}
-
-async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE) {
-  await page.goto('/');
-  // The picker is enabled once the wasm has hydrated the page.
-  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
-  // Only the dev-bucket instance is set up with an access code; the field shows only there.
-  const code = page.locator('input[name=access-code]');
-  if (test.info().project.name === 'dev-bucket') {
-    await code.fill(accessCode!);
-  } else {
-    await expect(code).toHaveCount(0);
-  }
-}
-
-test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page, context }) => {
+test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page }) => {
   const { bucket, endpoint, secret, getObject } = backend();
   const bytes = randomBytes(5 * 1024 * 1024);
   const posts: string[] = [];
@@ -41,15 +20,7 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
   // The page says which bucket it uses.
   await expect(page.locator('.target .bucket-name')).toHaveText(bucket);
 
-  // On loopback the whole file leaves in one progress event: throttle the upload to watch it.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: 2 * 1024 * 1024,
-  });
+  await throttleUploads(page, 2 * 1024 * 1024);
   await page.evaluate(() => {
     const seen: number[] = ((window as any).__progress = []);
     new MutationObserver((records) => {
@@ -63,8 +34,10 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
     buffer: bytes,
   });
   const row = page.locator('.upload', { hasText: 'five-mib.bin' });
+  // While it goes: percent, bytes, speed and time left.
+  await expect(row.locator('.state')).toContainText(/uploading… \d+% · .* of 5\.0 MiB · .*\/s · .* left/);
   await expect(row).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
-  await expect(row.locator('.state')).toContainText('uploaded');
+  await expect(row.locator('.state')).toHaveText('uploaded and verified');
 
   const progress: number[] = await page.evaluate(() => (window as any).__progress);
   const between = new Set(progress.filter((p) => p > 0 && p < 100));
@@ -73,18 +46,25 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
 
   const key = (await row.getAttribute('data-key'))!;
   expect(key).toMatch(/^uploads\/[0-9a-f]{32}\/[0-9a-f]{32}\/five-mib\.bin$/);
-  // What the bucket said it stored, read from its PostResponse XML.
+  // What the server verified in the bucket, with a link that shows it.
   await expect(row.locator('.stored .key')).toHaveText(key);
-  await expect(row.locator('.stored .bucket')).toHaveText(bucket);
+  const view = await row.locator('.stored a.view').getAttribute('href');
+  const viewed = Buffer.from(await (await fetch(view!)).arrayBuffer());
+  expect(viewed.equals(bytes)).toBe(true);
+  // "Your uploads" lists it.
+  await expect(page.locator(`.your-uploads li[data-key="${key}"]`)).toContainText('five-mib.bin');
   const stored = await getObject(key);
   expect(stored.contentType).toBe('application/x-e2e-test');
   expect(stored.body.length).toBe(bytes.length);
   expect(stored.body.equals(bytes)).toBe(true);
 
-  // The bytes went to the bucket; the app only got the signing call, which held no secret.
+  // The bytes went to the bucket; the app only got the signing call (which held no secret),
+  // the report of what the bucket answered, and the refreshed list.
   const appOrigin = new URL(page.url()).origin;
   expect(posts).toContain(`${endpoint}/${bucket}`);
-  expect(posts.filter((url) => url.startsWith(appOrigin))).toEqual([`${appOrigin}/api/sign_upload`]);
+  expect(posts.filter((url) => url.startsWith(appOrigin)).sort()).toEqual(
+    ['confirm_upload', 'my_uploads', 'sign_upload'].map((f) => `${appOrigin}/api/${f}`),
+  );
   expect(await (await signResponse).text()).not.toContain(secret);
 });
 
@@ -116,29 +96,34 @@ test('a form signed for N bytes that carries N+1 is refused, shown, and nothing 
   expect(await keysUnder(key.slice(0, key.lastIndexOf('/') + 1))).toEqual([]);
 });
 
-test('an empty file is refused by the server before anything is sent to the bucket', async ({ page }) => {
+test('an empty file is refused by the page before anything is signed or sent', async ({ page }) => {
   const { endpoint } = backend();
-  const bucketPosts = recordBucketPosts(page, endpoint);
+  const bucketPosts = recordPosts(page, endpoint);
+  const signs = recordPosts(page, new URL('/api/sign_upload', test.info().project.use.baseURL).href);
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
   const row = page.locator('.upload', { hasText: 'empty.txt' });
   await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('NotSigned');
-  await expect(row.locator('.error .message')).toContainText('empty files cannot be uploaded');
+  await expect(row.locator('.error .code')).toHaveText('EmptyFile');
+  await expect(row.locator('.error .message')).toHaveText('empty files cannot be uploaded');
   expect(bucketPosts).toEqual([]);
+  expect(signs).toEqual([]);
 });
 
-test('a file over the configured limit is refused with the limit in human units', async ({ page }) => {
+test('a file over the configured limit is refused before any upload, with the limit in human units', async ({ page }) => {
   test.skip(test.info().project.name !== 'dev-bucket', 'only the dev-bucket instance has UPLOAD_MAX_BYTES set');
   const { endpoint } = backend();
-  const bucketPosts = recordBucketPosts(page, endpoint);
+  const bucketPosts = recordPosts(page, endpoint);
+  const signs = recordPosts(page, new URL('/api/sign_upload', test.info().project.use.baseURL).href);
   await openUploader(page);
   await expect(page.locator('.limits')).toHaveText('Up to 8.0 MiB per file; any type.');
   await page.setInputFiles('input[type=file]', { name: 'nine.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });
   const row = page.locator('.upload', { hasText: 'nine.bin' });
   await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('TooLarge');
   await expect(row.locator('.error .message')).toHaveText('the file is 9.0 MiB; files here can be at most 8.0 MiB');
   expect(bucketPosts).toEqual([]);
+  expect(signs).toEqual([]);
 });
 
 test('a bucket that cannot be reached is reported as such, not as a silent failure', async ({ page }) => {
@@ -154,7 +139,7 @@ test('a bucket that cannot be reached is reported as such, not as a silent failu
 
 test('a signing service that is down is reported, and nothing is sent to the bucket', async ({ page }) => {
   const { endpoint } = backend();
-  const bucketPosts = recordBucketPosts(page, endpoint);
+  const bucketPosts = recordPosts(page, endpoint);
   await openUploader(page);
   await page.route('**/api/sign_upload', (route) => route.abort('connectionrefused'));
   await page.setInputFiles('input[type=file]', { name: 'nosign.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });

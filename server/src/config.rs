@@ -152,12 +152,7 @@ impl Limits {
 
     /// Whether `content_type` (parameters ignored, any case) is on the allow-list.
     pub fn allows_type(&self, content_type: &str) -> bool {
-        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        self.allowed_types.is_empty()
-            || self.allowed_types.iter().any(|pattern| match pattern.strip_suffix("/*") {
-                Some(kind) => essence.split_once('/').is_some_and(|(t, _)| t == kind),
-                None => *pattern == essence,
-            })
+        app::rules::type_allowed(&self.allowed_types, content_type)
     }
 }
 

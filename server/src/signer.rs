@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use app::api::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
-use app::format::human_bytes;
+use app::rules;
 use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
@@ -155,19 +155,13 @@ impl S3Signer {
         let name = validate::file_name(&request.file_name).map_err(refused("invalid_name"))?;
         let size = validate::size(request.size).map_err(refused("invalid_size"))?;
         let limits = &self.config.limits;
-        if size > limits.max_bytes {
-            return Err(refused("too_large")(format!(
-                "the file is {}; files here can be at most {}",
-                human_bytes(size),
-                human_bytes(limits.max_bytes)
-            )));
+        // The page checks the same two rules with the same functions before asking.
+        if let Some(message) = rules::size_refusal(size, limits.max_bytes) {
+            return Err(refused("too_large")(message));
         }
         let content_type = validate::content_type(&request.content_type).map_err(refused("invalid_type"))?;
-        if !limits.allows_type(&content_type) {
-            return Err(refused("type_not_allowed")(format!(
-                "files of type {content_type} are not accepted here (allowed: {})",
-                limits.allowed_types.join(", ")
-            )));
+        if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
+            return Err(refused("type_not_allowed")(message));
         }
         let checksum = request.checksum_sha256.as_deref().map(validate::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
         Ok((name, size, content_type, checksum))
@@ -196,6 +190,35 @@ impl S3Signer {
             },
         );
         Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
+    }
+
+    /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
+    /// prefix, 1 byte to the size limit, stored as application/octet-stream (a plain form
+    /// cannot tell the type), and a redirect back to the app.
+    async fn page_form_for(&self, who: &Requester, redirect: String) -> Result<Option<SignedUpload>, UploadError> {
+        const PLAIN_TYPE: &str = "application/octet-stream";
+        let limits = &self.config.limits;
+        if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
+            return Ok(None);
+        }
+        let uploader = who.uploader.as_str();
+        let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
+        let size = SizeRule::Range { min: 1, max: limits.max_bytes };
+        let now = self.now();
+        let signer = self.policy_signer(&who.uploader, now).await?;
+        let mut spec = self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
+        spec.on_success = Some(OnSuccess::Redirect(redirect));
+        let form = self.sign_form(&signer, &spec, now, uploader)?;
+        let signed = Signed {
+            uploader: who.uploader.clone(),
+            name: None,
+            size,
+            content_type: Some(PLAIN_TYPE.into()),
+            checksum_sha256: None,
+            signed_at: now,
+        };
+        self.ledger.signed(directory, signed);
+        Ok(Some(SignedUpload { url: self.config.post_url(), key: spec.key, expires_at: rfc3339(form.expires_at()), fields: form.fields }))
     }
 
     async fn sign_upload(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
@@ -231,6 +254,10 @@ impl UploadSigner for S3Signer {
 
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
         Box::pin(self.confirm_upload(who, report))
+    }
+
+    fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
+        Box::pin(self.page_form_for(who, redirect))
     }
 
     fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {

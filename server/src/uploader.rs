@@ -16,7 +16,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use app::signing::{ClientIp, UploaderId};
+use app::signing::{ClientIp, ReturnToken, UploaderId};
 
 pub const COOKIE_NAME: &str = "uploader";
 
@@ -48,6 +48,20 @@ impl SessionKey {
     /// `<id>.<hex HMAC of id>`.
     pub fn seal(&self, id: &UploaderId) -> String {
         format!("{}.{}", id.as_str(), hex::encode(self.mac(id.as_str()).finalize().into_bytes()))
+    }
+
+    /// The return token for `id`: signed for another purpose than the cookie, so it cannot
+    /// be used as one.
+    pub fn seal_return(&self, id: &UploaderId) -> String {
+        format!("{}.{}", id.as_str(), hex::encode(self.mac(&format!("return:{}", id.as_str())).finalize().into_bytes()))
+    }
+
+    /// The id in a return token, if its signature is ours.
+    pub fn open_return(&self, value: &str) -> Option<UploaderId> {
+        let (id, signature) = value.split_once('.')?;
+        let id = UploaderId::parse(id)?;
+        self.mac(&format!("return:{}", id.as_str())).verify_slice(&hex::decode(signature).ok()?).ok()?;
+        Some(id)
     }
 
     /// The id in a cookie value, if its signature is ours (checked in constant time).
@@ -82,16 +96,35 @@ fn behind_https(request: &Request) -> bool {
         || request.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
+/// The page a no-JavaScript upload returns to, and the query parameter naming its uploader.
+pub const RETURN_PATH: &str = "/uploaded";
+const RETURN_PARAM: &str = "session=";
+
+/// On the return page only, the uploader named by a valid return token: a bucket on another
+/// site redirects there without the SameSite=Strict cookie.
+fn from_return_token(key: &SessionKey, request: &Request) -> Option<UploaderId> {
+    if request.method() != http::Method::GET || request.uri().path() != RETURN_PATH {
+        return None;
+    }
+    let query = request.uri().query()?;
+    query.split('&').find_map(|pair| pair.strip_prefix(RETURN_PARAM)).and_then(|token| key.open_return(token))
+}
+
 /// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
 pub async fn assign(State(key): State<Arc<SessionKey>>, mut request: Request, next: Next) -> Response {
     let secure = behind_https(&request);
     let (id, minted) = match from_cookies(&key, &request) {
         Some(id) => (id, false),
-        None => {
-            let fresh = uuid::Uuid::new_v4().simple().to_string();
-            (UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"), true)
-        }
+        None => match from_return_token(&key, &request) {
+            // The token names the uploader for this page; it does not become a cookie.
+            Some(id) => (id, false),
+            None => {
+                let fresh = uuid::Uuid::new_v4().simple().to_string();
+                (UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"), true)
+            }
+        },
     };
+    request.extensions_mut().insert(ReturnToken(key.seal_return(&id)));
     request.extensions_mut().insert(id.clone());
     // Through the extractor, which knows both real connections and test mocks.
     let (mut parts, body) = request.into_parts();
@@ -130,6 +163,15 @@ mod tests {
         assert_eq!(key.open(&forged), None);
         assert_eq!(key.open(id.as_str()), None);
         assert!(!format!("{key:?}").contains(&sealed[33..]));
+    }
+
+    #[test]
+    fn return_tokens_and_cookies_are_not_interchangeable() {
+        let key = SessionKey::random();
+        let id = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(key.open_return(&key.seal_return(&id)), Some(id.clone()));
+        assert_eq!(key.open(&key.seal_return(&id)), None);
+        assert_eq!(key.open_return(&key.seal(&id)), None);
     }
 
     #[test]

@@ -1,191 +1,71 @@
-//! The upload page: choose files, and each one waits in a queue (at most
-//! [`CONCURRENT_UPLOADS`] go at once), is signed when its turn comes, is POSTed straight to the
-//! bucket and is shown with its progress and outcome; any can be cancelled or retried.
+//! The upload page: choose files (picker, drop, paste), see each one queued, hashed, signed,
+//! POSTed straight to the bucket with its progress, and verified; cancel or retry any. Before
+//! the wasm runs (or without JavaScript), a plain signed form does one file.
 
+mod hash;
+mod plain_form;
+mod queue;
+mod row;
 mod s3_response;
 mod xhr;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use web_sys::{File, FileList, HtmlInputElement, XmlHttpRequest};
+use web_sys::{FileList, HtmlInputElement};
 
-use crate::api::{sign_upload, upload_target};
-use crate::format::{human_bytes, percent};
-use s3_response::{Outcome, Stored};
+use crate::api::{my_uploads, upload_target, BucketInfo};
+use crate::format::human_bytes;
+use crate::rules;
+use queue::Queue;
+use row::{failed, Row, Status, UploadRow};
 
-/// How many files upload at the same time; the rest wait their turn.
-pub const CONCURRENT_UPLOADS: usize = 3;
+pub use plain_form::UploadedPage;
 
-/// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
-#[derive(Clone, Debug, PartialEq)]
-enum Status {
-    Queued,
-    Signing,
-    Uploading,
-    /// As the bucket reported it in its `PostResponse`.
-    Done(Stored),
-    Failed { code: String, message: String },
-    Cancelled,
+/// Refuses, before anything is signed, what the server would refuse, in its words.
+fn refusal(info: &BucketInfo, size: u64, browser_type: &str) -> Option<Status> {
+    if let Some(message) = rules::size_refusal(size, info.max_bytes) {
+        let code = if size == 0 { "EmptyFile" } else { "TooLarge" };
+        return Some(failed(code, message));
+    }
+    rules::type_refusal(&info.allowed_types, rules::effective_type(browser_type)).map(|message| failed("TypeNotAllowed", message))
 }
 
-impl Status {
-    fn as_str(&self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Signing => "signing",
-            Status::Uploading => "uploading",
-            Status::Done { .. } => "done",
-            Status::Failed { .. } => "failed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        matches!(self, Status::Queued | Status::Signing | Status::Uploading)
-    }
-}
-
-/// One chosen file. The browser objects (the `File`, kept for retries, and the request under
-/// way, kept for cancelling) live in local, non-reactive storage.
-#[derive(Clone)]
-struct Row {
-    id: usize,
-    name: String,
-    size: u64,
-    sent: RwSignal<f64>,
-    key: RwSignal<Option<String>>,
-    status: RwSignal<Status>,
-    file: StoredValue<Option<File>, LocalStorage>,
-    request: StoredValue<Option<XmlHttpRequest>, LocalStorage>,
-}
-
-impl Row {
-    fn cancel(&self) {
-        if self.status.get_untracked().is_active() {
-            self.status.set(Status::Cancelled);
-            if let Some(request) = self.request.get_value() {
-                // Aborting fails only for a request that was never opened; this one was.
-                let _ = request.abort();
-            }
-        }
-    }
-}
-
-/// The queue: rows in order, and how many are under way.
-#[derive(Clone, Copy)]
-struct Queue {
-    rows: RwSignal<Vec<Row>>,
-    running: StoredValue<usize>,
-    access_code: RwSignal<String>,
-}
-
-impl Queue {
-    /// Starts queued rows, first come first served, while fewer than the limit are running.
-    fn pump(self) {
-        while self.running.get_value() < CONCURRENT_UPLOADS {
-            let next = self.rows.with_untracked(|rows| rows.iter().find(|r| r.status.get_untracked() == Status::Queued).cloned());
-            let Some(row) = next else { break };
-            let Some(file) = row.file.get_value() else {
-                row.status.set(failed("NoFile", "the file is no longer available: choose it again"));
-                continue;
-            };
-            self.running.update_value(|n| *n += 1);
-            row.status.set(Status::Signing);
-            let code = self.access_code.get_untracked();
-            spawn_local(async move {
-                run_upload(row, file, code).await;
-                self.running.update_value(|n| *n -= 1);
-                self.pump();
-            });
-        }
-    }
-
-    fn retry(self, row: &Row) {
-        if matches!(row.status.get_untracked(), Status::Failed { .. } | Status::Cancelled) {
-            row.sent.set(0.0);
-            row.key.set(None);
-            row.status.set(Status::Queued);
-            self.pump();
-        }
-    }
-}
-
-fn failed(code: &str, message: impl Into<String>) -> Status {
-    Status::Failed { code: code.into(), message: message.into() }
-}
-
-/// Sign, POST, report. Every way this can end leaves the row in `done` or `failed`.
-async fn run_upload(row: Row, file: File, access_code: String) {
-    // Browsers report "" for unknown types; the server signs that as application/octet-stream,
-    // and the form's Content-Type field (what S3 stores) comes from the signed fields.
-    // Signed now, when its turn has come: a policy never waits in the queue and expires there.
-    let signed = sign_upload(row.name.clone(), row.size, file.type_(), access_code, None).await;
-    if row.status.get_untracked() == Status::Cancelled {
-        return;
-    }
-    let signed = match signed {
-        Ok(signed) => signed,
-        Err(err) => return row.status.set(failed("NotSigned", err.to_string())),
-    };
-    row.key.set(Some(signed.key.clone()));
-    row.status.set(Status::Uploading);
-
-    let (sent, request) = (row.sent, row.request);
-    let result = xhr::post_form(&signed.url, &signed.fields, &file, move |done, _total| sent.set(done), move |xhr| {
-        request.set_value(Some(xhr))
-    })
-    .await;
-    row.request.set_value(None);
-    if row.status.get_untracked() == Status::Cancelled {
-        return;
-    }
-    if matches!(result, Ok(Outcome::Stored(_))) {
-        // Stored: the file is not needed for a retry any more.
-        row.file.set_value(None);
-    }
-    row.status.set(match result {
-        Ok(Outcome::Stored(stored)) => {
-            row.sent.set(row.size as f64);
-            Status::Done(stored)
-        }
-        Ok(Outcome::Refused(refusal)) => failed(&refusal.code, format!("{} (HTTP {})", refusal.message, refusal.status)),
-        Ok(Outcome::Unreachable) => failed(
-            "Unreachable",
-            "The bucket could not be reached, or its CORS rules do not allow uploads from this page.",
-        ),
-        Err(err) => failed("BrowserError", format!("{err:?}")),
-    });
+fn limits_line(info: &BucketInfo) -> String {
+    let types = if info.allowed_types.is_empty() { "any type".to_string() } else { info.allowed_types.join(", ") };
+    format!("Up to {} per file; {types}.", human_bytes(info.max_bytes))
 }
 
 #[component]
 pub fn UploadPage() -> impl IntoView {
-    let target = OnceResource::new(upload_target());
-    let rows = RwSignal::new(Vec::<Row>::new());
-    let access_code = RwSignal::new(String::new());
-    let queue = Queue { rows, running: StoredValue::new(0), access_code };
+    let target = Resource::new(|| (), |_| upload_target());
+    let uploads_changed = RwSignal::new(0u32);
+    let queue = Queue {
+        rows: RwSignal::new(Vec::new()),
+        running: StoredValue::new(0),
+        access_code: RwSignal::new(String::new()),
+        checksum_max_bytes: RwSignal::new(0),
+        uploads_changed,
+    };
+    let (rows, access_code) = (queue.rows, queue.access_code);
     let next_id = StoredValue::new(0usize);
-    // Effects only run in the browser: until hydration the picker stays disabled, so a file
-    // chosen early is not silently dropped.
+    // Effects only run in the browser: until hydration the picker stays disabled (the plain
+    // form below works meanwhile), so a file chosen early is not silently dropped.
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
+    Effect::new(move |_| {
+        if let Some(Ok(info)) = target.get() {
+            queue.checksum_max_bytes.set(info.checksum_max_bytes);
+        }
+    });
 
     // Every way of choosing files ends here: the picker, a drop, a paste.
     let add_files = move |files: FileList| {
+        let info = target.get_untracked().and_then(Result::ok);
         for index in 0..files.length() {
             let Some(file) = files.get(index) else { continue };
             let id = next_id.get_value();
             next_id.set_value(id + 1);
-            let row = Row {
-                id,
-                name: file.name(),
-                size: file.size() as u64,
-                sent: RwSignal::new(0.0),
-                key: RwSignal::new(None),
-                status: RwSignal::new(Status::Queued),
-                file: StoredValue::new_local(Some(file)),
-                request: StoredValue::new_local(None),
-            };
-            rows.update(|rows| rows.push(row));
+            let status = info.as_ref().and_then(|info| refusal(info, file.size() as u64, &file.type_())).unwrap_or(Status::Queued);
+            rows.update(|rows| rows.push(Row::new(id, file, status)));
         }
         queue.pump();
     };
@@ -230,48 +110,12 @@ pub fn UploadPage() -> impl IntoView {
                 "Files go straight from your browser to the bucket. This server only signs a "
                 "short-lived policy for each file; it never sees the bytes or shares its keys."
             </p>
-            <p class="target">
-                <Suspense fallback=|| "">
-                    {move || Suspend::new(async move {
-                        match target.await {
-                            Ok(info) => match info.dev_data_dir {
-                                Some(dir) => view! {
-                                    "Uploading to the built-in dev bucket "<code class="bucket-name">{info.bucket}</code>
-                                    "; files land in "<code>{dir}</code>"."
-                                }.into_any(),
-                                None => view! {
-                                    "Uploading to the bucket "<code class="bucket-name">{info.bucket}</code>" at "<code>{info.url}</code>"."
-                                }.into_any(),
-                            },
-                            Err(err) => view! { <span class="error">{err.to_string()}</span> }.into_any(),
-                        }
-                    })}
-                </Suspense>
-            </p>
-            <p class="limits">
-                <Suspense fallback=|| "">
-                    {move || Suspend::new(async move {
-                        target.await.ok().map(|info| {
-                            let types = if info.allowed_types.is_empty() {
-                                "any type".to_string()
-                            } else {
-                                info.allowed_types.join(", ")
-                            };
-                            format!("Up to {} per file; {types}.", human_bytes(info.max_bytes))
-                        })
-                    })}
-                </Suspense>
-            </p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    target.await.ok().filter(|info| info.access_code_required).map(|_| view! {
-                        <label class="access-code">
-                            "Access code "
-                            <input type="password" name="access-code" autocomplete="off"
-                                prop:value=move || access_code.get()
-                                on:input=move |ev| access_code.set(event_target_value(&ev))/>
-                        </label>
-                    })
+                    match target.await {
+                        Ok(info) => view! { <TargetInfo info access_code/> }.into_any(),
+                        Err(err) => view! { <p class="target error">{err.to_string()}</p> }.into_any(),
+                    }
                 })}
             </Suspense>
             <label class="picker" class:dragging=move || dragging.get()
@@ -279,66 +123,78 @@ pub fn UploadPage() -> impl IntoView {
                 <span>"Choose files, drop them here, or paste them"</span>
                 <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
             </label>
+            <plain_form::PlainForm ready/>
             <div class="queue-actions">
                 <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
             </div>
             <ul class="uploads" aria-live="polite">
                 <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row queue/> }/>
             </ul>
+            <YourUploads changed=uploads_changed/>
         </section>
     }
 }
 
+/// Which bucket, what it accepts, and the access code field when one is needed.
 #[component]
-fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
-    let (cancel_row, retry_row) = (row.clone(), row.clone());
-    let Row { name, size, sent, key, status, .. } = row;
-    let (cancel_label, retry_label) = (format!("Cancel {name}"), format!("Retry {name}"));
-    let pct = move || percent(sent.get(), size as f64);
+fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView {
+    let limits = limits_line(&info);
+    let checksum = (info.checksum_max_bytes > 0).then(|| {
+        format!("Files up to {} are checked with SHA-256: the bucket refuses any other bytes.", human_bytes(info.checksum_max_bytes))
+    });
+    let per_minute = format!("At most {} files a minute.", info.files_per_minute);
+    let target = match info.dev_data_dir {
+        Some(dir) => view! {
+            "Uploading to the built-in dev bucket "<code class="bucket-name">{info.bucket}</code>
+            "; files land in "<code>{dir}</code>"."
+        }
+        .into_any(),
+        None => view! {
+            "Uploading to the bucket "<code class="bucket-name">{info.bucket}</code>" at "<code>{info.url}</code>"."
+        }
+        .into_any(),
+    };
     view! {
-        <li class="upload" data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
-            <div class="upload-head">
-                <span class="name">{name.clone()}</span>
-                <span class="size">{human_bytes(size)}</span>
-            </div>
-            <div class="bar" role="progressbar" aria-label=format!("Upload of {name}")
-                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
-                <div class="fill" style:width=move || format!("{}%", pct())></div>
-            </div>
-            <p class="state">
-                {move || match status.get() {
-                    Status::Queued => "queued".to_string(),
-                    Status::Signing => "signing…".to_string(),
-                    Status::Uploading => format!("uploading… {}%", pct()),
-                    Status::Done(stored) => format!("uploaded (ETag {})", stored.etag),
-                    Status::Failed { .. } => "failed".to_string(),
-                    Status::Cancelled => "cancelled".to_string(),
-                }}
-            </p>
-            <div class="row-actions">
-                <Show when=move || status.with(Status::is_active)>
-                    <button type="button" class="cancel" aria-label=cancel_label.clone()
-                        on:click={ let row = cancel_row.clone(); move |_| row.cancel() }>"Cancel"</button>
-                </Show>
-                <Show when=move || status.with(|s| matches!(s, Status::Failed { .. } | Status::Cancelled))>
-                    <button type="button" class="retry" aria-label=retry_label.clone()
-                        on:click={ let row = retry_row.clone(); move |_| queue.retry(&row) }>"Retry"</button>
-                </Show>
-            </div>
-            {move || match status.get() {
-                Status::Failed { code, message } => Some(view! {
-                    <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>
-                }.into_any()),
-                // Not a link: S3-compatible servers report Locations that often do not resolve,
-                // and private objects need a signed URL to be read.
-                Status::Done(stored) => Some(view! {
-                    <p class="stored">
-                        "Stored in "<code class="bucket">{stored.bucket}</code>" as "
-                        <code class="key" title=stored.location>{stored.key}</code>
-                    </p>
-                }.into_any()),
-                _ => None,
-            }}
-        </li>
+        <p class="target">{target}</p>
+        <p class="limits">{limits}</p>
+        <p class="limits-more">{checksum}" "{per_minute}</p>
+        {info.access_code_required.then(|| view! {
+            <label class="access-code">
+                "Access code "
+                <input type="password" name="access-code" autocomplete="off"
+                    prop:value=move || access_code.get()
+                    on:input=move |ev| access_code.set(event_target_value(&ev))/>
+            </label>
+        })}
+    }
+}
+
+/// This browser's verified uploads, with links to view them.
+#[component]
+fn YourUploads(changed: RwSignal<u32>) -> impl IntoView {
+    let uploads = Resource::new(move || changed.get(), |_| my_uploads());
+    view! {
+        <section class="your-uploads">
+            <h2>"Your uploads"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match uploads.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul>
+                                {list.into_iter().map(|u| view! {
+                                    <li data-key=u.key.clone()>
+                                        <a href=u.view_url target="_blank" rel="noopener">{u.name}</a>
+                                        <span class="size">{human_bytes(u.size)}</span>
+                                        <span class="type">{u.content_type}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }

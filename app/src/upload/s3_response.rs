@@ -20,6 +20,15 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    /// AWS (and the dev bucket): 403 AccessDenied "Invalid according to Policy: Policy
+    /// expired."; Garage: 400 InvalidRequest "Expiration date is in the past".
+    pub fn is_expired_policy(&self) -> bool {
+        let message = self.message.to_ascii_lowercase();
+        message.contains("policy expired") || message.contains("expiration date is in the past")
+    }
+}
+
 /// How one POST to the bucket ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -1,0 +1,205 @@
+//! The queue: at most [`CONCURRENT_UPLOADS`] files go at once, each hashed, signed when its
+//! turn comes, POSTed straight to the bucket, then verified by the server.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::File;
+
+use super::hash::sha256_base64;
+use super::row::{failed, Row, Status};
+use super::s3_response::{Outcome, Refusal};
+use super::xhr;
+use crate::api::{confirm_upload, sign_upload, SignedUpload, UploadError};
+use crate::format::RateMeter;
+
+/// How many files upload at the same time; the rest wait their turn.
+pub const CONCURRENT_UPLOADS: usize = 3;
+
+/// A policy with less than this left is signed again before its upload starts.
+const MIN_POLICY_LEFT_MS: f64 = 15_000.0;
+
+/// What every upload needs from the page.
+#[derive(Clone, Copy)]
+pub struct Queue {
+    pub rows: RwSignal<Vec<Row>>,
+    pub running: StoredValue<usize>,
+    pub access_code: RwSignal<String>,
+    /// Files up to this size are hashed first (0: none).
+    pub checksum_max_bytes: RwSignal<u64>,
+    /// Bumped after each verified upload, so "Your uploads" refreshes.
+    pub uploads_changed: RwSignal<u32>,
+}
+
+impl Queue {
+    /// Starts queued rows, first come first served, while fewer than the limit are running.
+    pub fn pump(self) {
+        while self.running.get_value() < CONCURRENT_UPLOADS {
+            let next = self.rows.with_untracked(|rows| rows.iter().find(|r| r.status.get_untracked() == Status::Queued).cloned());
+            let Some(row) = next else { break };
+            let Some(file) = row.file.get_value() else {
+                row.status.set(failed("NoFile", "the file is no longer available: choose it again"));
+                continue;
+            };
+            self.running.update_value(|n| *n += 1);
+            // Out of `Queued` now, before the task runs, so this loop does not start it twice.
+            row.status.set(if self.hashes(&row) { Status::Hashing } else { Status::Signing });
+            spawn_local(async move {
+                if let Err(status) = self.run(&row, file).await {
+                    // A cancelled row stays cancelled, whatever the request ended with.
+                    if row.status.get_untracked() != Status::Cancelled {
+                        row.status.set(status);
+                    }
+                }
+                self.running.update_value(|n| *n -= 1);
+                self.pump();
+            });
+        }
+    }
+
+    pub fn retry(self, row: &Row) {
+        if matches!(row.status.get_untracked(), Status::Failed { .. } | Status::Cancelled) {
+            row.sent.set(0.0);
+            row.hashed.set(0.0);
+            row.key.set(None);
+            row.status.set(Status::Queued);
+            self.pump();
+        }
+    }
+
+    /// Whether this file is hashed before it is signed.
+    fn hashes(self, row: &Row) -> bool {
+        let max = self.checksum_max_bytes.get_untracked();
+        max > 0 && row.size <= max
+    }
+
+    /// Hash, sign, POST, verify. Every way this ends leaves the row done, failed or cancelled.
+    async fn run(self, row: &Row, file: File) -> Result<(), Status> {
+        let cancelled = || row.status.get_untracked() == Status::Cancelled;
+        let checksum = if self.hashes(row) {
+            let hashed = row.hashed;
+            match sha256_base64(&file, move |done| {
+                hashed.set(done);
+                !cancelled()
+            })
+            .await
+            {
+                Ok(Some(sum)) => Some(sum),
+                Ok(None) => return Ok(()),
+                Err(err) => return Err(failed("Unreadable", format!("the file could not be read ({}); choose it again", js_error(&err)))),
+            }
+        } else {
+            None
+        };
+
+        // At most one fresh policy after the bucket says the first one expired.
+        let mut resigned = false;
+        let (stored, signed) = loop {
+            let signed = self.sign(row, &file, checksum.clone()).await?;
+            if cancelled() {
+                return Ok(());
+            }
+            row.key.set(Some(signed.key.clone()));
+            row.status.set(Status::Uploading);
+            let outcome = self.post(row, &file, &signed).await?;
+            if cancelled() {
+                return Ok(());
+            }
+            match outcome {
+                Outcome::Stored(stored) => break (stored, signed),
+                Outcome::Refused(refusal) if !resigned && refusal.is_expired_policy() => resigned = true,
+                Outcome::Refused(refusal) => return Err(refused(&refusal)),
+                Outcome::Unreachable => return Err(unreachable()),
+            }
+        };
+        // In the bucket: the file is not needed for a retry any more.
+        row.file.set_value(None);
+        row.status.set(Status::Verifying);
+        let etag = if stored.etag.is_empty() { String::new() } else { stored.etag };
+        match confirm_upload(signed.key, etag).await {
+            Ok(done) => {
+                row.status.set(Status::Done(done));
+                self.uploads_changed.update(|n| *n += 1);
+                Ok(())
+            }
+            Err(err) => Err(failed("NotVerified", err.to_string())),
+        }
+    }
+
+    /// A policy for this file, fresh enough to start uploading with.
+    async fn sign(self, row: &Row, file: &File, checksum: Option<String>) -> Result<SignedUpload, Status> {
+        for _ in 0..2 {
+            row.status.set(Status::Signing);
+            let signed = sign_upload(row.name.clone(), row.size, file.type_(), self.access_code.get_untracked(), checksum.clone())
+                .await
+                .map_err(|err| failed(sign_error_code(&err), err.to_string()))?;
+            // Signed just now, so this only trips on a clock far off or a very slow network.
+            let left = js_sys::Date::parse(&signed.expires_at) - js_sys::Date::now();
+            if left.is_nan() || left >= MIN_POLICY_LEFT_MS {
+                return Ok(signed);
+            }
+        }
+        Err(failed(
+            "PolicyExpired",
+            "every policy the server signs is already (nearly) expired here: check this computer's clock",
+        ))
+    }
+
+    async fn post(self, row: &Row, file: &File, signed: &SignedUpload) -> Result<Outcome, Status> {
+        let (sent, speed, request) = (row.sent, row.speed, row.request);
+        sent.set(0.0);
+        let meter = StoredValue::new(RateMeter::default());
+        let on_progress = move |done: f64, _total: f64| {
+            sent.set(done);
+            let rate = meter.try_update_value(|m| m.record(js_sys::Date::now(), done)).flatten();
+            speed.set(rate);
+        };
+        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| request.set_value(Some(xhr))).await;
+        row.request.set_value(None);
+        row.speed.set(None);
+        let outcome = outcome.map_err(|err| failed("BrowserError", js_error(&err)))?;
+        if matches!(outcome, Outcome::Stored(_)) {
+            row.sent.set(row.size as f64);
+        }
+        Ok(outcome)
+    }
+}
+
+fn sign_error_code(err: &UploadError) -> &'static str {
+    match err {
+        UploadError::TooManyRequests { .. } => "TooManyRequests",
+        UploadError::AccessCode(_) => "AccessCode",
+        _ => "NotSigned",
+    }
+}
+
+/// The bucket's refusal, in its words, with what it means for the person uploading.
+fn refused(refusal: &Refusal) -> Status {
+    let hint = match refusal.code.as_str() {
+        "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" => {
+            " The file changed after it was checked, or was damaged on the way; choose it again."
+        }
+        _ if refusal.is_expired_policy() => " The upload policy expired twice; check this computer's clock.",
+        "AccessDenied" => " The bucket did not accept this upload's signature.",
+        _ => "",
+    };
+    failed(&refusal.code, format!("{} (HTTP {}){hint}", refusal.message, refusal.status))
+}
+
+/// No answer could be read: the browser does not say whether the network failed or the
+/// bucket's CORS rules hid the answer, so the message names both, the likelier first.
+fn unreachable() -> Status {
+    let offline = web_sys::window().is_some_and(|w| !w.navigator().on_line());
+    if offline {
+        failed("Offline", "The network connection was lost. Retry when you are back online.")
+    } else {
+        failed(
+            "Unreachable",
+            "The bucket could not be reached, or its CORS rules do not allow uploads from this page \
+             (an operator can fix that with `server cors --origin <this site>`).",
+        )
+    }
+}
+
+fn js_error(err: &wasm_bindgen::JsValue) -> String {
+    err.as_string().or_else(|| js_sys::JSON::stringify(err).ok().and_then(|s| s.as_string())).unwrap_or_else(|| "unknown error".into())
+}

@@ -1,0 +1,174 @@
+//! One file in the queue: its state, what the page shows of it, and its row.
+
+use leptos::prelude::*;
+use web_sys::{File, XmlHttpRequest};
+
+use super::queue::Queue;
+use crate::api::StoredUpload;
+use crate::format::{human_bytes, human_duration, human_rate, percent};
+
+/// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Queued,
+    /// Computing the SHA-256 the bucket will check.
+    Hashing,
+    Signing,
+    Uploading,
+    /// The bucket took it; the server is checking the stored object against the policy.
+    Verifying,
+    /// Checked by the server.
+    Done(StoredUpload),
+    Failed { code: String, message: String },
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Hashing => "hashing",
+            Status::Signing => "signing",
+            Status::Uploading => "uploading",
+            Status::Verifying => "verifying",
+            Status::Done { .. } => "done",
+            Status::Failed { .. } => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Still under way (and so cancellable). Verifying is not: the bytes are in the bucket.
+    pub fn is_active(&self) -> bool {
+        matches!(self, Status::Queued | Status::Hashing | Status::Signing | Status::Uploading)
+    }
+}
+
+pub fn failed(code: &str, message: impl Into<String>) -> Status {
+    Status::Failed { code: code.into(), message: message.into() }
+}
+
+/// One chosen file. The browser objects (the `File`, kept for retries, and the request under
+/// way, kept for cancelling) live in local, non-reactive storage.
+#[derive(Clone)]
+pub struct Row {
+    pub id: usize,
+    pub name: String,
+    pub size: u64,
+    /// An object URL showing the image, revoked once the thumbnail has loaded.
+    pub thumbnail: Option<String>,
+    pub hashed: RwSignal<f64>,
+    pub sent: RwSignal<f64>,
+    /// Bytes per second over the last seconds, while uploading.
+    pub speed: RwSignal<Option<f64>>,
+    pub key: RwSignal<Option<String>>,
+    pub status: RwSignal<Status>,
+    pub file: StoredValue<Option<File>, LocalStorage>,
+    pub request: StoredValue<Option<XmlHttpRequest>, LocalStorage>,
+}
+
+impl Row {
+    pub fn new(id: usize, file: File, status: Status) -> Self {
+        let thumbnail = file.type_().starts_with("image/").then(|| web_sys::Url::create_object_url_with_blob(&file).ok()).flatten();
+        Row {
+            id,
+            name: file.name(),
+            size: file.size() as u64,
+            thumbnail,
+            hashed: RwSignal::new(0.0),
+            sent: RwSignal::new(0.0),
+            speed: RwSignal::new(None),
+            key: RwSignal::new(None),
+            status: RwSignal::new(status),
+            file: StoredValue::new_local(Some(file)),
+            request: StoredValue::new_local(None),
+        }
+    }
+
+    pub fn cancel(&self) {
+        if self.status.get_untracked().is_active() {
+            self.status.set(Status::Cancelled);
+            if let Some(request) = self.request.get_value() {
+                // Aborting fails only for a request that was never opened; this one was.
+                let _ = request.abort();
+            }
+        }
+    }
+}
+
+/// What the state line says.
+fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Option<f64>) -> String {
+    let size = row_size as f64;
+    match status {
+        Status::Queued => "queued".into(),
+        Status::Hashing => format!("checking… {}%", percent(hashed, size)),
+        Status::Signing => "signing…".into(),
+        Status::Uploading => {
+            let mut line = format!("uploading… {}% · {} of {}", percent(sent, size), human_bytes(sent as u64), human_bytes(row_size));
+            if let Some(rate) = speed.filter(|r| *r > 0.0) {
+                line.push_str(&format!(" · {} · {} left", human_rate(rate), human_duration((size - sent) / rate)));
+            }
+            line
+        }
+        Status::Verifying => "verifying…".into(),
+        Status::Done(_) => "uploaded and verified".into(),
+        Status::Failed { .. } => "failed".into(),
+        Status::Cancelled => "cancelled".into(),
+    }
+}
+
+#[component]
+pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
+    let (cancel_row, retry_row) = (row.clone(), row.clone());
+    let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
+    let (cancel_label, retry_label) = (format!("Cancel {name}"), format!("Retry {name}"));
+    // While hashing, the bar shows hashing; then the upload.
+    let pct = move || match status.get() {
+        Status::Hashing => percent(hashed.get(), size as f64),
+        Status::Done(_) | Status::Verifying => 100,
+        _ => percent(sent.get(), size as f64),
+    };
+    let thumb = thumbnail.map(|url| {
+        // Once decoded, the image stays on screen: the object URL is not needed any more.
+        let revoke = move |url: &str| {
+            let _ = web_sys::Url::revoke_object_url(url);
+        };
+        let (on_load, on_error) = (url.clone(), url.clone());
+        view! { <img class="thumb" src=url alt="" on:load=move |_| revoke(&on_load) on:error=move |_| revoke(&on_error)/> }
+    });
+    view! {
+        <li class="upload" data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
+            <div class="upload-head">
+                {thumb}
+                <span class="name">{name.clone()}</span>
+                <span class="size">{human_bytes(size)}</span>
+            </div>
+            <div class="bar" role="progressbar" aria-label=format!("Upload of {name}")
+                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
+                <div class="fill" style:width=move || format!("{}%", pct())></div>
+            </div>
+            <p class="state">{move || status.with(|s| describe(s, size, hashed.get(), sent.get(), speed.get()))}</p>
+            <div class="row-actions">
+                <Show when=move || status.with(Status::is_active)>
+                    <button type="button" class="cancel" aria-label=cancel_label.clone()
+                        on:click={ let row = cancel_row.clone(); move |_| row.cancel() }>"Cancel"</button>
+                </Show>
+                <Show when=move || status.with(|s| matches!(s, Status::Failed { .. } | Status::Cancelled))>
+                    <button type="button" class="retry" aria-label=retry_label.clone()
+                        on:click={ let row = retry_row.clone(); move |_| queue.retry(&row) }>"Retry"</button>
+                </Show>
+            </div>
+            {move || match status.get() {
+                Status::Failed { code, message } => Some(view! {
+                    <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>
+                }.into_any()),
+                Status::Done(stored) => Some(view! {
+                    <p class="stored">
+                        "Stored as "<code class="key">{stored.key}</code>" "
+                        <a class="view" href=stored.view_url target="_blank" rel="noopener">"view"</a>
+                    </p>
+                }.into_any()),
+                _ => None,
+            }}
+        </li>
+    }
+}

@@ -1,0 +1,126 @@
+// Integrity, against Garage and the dev bucket: the page hashes each file, the policy binds
+// the SHA-256 and the bucket checks it; a stale policy is signed again; and the server's
+// check of the stored object catches an upload that is not what was signed.
+import { createHash, randomBytes } from 'node:crypto';
+import { expect, test, type Page } from '@playwright/test';
+import { backendFor } from './bucket';
+import { openUploader, recordStates, statesSeen } from './page';
+
+const backend = () => backendFor(test.info().project.name);
+
+/** Answers the page's next POST(s) to the bucket with `answer` instead of the bucket. */
+async function answerBucketPosts(page: Page, answer: (n: number, origin: string) => { status: number; body: string } | null) {
+  const { endpoint } = backend();
+  let n = 0;
+  await page.route(`${endpoint}/**`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    const origin = (await route.request().headerValue('origin')) ?? '*';
+    const fake = answer(n++, origin);
+    if (!fake) return route.continue();
+    await route.fulfill({
+      status: fake.status,
+      contentType: 'application/xml',
+      headers: { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag, Location' },
+      body: fake.body,
+    });
+  });
+}
+
+function signCalls(page: Page): string[] {
+  const bodies: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().endsWith('/api/sign_upload')) bodies.push(req.postData() ?? '');
+  });
+  return bodies;
+}
+
+test('the page hashes the file, and the policy binds the SHA-256 the bucket checks', async ({ page }) => {
+  const { getObject } = backend();
+  const bytes = randomBytes(3 * 1024 * 1024 + 17);
+  const signs = signCalls(page);
+  await openUploader(page);
+  await recordStates(page);
+  await page.setInputFiles('input[type=file]', { name: 'hashed.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const row = page.locator('.upload', { hasText: 'hashed.bin' });
+  await expect(row).toHaveAttribute('data-status', 'done');
+
+  const sent = new URLSearchParams(signs[0]);
+  expect(sent.get('checksum_sha256')).toBe(createHash('sha256').update(bytes).digest('base64'));
+  const states = (await statesSeen(page)).filter((s, i, all) => s !== all[i - 1]);
+  expect(states).toEqual(['hashing', 'signing', 'uploading', 'verifying', 'done']);
+  expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
+});
+
+test('a file changed between hashing and upload is refused by the bucket, and nothing is stored', async ({ page }) => {
+  const { endpoint, exists } = backend();
+  const bytes = Buffer.concat([Buffer.from('MARKER-'), randomBytes(64 * 1024)]);
+  // The bytes leave the browser changed: one byte of the file part differs from what was hashed.
+  await page.route(`${endpoint}/**`, async (route) => {
+    const body = route.request().postDataBuffer();
+    if (route.request().method() !== 'POST' || !body) return route.continue();
+    const at = body.indexOf('MARKER-');
+    body[at] = 'N'.charCodeAt(0);
+    await route.continue({ postData: body });
+  });
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'changed.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const row = page.locator('.upload', { hasText: 'changed.bin' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  // AWS and the dev bucket say BadDigest; Garage says InvalidDigest.
+  await expect(row.locator('.error .code')).toHaveText(/^(BadDigest|InvalidDigest)$/);
+  await expect(row.locator('.error .message')).toContainText('changed after it was checked');
+  expect(await exists((await row.getAttribute('data-key'))!)).toBe(false);
+});
+
+test('a policy the bucket calls expired is signed again, and the upload goes through', async ({ page }) => {
+  const { getObject } = backend();
+  // Each server's own words for it: AWS (and the dev bucket) 403 AccessDenied, Garage 400.
+  const expired =
+    test.info().project.name === 'garage'
+      ? { status: 400, code: 'InvalidRequest', message: 'Bad request: Expiration date is in the past' }
+      : { status: 403, code: 'AccessDenied', message: 'Invalid according to Policy: Policy expired.' };
+  await answerBucketPosts(page, (n) =>
+    n === 0 ? { status: expired.status, body: `<Error><Code>${expired.code}</Code><Message>${expired.message}</Message></Error>` } : null,
+  );
+  const signs = signCalls(page);
+  const bytes = randomBytes(10_000);
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'late.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const row = page.locator('.upload', { hasText: 'late.bin' });
+  await expect(row).toHaveAttribute('data-status', 'done');
+  expect(signs.length).toBe(2);
+  expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
+});
+
+test('an upload the bucket did not store is caught when the server verifies it', async ({ page }) => {
+  // Something between the page and the bucket claims success without storing anything.
+  await answerBucketPosts(page, () => ({
+    status: 201,
+    body: '<PostResponse><Location>x</Location><Bucket>b</Bucket><Key>k</Key><ETag>"0123456789abcdef0123456789abcdef"</ETag></PostResponse>',
+  }));
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'ghost.txt', mimeType: 'text/plain', buffer: Buffer.from('boo') });
+  const row = page.locator('.upload', { hasText: 'ghost.txt' });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText('NotVerified');
+  await expect(row.locator('.error .message')).toHaveText('the bucket has no object under that key');
+  await expect(page.locator('.your-uploads')).not.toContainText('ghost.txt');
+});
+
+test('an image gets a thumbnail, whose object URL is revoked once it is shown', async ({ page }) => {
+  // A 1x1 PNG.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  await openUploader(page);
+  await page.setInputFiles('input[type=file]', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+  const row = page.locator('.upload', { hasText: 'dot.png' });
+  const thumb = row.locator('img.thumb');
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+  const src = (await thumb.getAttribute('src'))!;
+  expect(src).toMatch(/^blob:/);
+  const reread = await page.evaluate((url) => fetch(url).then(() => 'readable', () => 'revoked'), src);
+  expect(reread).toBe('revoked');
+  await expect(row).toHaveAttribute('data-status', 'done');
+});

@@ -1,0 +1,60 @@
+// What the browser tests do to the page: open it ready to upload, throttle the upload, and
+// watch what it sends and which states its rows go through.
+import { expect, test, type Page } from '@playwright/test';
+
+/** Opens the uploader once the wasm has hydrated it, with the access code where one is set. */
+export async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE) {
+  await page.goto('/');
+  // The picker is enabled once the wasm has hydrated the page.
+  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
+  // Only the dev-bucket instance is set up with an access code; the field shows only there.
+  const code = page.locator('input[name=access-code]');
+  if (test.info().project.name === 'dev-bucket') {
+    await code.fill(accessCode!);
+  } else {
+    await expect(code).toHaveCount(0);
+  }
+}
+
+/** On loopback a file leaves in one progress event: throttle uploads to watch them. */
+export async function throttleUploads(page: Page, bytesPerSecond: number) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+}
+
+/** Every POST the page sends to URLs starting with `prefix`, as it happens. */
+export function recordPosts(page: Page, prefix: string): string[] {
+  const posts: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().startsWith(prefix)) posts.push(req.url());
+  });
+  return posts;
+}
+
+/** Starts recording every state any row enters; read them with `statesSeen`. */
+export async function recordStates(page: Page) {
+  await page.evaluate(() => {
+    const seen: string[] = ((window as any).__states = []);
+    const status = (el: Element) => el.getAttribute('data-status') ?? '';
+    new MutationObserver((records) => {
+      for (const r of records) {
+        // A new row shows its first state as it appears; later ones as attribute changes.
+        if (r.type === 'childList') {
+          r.addedNodes.forEach((n) => n instanceof Element && n.matches('.upload') && seen.push(status(n)));
+        } else {
+          seen.push(status(r.target as Element));
+        }
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
+}
+
+export async function statesSeen(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as any).__states);
+}
