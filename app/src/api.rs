@@ -101,7 +101,8 @@ impl FromServerFnError for UploadError {
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
 /// `application/octet-stream`, which the browser must then send. `access_code` is checked when
 /// the operator set one (see [`BucketInfo::access_code_required`]); otherwise it is ignored.
-/// With `checksum_sha256` (base64), the bucket accepts only those exact bytes.
+/// With `checksum_sha256` (base64), the bucket accepts only those exact bytes; `metadata` is
+/// stored with the object (names of lowercase letters, digits and `-`; 2 KB in all).
 #[server(endpoint = "sign_upload")]
 pub async fn sign_upload(
     file_name: String,
@@ -109,10 +110,11 @@ pub async fn sign_upload(
     content_type: String,
     access_code: String,
     #[server(default)] checksum_sha256: Option<String>,
+    #[server(default)] metadata: std::collections::BTreeMap<String, String>,
 ) -> Result<SignedUpload, UploadError> {
     use crate::signing::UploadRequest;
 
-    let request = UploadRequest { file_name, size, content_type, access_code, checksum_sha256 };
+    let request = UploadRequest { file_name, size, content_type, access_code, checksum_sha256, metadata };
     let response = server_side::response();
     let result = match server_side::context() {
         Ok((signer, who)) => signer.sign(&who, request).await,

@@ -18,7 +18,7 @@ export interface Backend {
   secret: string;
   /** Environment for `server sign` to sign forms for this bucket. */
   signEnv: Record<string, string>;
-  getObject(key: string): Promise<{ body: Buffer; contentType?: string }>;
+  getObject(key: string): Promise<{ body: Buffer; contentType?: string; metadata: Record<string, string> }>;
   exists(key: string): Promise<boolean>;
   keysUnder(prefix: string): Promise<string[]>;
 }
@@ -40,7 +40,7 @@ function garage(): Backend {
     signEnv: {},
     async getObject(key) {
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return { body: Buffer.from(await out.Body!.transformToByteArray()), contentType: out.ContentType };
+      return { body: Buffer.from(await out.Body!.transformToByteArray()), contentType: out.ContentType, metadata: out.Metadata ?? {} };
     },
     async exists(key) {
       try {
@@ -84,7 +84,10 @@ function devBucket(): Backend {
     async getObject(key) {
       const res = await fetch(url(key));
       if (!res.ok) throw new Error(`GET ${key}: HTTP ${res.status}`);
-      return { body: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined };
+      const metadata = Object.fromEntries(
+        [...res.headers].filter(([name]) => name.startsWith('x-amz-meta-')).map(([name, value]) => [name.slice('x-amz-meta-'.length), value]),
+      );
+      return { body: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined, metadata };
     },
     async exists(key) {
       const res = await fetch(url(key), { method: 'HEAD' });

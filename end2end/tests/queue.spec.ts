@@ -1,5 +1,5 @@
 // The queue: several files at once with the concurrency limit kept, cancel, and retry.
-// Runs against Garage; uploads are throttled with CDP so they last long enough to watch.
+// Runs against Garage and the dev bucket; uploads are throttled with CDP so they last long enough to watch.
 import { randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { backendFor } from './bucket';

@@ -55,6 +55,8 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
   await expect(page.locator(`.your-uploads li[data-key="${key}"]`)).toContainText('five-mib.bin');
   const stored = await getObject(key);
   expect(stored.contentType).toBe('application/x-e2e-test');
+  // Metadata the page sent with the signing request, bound by the policy and stored.
+  expect(stored.metadata['file-last-modified']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   expect(stored.body.length).toBe(bytes.length);
   expect(stored.body.equals(bytes)).toBe(true);
 

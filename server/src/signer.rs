@@ -38,6 +38,15 @@ pub struct S3Signer {
 /// Why a signature could not be made: a short reason for metrics, and the error for the page.
 type Refusal = (&'static str, UploadError);
 
+/// A request that passed every check, in the form it is signed in.
+struct Checked {
+    name: String,
+    size: u64,
+    content_type: String,
+    checksum: Option<String>,
+    metadata: Vec<(String, String)>,
+}
+
 impl S3Signer {
     /// A signer with the configuration's fixed keys.
     ///
@@ -138,7 +147,7 @@ impl S3Signer {
 
     /// Everything that can be said about a request without credentials: rate, access code,
     /// name, size, type, checksum.
-    fn check(&self, who: &Requester, request: &UploadRequest) -> Result<(String, u64, String, Option<String>), Refusal> {
+    fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
         let uploader = &who.uploader;
         self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
@@ -164,11 +173,12 @@ impl S3Signer {
             return Err(refused("type_not_allowed")(message));
         }
         let checksum = request.checksum_sha256.as_deref().map(validate::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
-        Ok((name, size, content_type, checksum))
+        let metadata = validate::metadata(&request.metadata).map_err(refused("invalid_metadata"))?;
+        Ok(Checked { name, size, content_type, checksum, metadata })
     }
 
     async fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, Refusal> {
-        let (name, size, content_type, checksum) = self.check(who, request)?;
+        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request)?;
         let uploader = who.uploader.as_str();
         // A fresh directory per upload: two files with one name never overwrite each other.
         let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
@@ -177,6 +187,7 @@ impl S3Signer {
         let signer = self.policy_signer(&who.uploader, now).await.map_err(|e| ("credentials", e))?;
         let mut spec = self.spec(key.clone(), Some(content_type.clone()), SizeRule::Exact(size));
         spec.checksum_sha256 = checksum.clone();
+        spec.metadata = metadata;
         let form = self.sign_form(&signer, &spec, now, uploader).map_err(|e| ("unavailable", e))?;
         self.ledger.signed(
             directory,
@@ -326,7 +337,7 @@ mod tests {
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
-        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new(), checksum_sha256: None }
+        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new(), checksum_sha256: None, metadata: Default::default() }
     }
 
     #[test]

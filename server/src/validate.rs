@@ -1,7 +1,7 @@
 //! Checks on what the browser says about a file, before anything is signed. Each refusal
 //! carries a message meant for the person uploading.
 
-use crate::policy::MAX_POST_OBJECT_SIZE;
+use crate::policy::{MAX_METADATA_BYTES, MAX_POST_OBJECT_SIZE};
 
 /// Longest file name kept in a key, in bytes (S3 keys go up to 1024).
 const MAX_NAME_BYTES: usize = 200;
@@ -59,6 +59,32 @@ pub fn content_type(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Most metadata entries one upload may carry.
+const MAX_METADATA_ENTRIES: usize = 8;
+
+/// User metadata as S3 stores it in headers: names of lowercase letters, digits and `-`
+/// (S3 lowercases names anyway), printable ASCII values, 2 KB in all.
+pub fn metadata(entries: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+    if entries.len() > MAX_METADATA_ENTRIES {
+        return Err(format!("at most {MAX_METADATA_ENTRIES} metadata entries can be stored with a file"));
+    }
+    let mut total = 0;
+    for (name, value) in entries {
+        let name_ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(format!("{name:?} is not a usable metadata name (1-64 lowercase letters, digits, hyphens)"));
+        }
+        if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Err(format!("the metadata {name:?} must be printable ASCII"));
+        }
+        total += name.len() + value.len();
+    }
+    if total > MAX_METADATA_BYTES {
+        return Err(format!("the metadata takes {total} bytes; at most {MAX_METADATA_BYTES} can be stored with a file"));
+    }
+    Ok(entries.iter().map(|(n, v)| (n.clone(), v.clone())).collect())
+}
+
 /// A SHA-256 digest as S3 takes it: the base64 of 32 bytes.
 pub fn checksum_sha256(raw: &str) -> Result<String, String> {
     use base64::Engine;
@@ -101,6 +127,24 @@ mod tests {
         assert_eq!(size(1), Ok(1));
         assert_eq!(size(MAX_POST_OBJECT_SIZE), Ok(MAX_POST_OBJECT_SIZE));
         assert!(size(MAX_POST_OBJECT_SIZE + 1).unwrap_err().contains("5 GiB"));
+    }
+
+    #[test]
+    fn metadata_names_values_and_sizes() {
+        let of = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        assert_eq!(metadata(&of(&[("file-last-modified", "2026-11-28T12:00:00Z")])).unwrap().len(), 1);
+        for bad in [
+            of(&[("Upper", "x")]),
+            of(&[("", "x")]),
+            of(&[("under_score", "x")]),
+            of(&[("ok", "line\nbreak")]),
+            of(&[("ok", "naïve")]),
+            of(&[("big", &"x".repeat(MAX_METADATA_BYTES))]),
+        ] {
+            assert!(metadata(&bad).is_err(), "{bad:?}");
+        }
+        let many: std::collections::BTreeMap<String, String> = (0..9).map(|i| (format!("m{i}"), "v".into())).collect();
+        assert!(metadata(&many).unwrap_err().contains("at most 8"));
     }
 
     #[test]

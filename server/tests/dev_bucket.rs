@@ -304,6 +304,7 @@ mod confirm {
             content_type: "text/plain".into(),
             access_code: String::new(),
             checksum_sha256: None,
+            metadata: Default::default(),
         }
     }
 

@@ -88,6 +88,19 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
 }
 
 #[tokio::test]
+async fn metadata_is_bound_and_bad_metadata_refused() {
+    let form = "access_code=&file_name=a.txt&size=1&content_type=text%2Fplain&metadata[file-last-modified]=2026-11-28T12%3A00%3A00.000Z";
+    let res = app().oneshot(sign_request(form, None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(signed.fields.contains(&("x-amz-meta-file-last-modified".into(), "2026-11-28T12:00:00.000Z".into())), "{:?}", signed.fields);
+
+    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=&metadata[Bad%20Name]=x", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("is not a usable metadata name"));
+}
+
+#[tokio::test]
 async fn a_known_browser_keeps_its_prefix() {
     let id = "00112233445566778899aabbccddeeff";
     let sealed = session_key().seal(&app::signing::UploaderId::parse(id).unwrap());

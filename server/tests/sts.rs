@@ -164,6 +164,7 @@ fn request() -> UploadRequest {
         content_type: "image/png".into(),
         access_code: String::new(),
         checksum_sha256: None,
+        metadata: Default::default(),
     }
 }
 

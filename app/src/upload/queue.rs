@@ -127,9 +127,13 @@ impl Queue {
 
     /// A policy for this file, fresh enough to start uploading with.
     async fn sign(self, row: &Row, file: &File, checksum: Option<String>) -> Result<SignedUpload, Status> {
+        // Kept with the object: when the file was last changed on the uploader's computer.
+        let modified: String = js_sys::Date::new(&file.last_modified().into()).to_iso_string().into();
+        let metadata = std::collections::BTreeMap::from([("file-last-modified".to_string(), modified)]);
         for _ in 0..2 {
             row.status.set(Status::Signing);
-            let signed = sign_upload(row.name.clone(), row.size, file.type_(), self.access_code.get_untracked(), checksum.clone())
+            let code = self.access_code.get_untracked();
+            let signed = sign_upload(row.name.clone(), row.size, file.type_(), code, checksum.clone(), metadata.clone())
                 .await
                 .map_err(|err| failed(sign_error_code(&err), err.to_string()))?;
             // Signed just now, so this only trips on a clock far off or a very slow network.

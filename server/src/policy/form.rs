@@ -106,7 +106,8 @@ pub enum FormError {
 }
 
 /// S3's limit on user metadata (names and values together).
-const MAX_METADATA_BYTES: usize = 2048;
+/// S3's limit on user metadata: names and values together.
+pub const MAX_METADATA_BYTES: usize = 2048;
 
 impl FormSpec {
     fn validate(&self) -> Result<(), FormError> {

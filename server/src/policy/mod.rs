@@ -19,7 +19,7 @@ pub use condition::{Condition, ConditionError, PostPolicy};
 pub use credentials::Credentials;
 pub use error::S3Error;
 pub use expiry::{policy_expiry, ExpiryError, ExpiryLimits};
-pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule};
+pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule, MAX_METADATA_BYTES};
 pub use parse::ReceivedPolicy;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};
