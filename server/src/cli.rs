@@ -18,6 +18,8 @@ use crate::signer::S3Signer;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: crate::settings::Settings,
 }
 
 #[derive(Debug, Subcommand)]

@@ -158,9 +158,9 @@ impl Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name} is not set: {hint}")]
+    #[error("{name}{} is not set: {hint}", crate::settings::flag_hint(name))]
     Missing { name: &'static str, hint: &'static str },
-    #[error("{name} is invalid: {reason}")]
+    #[error("{name}{} is invalid: {reason}", crate::settings::flag_hint(name))]
     Invalid { name: &'static str, reason: String },
 }
 
@@ -169,9 +169,9 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// Reads the process environment; empty variables count as unset.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    /// Reads the command line and the environment (see [`crate::settings::Settings`]).
+    pub fn from_settings(settings: &crate::settings::Settings) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| settings.get(name))
     }
 
     /// Reads settings through `get`, so tests need not touch the process environment.

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod ratelimit;
 pub mod routes;
 pub mod same_origin;
+pub mod settings;
 pub mod signer;
 pub mod uploader;
 pub mod validate;

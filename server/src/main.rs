@@ -10,6 +10,7 @@ use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::devbucket::{self, DevBucket, Store};
 use server::metrics::Metrics;
+use server::settings::Settings;
 use server::objects::Objects;
 use app::signing::UploadSigner;
 use server::uploader::SessionKey;
@@ -38,8 +39,8 @@ fn config_error(err: impl std::fmt::Display) -> ExitCode {
 }
 
 /// A signer for the configured bucket, with the credentials and S3 client it is set up for.
-async fn configured(metrics: Arc<Metrics>) -> Result<(S3Signer, aws_sdk_s3::Client), ExitCode> {
-    let config = Config::from_env().map_err(config_error)?;
+async fn configured(settings: &Settings, metrics: Arc<Metrics>) -> Result<(S3Signer, aws_sdk_s3::Client), ExitCode> {
+    let config = Config::from_settings(settings).map_err(config_error)?;
     let sdk = server::aws::sdk_config(&config).await;
     let source = server::aws::credential_source(&config, &sdk, metrics.clone()).map_err(config_error)?;
     let client = server::aws::s3_client(&sdk, &config);
@@ -66,9 +67,9 @@ async fn main() -> ExitCode {
     init_tracing();
     let command = cli.command.unwrap_or(Command::Serve);
     if matches!(command, Command::Serve) {
-        return serve().await;
+        return serve(&cli.settings).await;
     }
-    let (signer, client) = match configured(Arc::new(Metrics::new())).await {
+    let (signer, client) = match configured(&cli.settings, Arc::new(Metrics::new())).await {
         Ok(configured) => configured,
         Err(code) => return code,
     };
@@ -107,15 +108,15 @@ fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
 }
 
 /// Starts the embedded dev bucket on its own port and returns the signer for it.
-async fn start_dev_bucket(app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<S3Signer, ExitCode> {
-    let addr = env("UPLOAD_DEV_BUCKET_ADDR").unwrap_or_else(|| "127.0.0.1:0".into());
+async fn start_dev_bucket(settings: &Settings, app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<S3Signer, ExitCode> {
+    let addr = settings.get("UPLOAD_DEV_BUCKET_ADDR").unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|err| {
         eprintln!("error: the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}");
         ExitCode::from(1)
     })?;
     let endpoint = format!("http://{}", listener.local_addr().map_err(|_| ExitCode::from(1))?);
-    let config = Config::dev_bucket(env, endpoint.clone()).map_err(config_error)?;
-    let data_dir = env("UPLOAD_DEV_DATA_DIR").unwrap_or_else(|| "data".into());
+    let config = Config::dev_bucket(|name| settings.get(name), endpoint.clone()).map_err(config_error)?;
+    let data_dir = settings.get("UPLOAD_DEV_DATA_DIR").unwrap_or_else(|| "data".into());
     let dev = Arc::new(DevBucket {
         bucket: config.bucket.clone(),
         region: config.region.clone(),
@@ -135,7 +136,7 @@ async fn start_dev_bucket(app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result
     Ok(S3Signer::new(config).with_objects(objects).for_dev_bucket(files))
 }
 
-async fn serve() -> ExitCode {
+async fn serve(settings: &Settings) -> ExitCode {
     let leptos = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(err) => {
@@ -145,10 +146,10 @@ async fn serve() -> ExitCode {
     };
     let addr = leptos.site_addr;
     let metrics = Arc::new(Metrics::new());
-    let signer = if Config::wants_dev_bucket(env) {
-        start_dev_bucket(addr, metrics.clone()).await
+    let signer = if Config::wants_dev_bucket(|name| settings.get(name)) {
+        start_dev_bucket(settings, addr, metrics.clone()).await
     } else {
-        configured(metrics.clone()).await.map(|(signer, _)| signer)
+        configured(settings, metrics.clone()).await.map(|(signer, _)| signer)
     };
     let signer = match signer {
         Ok(signer) => signer,
@@ -156,7 +157,7 @@ async fn serve() -> ExitCode {
     };
     let target = signer.target();
     tracing::info!(bucket = %target.bucket, post_url = %target.url, credentials = signer.credential_kind(), "signing uploads");
-    let sessions = match env("UPLOAD_SESSION_SECRET") {
+    let sessions = match settings.get("UPLOAD_SESSION_SECRET") {
         None => SessionKey::random(),
         Some(hex) => match SessionKey::from_hex(&hex) {
             Some(key) => key,
