@@ -78,7 +78,7 @@ fn prints_a_curl_command_binding_the_file_size() {
 fn missing_configuration_and_bad_flags_are_named() {
     let out = sign(&ARGS, &ENV[1..]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("UPLOAD_BUCKET is not set"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UPLOAD_BUCKET (--bucket) is not set"));
 
     let out = sign(&["--key", "k"], &ENV);
     assert_eq!(out.status.code(), Some(2));
