@@ -110,6 +110,10 @@ test('an empty file is refused by the page before anything is signed or sent', a
   await expect(row.locator('.error .message')).toHaveText('empty files cannot be uploaded');
   expect(bucketPosts).toEqual([]);
   expect(signs).toEqual([]);
+  // Retrying would be refused the same way: the row offers only to go.
+  await expect(row.getByRole('button', { name: 'Retry empty.txt' })).toHaveCount(0);
+  await row.getByRole('button', { name: 'Remove empty.txt from the list' }).click();
+  await expect(row).toHaveCount(0);
 });
 
 test('a file over the configured limit is refused before any upload, with the limit in human units', async ({ page }) => {

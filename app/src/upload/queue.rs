@@ -56,8 +56,13 @@ impl Queue {
         }
     }
 
+    /// Takes a finished row off the list.
+    pub fn remove(self, id: usize) {
+        self.rows.update(|rows| rows.retain(|r| r.id != id || !r.status.get_untracked().is_finished()));
+    }
+
     pub fn retry(self, row: &Row) {
-        if matches!(row.status.get_untracked(), Status::Failed { .. } | Status::Cancelled) {
+        if row.status.get_untracked().is_retryable() {
             row.sent.set(0.0);
             row.hashed.set(0.0);
             row.key.set(None);

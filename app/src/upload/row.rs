@@ -37,11 +37,28 @@ impl Status {
         }
     }
 
+    /// Worth retrying: not a refusal the page made itself (the file would be refused again).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Status::Failed { code, .. } => !LOCAL_REFUSALS.contains(&code.as_str()),
+            Status::Cancelled => true,
+            _ => false,
+        }
+    }
+
+    /// Finished one way or another: the row can be removed from the list.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Status::Done(_) | Status::Failed { .. } | Status::Cancelled)
+    }
+
     /// Still under way (and so cancellable). Verifying is not: the bytes are in the bucket.
     pub fn is_active(&self) -> bool {
         matches!(self, Status::Queued | Status::Hashing | Status::Signing | Status::Uploading)
     }
 }
+
+/// Codes of the refusals the page makes before anything is signed.
+pub const LOCAL_REFUSALS: [&str; 3] = ["EmptyFile", "TooLarge", "TypeNotAllowed"];
 
 pub fn failed(code: &str, message: impl Into<String>) -> Status {
     Status::Failed { code: code.into(), message: message.into() }
@@ -118,9 +135,9 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
 
 #[component]
 pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
-    let (cancel_row, retry_row) = (row.clone(), row.clone());
+    let (cancel_row, retry_row, remove_id) = (row.clone(), row.clone(), row.id);
     let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
-    let (cancel_label, retry_label) = (format!("Cancel {name}"), format!("Retry {name}"));
+    let (cancel_label, retry_label, remove_label) = (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
     // While hashing, the bar shows hashing; then the upload.
     let pct = move || match status.get() {
         Status::Hashing => percent(hashed.get(), size as f64),
@@ -152,9 +169,13 @@ pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
                     <button type="button" class="cancel" aria-label=cancel_label.clone()
                         on:click={ let row = cancel_row.clone(); move |_| row.cancel() }>"Cancel"</button>
                 </Show>
-                <Show when=move || status.with(|s| matches!(s, Status::Failed { .. } | Status::Cancelled))>
+                <Show when=move || status.with(Status::is_retryable)>
                     <button type="button" class="retry" aria-label=retry_label.clone()
                         on:click={ let row = retry_row.clone(); move |_| queue.retry(&row) }>"Retry"</button>
+                </Show>
+                <Show when=move || status.with(Status::is_finished)>
+                    <button type="button" class="remove" aria-label=remove_label.clone()
+                        on:click=move |_| queue.remove(remove_id)>"Remove"</button>
                 </Show>
             </div>
             {move || match status.get() {
@@ -163,8 +184,8 @@ pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
                 }.into_any()),
                 Status::Done(stored) => Some(view! {
                     <p class="stored">
-                        "Stored as "<code class="key">{stored.key}</code>" "
-                        <a class="view" href=stored.view_url target="_blank" rel="noopener">"view"</a>
+                        <a class="view" href=stored.view_url target="_blank" rel="noopener">"View"</a>
+                        " · stored as "<code class="key">{stored.key}</code>
                     </p>
                 }.into_any()),
                 _ => None,
