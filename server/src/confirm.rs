@@ -67,9 +67,14 @@ impl S3Signer {
             tracing::error!(target: "audit", event = "confirm_failed", uploader, key, error = %err);
             UploadError::Unavailable("the bucket cannot be checked right now".into())
         })?;
-        let found = found.ok_or_else(|| security_event("the bucket has no object under that key".into()))?;
+        // One verdict per signature (a bucket that cannot be asked is not a verdict).
+        let Some(found) = found else {
+            self.ledger.forget(key);
+            return Err(security_event("the bucket has no object under that key".into()));
+        };
         let differs = differences(&signed, key, &report.etag, &found);
         if !differs.is_empty() {
+            self.ledger.forget(key);
             return Err(security_event(format!("the stored file is not the one that was signed: {}", differs.join("; "))));
         }
         let view_url = objects.view_url(key).await.unwrap_or_default();

@@ -62,6 +62,12 @@ impl Ledger {
         pending.get(directory(key)).filter(|s| now - s.signed_at < PENDING_FOR).cloned()
     }
 
+    /// Forgets what was signed for the directory of `key`: after a mismatch, confirming again
+    /// finds nothing, so a client cannot make the server query the bucket without end.
+    pub fn forget(&self, key: &str) {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(directory(key));
+    }
+
     /// Records a confirmed upload; a key is listed once, however often it is confirmed.
     pub fn confirmed(&self, uploader: &UploaderId, upload: StoredUpload) {
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(directory(&upload.key));

@@ -28,6 +28,16 @@ impl SignLimits {
     }
 
     /// `Ok` to sign, or how long to wait first.
+    /// Counts against the client address only: for signatures made without being asked for
+    /// a file (the page's plain form), which a new visitor gets on every page view.
+    pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let now = self.clock.now();
+        match ip {
+            Some(ip) => self.per_ip.check_key(&ip).map_err(|wait| wait.wait_time_from(now)),
+            None => Ok(()),
+        }
+    }
+
     pub fn check(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         if self.per_uploader.len() > PRUNE_ABOVE {
             self.per_uploader.retain_recent();

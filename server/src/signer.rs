@@ -212,6 +212,12 @@ impl S3Signer {
         if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
             return Ok(None);
         }
+        // Every page view signs one (and, with STS, a new visitor costs an STS call): bounded
+        // by the address's signing budget; past it the page simply offers no plain form.
+        if self.rate.check_ip(who.ip).is_err() {
+            self.metrics.refused("rate_limited");
+            return Ok(None);
+        }
         let uploader = who.uploader.as_str();
         let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
         let size = SizeRule::Range { min: 1, max: limits.max_bytes };

@@ -342,8 +342,11 @@ mod confirm {
         // Changed on disk after the upload: another size.
         let report = upload(&running, &signer, "changed.txt", b"hello").await;
         std::fs::write(running.data.join(devbucket::DEV_BUCKET).join(&report.key), b"hello!").unwrap();
-        let err = signer.confirm(&me(), report).await.unwrap_err();
+        let err = signer.confirm(&me(), report.clone()).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes")), "{err:?}");
+        // One verdict per signature: asking again does not query the bucket again.
+        let err = signer.confirm(&me(), report).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("nothing was signed")), "{err:?}");
 
         // The browser reports an ETag the bucket does not have.
         let report = upload(&running, &signer, "etag.txt", b"hello").await;
