@@ -1,46 +1,13 @@
 //! The router over HTTP, without a socket: health, the `sign_upload` server function, the
 //! uploader cookie, and refusals.
 
-use std::sync::Arc;
+#[path = "support/router.rs"]
+mod router;
 
-use axum::{body::Body, Router};
+use axum::body::Body;
 use http::{header, Request, StatusCode};
-use leptos::prelude::LeptosOptions;
-use server::uploader::SessionKey;
-use server::{config::Config, signer::S3Signer};
+use router::{app, app_with, body_text, session_key, SECRET};
 use tower::ServiceExt;
-
-const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
-
-fn app() -> Router {
-    app_with(&[])
-}
-
-fn app_with(settings: &[(&str, &str)]) -> Router {
-    let config = Config::from_lookup(|name| {
-        if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
-            return Some(value.to_string());
-        }
-        Some(match name {
-            "UPLOAD_BUCKET" => "uploads",
-            "AWS_REGION" => "garage",
-            "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
-            "AWS_SECRET_ACCESS_KEY" => SECRET,
-            "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
-            _ => return None,
-        }
-        .to_owned())
-    })
-    .unwrap();
-    let options = LeptosOptions::builder().output_name("s3-uploader").build();
-    let metrics = Arc::new(server::metrics::Metrics::new());
-    let signer = S3Signer::new(config).with_metrics(metrics.clone());
-    server::app(options, Arc::new(signer), Arc::new(session_key()), metrics)
-}
-
-fn session_key() -> SessionKey {
-    SessionKey::from_hex(&"5e".repeat(32)).unwrap()
-}
 
 fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
     let mut req = Request::post("/api/sign_upload")
@@ -52,10 +19,6 @@ fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
     req.body(Body::from(form.to_owned())).unwrap()
 }
 
-async fn body_text(res: http::Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -233,27 +196,4 @@ async fn an_access_code_gates_signing_when_the_operator_sets_one() {
     assert_eq!(err, app::api::UploadError::AccessCode("uploading here needs an access code".into()));
     assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
-}
-
-// Rendering streams from tasks leptos spawns: they need a runtime with worker threads.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn page_views_sign_plain_forms_within_the_address_budget() {
-    use axum::extract::connect_info::MockConnectInfo;
-    let addr: std::net::SocketAddr = "192.0.2.9:50000".parse().unwrap();
-    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]).layer(MockConnectInfo(addr));
-    let mut offered = vec![];
-    for _ in 0..3 {
-        let res = app.clone().oneshot(Request::get("/").header(header::HOST, "upload.example").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res)).await.expect("the page renders");
-        assert!(!html.contains(SECRET));
-        if html.contains("class=\"plain-form\"") {
-            // Signed for ${filename} under a fresh directory, coming back to this site.
-            assert!(html.contains("${filename}"), "{html}");
-            assert!(html.contains("http://upload.example/uploaded?session="), "{html}");
-        }
-        offered.push(html.contains("class=\"plain-form\""));
-    }
-    // A new visitor each time: the plain form costs a signature, so the address's budget ends it.
-    assert_eq!(offered, [true, true, false]);
 }

@@ -1,0 +1,36 @@
+//! The rendered page over HTTP, without a socket: each page view carries a plain form signed
+//! for the visitor (for browsers without JavaScript), within the address's signing budget.
+//! A test binary of its own, on a multi-thread runtime as the server runs: rendering runs on
+//! tasks leptos spawns, and beside the router tests' many short-lived runtimes in one process
+//! it stalled.
+
+#[path = "support/router.rs"]
+mod router;
+
+use axum::body::Body;
+use http::{header, Request, StatusCode};
+use router::{app_with, body_text, SECRET};
+use tower::ServiceExt;
+
+// Rendering streams from tasks leptos spawns: they need a runtime with worker threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_views_sign_plain_forms_within_the_address_budget() {
+    use axum::extract::connect_info::MockConnectInfo;
+    let addr: std::net::SocketAddr = "192.0.2.9:50000".parse().unwrap();
+    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]).layer(MockConnectInfo(addr));
+    let mut offered = vec![];
+    for _ in 0..3 {
+        let res = app.clone().oneshot(Request::get("/").header(header::HOST, "upload.example").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res)).await.expect("the page renders");
+        assert!(!html.contains(SECRET));
+        if html.contains("class=\"plain-form\"") {
+            // Signed for ${filename} under a fresh directory, coming back to this site.
+            assert!(html.contains("${filename}"), "{html}");
+            assert!(html.contains("http://upload.example/uploaded?session="), "{html}");
+        }
+        offered.push(html.contains("class=\"plain-form\""));
+    }
+    // A new visitor each time: the plain form costs a signature, so the address's budget ends it.
+    assert_eq!(offered, [true, true, false]);
+}

@@ -1,0 +1,47 @@
+//! The app as the router tests build it: signing for a made-up Garage bucket with a known
+//! secret (which must never show in an answer) and a fixed session key.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::Arc;
+
+use axum::{body::Body, Router};
+use leptos::prelude::LeptosOptions;
+use server::uploader::SessionKey;
+use server::{config::Config, signer::S3Signer};
+
+pub const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
+
+pub fn app() -> Router {
+    app_with(&[])
+}
+
+pub fn app_with(settings: &[(&str, &str)]) -> Router {
+    let config = Config::from_lookup(|name| {
+        if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
+            return Some(value.to_string());
+        }
+        Some(match name {
+            "UPLOAD_BUCKET" => "uploads",
+            "AWS_REGION" => "garage",
+            "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
+            "AWS_SECRET_ACCESS_KEY" => SECRET,
+            "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
+            _ => return None,
+        }
+        .to_owned())
+    })
+    .unwrap();
+    let options = LeptosOptions::builder().output_name("s3-uploader").build();
+    let metrics = Arc::new(server::metrics::Metrics::new());
+    let signer = S3Signer::new(config).with_metrics(metrics.clone());
+    server::app(options, Arc::new(signer), Arc::new(session_key()), metrics)
+}
+
+pub fn session_key() -> SessionKey {
+    SessionKey::from_hex(&"5e".repeat(32)).unwrap()
+}
+
+pub async fn body_text(res: http::Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
