@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordStates, statesSeen } from './page';
+import { openUploader, recordStates, signRequests, statesSeen } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -26,18 +26,10 @@ async function answerBucketPosts(page: Page, answer: (n: number, origin: string)
   });
 }
 
-function signCalls(page: Page): string[] {
-  const bodies: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().endsWith('/api/sign_upload')) bodies.push(req.postData() ?? '');
-  });
-  return bodies;
-}
-
 test('the page hashes the file, and the policy binds the SHA-256 the bucket checks', async ({ page }) => {
   const { getObject } = backend();
   const bytes = randomBytes(3 * 1024 * 1024 + 17);
-  const signs = signCalls(page);
+  const signs = signRequests(page);
   await openUploader(page);
   await recordStates(page);
   await page.setInputFiles('input[type=file]', { name: 'hashed.bin', mimeType: 'application/octet-stream', buffer: bytes });
@@ -82,7 +74,7 @@ test('a policy the bucket calls expired is signed again, and the upload goes thr
   await answerBucketPosts(page, (n) =>
     n === 0 ? { status: expired.status, body: `<Error><Code>${expired.code}</Code><Message>${expired.message}</Message></Error>` } : null,
   );
-  const signs = signCalls(page);
+  const signs = signRequests(page);
   const bytes = randomBytes(10_000);
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'late.bin', mimeType: 'application/octet-stream', buffer: bytes });

@@ -37,6 +37,15 @@ export function recordPosts(page: Page, prefix: string): string[] {
   return posts;
 }
 
+/** The body of every signing request the page sends, as it happens. */
+export function signRequests(page: Page): string[] {
+  const bodies: string[] = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().endsWith('/api/sign_upload')) bodies.push(req.postData() ?? '');
+  });
+  return bodies;
+}
+
 /** Starts recording every state any row enters; read them with `statesSeen`. */
 export async function recordStates(page: Page) {
   await page.evaluate(() => {

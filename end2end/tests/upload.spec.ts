@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordPosts, throttleUploads } from './page';
+import { openUploader, recordPosts, signRequests, throttleUploads } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -101,7 +101,7 @@ test('a form signed for N bytes that carries N+1 is refused, shown, and nothing 
 test('an empty file is refused by the page before anything is signed or sent', async ({ page }) => {
   const { endpoint } = backend();
   const bucketPosts = recordPosts(page, endpoint);
-  const signs = recordPosts(page, new URL('/api/sign_upload', test.info().project.use.baseURL).href);
+  const signs = signRequests(page);
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
   const row = page.locator('.upload', { hasText: 'empty.txt' });
@@ -120,7 +120,7 @@ test('a file over the configured limit is refused before any upload, with the li
   test.skip(test.info().project.name !== 'dev-bucket', 'only the dev-bucket instance has UPLOAD_MAX_BYTES set');
   const { endpoint } = backend();
   const bucketPosts = recordPosts(page, endpoint);
-  const signs = recordPosts(page, new URL('/api/sign_upload', test.info().project.use.baseURL).href);
+  const signs = signRequests(page);
   await openUploader(page);
   await expect(page.locator('.limits')).toHaveText('Up to 8.0 MiB per file; any type.');
   await page.setInputFiles('input[type=file]', { name: 'nine.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -135,13 +134,10 @@ pub async fn sign(signer: &S3Signer, args: SignArgs) -> Result<String, String> {
         return Err(format!("one POST carries at most 5 GiB ({MAX_POST_OBJECT_SIZE} bytes)"));
     }
     if let Some(sum) = &args.checksum_sha256 {
-        let ok = base64::engine::general_purpose::STANDARD.decode(sum).is_ok_and(|d| d.len() == 32);
-        if !ok {
-            return Err("--checksum-sha256 must be the base64 of a 32-byte SHA-256 digest".into());
-        }
+        crate::validate::checksum_sha256(sum).map_err(|_| "--checksum-sha256 must be the base64 of a 32-byte SHA-256 digest")?;
     }
 
-    let uploader = uploader_of(&args.key, signer.credential_kind() != "static" && signer.credential_kind() != "default_chain")?;
+    let uploader = uploader_of(&args.key, signer.credentials_per_uploader())?;
     let mut spec = signer.spec(args.key, args.content_type, size);
     spec.metadata = args.metadata;
     spec.checksum_sha256 = args.checksum_sha256;

@@ -117,6 +117,16 @@ impl S3Signer {
         (self.clock)()
     }
 
+    /// What the browser gets for a signed form.
+    fn answer(&self, key: String, form: SignedForm) -> SignedUpload {
+        SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields }
+    }
+
+    /// Whether each uploader signs with credentials limited to its own prefix (STS).
+    pub fn credentials_per_uploader(&self) -> bool {
+        matches!(self.source, Source::Sts(_))
+    }
+
     /// The policy signer holding `uploader`'s credentials (fetched from STS when so configured).
     pub async fn policy_signer(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, UploadError> {
         self.source.signer_for(uploader, now).await.map_err(|err| {
@@ -200,7 +210,7 @@ impl S3Signer {
                 signed_at: now,
             },
         );
-        Ok(SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields })
+        Ok(self.answer(key, form))
     }
 
     /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
@@ -235,7 +245,7 @@ impl S3Signer {
             signed_at: now,
         };
         self.ledger.signed(directory, signed);
-        Ok(Some(SignedUpload { url: self.config.post_url(), key: spec.key, expires_at: rfc3339(form.expires_at()), fields: form.fields }))
+        Ok(Some(self.answer(spec.key, form)))
     }
 
     async fn sign_upload(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {

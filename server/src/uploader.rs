@@ -19,6 +19,10 @@ use zeroize::Zeroizing;
 use app::signing::{ClientIp, ReturnToken, UploaderId};
 
 pub const COOKIE_NAME: &str = "uploader";
+/// What a sealed id is for. The cookie's is empty, as it was before return tokens existed, so
+/// cookies already handed out stay valid.
+const COOKIE_PURPOSE: &str = "";
+const RETURN_PURPOSE: &str = "return:";
 
 /// The key uploader cookies are signed with. Zeroized on drop, never printed.
 pub struct SessionKey(Zeroizing<[u8; 32]>);
@@ -39,37 +43,47 @@ impl SessionKey {
         Self(key)
     }
 
-    fn mac(&self, id: &str) -> Hmac<Sha256> {
+    /// The HMAC of `purpose` followed by the id. Ids are hex only, so no purpose prefix can
+    /// make one token pass for another kind.
+    fn mac(&self, purpose: &str, id: &UploaderId) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0).expect("HMAC takes keys of any length");
-        mac.update(id.as_bytes());
+        mac.update(purpose.as_bytes());
+        mac.update(id.as_str().as_bytes());
         mac
     }
 
-    /// `<id>.<hex HMAC of id>`.
-    pub fn seal(&self, id: &UploaderId) -> String {
-        format!("{}.{}", id.as_str(), hex::encode(self.mac(id.as_str()).finalize().into_bytes()))
+    /// `<id>.<hex HMAC of purpose and id>`.
+    fn seal_for(&self, purpose: &str, id: &UploaderId) -> String {
+        format!("{}.{}", id.as_str(), hex::encode(self.mac(purpose, id).finalize().into_bytes()))
     }
 
-    /// The return token for `id`: signed for another purpose than the cookie, so it cannot
+    /// The id in `value`, if it was sealed for `purpose` under this key (checked in constant time).
+    fn open_for(&self, purpose: &str, value: &str) -> Option<UploaderId> {
+        let (id, signature) = value.split_once('.')?;
+        let id = UploaderId::parse(id)?;
+        self.mac(purpose, &id).verify_slice(&hex::decode(signature).ok()?).ok()?;
+        Some(id)
+    }
+
+    /// The cookie value for `id`.
+    pub fn seal(&self, id: &UploaderId) -> String {
+        self.seal_for(COOKIE_PURPOSE, id)
+    }
+
+    /// The id in a cookie value, if its signature is ours.
+    pub fn open(&self, value: &str) -> Option<UploaderId> {
+        self.open_for(COOKIE_PURPOSE, value)
+    }
+
+    /// The return token for `id`: sealed for another purpose than the cookie, so it cannot
     /// be used as one.
     pub fn seal_return(&self, id: &UploaderId) -> String {
-        format!("{}.{}", id.as_str(), hex::encode(self.mac(&format!("return:{}", id.as_str())).finalize().into_bytes()))
+        self.seal_for(RETURN_PURPOSE, id)
     }
 
     /// The id in a return token, if its signature is ours.
     pub fn open_return(&self, value: &str) -> Option<UploaderId> {
-        let (id, signature) = value.split_once('.')?;
-        let id = UploaderId::parse(id)?;
-        self.mac(&format!("return:{}", id.as_str())).verify_slice(&hex::decode(signature).ok()?).ok()?;
-        Some(id)
-    }
-
-    /// The id in a cookie value, if its signature is ours (checked in constant time).
-    pub fn open(&self, value: &str) -> Option<UploaderId> {
-        let (id, signature) = value.split_once('.')?;
-        let id = UploaderId::parse(id)?;
-        self.mac(id.as_str()).verify_slice(&hex::decode(signature).ok()?).ok()?;
-        Some(id)
+        self.open_for(RETURN_PURPOSE, value)
     }
 }
 

@@ -119,8 +119,7 @@ impl Queue {
         // In the bucket: the file is not needed for a retry any more.
         row.file.set_value(None);
         row.status.set(Status::Verifying);
-        let etag = if stored.etag.is_empty() { String::new() } else { stored.etag };
-        match confirm_upload(signed.key, etag).await {
+        match confirm_upload(signed.key, stored.etag).await {
             Ok(done) => {
                 row.status.set(Status::Done(done));
                 self.uploads_changed.update(|n| *n += 1);

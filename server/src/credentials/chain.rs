@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_types::error::display::DisplayErrorContext;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
@@ -33,7 +34,7 @@ impl Chain {
             .provider
             .provide_credentials()
             .await
-            .map_err(|err| CredentialError::Chain(aws_sdk_sts::error::DisplayErrorContext(&err).to_string()))?;
+            .map_err(|err| CredentialError::Chain(DisplayErrorContext(&err).to_string()))?;
         let signer = Arc::new(PolicySigner::new(from_sdk(&credentials), self.region.clone()));
         *current = Some(Arc::clone(&signer));
         Ok(signer)
