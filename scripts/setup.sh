@@ -72,6 +72,13 @@ if [ "$mode" = test ]; then
   fi
 fi
 
+# A first build fills target/ with about 4 GB (README, "First run"). Say so now rather than let a
+# compiler stop halfway with "No space left on device".
+free_mib=$(df -Pm . | awk 'NR == 2 { print $4 }')
+if [ ! -d target ] && [ "$free_mib" -lt 5120 ]; then
+  echo "setup: warning: ${free_mib} MiB free here; a first build needs about 4 GB for target/"
+fi
+
 if [ ${#installed[@]} -eq 0 ]; then
   echo "setup: nothing to install"
 else
