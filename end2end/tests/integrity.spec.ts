@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordStates, signRequests, statesSeen } from './page';
+import { openUploader, recordStates, signRequests, statesSeen, expectFailed } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -56,11 +56,8 @@ test('a file changed between hashing and upload is refused by the bucket, and no
   });
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'changed.bin', mimeType: 'application/octet-stream', buffer: bytes });
-  const row = page.locator('.upload', { hasText: 'changed.bin' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
   // AWS and the dev bucket say BadDigest; Garage says InvalidDigest.
-  await expect(row.locator('.error .code')).toHaveText(/^(BadDigest|InvalidDigest)$/);
-  await expect(row.locator('.error .message')).toContainText('changed after it was checked');
+  const row = await expectFailed(page, 'changed.bin', /^(BadDigest|InvalidDigest)$/, /changed after it was checked/);
   expect(await exists((await row.getAttribute('data-key'))!)).toBe(false);
 });
 
@@ -92,10 +89,7 @@ test('an upload the bucket did not store is caught when the server verifies it',
   }));
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'ghost.txt', mimeType: 'text/plain', buffer: Buffer.from('boo') });
-  const row = page.locator('.upload', { hasText: 'ghost.txt' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('NotVerified');
-  await expect(row.locator('.error .message')).toHaveText('the bucket has no object under that key');
+  await expectFailed(page, 'ghost.txt', 'NotVerified', 'the bucket has no object under that key');
   await expect(page.locator('.your-uploads')).not.toContainText('ghost.txt');
 });
 

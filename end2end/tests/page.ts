@@ -1,5 +1,5 @@
 // What the browser tests do to the page: open it ready to upload, throttle the upload, and
-// watch what it sends and which states its rows go through.
+// watch what it sends and which states its rows go through, and check how a row failed.
 import { expect, test, type Page } from '@playwright/test';
 
 /** Opens the uploader once the wasm has hydrated it, with the access code where one is set. */
@@ -66,4 +66,16 @@ export async function recordStates(page: Page) {
 
 export async function statesSeen(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as any).__states);
+}
+
+/**
+ * Waits for the row of `fileName` to fail and checks the error it shows: the code exactly, the
+ * message exactly (a string) or in part (a RegExp). Returns the row for further checks.
+ */
+export async function expectFailed(page: Page, fileName: string, code: string | RegExp, message: string | RegExp) {
+  const row = page.locator('.upload', { hasText: fileName });
+  await expect(row).toHaveAttribute('data-status', 'failed');
+  await expect(row.locator('.error .code')).toHaveText(code);
+  await expect(row.locator('.error .message')).toHaveText(message);
+  return row;
 }

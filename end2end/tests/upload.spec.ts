@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordPosts, signRequests, throttleUploads } from './page';
+import { openUploader, recordPosts, signRequests, throttleUploads, expectFailed } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -85,11 +85,8 @@ test('a form signed for N bytes that carries N+1 is refused, shown, and nothing 
     buffer: randomBytes(64 * 1024 + 1),
   });
 
-  const row = page.locator('.upload', { hasText: 'one-byte-too-many.txt' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
   // S3's own words, whichever server: AWS says EntityTooLarge, Garage InvalidRequest.
-  await expect(row.locator('.error .code')).toHaveText(/^(EntityTooLarge|InvalidRequest)$/);
-  await expect(row.locator('.error .message')).toContainText(/size/i);
+  const row = await expectFailed(page, 'one-byte-too-many.txt', /^(EntityTooLarge|InvalidRequest)$/, /size/i);
   await expect(row.locator('.error .message')).toContainText('HTTP 400');
 
   const key = (await row.getAttribute('data-key'))!;
@@ -104,10 +101,7 @@ test('an empty file is refused by the page before anything is signed or sent', a
   const signs = signRequests(page);
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
-  const row = page.locator('.upload', { hasText: 'empty.txt' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('EmptyFile');
-  await expect(row.locator('.error .message')).toHaveText('empty files cannot be uploaded');
+  const row = await expectFailed(page, 'empty.txt', 'EmptyFile', 'empty files cannot be uploaded');
   expect(bucketPosts).toEqual([]);
   expect(signs).toEqual([]);
   // Retrying would be refused the same way: the row offers only to go.
@@ -124,10 +118,7 @@ test('a file over the configured limit is refused before any upload, with the li
   await openUploader(page);
   await expect(page.locator('.limits')).toHaveText('Up to 8.0 MiB per file; any type.');
   await page.setInputFiles('input[type=file]', { name: 'nine.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(9 * 1024 * 1024) });
-  const row = page.locator('.upload', { hasText: 'nine.bin' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('TooLarge');
-  await expect(row.locator('.error .message')).toHaveText('the file is 9.0 MiB; files here can be at most 8.0 MiB');
+  await expectFailed(page, 'nine.bin', 'TooLarge', 'the file is 9.0 MiB; files here can be at most 8.0 MiB');
   expect(bucketPosts).toEqual([]);
   expect(signs).toEqual([]);
 });
@@ -137,10 +128,7 @@ test('a bucket that cannot be reached is reported as such, not as a silent failu
   await page.route(`${endpoint}/**`, (route) => route.abort('connectionrefused'));
   await openUploader(page);
   await page.setInputFiles('input[type=file]', { name: 'offline.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
-  const row = page.locator('.upload', { hasText: 'offline.txt' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('Unreachable');
-  await expect(row.locator('.error .message')).toContainText('could not be reached');
+  await expectFailed(page, 'offline.txt', 'Unreachable', /could not be reached/);
 });
 
 test('a signing service that is down is reported, and nothing is sent to the bucket', async ({ page }) => {
@@ -149,10 +137,7 @@ test('a signing service that is down is reported, and nothing is sent to the buc
   await openUploader(page);
   await page.route('**/api/sign_upload', (route) => route.abort('connectionrefused'));
   await page.setInputFiles('input[type=file]', { name: 'nosign.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
-  const row = page.locator('.upload', { hasText: 'nosign.txt' });
-  await expect(row).toHaveAttribute('data-status', 'failed');
-  await expect(row.locator('.error .code')).toHaveText('NotSigned');
-  await expect(row.locator('.error .message')).toContainText('could not reach the upload service');
+  await expectFailed(page, 'nosign.txt', 'NotSigned', /could not reach the upload service/);
   expect(bucketPosts).toEqual([]);
 });
 
