@@ -1,5 +1,7 @@
 //! Pages, components and server functions of the S3 uploader. The API contract between the
-//! page and the server lives in [`api`]; what the server must provide, in `signing`.
+//! page and the server: the server functions in [`api`], what they exchange in [`wire`], what
+//! may be uploaded in [`rules`] (both sides decide with it), and what the server must provide
+//! in `service` (server builds only).
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -12,8 +14,9 @@ pub mod api;
 pub mod format;
 pub mod rules;
 #[cfg(feature = "ssr")]
-pub mod signing;
+pub mod service;
 mod upload;
+pub mod wire;
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

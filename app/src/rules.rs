@@ -1,8 +1,40 @@
-//! What may be uploaded, decided the same way on both sides: the page refuses a file before
-//! asking for a signature, with the message the server would give, and the server (which
-//! decides) uses the same functions.
+//! What may be uploaded, decided in one place for both sides: the page refuses a file before
+//! asking for a signature, with the message the server would give, and the server's upload
+//! service checks every request with these same functions before it signs. Each refusal is a
+//! message meant for the person uploading. (The policy core, `server::policy`, refuses what
+//! these refuse too: a test in `server/tests/rules.rs` pins the two together.)
 
 use crate::format::human_bytes;
+
+/// Longest file name kept in a key, in bytes (S3 keys go up to 1024).
+pub const MAX_NAME_BYTES: usize = 200;
+/// Most metadata entries one upload may carry.
+pub const MAX_METADATA_ENTRIES: usize = 8;
+/// S3's limit on user metadata: names and values together.
+pub const MAX_METADATA_BYTES: usize = 2048;
+
+/// A file name made safe to be the last segment of a key: no directories, no control or
+/// bidi-override characters, never `.` or `..`, at most [`MAX_NAME_BYTES`].
+pub fn file_name(raw: &str) -> Result<String, String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).collect();
+    let mut name = cleaned.trim().to_owned();
+    if name.len() > MAX_NAME_BYTES {
+        let mut cut = MAX_NAME_BYTES;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        return Err(format!("{raw:?} is not a usable file name"));
+    }
+    Ok(name)
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')
+}
 
 /// The type a file is signed and stored as: browsers report "" for unknown extensions.
 pub fn effective_type(browser_type: &str) -> &str {
@@ -38,6 +70,64 @@ pub fn type_refusal(allowed: &[String], content_type: &str) -> Option<String> {
         .then(|| format!("files of type {content_type} are not accepted here (allowed: {})", allowed.join(", ")))
 }
 
+
+/// The type to sign and store, from what the browser said: [`effective_type`], and then it
+/// must be a MIME type (`type/subtype[; params]`, printable ASCII, at most 255 bytes).
+pub fn content_type(browser_type: &str) -> Result<String, String> {
+    let raw = effective_type(browser_type);
+    let essence = raw.split(';').next().unwrap_or_default().trim();
+    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b));
+    let valid = raw.len() <= 255
+        && raw.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!("{raw:?} is not a valid content type"))
+    }
+}
+
+/// Why `name` cannot name user metadata, if it cannot: 1-64 lowercase letters, digits and `-`
+/// (S3 lowercases names anyway, and many proxies drop header names with `_`).
+pub fn metadata_name_refusal(name: &str) -> Option<String> {
+    let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (!ok).then(|| format!("{name:?} is not a usable metadata name (1-64 lowercase letters, digits, hyphens)"))
+}
+
+/// Why `value` cannot be stored as the metadata `name`, if it cannot: values travel in HTTP
+/// headers, so printable ASCII only.
+pub fn metadata_value_refusal(name: &str, value: &str) -> Option<String> {
+    (!value.bytes().all(|b| (0x20..0x7f).contains(&b))).then(|| format!("the metadata {name:?} must be printable ASCII"))
+}
+
+/// User metadata as S3 stores it in headers: at most [`MAX_METADATA_ENTRIES`] entries, each
+/// name and value as above, [`MAX_METADATA_BYTES`] in all.
+pub fn metadata(entries: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+    if entries.len() > MAX_METADATA_ENTRIES {
+        return Err(format!("at most {MAX_METADATA_ENTRIES} metadata entries can be stored with a file"));
+    }
+    let mut total = 0;
+    for (name, value) in entries {
+        if let Some(refusal) = metadata_name_refusal(name).or_else(|| metadata_value_refusal(name, value)) {
+            return Err(refusal);
+        }
+        total += name.len() + value.len();
+    }
+    if total > MAX_METADATA_BYTES {
+        return Err(format!("the metadata takes {total} bytes; at most {MAX_METADATA_BYTES} can be stored with a file"));
+    }
+    Ok(entries.iter().map(|(n, v)| (n.clone(), v.clone())).collect())
+}
+
+/// A SHA-256 digest as S3 takes it: the base64 of 32 bytes.
+pub fn checksum_sha256(raw: &str) -> Result<String, String> {
+    use base64::Engine;
+    match base64::engine::general_purpose::STANDARD.decode(raw) {
+        Ok(digest) if digest.len() == 32 => Ok(raw.to_owned()),
+        _ => Err("the file's checksum is not a SHA-256 (base64 of 32 bytes)".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +153,64 @@ mod tests {
             type_refusal(&["image/*".into()], "text/html").unwrap(),
             "files of type text/html are not accepted here (allowed: image/*)"
         );
+    }
+
+    #[test]
+    fn file_names_lose_directories_and_invisible_characters() {
+        assert_eq!(file_name("photo.jpg").unwrap(), "photo.jpg");
+        assert_eq!(file_name("C:\\Users\\me\\photo.jpg").unwrap(), "photo.jpg");
+        assert_eq!(file_name("../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(file_name("evil\u{202E}gpj.exe").unwrap(), "evilgpj.exe");
+        assert_eq!(file_name("nul\0byte\n.txt").unwrap(), "nulbyte.txt");
+        assert_eq!(file_name("  résumé final.pdf ").unwrap(), "résumé final.pdf");
+    }
+
+    #[test]
+    fn unusable_names_are_refused() {
+        for raw in ["", "   ", ".", "..", "dir/", "a/..", "\u{202E}\u{200F}"] {
+            assert!(file_name(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        let name = file_name(&"é".repeat(300)).unwrap();
+        assert!(name.len() <= MAX_NAME_BYTES && name.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn metadata_names_values_and_sizes() {
+        let of = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        assert_eq!(metadata(&of(&[("file-last-modified", "2026-11-28T12:00:00Z")])).unwrap().len(), 1);
+        for bad in [
+            of(&[("Upper", "x")]),
+            of(&[("", "x")]),
+            of(&[("under_score", "x")]),
+            of(&[("ok", "line\nbreak")]),
+            of(&[("ok", "naïve")]),
+            of(&[("big", &"x".repeat(MAX_METADATA_BYTES))]),
+        ] {
+            assert!(metadata(&bad).is_err(), "{bad:?}");
+        }
+        let many: std::collections::BTreeMap<String, String> = (0..9).map(|i| (format!("m{i}"), "v".into())).collect();
+        assert!(metadata(&many).unwrap_err().contains("at most 8"));
+    }
+
+    #[test]
+    fn checksums_are_32_bytes_of_base64() {
+        assert!(checksum_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").is_ok());
+        for bad in ["", "47DEQpj8HBSa", "not base64 at all!", "AAAA"] {
+            assert!(checksum_sha256(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(content_type("").unwrap(), "application/octet-stream");
+        assert_eq!(content_type("image/png").unwrap(), "image/png");
+        assert_eq!(content_type("text/plain; charset=utf-8").unwrap(), "text/plain; charset=utf-8");
+        for bad in ["png", "image/", "/png", "text/plain\r\nX-Evil: 1", "a b/c"] {
+            assert!(content_type(bad).is_err(), "{bad:?}");
+        }
     }
 }

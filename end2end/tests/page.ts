@@ -28,8 +28,8 @@ export async function throttleUploads(page: Page, bytesPerSecond: number) {
   });
 }
 
-/** Every POST the page sends to URLs starting with `prefix`, as it happens. */
-export function recordPosts(page: Page, prefix: string): string[] {
+/** Every POST the page sends to URLs starting with `prefix` (every POST with ''), as it happens. */
+export function recordPosts(page: Page, prefix = ''): string[] {
   const posts: string[] = [];
   page.on('request', (req) => {
     if (req.method() === 'POST' && req.url().startsWith(prefix)) posts.push(req.url());
@@ -46,27 +46,41 @@ export function signRequests(page: Page): string[] {
   return bodies;
 }
 
-/** Starts recording every state any row enters; read them with `statesSeen`. */
-export async function recordStates(page: Page) {
-  await page.evaluate(() => {
-    const seen: string[] = ((window as any).__states = []);
-    const status = (el: Element) => el.getAttribute('data-status') ?? '';
-    new MutationObserver((records) => {
-      for (const r of records) {
-        // A new row shows its first state as it appears; later ones as attribute changes.
-        if (r.type === 'childList') {
-          r.addedNodes.forEach((n) => n instanceof Element && n.matches('.upload') && seen.push(status(n)));
-        } else {
-          seen.push(status(r.target as Element));
+/**
+ * Starts recording every value `attribute` takes on elements matching `selector`: an element's
+ * first value as it appears (on it or inside a new row), later ones as they change. Read them
+ * with `valuesSeen(page, attribute)`.
+ */
+export async function recordAttribute(page: Page, selector: string, attribute: string) {
+  await page.evaluate(
+    ([selector, attribute]) => {
+      const seen: string[] = ((window as any)[`__seen_${attribute}`] = []);
+      const value = (el: Element) => el.getAttribute(attribute) ?? '';
+      new MutationObserver((records) => {
+        for (const r of records) {
+          if (r.type === 'childList') {
+            r.addedNodes.forEach((n) => {
+              if (!(n instanceof Element)) return;
+              if (n.matches(selector)) seen.push(value(n));
+              n.querySelectorAll(selector).forEach((el) => seen.push(value(el)));
+            });
+          } else if ((r.target as Element).matches(selector)) {
+            seen.push(value(r.target as Element));
+          }
         }
-      }
-    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
-  });
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: [attribute] });
+    },
+    [selector, attribute],
+  );
 }
 
-export async function statesSeen(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as any).__states);
+export async function valuesSeen(page: Page, attribute: string): Promise<string[]> {
+  return page.evaluate((attribute) => (window as any)[`__seen_${attribute}`], attribute);
 }
+
+/** Every state any row enters, from now on: read them with `statesSeen`. */
+export const recordStates = (page: Page) => recordAttribute(page, '.upload', 'data-status');
+export const statesSeen = (page: Page) => valuesSeen(page, 'data-status');
 
 /**
  * Waits for the row of `fileName` to fail and checks the error it shows: the code exactly, the

@@ -3,17 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordPosts, signRequests, throttleUploads, expectFailed } from './page';
+import { openUploader, recordAttribute, recordPosts, signRequests, throttleUploads, expectFailed, valuesSeen } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
 test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', async ({ page }) => {
   const { bucket, endpoint, secret, getObject } = backend();
   const bytes = randomBytes(5 * 1024 * 1024);
-  const posts: string[] = [];
-  page.on('request', (req) => {
-    if (req.method() === 'POST') posts.push(req.url());
-  });
+  const posts = recordPosts(page);
   const signResponse = page.waitForResponse('**/api/sign_upload');
   await openUploader(page);
   expect(await page.content()).not.toContain(secret);
@@ -21,12 +18,7 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
   await expect(page.locator('.target .bucket-name')).toHaveText(bucket);
 
   await throttleUploads(page, 2 * 1024 * 1024);
-  await page.evaluate(() => {
-    const seen: number[] = ((window as any).__progress = []);
-    new MutationObserver((records) => {
-      for (const r of records) seen.push(Number((r.target as Element).getAttribute('aria-valuenow')));
-    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['aria-valuenow'] });
-  });
+  await recordAttribute(page, '[role=progressbar]', 'aria-valuenow');
 
   await page.setInputFiles('input[type=file]', {
     name: 'five-mib.bin',
@@ -39,7 +31,7 @@ test('a 5 MiB file goes straight to the bucket, with progress, byte for byte', a
   await expect(row).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
   await expect(row.locator('.state')).toHaveText('uploaded and verified');
 
-  const progress: number[] = await page.evaluate(() => (window as any).__progress);
+  const progress = (await valuesSeen(page, 'aria-valuenow')).map(Number);
   const between = new Set(progress.filter((p) => p > 0 && p < 100));
   expect(between.size, `progress values seen: ${progress.join(',')}`).toBeGreaterThanOrEqual(3);
   expect(progress.at(-1)).toBe(100);

@@ -1,6 +1,6 @@
 //! The AWS SDK side of the server: the SDK configuration (fixed keys or the default chain),
-//! the S3 client the server's own calls use (confirm, `cors`, `doctor`), and the credential
-//! source the signer signs with.
+//! the S3 client the server's own calls use (confirm, `cors`, `doctor`), the credential
+//! source policies are signed with, and the upload service for a real bucket built from them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::credentials::{to_sdk, Chain, Source, Sts};
 use crate::metrics::Metrics;
 use crate::policy::ExpiryLimits;
+use crate::uploads::{Objects, Uploads};
 
 /// Loads the SDK configuration: the configured keys when there are some, otherwise the default
 /// chain (environment, profile, web identity, container and instance metadata). An STS
@@ -59,4 +60,14 @@ pub fn credential_source(config: &Config, sdk: &SdkConfig, metrics: Arc<Metrics>
             Source::Chain(Chain::new(provider, config.region.clone(), refresh_ahead(config)))
         }
     })
+}
+
+/// The upload service for the configured bucket, and the S3 client it and the operator
+/// commands use. The error names what is missing.
+pub async fn bucket_uploads(config: Config, metrics: Arc<Metrics>) -> Result<(Uploads, aws_sdk_s3::Client), String> {
+    let sdk = sdk_config(&config).await;
+    let source = credential_source(&config, &sdk, metrics.clone())?;
+    let client = s3_client(&sdk, &config);
+    let objects = Objects::S3 { client: client.clone(), bucket: config.bucket.clone() };
+    Ok((Uploads::with_source(config, source).with_objects(objects).with_metrics(metrics), client))
 }

@@ -1,23 +1,30 @@
-//! The S3 uploader's server: configuration, the POST policy core, the signing service and the
-//! axum application. `main.rs` only wires these together.
+//! The S3 uploader's server. Its folders are its parts:
+//! - [`config`]: every setting, declared once and read once at start;
+//! - [`edge`]: the HTTP surface (router, who is asking, cross-site refusal);
+//! - [`uploads`]: the upload service the server functions call (check, sign, confirm, list);
+//! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
+//! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
+//! - [`devbucket`]: the embedded S3-compatible bucket for development and tests;
+//! - [`operator`]: `server sign`, `server cors`, `server doctor`.
+//!
+//! `main.rs` only wires these together.
 
 pub mod aws;
 pub mod cli;
-pub mod confirm;
-pub mod credentials;
 pub mod config;
+pub mod credentials;
 pub mod devbucket;
-pub mod ledger;
+pub mod edge;
 pub mod metrics;
 pub mod operator;
-pub mod objects;
 pub mod policy;
-pub mod ratelimit;
-pub mod routes;
-pub mod same_origin;
-pub mod settings;
-pub mod signer;
-pub mod uploader;
-pub mod validate;
+pub mod uploads;
 
-pub use routes::app;
+pub use edge::app;
+
+/// Prints a configuration error (it names the setting) and the exit code for it.
+pub fn config_error(err: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("error: {err}");
+    eprintln!("The server signs uploads for one bucket; see README.md, \"Configuration\".");
+    std::process::ExitCode::from(2)
+}

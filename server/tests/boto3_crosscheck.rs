@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::{case, credentials, parts, sign, verdict, Case, BUCKET, REGION};
+use common::policy::{case, credentials, parts, sign, verdict, Case, BUCKET, REGION};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};

@@ -270,15 +270,14 @@ async fn cors_lets_the_app_upload_and_read_the_answer_but_no_other_site() {
 
 mod confirm {
     use super::*;
-    use app::api::{UploadError, UploadReport};
-    use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
+    use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+    use app::wire::{UploadError, UploadReport};
     use server::config::Config;
-    use server::objects::Objects;
-    use server::signer::S3Signer;
+    use server::uploads::{Objects, Uploads};
 
     const ME: &str = "0123456789abcdef0123456789abcdef";
 
-    fn signer_for(running: &Running) -> S3Signer {
+    fn uploads_for(running: &Running) -> Uploads {
         let endpoint = format!("http://{}", running.addr);
         let config = Config::dev_bucket(
             |name| match name {
@@ -290,7 +289,7 @@ mod confirm {
         )
         .unwrap();
         let objects = Objects::Dev { store: Store::new(&running.data), bucket: devbucket::DEV_BUCKET.into(), endpoint };
-        S3Signer::new(config).with_objects(objects)
+        Uploads::new(config).with_objects(objects)
     }
 
     fn me() -> Requester {
@@ -314,9 +313,9 @@ mod confirm {
         answer[start..end].replace("&quot;", "\"")
     }
 
-    /// Signs through the signing service and uploads `body` with the form it gave.
-    async fn upload(running: &Running, signer: &S3Signer, name: &str, body: &[u8]) -> UploadReport {
-        let signed = signer.sign(&me(), text_file(name, body.len() as u64)).await.unwrap();
+    /// Signs through the upload service and uploads `body` with the form it gave.
+    async fn upload(running: &Running, uploads: &Uploads, name: &str, body: &[u8]) -> UploadReport {
+        let signed = uploads.sign(&me(), text_file(name, body.len() as u64)).await.unwrap();
         let (status, answer) = running.upload(&signed.fields, body).await;
         assert_eq!(status, 201, "{answer}");
         UploadReport { key: signed.key, etag: etag_of(&answer) }
@@ -325,46 +324,46 @@ mod confirm {
     #[tokio::test]
     async fn an_upload_as_signed_is_confirmed_and_listed() {
         let running = start().await;
-        let signer = signer_for(&running);
-        let report = upload(&running, &signer, "hello.txt", b"hello").await;
-        let stored = signer.confirm(&me(), report.clone()).await.unwrap();
+        let uploads = uploads_for(&running);
+        let report = upload(&running, &uploads, "hello.txt", b"hello").await;
+        let stored = uploads.confirm(&me(), report.clone()).await.unwrap();
         assert_eq!((stored.name.as_str(), stored.size, stored.content_type.as_str()), ("hello.txt", 5, "text/plain"));
         assert_eq!(stored.view_url, format!("http://{}/{}/{}", running.addr, devbucket::DEV_BUCKET, report.key));
-        let listed = signer.uploads(&me()).await.unwrap();
+        let listed = uploads.uploads(&me()).await.unwrap();
         assert_eq!(listed.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), [report.key.as_str()]);
     }
 
     #[tokio::test]
     async fn an_object_that_differs_from_its_policy_is_a_mismatch() {
         let running = start().await;
-        let signer = signer_for(&running);
+        let uploads = uploads_for(&running);
 
         // Changed on disk after the upload: another size.
-        let report = upload(&running, &signer, "changed.txt", b"hello").await;
+        let report = upload(&running, &uploads, "changed.txt", b"hello").await;
         std::fs::write(running.data.join(devbucket::DEV_BUCKET).join(&report.key), b"hello!").unwrap();
-        let err = signer.confirm(&me(), report.clone()).await.unwrap_err();
+        let err = uploads.confirm(&me(), report.clone()).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes")), "{err:?}");
         // One verdict per signature: asking again does not query the bucket again.
-        let err = signer.confirm(&me(), report).await.unwrap_err();
+        let err = uploads.confirm(&me(), report).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("nothing was signed")), "{err:?}");
 
         // The browser reports an ETag the bucket does not have.
-        let report = upload(&running, &signer, "etag.txt", b"hello").await;
-        let err = signer.confirm(&me(), UploadReport { etag: "\"0000\"".into(), ..report }).await.unwrap_err();
+        let report = upload(&running, &uploads, "etag.txt", b"hello").await;
+        let err = uploads.confirm(&me(), UploadReport { etag: "\"0000\"".into(), ..report }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("ETag")), "{err:?}");
 
         // Signed, never uploaded.
-        let signed = signer.sign(&me(), text_file("never.txt", 3)).await.unwrap();
-        let err = signer.confirm(&me(), UploadReport { key: signed.key, etag: "\"x\"".into() }).await.unwrap_err();
+        let signed = uploads.sign(&me(), text_file("never.txt", 3)).await.unwrap();
+        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: "\"x\"".into() }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("no object")), "{err:?}");
 
         // Someone else's key, and a key nothing was signed for.
         let other = format!("uploads/{}/x/a.txt", "f".repeat(32));
-        let err = signer.confirm(&me(), UploadReport { key: other, etag: "\"x\"".into() }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { key: other, etag: "\"x\"".into() }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
         let unsigned = format!("uploads/{ME}/nothing/a.txt");
-        assert!(signer.confirm(&me(), UploadReport { key: unsigned, etag: "\"x\"".into() }).await.is_err());
+        assert!(uploads.confirm(&me(), UploadReport { key: unsigned, etag: "\"x\"".into() }).await.is_err());
 
-        assert!(signer.uploads(&me()).await.unwrap().is_empty());
+        assert!(uploads.uploads(&me()).await.unwrap().is_empty());
     }
 }

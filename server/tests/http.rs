@@ -1,12 +1,11 @@
 //! The router over HTTP, without a socket: health, the `sign_upload` server function, the
 //! uploader cookie, and refusals.
 
-#[path = "support/router.rs"]
-mod router;
+mod common;
 
 use axum::body::Body;
 use http::{header, Request, StatusCode};
-use router::{app, app_with, body_text, session_key, SECRET};
+use common::router::{app, app_with, body_text, session_key, SECRET};
 use tower::ServiceExt;
 
 fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
@@ -40,7 +39,7 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
 
     let body = body_text(res).await;
     assert!(!body.contains(SECRET), "the secret must never reach a browser");
-    let signed: app::api::SignedUpload = serde_json::from_str(&body).unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body).unwrap();
     assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
     assert!(signed.key.starts_with(&format!("uploads/{id}/")) && signed.key.ends_with("/cat.png"), "{}", signed.key);
     let names: Vec<&str> = signed.fields.iter().map(|(n, _)| n.as_str()).collect();
@@ -55,7 +54,7 @@ async fn metadata_is_bound_and_bad_metadata_refused() {
     let form = "access_code=&file_name=a.txt&size=1&content_type=text%2Fplain&metadata[file-last-modified]=2026-11-28T12%3A00%3A00.000Z";
     let res = app().oneshot(sign_request(form, None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(signed.fields.contains(&("x-amz-meta-file-last-modified".into(), "2026-11-28T12:00:00.000Z".into())), "{:?}", signed.fields);
 
     let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=&metadata[Bad%20Name]=x", None)).await.unwrap();
@@ -66,14 +65,14 @@ async fn metadata_is_bound_and_bad_metadata_refused() {
 #[tokio::test]
 async fn a_known_browser_keeps_its_prefix() {
     let id = "00112233445566778899aabbccddeeff";
-    let sealed = session_key().seal(&app::signing::UploaderId::parse(id).unwrap());
+    let sealed = session_key().seal(&app::service::UploaderId::parse(id).unwrap());
     let res = app()
         .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={sealed}"))))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get(header::SET_COOKIE).is_none());
-    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(signed.key.starts_with(&format!("uploads/{id}/")), "{}", signed.key);
 }
 
@@ -82,7 +81,7 @@ async fn a_forged_uploader_cookie_is_replaced() {
     // Someone else's id without its signature, and a path: neither is accepted.
     for forged in ["uploader=00112233445566778899aabbccddeeff", "uploader=..%2F..%2Fsomeone-else"] {
         let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(forged))).await.unwrap();
-        let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+        let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
         assert!(!signed.key.starts_with("uploads/00112233445566778899aabbccddeeff/"), "{}", signed.key);
     }
     let res = app()
@@ -93,7 +92,7 @@ async fn a_forged_uploader_cookie_is_replaced() {
     let cookie = res.headers().get(header::SET_COOKIE).expect("a forged id is replaced").to_str().unwrap().to_owned();
     let sealed = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
     let id = session_key().open(&sealed).expect("the new cookie is signed").as_str().to_owned();
-    let signed: app::api::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(signed.key.starts_with(&format!("uploads/{id}/")), "{}", signed.key);
 }
 
@@ -101,8 +100,8 @@ async fn a_forged_uploader_cookie_is_replaced() {
 async fn refusals_carry_a_readable_reason() {
     let res = app().oneshot(sign_request("access_code=&file_name=empty.txt&size=0&content_type=text%2Fplain", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let err: app::api::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
-    assert_eq!(err, app::api::UploadError::Refused("empty files cannot be uploaded".into()));
+    let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(err, app::wire::UploadError::Refused("empty files cannot be uploaded".into()));
 }
 
 #[tokio::test]
@@ -152,8 +151,8 @@ async fn each_uploader_is_rate_limited_with_retry_after() {
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = limited.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
-    let err: app::api::UploadError = serde_json::from_str(&body_text(limited).await).unwrap();
-    assert_eq!(err, app::api::UploadError::TooManyRequests { retry_after_secs: retry });
+    let err: app::wire::UploadError = serde_json::from_str(&body_text(limited).await).unwrap();
+    assert_eq!(err, app::wire::UploadError::TooManyRequests { retry_after_secs: retry });
     // A new browser has its own budget.
     let other = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
     assert_eq!(other.status(), StatusCode::OK);
@@ -192,8 +191,8 @@ async fn an_access_code_gates_signing_when_the_operator_sets_one() {
     let ask = |code: &str| app.clone().oneshot(sign_request(&format!("access_code={code}&file_name=a&size=1&content_type="), None));
     let missing = ask("").await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
-    let err: app::api::UploadError = serde_json::from_str(&body_text(missing).await).unwrap();
-    assert_eq!(err, app::api::UploadError::AccessCode("uploading here needs an access code".into()));
+    let err: app::wire::UploadError = serde_json::from_str(&body_text(missing).await).unwrap();
+    assert_eq!(err, app::wire::UploadError::AccessCode("uploading here needs an access code".into()));
     assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
 }

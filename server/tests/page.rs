@@ -4,12 +4,11 @@
 //! tasks leptos spawns, and beside the router tests' many short-lived runtimes in one process
 //! it stalled.
 
-#[path = "support/router.rs"]
-mod router;
+mod common;
 
 use axum::body::Body;
 use http::{header, Request, StatusCode};
-use router::{app_with, body_text, SECRET};
+use common::router::{app_with, body_text, SECRET};
 use tower::ServiceExt;
 
 // Rendering streams from tasks leptos spawns: they need a runtime with worker threads.

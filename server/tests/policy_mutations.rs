@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{case, credentials, parts, sign, verdict, BUCKET, REGION};
+use common::policy::{case, credentials, parts, sign, verdict, BUCKET, REGION};
 use proptest::prelude::*;
 use server::policy::{verify, Context, Credentials, Part, SizeRule};
 

@@ -1,7 +1,7 @@
 //! Temporary credentials from a real STS-speaking server on loopback: moto's, from the
 //! project's `.venv` (`scripts/setup.sh test`). moto stands in for AWS STS, which cannot run
 //! here; it is used for STS only (it accepts forged POST signatures). A recording proxy
-//! between the signer and moto shows what each STS request carried.
+//! between the upload service and moto shows what each STS request carried.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::api::UploadError;
-use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
+use app::wire::UploadError;
+use app::service::{Requester, UploadRequest, UploadService, UploaderId};
 use server::config::Config;
 use server::credentials::{session_policy, Source, Sts, StsMode};
 use server::metrics::Metrics;
 use server::policy::{verify, Context, Part};
-use server::signer::S3Signer;
+use server::uploads::Uploads;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -141,16 +141,16 @@ fn config() -> Config {
     .unwrap()
 }
 
-/// A signer on STS at `endpoint`, its clock `offset` seconds ahead of the real one (moto
+/// The upload service signing with STS at `endpoint`, its clock `offset` seconds ahead of the real one (moto
 /// dates its credentials by the real clock).
-fn signer(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metrics: Arc<Metrics>) -> S3Signer {
+fn uploads_on(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metrics: Arc<Metrics>) -> Uploads {
     let config = config();
     let sts_config = config.sts.clone().unwrap();
     assert_eq!(sts_config.duration, Duration::from_secs(900));
     let ahead = server::aws::refresh_ahead(&config);
     let sts = Sts::new(sts_client(endpoint), mode, sts_config.duration, BUCKET, "us-east-1", ahead, metrics.clone());
     let clock = move || OffsetDateTime::now_utc() + time::Duration::seconds(offset.load(Ordering::SeqCst));
-    S3Signer::with_source(config, Source::Sts(sts)).with_clock(Arc::new(clock)).with_metrics(metrics)
+    Uploads::with_source(config, Source::Sts(sts)).with_clock(Arc::new(clock)).with_metrics(metrics)
 }
 
 fn who(id: &str) -> Requester {
@@ -178,9 +178,9 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     let (proxy, sent) = recording_proxy(moto.addr).await;
     let offset = Arc::new(AtomicI64::new(0));
     let metrics = Arc::new(Metrics::new());
-    let signer = signer(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, offset.clone(), metrics.clone());
+    let uploads = uploads_on(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, offset.clone(), metrics.clone());
 
-    let first = signer.sign(&who(ALICE), request()).await.unwrap();
+    let first = uploads.sign(&who(ALICE), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 1, "{requests:?}");
     let call = &requests[0];
@@ -194,11 +194,11 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     let token = value(&first.fields, "x-amz-security-token").to_owned();
     let access_key = value(&first.fields, "x-amz-credential").split('/').next().unwrap().to_owned();
     assert!(access_key.starts_with("ASIA"), "{access_key}");
-    let temp = signer.policy_signer(&UploaderId::parse(ALICE).unwrap(), signer.now()).await.unwrap();
+    let temp = uploads.policy_signer(&UploaderId::parse(ALICE).unwrap(), uploads.now()).await.unwrap();
     assert_eq!(temp.credentials().session_token(), Some(token.as_str()));
     let mut parts: Vec<Part> = first.fields.iter().map(|(n, v)| Part::field(n, v)).collect();
     parts.push(Part::File { file_name: "cat.png".into(), size: 42 });
-    let cx = Context { bucket: BUCKET, region: "us-east-1", now: signer.now() };
+    let cx = Context { bucket: BUCKET, region: "us-east-1", now: uploads.now() };
     assert!(verify(&parts, cx, |id| (id == access_key).then(|| temp.credentials().clone())).is_ok());
     // The policy ends a margin before the credentials do.
     let expires = OffsetDateTime::parse(&first.expires_at, &time::format_description::well_known::Rfc3339).unwrap();
@@ -206,17 +206,17 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
 
     // Still fresh 100 s later: no new call.
     offset.store(100, Ordering::SeqCst);
-    signer.sign(&who(ALICE), request()).await.unwrap();
+    uploads.sign(&who(ALICE), request()).await.unwrap();
     assert_eq!(sts_requests(&sent).len(), 1);
 
     // 500 s in, 400 s are left: less than the longest policy and its margin, so a new call.
     offset.store(500, Ordering::SeqCst);
-    let later = signer.sign(&who(ALICE), request()).await.unwrap();
+    let later = uploads.sign(&who(ALICE), request()).await.unwrap();
     assert_eq!(sts_requests(&sent).len(), 2);
     assert_ne!(value(&later.fields, "x-amz-security-token"), token);
 
     // Another uploader gets credentials of its own, for its own prefix.
-    signer.sign(&who(BOB), request()).await.unwrap();
+    uploads.sign(&who(BOB), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 3);
     assert_eq!(field(&requests[2], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str()));
@@ -227,9 +227,9 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
 async fn concurrent_signatures_share_one_sts_call() {
     let moto = start_moto().await;
     let (proxy, sent) = recording_proxy(moto.addr).await;
-    let signer = signer(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), Arc::default());
+    let uploads = uploads_on(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), Arc::default());
     let alice = who(ALICE);
-    let all = futures::future::join_all((0..8).map(|_| signer.sign(&alice, request()))).await;
+    let all = futures::future::join_all((0..8).map(|_| uploads.sign(&alice, request()))).await;
     assert!(all.iter().all(Result::is_ok), "{all:?}");
     assert_eq!(sts_requests(&sent).len(), 1);
 }
@@ -238,8 +238,8 @@ async fn concurrent_signatures_share_one_sts_call() {
 async fn federation_tokens_are_named_for_the_uploader() {
     let moto = start_moto().await;
     let (proxy, sent) = recording_proxy(moto.addr).await;
-    let signer = signer(proxy, StsMode::Federation, Arc::default(), Arc::default());
-    let signed = signer.sign(&who(ALICE), request()).await.unwrap();
+    let uploads = uploads_on(proxy, StsMode::Federation, Arc::default(), Arc::default());
+    let signed = uploads.sign(&who(ALICE), request()).await.unwrap();
     assert!(field(&signed.fields, "x-amz-security-token").is_some());
     let requests = sts_requests(&sent);
     assert_eq!(field(&requests[0], "Action"), Some("GetFederationToken"));
@@ -256,8 +256,8 @@ async fn sts_down_means_temporarily_unavailable() {
         listener.local_addr().unwrap()
     };
     let metrics = Arc::new(Metrics::new());
-    let signer = signer(dead, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
-    let err = signer.sign(&who(ALICE), request()).await.unwrap_err();
+    let uploads = uploads_on(dead, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
+    let err = uploads.sign(&who(ALICE), request()).await.unwrap_err();
     assert!(matches!(&err, UploadError::Unavailable(m) if m.contains("temporarily unavailable")), "{err:?}");
     assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     let text = metrics.encode();

@@ -12,7 +12,8 @@ mod xhr;
 use leptos::prelude::*;
 use web_sys::{FileList, HtmlInputElement};
 
-use crate::api::{my_uploads, upload_target, BucketInfo};
+use crate::api::{my_uploads, upload_target};
+use crate::wire::BucketInfo;
 use crate::format::human_bytes;
 use crate::rules;
 use queue::Queue;
@@ -102,6 +103,7 @@ pub fn UploadPage() -> impl IntoView {
     });
     let any_active = move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
     let cancel_all = move |_| rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
+    let (retry, remove) = (Callback::new(move |id| queue.retry(id)), Callback::new(move |id| queue.remove(id)));
 
     view! {
         <section class="uploader" data-ready=move || ready.get().to_string()>
@@ -128,7 +130,7 @@ pub fn UploadPage() -> impl IntoView {
                 <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
             </div>
             <ul class="uploads" aria-live="polite">
-                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row queue/> }/>
+                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row on_retry=retry on_remove=remove/> }/>
             </ul>
             <YourUploads changed=uploads_changed/>
         </section>

@@ -9,7 +9,8 @@ use super::hash::sha256_base64;
 use super::row::{failed, Row, Status};
 use super::s3_response::{Outcome, Refusal};
 use super::xhr;
-use crate::api::{confirm_upload, sign_upload, SignedUpload, UploadError};
+use crate::api::{confirm_upload, sign_upload};
+use crate::wire::{SignedUpload, UploadError};
 use crate::format::RateMeter;
 
 /// How many files upload at the same time; the rest wait their turn.
@@ -61,7 +62,9 @@ impl Queue {
         self.rows.update(|rows| rows.retain(|r| r.id != id || !r.status.get_untracked().is_finished()));
     }
 
-    pub fn retry(self, row: &Row) {
+    /// Queues a failed or cancelled row again, from the start.
+    pub fn retry(self, id: usize) {
+        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned()) else { return };
         if row.status.get_untracked().is_retryable() {
             row.sent.set(0.0);
             row.hashed.set(0.0);

@@ -3,8 +3,7 @@
 use leptos::prelude::*;
 use web_sys::{File, XmlHttpRequest};
 
-use super::queue::Queue;
-use crate::api::StoredUpload;
+use crate::wire::StoredUpload;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
 
 /// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
@@ -133,9 +132,10 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
     }
 }
 
+/// One row of the list. `on_retry` and `on_remove` get the row's id.
 #[component]
-pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
-    let (cancel_row, retry_row, remove_id) = (row.clone(), row.clone(), row.id);
+pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>) -> impl IntoView {
+    let (cancel_row, id) = (row.clone(), row.id);
     let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
     let (cancel_label, retry_label, remove_label) = (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
     // While hashing, the bar shows hashing; then the upload.
@@ -171,11 +171,11 @@ pub fn UploadRow(row: Row, queue: Queue) -> impl IntoView {
                 </Show>
                 <Show when=move || status.with(Status::is_retryable)>
                     <button type="button" class="retry" aria-label=retry_label.clone()
-                        on:click={ let row = retry_row.clone(); move |_| queue.retry(&row) }>"Retry"</button>
+                        on:click=move |_| on_retry.run(id)>"Retry"</button>
                 </Show>
                 <Show when=move || status.with(Status::is_finished)>
                     <button type="button" class="remove" aria-label=remove_label.clone()
-                        on:click=move |_| queue.remove(remove_id)>"Remove"</button>
+                        on:click=move |_| on_remove.run(id)>"Remove"</button>
                 </Show>
             </div>
             {move || match status.get() {

@@ -9,7 +9,7 @@ mod sts;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::signing::UploaderId;
+use app::service::UploaderId;
 use time::OffsetDateTime;
 
 use crate::policy::{Credentials, PolicySigner};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::signing::UploaderId;
+use app::service::UploaderId;
 use aws_sdk_sts::error::DisplayErrorContext;
 use time::OffsetDateTime;
 

@@ -7,17 +7,20 @@ mod get;
 mod post;
 pub mod store;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::config::DevBucketConfig;
 use crate::metrics::Metrics;
 use crate::policy::{Credentials, S3Error};
+use crate::uploads::{Objects, Uploads};
 pub use store::Store;
 
 /// The bucket name the dev bucket serves.
@@ -50,6 +53,13 @@ pub fn object_url(endpoint: &str, bucket: &str, key: &str) -> String {
     format!("{endpoint}/{bucket}/{}", encoded.join("/"))
 }
 
+/// Sets a header from text, skipping a value that cannot be one (stored metadata, say).
+pub(crate) fn set_header(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
 /// An S3 error as S3 sends it: its status and an XML body.
 pub(crate) fn s3_error(err: S3Error) -> Response {
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -71,4 +81,41 @@ pub fn router(dev: Arc<DevBucket>, origins: Vec<HeaderValue>) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(cors)
         .with_state(dev)
+}
+
+/// The app's own origins, which the dev bucket's CORS rule allows.
+fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
+}
+
+/// Starts the dev bucket on its own port, for the app at `app_addr`, and returns the upload
+/// service that signs for it. The error says what could not be done.
+pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<Uploads, String> {
+    let addr = &settings.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}"))?;
+    let endpoint = format!("http://{}", listener.local_addr().map_err(|err| err.to_string())?);
+    let config = settings.config(endpoint.clone());
+    let dev = Arc::new(DevBucket {
+        bucket: config.bucket.clone(),
+        region: config.region.clone(),
+        credentials: config.credentials.clone().expect("the dev bucket has its own keys"),
+        store: Store::new(&settings.data_dir),
+        endpoint: endpoint.clone(),
+        metrics: metrics.clone(),
+    });
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router(dev, app_origins(app_addr))).await {
+            tracing::error!(error = %err, "the dev bucket stopped");
+        }
+    });
+    let files = settings.data_dir.join(&config.bucket).display().to_string();
+    tracing::info!(post_url = %config.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
+    let objects = Objects::Dev { store: Store::new(&settings.data_dir), bucket: config.bucket.clone(), endpoint };
+    Ok(Uploads::new(config).with_objects(objects).with_metrics(metrics).for_dev_bucket(files))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -15,9 +15,9 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::store::ObjectMeta;
-use super::{s3_error, DevBucket};
-use crate::policy::error::{self, xml_escape};
-use crate::policy::{verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE, MAX_PRE_DATA_BYTES};
+use super::{s3_error, set_header, DevBucket};
+use crate::policy::error;
+use crate::policy::{post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE, MAX_PRE_DATA_BYTES};
 
 pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String>, headers: HeaderMap, body: Body) -> Response {
     match receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await {
@@ -82,7 +82,8 @@ async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body,
 /// Streams the file part to a temp file, checking size and checksum, then commits it.
 async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut multer::Field<'_>) -> Result<Response, S3Error> {
     let key = accepted.key.clone();
-    dev.store.object_path(bucket, &key)?;
+    // Before reading the file: a key the dev bucket cannot store is refused at once.
+    let paths = dev.store.paths(bucket, &key)?;
     let max = accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
     let expected_sha256 = match accepted.field("x-amz-checksum-algorithm") {
         Some(a) if a.eq_ignore_ascii_case("SHA256") => Some(
@@ -136,7 +137,7 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
             .collect(),
         checksum_sha256,
     };
-    dev.store.commit(temp, bucket, &key, &meta).await?;
+    dev.store.commit(temp, &paths, &key, &meta).await?;
     tracing::info!(target: "audit", event = "dev_bucket_stored", bucket, key = %key, size, etag = %etag);
     Ok(success(dev, bucket, &key, &etag, &accepted))
 }
@@ -146,32 +147,20 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
 fn success(dev: &DevBucket, bucket: &str, key: &str, etag: &str, accepted: &Accepted) -> Response {
     let location = dev.object_url(key);
     let mut headers = HeaderMap::new();
-    let mut set = |name: header::HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
-    set(header::ETAG, etag);
-    set(header::LOCATION, &location);
+    set_header(&mut headers, header::ETAG, etag);
+    set_header(&mut headers, header::LOCATION, &location);
 
     let redirect = accepted.field("success_action_redirect").or_else(|| accepted.field("redirect"));
     if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
         let query = serde_urlencoded::to_string([("bucket", bucket), ("key", key), ("etag", etag)]).expect("strings encode");
         let separator = if url.contains('?') { '&' } else { '?' };
-        set(header::LOCATION, &format!("{url}{separator}{query}"));
+        set_header(&mut headers, header::LOCATION, &format!("{url}{separator}{query}"));
         return (StatusCode::SEE_OTHER, headers).into_response();
     }
     match accepted.field("success_action_status") {
         Some("201") => {
-            set(header::CONTENT_TYPE, "application/xml");
-            let body = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
-                xml_escape(&location),
-                xml_escape(bucket),
-                xml_escape(key),
-                xml_escape(etag)
-            );
-            (StatusCode::CREATED, headers, body).into_response()
+            set_header(&mut headers, header::CONTENT_TYPE, "application/xml");
+            (StatusCode::CREATED, headers, post_response_xml(&location, bucket, key, etag)).into_response()
         }
         Some("200") => (StatusCode::OK, headers).into_response(),
         _ => (StatusCode::NO_CONTENT, headers).into_response(),

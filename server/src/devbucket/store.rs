@@ -35,6 +35,13 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// Where one object and its headers are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectPaths {
+    pub object: PathBuf,
+    pub meta: PathBuf,
+}
+
 /// A file being written; removed on drop unless committed.
 pub struct TempObject {
     path: PathBuf,
@@ -92,27 +99,19 @@ impl Store {
         &self.root
     }
 
-    fn under(&self, base: PathBuf, key: &str, suffix: &str) -> Result<PathBuf, S3Error> {
-        let mut path = base;
+    /// Where the object `key` of `bucket` and its headers live (or would), checked once.
+    pub fn paths(&self, bucket: &str, key: &str) -> Result<ObjectPaths, S3Error> {
+        let (mut object, mut meta) = (self.root.join(bucket), self.root.join(".meta").join(bucket));
         for segment in key_segments(key)? {
-            path.push(segment);
+            object.push(segment);
+            meta.push(segment);
         }
-        if !suffix.is_empty() {
-            let mut name = path.file_name().expect("a validated key has a last segment").to_os_string();
-            name.push(suffix);
-            path.set_file_name(name);
-        }
+        let mut name = meta.file_name().expect("a validated key has a last segment").to_os_string();
+        name.push(".json");
+        meta.set_file_name(name);
         // Defence in depth: validated segments cannot climb out, and this proves it.
-        debug_assert!(path.starts_with(&self.root));
-        Ok(path)
-    }
-
-    pub fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, S3Error> {
-        self.under(self.root.join(bucket), key, "")
-    }
-
-    fn meta_path(&self, bucket: &str, key: &str) -> Result<PathBuf, S3Error> {
-        self.under(self.root.join(".meta").join(bucket), key, ".json")
+        debug_assert!(object.starts_with(&self.root) && meta.starts_with(&self.root));
+        Ok(ObjectPaths { object, meta })
     }
 
     /// A new temp file under `<root>/.tmp/`.
@@ -125,9 +124,8 @@ impl Store {
     }
 
     /// Moves a fully written temp file into place, metadata first, then the object by rename.
-    pub async fn commit(&self, mut temp: TempObject, bucket: &str, key: &str, meta: &ObjectMeta) -> Result<(), S3Error> {
-        let object = self.object_path(bucket, key)?;
-        let meta_path = self.meta_path(bucket, key)?;
+    pub async fn commit(&self, mut temp: TempObject, paths: &ObjectPaths, key: &str, meta: &ObjectMeta) -> Result<(), S3Error> {
+        let ObjectPaths { object, meta: meta_path } = paths;
         let internal = |e: io::Error| conflict_or_internal(key, e);
         let mut file = temp.file.take().expect("open until committed");
         file.flush().await.map_err(internal)?;
@@ -139,8 +137,8 @@ impl Store {
         let meta_json = serde_json::to_vec(meta).expect("metadata serializes");
         let meta_temp = meta_path.with_extension("json.tmp");
         tokio::fs::write(&meta_temp, meta_json).await.map_err(internal)?;
-        tokio::fs::rename(&meta_temp, &meta_path).await.map_err(internal)?;
-        tokio::fs::rename(&temp.path, &object).await.map_err(internal)?;
+        tokio::fs::rename(&meta_temp, meta_path).await.map_err(internal)?;
+        tokio::fs::rename(&temp.path, object).await.map_err(internal)?;
         temp.committed = true;
         Ok(())
     }
@@ -148,10 +146,10 @@ impl Store {
     /// An object's file and headers, or S3's NoSuchKey.
     pub async fn open(&self, bucket: &str, key: &str) -> Result<(tokio::fs::File, ObjectMeta), S3Error> {
         // An unstorable key, a missing sidecar or a directory: all simply "no such key".
-        let not_found = |_| error::no_such_key();
-        let meta = tokio::fs::read(self.meta_path(bucket, key).map_err(not_found)?).await.map_err(|_: io::Error| error::no_such_key())?;
+        let paths = self.paths(bucket, key).map_err(|_| error::no_such_key())?;
+        let meta = tokio::fs::read(&paths.meta).await.map_err(|_: io::Error| error::no_such_key())?;
         let meta: ObjectMeta = serde_json::from_slice(&meta).map_err(|_| error::no_such_key())?;
-        let file = tokio::fs::File::open(self.object_path(bucket, key)?).await.map_err(|_: io::Error| error::no_such_key())?;
+        let file = tokio::fs::File::open(&paths.object).await.map_err(|_: io::Error| error::no_such_key())?;
         if !file.metadata().await.map_err(|_: io::Error| error::no_such_key())?.is_file() {
             return Err(error::no_such_key());
         }
@@ -180,9 +178,10 @@ mod tests {
     #[test]
     fn ordinary_keys_map_below_the_bucket() {
         let store = Store::new("/data");
-        assert_eq!(store.object_path("b", "uploads/u/x.png").unwrap(), PathBuf::from("/data/b/uploads/u/x.png"));
-        assert_eq!(store.meta_path("b", "uploads/u/x.png").unwrap(), PathBuf::from("/data/.meta/b/uploads/u/x.png.json"));
-        assert!(store.object_path("b", "résumé (final).pdf").is_ok());
+        let paths = store.paths("b", "uploads/u/x.png").unwrap();
+        assert_eq!(paths.object, PathBuf::from("/data/b/uploads/u/x.png"));
+        assert_eq!(paths.meta, PathBuf::from("/data/.meta/b/uploads/u/x.png.json"));
+        assert!(store.paths("b", "résumé (final).pdf").is_ok());
     }
 
     #[test]
@@ -191,10 +190,10 @@ mod tests {
         for key in [
             "", "../etc/passwd", "a/../../b", "./a", "/absolute", "a//b", "trailing/", "nul\0byte", "back\\slash", "tab\there",
         ] {
-            assert!(store.object_path("b", key).is_err(), "{key:?}");
+            assert!(store.paths("b", key).is_err(), "{key:?}");
         }
         let long = "k".repeat(1025);
-        assert_eq!(store.object_path("b", &long).unwrap_err().code, "KeyTooLongError");
-        assert!(store.object_path("b", &"s".repeat(256)).is_err());
+        assert_eq!(store.paths("b", &long).unwrap_err().code, "KeyTooLongError");
+        assert!(store.paths("b", &"s".repeat(256)).is_err());
     }
 }

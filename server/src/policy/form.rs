@@ -95,8 +95,10 @@ pub enum FormError {
     Condition(#[from] ConditionError),
     #[error(transparent)]
     Expiry(#[from] ExpiryError),
-    #[error("metadata name {0:?} must be lowercase letters, digits, '-' or '_'")]
+    #[error("metadata name {0:?} must be 1-64 lowercase letters, digits or '-'")]
     MetadataName(String),
+    #[error("the value of metadata {0:?} must be printable ASCII")]
+    MetadataValue(String),
     #[error("user metadata is {0} bytes; S3 allows at most 2048")]
     MetadataTooLarge(usize),
     #[error("the SHA-256 checksum must be the base64 of 32 bytes")]
@@ -105,16 +107,20 @@ pub enum FormError {
     KeyOutOfScope,
 }
 
-/// S3's limit on user metadata (names and values together).
 /// S3's limit on user metadata: names and values together.
 pub const MAX_METADATA_BYTES: usize = 2048;
 
 impl FormSpec {
     fn validate(&self) -> Result<(), FormError> {
-        for (name, _) in &self.metadata {
-            let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        // The same rules as the app's (`app::rules::metadata`; tests/rules.rs pins the two):
+        // values travel as HTTP headers, and proxies drop header names with '_'.
+        for (name, value) in &self.metadata {
+            let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return Err(FormError::MetadataName(name.clone()));
+            }
+            if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                return Err(FormError::MetadataValue(name.clone()));
             }
         }
         let metadata_bytes: usize = self.metadata.iter().map(|(n, v)| n.len() + v.len()).sum();

@@ -27,10 +27,13 @@ impl SignLimits {
         }
     }
 
-    /// `Ok` to sign, or how long to wait first.
-    /// Counts against the client address only: for signatures made without being asked for
-    /// a file (the page's plain form), which a new visitor gets on every page view.
+    /// `Ok` to sign, or how long to wait first, counting against the client address only: for
+    /// signatures made without being asked for a file (the page's plain form), which a new
+    /// visitor gets on every page view.
     pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        if self.per_ip.len() > PRUNE_ABOVE {
+            self.per_ip.retain_recent();
+        }
         let now = self.clock.now();
         match ip {
             Some(ip) => self.per_ip.check_key(&ip).map_err(|wait| wait.wait_time_from(now)),
@@ -38,20 +41,15 @@ impl SignLimits {
         }
     }
 
+    /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.
     pub fn check(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         if self.per_uploader.len() > PRUNE_ABOVE {
             self.per_uploader.retain_recent();
         }
-        if self.per_ip.len() > PRUNE_ABOVE {
-            self.per_ip.retain_recent();
-        }
         // The uploader first: a visitor over its own limit does not spend its address's budget.
         let now = self.clock.now();
         self.per_uploader.check_key(&uploader.to_owned()).map_err(|wait| wait.wait_time_from(now))?;
-        match ip {
-            Some(ip) => self.per_ip.check_key(&ip).map_err(|wait| wait.wait_time_from(now)),
-            None => Ok(()),
-        }
+        self.check_ip(ip)
     }
 }
 

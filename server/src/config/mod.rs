@@ -1,11 +1,17 @@
-//! The server's configuration, read once at start from the standard AWS environment
-//! variables. A missing or invalid setting stops the server with a message naming it.
+//! The server's configuration: every setting is declared once, as a flag and a variable, in
+//! [`settings`], and read and checked once, here, at start. A missing or invalid setting stops
+//! the server with a message naming both.
+
+pub mod settings;
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::credentials::StsMode;
+use crate::edge::identity::SessionKey;
 use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
+pub use settings::Settings;
 
 /// Everything the signer needs to know about the bucket.
 #[derive(Debug, Clone)]
@@ -158,9 +164,9 @@ impl Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name}{} is not set: {hint}", crate::settings::flag_hint(name))]
+    #[error("{name}{} is not set: {hint}", settings::flag_hint(name))]
     Missing { name: &'static str, hint: &'static str },
-    #[error("{name}{} is invalid: {reason}", crate::settings::flag_hint(name))]
+    #[error("{name}{} is invalid: {reason}", settings::flag_hint(name))]
     Invalid { name: &'static str, reason: String },
 }
 
@@ -169,8 +175,8 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// Reads the command line and the environment (see [`crate::settings::Settings`]).
-    pub fn from_settings(settings: &crate::settings::Settings) -> Result<Self, ConfigError> {
+    /// Reads the command line and the environment (see [`Settings`]).
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         Self::from_lookup(|name| settings.get(name))
     }
 
@@ -209,11 +215,6 @@ impl Config {
         Ok(Self { bucket, region, credentials, sts, endpoint, policy_lifetime, limits })
     }
 
-    /// Whether no bucket is configured, so the embedded dev bucket should serve uploads.
-    pub fn wants_dev_bucket(get: impl Fn(&str) -> Option<String>) -> bool {
-        get("UPLOAD_BUCKET").is_none()
-    }
-
     /// The configuration for the embedded dev bucket at `endpoint`. Its credentials are made up
     /// at start (and never logged), unless `UPLOAD_DEV_ACCESS_KEY_ID` and
     /// `UPLOAD_DEV_SECRET_ACCESS_KEY` pin them (tests use this to sign forms from outside).
@@ -249,6 +250,63 @@ impl Config {
             None if self.bucket.contains('.') => format!("https://s3.{}.amazonaws.com/{}", self.region, self.bucket),
             None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
         }
+    }
+}
+
+/// What serving the app needs, beside the bucket: read and checked before anything starts.
+pub struct ServeConfig {
+    /// `UPLOAD_SESSION_SECRET` (64 hex digits): the key uploader cookies and return tokens are
+    /// sealed with, so sessions survive restarts and several servers share them. Unset: a
+    /// random key (sessions then end with the process).
+    pub session_key: SessionKey,
+    pub target: Target,
+}
+
+/// Where uploads go.
+pub enum Target {
+    /// `UPLOAD_BUCKET` is set: that bucket.
+    Bucket(Config),
+    /// It is not: the embedded dev bucket, started in this process.
+    Dev(DevBucketConfig),
+}
+
+/// The embedded dev bucket's settings.
+pub struct DevBucketConfig {
+    /// `UPLOAD_DEV_BUCKET_ADDR` (default `127.0.0.1:0`: any free port).
+    pub addr: String,
+    /// `UPLOAD_DEV_DATA_DIR` (default `data`): objects land in `<dir>/<bucket>/<key>`.
+    pub data_dir: PathBuf,
+    /// The signing configuration for it, but for the endpoint: see [`DevBucketConfig::config`].
+    signing: Config,
+}
+
+impl DevBucketConfig {
+    /// The dev bucket's configuration, now that it listens at `endpoint`.
+    pub fn config(&self, endpoint: String) -> Config {
+        Config { endpoint: Some(endpoint), ..self.signing.clone() }
+    }
+}
+
+impl ServeConfig {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| settings.get(name))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let target = if get("UPLOAD_BUCKET").is_some() {
+            Target::Bucket(Config::from_lookup(&get)?)
+        } else {
+            Target::Dev(DevBucketConfig {
+                addr: get("UPLOAD_DEV_BUCKET_ADDR").unwrap_or_else(|| "127.0.0.1:0".into()),
+                data_dir: get("UPLOAD_DEV_DATA_DIR").unwrap_or_else(|| "data".into()).into(),
+                signing: Config::dev_bucket(&get, String::new())?,
+            })
+        };
+        let session_key = match get("UPLOAD_SESSION_SECRET") {
+            None => SessionKey::random(),
+            Some(hex) => SessionKey::from_hex(&hex).ok_or_else(|| invalid("UPLOAD_SESSION_SECRET", "expected 64 hex digits (32 random bytes)"))?,
+        };
+        Ok(Self { session_key, target })
     }
 }
 
@@ -356,7 +414,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(id(&pinned), "DEVKEY");
-        assert!(Config::wants_dev_bucket(lookup(&[])) && !Config::wants_dev_bucket(lookup(&BASE)));
+    }
+
+    #[test]
+    fn serving_without_a_bucket_means_the_dev_bucket() {
+        let serve = ServeConfig::from_lookup(lookup(&[("UPLOAD_DEV_DATA_DIR", "/tmp/uploads")])).unwrap();
+        let Target::Dev(dev) = serve.target else { panic!("no UPLOAD_BUCKET: the dev bucket") };
+        assert_eq!((dev.addr.as_str(), dev.data_dir.to_str().unwrap()), ("127.0.0.1:0", "/tmp/uploads"));
+        assert_eq!(dev.config("http://127.0.0.1:9".into()).post_url(), "http://127.0.0.1:9/dev-uploads");
+        assert!(matches!(ServeConfig::from_lookup(lookup(&BASE)).unwrap().target, Target::Bucket(_)));
+        let bad_secret = ServeConfig::from_lookup(lookup(&[("UPLOAD_SESSION_SECRET", "short")])).err().unwrap();
+        assert_eq!(bad_secret.to_string(), "UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)");
     }
 
     #[test]

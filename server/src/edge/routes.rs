@@ -2,23 +2,24 @@
 
 use std::sync::Arc;
 
-use app::{shell, signing::UploadSigner, App};
+use app::{service::UploadService, shell, App};
 use axum::{routing::get, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::{metrics::Metrics, same_origin, uploader};
+use super::{identity, same_origin};
+use crate::metrics::Metrics;
 
-/// The whole application; `signer` is what the server functions sign with, `sessions` the key
-/// uploader cookies are signed with, `metrics` what `/metrics` shows.
+/// The whole application; `uploads` is the service the server functions call, `sessions` the
+/// key uploader cookies are sealed with, `metrics` what `/metrics` shows.
 pub fn app(
     options: LeptosOptions,
-    signer: Arc<dyn UploadSigner>,
-    sessions: Arc<uploader::SessionKey>,
+    uploads: Arc<dyn UploadService>,
+    sessions: Arc<identity::SessionKey>,
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = generate_route_list(App);
-    let context = move || provide_context(signer.clone());
+    let context = move || provide_context(uploads.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -32,7 +33,7 @@ pub fn app(
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .layer(axum::middleware::from_fn_with_state(sessions, uploader::assign))
+        .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
         // Outermost: a cross-site request is refused before anything else happens.
         .layer(axum::middleware::from_fn(same_origin::only))
         .with_state(options)

@@ -1,6 +1,6 @@
 //! Every setting of the server as a flag and an environment variable (clap), so `server
 //! --help` lists them all with their defaults. Values are checked in one place,
-//! [`crate::config::Config`], whose errors name the variable. Secrets are read from the
+//! [`super::Config`] and [`super::ServeConfig`], whose errors name the variable. Secrets are read from the
 //! environment only: flags show up in process listings.
 
 use clap::Args;

@@ -1,38 +1,47 @@
-//! The signing service behind the server functions: validates the request, picks the key
-//! under the uploader's prefix, signs through [`crate::policy`] with the uploader's
-//! credentials, and writes an audit event for every form signed or refused. Confirming
-//! uploads is in [`crate::confirm`].
+//! The upload service behind the server functions ([`Uploads`]): checks each request against
+//! [`app::rules`] and the rate limits, picks the key under the uploader's prefix, signs through
+//! [`crate::policy`] with the uploader's credentials, and writes an audit event for every form
+//! signed or refused; then checks what arrived ([`confirm`]) and lists it.
+
+mod confirm;
+mod ledger;
+mod objects;
+mod ratelimit;
 
 use std::sync::Arc;
 
-use app::api::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
 use app::rules;
-use app::signing::{Requester, UploadRequest, UploadSigner, UploaderId};
+use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+use app::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::credentials::Source;
-use crate::ledger::{Ledger, Signed};
 use crate::metrics::Metrics;
-use crate::objects::Objects;
 use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
-use crate::ratelimit::SignLimits;
-use crate::validate;
+use confirm::Confirmer;
+use ledger::{Ledger, Signed};
+pub use objects::Objects;
+use ratelimit::SignLimits;
 
 /// Reads the current time; injected so tests can pin it.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
-pub struct S3Signer {
-    pub(crate) config: Config,
+/// The upload service: what the server functions call (see [`UploadService`]), and what
+/// `server sign` and `server doctor` sign with.
+pub struct Uploads {
+    config: Config,
     source: Source,
-    pub(crate) objects: Option<Objects>,
-    pub(crate) ledger: Ledger,
+    /// Where uploads are checked after the browser reports them.
+    objects: Option<Objects>,
+    /// What was signed and what was confirmed.
+    ledger: Ledger,
     clock: Clock,
     /// Set when signing for the embedded dev bucket: where its files land.
     dev_data_dir: Option<String>,
     rate: SignLimits,
-    pub(crate) metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 /// Why a signature could not be made: a short reason for metrics, and the error for the page.
@@ -47,13 +56,13 @@ struct Checked {
     metadata: Vec<(String, String)>,
 }
 
-impl S3Signer {
-    /// A signer with the configuration's fixed keys.
+impl Uploads {
+    /// The service, signing with the configuration's fixed keys.
     ///
     /// # Panics
-    /// When the configuration has no keys (it then needs [`S3Signer::with_source`]).
+    /// When the configuration has no keys (it then needs [`Uploads::with_source`]).
     pub fn new(config: Config) -> Self {
-        let credentials = config.credentials.clone().expect("S3Signer::new needs fixed credentials");
+        let credentials = config.credentials.clone().expect("Uploads::new needs fixed credentials");
         let source = Source::fixed(credentials, config.region.clone());
         Self::with_source(config, source)
     }
@@ -90,7 +99,7 @@ impl S3Signer {
         self
     }
 
-    /// Marks this signer as signing for the embedded dev bucket storing into `dir`.
+    /// Marks this service as signing for the embedded dev bucket storing into `dir`.
     pub fn for_dev_bucket(mut self, dir: impl Into<String>) -> Self {
         self.dev_data_dir = Some(dir.into());
         self
@@ -98,6 +107,10 @@ impl S3Signer {
 
     pub fn credential_kind(&self) -> &'static str {
         self.source.kind()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The form for one upload; what both the server function and `server sign` go through.
@@ -155,8 +168,8 @@ impl S3Signer {
         Ok(form)
     }
 
-    /// Everything that can be said about a request without credentials: rate, access code,
-    /// name, size, type, checksum.
+    /// Everything that can be said about a request without credentials: rate, access code, and
+    /// what [`app::rules`] says of the name, size, type, checksum and metadata.
     fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
         let uploader = &who.uploader;
         self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
@@ -171,19 +184,19 @@ impl S3Signer {
             return Err(("access_code", UploadError::AccessCode(message.into())));
         }
         let refused = |reason| move |message| (reason, UploadError::Refused(message));
-        let name = validate::file_name(&request.file_name).map_err(refused("invalid_name"))?;
-        let size = validate::size(request.size).map_err(refused("invalid_size"))?;
+        let name = rules::file_name(&request.file_name).map_err(refused("invalid_name"))?;
         let limits = &self.config.limits;
-        // The page checks the same two rules with the same functions before asking.
+        // The page checks size and type with the same functions before asking.
+        let size = request.size;
         if let Some(message) = rules::size_refusal(size, limits.max_bytes) {
-            return Err(refused("too_large")(message));
+            return Err(refused(if size == 0 { "invalid_size" } else { "too_large" })(message));
         }
-        let content_type = validate::content_type(&request.content_type).map_err(refused("invalid_type"))?;
+        let content_type = rules::content_type(&request.content_type).map_err(refused("invalid_type"))?;
         if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
             return Err(refused("type_not_allowed")(message));
         }
-        let checksum = request.checksum_sha256.as_deref().map(validate::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
-        let metadata = validate::metadata(&request.metadata).map_err(refused("invalid_metadata"))?;
+        let checksum = request.checksum_sha256.as_deref().map(rules::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
+        let metadata = rules::metadata(&request.metadata).map_err(refused("invalid_metadata"))?;
         Ok(Checked { name, size, content_type, checksum, metadata })
     }
 
@@ -274,13 +287,14 @@ impl S3Signer {
     }
 }
 
-impl UploadSigner for S3Signer {
+impl UploadService for Uploads {
     fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>> {
         Box::pin(self.sign_upload(who, request))
     }
 
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
-        Box::pin(self.confirm_upload(who, report))
+        let confirmer = Confirmer { objects: self.objects.as_ref(), ledger: &self.ledger, metrics: &self.metrics };
+        Box::pin(confirmer.confirm(who, report, self.now()))
     }
 
     fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
@@ -321,11 +335,11 @@ impl UploadSigner for S3Signer {
 mod tests {
     use super::*;
     use crate::policy::Credentials;
-    use app::signing::UploaderId;
+    use app::service::UploaderId;
     use std::time::Duration;
     use time::macros::datetime;
 
-    fn signer() -> S3Signer {
+    fn uploads() -> Uploads {
         let config = Config {
             bucket: "uploads".into(),
             region: "garage".into(),
@@ -339,10 +353,10 @@ mod tests {
                 ..Default::default()
             },
         };
-        S3Signer::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
+        Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
     }
 
-    impl S3Signer {
+    impl Uploads {
         fn sign_blocking(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
             futures::executor::block_on(self.sign(who, request))
         }
@@ -358,7 +372,7 @@ mod tests {
 
     #[test]
     fn signs_a_key_under_the_uploader_prefix() {
-        let signed = signer().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
+        let signed = uploads().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
         assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
         assert!(signed.key.starts_with("uploads/0123456789abcdef0123456789abcdef/"), "{}", signed.key);
         assert!(signed.key.ends_with("/cat.png"), "{}", signed.key);
@@ -368,15 +382,15 @@ mod tests {
 
     #[test]
     fn unknown_type_is_signed_as_octet_stream() {
-        let mut config = signer().config;
+        let mut config = uploads().config;
         config.limits = crate::config::Limits::default();
-        let signed = S3Signer::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
+        let signed = Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
         assert_eq!(signed.fields[1], ("Content-Type".to_string(), "application/octet-stream".to_string()));
     }
 
     #[test]
     fn bad_requests_are_refused_with_a_reason() {
-        let s = signer();
+        let s = uploads();
         for req in [request("..", 1, "text/plain"), request("a.txt", 0, "text/plain"), request("a.txt", 1, "not a type")] {
             assert!(matches!(s.sign_blocking(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
         }
@@ -384,7 +398,7 @@ mod tests {
 
     #[test]
     fn the_configured_limits_are_enforced_with_readable_reasons() {
-        let s = signer();
+        let s = uploads();
         assert_eq!(
             s.sign_blocking(&uploader(), request("big.png", 1001, "image/png")),
             Err(UploadError::Refused("the file is 1001 B; files here can be at most 1000 B".into()))

@@ -1,12 +1,15 @@
 //! What the server functions need from the server, declared here and implemented by the
-//! `server` crate, so that signing code and its dependencies never reach the wasm.
+//! `server` crate (`server::uploads::Uploads`), so that signing code and its dependencies never
+//! reach the wasm: the upload service, and who is asking.
+
+use std::fmt;
 
 use futures::future::BoxFuture;
 
-use crate::api::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
+use crate::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
 
 /// The anonymous identity of one browser; every key it uploads lives under
-/// `uploads/<uploader-id>/`. The server assigns it and puts it in the request's extensions.
+/// `uploads/<uploader-id>/`. The server assigns it (see [`Identity`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UploaderId(String);
 
@@ -23,21 +26,53 @@ impl UploaderId {
     }
 }
 
-/// The client's IP address, as the server saw the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClientIp(pub std::net::IpAddr);
-
 /// A token naming the uploader for the page a no-JavaScript upload comes back to: the
-/// bucket's redirect may arrive without the (SameSite=Strict) cookie. It only identifies the
-/// uploader on that page; the server puts it in every request's extensions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// bucket's redirect may arrive without the (SameSite=Strict) cookie. It identifies the
+/// uploader on that page only. A bearer credential, so never printed.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReturnToken(pub String);
+
+impl ReturnToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ReturnToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReturnToken(<redacted>)")
+    }
+}
 
 /// Who asks for a signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requester {
     pub uploader: UploaderId,
+    /// The client's address, as the server saw the connection.
     pub ip: Option<std::net::IpAddr>,
+}
+
+/// Who is asking, as the server's edge established it for one request. This is the link
+/// between the two crates: the server's identity middleware (`server::edge::identity::assign`)
+/// inserts it into every request's extensions, and the server functions read it back with
+/// [`Identity::of`]. Nothing else travels that way.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub requester: Requester,
+    /// For the no-JavaScript form's return address.
+    pub return_token: ReturnToken,
+}
+
+impl Identity {
+    /// The identity the edge attached to this request, if it went through the edge.
+    pub fn of(parts: &http::request::Parts) -> Option<&Identity> {
+        parts.extensions.get::<Identity>()
+    }
+
+    /// Attaches this identity to a request (the edge does this, once per request).
+    pub fn attach(self, extensions: &mut http::Extensions) {
+        extensions.insert(self);
+    }
 }
 
 /// One file the browser wants to upload, as it describes it.
@@ -55,9 +90,10 @@ pub struct UploadRequest {
     pub metadata: std::collections::BTreeMap<String, String>,
 }
 
-/// Signs upload forms and checks what arrived. Implementations validate the request, choose
-/// the key, sign (fetching temporary credentials when configured), and log.
-pub trait UploadSigner: Send + Sync + 'static {
+/// The upload service: signs upload forms and checks what arrived. Implementations validate
+/// the request (with [`crate::rules`]), choose the key, sign (fetching temporary credentials
+/// when configured), and log.
+pub trait UploadService: Send + Sync + 'static {
     fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>>;
 
     /// Checks an object the browser says it stored against what was signed for it; a
@@ -78,7 +114,7 @@ pub trait UploadSigner: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use super::UploaderId;
+    use super::{ReturnToken, UploaderId};
 
     #[test]
     fn uploader_ids_are_32_lowercase_hex_digits() {
@@ -86,5 +122,10 @@ mod tests {
         for bad in ["", "0123456789ABCDEF0123456789abcdef", "../../../../../../../../../../etc", "0123456789abcdef0123456789abcde"] {
             assert!(UploaderId::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn return_tokens_are_not_printed() {
+        assert!(!format!("{:?}", ReturnToken("secret-token".into())).contains("secret-token"));
     }
 }

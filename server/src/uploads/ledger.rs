@@ -4,8 +4,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use app::api::StoredUpload;
-use app::signing::UploaderId;
+use app::service::UploaderId;
+use app::wire::StoredUpload;
 use time::{Duration, OffsetDateTime};
 
 use crate::policy::SizeRule;

@@ -1,13 +1,12 @@
 //! The app as the router tests build it: signing for a made-up Garage bucket with a known
 //! secret (which must never show in an answer) and a fixed session key.
-#![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::Arc;
 
 use axum::{body::Body, Router};
 use leptos::prelude::LeptosOptions;
-use server::uploader::SessionKey;
-use server::{config::Config, signer::S3Signer};
+use server::edge::identity::SessionKey;
+use server::{config::Config, uploads::Uploads};
 
 pub const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
 
@@ -33,8 +32,8 @@ pub fn app_with(settings: &[(&str, &str)]) -> Router {
     .unwrap();
     let options = LeptosOptions::builder().output_name("s3-uploader").build();
     let metrics = Arc::new(server::metrics::Metrics::new());
-    let signer = S3Signer::new(config).with_metrics(metrics.clone());
-    server::app(options, Arc::new(signer), Arc::new(session_key()), metrics)
+    let uploads = Uploads::new(config).with_metrics(metrics.clone());
+    server::app(options, Arc::new(uploads), Arc::new(session_key()), metrics)
 }
 
 pub fn session_key() -> SessionKey {

@@ -2,13 +2,14 @@
 //! looks at the object itself and compares it with what it signed. Anything else (a missing
 //! object, other bytes, another type) is logged as a security event.
 
-use app::api::{StoredUpload, UploadError, UploadReport};
-use app::signing::Requester;
+use app::service::Requester;
+use app::wire::{StoredUpload, UploadError, UploadReport};
+use time::OffsetDateTime;
 
-use crate::ledger::Signed;
-use crate::objects::ObjectHead;
+use super::ledger::{Ledger, Signed};
+use super::objects::{ObjectHead, Objects};
+use crate::metrics::Metrics;
 use crate::policy::{rfc3339, SizeRule};
-use crate::signer::S3Signer;
 
 /// How `found` differs from what `signed` allowed for `key`, if it does.
 pub fn differences(signed: &Signed, key: &str, reported_etag: &str, found: &ObjectHead) -> Vec<String> {
@@ -41,8 +42,17 @@ pub fn differences(signed: &Signed, key: &str, reported_etag: &str, found: &Obje
     differs
 }
 
-impl S3Signer {
-    pub(crate) async fn confirm_upload(&self, who: &Requester, report: UploadReport) -> Result<StoredUpload, UploadError> {
+/// What confirming needs from the upload service: the bucket, what was signed, the counters.
+pub struct Confirmer<'a> {
+    /// `None`: uploads cannot be checked here, and confirming says the service is unavailable.
+    pub objects: Option<&'a Objects>,
+    pub ledger: &'a Ledger,
+    pub metrics: &'a Metrics,
+}
+
+impl Confirmer<'_> {
+    /// Checks the object `report` names, as of `now`; on success it is listed as `who`'s.
+    pub async fn confirm(self, who: &Requester, report: UploadReport, now: OffsetDateTime) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
         let key = report.key.as_str();
         let security_event = |problem: String| {
@@ -56,13 +66,12 @@ impl S3Signer {
         if let Some(done) = self.ledger.find_confirmed(&who.uploader, key) {
             return Ok(done);
         }
-        let now = self.now();
         let signed = self
             .ledger
             .pending(key, now)
             .filter(|s| s.uploader == who.uploader)
             .ok_or_else(|| security_event("nothing was signed for that key (or it was long ago)".into()))?;
-        let objects = self.objects.as_ref().ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
+        let objects = self.objects.ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
         let found = objects.head(key).await.map_err(|err| {
             tracing::error!(target: "audit", event = "confirm_failed", uploader, key, error = %err);
             UploadError::Unavailable("the bucket cannot be checked right now".into())
@@ -97,7 +106,7 @@ impl S3Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::signing::UploaderId;
+    use app::service::UploaderId;
     use time::macros::datetime;
 
     fn signed() -> Signed {

@@ -1,6 +1,8 @@
-//! Gives every browser an anonymous uploader id in a signed, HttpOnly, SameSite=Strict cookie
-//! (Secure behind https), and hands it to the server functions through the request's
-//! extensions. The signature stops a visitor from choosing someone else's upload prefix.
+//! Who is asking: gives every browser an anonymous uploader id in a signed, HttpOnly,
+//! SameSite=Strict cookie (Secure behind https), and hands it, with the client's address and
+//! the return token, to the server functions as one [`Identity`] in the request's extensions
+//! (the server functions read it with `Identity::of`). The signature stops a visitor from
+//! choosing someone else's upload prefix.
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use app::signing::{ClientIp, ReturnToken, UploaderId};
+use app::service::{Identity, Requester, ReturnToken, UploaderId};
 
 pub const COOKIE_NAME: &str = "uploader";
 /// What a sealed id is for. The cookie's is empty, as it was before return tokens existed, so
@@ -125,7 +127,7 @@ fn from_return_token(key: &SessionKey, request: &Request) -> Option<UploaderId> 
 }
 
 /// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
-pub async fn assign(State(key): State<Arc<SessionKey>>, mut request: Request, next: Next) -> Response {
+pub async fn assign(State(key): State<Arc<SessionKey>>, request: Request, next: Next) -> Response {
     let secure = behind_https(&request);
     let (id, minted) = match from_cookies(&key, &request) {
         Some(id) => (id, false),
@@ -138,13 +140,11 @@ pub async fn assign(State(key): State<Arc<SessionKey>>, mut request: Request, ne
             }
         },
     };
-    request.extensions_mut().insert(ReturnToken(key.seal_return(&id)));
-    request.extensions_mut().insert(id.clone());
-    // Through the extractor, which knows both real connections and test mocks.
+    // The address through the extractor, which knows both real connections and test mocks.
     let (mut parts, body) = request.into_parts();
-    if let Ok(ConnectInfo(addr)) = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await {
-        parts.extensions.insert(ClientIp(addr.ip()));
-    }
+    let ip = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await.ok().map(|ConnectInfo(addr)| addr.ip());
+    let identity = Identity { requester: Requester { uploader: id.clone(), ip }, return_token: ReturnToken(key.seal_return(&id)) };
+    identity.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
     if minted {

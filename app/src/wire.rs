@@ -1,0 +1,111 @@
+//! What the page and the server send each other: the arguments and answers of the server
+//! functions in [`crate::api`], and the one error type they fail with.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What the browser needs to POST one file straight to the bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedUpload {
+    /// The bucket's URL: the form is POSTed here.
+    pub url: String,
+    /// The object key the file will be stored under.
+    pub key: String,
+    /// Form fields in the order they must be sent; the file is appended after them.
+    pub fields: Vec<(String, String)>,
+    /// When the policy stops being accepted (RFC 3339).
+    pub expires_at: String,
+}
+
+/// What the browser reports after the bucket accepted an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReport {
+    pub key: String,
+    /// The ETag the bucket answered with (quotes and all).
+    pub etag: String,
+}
+
+/// An upload the server checked in the bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUpload {
+    pub key: String,
+    /// The file name, as the last segment of the key.
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub etag: String,
+    /// Where to view it: a short-lived presigned GET for S3, the dev bucket's own URL.
+    pub view_url: String,
+    /// When it was confirmed (RFC 3339).
+    pub confirmed_at: String,
+}
+
+/// Which bucket uploads go to, for the page to say.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub bucket: String,
+    /// Where forms are POSTed.
+    pub url: String,
+    /// Set for the embedded dev bucket: the directory its files land in.
+    pub dev_data_dir: Option<String>,
+    /// The largest file the server signs for.
+    pub max_bytes: u64,
+    /// Accepted content types (`type/*` wildcards); empty: any.
+    pub allowed_types: Vec<String>,
+    /// Whether signing needs the operator's access code.
+    pub access_code_required: bool,
+    /// Files one uploader may upload per minute.
+    pub files_per_minute: u32,
+    /// Files up to this size are hashed in the browser and the bucket checks the SHA-256;
+    /// 0 turns checksums off.
+    pub checksum_max_bytes: u64,
+}
+
+/// Why the server would not sign an upload. The message is meant for the person uploading.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UploadError {
+    /// The file cannot be uploaded as described (name, size, type).
+    #[error("{0}")]
+    Refused(String),
+    /// Signing is not possible right now (configuration, credentials); nothing was signed.
+    #[error("the upload service is unavailable: {0}")]
+    Unavailable(String),
+    /// Signing needs the operator's access code, and it was missing or wrong.
+    #[error("{0}")]
+    AccessCode(String),
+    /// Too many signatures asked for in a short time; nothing was signed.
+    #[error("too many uploads in a short time: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// The stored object is not what was signed (or is missing): logged as a security event.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The request did not reach the server function or its answer was unreadable.
+    #[error("could not reach the upload service: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for UploadError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        UploadError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl UploadError {
+    /// The HTTP status the server function answers with.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            UploadError::Refused(_) => http::StatusCode::BAD_REQUEST,
+            UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            UploadError::AccessCode(_) => http::StatusCode::FORBIDDEN,
+            UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
+            UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
+            UploadError::Mismatch(_) => http::StatusCode::CONFLICT,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `server cors`: writes the CORS rule browser uploads need, keeping the bucket's other rules.
+
+use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+
+use super::brief;
+
+/// The id of the rule `server cors` writes; rules with other ids are left alone.
+pub const CORS_RULE_ID: &str = "browser-uploads";
+/// What the page reads from the bucket's answers.
+pub const EXPOSED_HEADERS: [&str; 3] = ["ETag", "Location", "x-amz-request-id"];
+
+/// The rule browsers need to POST forms from `origins` and read the answer.
+pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
+    let mut rule = CorsRule::builder().id(CORS_RULE_ID).allowed_methods("POST").allowed_headers("*").max_age_seconds(3000);
+    for origin in origins {
+        rule = rule.allowed_origins(origin.trim_end_matches('/'));
+    }
+    for header in EXPOSED_HEADERS {
+        rule = rule.expose_headers(header);
+    }
+    rule.build().map_err(|err| err.to_string())
+}
+
+/// Whether `rules` let a page on `origin` POST a form and read its ETag.
+pub fn allows_uploads_from(rules: &[CorsRule], origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    rules.iter().any(|rule| {
+        let origin_ok = rule.allowed_origins().iter().any(|o| o == "*" || o.trim_end_matches('/') == origin);
+        let post_ok = rule.allowed_methods().iter().any(|m| m.eq_ignore_ascii_case("POST"));
+        let etag_ok = rule.expose_headers().iter().any(|h| h.eq_ignore_ascii_case("ETag"));
+        origin_ok && post_ok && etag_ok
+    })
+}
+
+/// `server cors --origin URL...`: replaces this tool's rule, keeping any others.
+pub async fn cors(client: &aws_sdk_s3::Client, bucket: &str, origins: &[String]) -> Result<String, String> {
+    let existing = match client.get_bucket_cors().bucket(bucket).send().await {
+        Ok(answer) => answer.cors_rules.unwrap_or_default(),
+        // No CORS configuration yet is the usual start.
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => Vec::new(),
+        Err(err) => return Err(format!("reading the bucket's CORS rules failed: {}", brief(&err))),
+    };
+    let mut rules: Vec<CorsRule> = existing.into_iter().filter(|r| r.id() != Some(CORS_RULE_ID)).collect();
+    let kept = rules.len();
+    rules.push(upload_rule(origins)?);
+    let configuration = CorsConfiguration::builder().set_cors_rules(Some(rules)).build().map_err(|err| err.to_string())?;
+    client
+        .put_bucket_cors()
+        .bucket(bucket)
+        .cors_configuration(configuration)
+        .send()
+        .await
+        .map_err(|err| format!("writing the bucket's CORS rules failed: {}", brief(&err)))?;
+    Ok(format!(
+        "bucket {bucket}: browsers on {} may now POST uploads (rule {CORS_RULE_ID:?}; {kept} other rule(s) kept)",
+        origins.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_rule_allows_its_origins_only() {
+        let rules = [upload_rule(&["https://app.example/".into()]).unwrap()];
+        assert!(allows_uploads_from(&rules, "https://app.example"));
+        assert!(!allows_uploads_from(&rules, "https://evil.example"));
+        assert_eq!(rules[0].expose_headers(), EXPOSED_HEADERS);
+        let get_only = CorsRule::builder().allowed_origins("*").allowed_methods("GET").expose_headers("ETag").build().unwrap();
+        assert!(!allows_uploads_from(&[get_only], "https://app.example"));
+    }
+}

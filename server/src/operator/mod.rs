@@ -1,0 +1,85 @@
+//! The operator commands, run from a shell against the configured bucket: `server sign` prints
+//! a signed form ([`sign`]), `server cors` writes the CORS rule browser uploads need ([`cors`]),
+//! `server doctor` checks the set-up and says what to fix ([`doctor`]).
+
+pub mod cors;
+pub mod doctor;
+pub mod sign;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::cli::Command;
+use crate::config::{Config, Settings};
+use crate::metrics::Metrics;
+
+/// Runs one operator command; `Serve` is not one (the binary's `main` serves).
+pub async fn run(command: Command, settings: &Settings) -> ExitCode {
+    let configured = match Config::from_settings(settings) {
+        Ok(config) => crate::aws::bucket_uploads(config, Arc::new(Metrics::new())).await,
+        Err(err) => Err(err.to_string()),
+    };
+    let (uploads, client) = match configured {
+        Ok(configured) => configured,
+        Err(err) => return crate::config_error(err),
+    };
+    match command {
+        Command::Serve => unreachable!("main serves"),
+        Command::Sign(args) => finish(sign::sign(&uploads, args).await),
+        Command::Cors(args) => finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await),
+        Command::Doctor(args) => {
+            let origin = args.origin.unwrap_or_else(default_origin);
+            if doctor::print(&doctor::checks(&uploads, &client, &origin).await) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// The app's own origin, where Leptos serves it (`LEPTOS_SITE_ADDR`, default 127.0.0.1:3000).
+fn default_origin() -> String {
+    let addr = leptos::config::get_configuration(None).map(|conf| conf.leptos_options.site_addr.to_string());
+    format!("http://{}", addr.unwrap_or_else(|_| "127.0.0.1:3000".into()))
+}
+
+fn finish(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An SDK error in one line: S3's code and message, or the innermost cause of a failure to
+/// reach it (the SDK's own Display nests several layers of wrappers).
+pub fn brief<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = err.raw_response().map(|r| format!("HTTP {}: ", r.status().as_u16())).unwrap_or_default();
+            let meta = service.err();
+            format!("{status}{} {}", meta.code().unwrap_or("error"), meta.message().unwrap_or("(no message)"))
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        other => {
+            let mut cause: &dyn std::error::Error = other;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            format!("cannot reach it: {cause}")
+        }
+    }
+}
+
