@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, skipping whatever is already there at the
 # right version; a second run installs nothing and says so.
-# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3 and Chromium)
+# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3, Chromium and promtool)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -69,6 +69,14 @@ if [ "$mode" = test ]; then
     have "chromium" "$(chromium --version 2>/dev/null | awk '{print $2}')"
   else
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium && did chromium
+  fi
+
+  # promtool (Debian's prometheus package) checks and tests the alert rules. No daemon is
+  # started or used: the tests only run promtool.
+  if command -v promtool >/dev/null; then
+    have "promtool" "$(promtool --version 2>&1 | awk 'NR == 1 { print $3 }')"
+  else
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus && did promtool
   fi
 fi
 

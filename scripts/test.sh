@@ -12,6 +12,11 @@ export NODE_NO_WARNINGS=1
 echo "== cargo test"
 RUSTFLAGS="--cfg erase_components" cargo test
 
+# The alert rules, on series that must fire them and series that must not.
+echo "== alert rules"
+promtool check rules monitoring/alerts.yml
+promtool test rules monitoring/alerts.test.yml
+
 echo "== build the app"
 cargo leptos build
 
@@ -34,6 +39,8 @@ set -a; . "$work/garage/env"; set +a
 echo "== server doctor"
 target/debug/server doctor --origin http://127.0.0.1:3100 | tee "$work/doctor.txt"
 grep -q "^ok   CORS: http://127.0.0.1:3100 may POST" "$work/doctor.txt"
+grep -q "^ok   IAM: s3:GetObject and s3:ListBucket on uploads/" "$work/doctor.txt"
+grep -q "^note IAM, not visible from here: s3:PutObject" "$work/doctor.txt"
 if target/debug/server doctor --origin http://elsewhere.example > "$work/doctor-other.txt"; then
   echo "server doctor passed an origin the CORS rule does not cover"; exit 1
 fi
@@ -53,6 +60,10 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.
 pids+=($!)
 
 (cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log; exit 1; }
+
+# Every metric the alert rules and the dashboard use, as the two running apps export them.
+echo "== metrics in the alerts and the dashboard"
+scripts/check-metrics.py http://127.0.0.1:3100 "$DEV_APP_URL"
 
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"

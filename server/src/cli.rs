@@ -28,6 +28,23 @@ pub enum Command {
     /// Check the set-up from here: credentials, the bucket, the clock, CORS for the app's
     /// origin; print what to fix. Exits 1 when something is wrong.
     Doctor(DoctorArgs),
+    /// Print the IAM policies the configured bucket and credential mode need, as JSON: the base
+    /// credentials' and, with UPLOAD_ROLE_ARN, the role's permissions and trust policy.
+    IamPolicy(IamPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Print only this document, ready for `aws iam put-role-policy --policy-document`:
+    /// base_credentials, role_permissions or role_trust.
+    #[arg(long, value_name = "NAME")]
+    pub document: Option<String>,
+    /// Who runs the server, named in the role's trust policy (default: the role's account).
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+    /// The account federated users belong to (UPLOAD_STS_MODE=federation).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

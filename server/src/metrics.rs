@@ -1,10 +1,13 @@
 //! Prometheus metrics for monitoring, served at `/metrics`: policies signed, refusals by reason,
-//! how long signing takes, and what the dev bucket stored or refused.
+//! how long signing takes, confirmations, STS calls, cross-site refusals, and what the dev
+//! bucket stored or refused. `monitoring/alerts.yml` and `monitoring/dashboard.json` use them;
+//! scripts/test.sh checks that every name they use is exported.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -24,6 +27,12 @@ pub struct Code {
     pub code: String,
 }
 
+/// Where the app is served: `loopback` or `public` (any other address).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Site {
+    pub site: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     signed: Counter,
@@ -34,6 +43,8 @@ pub struct Metrics {
     confirmed: Counter,
     mismatched: Counter,
     sts_calls: Family<StsCall, Counter>,
+    cross_site_refused: Counter,
+    dev_bucket_in_use: Family<Site, Gauge>,
 }
 
 impl Default for Metrics {
@@ -62,7 +73,35 @@ impl Metrics {
         registry.register("uploads_confirmed", "Uploads checked in the bucket and found as signed", confirmed.clone());
         registry.register("uploads_mismatched", "Uploads found missing or different from what was signed (security events)", mismatched.clone());
         registry.register("sts_calls", "Calls to STS for temporary credentials, by call and outcome", sts_calls.clone());
-        Self { registry, signed, refused, signing_seconds, dev_stored, dev_refused, confirmed, mismatched, sts_calls }
+        // Every STS series exists from the start, at 0: a series that first appears at 1 hides
+        // that failure from increase() (and so from the StsFailing alert), and an empty family is
+        // not exported at all. Without STS they stay 0.
+        for call in ["AssumeRole", "GetFederationToken"] {
+            for outcome in ["ok", "error"] {
+                sts_calls.get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() });
+            }
+        }
+        let cross_site_refused = Counter::default();
+        let dev_bucket_in_use = Family::<Site, Gauge>::default();
+        registry.register("cross_site_refused", "Server-function calls refused as cross-site", cross_site_refused.clone());
+        registry.register(
+            "dev_bucket_in_use",
+            "1 when uploads go to the embedded dev bucket, by where the app is served",
+            dev_bucket_in_use.clone(),
+        );
+        Self {
+            registry,
+            signed,
+            refused,
+            signing_seconds,
+            dev_stored,
+            dev_refused,
+            confirmed,
+            mismatched,
+            sts_calls,
+            cross_site_refused,
+            dev_bucket_in_use,
+        }
     }
 
     pub fn signed(&self, seconds: f64) {
@@ -95,6 +134,16 @@ impl Metrics {
         self.sts_calls.get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() }).inc();
     }
 
+    pub fn cross_site_refused(&self) {
+        self.cross_site_refused.inc();
+    }
+
+    /// Uploads go to the embedded dev bucket, for an app served on a `public` address or not.
+    pub fn dev_bucket_in_use(&self, public: bool) {
+        let site = if public { "public" } else { "loopback" };
+        self.dev_bucket_in_use.get_or_create(&Site { site: site.to_owned() }).set(1);
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -116,6 +165,8 @@ mod tests {
         metrics.dev_refused("EntityTooLarge");
         metrics.sts_call("AssumeRole", false);
         metrics.confirmed();
+        metrics.cross_site_refused();
+        metrics.dev_bucket_in_use(true);
         let text = metrics.encode();
         assert!(text.contains("uploads_signed_total 1"), "{text}");
         assert!(text.contains("uploads_refused_total{reason=\"too_large\"} 2"), "{text}");
@@ -123,5 +174,8 @@ mod tests {
         assert!(text.contains("dev_bucket_refused_total{code=\"EntityTooLarge\"} 1"), "{text}");
         assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
         assert!(text.contains("uploads_confirmed_total 1"), "{text}");
+        assert!(text.contains("cross_site_refused_total 1"), "{text}");
+        assert!(text.contains("sts_calls_total{call=\"GetFederationToken\",outcome=\"error\"} 0"), "{text}");
+        assert!(text.contains("dev_bucket_in_use{site=\"public\"} 1"), "{text}");
     }
 }

@@ -116,6 +116,8 @@ pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc
     });
     let files = settings.data_dir.join(&config.bucket).display().to_string();
     tracing::info!(post_url = %config.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
+    // Fine on a developer's machine; an alert (monitoring/alerts.yml) when the app is public.
+    metrics.dev_bucket_in_use(!app_addr.ip().is_loopback());
     let objects = Objects::Dev { store: Store::new(&settings.data_dir), bucket: config.bucket.clone(), endpoint };
     Ok(Uploads::new(config).with_objects(objects).with_metrics(metrics).for_dev_bucket(files))
 }

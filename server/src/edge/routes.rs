@@ -20,6 +20,7 @@ pub fn app(
 ) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(uploads.clone());
+    let cross_site_guard = axum::middleware::from_fn_with_state(metrics.clone(), same_origin::only);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -35,6 +36,6 @@ pub fn app(
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
         // Outermost: a cross-site request is refused before anything else happens.
-        .layer(axum::middleware::from_fn(same_origin::only))
+        .layer(cross_site_guard)
         .with_state(options)
 }

@@ -3,8 +3,13 @@
 //! Clients that send neither `Origin` nor `Sec-Fetch-Site` are not browsers, and so cannot be
 //! used for cross-site request forgery; they pass.
 
-use axum::{extract::Request, middleware::Next, response::IntoResponse, response::Response};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::{middleware::Next, response::IntoResponse, response::Response};
 use http::{header, Method, StatusCode};
+
+use crate::metrics::Metrics;
 
 fn cross_site(request: &Request) -> Option<String> {
     let headers = request.headers();
@@ -20,9 +25,10 @@ fn cross_site(request: &Request) -> Option<String> {
 }
 
 /// axum middleware for the server-function routes (`POST /api/...`).
-pub async fn only(request: Request, next: Next) -> Response {
+pub async fn only(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     if request.method() == Method::POST && request.uri().path().starts_with("/api/") {
         if let Some(why) = cross_site(&request) {
+            metrics.cross_site_refused();
             tracing::warn!(target: "audit", event = "cross_site_refused", path = request.uri().path(), reason = %why);
             return (StatusCode::FORBIDDEN, "cross-site requests to the upload service are refused").into_response();
         }

@@ -51,18 +51,30 @@ const MAX_SKEW_SECS: i64 = 60;
 
 /// One line of the doctor's report.
 pub struct Check {
-    pub ok: bool,
+    pub verdict: Verdict,
     pub what: String,
-    /// What to do about it, when not ok.
+    /// What to do about it, when it failed.
     pub fix: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    Fail,
+    /// Not something the doctor can see from here: said, not judged.
+    Note,
+}
+
 fn ok(what: String) -> Check {
-    Check { ok: true, what, fix: None }
+    Check { verdict: Verdict::Ok, what, fix: None }
 }
 
 fn fail(what: String, fix: impl Into<String>) -> Check {
-    Check { ok: false, what, fix: Some(fix.into()) }
+    Check { verdict: Verdict::Fail, what, fix: Some(fix.into()) }
+}
+
+fn note(what: String) -> Check {
+    Check { verdict: Verdict::Note, what, fix: None }
 }
 
 /// Every check, in order.
@@ -125,18 +137,39 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
         }
         Err(err) => fail(format!("CORS: cannot read the rules: {}", brief(&err)), "grant s3:GetBucketCORS, or check the rules by hand"),
     });
+
+    // Confirming HEADs objects under uploads/: a key that is not there answers 404 only to
+    // credentials holding s3:GetObject there and s3:ListBucket (403 otherwise).
+    let missing = format!("uploads/{}/doctor-probe-{}", probe.as_str(), uuid::Uuid::new_v4().simple());
+    let iam_fix = "grant s3:GetObject on the uploads/ prefix and s3:ListBucket on the bucket (see: server iam-policy)";
+    checks.push(match client.head_object().bucket(bucket).key(&missing).send().await {
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            ok("IAM: s3:GetObject and s3:ListBucket on uploads/ (a missing key answers 404, not 403)".into())
+        }
+        Ok(_) => fail(format!("IAM: a probe key that should not exist is there: {missing}"), "delete it; nothing else writes doctor-probe keys"),
+        Err(err) => fail(format!("IAM: a HeadObject under uploads/ answered {}", brief(&err)), iam_fix),
+    });
+    checks.push(note(format!(
+        "IAM, not visible from here: {} (the first upload tells), s3:PutBucketCORS (server cors tells); server iam-policy prints what is needed",
+        if uploads.credentials_per_uploader() { "s3:PutObject of the assumed role or federated user" } else { "s3:PutObject on uploads/" }
+    )));
     checks
 }
 
-/// Prints the checks as `ok` / `FAIL` lines with their fixes; `true` when all passed.
+/// Prints the checks as `ok` / `FAIL` / `note` lines with their fixes; `true` when none failed.
 pub fn print(checks: &[Check]) -> bool {
     for check in checks {
-        println!("{} {}", if check.ok { "ok  " } else { "FAIL" }, check.what);
+        let label = match check.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Fail => "FAIL",
+            Verdict::Note => "note",
+        };
+        println!("{label} {}", check.what);
         if let Some(fix) = &check.fix {
             println!("     fix: {fix}");
         }
     }
-    let failed = checks.iter().filter(|c| !c.ok).count();
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
     if failed == 0 {
         println!("everything checked is in order");
     } else {

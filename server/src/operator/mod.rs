@@ -1,9 +1,11 @@
 //! The operator commands, run from a shell against the configured bucket: `server sign` prints
 //! a signed form ([`sign`]), `server cors` writes the CORS rule browser uploads need ([`cors`]),
-//! `server doctor` checks the set-up and says what to fix ([`doctor`]).
+//! `server doctor` checks the set-up and says what to fix ([`doctor`]), `server iam-policy`
+//! prints the IAM policies it needs ([`iam`]).
 
 pub mod cors;
 pub mod doctor;
+pub mod iam;
 pub mod sign;
 
 use std::process::ExitCode;
@@ -12,22 +14,26 @@ use std::sync::Arc;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::cli::Command;
+use crate::cli::{Command, IamPolicyArgs};
 use crate::config::{Config, Settings};
 use crate::metrics::Metrics;
 
 /// Runs one operator command; `Serve` is not one (the binary's `main` serves).
 pub async fn run(command: Command, settings: &Settings) -> ExitCode {
-    let configured = match Config::from_settings(settings) {
-        Ok(config) => crate::aws::bucket_uploads(config, Arc::new(Metrics::new())).await,
-        Err(err) => Err(err.to_string()),
+    let config = match Config::from_settings(settings) {
+        Ok(config) => config,
+        Err(err) => return crate::config_error(err),
     };
-    let (uploads, client) = match configured {
+    // Printed from the configuration alone: no credentials needed.
+    if let Command::IamPolicy(args) = &command {
+        return finish(iam_policy(&config, args));
+    }
+    let (uploads, client) = match crate::aws::bucket_uploads(config, Arc::new(Metrics::new())).await {
         Ok(configured) => configured,
         Err(err) => return crate::config_error(err),
     };
     match command {
-        Command::Serve => unreachable!("main serves"),
+        Command::Serve | Command::IamPolicy(_) => unreachable!("served or printed above"),
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
         Command::Cors(args) => finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await),
         Command::Doctor(args) => {
@@ -45,6 +51,17 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
 fn default_origin() -> String {
     let addr = leptos::config::get_configuration(None).map(|conf| conf.leptos_options.site_addr.to_string());
     format!("http://{}", addr.unwrap_or_else(|_| "127.0.0.1:3000".into()))
+}
+
+fn iam_policy(config: &Config, args: &IamPolicyArgs) -> Result<String, String> {
+    let policies = iam::policies(config, args.principal.as_deref(), args.account_id.as_deref());
+    let json = match args.document.as_deref() {
+        None => policies.to_json(),
+        Some(name) => policies.document(name).cloned().ok_or_else(|| {
+            format!("no document {name:?} in this mode; it has: {}", policies.to_json().as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default())
+        })?,
+    };
+    Ok(serde_json::to_string_pretty(&json).expect("JSON values serialize"))
 }
 
 fn finish(result: Result<String, String>) -> ExitCode {
