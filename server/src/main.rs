@@ -10,6 +10,7 @@ use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::config::{ServeConfig, Settings, Target};
 use server::metrics::Metrics;
+use server::uploads::Uploads;
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing() {
@@ -53,7 +54,7 @@ async fn serve(settings: &Settings) -> ExitCode {
             Err(err) => return server::config_error(err),
         },
         Target::Dev(dev) => match server::devbucket::start(dev, addr, metrics.clone()).await {
-            Ok(uploads) => uploads,
+            Ok(running) => Uploads::for_dev_bucket(running).with_metrics(metrics.clone()),
             Err(err) => {
                 eprintln!("error: {err}");
                 return ExitCode::from(1);

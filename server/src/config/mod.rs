@@ -232,8 +232,8 @@ impl Config {
             _ => Credentials::new(format!("DEV{}", random_hex(10).to_uppercase()), random_hex(32)),
         };
         Ok(Self {
-            bucket: crate::devbucket::DEV_BUCKET.into(),
-            region: crate::devbucket::DEV_REGION.into(),
+            bucket: DEV_BUCKET.into(),
+            region: DEV_REGION.into(),
             credentials: Some(credentials),
             sts: None,
             endpoint: Some(endpoint),
@@ -252,6 +252,11 @@ impl Config {
         }
     }
 }
+
+/// The bucket name the embedded dev bucket serves.
+pub const DEV_BUCKET: &str = "dev-uploads";
+/// The region its signatures are scoped to.
+pub const DEV_REGION: &str = "us-east-1";
 
 /// What serving the app needs, beside the bucket: read and checked before anything starts.
 pub struct ServeConfig {

@@ -17,16 +17,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::config::DevBucketConfig;
+use crate::config::{Config, DevBucketConfig};
 use crate::metrics::Metrics;
 use crate::policy::{Credentials, S3Error};
-use crate::uploads::{Objects, Uploads};
+pub use crate::config::{DEV_BUCKET, DEV_REGION};
 pub use store::Store;
-
-/// The bucket name the dev bucket serves.
-pub const DEV_BUCKET: &str = "dev-uploads";
-/// The region its signatures are scoped to.
-pub const DEV_REGION: &str = "us-east-1";
 
 pub struct DevBucket {
     pub bucket: String,
@@ -92,9 +87,20 @@ fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
     origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
 }
 
-/// Starts the dev bucket on its own port, for the app at `app_addr`, and returns the upload
-/// service that signs for it. The error says what could not be done.
-pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<Uploads, String> {
+/// A dev bucket that runs: what the upload service needs to sign for it and to check what it
+/// stores (`Uploads::for_dev_bucket`).
+pub struct Running {
+    pub config: Config,
+    pub store: Store,
+    /// Its base URL, e.g. `http://127.0.0.1:3002`.
+    pub endpoint: String,
+    /// Where its files land, for the page to say.
+    pub files: String,
+}
+
+/// Starts the dev bucket on its own port, for the app at `app_addr`. The error says what could
+/// not be done.
+pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<Running, String> {
     let addr = &settings.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -118,6 +124,5 @@ pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc
     tracing::info!(post_url = %config.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
     // Fine on a developer's machine; an alert (monitoring/alerts.yml) when the app is public.
     metrics.dev_bucket_in_use(!app_addr.ip().is_loopback());
-    let objects = Objects::Dev { store: Store::new(&settings.data_dir), bucket: config.bucket.clone(), endpoint };
-    Ok(Uploads::new(config).with_objects(objects).with_metrics(metrics).for_dev_bucket(files))
+    Ok(Running { config, store: Store::new(&settings.data_dir), endpoint, files })
 }

@@ -99,10 +99,12 @@ impl Uploads {
         self
     }
 
-    /// Marks this service as signing for the embedded dev bucket storing into `dir`.
-    pub fn for_dev_bucket(mut self, dir: impl Into<String>) -> Self {
-        self.dev_data_dir = Some(dir.into());
-        self
+    /// The service signing for the running dev bucket, checking uploads on its disk.
+    pub fn for_dev_bucket(dev: crate::devbucket::Running) -> Self {
+        let objects = Objects::Dev { store: dev.store, bucket: dev.config.bucket.clone(), endpoint: dev.endpoint };
+        let mut uploads = Self::new(dev.config).with_objects(objects);
+        uploads.dev_data_dir = Some(dev.files);
+        uploads
     }
 
     pub fn credential_kind(&self) -> &'static str {
