@@ -2,6 +2,7 @@
 //! POSTed straight to the bucket with its progress, and verified; cancel or retry any. Before
 //! the wasm runs (or without JavaScript), a plain signed form does one file.
 
+mod announce;
 mod hash;
 mod plain_form;
 mod queue;
@@ -16,6 +17,7 @@ use crate::api::{my_uploads, upload_target};
 use crate::wire::BucketInfo;
 use crate::format::human_bytes;
 use crate::rules;
+use announce::{Announcer, LiveRegions};
 use queue::Queue;
 use row::{failed, Row, Status, UploadRow};
 
@@ -58,15 +60,21 @@ pub fn UploadPage() -> impl IntoView {
         }
     });
 
+    let announcer = Announcer::new();
     // Every way of choosing files ends here: the picker, a drop, a paste.
     let add_files = move |files: FileList| {
         let info = target.get_untracked().and_then(Result::ok);
+        let mut queued = 0;
         for index in 0..files.length() {
             let Some(file) = files.get(index) else { continue };
             let id = next_id.get_value();
             next_id.set_value(id + 1);
             let status = info.as_ref().and_then(|info| refusal(info, file.size() as u64, &file.type_())).unwrap_or(Status::Queued);
+            queued += usize::from(status == Status::Queued);
             rows.update(|rows| rows.push(Row::new(id, file, status)));
+        }
+        if queued > 0 {
+            announcer.say(if queued == 1 { "1 file queued".to_string() } else { format!("{queued} files queued") });
         }
         queue.pump();
     };
@@ -102,8 +110,19 @@ pub fn UploadPage() -> impl IntoView {
         on_cleanup(move || handle.remove());
     });
     let any_active = move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
-    let cancel_all = move |_| rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
-    let (retry, remove) = (Callback::new(move |id| queue.retry(id)), Callback::new(move |id| queue.remove(id)));
+    // Focus goes somewhere sensible after each action: Cancel all back to the picker, Remove
+    // to the list (or the picker once the list is empty).
+    let (picker, list) = (NodeRef::<leptos::html::Input>::new(), NodeRef::<leptos::html::Ul>::new());
+    let cancel_all = move |_| {
+        rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
+        focus(picker.get_untracked().map(Into::into));
+    };
+    let retry = Callback::new(move |id| queue.retry(id));
+    let remove = Callback::new(move |id| {
+        queue.remove(id);
+        let next = if rows.with_untracked(Vec::is_empty) { picker.get_untracked().map(Into::into) } else { list.get_untracked().map(Into::into) };
+        focus(next);
+    });
 
     view! {
         <section class="uploader" data-ready=move || ready.get().to_string()>
@@ -123,17 +142,30 @@ pub fn UploadPage() -> impl IntoView {
             <label class="picker" class:dragging=move || dragging.get()
                 on:drop=on_drop on:dragover=on_dragover on:dragleave=move |_| dragging.set(false)>
                 <span>"Choose files, drop them here, or paste them"</span>
-                <input type="file" multiple name="files" on:change=on_change disabled=move || !ready.get()/>
+                // Its description is what it accepts: the limits lines above.
+                <input type="file" multiple name="files" node_ref=picker aria-describedby="upload-limits upload-limits-more"
+                    on:change=on_change disabled=move || !ready.get()/>
             </label>
             <plain_form::PlainForm ready/>
             <div class="queue-actions">
                 <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
             </div>
-            <ul class="uploads" aria-live="polite">
-                <For each=move || rows.get() key=|row| row.id children=move |row| view! { <UploadRow row on_retry=retry on_remove=remove/> }/>
+            <LiveRegions announcer/>
+            <ul class="uploads" aria-label="Uploads" tabindex="-1" node_ref=list>
+                <For each=move || rows.get() key=|row| row.id children=move |row| view! {
+                    <UploadRow row on_retry=retry on_remove=remove announcer/>
+                }/>
             </ul>
             <YourUploads changed=uploads_changed/>
         </section>
+    }
+}
+
+/// Moves the keyboard focus to `element`, when it is on the page.
+pub(crate) fn focus(element: Option<web_sys::HtmlElement>) {
+    if let Some(element) = element {
+        // Fails only for an element that cannot take focus; these all can.
+        let _ = element.focus();
     }
 }
 
@@ -158,8 +190,8 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
     };
     view! {
         <p class="target">{target}</p>
-        <p class="limits">{limits}</p>
-        <p class="limits-more">{checksum}" "{per_minute}</p>
+        <p class="limits" id="upload-limits">{limits}</p>
+        <p class="limits-more" id="upload-limits-more">{checksum}" "{per_minute}</p>
         {info.access_code_required.then(|| view! {
             <label class="access-code">
                 "Access code "

@@ -21,7 +21,7 @@ pub fn PlainForm(ready: RwSignal<bool>) -> impl IntoView {
                         <p>"Without JavaScript, upload one file at a time here (this form works for a few minutes; reload the page for a fresh one)."</p>
                         {signed.fields.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value/> }).collect_view()}
                         // Last: S3 ignores fields after the file.
-                        <input type="file" name="file" required/>
+                        <label class="plain-file">"Choose a file " <input type="file" name="file" required/></label>
                         <button type="submit">"Upload"</button>
                     </form>
                 })

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use web_sys::{File, XmlHttpRequest};
 
+use super::announce::Announcer;
 use crate::wire::StoredUpload;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
 
@@ -132,11 +133,43 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
     }
 }
 
-/// One row of the list. `on_retry` and `on_remove` get the row's id.
+/// Tells a screen reader what a sighted person sees change in a row: how it ended (a failure
+/// assertively, with its reason) and the upload's progress in quarters.
+fn announce_changes(announcer: Announcer, name: String, size: u64, status: RwSignal<Status>, sent: RwSignal<f64>) {
+    let ended = name.clone();
+    Effect::new(move |before: Option<&'static str>| {
+        let now = status.with(Status::as_str);
+        if before != Some(now) {
+            match status.get() {
+                Status::Done(_) => announcer.say(format!("{ended} uploaded and verified")),
+                Status::Failed { message, .. } => announcer.alert(format!("{ended} failed: {message}")),
+                Status::Cancelled => announcer.say(format!("{ended} cancelled")),
+                _ => {}
+            }
+        }
+        now
+    });
+    let said = StoredValue::new(0u32);
+    Effect::new(move |_| {
+        let quarter = if status.with(|s| *s == Status::Uploading) { percent(sent.get(), size as f64) / 25 } else { 0 };
+        if quarter < said.get_value() {
+            // Started again (a retry, a fresh policy).
+            said.set_value(quarter);
+        } else if quarter > said.get_value() && quarter < 4 {
+            said.set_value(quarter);
+            announcer.say(format!("{name}: {}% uploaded", quarter * 25));
+        }
+    });
+}
+
+/// One row of the list. `on_retry` and `on_remove` get the row's id; after Retry the row itself
+/// takes the focus (the button goes away), so the keyboard stays in the list.
 #[component]
-pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>) -> impl IntoView {
+pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>, announcer: Announcer) -> impl IntoView {
     let (cancel_row, id) = (row.clone(), row.id);
     let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
+    announce_changes(announcer, name.clone(), size, status, sent);
+    let item = NodeRef::<leptos::html::Li>::new();
     let (cancel_label, retry_label, remove_label) = (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
     // While hashing, the bar shows hashing; then the upload.
     let pct = move || match status.get() {
@@ -153,7 +186,8 @@ pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>
         view! { <img class="thumb" src=url alt="" on:load=move |_| revoke(&on_load) on:error=move |_| revoke(&on_error)/> }
     });
     view! {
-        <li class="upload" data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
+        <li class="upload" tabindex="-1" node_ref=item aria-label=name.clone()
+            data-status=move || status.with(|s| s.as_str()) data-key=move || key.get().unwrap_or_default()>
             <div class="upload-head">
                 {thumb}
                 <span class="name">{name.clone()}</span>
@@ -171,7 +205,10 @@ pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>
                 </Show>
                 <Show when=move || status.with(Status::is_retryable)>
                     <button type="button" class="retry" aria-label=retry_label.clone()
-                        on:click=move |_| on_retry.run(id)>"Retry"</button>
+                        on:click=move |_| {
+                            on_retry.run(id);
+                            super::focus(item.get_untracked().map(Into::into));
+                        }>"Retry"</button>
                 </Show>
                 <Show when=move || status.with(Status::is_finished)>
                     <button type="button" class="remove" aria-label=remove_label.clone()
