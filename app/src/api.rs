@@ -72,6 +72,12 @@ mod server_side {
         use_context::<http::request::Parts>().and_then(|parts| Identity::of(&parts).cloned())
     }
 
+    /// The service and who asks it.
+    fn context() -> Result<(Arc<dyn UploadService>, Requester), UploadError> {
+        let who = identity().ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?.requester;
+        Ok((service()?, who))
+    }
+
     /// Runs `call` with the service and the requester, and answers with the status its error
     /// means. Everything is read from the context before `call`'s future first awaits.
     pub async fn serve<T, F>(call: impl FnOnce(Arc<dyn UploadService>, Requester) -> F) -> Result<T, UploadError>
@@ -79,8 +85,7 @@ mod server_side {
         F: Future<Output = Result<T, UploadError>>,
     {
         let response = use_context::<leptos_axum::ResponseOptions>();
-        let context = identity().ok_or_else(|| UploadError::Unavailable("no uploader session".into()));
-        let result = match context.and_then(|identity| Ok((service()?, identity.requester))) {
+        let result = match context() {
             Ok((service, who)) => call(service, who).await,
             Err(err) => Err(err),
         };

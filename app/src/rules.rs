@@ -89,14 +89,14 @@ pub fn content_type(browser_type: &str) -> Result<String, String> {
 
 /// Why `name` cannot name user metadata, if it cannot: 1-64 lowercase letters, digits and `-`
 /// (S3 lowercases names anyway, and many proxies drop header names with `_`).
-pub fn metadata_name_refusal(name: &str) -> Option<String> {
+fn metadata_name_refusal(name: &str) -> Option<String> {
     let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     (!ok).then(|| format!("{name:?} is not a usable metadata name (1-64 lowercase letters, digits, hyphens)"))
 }
 
 /// Why `value` cannot be stored as the metadata `name`, if it cannot: values travel in HTTP
 /// headers, so printable ASCII only.
-pub fn metadata_value_refusal(name: &str, value: &str) -> Option<String> {
+fn metadata_value_refusal(name: &str, value: &str) -> Option<String> {
     (!value.bytes().all(|b| (0x20..0x7f).contains(&b))).then(|| format!("the metadata {name:?} must be printable ASCII"))
 }
 
