@@ -25,11 +25,13 @@ pub async fn sign_upload(
     server_side::serve(|service, who| async move { service.sign(&who, request).await }).await
 }
 
-/// Reports an upload the bucket accepted (its key and the ETag it answered with); the server
-/// checks the stored object against what it signed. Only then is the upload "done".
+/// Reports an upload the bucket accepted (its key, the ETag it answered with, and the receipt
+/// that came with the signed form); the server checks the stored object against what the
+/// receipt says was signed. Only then is the upload "done".
 #[server(endpoint = "confirm_upload")]
-pub async fn confirm_upload(key: String, etag: String) -> Result<StoredUpload, UploadError> {
-    server_side::serve(|service, who| async move { service.confirm(&who, crate::wire::UploadReport { key, etag }).await }).await
+pub async fn confirm_upload(key: String, etag: String, receipt: String) -> Result<StoredUpload, UploadError> {
+    let report = crate::wire::UploadReport { key, etag, receipt };
+    server_side::serve(|service, who| async move { service.confirm(&who, report).await }).await
 }
 
 /// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`.
@@ -39,7 +41,7 @@ pub async fn page_form() -> Result<Option<SignedUpload>, UploadError> {
     server_side::serve(|service, who| async move { service.page_form(&who, redirect).await }).await
 }
 
-/// This browser's confirmed uploads, newest first.
+/// This browser's uploads, as the bucket lists them, newest first.
 #[server(endpoint = "my_uploads")]
 pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
     server_side::serve(|service, who| async move { service.uploads(&who).await }).await
@@ -99,15 +101,18 @@ mod server_side {
     }
 
     /// An absolute URL on this site (as the browser addresses it) for `path`, carrying the
-    /// uploader's return token.
+    /// uploader's return token. The scheme is the edge's verdict (a forwarded one only from a
+    /// trusted proxy).
     pub fn return_url(path: &str) -> String {
         let parts = use_context::<http::request::Parts>();
-        let header = |name| parts.as_ref()?.headers.get(name)?.to_str().ok().map(str::to_owned);
-        let host = header(http::header::HOST).unwrap_or_else(|| "localhost".into());
-        let scheme = header(http::header::HeaderName::from_static("x-forwarded-proto")).unwrap_or_else(|| "http".into());
+        let host = parts.as_ref().and_then(|p| p.headers.get(http::header::HOST)?.to_str().ok().map(str::to_owned));
+        let host = host.unwrap_or_else(|| "localhost".into());
         match identity() {
-            Some(identity) => format!("{scheme}://{host}{path}?session={}", identity.return_token.as_str()),
-            None => format!("{scheme}://{host}{path}"),
+            Some(identity) => {
+                let scheme = if identity.https { "https" } else { "http" };
+                format!("{scheme}://{host}{path}?session={}", identity.return_token.as_str())
+            }
+            None => format!("http://{host}{path}"),
         }
     }
 }

@@ -15,6 +15,15 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// When something was stored, to the minute: `"2026-11-29T03:40:12.5Z"` -> `"2026-11-29 03:40 UTC"`.
+/// Anything that is not such a time is shown as it is.
+pub fn stored_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(10..11), rfc3339.get(11..16), rfc3339.ends_with('Z')) {
+        (Some(date), Some("T"), Some(minute), true) => format!("{date} {minute} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
 /// Whole percent of `done` out of `total`, 0 for an empty total, never above 100.
 pub fn percent(done: f64, total: f64) -> u32 {
     if total <= 0.0 {
@@ -94,6 +103,13 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
         assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn stored_times_read_to_the_minute() {
+        assert_eq!(stored_time("2026-11-29T03:40:12.5Z"), "2026-11-29 03:40 UTC");
+        assert_eq!(stored_time("2026-11-29T03:40:12Z"), "2026-11-29 03:40 UTC");
+        assert_eq!(stored_time("yesterday"), "yesterday");
     }
 
     #[test]

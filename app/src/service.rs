@@ -48,7 +48,7 @@ impl fmt::Debug for ReturnToken {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requester {
     pub uploader: UploaderId,
-    /// The client's address, as the server saw the connection.
+    /// The client's address: the connection's, or as a trusted proxy reported it.
     pub ip: Option<std::net::IpAddr>,
 }
 
@@ -61,6 +61,8 @@ pub struct Identity {
     pub requester: Requester,
     /// For the no-JavaScript form's return address.
     pub return_token: ReturnToken,
+    /// Whether the browser reached the site over https (directly, or as a trusted proxy says).
+    pub https: bool,
 }
 
 impl Identity {
@@ -96,8 +98,8 @@ pub struct UploadRequest {
 pub trait UploadService: Send + Sync + 'static {
     fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>>;
 
-    /// Checks an object the browser says it stored against what was signed for it; a
-    /// difference is a security event and an error.
+    /// Checks an object the browser says it stored against what was signed for it (the
+    /// report's receipt says what that was); a difference is a security event and an error.
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
 
     /// A form for the page to carry, for browsers without JavaScript: any one file up to the
@@ -105,7 +107,7 @@ pub trait UploadService: Send + Sync + 'static {
     /// when such a form cannot be offered (an access code or a type allow-list is in force).
     fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
 
-    /// The uploader's confirmed uploads, newest first, with links to view them.
+    /// The uploader's uploads as the bucket lists them, newest first, with links to view them.
     fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
 
     /// Which bucket uploads go to.

@@ -18,6 +18,9 @@ pub struct SignedUpload {
     pub fields: Vec<(String, String)>,
     /// When the policy stops being accepted (RFC 3339).
     pub expires_at: String,
+    /// What was signed, sealed by the server: handed back to [`crate::api::confirm_upload`], so
+    /// that any instance can check the upload without remembering anything.
+    pub receipt: String,
 }
 
 /// What the browser reports after the bucket accepted an upload.
@@ -26,21 +29,24 @@ pub struct UploadReport {
     pub key: String,
     /// The ETag the bucket answered with (quotes and all).
     pub etag: String,
+    /// The receipt that came with the signed form ([`SignedUpload::receipt`]).
+    pub receipt: String,
 }
 
-/// An upload the server checked in the bucket.
+/// An upload in the bucket: just checked by the server, or listed from the bucket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredUpload {
     pub key: String,
     /// The file name, as the last segment of the key.
     pub name: String,
     pub size: u64,
-    pub content_type: String,
+    /// Known when the server just checked the object; a listing does not say.
+    pub content_type: Option<String>,
     pub etag: String,
     /// Where to view it: a short-lived presigned GET for S3, the dev bucket's own URL.
     pub view_url: String,
-    /// When it was confirmed (RFC 3339).
-    pub confirmed_at: String,
+    /// When the bucket stored it (RFC 3339).
+    pub stored_at: String,
 }
 
 /// Which bucket uploads go to, for the page to say.

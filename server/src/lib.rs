@@ -4,6 +4,8 @@
 //! - [`uploads`]: the upload service the server functions call (check, sign, confirm, list);
 //! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
 //! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
+//! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
+//! - [`shared`]: the store every instance shares (Redis), for budgets and verdicts;
 //! - [`devbucket`]: the embedded S3-compatible bucket for development and tests;
 //! - [`operator`]: `server sign`, `server cors`, `server doctor`.
 //!
@@ -18,6 +20,8 @@ pub mod edge;
 pub mod metrics;
 pub mod operator;
 pub mod policy;
+pub mod seal;
+pub mod shared;
 pub mod uploads;
 
 pub use edge::app;

@@ -9,6 +9,8 @@ use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::config::{ServeConfig, Settings, Target};
+use server::edge::identity::Sessions;
+use server::edge::ready::{operable, Readiness};
 use server::metrics::Metrics;
 use server::uploads::Uploads;
 use tracing_subscriber::EnvFilter;
@@ -61,9 +63,19 @@ async fn serve(settings: &Settings) -> ExitCode {
             }
         },
     };
+    let uploads = uploads.with_session_key(config.session_key.clone()).with_shared_store(config.shared.clone());
     let target = uploads.target();
-    tracing::info!(bucket = %target.bucket, post_url = %target.url, credentials = uploads.credential_kind(), "signing uploads");
-    let app = server::app(leptos, Arc::new(uploads), Arc::new(config.session_key), metrics);
+    tracing::info!(
+        bucket = %target.bucket,
+        post_url = %target.url,
+        credentials = uploads.credential_kind(),
+        instance = %config.instance,
+        shared_store = config.shared.as_ref().map_or("none (limits per instance)", |s| s.address()),
+        "signing uploads"
+    );
+    let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
+    let sessions = Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
+    let app = operable(server::app(leptos, Arc::new(uploads), sessions, metrics), readiness.clone(), &config.instance);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -74,10 +86,31 @@ async fn serve(settings: &Settings) -> ExitCode {
     };
     tracing::info!("listening on http://{addr}");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown()).await {
-        eprintln!("error: {err}");
-        return ExitCode::from(1);
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown().await;
+            // Stop accepting (axum), say so to the balancer, and let requests in flight finish.
+            readiness.drain();
+            tracing::info!(event = "draining", "stopping: finishing the requests in flight");
+            stopping.notify_one();
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signalled);
+    let drained = config.drain;
+    tokio::select! {
+        served = server => {
+            if let Err(err) = served {
+                eprintln!("error: {err}");
+                return ExitCode::from(1);
+            }
+        }
+        () = async { stopping.notified().await; tokio::time::sleep(drained).await } => {
+            tracing::warn!(event = "drain_timeout", secs = drained.as_secs(), "requests still in flight at the drain deadline; exiting");
+        }
     }
+    tracing::info!(event = "stopped", "stopped");
     ExitCode::SUCCESS
 }
 

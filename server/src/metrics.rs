@@ -1,5 +1,6 @@
 //! Prometheus metrics for monitoring, served at `/metrics`: policies signed, refusals by reason,
-//! how long signing takes, confirmations, STS calls, cross-site refusals, and what the dev
+//! how long signing takes, confirmations, STS calls, cross-site refusals, shared-store (Redis)
+//! fallbacks, and what the dev
 //! bucket stored or refused. `monitoring/alerts.yml` and `monitoring/dashboard.json` use them;
 //! scripts/test.sh checks that every name they use is exported.
 
@@ -27,6 +28,12 @@ pub struct Code {
     pub code: String,
 }
 
+/// What the shared store (Redis) was asked when it failed: `rate` or `verdict`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Op {
+    pub op: String,
+}
+
 /// Where the app is served: `loopback` or `public` (any other address).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Site {
@@ -45,6 +52,7 @@ pub struct Metrics {
     sts_calls: Family<StsCall, Counter>,
     cross_site_refused: Counter,
     dev_bucket_in_use: Family<Site, Gauge>,
+    shared_store_errors: Family<Op, Counter>,
 }
 
 impl Default for Metrics {
@@ -90,6 +98,16 @@ impl Metrics {
             "1 when uploads go to the embedded dev bucket, by where the app is served",
             dev_bucket_in_use.clone(),
         );
+        let shared_store_errors = Family::<Op, Counter>::default();
+        registry.register(
+            "shared_store_errors",
+            "Calls to the shared store (Redis) that failed, so this instance fell back to its own limits, by what was asked",
+            shared_store_errors.clone(),
+        );
+        // At 0 from the start, for the same reason as the STS series.
+        for op in ["rate", "verdict"] {
+            drop(shared_store_errors.get_or_create(&Op { op: op.to_owned() }));
+        }
         Self {
             registry,
             signed,
@@ -102,7 +120,13 @@ impl Metrics {
             sts_calls,
             cross_site_refused,
             dev_bucket_in_use,
+            shared_store_errors,
         }
+    }
+
+    /// A call to the shared store failed; the instance decided alone.
+    pub fn shared_store_error(&self, op: &str) {
+        self.shared_store_errors.get_or_create(&Op { op: op.to_owned() }).inc();
     }
 
     pub fn signed(&self, seconds: f64) {

@@ -273,10 +273,14 @@ mod confirm {
     use app::service::{Requester, UploadRequest, UploadService, UploaderId};
     use app::wire::{UploadError, UploadReport};
     use server::config::Config;
+    use server::seal::{Purpose, SessionKey};
     use server::uploads::{Objects, Uploads};
 
     const ME: &str = "0123456789abcdef0123456789abcdef";
 
+    const SECRET: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+    /// An instance of the upload service for `running`; every instance shares the session key.
     fn uploads_for(running: &Running) -> Uploads {
         let endpoint = format!("http://{}", running.addr);
         let config = Config::dev_bucket(
@@ -289,7 +293,7 @@ mod confirm {
         )
         .unwrap();
         let objects = Objects::Dev { store: Store::new(&running.data), bucket: devbucket::DEV_BUCKET.into(), endpoint };
-        Uploads::new(config).with_objects(objects)
+        Uploads::new(config).with_objects(objects).with_session_key(Arc::new(SessionKey::from_hex(SECRET).unwrap()))
     }
 
     fn me() -> Requester {
@@ -318,52 +322,113 @@ mod confirm {
         let signed = uploads.sign(&me(), text_file(name, body.len() as u64)).await.unwrap();
         let (status, answer) = running.upload(&signed.fields, body).await;
         assert_eq!(status, 201, "{answer}");
-        UploadReport { key: signed.key, etag: etag_of(&answer) }
+        UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
+    }
+
+    fn listed(uploads: &[app::wire::StoredUpload]) -> Vec<&str> {
+        uploads.iter().map(|u| u.name.as_str()).collect()
     }
 
     #[tokio::test]
-    async fn an_upload_as_signed_is_confirmed_and_listed() {
+    async fn an_upload_signed_by_one_instance_is_confirmed_by_another_and_listed_by_both() {
+        let running = start().await;
+        let (one, other) = (uploads_for(&running), uploads_for(&running));
+        let report = upload(&running, &one, "hello.txt", b"hello").await;
+        let stored = other.confirm(&me(), report.clone()).await.unwrap();
+        assert_eq!((stored.name.as_str(), stored.size, stored.content_type.as_deref()), ("hello.txt", 5, Some("text/plain")));
+        assert_eq!(stored.view_url, format!("http://{}/{}/{}", running.addr, devbucket::DEV_BUCKET, report.key));
+        // A second upload: both instances list both, newest first, from the bucket itself.
+        let later = upload(&running, &other, "later.txt", b"later").await;
+        one.confirm(&me(), later).await.unwrap();
+        for instance in [&one, &other, &uploads_for(&running)] {
+            let uploads = instance.uploads(&me()).await.unwrap();
+            assert_eq!(listed(&uploads), ["later.txt", "hello.txt"]);
+            assert_eq!(uploads[1].size, 5);
+            assert!(uploads[1].stored_at.ends_with('Z'), "{}", uploads[1].stored_at);
+        }
+        // Nobody else's listing holds them.
+        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None };
+        assert!(one.uploads(&stranger).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn receipts_that_are_forged_foreign_or_for_another_key_are_security_events() {
         let running = start().await;
         let uploads = uploads_for(&running);
-        let report = upload(&running, &uploads, "hello.txt", b"hello").await;
-        let stored = uploads.confirm(&me(), report.clone()).await.unwrap();
-        assert_eq!((stored.name.as_str(), stored.size, stored.content_type.as_str()), ("hello.txt", 5, "text/plain"));
-        assert_eq!(stored.view_url, format!("http://{}/{}/{}", running.addr, devbucket::DEV_BUCKET, report.key));
-        let listed = uploads.uploads(&me()).await.unwrap();
-        assert_eq!(listed.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), [report.key.as_str()]);
+        let report = upload(&running, &uploads, "mine.txt", b"mine").await;
+        let mismatch = |err: UploadError, words: &str| assert!(matches!(&err, UploadError::Mismatch(m) if m.contains(words)), "{err:?}");
+
+        // Sealed under another deployment's key.
+        let elsewhere = Uploads::new(uploads.config().clone()).with_session_key(Arc::new(SessionKey::random()));
+        let foreign = elsewhere.sign(&me(), text_file("mine.txt", 4)).await.unwrap().receipt;
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: foreign, ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        // Altered by a byte, or no receipt at all.
+        let mut altered = report.receipt.clone().into_bytes();
+        altered[3] ^= 1;
+        let altered = String::from_utf8(altered).unwrap();
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: altered, ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: String::new(), ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        // Another purpose's seal under the same key: a cookie value is not a receipt.
+        let key = SessionKey::from_hex(SECRET).unwrap();
+        let payload = report.receipt.rsplit_once('.').unwrap().0;
+        let cookie = key.seal(Purpose::Cookie, payload);
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: cookie, ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        // Someone else's receipt, used with their key or with mine.
+        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None };
+        let theirs = uploads.sign(&stranger, text_file("theirs.txt", 3)).await.unwrap();
+        mismatch(uploads.confirm(&me(), UploadReport { key: theirs.key.clone(), etag: "\"x\"".into(), receipt: theirs.receipt.clone() }).await.unwrap_err(), "someone else");
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() }).await.unwrap_err(), "issued to someone else");
+        // My receipt for another of my keys.
+        let other = uploads.sign(&me(), text_file("other.txt", 4)).await.unwrap();
+        mismatch(uploads.confirm(&me(), UploadReport { receipt: other.receipt, ..report.clone() }).await.unwrap_err(), "another key");
+        // After all that, the real one still confirms: none of them was a verdict on it.
+        assert!(uploads.confirm(&me(), report).await.is_ok());
     }
 
     #[tokio::test]
-    async fn an_object_that_differs_from_its_policy_is_a_mismatch() {
+    async fn an_expired_receipt_is_refused_without_asking_the_bucket() {
+        let running = start().await;
+        let signed_at = OffsetDateTime::now_utc();
+        let uploads = uploads_for(&running).with_clock(Arc::new(move || signed_at));
+        let report = upload(&running, &uploads, "late.txt", b"late").await;
+        let a_day_later = uploads_for(&running).with_clock(Arc::new(move || signed_at + time::Duration::days(1) + time::Duration::seconds(1)));
+        let err = a_day_later.confirm(&me(), report).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Refused(m) if m.contains("too long ago")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_object_that_differs_from_its_policy_is_a_mismatch_and_is_removed() {
         let running = start().await;
         let uploads = uploads_for(&running);
 
         // Changed on disk after the upload: another size.
         let report = upload(&running, &uploads, "changed.txt", b"hello").await;
-        std::fs::write(running.data.join(devbucket::DEV_BUCKET).join(&report.key), b"hello!").unwrap();
+        let path = running.data.join(devbucket::DEV_BUCKET).join(&report.key);
+        std::fs::write(&path, b"hello!").unwrap();
         let err = uploads.confirm(&me(), report.clone()).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes")), "{err:?}");
-        // One verdict per signature: asking again does not query the bucket again.
+        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes") && m.contains("(removed)")), "{err:?}");
+        assert!(!path.exists(), "an object that is not what was signed is removed");
+        // One verdict per receipt: asking again does not query the bucket again. (Without a
+        // shared store that holds per instance; tests/shared_store.rs shows it fleet-wide.)
         let err = uploads.confirm(&me(), report).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("nothing was signed")), "{err:?}");
+        assert!(matches!(&err, UploadError::Refused(m) if m.contains("already checked")), "{err:?}");
 
-        // The browser reports an ETag the bucket does not have.
+        // The browser reports an ETag the bucket does not have: the object itself is as signed.
         let report = upload(&running, &uploads, "etag.txt", b"hello").await;
         let err = uploads.confirm(&me(), UploadReport { etag: "\"0000\"".into(), ..report }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("ETag")), "{err:?}");
 
         // Signed, never uploaded.
         let signed = uploads.sign(&me(), text_file("never.txt", 3)).await.unwrap();
-        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: "\"x\"".into() }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: "\"x\"".into(), receipt: signed.receipt }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("no object")), "{err:?}");
 
-        // Someone else's key, and a key nothing was signed for.
+        // Someone else's key.
         let other = format!("uploads/{}/x/a.txt", "f".repeat(32));
-        let err = uploads.confirm(&me(), UploadReport { key: other, etag: "\"x\"".into() }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { key: other, etag: "\"x\"".into(), receipt: String::new() }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
-        let unsigned = format!("uploads/{ME}/nothing/a.txt");
-        assert!(uploads.confirm(&me(), UploadReport { key: unsigned, etag: "\"x\"".into() }).await.is_err());
 
-        assert!(uploads.uploads(&me()).await.unwrap().is_empty());
+        // What is left in the bucket is what the bucket stored as signed.
+        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["etag.txt"]);
     }
 }

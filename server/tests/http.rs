@@ -104,13 +104,67 @@ async fn refusals_carry_a_readable_reason() {
     assert_eq!(err, app::wire::UploadError::Refused("empty files cannot be uploaded".into()));
 }
 
-#[tokio::test]
-async fn the_cookie_is_secure_behind_https() {
+/// A request as it arrives from `peer`, forwarded for `xff` (if any) as `proto` (if any).
+fn from_peer(peer: &str, xff: Option<&str>, proto: Option<&str>) -> Request<Body> {
     let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
-    req.headers_mut().insert("x-forwarded-proto", "https".parse().unwrap());
-    let res = app().oneshot(req).await.unwrap();
-    let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
-    assert!(cookie.contains("Secure"), "{cookie}");
+    req.extensions_mut().insert(axum::extract::ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
+    if let Some(xff) = xff {
+        req.headers_mut().insert("x-forwarded-for", xff.parse().unwrap());
+    }
+    if let Some(proto) = proto {
+        req.headers_mut().insert("x-forwarded-proto", proto.parse().unwrap());
+    }
+    req
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_behind_https_as_a_trusted_proxy_says_and_only_then() {
+    let proxied = || app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let cookie = |res: http::Response<Body>| res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let trusted = proxied().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
+    assert!(cookie(trusted).contains("Secure"));
+    // Anyone else saying so is not believed; nor is anyone without trusted proxies configured.
+    let stranger = proxied().oneshot(from_peer("192.0.2.1:5000", None, Some("https"))).await.unwrap();
+    assert!(!cookie(stranger).contains("Secure"));
+    let unconfigured = app().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
+    assert!(!cookie(unconfigured).contains("Secure"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_cannot_pick_another() {
+    let app = app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]);
+    let status = |req: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    // Two clients behind the proxy: two budgets, not one shared by everyone.
+    for _ in 0..2 {
+        assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await, StatusCode::OK);
+    }
+    assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.2"), None)).await, StatusCode::OK);
+    // A client forging hops left of what the proxy appended still spends its own budget.
+    assert_eq!(status(from_peer("127.0.0.1:5000", Some("198.51.100.9, 203.0.113.1"), None)).await, StatusCode::TOO_MANY_REQUESTS);
+    // A client that is not the proxy cannot choose its address with the header.
+    for _ in 0..2 {
+        assert_eq!(status(from_peer("192.0.2.50:5000", Some("203.0.113.77"), None)).await, StatusCode::OK);
+    }
+    assert_eq!(status(from_peer("192.0.2.50:5000", Some("203.0.113.78"), None)).await, StatusCode::TOO_MANY_REQUESTS);
+    // IPv6 clients are limited per /64.
+    for _ in 0..2 {
+        assert_eq!(status(from_peer("[2001:db8:7::1]:5000", None, None)).await, StatusCode::OK);
+    }
+    assert_eq!(status(from_peer("[2001:db8:7::2]:5000", None, None)).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn every_answer_names_the_instance_and_readyz_says_ready() {
+    let res = app().oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.headers()["x-upload-instance"], "test-1");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, "ready");
+    let refused = app().oneshot(sign_request("access_code=&file_name=&size=0&content_type=", None)).await.unwrap();
+    assert_eq!(refused.headers()["x-upload-instance"], "test-1");
 }
 
 #[tokio::test]

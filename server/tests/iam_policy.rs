@@ -61,7 +61,7 @@ fn fixed_keys_need_put_get_list_and_cors_on_the_bucket_only() {
     assert_eq!(docs.keys().collect::<Vec<_>>(), ["base_credentials"]);
     let base = grants("base_credentials", &docs["base_credentials"]);
     let actions: Vec<&str> = base.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:GetBucketCORS", "s3:PutBucketCORS"]);
+    assert_eq!(actions, ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketCORS", "s3:PutBucketCORS"]);
     assert!(base.contains(&("s3:ListBucket".into(), vec!["arn:aws:s3:::my-uploads".into()])));
 }
 

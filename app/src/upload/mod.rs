@@ -15,7 +15,7 @@ use web_sys::{FileList, HtmlInputElement};
 
 use crate::api::{my_uploads, upload_target};
 use crate::wire::BucketInfo;
-use crate::format::human_bytes;
+use crate::format::{human_bytes, stored_time};
 use crate::rules;
 use announce::{Announcer, LiveRegions};
 use queue::Queue;
@@ -220,7 +220,7 @@ fn YourUploads(changed: RwSignal<u32>) -> impl IntoView {
                                     <li data-key=u.key.clone()>
                                         <a href=u.view_url target="_blank" rel="noopener">{u.name}</a>
                                         <span class="size">{human_bytes(u.size)}</span>
-                                        <span class="type">{u.content_type}</span>
+                                        <time class="stored" datetime=u.stored_at.clone()>{stored_time(&u.stored_at)}</time>
                                     </li>
                                 }).collect_view()}
                             </ul>

@@ -30,12 +30,13 @@ pub fn PlainForm(ready: RwSignal<bool>) -> impl IntoView {
     }
 }
 
-/// Where the bucket sends the browser after a plain-form upload (`?bucket=&key=&etag=`).
+/// Where the bucket sends the browser after a plain-form upload: to the signed redirect
+/// (`?session=&receipt=`), with the bucket's `&bucket=&key=&etag=` added.
 #[component]
 pub fn UploadedPage() -> impl IntoView {
     let query = use_query_map();
-    let report = move || query.with(|q| (q.get("key").unwrap_or_default(), q.get("etag").unwrap_or_default()));
-    let confirmed = Resource::new(report, |(key, etag)| confirm_upload(key, etag));
+    let report = move || query.with(|q| (q.get("key").unwrap_or_default(), q.get("etag").unwrap_or_default(), q.get("receipt").unwrap_or_default()));
+    let confirmed = Resource::new(report, |(key, etag, receipt)| confirm_upload(key, etag, receipt));
     view! {
         <section class="uploaded">
             <h1>"Upload"</h1>

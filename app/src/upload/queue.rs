@@ -122,7 +122,7 @@ impl Queue {
         // In the bucket: the file is not needed for a retry any more.
         row.file.set_value(None);
         row.status.set(Status::Verifying);
-        match confirm_upload(signed.key, stored.etag).await {
+        match confirm_upload(signed.key, stored.etag, signed.receipt).await {
             Ok(done) => {
                 row.status.set(Status::Done(done));
                 self.uploads_changed.update(|n| *n += 1);

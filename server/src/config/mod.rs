@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::credentials::StsMode;
-use crate::edge::identity::SessionKey;
+use std::sync::Arc;
+
+use crate::edge::client::TrustedProxies;
+use crate::seal::SessionKey;
+use crate::shared::SharedStore;
 use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
 pub use settings::Settings;
 
@@ -260,10 +264,21 @@ pub const DEV_REGION: &str = "us-east-1";
 
 /// What serving the app needs, beside the bucket: read and checked before anything starts.
 pub struct ServeConfig {
-    /// `UPLOAD_SESSION_SECRET` (64 hex digits): the key uploader cookies and return tokens are
-    /// sealed with, so sessions survive restarts and several servers share them. Unset: a
-    /// random key (sessions then end with the process).
-    pub session_key: SessionKey,
+    /// `UPLOAD_SESSION_SECRET` (64 hex digits): the key uploader cookies, return tokens and
+    /// receipts are sealed with, so sessions survive restarts and every instance opens what
+    /// another sealed. Unset: a random key (sessions then end with the process), which only a
+    /// single instance may use.
+    pub session_key: Arc<SessionKey>,
+    /// `UPLOAD_REDIS_URL`: the store the instances share budgets and verdicts through.
+    pub shared: Option<Arc<SharedStore>>,
+    /// `UPLOAD_TRUSTED_PROXIES`: whose forwarding headers are believed (default: nobody's).
+    pub proxies: TrustedProxies,
+    /// `UPLOAD_INSTANCE_ID` (default: the host name): named in every response's
+    /// `x-upload-instance` header.
+    pub instance: String,
+    /// `UPLOAD_DRAIN_SECS` (default 20, at most 300): on SIGTERM, how long requests in flight
+    /// may still take.
+    pub drain: Duration,
     pub target: Target,
 }
 
@@ -307,11 +322,46 @@ impl ServeConfig {
                 signing: Config::dev_bucket(&get, String::new())?,
             })
         };
+        let shared = match get("UPLOAD_REDIS_URL") {
+            None => None,
+            Some(url) => Some(Arc::new(SharedStore::new(&url).map_err(|reason| invalid("UPLOAD_REDIS_URL", reason))?)),
+        };
         let session_key = match get("UPLOAD_SESSION_SECRET") {
+            // Several instances with a key each would refuse each other's cookies and receipts.
+            None if shared.is_some() => {
+                return Err(ConfigError::Missing {
+                    name: "UPLOAD_SESSION_SECRET",
+                    hint: "UPLOAD_REDIS_URL is set, so several instances serve this site: give them all the same 64 hex digits (e.g. openssl rand -hex 32)",
+                })
+            }
             None => SessionKey::random(),
             Some(hex) => SessionKey::from_hex(&hex).ok_or_else(|| invalid("UPLOAD_SESSION_SECRET", "expected 64 hex digits (32 random bytes)"))?,
         };
-        Ok(Self { session_key, target })
+        let proxies = TrustedProxies::parse(&get("UPLOAD_TRUSTED_PROXIES").unwrap_or_default()).map_err(|reason| invalid("UPLOAD_TRUSTED_PROXIES", reason))?;
+        let instance = match get("UPLOAD_INSTANCE_ID") {
+            Some(id) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()) => id,
+            Some(id) => return Err(invalid("UPLOAD_INSTANCE_ID", format!("expected up to 64 printable characters without spaces, got {id:?}"))),
+            None => host_name(),
+        };
+        let drain = match get("UPLOAD_DRAIN_SECS") {
+            None => Duration::from_secs(20),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs @ 0..=300) => Duration::from_secs(secs),
+                _ => return Err(invalid("UPLOAD_DRAIN_SECS", format!("expected whole seconds from 0 to 300, got {raw:?}"))),
+            },
+        };
+        Ok(Self { session_key: Arc::new(session_key), shared, proxies, instance, drain, target })
+    }
+}
+
+/// This machine's name, as the kernel has it (or `HOSTNAME`); `server` if neither says.
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_default();
+    let name: String = name.trim().chars().filter(char::is_ascii_graphic).take(64).collect();
+    if name.is_empty() {
+        "server".into()
+    } else {
+        name
     }
 }
 
@@ -430,6 +480,26 @@ mod tests {
         assert!(matches!(ServeConfig::from_lookup(lookup(&BASE)).unwrap().target, Target::Bucket(_)));
         let bad_secret = ServeConfig::from_lookup(lookup(&[("UPLOAD_SESSION_SECRET", "short")])).err().unwrap();
         assert_eq!(bad_secret.to_string(), "UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)");
+    }
+
+    #[test]
+    fn several_instances_need_one_secret_and_say_who_they_are() {
+        let redis = ("UPLOAD_REDIS_URL", "redis://127.0.0.1:6379");
+        let err = ServeConfig::from_lookup(lookup(&[redis])).err().unwrap().to_string();
+        assert!(err.starts_with("UPLOAD_SESSION_SECRET is not set: UPLOAD_REDIS_URL is set, so several instances"), "{err}");
+        let secret = "ab".repeat(32);
+        let pairs = [redis, ("UPLOAD_SESSION_SECRET", secret.as_str()), ("UPLOAD_TRUSTED_PROXIES", "127.0.0.1, ::1"), ("UPLOAD_INSTANCE_ID", "a-1")];
+        let serve = ServeConfig::from_lookup(lookup(&pairs)).unwrap();
+        assert!(serve.shared.is_some());
+        assert!(serve.proxies.trusts("::1".parse().unwrap()));
+        assert_eq!((serve.instance.as_str(), serve.drain), ("a-1", Duration::from_secs(20)));
+        // A single instance needs neither, and names itself after the host.
+        let single = ServeConfig::from_lookup(lookup(&[])).unwrap();
+        assert!(single.shared.is_none() && !single.instance.is_empty());
+        for (name, value) in [("UPLOAD_REDIS_URL", "http://x"), ("UPLOAD_TRUSTED_PROXIES", "10.0.0.0/99"), ("UPLOAD_INSTANCE_ID", "a b"), ("UPLOAD_DRAIN_SECS", "301")] {
+            let err = ServeConfig::from_lookup(lookup(&[(name, value), ("UPLOAD_SESSION_SECRET", secret.as_str())])).err();
+            assert!(err.is_some_and(|e| e.to_string().starts_with(name)), "{name}={value}");
+        }
     }
 
     #[test]

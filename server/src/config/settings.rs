@@ -47,6 +47,15 @@ pub struct Settings {
     #[arg(long, env = "UPLOAD_STS_DURATION_SECS", value_name = "SECS", global = true)]
     pub sts_duration_secs: Option<String>,
     /// Where the embedded dev bucket listens [default: 127.0.0.1:0, any free port].
+    /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated CIDRs.
+    #[arg(long, env = "UPLOAD_TRUSTED_PROXIES", value_name = "CIDRS", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// This instance's name in the `x-upload-instance` header (default: the host name).
+    #[arg(long, env = "UPLOAD_INSTANCE_ID", value_name = "NAME", global = true)]
+    pub instance_id: Option<String>,
+    /// On SIGTERM, how long requests in flight may take before the server exits (default 20).
+    #[arg(long, env = "UPLOAD_DRAIN_SECS", value_name = "SECS", global = true)]
+    pub drain_secs: Option<String>,
     #[arg(long, env = "UPLOAD_DEV_BUCKET_ADDR", value_name = "ADDR", global = true)]
     pub dev_bucket_addr: Option<String>,
     /// Where the embedded dev bucket stores files [default: data].
@@ -55,13 +64,15 @@ pub struct Settings {
 }
 
 /// Read from the environment only (never flags): secrets, and the AWS fallbacks.
-const ENV_ONLY: [&str; 8] = [
+const ENV_ONLY: [&str; 9] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL",
     "UPLOAD_ACCESS_CODE",
     "UPLOAD_SESSION_SECRET",
+    // It may hold a password.
+    "UPLOAD_REDIS_URL",
     "UPLOAD_DEV_ACCESS_KEY_ID",
     "UPLOAD_DEV_SECRET_ACCESS_KEY",
 ];
@@ -89,6 +100,9 @@ impl Settings {
             "UPLOAD_ROLE_ARN" => self.role_arn.clone(),
             "UPLOAD_STS_MODE" => self.sts_mode.clone(),
             "UPLOAD_STS_DURATION_SECS" => self.sts_duration_secs.clone(),
+            "UPLOAD_TRUSTED_PROXIES" => self.trusted_proxies.clone(),
+            "UPLOAD_INSTANCE_ID" => self.instance_id.clone(),
+            "UPLOAD_DRAIN_SECS" => self.drain_secs.clone(),
             "UPLOAD_DEV_BUCKET_ADDR" => self.dev_bucket_addr.clone(),
             "UPLOAD_DEV_DATA_DIR" => self.dev_data_dir.clone(),
             _ if ENV_ONLY.contains(&name) => std::env::var(name).ok(),

@@ -157,6 +157,97 @@ impl Store {
     }
 }
 
+/// One object as the store lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub modified: time::OffsetDateTime,
+}
+
+/// Walks `dir` (the metadata tree of `prefix`) for objects, in key order, at most `max`.
+fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<Vec<Entry>> {
+    // Only whole-directory prefixes (`a/b/`) are listed this way, which is all the service asks.
+    let meta_root = root.join(".meta").join(bucket);
+    let start = match key_segments(prefix.trim_end_matches('/')) {
+        Ok(segments) => segments.iter().fold(meta_root.clone(), |path, s| path.join(s)),
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut keys = Vec::new();
+    let mut pending = vec![start];
+    // Bounded: a prefix holding more than this many entries is listed in part.
+    let mut budget = 100_000usize;
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err),
+        };
+        for entry in entries {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                break;
+            }
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Some(relative) = path.strip_prefix(&meta_root).ok().and_then(|p| p.to_str()) {
+                if let Some(key) = relative.strip_suffix(".json") {
+                    keys.push(key.replace(std::path::MAIN_SEPARATOR, "/"));
+                }
+            }
+        }
+    }
+    // S3 lists in UTF-8 byte order.
+    keys.sort_unstable();
+    let mut listed = Vec::new();
+    for key in keys {
+        if listed.len() == max {
+            break;
+        }
+        let Ok(meta) = std::fs::read(meta_root.join(&key).with_extension_json()) else { continue };
+        let Ok(meta) = serde_json::from_slice::<ObjectMeta>(&meta) else { continue };
+        let Ok(stat) = std::fs::metadata(root.join(bucket).join(&key)) else { continue };
+        let modified = stat.modified().map(time::OffsetDateTime::from).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        listed.push(Entry { key, size: stat.len(), etag: meta.etag, modified });
+    }
+    Ok(listed)
+}
+
+trait WithJson {
+    fn with_extension_json(self) -> PathBuf;
+}
+
+impl WithJson for PathBuf {
+    /// `a/b.txt` -> `a/b.txt.json` (the sidecar's name; `with_extension` would replace `.txt`).
+    fn with_extension_json(self) -> PathBuf {
+        let mut name = self.into_os_string();
+        name.push(".json");
+        name.into()
+    }
+}
+
+impl Store {
+    /// The objects under `prefix` in key order, as ListObjectsV2 gives them, at most `max`.
+    pub async fn list(&self, bucket: &str, prefix: &str, max: usize) -> io::Result<Vec<Entry>> {
+        let (root, bucket, prefix) = (self.root.clone(), bucket.to_owned(), prefix.to_owned());
+        tokio::task::spawn_blocking(move || list_tree(&root, &bucket, &prefix, max)).await.map_err(io::Error::other)?
+    }
+
+    /// Removes an object and its headers; a key that is not there is not an error.
+    pub async fn delete(&self, bucket: &str, key: &str) -> io::Result<()> {
+        let Ok(paths) = self.paths(bucket, key) else { return Ok(()) };
+        for path in [&paths.object, &paths.meta] {
+            match tokio::fs::remove_file(path).await {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A key whose path collides with another object's (`a` stored, then `a/b`) cannot be stored;
 /// anything else is the server's own failure.
 fn conflict_or_internal(key: &str, err: io::Error) -> S3Error {

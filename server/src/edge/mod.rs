@@ -1,8 +1,11 @@
 //! The HTTP edge: the router ([`app`]), who is asking ([`identity`]: the uploader cookie, the
-//! return token, the client's address) and the refusal of cross-site calls ([`same_origin`]).
+//! return token, the client's address as [`client`] determines it behind trusted proxies) and the refusal of cross-site calls ([`same_origin`]).
+//! [`ready`] is what a load balancer asks (`/readyz`, the instance header).
 //! What the server functions do with a request is the upload service's, in [`crate::uploads`].
 
+pub mod client;
 pub mod identity;
+pub mod ready;
 mod routes;
 pub mod same_origin;
 

@@ -1,4 +1,5 @@
-//! The HTTP surface: the rendered app, its server functions, static files and `/healthz`.
+//! The HTTP surface: the rendered app, its server functions, static files, `/healthz` (alive)
+//! and `/metrics`; [`super::ready::operable`] adds `/readyz` and the instance header.
 
 use std::sync::Arc;
 
@@ -11,11 +12,11 @@ use super::{identity, same_origin};
 use crate::metrics::Metrics;
 
 /// The whole application; `uploads` is the service the server functions call, `sessions` the
-/// key uploader cookies are sealed with, `metrics` what `/metrics` shows.
+/// key uploader cookies are sealed with (and whose forwarding headers to believe), `metrics` what `/metrics` shows.
 pub fn app(
     options: LeptosOptions,
     uploads: Arc<dyn UploadService>,
-    sessions: Arc<identity::SessionKey>,
+    sessions: Arc<identity::Sessions>,
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = generate_route_list(App);

@@ -65,10 +65,11 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
     let bucket = format!("arn:{partition}:s3:::{}", config.bucket);
     let uploads = format!("{bucket}/uploads/*");
     let sign = statement("SignUploadsUnderTheUploadsPrefix", &["s3:PutObject"], std::slice::from_ref(&uploads));
-    // HeadObject (confirming) and the presigned view links need GetObject; HeadBucket (doctor)
-    // and a 404 rather than a 403 for a missing object need ListBucket.
+    // HeadObject (confirming) and the presigned view links need GetObject; removing an object
+    // that is not what was signed needs DeleteObject; "Your uploads" (ListObjectsV2), HeadBucket
+    // (doctor) and a 404 rather than a 403 for a missing object need ListBucket.
     let own_calls = [
-        statement("ConfirmAndViewUploads", &["s3:GetObject"], std::slice::from_ref(&uploads)),
+        statement("ConfirmAndViewUploads", &["s3:GetObject", "s3:DeleteObject"], std::slice::from_ref(&uploads)),
         statement("CheckTheBucket", &["s3:ListBucket"], std::slice::from_ref(&bucket)),
         statement("OperatorCorsCommands", &["s3:GetBucketCORS", "s3:PutBucketCORS"], std::slice::from_ref(&bucket)),
     ];

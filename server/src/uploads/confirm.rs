@@ -1,57 +1,63 @@
 //! Confirming an upload: after the browser reports that the bucket took a file, the server
-//! looks at the object itself and compares it with what it signed. Anything else (a missing
-//! object, other bytes, another type) is logged as a security event.
+//! opens the receipt it sealed when signing, looks at the object itself and compares the two.
+//! Anything else (a receipt not ours, a missing object, other bytes, another type) is logged as
+//! a security event; an object that is not what was signed is removed from the bucket.
+
+use std::time::Duration;
 
 use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use time::OffsetDateTime;
 
-use super::ledger::{Ledger, Signed};
+use super::guard::Guard;
 use super::objects::{ObjectHead, Objects};
+use super::receipt::{Receipt, Unaccepted};
 use crate::metrics::Metrics;
-use crate::policy::{rfc3339, SizeRule};
+use crate::policy::rfc3339;
+use crate::seal::SessionKey;
 
-/// How `found` differs from what `signed` allowed for `key`, if it does.
-pub fn differences(signed: &Signed, key: &str, reported_etag: &str, found: &ObjectHead) -> Vec<String> {
-    let mut differs = Vec::new();
+/// How `found` differs from what `signed` allowed for `key`, if it does. The first list is about
+/// the object itself (it is not what was signed), the second about the browser's report.
+pub fn differences(signed: &Receipt, key: &str, reported_etag: &str, found: &ObjectHead) -> (Vec<String>, Vec<String>) {
+    let mut object = Vec::new();
     let name = key.rsplit('/').next().unwrap_or_default();
     if signed.name.as_deref().is_some_and(|n| n != name) {
-        differs.push(format!("the key ends in {name:?}, not {:?}", signed.name.as_deref().unwrap_or_default()));
+        object.push(format!("the key ends in {name:?}, not {:?}", signed.name.as_deref().unwrap_or_default()));
     }
-    let size_ok = match signed.size {
-        SizeRule::Exact(n) => found.size == n,
-        SizeRule::Range { min, max } => (min..=max).contains(&found.size),
-    };
-    if !size_ok {
-        differs.push(format!("its size is {} bytes, signed for {:?}", found.size, signed.size));
+    let (min, max) = signed.size;
+    if !(min..=max).contains(&found.size) {
+        object.push(format!("its size is {} bytes, signed for {:?}", found.size, signed.size_rule()));
     }
     if let Some(want) = &signed.content_type {
         if !found.content_type.eq_ignore_ascii_case(want) {
-            differs.push(format!("its type is {:?}, signed for {want:?}", found.content_type));
+            object.push(format!("its type is {:?}, signed for {want:?}", found.content_type));
         }
-    }
-    if found.etag.trim_matches('"') != reported_etag.trim_matches('"') {
-        differs.push(format!("its ETag is {}, the browser reported {reported_etag}", found.etag));
     }
     // Buckets that keep checksums return them; one that differs means other bytes.
     if let (Some(want), Some(have)) = (&signed.checksum_sha256, &found.checksum_sha256) {
         if want != have {
-            differs.push(format!("its SHA-256 is {have}, signed for {want}"));
+            object.push(format!("its SHA-256 is {have}, signed for {want}"));
         }
     }
-    differs
+    let mut report = Vec::new();
+    if found.etag.trim_matches('"') != reported_etag.trim_matches('"') {
+        report.push(format!("its ETag is {}, the browser reported {reported_etag:?}", found.etag));
+    }
+    (object, report)
 }
 
-/// What confirming needs from the upload service: the bucket, what was signed, the counters.
+/// What confirming needs from the upload service: the bucket, the key receipts are sealed
+/// with, the verdict claims, the counters.
 pub struct Confirmer<'a> {
     /// `None`: uploads cannot be checked here, and confirming says the service is unavailable.
     pub objects: Option<&'a Objects>,
-    pub ledger: &'a Ledger,
+    pub seal: &'a SessionKey,
+    pub guard: &'a Guard,
     pub metrics: &'a Metrics,
 }
 
 impl Confirmer<'_> {
-    /// Checks the object `report` names, as of `now`; on success it is listed as `who`'s.
+    /// Checks the object `report` names against its receipt, as of `now`.
     pub async fn confirm(self, who: &Requester, report: UploadReport, now: OffsetDateTime) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
         let key = report.key.as_str();
@@ -63,42 +69,66 @@ impl Confirmer<'_> {
         if !key.starts_with(&format!("uploads/{uploader}/")) {
             return Err(security_event("that upload belongs to someone else".into()));
         }
-        if let Some(done) = self.ledger.find_confirmed(&who.uploader, key) {
-            return Ok(done);
+        let signed = match Receipt::open(self.seal, &report.receipt, &who.uploader, now) {
+            Ok(receipt) => receipt,
+            Err(Unaccepted::NotOurs) => return Err(security_event("the receipt is not one this service issued".into())),
+            Err(Unaccepted::OtherUploader) => return Err(security_event("the receipt was issued to someone else".into())),
+            Err(Unaccepted::Expired) => {
+                tracing::warn!(target: "audit", event = "receipt_expired", uploader, key);
+                return Err(UploadError::Refused("this upload was signed too long ago to be checked now".into()));
+            }
+        };
+        if !signed.covers(key) {
+            return Err(security_event("the receipt was issued for another key".into()));
         }
-        let signed = self
-            .ledger
-            .pending(key, now)
-            .filter(|s| s.uploader == who.uploader)
-            .ok_or_else(|| security_event("nothing was signed for that key (or it was long ago)".into()))?;
         let objects = self.objects.ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
-        let found = objects.head(key).await.map_err(|err| {
-            tracing::error!(target: "audit", event = "confirm_failed", uploader, key, error = %err);
-            UploadError::Unavailable("the bucket cannot be checked right now".into())
-        })?;
-        // One verdict per signature (a bucket that cannot be asked is not a verdict).
+        // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
+        // without end. Held until the receipt would expire anyway.
+        let ttl = Duration::from_secs(u64::try_from(signed.expires - now.unix_timestamp()).unwrap_or(0).max(1));
+        if !self.guard.claim_verdict(&signed.directory, ttl).await {
+            tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key);
+            return Err(UploadError::Refused("this upload was already checked; Your uploads lists it if it was kept".into()));
+        }
+        let found = match objects.head(key).await {
+            Ok(found) => found,
+            Err(err) => {
+                // A bucket that cannot be asked is not a verdict: the check may be made again.
+                self.guard.release_verdict(&signed.directory).await;
+                tracing::error!(target: "audit", event = "confirm_failed", uploader, key, error = %err);
+                return Err(UploadError::Unavailable("the bucket cannot be checked right now".into()));
+            }
+        };
         let Some(found) = found else {
-            self.ledger.forget(key);
             return Err(security_event("the bucket has no object under that key".into()));
         };
-        let differs = differences(&signed, key, &report.etag, &found);
-        if !differs.is_empty() {
-            self.ledger.forget(key);
-            return Err(security_event(format!("the stored file is not the one that was signed: {}", differs.join("; "))));
+        let (object, report_differs) = differences(&signed, key, &report.etag, &found);
+        if !object.is_empty() {
+            // Not what was signed: nothing half-right stays listed as this uploader's.
+            let removed = match objects.delete(key).await {
+                Ok(()) => "removed",
+                Err(err) => {
+                    tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key, error = %err);
+                    "could not be removed"
+                }
+            };
+            let all = [object, report_differs].concat();
+            return Err(security_event(format!("the stored file is not the one that was signed ({removed}): {}", all.join("; "))));
+        }
+        if !report_differs.is_empty() {
+            return Err(security_event(format!("the report does not match the stored file: {}", report_differs.join("; "))));
         }
         let view_url = objects.view_url(key).await.unwrap_or_default();
         let upload = StoredUpload {
             key: key.to_owned(),
             name: key.rsplit('/').next().unwrap_or_default().to_owned(),
             size: found.size,
-            content_type: found.content_type,
+            content_type: Some(found.content_type),
             etag: found.etag,
             view_url,
-            confirmed_at: rfc3339(now),
+            stored_at: rfc3339(found.last_modified.unwrap_or(now)),
         };
         self.metrics.confirmed();
-        tracing::info!(target: "audit", event = "upload_confirmed", uploader, key, size = upload.size, etag = %upload.etag);
-        self.ledger.confirmed(&who.uploader, upload.clone());
+        tracing::info!(target: "audit", event = "upload_confirmed", uploader, key, size = upload.size, etag = ?upload.etag);
         Ok(upload)
     }
 }
@@ -106,30 +136,37 @@ impl Confirmer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::service::UploaderId;
     use time::macros::datetime;
 
-    fn signed() -> Signed {
-        Signed {
-            uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+    fn signed() -> Receipt {
+        Receipt {
+            uploader: "0123456789abcdef0123456789abcdef".into(),
+            directory: "uploads/u/d/".into(),
             name: Some("cat.png".into()),
-            size: SizeRule::Exact(10),
+            size: (10, 10),
             content_type: Some("image/png".into()),
             checksum_sha256: Some("A".repeat(44)),
-            signed_at: datetime!(2026-11-28 12:00 UTC),
+            expires: datetime!(2026-11-29 12:00 UTC).unix_timestamp(),
         }
     }
 
     fn head() -> ObjectHead {
-        ObjectHead { size: 10, content_type: "image/png".into(), etag: "\"abc\"".into(), checksum_sha256: Some("A".repeat(44)) }
+        ObjectHead {
+            size: 10,
+            content_type: "image/png".into(),
+            etag: "\"abc\"".into(),
+            checksum_sha256: Some("A".repeat(44)),
+            last_modified: None,
+        }
     }
 
     #[test]
     fn the_object_as_signed_has_no_differences() {
-        assert!(differences(&signed(), "uploads/u/d/cat.png", "\"abc\"", &head()).is_empty());
+        let none = (Vec::<String>::new(), Vec::<String>::new());
+        assert_eq!(differences(&signed(), "uploads/u/d/cat.png", "\"abc\"", &head()), none);
         // Quotes or not, an ETag is the same; a bucket that keeps no checksum is not a mismatch.
         let no_sum = ObjectHead { checksum_sha256: None, ..head() };
-        assert!(differences(&signed(), "uploads/u/d/cat.png", "abc", &no_sum).is_empty());
+        assert_eq!(differences(&signed(), "uploads/u/d/cat.png", "abc", &no_sum), none);
     }
 
     #[test]
@@ -142,9 +179,12 @@ mod tests {
             ("uploads/u/d/cat.png", "\"abc\"", ObjectHead { checksum_sha256: Some("B".repeat(44)), ..head() }, "SHA-256"),
         ];
         for (key, etag, found, expect) in cases {
-            let differs = differences(&signed(), key, etag, &found);
+            let (object, report) = differences(&signed(), key, etag, &found);
+            let differs = [object.clone(), report.clone()].concat();
             assert_eq!(differs.len(), 1, "{differs:?}");
             assert!(differs[0].contains(expect), "{differs:?}");
+            // Only a wrong ETag is the report's fault; the rest is the object's.
+            assert_eq!(report.len(), usize::from(expect == "ETag"), "{differs:?}");
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The upload service behind the server functions ([`Uploads`]): checks each request against
-//! [`app::rules`] and the rate limits, picks the key under the uploader's prefix, signs through
-//! [`crate::policy`] with the uploader's credentials, and writes an audit event for every form
-//! signed or refused; then checks what arrived ([`confirm`]) and lists it.
+//! [`app::rules`] and the [`guard`]'s budgets, picks the key under the uploader's prefix, signs
+//! through [`crate::policy`] with the uploader's credentials, seals a [`receipt`] of what it
+//! signed, and writes an audit event for every form signed or refused; then checks what arrived
+//! against its receipt ([`confirm`]) and lists the uploader's objects from the bucket. It keeps
+//! nothing per upload: any instance with the same session key answers any request.
 
 mod confirm;
-mod ledger;
+pub mod guard;
 mod objects;
 mod ratelimit;
+pub mod receipt;
 
 use std::sync::Arc;
 
@@ -20,27 +23,32 @@ use crate::config::Config;
 use crate::credentials::Source;
 use crate::metrics::Metrics;
 use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+use crate::seal::SessionKey;
+use crate::shared::SharedStore;
 use confirm::Confirmer;
-use ledger::{Ledger, Signed};
-pub use objects::Objects;
-use ratelimit::SignLimits;
+use guard::Guard;
+pub use objects::{Listed, Objects};
+use receipt::{Receipt, RECEIPT_LIFETIME};
 
 /// Reads the current time; injected so tests can pin it.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// "Your uploads" shows this many, newest first.
+pub const MAX_LISTED: usize = 100;
 
 /// The upload service: what the server functions call (see [`UploadService`]), and what
 /// `server sign` and `server doctor` sign with.
 pub struct Uploads {
     config: Config,
     source: Source,
-    /// Where uploads are checked after the browser reports them.
+    /// Where uploads are checked after the browser reports them, and listed.
     objects: Option<Objects>,
-    /// What was signed and what was confirmed.
-    ledger: Ledger,
+    /// What receipts are sealed with: the session key, the same on every instance.
+    seal: Arc<SessionKey>,
     clock: Clock,
     /// Set when signing for the embedded dev bucket: where its files land.
     dev_data_dir: Option<String>,
-    rate: SignLimits,
+    guard: Guard,
     metrics: Arc<Metrics>,
 }
 
@@ -56,6 +64,15 @@ struct Checked {
     metadata: Vec<(String, String)>,
 }
 
+/// A fresh directory for one upload under the uploader's prefix: two files with one name never
+/// overwrite each other, and keys sort newest first (the time counts down), so the bucket's
+/// listing, which is in key order, starts with the newest.
+fn fresh_directory(uploader: &str, now: OffsetDateTime) -> String {
+    let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let random = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
+    format!("uploads/{uploader}/{:016x}{random:016x}/", u64::MAX - millis)
+}
+
 impl Uploads {
     /// The service, signing with the configuration's fixed keys.
     ///
@@ -68,16 +85,17 @@ impl Uploads {
     }
 
     pub fn with_source(config: Config, source: Source) -> Self {
-        let rate = SignLimits::per_minute(config.limits.files_per_minute, config.limits.signs_per_minute_per_ip);
+        let metrics = Arc::new(Metrics::new());
+        let guard = Guard::new(config.limits.files_per_minute, config.limits.signs_per_minute_per_ip, metrics.clone());
         Self {
             config,
             source,
             objects: None,
-            ledger: Ledger::default(),
+            seal: Arc::new(SessionKey::random()),
             clock: Arc::new(OffsetDateTime::now_utc),
             dev_data_dir: None,
-            rate,
-            metrics: Arc::new(Metrics::new()),
+            guard,
+            metrics,
         }
     }
 
@@ -95,7 +113,21 @@ impl Uploads {
 
     /// Counts into `metrics` (by default, a registry of its own).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.guard.set_metrics(metrics.clone());
         self.metrics = metrics;
+        self
+    }
+
+    /// Seals receipts with `key` (by default, a key of this process only): give every
+    /// instance the same one.
+    pub fn with_session_key(mut self, key: Arc<SessionKey>) -> Self {
+        self.seal = key;
+        self
+    }
+
+    /// Shares rate budgets and verdicts with every instance through `store`.
+    pub fn with_shared_store(mut self, store: Option<Arc<SharedStore>>) -> Self {
+        self.guard = self.guard.shared(store);
         self
     }
 
@@ -115,6 +147,11 @@ impl Uploads {
         &self.config
     }
 
+    /// Where uploads are checked and listed, if anywhere.
+    pub fn objects(&self) -> Option<&Objects> {
+        self.objects.as_ref()
+    }
+
     /// The form for one upload; what both the server function and `server sign` go through.
     pub fn spec(&self, key: String, content_type: Option<String>, size: SizeRule) -> FormSpec {
         let mut spec = FormSpec::new(self.config.bucket.clone(), key, size);
@@ -132,9 +169,23 @@ impl Uploads {
         (self.clock)()
     }
 
+    /// The receipt for a form signed at `now` in `directory`.
+    fn receipt(&self, who: &Requester, directory: String, name: Option<String>, spec: &FormSpec, now: OffsetDateTime) -> String {
+        Receipt {
+            uploader: who.uploader.as_str().to_owned(),
+            directory,
+            name,
+            size: Receipt::size_of(spec.size),
+            content_type: spec.content_type.clone(),
+            checksum_sha256: spec.checksum_sha256.clone(),
+            expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
+        }
+        .seal(&self.seal)
+    }
+
     /// What the browser gets for a signed form.
-    fn answer(&self, key: String, form: SignedForm) -> SignedUpload {
-        SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields }
+    fn answer(&self, key: String, form: SignedForm, receipt: String) -> SignedUpload {
+        SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields, receipt }
     }
 
     /// Whether each uploader signs with credentials limited to its own prefix (STS).
@@ -172,9 +223,8 @@ impl Uploads {
 
     /// Everything that can be said about a request without credentials: rate, access code, and
     /// what [`app::rules`] says of the name, size, type, checksum and metadata.
-    fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
-        let uploader = &who.uploader;
-        self.rate.check(uploader.as_str(), who.ip).map_err(|wait| {
+    async fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
+        self.guard.sign(who.uploader.as_str(), who.ip).await.map_err(|wait| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
         })?;
         if !self.config.limits.accepts_access_code(&request.access_code) {
@@ -203,34 +253,23 @@ impl Uploads {
     }
 
     async fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, Refusal> {
-        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request)?;
+        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request).await?;
         let uploader = who.uploader.as_str();
-        // A fresh directory per upload: two files with one name never overwrite each other.
-        let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
-        let key = format!("{directory}{name}");
         let now = self.now();
+        let directory = fresh_directory(uploader, now);
+        let key = format!("{directory}{name}");
         let signer = self.policy_signer(&who.uploader, now).await.map_err(|e| ("credentials", e))?;
-        let mut spec = self.spec(key.clone(), Some(content_type.clone()), SizeRule::Exact(size));
-        spec.checksum_sha256 = checksum.clone();
+        let mut spec = self.spec(key.clone(), Some(content_type), SizeRule::Exact(size));
+        spec.checksum_sha256 = checksum;
         spec.metadata = metadata;
         let form = self.sign_form(&signer, &spec, now, uploader).map_err(|e| ("unavailable", e))?;
-        self.ledger.signed(
-            directory,
-            Signed {
-                uploader: who.uploader.clone(),
-                name: Some(name),
-                size: SizeRule::Exact(size),
-                content_type: Some(content_type),
-                checksum_sha256: checksum,
-                signed_at: now,
-            },
-        );
-        Ok(self.answer(key, form))
+        let receipt = self.receipt(who, directory, Some(name), &spec, now);
+        Ok(self.answer(key, form, receipt))
     }
 
     /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
     /// prefix, 1 byte to the size limit, stored as application/octet-stream (a plain form
-    /// cannot tell the type), and a redirect back to the app.
+    /// cannot tell the type), and a redirect back to the app carrying the receipt.
     async fn page_form_for(&self, who: &Requester, redirect: String) -> Result<Option<SignedUpload>, UploadError> {
         const PLAIN_TYPE: &str = "application/octet-stream";
         let limits = &self.config.limits;
@@ -239,28 +278,23 @@ impl Uploads {
         }
         // Every page view signs one (and, with STS, a new visitor costs an STS call): bounded
         // by the address's signing budget; past it the page simply offers no plain form.
-        if self.rate.check_ip(who.ip).is_err() {
+        if self.guard.sign_for_address(who.ip).await.is_err() {
             self.metrics.refused("rate_limited");
             return Ok(None);
         }
         let uploader = who.uploader.as_str();
-        let directory = format!("uploads/{uploader}/{}/", uuid::Uuid::new_v4().simple());
-        let size = SizeRule::Range { min: 1, max: limits.max_bytes };
         let now = self.now();
+        let directory = fresh_directory(uploader, now);
+        let size = SizeRule::Range { min: 1, max: limits.max_bytes };
         let signer = self.policy_signer(&who.uploader, now).await?;
         let mut spec = self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
-        spec.on_success = Some(OnSuccess::Redirect(redirect));
+        let receipt = self.receipt(who, directory, None, &spec, now);
+        // The redirect is signed into the policy: the receipt comes back with the bucket's
+        // `bucket`, `key` and `etag` (the receipt is base64url and hex: nothing to escape).
+        let separator = if redirect.contains('?') { '&' } else { '?' };
+        spec.on_success = Some(OnSuccess::Redirect(format!("{redirect}{separator}receipt={receipt}")));
         let form = self.sign_form(&signer, &spec, now, uploader)?;
-        let signed = Signed {
-            uploader: who.uploader.clone(),
-            name: None,
-            size,
-            content_type: Some(PLAIN_TYPE.into()),
-            checksum_sha256: None,
-            signed_at: now,
-        };
-        self.ledger.signed(directory, signed);
-        Ok(Some(self.answer(spec.key, form)))
+        Ok(Some(self.answer(spec.key, form, receipt)))
     }
 
     async fn sign_upload(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
@@ -287,6 +321,32 @@ impl Uploads {
             }
         }
     }
+
+    /// The uploader's objects, newest first (the key layout makes the bucket's order newest
+    /// first, so the first page is enough), with fresh links to view them.
+    async fn list(&self, who: &Requester) -> Result<Vec<StoredUpload>, UploadError> {
+        let Some(objects) = &self.objects else { return Ok(Vec::new()) };
+        let prefix = format!("uploads/{}/", who.uploader.as_str());
+        let listed = objects.list(&prefix, MAX_LISTED).await.map_err(|err| {
+            tracing::error!(event = "list_failed", uploader = who.uploader.as_str(), error = %err);
+            UploadError::Unavailable("your uploads cannot be listed right now".into())
+        })?;
+        let mut uploads = Vec::with_capacity(listed.len());
+        for item in listed {
+            // Presigned links are short-lived: made fresh for every listing.
+            let view_url = objects.view_url(&item.key).await.unwrap_or_default();
+            uploads.push(StoredUpload {
+                name: item.key.rsplit('/').next().unwrap_or_default().to_owned(),
+                key: item.key,
+                size: item.size,
+                content_type: None,
+                etag: item.etag,
+                view_url,
+                stored_at: rfc3339(item.last_modified),
+            });
+        }
+        Ok(uploads)
+    }
 }
 
 impl UploadService for Uploads {
@@ -295,7 +355,7 @@ impl UploadService for Uploads {
     }
 
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
-        let confirmer = Confirmer { objects: self.objects.as_ref(), ledger: &self.ledger, metrics: &self.metrics };
+        let confirmer = Confirmer { objects: self.objects.as_ref(), seal: &self.seal, guard: &self.guard, metrics: &self.metrics };
         Box::pin(confirmer.confirm(who, report, self.now()))
     }
 
@@ -304,18 +364,7 @@ impl UploadService for Uploads {
     }
 
     fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {
-        Box::pin(async move {
-            let mut uploads = self.ledger.uploads(&who.uploader);
-            // Presigned links are short-lived: make them fresh for every listing.
-            if let Some(objects) = &self.objects {
-                for upload in &mut uploads {
-                    if let Ok(url) = objects.view_url(&upload.key).await {
-                        upload.view_url = url;
-                    }
-                }
-            }
-            Ok(uploads)
-        })
+        Box::pin(self.list(who))
     }
 
     fn target(&self) -> BucketInfo {

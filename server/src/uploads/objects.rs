@@ -1,11 +1,13 @@
-//! The server's own look at the bucket, to confirm uploads: HEAD an object, and a link to
-//! view it (presigned GET for S3; the dev bucket serves objects as they are).
+//! The server's own look at the bucket: HEAD an object (to confirm it), list an uploader's
+//! objects (ListObjectsV2), remove one that is not what was signed, and a link to view one
+//! (presigned GET for S3; the dev bucket serves objects as they are).
 
 use std::time::Duration;
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ChecksumMode;
+use time::OffsetDateTime;
 
 use crate::devbucket::Store;
 
@@ -18,11 +20,27 @@ pub struct ObjectHead {
     pub etag: String,
     /// Base64, when the bucket keeps one.
     pub checksum_sha256: Option<String>,
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+/// One object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: OffsetDateTime,
+}
+
+fn from_aws_time(t: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+    let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
 /// How long a "view" link from "Your uploads" works.
 pub const VIEW_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
+#[derive(Clone)]
 pub enum Objects {
     S3 { client: aws_sdk_s3::Client, bucket: String },
     Dev { store: Store, bucket: String, endpoint: String },
@@ -40,6 +58,7 @@ impl Objects {
                         content_type: head.content_type.unwrap_or_default(),
                         etag: head.e_tag.unwrap_or_default(),
                         checksum_sha256: head.checksum_sha256,
+                        last_modified: head.last_modified.as_ref().and_then(from_aws_time),
                     })),
                     Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
                     Err(err) => Err(DisplayErrorContext(&err).to_string()),
@@ -47,14 +66,71 @@ impl Objects {
             }
             Objects::Dev { store, bucket, .. } => match store.open(bucket, key).await {
                 // The file's own length, not the sidecar's: a file changed on disk shows.
-                Ok((file, meta)) => Ok(Some(ObjectHead {
-                    size: file.metadata().await.map_err(|err| err.to_string())?.len(),
-                    content_type: meta.content_type,
-                    etag: meta.etag,
-                    checksum_sha256: meta.checksum_sha256,
-                })),
+                Ok((file, meta)) => {
+                    let stat = file.metadata().await.map_err(|err| err.to_string())?;
+                    Ok(Some(ObjectHead {
+                        size: stat.len(),
+                        content_type: meta.content_type,
+                        etag: meta.etag,
+                        checksum_sha256: meta.checksum_sha256,
+                        last_modified: stat.modified().ok().map(OffsetDateTime::from),
+                    }))
+                }
                 Err(_) => Ok(None),
             },
+        }
+    }
+
+    /// The first `max` objects under `prefix`, in key order (ListObjectsV2: one page is enough
+    /// for `max` up to 1000).
+    pub async fn list(&self, prefix: &str, max: usize) -> Result<Vec<Listed>, String> {
+        match self {
+            Objects::S3 { client, bucket } => {
+                let max_keys = i32::try_from(max.min(1000)).unwrap_or(1000);
+                let page = client.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(max_keys).send().await;
+                let page = page.map_err(|err| DisplayErrorContext(&err).to_string())?;
+                Ok(page
+                    .contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|object| {
+                        Some(Listed {
+                            key: object.key?,
+                            size: object.size.unwrap_or_default().max(0) as u64,
+                            etag: object.e_tag.unwrap_or_default(),
+                            last_modified: object.last_modified.as_ref().and_then(from_aws_time)?,
+                        })
+                    })
+                    .take(max)
+                    .collect())
+            }
+            Objects::Dev { store, bucket, .. } => {
+                let entries = store.list(bucket, prefix, max).await.map_err(|err| err.to_string())?;
+                Ok(entries.into_iter().map(|e| Listed { key: e.key, size: e.size, etag: e.etag, last_modified: e.modified }).collect())
+            }
+        }
+    }
+
+    /// Whether the bucket answers at all (HeadBucket; the dev bucket: its directory is there).
+    pub async fn reachable(&self) -> Result<(), String> {
+        match self {
+            Objects::S3 { client, bucket } => {
+                client.head_bucket().bucket(bucket).send().await.map(drop).map_err(|err| DisplayErrorContext(&err).to_string())
+            }
+            Objects::Dev { store, .. } => match tokio::fs::metadata(store.root()).await {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                _ => Err(format!("{} is not a directory", store.root().display())),
+            },
+        }
+    }
+
+    /// Removes an object (gone already is fine).
+    pub async fn delete(&self, key: &str) -> Result<(), String> {
+        match self {
+            Objects::S3 { client, bucket } => {
+                client.delete_object().bucket(bucket).key(key).send().await.map(drop).map_err(|err| DisplayErrorContext(&err).to_string())
+            }
+            Objects::Dev { store, bucket, .. } => store.delete(bucket, key).await.map_err(|err| err.to_string()),
         }
     }
 

@@ -1,7 +1,8 @@
-//! Rate limits on signing, per uploader and per client IP, so that one visitor (or one address
-//! cycling through fresh cookies) cannot mint policies without end.
+//! This instance's own rate limits on signing, per uploader and per client address, so that one
+//! visitor (or one address cycling through fresh cookies) cannot mint policies without end; what
+//! [`super::guard::Guard`] decides with when no shared store answers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -15,6 +16,18 @@ pub struct SignLimits {
     per_uploader: DefaultKeyedRateLimiter<String>,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+}
+
+/// The budget an address spends from: IPv4 addresses one by one, IPv6 by /64 (one subscriber
+/// usually holds a whole /64, and could otherwise take a fresh budget per address).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
 }
 
 impl SignLimits {
@@ -36,7 +49,7 @@ impl SignLimits {
         }
         let now = self.clock.now();
         match ip {
-            Some(ip) => self.per_ip.check_key(&ip).map_err(|wait| wait.wait_time_from(now)),
+            Some(ip) => self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now)),
             None => Ok(()),
         }
     }
@@ -74,5 +87,16 @@ mod tests {
         // ...and then the address is out, whatever the cookie.
         assert!(limits.check("c", Some(ip)).is_err());
         assert!(limits.check("c", Some("192.0.2.2".parse().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64s_budget() {
+        let limits = SignLimits::per_minute(n(100), n(2));
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(limits.check_ip(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limits.check_ip(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
+        assert!(limits.check_ip(ip("2001:db8:1:2::99")).is_err(), "same /64");
+        assert!(limits.check_ip(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        assert_eq!(address_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 }

@@ -1,11 +1,15 @@
 //! The app as the router tests build it: signing for a made-up Garage bucket with a known
-//! secret (which must never show in an answer) and a fixed session key.
+//! secret (which must never show in an answer) and a fixed session key, named instance
+//! `test-1`, trusting the proxies `UPLOAD_TRUSTED_PROXIES` names (none by default).
 
 use std::sync::Arc;
 
 use axum::{body::Body, Router};
 use leptos::prelude::LeptosOptions;
-use server::edge::identity::SessionKey;
+use server::edge::client::TrustedProxies;
+use server::edge::identity::Sessions;
+use server::edge::ready::{operable, Readiness};
+use server::seal::SessionKey;
 use server::{config::Config, uploads::Uploads};
 
 pub const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
@@ -32,12 +36,20 @@ pub fn app_with(settings: &[(&str, &str)]) -> Router {
     .unwrap();
     let options = LeptosOptions::builder().output_name("s3-uploader").build();
     let metrics = Arc::new(server::metrics::Metrics::new());
-    let uploads = Uploads::new(config).with_metrics(metrics.clone());
-    server::app(options, Arc::new(uploads), Arc::new(session_key()), metrics)
+    let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
+    let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());
+    let proxies = settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
+    let sessions = Sessions { key, proxies: TrustedProxies::parse(proxies).unwrap() };
+    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), metrics);
+    // No bucket to ask: ready as long as it is not shutting down.
+    operable(app, Arc::new(Readiness::new(None, None)), "test-1")
 }
 
-pub fn session_key() -> SessionKey {
-    SessionKey::from_hex(&"5e".repeat(32)).unwrap()
+const SESSION_SECRET: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+/// How the router tests' app seals cookies and return tokens.
+pub fn session_key() -> Sessions {
+    Sessions { key: Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap()), proxies: TrustedProxies::default() }
 }
 
 pub async fn body_text(res: http::Response<Body>) -> String {

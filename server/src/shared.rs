@@ -1,0 +1,183 @@
+//! The store every instance shares (Redis, `UPLOAD_REDIS_URL`): rate-limit budgets (GCRA, one
+//! atomic script) and "one verdict per receipt" claims (set-if-absent with a TTL). Only counters
+//! and claims go there, never a secret. Every call is bounded in time; a failure is an error the
+//! caller falls back from, and after one the store is skipped for a moment rather than waited on.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+use tokio::sync::OnceCell;
+
+/// How long one call may take before the instance decides alone.
+const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// After a failure, how long calls fail fast instead of waiting on a store that is down.
+const BACKOFF: Duration = Duration::from_secs(1);
+/// Every key this service writes starts with this.
+const PREFIX: &str = "s3up:";
+
+/// GCRA over several budgets at once: spends one from each, or from none. KEYS are the budgets;
+/// ARGV holds, per key, its emission interval and its burst. Answers 0 when spent, else how many
+/// milliseconds until it could be. The time is Redis's own, so instances' clocks do not matter.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local next_tats = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local next_tat = tat + interval
+  local allowed_at = next_tat - interval * burst
+  if allowed_at > now then return allowed_at - now end
+  next_tats[i] = next_tat
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, next_tats[i], 'PX', next_tats[i] - now)
+end
+return 0
+";
+
+/// One budget: `burst` at once, one more every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub key: String,
+    pub interval: Duration,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shared store: {0}")]
+pub struct StoreError(String);
+
+pub struct SharedStore {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    down_until: Mutex<Option<Instant>>,
+    gcra: Script,
+    /// Where it is, without any password, for messages.
+    shown: String,
+}
+
+impl fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedStore({})", self.shown)
+    }
+}
+
+impl SharedStore {
+    /// Parses `url` (`redis://[:password@]host:port[/db]`); connects on first use.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|err| format!("expected a redis:// URL ({err})"))?;
+        let shown = match &client.get_connection_info().addr() {
+            addr => addr.to_string(),
+        };
+        Ok(Self { client, connection: OnceCell::new(), down_until: Mutex::new(None), gcra: Script::new(GCRA), shown })
+    }
+
+    /// Where the store is (host and port; never the password).
+    pub fn address(&self) -> &str {
+        &self.shown
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if self.down_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|until| Instant::now() < until) {
+            return Err(StoreError("unreachable a moment ago; not asked".into()));
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CALL_TIMEOUT))
+            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_number_of_retries(1);
+        let connection = self
+            .connection
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .map_err(|err| self.failed(err.to_string()))?;
+        Ok(connection.clone())
+    }
+
+    fn failed(&self, why: String) -> StoreError {
+        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + BACKOFF);
+        StoreError(why)
+    }
+
+    async fn bounded<T>(&self, call: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.failed(err.to_string())),
+            Err(_) => Err(self.failed(format!("no answer within {} ms", CALL_TIMEOUT.as_millis()))),
+        }
+    }
+
+    /// Spends one from every budget, or from none: `None` when spent, else how long to wait.
+    pub async fn spend(&self, budgets: &[Budget]) -> Result<Option<Duration>, StoreError> {
+        let mut connection = self.connection().await?;
+        let mut call = self.gcra.prepare_invoke();
+        for budget in budgets {
+            call.key(format!("{PREFIX}rate:{}", budget.key));
+            call.arg(budget.interval.as_millis().max(1) as u64).arg(budget.burst);
+        }
+        let wait_ms: u64 = self.bounded(call.invoke_async(&mut connection)).await?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
+    }
+
+    /// Claims `name` for `ttl`: true for the first caller in the fleet, false for every later one.
+    pub async fn claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut connection = self.connection().await?;
+        let set = redis::cmd("SET")
+            .arg(format!("{PREFIX}claim:{name}"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .to_owned();
+        let answer: Option<String> = self.bounded(set.query_async(&mut connection)).await?;
+        Ok(answer.is_some())
+    }
+
+    /// Gives a claim up (the work it guarded could not be done).
+    pub async fn release(&self, name: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        let del = redis::cmd("DEL").arg(format!("{PREFIX}claim:{name}")).to_owned();
+        self.bounded(del.query_async::<i64>(&mut connection)).await.map(drop)
+    }
+
+    /// Whether the store answers (for `/readyz`). Asks even during the back-off.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut connection = self.connection().await?;
+        let pong: String = self.bounded(redis::cmd("PING").query_async(&mut connection)).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError(format!("PING answered {pong:?}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_never_shown_with_their_password() {
+        let store = SharedStore::new("redis://:hunter2@127.0.0.1:6390/0").unwrap();
+        assert_eq!(store.address(), "127.0.0.1:6390");
+        assert!(!format!("{store:?}").contains("hunter2"));
+        assert!(SharedStore::new("http://127.0.0.1").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_down_is_an_error_soon_and_then_skipped() {
+        // Nothing listens on port 1.
+        let store = SharedStore::new("redis://127.0.0.1:1").unwrap();
+        let started = Instant::now();
+        assert!(store.spend(&[Budget { key: "k".into(), interval: Duration::from_secs(1), burst: 1 }]).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        let err = store.claim("x", Duration::from_secs(1)).await.unwrap_err();
+        assert!(err.0.contains("not asked"), "{err}");
+    }
+}

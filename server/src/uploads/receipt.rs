@@ -1,0 +1,168 @@
+//! The receipt: what one signature allowed, sealed by the server and carried by the browser from
+//! `sign_upload` to `confirm_upload` (or in the no-JavaScript form's redirect), so that any
+//! instance holding the session key checks any upload without remembering anything.
+
+use app::service::UploaderId;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::policy::SizeRule;
+use crate::seal::{Purpose, SessionKey};
+
+/// An upload may start up to 10 minutes after signing and take a long while (5 GiB on a slow
+/// line); after a day, a receipt is no longer accepted.
+pub const RECEIPT_LIFETIME: Duration = Duration::days(1);
+/// Receipts are a few hundred bytes; anything much longer is not one of ours.
+const MAX_RECEIPT_BYTES: usize = 4096;
+
+/// What one policy allowed. Short field names: it travels in every confirm and in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The uploader it was signed for.
+    #[serde(rename = "u")]
+    pub uploader: String,
+    /// The key's directory, with its trailing slash: `uploads/<uploader>/<id>/`.
+    #[serde(rename = "d")]
+    pub directory: String,
+    /// The file name, or `None` when the form let the browser choose it (`${filename}`).
+    #[serde(rename = "n")]
+    pub name: Option<String>,
+    /// Smallest and largest size allowed, in bytes.
+    #[serde(rename = "s")]
+    pub size: (u64, u64),
+    #[serde(rename = "t")]
+    pub content_type: Option<String>,
+    /// Base64 SHA-256 the policy bound, if any.
+    #[serde(rename = "c")]
+    pub checksum_sha256: Option<String>,
+    /// Unix seconds after which the receipt is refused.
+    #[serde(rename = "e")]
+    pub expires: i64,
+}
+
+/// Why a receipt was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unaccepted {
+    /// Not sealed by this service for receipts (forged, altered, or another kind of token).
+    NotOurs,
+    /// Ours, for another uploader.
+    OtherUploader,
+    /// Ours, too old.
+    Expired,
+}
+
+impl Receipt {
+    pub fn size_rule(&self) -> SizeRule {
+        match self.size {
+            (min, max) if min == max => SizeRule::Exact(min),
+            (min, max) => SizeRule::Range { min, max },
+        }
+    }
+
+    pub fn size_of(rule: SizeRule) -> (u64, u64) {
+        match rule {
+            SizeRule::Exact(n) => (n, n),
+            SizeRule::Range { min, max } => (min, max),
+        }
+    }
+
+    /// Whether `key` is the one this receipt was signed for (any name in its directory, when
+    /// the browser chose the name).
+    pub fn covers(&self, key: &str) -> bool {
+        key.strip_prefix(&self.directory).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    }
+
+    /// The receipt as the browser carries it: base64url JSON, sealed (URL-safe as it is).
+    pub fn seal(&self, key: &SessionKey) -> String {
+        let json = serde_json::to_vec(self).expect("a receipt serializes");
+        key.seal(Purpose::Receipt, &URL_SAFE_NO_PAD.encode(json))
+    }
+
+    /// The receipt in `sealed`, if this service sealed it for `uploader` and it has not expired
+    /// at `now`.
+    pub fn open(key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<Self, Unaccepted> {
+        if sealed.len() > MAX_RECEIPT_BYTES {
+            return Err(Unaccepted::NotOurs);
+        }
+        let payload = key.open(Purpose::Receipt, sealed).ok_or(Unaccepted::NotOurs)?;
+        let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Unaccepted::NotOurs)?;
+        let receipt: Receipt = serde_json::from_slice(&json).map_err(|_| Unaccepted::NotOurs)?;
+        if receipt.uploader != uploader.as_str() {
+            return Err(Unaccepted::OtherUploader);
+        }
+        if now.unix_timestamp() > receipt.expires {
+            return Err(Unaccepted::Expired);
+        }
+        Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
+
+    fn me() -> UploaderId {
+        UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap()
+    }
+
+    fn receipt() -> Receipt {
+        Receipt {
+            uploader: me().as_str().into(),
+            directory: format!("uploads/{}/abc/", me().as_str()),
+            name: Some("cat.png".into()),
+            size: (10, 10),
+            content_type: Some("image/png".into()),
+            checksum_sha256: None,
+            expires: (NOW + RECEIPT_LIFETIME).unix_timestamp(),
+        }
+    }
+
+    #[test]
+    fn a_receipt_opens_for_its_uploader_until_it_expires() {
+        let key = SessionKey::random();
+        let sealed = receipt().seal(&key);
+        assert!(sealed.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "URL-safe: {sealed}");
+        assert_eq!(Receipt::open(&key, &sealed, &me(), NOW), Ok(receipt()));
+        assert_eq!(Receipt::open(&key, &sealed, &me(), NOW + RECEIPT_LIFETIME), Ok(receipt()));
+        assert_eq!(Receipt::open(&key, &sealed, &me(), NOW + RECEIPT_LIFETIME + Duration::SECOND), Err(Unaccepted::Expired));
+        let other = UploaderId::parse(&"f".repeat(32)).unwrap();
+        assert_eq!(Receipt::open(&key, &sealed, &other, NOW), Err(Unaccepted::OtherUploader));
+    }
+
+    #[test]
+    fn forged_and_foreign_receipts_are_not_ours() {
+        let key = SessionKey::random();
+        let sealed = receipt().seal(&key);
+        // Under another key (another deployment), or altered: a bigger size, another uploader.
+        assert_eq!(Receipt::open(&SessionKey::random(), &sealed, &me(), NOW), Err(Unaccepted::NotOurs));
+        let (payload, mac) = sealed.rsplit_once('.').unwrap();
+        let mut bigger = receipt();
+        bigger.size = (10, 1 << 40);
+        let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&bigger).unwrap()));
+        assert_eq!(Receipt::open(&key, &forged, &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(Receipt::open(&key, payload, &me(), NOW), Err(Unaccepted::NotOurs));
+        // Another purpose's seal on the same payload (a cookie, a return token) does not open.
+        for purpose in [Purpose::Cookie, Purpose::Return] {
+            let other = key.seal(purpose, payload);
+            assert_eq!(Receipt::open(&key, &other, &me(), NOW), Err(Unaccepted::NotOurs));
+        }
+        // Sealed for receipts, but not a receipt.
+        assert_eq!(Receipt::open(&key, &key.seal(Purpose::Receipt, "bm90IGpzb24"), &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(Receipt::open(&key, &"a".repeat(5000), &me(), NOW), Err(Unaccepted::NotOurs));
+    }
+
+    #[test]
+    fn a_receipt_covers_one_file_in_its_directory() {
+        let r = receipt();
+        assert!(r.covers(&format!("{}cat.png", r.directory)));
+        assert!(r.covers(&format!("{}dog.png", r.directory)), "the name is compared when confirming");
+        assert!(!r.covers(&r.directory));
+        assert!(!r.covers(&format!("{}sub/cat.png", r.directory)));
+        assert!(!r.covers(&format!("uploads/{}/abd/cat.png", me().as_str())));
+    }
+}
