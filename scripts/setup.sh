@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, skipping whatever is already there at the
 # right version; a second run installs nothing and says so.
-# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3, Chromium and promtool)
+# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3, Chromium, promtool, and Redis
+#        and nginx for the several-instances tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -77,6 +78,26 @@ if [ "$mode" = test ]; then
     have "promtool" "$(promtool --version 2>&1 | awk 'NR == 1 { print $3 }')"
   else
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus && did promtool
+  fi
+
+  # Redis (shared budgets) and nginx (the load balancer) for the several-instances tests; wrk
+  # for scripts/bench.sh. Only the binaries are used: the tests start each on a port of its own
+  # with a temp dir, never as a system service.
+  missing=()
+  for tool in redis-server:redis-server nginx:nginx wrk:wrk; do
+    if command -v "${tool%%:*}" >/dev/null; then
+      have "${tool%%:*}" "$(command -v "${tool%%:*}")"
+    else
+      missing+=("${tool##*:}")
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      && did "${missing[*]}"
+    # Debian starts the packages' services on install; the tests never use them.
+    for service in redis-server nginx; do
+      as_root systemctl disable --now "$service" >/dev/null 2>&1 || as_root service "$service" stop >/dev/null 2>&1 || true
+    done
   fi
 fi
 

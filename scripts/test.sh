@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every test: the Rust unit and integration tests, and the
-# Playwright end-to-end tests in Chromium against two instances of the app: one signing for a
-# fresh Garage (a real S3-compatible server), one with the embedded dev bucket.
+# Playwright end-to-end tests in Chromium against two deployments of the app: two instances
+# behind nginx sharing one secret and Redis, signing for a fresh 3-node Garage cluster (a real
+# S3-compatible server), and one instance with the embedded dev bucket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -25,12 +26,15 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scripts/fleet.sh stop-all "$work/fleet"
   scripts/garage.sh stop "$work/garage"
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Ports of their own, so tests can run beside `scripts/run.sh`.
-scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100
+# Ports of their own, so tests can run beside `scripts/run.sh`: Garage nodes on 3910/3920/3930,
+# nginx on 3100 in front of instances a (3103) and b (3104), Redis on 3105, the dev-bucket app on
+# 3101 and its bucket on 3102.
+scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 --nodes 3
 set -a; . "$work/garage/env"; set +a
 
 # The operator commands against a real bucket: `server cors` wrote the rule (scripts/garage.sh);
@@ -46,8 +50,25 @@ if target/debug/server doctor --origin http://elsewhere.example > "$work/doctor-
 fi
 grep -q "fix: run: server cors --origin http://elsewhere.example" "$work/doctor-other.txt"
 export LEPTOS_SITE_ROOT=target/site
-LEPTOS_SITE_ADDR=127.0.0.1:3100 target/debug/server > "$work/app-garage.log" 2>&1 &
-pids+=($!)
+
+# Two instances behind nginx: one secret, one Redis, the balancer's forwarding believed.
+mkdir -p "$work/fleet"
+(
+  umask 077
+  cat "$work/garage/env"
+  echo "UPLOAD_SESSION_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+  echo "UPLOAD_REDIS_URL=redis://127.0.0.1:3105"
+  echo "UPLOAD_TRUSTED_PROXIES=127.0.0.1"
+  # Every browser test comes from 127.0.0.1: one address budget for the whole run is too small.
+  echo "UPLOAD_SIGNS_PER_MINUTE_PER_IP=100000"
+  echo "LEPTOS_SITE_ROOT=$PWD/target/site"
+) > "$work/fleet/instance.env"
+scripts/fleet.sh start-redis "$work/fleet" 3105
+scripts/fleet.sh start-instance "$work/fleet" a 3103
+scripts/fleet.sh start-instance "$work/fleet" b 3104
+scripts/fleet.sh start-balancer "$work/fleet" 3100 3103 3104
+# What the scale-out tests drive: the fleet's processes and the Garage cluster.
+export FLEET_WORK="$work/fleet" GARAGE_DIR="$work/garage" FLEET_INSTANCES="a=http://127.0.0.1:3103,b=http://127.0.0.1:3104"
 
 export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:3102 DEV_DATA_DIR="$work/dev-data"
 export UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
@@ -59,19 +80,20 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
 
-(cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log; exit 1; }
+(cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log "$work"/fleet/app-*.log; exit 1; }
 
 # Every metric the alert rules and the dashboard use, as the two running apps export them.
 echo "== metrics in the alerts and the dashboard"
-scripts/check-metrics.py http://127.0.0.1:3100 "$DEV_APP_URL"
+scripts/check-metrics.py http://127.0.0.1:3103 http://127.0.0.1:3104 "$DEV_APP_URL"
 
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"
-for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE"; do
-  if grep -qF "$secret" "$work"/app-*.log; then
+fleet_secret=$(sed -n 's/^UPLOAD_SESSION_SECRET=//p' "$work/fleet/instance.env")
+for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE" "$fleet_secret"; do
+  if grep -qF "$secret" "$work"/app-*.log "$work"/fleet/app-*.log; then
     echo "a secret key appears in the server logs"; exit 1
   fi
 done
-lines=$(cat "$work"/app-*.log | wc -l)
+lines=$(cat "$work"/app-*.log "$work"/fleet/app-*.log | wc -l)
 [ "$lines" -gt 20 ] || { echo "the server logs hold only $lines lines: nothing was checked"; exit 1; }
 echo "== no secret in $lines log lines"
