@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test > /dev/null
-export PATH="$HOME/.cargo/bin:$PATH"
+# wasm-opt (release builds) comes from end2end's npm packages.
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 duration=15s
 [ "${1:-}" = --short ] && duration=2s
 connections=16

@@ -34,7 +34,8 @@ pub async fn confirm_upload(key: String, etag: String, receipt: String) -> Resul
     server_side::serve(|service, who| async move { service.confirm(&who, report).await }).await
 }
 
-/// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`.
+/// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`, with a
+/// return token and the receipt the service adds.
 #[server(endpoint = "page_form")]
 pub async fn page_form() -> Result<Option<SignedUpload>, UploadError> {
     let redirect = server_side::return_url("/uploaded");
@@ -100,19 +101,13 @@ mod server_side {
         result
     }
 
-    /// An absolute URL on this site (as the browser addresses it) for `path`, carrying the
-    /// uploader's return token. The scheme is the edge's verdict (a forwarded one only from a
-    /// trusted proxy).
+    /// An absolute URL on this site (as the browser addresses it) for `path`. The scheme is
+    /// the edge's verdict (a forwarded one only from a trusted proxy).
     pub fn return_url(path: &str) -> String {
         let parts = use_context::<http::request::Parts>();
         let host = parts.as_ref().and_then(|p| p.headers.get(http::header::HOST)?.to_str().ok().map(str::to_owned));
         let host = host.unwrap_or_else(|| "localhost".into());
-        match identity() {
-            Some(identity) => {
-                let scheme = if identity.https { "https" } else { "http" };
-                format!("{scheme}://{host}{path}?session={}", identity.return_token.as_str())
-            }
-            None => format!("http://{host}{path}"),
-        }
+        let scheme = if identity().is_some_and(|identity| identity.https) { "https" } else { "http" };
+        format!("{scheme}://{host}{path}")
     }
 }

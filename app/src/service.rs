@@ -2,8 +2,6 @@
 //! `server` crate (`server::uploads::Uploads`), so that signing code and its dependencies never
 //! reach the wasm: the upload service, and who is asking.
 
-use std::fmt;
-
 use futures::future::BoxFuture;
 
 use crate::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
@@ -26,30 +24,15 @@ impl UploaderId {
     }
 }
 
-/// A token naming the uploader for the page a no-JavaScript upload comes back to: the
-/// bucket's redirect may arrive without the (SameSite=Strict) cookie. It identifies the
-/// uploader on that page only. A bearer credential, so never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ReturnToken(pub String);
-
-impl ReturnToken {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ReturnToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ReturnToken(<redacted>)")
-    }
-}
-
 /// Who asks for a signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requester {
     pub uploader: UploaderId,
     /// The client's address: the connection's, or as a trusted proxy reported it.
     pub ip: Option<std::net::IpAddr>,
+    /// Set when the uploader is named by a no-JavaScript form's return token rather than the
+    /// cookie: the one upload directory (`uploads/<id>/<dir>/`) the request may concern.
+    pub scope: Option<String>,
 }
 
 /// Who is asking, as the server's edge established it for one request. This is the link
@@ -59,8 +42,6 @@ pub struct Requester {
 #[derive(Clone, Debug)]
 pub struct Identity {
     pub requester: Requester,
-    /// For the no-JavaScript form's return address.
-    pub return_token: ReturnToken,
     /// Whether the browser reached the site over https (directly, or as a trusted proxy says).
     pub https: bool,
 }
@@ -116,7 +97,7 @@ pub trait UploadService: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use super::{ReturnToken, UploaderId};
+    use super::UploaderId;
 
     #[test]
     fn uploader_ids_are_32_lowercase_hex_digits() {
@@ -124,10 +105,5 @@ mod tests {
         for bad in ["", "0123456789ABCDEF0123456789abcdef", "../../../../../../../../../../etc", "0123456789abcdef0123456789abcde"] {
             assert!(UploaderId::parse(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn return_tokens_are_not_printed() {
-        assert!(!format!("{:?}", ReturnToken("secret-token".into())).contains("secret-token"));
     }
 }

@@ -139,9 +139,14 @@ test('with Redis stopped signing goes on and the fallback is counted; back, limi
     }
     await uploader.close();
     expect(await fallbacks(request)).toBeGreaterThanOrEqual(before + 4);
+    // The balancer's health check says why this instance should get no traffic now.
+    const ready = await request.get(`${instances.a}/readyz`);
+    expect(ready.status()).toBe(503);
+    expect(await ready.text()).toContain('the shared store (127.0.0.1:3105) does not answer');
   } finally {
     script('fleet.sh', 'start-redis', fleetWork(), '3105');
   }
+  await expect.poll(async () => (await request.get(`${instances.a}/readyz`)).status()).toBe(200);
   // Shared again once each instance has reconnected: a fresh uploader's budget is one budget.
   await expect
     .poll(

@@ -7,6 +7,7 @@
 //! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
 //! - [`shared`]: the store every instance shares (Redis), for budgets and verdicts;
 //! - [`devbucket`]: the embedded S3-compatible bucket for development and tests;
+//! - [`logging`]: one event a line, whatever a client put in its fields;
 //! - [`operator`]: `server sign`, `server cors`, `server doctor`.
 //!
 //! `main.rs` only wires these together.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod credentials;
 pub mod devbucket;
 pub mod edge;
+pub mod logging;
 pub mod metrics;
 pub mod operator;
 pub mod policy;

@@ -13,23 +13,11 @@ use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::metrics::Metrics;
 use server::uploads::Uploads;
-use tracing_subscriber::EnvFilter;
-
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Logs go to stderr, so `server sign` output can be piped.
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    server::logging::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.settings).await,
         command => server::operator::run(command, &cli.settings).await,

@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+use app::service::UploaderId;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -16,7 +19,7 @@ pub enum Purpose {
     /// The uploader cookie. Empty, as it was before other purposes existed, so cookies
     /// already handed out stay valid.
     Cookie,
-    /// The no-JavaScript form's return token.
+    /// The no-JavaScript form's return token ([`ReturnPass`]).
     Return,
     /// An upload receipt (see `uploads::receipt`).
     Receipt,
@@ -74,6 +77,46 @@ impl SessionKey {
     }
 }
 
+/// The no-JavaScript form's return token: on the page the bucket redirects to, it names the
+/// uploader (the redirect from another site comes without the SameSite=Strict cookie), for the
+/// one upload directory of its form, until it expires. It is a bearer credential in a URL, so
+/// it is worth little: one upload's verdict, for an hour or so.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReturnPass {
+    pub uploader: UploaderId,
+    /// The form's directory, `uploads/<uploader>/<id>/`.
+    pub directory: String,
+    /// Unix seconds after which it names nobody.
+    pub expires: i64,
+}
+
+impl fmt::Debug for ReturnPass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReturnPass").field("directory", &self.directory).field("expires", &self.expires).finish_non_exhaustive()
+    }
+}
+
+impl ReturnPass {
+    /// URL-safe: base64url and hex.
+    pub fn seal(&self, key: &SessionKey) -> String {
+        let payload = format!("{}:{}:{}", self.uploader.as_str(), self.expires, self.directory);
+        key.seal(Purpose::Return, &URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    /// The pass in `token`, if this service sealed it and it has not expired at `now` (unix
+    /// seconds).
+    pub fn open(key: &SessionKey, token: &str, now: i64) -> Option<Self> {
+        let payload = URL_SAFE_NO_PAD.decode(key.open(Purpose::Return, token)?).ok()?;
+        let payload = String::from_utf8(payload).ok()?;
+        let mut parts = payload.splitn(3, ':');
+        let uploader = UploaderId::parse(parts.next()?)?;
+        let expires: i64 = parts.next()?.parse().ok()?;
+        let directory = parts.next()?.to_owned();
+        let mine = directory.strip_prefix("uploads/").and_then(|rest| rest.strip_prefix(uploader.as_str())).is_some_and(|rest| rest.starts_with('/'));
+        (now <= expires && mine).then_some(Self { uploader, directory, expires })
+    }
+}
+
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SessionKey(<redacted>)")
@@ -94,6 +137,25 @@ mod tests {
         assert_eq!(key.open(Purpose::Return, &sealed), None);
         assert_eq!(key.open(Purpose::Receipt, &sealed.replacen("pay", "Pay", 1)), None);
         assert_eq!(key.open(Purpose::Receipt, "payload"), None);
+    }
+
+    #[test]
+    fn a_return_pass_names_its_uploader_and_directory_until_it_expires() {
+        let key = SessionKey::random();
+        let uploader = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let pass = ReturnPass { uploader: uploader.clone(), directory: format!("uploads/{}/d1/", uploader.as_str()), expires: 1000 };
+        let token = pass.seal(&key);
+        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{token}");
+        assert_eq!(ReturnPass::open(&key, &token, 1000), Some(pass.clone()));
+        assert_eq!(ReturnPass::open(&key, &token, 1001), None, "expired");
+        assert_eq!(ReturnPass::open(&SessionKey::random(), &token, 0), None);
+        // The old kind of token (the id alone) and a cookie value name nobody.
+        assert_eq!(ReturnPass::open(&key, &key.seal(Purpose::Return, uploader.as_str()), 0), None);
+        assert_eq!(ReturnPass::open(&key, &key.seal(Purpose::Cookie, uploader.as_str()), 0), None);
+        // A directory outside the uploader's prefix is never named, even when sealed.
+        let other = ReturnPass { directory: "uploads/ffffffffffffffffffffffffffffffff/d/".into(), ..pass };
+        assert_eq!(ReturnPass::open(&key, &other.seal(&key), 0), None);
+        assert!(!format!("{other:?}").contains(uploader.as_str()));
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn uploads_on(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metri
 }
 
 fn who(id: &str) -> Requester {
-    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None }
+    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None, scope: None }
 }
 
 fn request() -> UploadRequest {

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::store::ObjectMeta;
 use super::{s3_error, set_header, DevBucket};
+use crate::logging::clip;
 use crate::policy::error;
 use crate::policy::{post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE, MAX_PRE_DATA_BYTES};
 
@@ -27,7 +28,7 @@ pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String
         }
         Err(err) => {
             dev.metrics.dev_refused(err.code);
-            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket, code = err.code, reason = %err.message);
+            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(&bucket), code = err.code, reason = ?clip(&err.message));
             s3_error(err)
         }
     }

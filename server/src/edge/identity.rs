@@ -1,8 +1,8 @@
 //! Who is asking: gives every browser an anonymous uploader id in a signed, HttpOnly,
-//! SameSite=Strict cookie (Secure behind https), and hands it, with the client's address and
-//! the return token, to the server functions as one [`Identity`] in the request's extensions
-//! (the server functions read it with `Identity::of`). The signature stops a visitor from
-//! choosing someone else's upload prefix.
+//! SameSite=Strict cookie (Secure behind https), and hands it, with the client's address (and,
+//! on the no-JavaScript return page, the one upload a return token names), to the server
+//! functions as one [`Identity`] in the request's extensions (the server functions read it with
+//! `Identity::of`). The signature stops a visitor from choosing someone else's upload prefix.
 
 use std::sync::Arc;
 
@@ -14,10 +14,10 @@ use axum::{
 use cookie::{Cookie, SameSite};
 use http::header::{COOKIE, SET_COOKIE};
 
-use app::service::{Identity, Requester, ReturnToken, UploaderId};
+use app::service::{Identity, Requester, UploaderId};
 
 use super::client::TrustedProxies;
-use crate::seal::{Purpose, SessionKey};
+use crate::seal::{Purpose, ReturnPass, SessionKey};
 
 pub const COOKIE_NAME: &str = "uploader";
 
@@ -38,17 +38,6 @@ impl Sessions {
     pub fn open(&self, value: &str) -> Option<UploaderId> {
         self.key.open(Purpose::Cookie, value).and_then(UploaderId::parse)
     }
-
-    /// The return token for `id`: sealed for another purpose than the cookie, so it cannot
-    /// be used as one.
-    pub fn seal_return(&self, id: &UploaderId) -> String {
-        self.key.seal(Purpose::Return, id.as_str())
-    }
-
-    /// The id in a return token, if its seal is ours.
-    pub fn open_return(&self, value: &str) -> Option<UploaderId> {
-        self.key.open(Purpose::Return, value).and_then(UploaderId::parse)
-    }
 }
 
 fn from_cookies(key: &Sessions, request: &Request) -> Option<UploaderId> {
@@ -67,26 +56,28 @@ fn from_cookies(key: &Sessions, request: &Request) -> Option<UploaderId> {
 pub const RETURN_PATH: &str = "/uploaded";
 const RETURN_PARAM: &str = "session=";
 
-/// On the return page only, the uploader named by a valid return token: a bucket on another
-/// site redirects there without the SameSite=Strict cookie.
-fn from_return_token(key: &Sessions, request: &Request) -> Option<UploaderId> {
+/// On the return page only, the uploader and directory named by a valid, unexpired return
+/// token: a bucket on another site redirects there without the SameSite=Strict cookie.
+fn from_return_token(key: &Sessions, request: &Request) -> Option<ReturnPass> {
     if request.method() != http::Method::GET || request.uri().path() != RETURN_PATH {
         return None;
     }
     let query = request.uri().query()?;
-    query.split('&').find_map(|pair| pair.strip_prefix(RETURN_PARAM)).and_then(|token| key.open_return(token))
+    let token = query.split('&').find_map(|pair| pair.strip_prefix(RETURN_PARAM))?;
+    ReturnPass::open(&key.key, token, time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
 pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Next) -> Response {
-    let (id, minted) = match from_cookies(&key, &request) {
-        Some(id) => (id, false),
+    let (id, scope, minted) = match from_cookies(&key, &request) {
+        Some(id) => (id, None, false),
         None => match from_return_token(&key, &request) {
-            // The token names the uploader for this page; it does not become a cookie.
-            Some(id) => (id, false),
+            // The token names the uploader for this page and one upload; it does not become a
+            // cookie.
+            Some(pass) => (pass.uploader, Some(pass.directory), false),
             None => {
                 let fresh = uuid::Uuid::new_v4().simple().to_string();
-                (UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"), true)
+                (UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"), None, true)
             }
         },
     };
@@ -95,11 +86,7 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
     let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await.ok().map(|ConnectInfo(addr)| addr.ip());
     let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
     let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
-    let identity = Identity {
-        requester: Requester { uploader: id.clone(), ip },
-        return_token: ReturnToken(key.seal_return(&id)),
-        https: secure,
-    };
+    let identity = Identity { requester: Requester { uploader: id.clone(), ip, scope }, https: secure };
     identity.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
@@ -139,11 +126,10 @@ mod tests {
     }
 
     #[test]
-    fn return_tokens_and_cookies_are_not_interchangeable() {
+    fn return_tokens_are_not_cookies() {
         let key = sessions();
         let id = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        assert_eq!(key.open_return(&key.seal_return(&id)), Some(id.clone()));
-        assert_eq!(key.open(&key.seal_return(&id)), None);
-        assert_eq!(key.open_return(&key.seal(&id)), None);
+        let pass = ReturnPass { uploader: id.clone(), directory: format!("uploads/{}/d/", id.as_str()), expires: i64::MAX };
+        assert_eq!(key.open(&pass.seal(&key.key)), None);
     }
 }

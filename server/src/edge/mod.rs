@@ -1,8 +1,10 @@
-//! The HTTP edge: the router ([`app`]), who is asking ([`identity`]: the uploader cookie, the
-//! return token, the client's address as [`client`] determines it behind trusted proxies) and the refusal of cross-site calls ([`same_origin`]).
-//! [`ready`] is what a load balancer asks (`/readyz`, the instance header).
+//! The HTTP edge: the router ([`app`]); who is asking ([`identity`]: the uploader cookie, the
+//! return token, and the client's address as [`client`] determines it behind trusted proxies);
+//! server-function bodies of a few KB ([`body_limit`]); the refusal of cross-site calls
+//! ([`same_origin`]); and what a load balancer asks ([`ready`]: `/readyz`, the instance header).
 //! What the server functions do with a request is the upload service's, in [`crate::uploads`].
 
+pub mod body_limit;
 pub mod client;
 pub mod identity;
 pub mod ready;

@@ -8,7 +8,7 @@ use axum::{routing::get, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{identity, same_origin};
+use super::{body_limit, identity, same_origin};
 use crate::metrics::Metrics;
 
 /// The whole application; `uploads` is the service the server functions call, `sessions` the
@@ -36,6 +36,8 @@ pub fn app(
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
+        // Before anything reads a server function's body.
+        .layer(axum::middleware::from_fn(body_limit::limit))
         // Outermost: a cross-site request is refused before anything else happens.
         .layer(cross_site_guard)
         .with_state(options)

@@ -150,7 +150,7 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
         Err(err) => fail(format!("IAM: a HeadObject under uploads/ answered {}", brief(&err)), iam_fix),
     });
     checks.push(note(format!(
-        "IAM, not visible from here: {} (the first upload tells), s3:PutBucketCORS (server cors tells); server iam-policy prints what is needed",
+        "IAM, not visible from here: {} (the first upload tells), s3:DeleteObject on uploads/ (removing an upload that is not what was signed), s3:PutBucketCORS (server cors tells); server iam-policy prints what is needed",
         if uploads.credentials_per_uploader() { "s3:PutObject of the assumed role or federated user" } else { "s3:PutObject on uploads/" }
     )));
     checks

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::guard::Guard;
 use super::objects::{ObjectHead, Objects};
 use super::receipt::{Receipt, Unaccepted};
+use crate::logging::clip;
 use crate::metrics::Metrics;
 use crate::policy::rfc3339;
 use crate::seal::SessionKey;
@@ -63,7 +64,7 @@ impl Confirmer<'_> {
         let key = report.key.as_str();
         let security_event = |problem: String| {
             self.metrics.mismatched();
-            tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key, problem = %problem);
+            tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
             UploadError::Mismatch(problem)
         };
         if !key.starts_with(&format!("uploads/{uploader}/")) {
@@ -74,19 +75,23 @@ impl Confirmer<'_> {
             Err(Unaccepted::NotOurs) => return Err(security_event("the receipt is not one this service issued".into())),
             Err(Unaccepted::OtherUploader) => return Err(security_event("the receipt was issued to someone else".into())),
             Err(Unaccepted::Expired) => {
-                tracing::warn!(target: "audit", event = "receipt_expired", uploader, key);
+                tracing::warn!(target: "audit", event = "receipt_expired", uploader, key = ?clip(key));
                 return Err(UploadError::Refused("this upload was signed too long ago to be checked now".into()));
             }
         };
         if !signed.covers(key) {
             return Err(security_event("the receipt was issued for another key".into()));
         }
+        // Named by a return token: only the upload of that token's form.
+        if who.scope.as_ref().is_some_and(|scope| *scope != signed.directory) {
+            return Err(security_event("the return link is for another upload".into()));
+        }
         let objects = self.objects.ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
         // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
         // without end. Held until the receipt would expire anyway.
         let ttl = Duration::from_secs(u64::try_from(signed.expires - now.unix_timestamp()).unwrap_or(0).max(1));
         if !self.guard.claim_verdict(&signed.directory, ttl).await {
-            tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key);
+            tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
             return Err(UploadError::Refused("this upload was already checked; Your uploads lists it if it was kept".into()));
         }
         let found = match objects.head(key).await {
@@ -94,7 +99,7 @@ impl Confirmer<'_> {
             Err(err) => {
                 // A bucket that cannot be asked is not a verdict: the check may be made again.
                 self.guard.release_verdict(&signed.directory).await;
-                tracing::error!(target: "audit", event = "confirm_failed", uploader, key, error = %err);
+                tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
                 return Err(UploadError::Unavailable("the bucket cannot be checked right now".into()));
             }
         };
@@ -107,7 +112,7 @@ impl Confirmer<'_> {
             let removed = match objects.delete(key).await {
                 Ok(()) => "removed",
                 Err(err) => {
-                    tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key, error = %err);
+                    tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key = ?clip(key), error = %err);
                     "could not be removed"
                 }
             };
@@ -128,7 +133,7 @@ impl Confirmer<'_> {
             stored_at: rfc3339(found.last_modified.unwrap_or(now)),
         };
         self.metrics.confirmed();
-        tracing::info!(target: "audit", event = "upload_confirmed", uploader, key, size = upload.size, etag = ?upload.etag);
+        tracing::info!(target: "audit", event = "upload_confirmed", uploader, key = ?clip(key), size = upload.size, etag = ?upload.etag);
         Ok(upload)
     }
 }

@@ -21,9 +21,10 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::credentials::Source;
+use crate::logging::clip;
 use crate::metrics::Metrics;
 use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
-use crate::seal::SessionKey;
+use crate::seal::{ReturnPass, SessionKey};
 use crate::shared::SharedStore;
 use confirm::Confirmer;
 use guard::Guard;
@@ -32,6 +33,9 @@ use receipt::{Receipt, RECEIPT_LIFETIME};
 
 /// Reads the current time; injected so tests can pin it.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// How long after its form expires a no-JavaScript upload may still come back to the return page.
+const RETURN_UPLOAD_TIME: time::Duration = time::Duration::hours(1);
 
 /// "Your uploads" shows this many, newest first.
 pub const MAX_LISTED: usize = 100;
@@ -288,11 +292,15 @@ impl Uploads {
         let size = SizeRule::Range { min: 1, max: limits.max_bytes };
         let signer = self.policy_signer(&who.uploader, now).await?;
         let mut spec = self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
-        let receipt = self.receipt(who, directory, None, &spec, now);
-        // The redirect is signed into the policy: the receipt comes back with the bucket's
-        // `bucket`, `key` and `etag` (the receipt is base64url and hex: nothing to escape).
+        let receipt = self.receipt(who, directory.clone(), None, &spec, now);
+        // The return page names the uploader by this token (the redirect comes without the
+        // cookie), for this directory only, until the form expires and an hour of upload time.
+        let expires = now + self.config.policy_lifetime + RETURN_UPLOAD_TIME;
+        let pass = ReturnPass { uploader: who.uploader.clone(), directory, expires: expires.unix_timestamp() }.seal(&self.seal);
+        // The redirect is signed into the policy: token and receipt come back with the bucket's
+        // `bucket`, `key` and `etag` (both are base64url and hex: nothing to escape).
         let separator = if redirect.contains('?') { '&' } else { '?' };
-        spec.on_success = Some(OnSuccess::Redirect(format!("{redirect}{separator}receipt={receipt}")));
+        spec.on_success = Some(OnSuccess::Redirect(format!("{redirect}{separator}session={pass}&receipt={receipt}")));
         let form = self.sign_form(&signer, &spec, now, uploader)?;
         Ok(Some(self.answer(spec.key, form, receipt)))
     }
@@ -311,11 +319,11 @@ impl Uploads {
                     event = "policy_refused",
                     uploader = who.uploader.as_str(),
                     ip = ?who.ip,
-                    file_name = ?request.file_name,
+                    file_name = ?clip(&request.file_name),
                     size = request.size,
-                    content_type = ?request.content_type,
+                    content_type = ?clip(&request.content_type),
                     reason,
-                    message = %err,
+                    message = ?clip(&err.to_string()),
                 );
                 Err(err)
             }
@@ -326,6 +334,10 @@ impl Uploads {
     /// first, so the first page is enough), with fresh links to view them.
     async fn list(&self, who: &Requester) -> Result<Vec<StoredUpload>, UploadError> {
         let Some(objects) = &self.objects else { return Ok(Vec::new()) };
+        // A return token shows its one upload's verdict, not the uploader's list.
+        if who.scope.is_some() {
+            return Ok(Vec::new());
+        }
         let prefix = format!("uploads/{}/", who.uploader.as_str());
         let listed = objects.list(&prefix, MAX_LISTED).await.map_err(|err| {
             tracing::error!(event = "list_failed", uploader = who.uploader.as_str(), error = %err);
@@ -414,7 +426,7 @@ mod tests {
     }
 
     fn uploader() -> Requester {
-        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None }
+        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None }
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {

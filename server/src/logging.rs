@@ -1,0 +1,98 @@
+//! Log lines: text (or JSON with `LOG_FORMAT=json`) on stderr, one event a line whatever its
+//! fields hold. Values a client chose (a key, an ETag, a form field) can carry CR or LF; in the
+//! text format they would start a line of their own and could pass for another event, so every
+//! line break inside an event is written escaped (`\n`, `\r`).
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use tracing_subscriber::EnvFilter;
+
+/// Writes each event as one line: its inner CR and LF escaped, its final newline kept.
+pub struct OneLine<W>(pub W);
+
+/// `bytes` with every CR and LF but a final LF escaped.
+pub fn one_line(bytes: &[u8]) -> Vec<u8> {
+    let (body, end) = match bytes.strip_suffix(b"\n") {
+        Some(body) => (body, &b"\n"[..]),
+        None => (bytes, &b""[..]),
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    for &b in body {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+    out.extend_from_slice(end);
+    out
+}
+
+impl<W: Write> Write for OneLine<W> {
+    // The formatter hands over one whole event per write.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        if body.iter().any(|&b| b == b'\n' || b == b'\r') {
+            self.0.write_all(&one_line(buf))?;
+        } else {
+            self.0.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// At most this many bytes of a value a client chose go into a log line.
+pub const MAX_LOGGED: usize = 256;
+
+/// `value`, cut to [`MAX_LOGGED`] bytes (on a character boundary) with how much was left out.
+/// Log it with `?` (Debug): quoted, control characters escaped.
+pub fn clip(value: &str) -> Cow<'_, str> {
+    if value.len() <= MAX_LOGGED {
+        return Cow::Borrowed(value);
+    }
+    let mut end = MAX_LOGGED;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...(+{} bytes)", &value[..end], value.len() - end))
+}
+
+/// Logging for the server: `RUST_LOG` (default `info`), `LOG_FORMAT=json`, stderr (so that
+/// `server sign` output can be piped).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| OneLine(io::stderr()));
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(1000);
+        let clipped = clip(&long);
+        assert!(clipped.len() < MAX_LOGGED + 32, "{}", clipped.len());
+        assert!(clipped.ends_with("...(+1744 bytes)"), "{clipped}");
+    }
+
+    #[test]
+    fn an_event_stays_on_its_line() {
+        assert_eq!(one_line(b"a=1 b=\"x\"\n"), b"a=1 b=\"x\"\n");
+        assert_eq!(one_line(b"etag=\"x\r\n2026 INFO upload_confirmed\"\n"), b"etag=\"x\\r\\n2026 INFO upload_confirmed\"\n");
+        let mut out = Vec::new();
+        OneLine(&mut out).write_all(b"key=a\nforged\n").unwrap();
+        assert_eq!(out, b"key=a\\nforged\n");
+    }
+}
