@@ -29,6 +29,10 @@ pub fn file_name(raw: &str) -> Result<String, String> {
     if name.is_empty() || name.chars().all(|c| c == '.') {
         return Err(format!("{raw:?} is not a usable file name"));
     }
+    // `${filename}` in a key is S3's placeholder for a name the POST chooses: never signed.
+    if name.contains("${") {
+        return Err(format!("{raw:?} is not a usable file name (it holds \"${{\")"));
+    }
     Ok(name)
 }
 
@@ -167,7 +171,7 @@ mod tests {
 
     #[test]
     fn unusable_names_are_refused() {
-        for raw in ["", "   ", ".", "..", "dir/", "a/..", "\u{202E}\u{200F}"] {
+        for raw in ["", "   ", ".", "..", "dir/", "a/..", "\u{202E}\u{200F}", "${filename}", "a${filename}.txt", "${x"] {
             assert!(file_name(raw).is_err(), "{raw:?}");
         }
     }

@@ -29,12 +29,12 @@ export interface Answer {
 }
 
 /** A multipart/form-data body: `fields` in order, with the file at `fileAt` (default: last). */
-export function multipart(fields: Field[], file: Buffer | null, fileAt = fields.length): { body: Buffer; type: string } {
+export function multipart(fields: Field[], file: Buffer | null, fileAt = fields.length, fileName = 'data.bin'): { body: Buffer; type: string } {
   const boundary = `----form${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
   const filePart = (data: Buffer) =>
     chunks.push(
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="data.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
       data,
       Buffer.from('\r\n'),
     );
@@ -51,11 +51,12 @@ export function multipart(fields: Field[], file: Buffer | null, fileAt = fields.
  * POSTs a form, sent as one buffer like a browser sends a small form. A server may answer a
  * refusal early and close the connection; if that loses the answer, it is reported as status 0.
  */
-export async function postForm(url: string, fields: Field[], file: Buffer | null, fileAt = fields.length): Promise<Answer> {
-  const { body, type } = multipart(fields, file, fileAt);
+export async function postForm(url: string, fields: Field[], file: Buffer | null, fileAt = fields.length, fileName = 'data.bin'): Promise<Answer> {
+  const { body, type } = multipart(fields, file, fileAt, fileName);
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': type } });
+    // A redirect (success_action_redirect) is the answer itself: not followed.
+    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': type }, redirect: 'manual' });
   } catch (err) {
     return { status: 0, code: 'ConnectionClosed', message: String((err as Error).cause ?? err) };
   }

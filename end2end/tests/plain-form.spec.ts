@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { backendFor } from './bucket';
+import { postForm, type Field } from './forms';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -30,8 +31,36 @@ test.describe('with JavaScript disabled', () => {
   });
 
   test('a return page with a forged token names nothing', async ({ page }) => {
-    await page.goto('/uploaded?session=0123456789abcdef0123456789abcdef.00&key=uploads/x/y/z.txt&etag=x');
+    // A token naming an uploader and directory, without the server's seal: the key is inside
+    // the uploader and directory it names, so only the seal can make the difference.
+    const id = '0123456789abcdef0123456789abcdef';
+    const forged = Buffer.from(`${id}:9999999999:uploads/${id}/d/`).toString('base64url') + '.' + '00'.repeat(32);
+    await page.goto(`/uploaded?session=${forged}&key=uploads/${id}/d/z.txt&etag=%220123456789abcdef0123456789abcdef%22`);
     await expect(page.locator('.error')).toHaveText('that upload belongs to someone else');
+  });
+
+  test('the same plain form POSTed 20 times keeps one file, listed once', async ({ page }) => {
+    const { keysUnder } = backend();
+    await page.goto('/');
+    const form = page.locator('form.plain-form');
+    const url = (await form.getAttribute('action'))!;
+    const inputs = form.locator('input[type=hidden]');
+    const fields: Field[] = [];
+    for (let i = 0; i < (await inputs.count()); i++) {
+      fields.push([(await inputs.nth(i).getAttribute('name'))!, (await inputs.nth(i).getAttribute('value'))!]);
+    }
+    // A POST policy can be used again until it expires: the bucket takes all twenty.
+    for (let i = 0; i < 20; i++) {
+      const answer = await postForm(url, fields, randomBytes(100), fields.length, `copy-${i}.txt`);
+      expect(answer.status).toBe(303);
+    }
+    const key = fields.find(([name]) => name === 'key')![1];
+    const directory = key.slice(0, key.lastIndexOf('/') + 1);
+    expect((await keysUnder(directory)).length).toBe(20);
+    // "Your uploads" lists one, and the bucket keeps one: the form's first file.
+    const listed = await page.request.post('/api/my_uploads', { headers: { Accept: 'application/json' } });
+    expect((await listed.json()).map((u: { name: string }) => u.name)).toEqual(['copy-0.txt']);
+    expect(await keysUnder(directory)).toEqual([`${directory}copy-0.txt`]);
   });
 });
 

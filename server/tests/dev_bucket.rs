@@ -67,12 +67,17 @@ impl Running {
 
     /// The same, as a browser page at `origin` sends it (empty: no Origin header).
     async fn begin_upload_from(&self, fields: &[(String, String)], file_len: u64, origin: &str) -> TcpStream {
+        self.begin_upload_named(fields, file_len, origin, "f.bin").await
+    }
+
+    /// The same, with the file part named `file_name`.
+    async fn begin_upload_named(&self, fields: &[(String, String)], file_len: u64, origin: &str, file_name: &str) -> TcpStream {
         let mut head = String::new();
         for (name, value) in fields {
             head.push_str(&format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
         }
         head.push_str(&format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n\r\n"
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\r\n"
         ));
         let tail_len = format!("\r\n--{BOUNDARY}--\r\n").len() as u64;
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
@@ -89,7 +94,12 @@ impl Running {
 
     /// A whole upload; returns the status line and body of the answer.
     async fn upload(&self, fields: &[(String, String)], file: &[u8]) -> (u16, String) {
-        let mut stream = self.begin_upload(fields, file.len() as u64).await;
+        self.upload_named(fields, "f.bin", file).await
+    }
+
+    /// A whole upload of a file part named `file_name`.
+    async fn upload_named(&self, fields: &[(String, String)], file_name: &str, file: &[u8]) -> (u16, String) {
+        let mut stream = self.begin_upload_named(fields, file.len() as u64, "", file_name).await;
         // The server may refuse before reading everything; a failed write is then expected.
         let _ = stream.write_all(file).await;
         let _ = stream.write_all(format!("\r\n--{BOUNDARY}--\r\n").as_bytes()).await;
@@ -273,6 +283,7 @@ mod confirm {
     use app::service::{Requester, UploadRequest, UploadService, UploaderId};
     use app::wire::{UploadError, UploadReport};
     use server::config::Config;
+    use md5::Digest;
     use server::seal::{Purpose, SessionKey};
     use server::uploads::{Objects, Uploads};
 
@@ -376,13 +387,66 @@ mod confirm {
         // Someone else's receipt, used with their key or with mine.
         let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None };
         let theirs = uploads.sign(&stranger, text_file("theirs.txt", 3)).await.unwrap();
-        mismatch(uploads.confirm(&me(), UploadReport { key: theirs.key.clone(), etag: "\"x\"".into(), receipt: theirs.receipt.clone() }).await.unwrap_err(), "someone else");
+        mismatch(uploads.confirm(&me(), UploadReport { key: theirs.key.clone(), etag: format!("\"{}\"", "e".repeat(32)), receipt: theirs.receipt.clone() }).await.unwrap_err(), "someone else");
         mismatch(uploads.confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() }).await.unwrap_err(), "issued to someone else");
         // My receipt for another of my keys.
         let other = uploads.sign(&me(), text_file("other.txt", 4)).await.unwrap();
         mismatch(uploads.confirm(&me(), UploadReport { receipt: other.receipt, ..report.clone() }).await.unwrap_err(), "another key");
         // After all that, the real one still confirms: none of them was a verdict on it.
         assert!(uploads.confirm(&me(), report).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_plain_form_posted_twenty_times_keeps_its_first_file_only() {
+        let running = start().await;
+        let uploads = uploads_for(&running);
+        let form = uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().expect("a plain form");
+        for i in 0..20 {
+            let (status, _) = running.upload_named(&form.fields, &format!("copy-{i:02}.txt"), b"copy").await;
+            assert_eq!(status, 303);
+        }
+        let directory = form.key.trim_end_matches("${filename}").to_owned();
+        let on_disk = || std::fs::read_dir(running.data.join(devbucket::DEV_BUCKET).join(&directory)).map_or(0, |d| d.count());
+        assert_eq!(on_disk(), 20);
+        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["copy-00.txt"]);
+        assert_eq!(on_disk(), 1);
+        // Its receipt confirms that first file; the form's later files are refused and removed.
+        let (status, _) = running.upload_named(&form.fields, "late.txt", b"late").await;
+        assert_eq!(status, 303);
+        let etag = format!("\"{}\"", hex::encode(md5::Md5::digest(b"late")));
+        let late = UploadReport { key: format!("{directory}late.txt"), etag, receipt: form.receipt.clone() };
+        let err = uploads.confirm(&me(), late).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Refused(m) if m.contains("already used for another file")), "{err:?}");
+        assert_eq!(on_disk(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_plain_upload_whose_name_breaks_the_rules_is_removed() {
+        let running = start().await;
+        let uploads = uploads_for(&running);
+        let form = uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().unwrap();
+        let name = "invoice\u{202E}fdp.exe";
+        let (status, _) = running.upload_named(&form.fields, name, b"x").await;
+        assert_eq!(status, 303, "S3 stores such keys");
+        let key = format!("{}{name}", form.key.trim_end_matches("${filename}"));
+        let report = UploadReport { key: key.clone(), etag: format!("\"{}\"", hex::encode(md5::Md5::digest(b"x"))), receipt: form.receipt };
+        let err = uploads.confirm(&me(), report).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Refused(m) if m.contains("not a usable file name")), "{err:?}");
+        assert!(!running.data.join(devbucket::DEV_BUCKET).join(&key).exists());
+    }
+
+    #[tokio::test]
+    async fn a_return_token_confirms_only_the_upload_of_its_form() {
+        let running = start().await;
+        let uploads = uploads_for(&running);
+        let report = upload(&running, &uploads, "mine.txt", b"mine").await;
+        let elsewhere = Requester { scope: Some(format!("uploads/{ME}/another/")), ..me() };
+        let err = uploads.confirm(&elsewhere, report.clone()).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("return link is for another upload")), "{err:?}");
+        assert!(uploads.uploads(&elsewhere).await.unwrap().is_empty(), "a return token lists nothing");
+        let directory = report.key.rsplit_once('/').unwrap().0.to_owned() + "/";
+        let here = Requester { scope: Some(directory), ..me() };
+        assert!(uploads.confirm(&here, report).await.is_ok());
     }
 
     #[tokio::test]
@@ -415,20 +479,25 @@ mod confirm {
 
         // The browser reports an ETag the bucket does not have: the object itself is as signed.
         let report = upload(&running, &uploads, "etag.txt", b"hello").await;
-        let err = uploads.confirm(&me(), UploadReport { etag: "\"0000\"".into(), ..report }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { etag: format!("\"{}\"", "0".repeat(32)), ..report }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("ETag")), "{err:?}");
 
         // Signed, never uploaded.
         let signed = uploads.sign(&me(), text_file("never.txt", 3)).await.unwrap();
-        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: "\"x\"".into(), receipt: signed.receipt }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: format!("\"{}\"", "e".repeat(32)), receipt: signed.receipt }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("no object")), "{err:?}");
+
+        // A reported ETag that no bucket gives is refused before it is compared.
+        let report = upload(&running, &uploads, "odd.txt", b"odd").await;
+        let err = uploads.confirm(&me(), UploadReport { etag: "\"x\"\r\nforged".into(), ..report }).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("not one a bucket gives")), "{err:?}");
 
         // Someone else's key.
         let other = format!("uploads/{}/x/a.txt", "f".repeat(32));
-        let err = uploads.confirm(&me(), UploadReport { key: other, etag: "\"x\"".into(), receipt: String::new() }).await.unwrap_err();
+        let err = uploads.confirm(&me(), UploadReport { key: other, etag: format!("\"{}\"", "e".repeat(32)), receipt: String::new() }).await.unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
 
         // What is left in the bucket is what the bucket stored as signed.
-        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["etag.txt"]);
+        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
     }
 }

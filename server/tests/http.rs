@@ -250,3 +250,59 @@ async fn an_access_code_gates_signing_when_the_operator_sets_one() {
     assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
 }
+
+/// A body that counts what is read of it: `total` bytes in 1 KiB chunks, or without end.
+fn counted_body(total: Option<usize>, read: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Body {
+    use std::sync::atomic::Ordering;
+    let chunks = futures::stream::unfold(0usize, move |sent| {
+        let read = read.clone();
+        async move {
+            if total.is_some_and(|t| sent >= t) {
+                return None;
+            }
+            read.fetch_add(1024, Ordering::SeqCst);
+            Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'a'; 1024])), sent + 1024))
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+#[tokio::test]
+async fn an_oversized_server_function_body_is_answered_413_without_being_read() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Declared as 1 GiB: refused on the headers, not one byte read.
+    let read = std::sync::Arc::new(AtomicUsize::new(0));
+    let req = Request::post("/api/sign_upload")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, (1u64 << 30).to_string())
+        .body(counted_body(Some(1 << 30), read.clone()))
+        .unwrap();
+    let res = app().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read.load(Ordering::SeqCst), 0);
+    let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(err, app::wire::UploadError::Refused("the request is too large (at most 16 KB)".into()));
+    // Streamed without a length, and without end: reading stops just past 16 KB.
+    let read = std::sync::Arc::new(AtomicUsize::new(0));
+    let req = Request::post("/api/sign_upload")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(counted_body(None, read.clone()))
+        .unwrap();
+    let res = app().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(read.load(Ordering::SeqCst) <= 17 * 1024, "{} bytes read", read.load(Ordering::SeqCst));
+    // Every server function is covered, and an ordinary body still passes.
+    for function in ["confirm_upload", "my_uploads", "page_form", "upload_target"] {
+        let req = Request::post(format!("/api/{function}")).header(header::CONTENT_LENGTH, "20000").body(Body::from(vec![b'a'; 20000])).unwrap();
+        assert_eq!(app().oneshot(req).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE, "{function}");
+    }
+    let fine = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None)).await.unwrap();
+    assert_eq!(fine.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pages_send_no_referrer() {
+    let res = app().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
+}
+

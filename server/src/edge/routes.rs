@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use app::{service::UploadService, shell, App};
 use axum::{routing::get, Router};
+use http::{header, HeaderValue};
+use tower_http::set_header::SetResponseHeaderLayer;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
@@ -40,5 +42,7 @@ pub fn app(
         .layer(axum::middleware::from_fn(body_limit::limit))
         // Outermost: a cross-site request is refused before anything else happens.
         .layer(cross_site_guard)
+        // Pages carry return tokens and view links in URLs: never send them on as a referrer.
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(options)
 }

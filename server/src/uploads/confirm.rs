@@ -47,6 +47,41 @@ pub fn differences(signed: &Receipt, key: &str, reported_etag: &str, found: &Obj
     (object, report)
 }
 
+/// Whether `etag` is one a bucket gives: an MD5 in hex (with `-<parts>` for a multipart
+/// upload), quoted or not. Anything else is refused before it is compared or logged.
+pub fn is_etag(etag: &str) -> bool {
+    let bare = etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')).unwrap_or(etag);
+    let (hex, parts) = bare.split_once('-').map_or((bare, None), |(h, p)| (h, Some(p)));
+    hex.len() == 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && parts.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The rules a no-JavaScript upload meets after the fact (its form let the browser choose the
+/// name, and a form can be POSTed again until it expires): a name [`app::rules::file_name`]
+/// accepts as it is, and one file per form (the first). Anything else is removed.
+async fn keep_one_plain_upload(objects: &Objects, signed: &Receipt, key: &str) -> Result<(), UploadError> {
+    let name = key.rsplit('/').next().unwrap_or_default();
+    let removed = |reason: &'static str, message: String| async move {
+        if let Err(err) = objects.delete(key).await {
+            tracing::error!(target: "audit", event = "mismatch_not_removed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
+        }
+        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason);
+        UploadError::Refused(message)
+    };
+    if app::rules::file_name(name).ok().as_deref() != Some(name) {
+        return Err(removed("unusable name", format!("{:?} is not a usable file name here; the upload was removed", clip(name))).await);
+    }
+    match objects.keep_first(&signed.directory).await {
+        Ok(Some(kept)) if kept == key => Ok(()),
+        Ok(_) => Err(removed("the form was used again", "this form was already used for another file; the upload was removed".into()).await),
+        Err(err) => {
+            tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
+            Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
+        }
+    }
+}
+
 /// What confirming needs from the upload service: the bucket, the key receipts are sealed
 /// with, the verdict claims, the counters.
 pub struct Confirmer<'a> {
@@ -69,6 +104,9 @@ impl Confirmer<'_> {
         };
         if !key.starts_with(&format!("uploads/{uploader}/")) {
             return Err(security_event("that upload belongs to someone else".into()));
+        }
+        if !is_etag(&report.etag) {
+            return Err(security_event("the reported ETag is not one a bucket gives".into()));
         }
         let signed = match Receipt::open(self.seal, &report.receipt, &who.uploader, now) {
             Ok(receipt) => receipt,
@@ -122,6 +160,9 @@ impl Confirmer<'_> {
         if !report_differs.is_empty() {
             return Err(security_event(format!("the report does not match the stored file: {}", report_differs.join("; "))));
         }
+        if signed.name.is_none() {
+            keep_one_plain_upload(objects, &signed, key).await?;
+        }
         let view_url = objects.view_url(key).await.unwrap_or_default();
         let upload = StoredUpload {
             key: key.to_owned(),
@@ -162,6 +203,16 @@ mod tests {
             etag: "\"abc\"".into(),
             checksum_sha256: Some("A".repeat(44)),
             last_modified: None,
+        }
+    }
+
+    #[test]
+    fn etags_are_short_hex() {
+        for good in ["\"0123456789abcdef0123456789ABCDEF\"", "0123456789abcdef0123456789abcdef", "\"0123456789abcdef0123456789abcdef-12\""] {
+            assert!(is_etag(good), "{good}");
+        }
+        for bad in ["", "\"\"", "\"abc\"", "\"0123456789abcdef0123456789abcdeg\"", "\"0123456789abcdef0123456789abcdef\"\r\nx", "0123456789abcdef0123456789abcdef-", "0123456789abcdef0123456789abcdef-123456"] {
+            assert!(!is_etag(bad), "{bad:?}");
         }
     }
 

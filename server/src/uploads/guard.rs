@@ -70,20 +70,6 @@ impl Guard {
         self.local.check(uploader, ip)
     }
 
-    /// `Ok` to sign without being asked for a file (the page's plain form), counting against
-    /// the client address only, or how long to wait first.
-    pub async fn sign_for_address(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        let Some(ip) = ip else { return Ok(()) };
-        if let Some(store) = &self.shared {
-            match store.spend(&[Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)]).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(wait)) => return Err(wait),
-                Err(err) => self.fell_back("rate", &err),
-            }
-        }
-        self.local.check_ip(Some(ip))
-    }
-
     /// True the first time the fleet checks the upload named `name` in `ttl`; false after.
     pub async fn claim_verdict(&self, name: &str, ttl: Duration) -> bool {
         if let Some(store) = &self.shared {

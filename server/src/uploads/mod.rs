@@ -280,9 +280,10 @@ impl Uploads {
         if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
             return Ok(None);
         }
-        // Every page view signs one (and, with STS, a new visitor costs an STS call): bounded
-        // by the address's signing budget; past it the page simply offers no plain form.
-        if self.guard.sign_for_address(who.ip).await.is_err() {
+        // Every page view signs one: it counts as a file for the uploader and the address (a
+        // plain form is a write grant like any other); past either budget the page simply
+        // offers no plain form.
+        if self.guard.sign(who.uploader.as_str(), who.ip).await.is_err() {
             self.metrics.refused("rate_limited");
             return Ok(None);
         }
@@ -339,10 +340,24 @@ impl Uploads {
             return Ok(Vec::new());
         }
         let prefix = format!("uploads/{}/", who.uploader.as_str());
-        let listed = objects.list(&prefix, MAX_LISTED).await.map_err(|err| {
+        let unavailable = |err: String| {
             tracing::error!(event = "list_failed", uploader = who.uploader.as_str(), error = %err);
             UploadError::Unavailable("your uploads cannot be listed right now".into())
-        })?;
+        };
+        let mut listed = objects.list(&prefix, MAX_LISTED).await.map_err(unavailable)?;
+        // A directory is one signature; more than one object in it means a plain form was
+        // POSTed again: only its first object is kept (and listed).
+        let mut crowded: Vec<String> = Vec::new();
+        for pair in listed.windows(2) {
+            let directory = |key: &str| key.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default();
+            if directory(&pair[0].key) == directory(&pair[1].key) && crowded.last() != Some(&directory(&pair[0].key)) {
+                crowded.push(directory(&pair[0].key));
+            }
+        }
+        for directory in &crowded {
+            let kept = objects.keep_first(&format!("{directory}/")).await.map_err(unavailable)?;
+            listed.retain(|item| !item.key.starts_with(&format!("{directory}/")) || Some(&item.key) == kept.as_ref());
+        }
         let mut uploads = Vec::with_capacity(listed.len());
         for item in listed {
             // Presigned links are short-lived: made fresh for every listing.

@@ -111,6 +111,21 @@ impl Objects {
         }
     }
 
+    /// Keeps the first object stored under `directory` (the oldest; by key among equals) and
+    /// removes every other: a plain form can be POSTed again and again until it expires, but
+    /// one form keeps one file. Answers the key kept, if any.
+    pub async fn keep_first(&self, directory: &str) -> Result<Option<String>, String> {
+        let mut listed = self.list(directory, 1000).await?;
+        listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
+        let mut rest = listed.into_iter();
+        let Some(first) = rest.next() else { return Ok(None) };
+        for extra in rest {
+            self.delete(&extra.key).await?;
+            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?crate::logging::clip(&extra.key), reason = "the form was used again");
+        }
+        Ok(Some(first.key))
+    }
+
     /// Whether the bucket answers at all (HeadBucket; the dev bucket: its directory is there).
     pub async fn reachable(&self) -> Result<(), String> {
         match self {
