@@ -278,6 +278,55 @@ async fn cors_lets_the_app_upload_and_read_the_answer_but_no_other_site() {
     assert!(exposed.contains("etag") && exposed.contains("location"), "{answer}");
 }
 
+/// Sends `head`, then `filler` over and over (declaring a 2 GiB body) until the server answers;
+/// returns the answer and how many bytes were sent before it came.
+async fn send_until_answered(running: &Running, head: &str, filler: &[u8]) -> ((u16, String), usize) {
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    let request = format!(
+        "POST /{} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        devbucket::DEV_BUCKET,
+        running.addr,
+        2u64 << 30
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut sent = 0usize;
+    let answer = tokio::spawn(async move {
+        let mut raw = Vec::new();
+        let _ = reader.read_to_end(&mut raw).await;
+        raw
+    });
+    // Until the server answers (and closes) or 64 MiB have gone out.
+    while !answer.is_finished() && sent < 64 << 20 {
+        if writer.write_all(filler).await.is_err() {
+            break;
+        }
+        sent += filler.len();
+    }
+    let raw = tokio::time::timeout(Duration::from_secs(10), answer).await.expect("an answer in bounded time").unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    ((status, text), sent)
+}
+
+#[tokio::test]
+async fn an_endless_part_header_or_a_flood_of_nameless_parts_is_refused_early() {
+    let running = start().await;
+    // A part header that never ends: refused once the fields' budget is spent.
+    let head = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"key\"; x=\"");
+    let ((status, answer), sent) = send_until_answered(&running, &head, &[b'a'; 16 * 1024]).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("<Code>MaxPostPreDataLengthExceeded</Code>"), "{answer}");
+    assert!(sent < 32 << 20, "{sent} bytes went out before the answer");
+    // Parts with no name and no value: each costs its boundary and headers.
+    let nameless = format!("--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\n\r\n");
+    let ((status, answer), sent) = send_until_answered(&running, "", nameless.repeat(200).as_bytes()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("<Code>MaxPostPreDataLengthExceeded</Code>"), "{answer}");
+    assert!(sent < 32 << 20, "{sent} bytes went out before the answer");
+    assert!(running.temp_files().is_empty());
+}
+
 mod confirm {
     use super::*;
     use app::service::{Requester, UploadRequest, UploadService, UploaderId};

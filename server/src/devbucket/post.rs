@@ -34,7 +34,50 @@ pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String
     }
 }
 
+/// What the fields before the file may take of the stream, beyond S3's 20 KB for their names
+/// and values: part headers and boundaries, and what the parser reads ahead of the file part.
+const PRE_DATA_SLACK: usize = 64 * 1024;
+
+/// The request body as the multipart parser sees it: it stops with an error once more than
+/// `limit` bytes were read while `file_started` is unset, so that no part header, however long,
+/// and no flood of small parts makes the parser buffer or scan without end before the
+/// signature is checked.
+fn bounded_until_file(
+    body: Body,
+    limit: usize,
+    file_started: Arc<std::sync::atomic::AtomicBool>,
+) -> impl futures::Stream<Item = Result<axum::body::Bytes, PreDataExceeded>> {
+    use futures::StreamExt;
+    use std::sync::atomic::Ordering;
+    let mut read = 0usize;
+    body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|_| PreDataExceeded(false))?;
+        read = read.saturating_add(chunk.len());
+        if read > limit && !file_started.load(Ordering::SeqCst) {
+            return Err(PreDataExceeded(true));
+        }
+        Ok(chunk)
+    })
+}
+
+/// `true`: the fields before the file were too large; `false`: the body could not be read.
+#[derive(Debug)]
+struct PreDataExceeded(bool);
+
+impl std::fmt::Display for PreDataExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0 { "pre-data exceeded" } else { "body read failed" })
+    }
+}
+
+impl std::error::Error for PreDataExceeded {}
+
 fn multer_error(err: multer::Error) -> S3Error {
+    if let multer::Error::StreamReadFailed(inner) = &err {
+        if inner.downcast_ref::<PreDataExceeded>().is_some_and(|e| e.0) {
+            return error::pre_data_too_large();
+        }
+    }
     match err {
         multer::Error::IncompleteStream | multer::Error::IncompleteFieldData { .. } | multer::Error::StreamReadFailed(_) => {
             error::incomplete_body()
@@ -49,13 +92,22 @@ async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body,
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type).map_err(|_| error::not_multipart())?;
-    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let file_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = bounded_until_file(body, MAX_PRE_DATA_BYTES + PRE_DATA_SLACK, file_started.clone());
+    // Every part's header is bounded by the stream's budget; a value is read in chunks.
+    let mut form = multer::Multipart::new(stream, boundary.clone());
 
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut pre_data = 0usize;
     while let Some(mut part) = form.next_field().await.map_err(multer_error)? {
         let name = part.name().unwrap_or_default().to_owned();
+        // Every part counts, named or not: its boundary and headers, then its name and value.
+        pre_data += boundary.len() + 8 + part.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
+        if pre_data > MAX_PRE_DATA_BYTES {
+            return Err(error::pre_data_too_large());
+        }
         if name.eq_ignore_ascii_case("file") {
+            file_started.store(true, std::sync::atomic::Ordering::SeqCst);
             let file_name = part.file_name().unwrap_or_default().to_owned();
             let cx = Context { bucket, region: &dev.region, now };
             let accepted = verify_fields(fields, &file_name, cx, |id| {

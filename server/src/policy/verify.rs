@@ -104,8 +104,10 @@ pub fn verify_fields(
     credentials: impl Fn(&str) -> Option<Credentials>,
 ) -> Result<Accepted, S3Error> {
     let field = |name: &str| lookup(&fields, name);
-    for (i, (name, _)) in fields.iter().enumerate() {
-        if !exempt_from_policy(name) && fields[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    // Linear in the number of fields, whatever a client sends.
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    for (name, _) in &fields {
+        if !exempt_from_policy(name) && !seen.insert(name.to_ascii_lowercase()) {
             return Err(error::invalid_argument(format!("The form field '{name}' appears more than once.")));
         }
     }
