@@ -28,6 +28,6 @@ export default defineConfig({
   },
   projects: [
     { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' } },
-    { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y)\.spec\.ts/ },
+    { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content)\.spec\.ts/ },
   ],
 });

@@ -40,6 +40,29 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')
 }
 
+/// The type a stored file may be shown as in a browser, judged by its name's extension (a
+/// listing does not say the type, and the type a file was uploaded with is the uploader's
+/// choice): images, audio, video, PDF and plain text. `None`: anything else, which is only ever
+/// offered as a download, so that no uploaded page or SVG runs script where it is opened.
+pub fn inline_type(file_name: &str) -> Option<&'static str> {
+    let extension = file_name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "txt" => "text/plain; charset=utf-8",
+        "pdf" => "application/pdf",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "wav" => "audio/wav",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        _ => return None,
+    })
+}
+
 /// The type a file is signed and stored as: browsers report "" for unknown extensions.
 pub fn effective_type(browser_type: &str) -> &str {
     match browser_type.trim() {
@@ -167,6 +190,15 @@ mod tests {
         assert_eq!(file_name("evil\u{202E}gpj.exe").unwrap(), "evilgpj.exe");
         assert_eq!(file_name("nul\0byte\n.txt").unwrap(), "nulbyte.txt");
         assert_eq!(file_name("  résumé final.pdf ").unwrap(), "résumé final.pdf");
+    }
+
+    #[test]
+    fn only_passive_types_are_shown_inline() {
+        assert_eq!(inline_type("cat.PNG"), Some("image/png"));
+        assert_eq!(inline_type("notes.txt"), Some("text/plain; charset=utf-8"));
+        for active in ["page.html", "page.htm", "drawing.svg", "feed.xml", "app.js", "page.xhtml", "noextension", "archive.tar.gz"] {
+            assert_eq!(inline_type(active), None, "{active}");
+        }
     }
 
     #[test]

@@ -122,7 +122,8 @@ async fn the_cookie_is_secure_behind_https_as_a_trusted_proxy_says_and_only_then
     let proxied = || app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1/32")]);
     let cookie = |res: http::Response<Body>| res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
     let trusted = proxied().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
-    assert!(cookie(trusted).contains("Secure"));
+    let secure = cookie(trusted);
+    assert!(secure.starts_with("__Host-uploader=") && secure.contains("Secure") && secure.contains("Path=/"), "{secure}");
     // Anyone else saying so is not believed; nor is anyone without trusted proxies configured.
     let stranger = proxied().oneshot(from_peer("192.0.2.1:5000", None, Some("https"))).await.unwrap();
     assert!(!cookie(stranger).contains("Secure"));
@@ -306,3 +307,30 @@ async fn pages_send_no_referrer() {
     assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
 }
 
+#[tokio::test]
+async fn a_planted_second_uploader_cookie_steers_nothing() {
+    let seal = |id: &str| session_key().seal(&app::service::UploaderId::parse(id).unwrap());
+    let (mine, theirs) = ("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100");
+    // Another port of this host (or a narrower path) planted a second, validly sealed cookie.
+    let both = format!("uploader={}; uploader={}", seal(theirs), seal(mine));
+    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&both))).await.unwrap();
+    assert!(res.headers().contains_key(header::SET_COOKIE), "neither is believed: a fresh id");
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(!signed.key.contains(theirs) && !signed.key.contains(mine), "{}", signed.key);
+    // The same cookie twice is still one uploader.
+    let twice = format!("uploader={}; uploader={}", seal(mine), seal(mine));
+    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&twice))).await.unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(signed.key.contains(mine), "{}", signed.key);
+    // Behind https only the __Host- cookie counts: a plain one (which any port can set) does not.
+    let proxied = app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1")]);
+    let mut req = from_peer("127.0.0.1:5000", None, Some("https"));
+    req.headers_mut().insert(header::COOKIE, format!("uploader={}", seal(theirs)).parse().unwrap());
+    let res = proxied.clone().oneshot(req).await.unwrap();
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(!signed.key.contains(theirs), "{}", signed.key);
+    let mut req = from_peer("127.0.0.1:5000", None, Some("https"));
+    req.headers_mut().insert(header::COOKIE, format!("__Host-uploader={}", seal(mine)).parse().unwrap());
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(proxied.oneshot(req).await.unwrap()).await).unwrap();
+    assert!(signed.key.contains(mine), "{}", signed.key);
+}

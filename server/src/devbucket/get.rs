@@ -1,5 +1,5 @@
 //! `GET`/`HEAD /<bucket>/<key>`: stored objects, streamed from disk with the headers they were
-//! uploaded with, for previews and download links.
+//! uploaded with, for previews and download links; what could run script is only downloaded.
 
 use std::sync::Arc;
 
@@ -22,7 +22,19 @@ pub async fn object(State(dev): State<Arc<DevBucket>>, Path((bucket, key)): Path
     };
     let mut response = (StatusCode::OK, Body::from_stream(ReaderStream::new(file))).into_response();
     let headers = response.headers_mut();
-    set_header(headers, header::CONTENT_TYPE, &meta.content_type);
+    // The dev bucket is the app's site (cookies ignore ports): nothing uploaded may run script
+    // here. Only passive types by name are shown inline, as that type; the rest is a download,
+    // sandboxed and never sniffed.
+    let name = key.rsplit('/').next().unwrap_or_default();
+    match app::rules::inline_type(name) {
+        Some(shown_as) => set_header(headers, header::CONTENT_TYPE, shown_as),
+        None => {
+            set_header(headers, header::CONTENT_TYPE, &meta.content_type);
+            set_header(headers, header::CONTENT_DISPOSITION, "attachment");
+        }
+    }
+    set_header(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set_header(headers, header::CONTENT_SECURITY_POLICY, "sandbox");
     set_header(headers, header::CONTENT_LENGTH, &meta.size.to_string());
     set_header(headers, header::ETAG, &meta.etag);
     for (name, value) in &meta.metadata {

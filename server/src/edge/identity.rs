@@ -20,6 +20,9 @@ use super::client::TrustedProxies;
 use crate::seal::{Purpose, ReturnPass, SessionKey};
 
 pub const COOKIE_NAME: &str = "uploader";
+/// The cookie's name behind https: the `__Host-` prefix makes browsers refuse it unless it was
+/// set by this host, over https, for the whole site, so no other site or port can plant one.
+pub const SECURE_COOKIE_NAME: &str = "__Host-uploader";
 
 /// What the identity middleware needs: the key ids are sealed with, and whose forwarding
 /// headers to believe.
@@ -40,16 +43,21 @@ impl Sessions {
     }
 }
 
-fn from_cookies(key: &Sessions, request: &Request) -> Option<UploaderId> {
-    request
-        .headers()
+/// The uploader the request's cookie names. Two different ones mean one was planted (by another
+/// port of this host, or with a narrower path, which browsers then send first): neither is
+/// believed, so a visitor's uploads are never steered into someone else's prefix.
+fn from_cookies(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Option<UploaderId> {
+    let name = if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME };
+    let mut ids = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == COOKIE_NAME)
-        .find_map(|cookie| key.open(cookie.value()))
+        .filter(|cookie| cookie.name() == name)
+        .filter_map(|cookie| key.open(cookie.value()));
+    let first = ids.next()?;
+    ids.all(|other| other == first).then_some(first)
 }
 
 /// The page a no-JavaScript upload returns to, and the query parameter naming its uploader.
@@ -58,20 +66,25 @@ const RETURN_PARAM: &str = "session=";
 
 /// On the return page only, the uploader and directory named by a valid, unexpired return
 /// token: a bucket on another site redirects there without the SameSite=Strict cookie.
-fn from_return_token(key: &Sessions, request: &Request) -> Option<ReturnPass> {
-    if request.method() != http::Method::GET || request.uri().path() != RETURN_PATH {
+fn from_return_token(key: &Sessions, request: &http::request::Parts) -> Option<ReturnPass> {
+    if request.method != http::Method::GET || request.uri.path() != RETURN_PATH {
         return None;
     }
-    let query = request.uri().query()?;
+    let query = request.uri.query()?;
     let token = query.split('&').find_map(|pair| pair.strip_prefix(RETURN_PARAM))?;
     ReturnPass::open(&key.key, token, time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
 pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Next) -> Response {
-    let (id, scope, minted) = match from_cookies(&key, &request) {
+    // The address through the extractor, which knows both real connections and test mocks.
+    let (mut parts, body) = request.into_parts();
+    let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await.ok().map(|ConnectInfo(addr)| addr.ip());
+    let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
+    let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
+    let (id, scope, minted) = match from_cookies(&key, &parts.headers, secure) {
         Some(id) => (id, None, false),
-        None => match from_return_token(&key, &request) {
+        None => match from_return_token(&key, &parts) {
             // The token names the uploader for this page and one upload; it does not become a
             // cookie.
             Some(pass) => (pass.uploader, Some(pass.directory), false),
@@ -81,17 +94,12 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
             }
         },
     };
-    // The address through the extractor, which knows both real connections and test mocks.
-    let (mut parts, body) = request.into_parts();
-    let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await.ok().map(|ConnectInfo(addr)| addr.ip());
-    let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
-    let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
     let identity = Identity { requester: Requester { uploader: id.clone(), ip, scope }, https: secure };
     identity.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
     if minted {
-        let cookie = Cookie::build((COOKIE_NAME, key.seal(&id)))
+        let cookie = Cookie::build((if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }, key.seal(&id)))
             .path("/")
             .http_only(true)
             .secure(secure)

@@ -149,12 +149,20 @@ impl Objects {
         }
     }
 
-    /// A link that shows the object in a browser.
+    /// A link that shows the object in a browser: inline as a passive type where its name says
+    /// it is one ([`app::rules::inline_type`]), as a download otherwise, whatever type it was
+    /// uploaded with (the link overrides the type and disposition the bucket answers with).
     pub async fn view_url(&self, key: &str) -> Result<String, String> {
         match self {
             Objects::S3 { client, bucket } => {
                 let presigning = PresigningConfig::expires_in(VIEW_LINK_LIFETIME).map_err(|err| err.to_string())?;
-                let request = client.get_object().bucket(bucket).key(key).presigned(presigning).await;
+                let name = key.rsplit('/').next().unwrap_or_default();
+                let get = client.get_object().bucket(bucket).key(key);
+                let get = match app::rules::inline_type(name) {
+                    Some(shown_as) => get.response_content_type(shown_as),
+                    None => get.response_content_type("application/octet-stream").response_content_disposition("attachment"),
+                };
+                let request = get.presigned(presigning).await;
                 request.map(|r| r.uri().to_owned()).map_err(|err| DisplayErrorContext(&err).to_string())
             }
             Objects::Dev { bucket, endpoint, .. } => Ok(crate::devbucket::object_url(endpoint, bucket, key)),
