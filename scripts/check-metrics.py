@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that every metric monitoring/alerts.yml and monitoring/dashboard.json name is one the
 running servers export: scrapes each URL's /metrics and compares. Exits 1 naming what is missing.
-usage: scripts/check-metrics.py http://127.0.0.1:3100 [URL...]"""
+usage: scripts/check-metrics.py http://127.0.0.1:9464 [URL...]   (metrics addresses: UPLOAD_METRICS_ADDR)"""
 import json
 import re
 import sys

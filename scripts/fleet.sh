@@ -6,6 +6,7 @@
 # process's pid and log are there too.
 # usage: scripts/fleet.sh start-redis WORK PORT | stop-redis WORK
 #        scripts/fleet.sh start-instance WORK NAME PORT | stop-instance WORK NAME (SIGTERM, waits)
+#          (an instance on PORT serves its metrics on PORT+1000)
 #        scripts/fleet.sh start-balancer WORK PORT UPSTREAM_PORT... | stop-all WORK
 # SERVER_BIN picks the server binary (default target/debug/server; the benchmarks use release).
 set -euo pipefail
@@ -61,7 +62,9 @@ case "$cmd" in
     (
       set -a; . "$work/instance.env"; set +a
       cd "$root"
-      LEPTOS_SITE_ADDR=127.0.0.1:$port UPLOAD_INSTANCE_ID=$name exec "${SERVER_BIN:-target/debug/server}"
+      # Its metrics on the port 1000 above its own.
+      LEPTOS_SITE_ADDR=127.0.0.1:$port UPLOAD_METRICS_ADDR=127.0.0.1:$((port + 1000)) UPLOAD_INSTANCE_ID=$name \
+        exec "${SERVER_BIN:-target/debug/server}"
     ) >> "$work/app-$name.log" 2>&1 &
     echo $! > "$work/instance-$name.pid"
     wait_for "instance $name" "http://127.0.0.1:$port/healthz" ;;

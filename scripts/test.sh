@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 # Ports of their own, so tests can run beside `scripts/run.sh`: Garage nodes on 3910/3920/3930,
 # nginx on 3100 in front of instances a (3103) and b (3104), Redis on 3105, the dev-bucket app on
-# 3101 and its bucket on 3102.
+# 3101 and its bucket on 3102; each app's metrics on its port + 1000.
 scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 --nodes 3
 set -a; . "$work/garage/env"; set +a
 
@@ -69,13 +69,14 @@ scripts/fleet.sh start-instance "$work/fleet" b 3104
 scripts/fleet.sh start-balancer "$work/fleet" 3100 3103 3104
 # What the scale-out tests drive: the fleet's processes and the Garage cluster.
 export FLEET_WORK="$work/fleet" GARAGE_DIR="$work/garage" FLEET_INSTANCES="a=http://127.0.0.1:3103,b=http://127.0.0.1:3104"
+export FLEET_METRICS="http://127.0.0.1:4103,http://127.0.0.1:4104"
 
 export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:3102 DEV_DATA_DIR="$work/dev-data"
 export UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 export UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 # This instance also has a size limit and an access code, which the page must handle.
 export DEV_ACCESS_CODE="e2e access code"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
   UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
@@ -84,7 +85,7 @@ pids+=($!)
 
 # Every metric the alert rules and the dashboard use, as the two running apps export them.
 echo "== metrics in the alerts and the dashboard"
-scripts/check-metrics.py http://127.0.0.1:3103 http://127.0.0.1:3104 "$DEV_APP_URL"
+scripts/check-metrics.py http://127.0.0.1:4103 http://127.0.0.1:4104 http://127.0.0.1:4101
 
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"

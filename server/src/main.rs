@@ -63,7 +63,22 @@ async fn serve(settings: &Settings) -> ExitCode {
     );
     let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
     let sessions = Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
-    let app = operable(server::app(leptos, Arc::new(uploads), sessions, metrics), readiness.clone(), &config.instance);
+    let app = operable(server::app(leptos, Arc::new(uploads), sessions, metrics.clone()), readiness.clone(), &config.instance);
+
+    // The counters on an address of their own: the public never reads them.
+    let metrics_listener = match tokio::net::TcpListener::bind(config.metrics_addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot serve metrics on {} (UPLOAD_METRICS_ADDR): {err}", config.metrics_addr);
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!("metrics on http://{}/metrics", config.metrics_addr);
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(metrics_listener, server::edge::metrics(metrics)).await {
+            tracing::error!(error = %err, "the metrics listener stopped");
+        }
+    });
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

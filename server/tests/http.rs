@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use http::{header, Request, StatusCode};
-use common::router::{app, app_with, body_text, session_key, SECRET};
+use common::router::{app, app_and_metrics, app_with, body_text, session_key, SECRET};
 use tower::ServiceExt;
 
 fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
@@ -227,11 +227,14 @@ async fn fresh_cookies_do_not_escape_the_per_address_limit() {
 }
 
 #[tokio::test]
-async fn metrics_count_signatures_and_refusals_by_reason() {
-    let app = app();
+async fn metrics_count_signatures_and_refusals_by_reason_on_their_own_address_only() {
+    let (app, metrics) = app_and_metrics(&[]);
     app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None)).await.unwrap();
     app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=0&content_type=", None)).await.unwrap();
-    let res = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    // The public app does not serve them (the page renders a 404 for the path).
+    let public = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let res = metrics.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let text = body_text(res).await;
     assert!(text.contains("uploads_signed_total 1"), "{text}");
@@ -333,4 +336,21 @@ async fn a_planted_second_uploader_cookie_steers_nothing() {
     req.headers_mut().insert(header::COOKIE, format!("__Host-uploader={}", seal(mine)).parse().unwrap());
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(proxied.oneshot(req).await.unwrap()).await).unwrap();
     assert!(signed.key.contains(mine), "{}", signed.key);
+}
+
+#[tokio::test]
+async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
+    let app = || app_with(&[("UPLOAD_CHECKSUM_MAX_BYTES", "1000")]);
+    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1000&content_type=text%2Fplain", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(matches!(&err, app::wire::UploadError::Refused(m) if m.contains("SHA-256")), "{err:?}");
+    // With it, the policy binds it; above the limit none is needed.
+    let sha256 = "n4bQgYhMfWWaL%2BqgxVrQFaO%2FTxsrC4Is0V1sFbDwCgg%3D";
+    let res = app().oneshot(sign_request(&format!("access_code=&file_name=a.txt&size=1000&content_type=text%2Fplain&checksum_sha256={sha256}"), None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(signed.fields.iter().any(|(n, v)| n == "x-amz-checksum-sha256" && v == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="), "{:?}", signed.fields);
+    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1001&content_type=text%2Fplain", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }

@@ -58,6 +58,7 @@ fn uploads() -> Uploads {
                 "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
                 "AWS_SECRET_ACCESS_KEY" => "s3cr3t",
                 "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:9",
+                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
                 _ => return None,
             }
             .to_owned(),

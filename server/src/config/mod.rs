@@ -279,6 +279,9 @@ pub struct ServeConfig {
     /// `UPLOAD_DRAIN_SECS` (default 20, at most 300): on SIGTERM, how long requests in flight
     /// may still take.
     pub drain: Duration,
+    /// `UPLOAD_METRICS_ADDR` (default `127.0.0.1:9464`): where `/metrics` is served, apart from
+    /// the app, so that the public cannot read the counters.
+    pub metrics_addr: std::net::SocketAddr,
     pub target: Target,
 }
 
@@ -350,7 +353,11 @@ impl ServeConfig {
                 _ => return Err(invalid("UPLOAD_DRAIN_SECS", format!("expected whole seconds from 0 to 300, got {raw:?}"))),
             },
         };
-        Ok(Self { session_key: Arc::new(session_key), shared, proxies, instance, drain, target })
+        let metrics_addr = match get("UPLOAD_METRICS_ADDR") {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            Some(raw) => raw.parse().map_err(|_| invalid("UPLOAD_METRICS_ADDR", format!("expected an address and port such as 127.0.0.1:9464, got {raw:?}")))?,
+        };
+        Ok(Self { session_key: Arc::new(session_key), shared, proxies, instance, drain, metrics_addr, target })
     }
 }
 

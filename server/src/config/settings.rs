@@ -53,6 +53,9 @@ pub struct Settings {
     /// This instance's name in the `x-upload-instance` header (default: the host name).
     #[arg(long, env = "UPLOAD_INSTANCE_ID", value_name = "NAME", global = true)]
     pub instance_id: Option<String>,
+    /// Where `/metrics` is served (default 127.0.0.1:9464; never on the app's own port).
+    #[arg(long, env = "UPLOAD_METRICS_ADDR", value_name = "ADDR", global = true)]
+    pub metrics_addr: Option<String>,
     /// On SIGTERM, how long requests in flight may take before the server exits (default 20).
     #[arg(long, env = "UPLOAD_DRAIN_SECS", value_name = "SECS", global = true)]
     pub drain_secs: Option<String>,
@@ -103,6 +106,7 @@ impl Settings {
             "UPLOAD_TRUSTED_PROXIES" => self.trusted_proxies.clone(),
             "UPLOAD_INSTANCE_ID" => self.instance_id.clone(),
             "UPLOAD_DRAIN_SECS" => self.drain_secs.clone(),
+            "UPLOAD_METRICS_ADDR" => self.metrics_addr.clone(),
             "UPLOAD_DEV_BUCKET_ADDR" => self.dev_bucket_addr.clone(),
             "UPLOAD_DEV_DATA_DIR" => self.dev_data_dir.clone(),
             _ if ENV_ONLY.contains(&name) => std::env::var(name).ok(),

@@ -11,4 +11,4 @@ pub mod ready;
 mod routes;
 pub mod same_origin;
 
-pub use routes::app;
+pub use routes::{app, metrics};

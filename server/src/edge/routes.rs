@@ -1,5 +1,6 @@
-//! The HTTP surface: the rendered app, its server functions, static files, `/healthz` (alive)
-//! and `/metrics`; [`super::ready::operable`] adds `/readyz` and the instance header.
+//! The HTTP surface: the rendered app, its server functions, static files and `/healthz`
+//! (alive); [`super::ready::operable`] adds `/readyz` and the instance header. `/metrics` is
+//! served elsewhere ([`metrics`]): on an address of its own, not to the public.
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use super::{body_limit, identity, same_origin};
 use crate::metrics::Metrics;
 
 /// The whole application; `uploads` is the service the server functions call, `sessions` the
-/// key uploader cookies are sealed with (and whose forwarding headers to believe), `metrics` what `/metrics` shows.
+/// key uploader cookies are sealed with (and whose forwarding headers to believe), `metrics`
+/// what the edge counts.
 pub fn app(
     options: LeptosOptions,
     uploads: Arc<dyn UploadService>,
@@ -23,15 +25,9 @@ pub fn app(
 ) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(uploads.clone());
-    let cross_site_guard = axum::middleware::from_fn_with_state(metrics.clone(), same_origin::only);
+    let cross_site_guard = axum::middleware::from_fn_with_state(metrics, same_origin::only);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(move || async move {
-                ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode())
-            }),
-        )
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || shell(options.clone())
@@ -45,4 +41,14 @@ pub fn app(
         // Pages carry return tokens and view links in URLs: never send them on as a referrer.
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(options)
+}
+
+/// `GET /metrics` (OpenMetrics text), for the metrics address (`UPLOAD_METRICS_ADDR`).
+pub fn metrics(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || async move {
+            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode())
+        }),
+    )
 }

@@ -132,6 +132,12 @@ impl Confirmer<'_> {
             tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
             return Err(UploadError::Refused("this upload was already checked; Your uploads lists it if it was kept".into()));
         }
+        // Each look at the bucket is counted: a bucket that keeps failing releases the verdict,
+        // and a client retrying without end would otherwise make the service ask without end.
+        if let Err(wait) = self.guard.confirm(uploader).await {
+            self.guard.release_verdict(&signed.directory).await;
+            return Err(UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) });
+        }
         let found = match objects.head(key).await {
             Ok(found) => found,
             Err(err) => {

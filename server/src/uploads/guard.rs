@@ -70,6 +70,19 @@ impl Guard {
         self.local.check(uploader, ip)
     }
 
+    /// `Ok` to ask the bucket about one of `uploader`'s uploads (as many a minute as files may
+    /// be signed), or how long to wait first.
+    pub async fn confirm(&self, uploader: &str) -> Result<(), Duration> {
+        if let Some(store) = &self.shared {
+            match store.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)]).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(err) => self.fell_back("rate", &err),
+            }
+        }
+        self.local.check_confirm(uploader)
+    }
+
     /// True the first time the fleet checks the upload named `name` in `ttl`; false after.
     pub async fn claim_verdict(&self, name: &str, ttl: Duration) -> bool {
         if let Some(store) = &self.shared {

@@ -252,6 +252,14 @@ impl Uploads {
             return Err(refused("type_not_allowed")(message));
         }
         let checksum = request.checksum_sha256.as_deref().map(rules::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
+        // What the README promises: with checksums on, the bucket checks every byte of every
+        // file up to the checksum limit. A client that leaves the hash out gets no form.
+        if checksum.is_none() && size <= limits.checksum_max_bytes {
+            return Err(refused("checksum_missing")(format!(
+                "files up to {} are sent with their SHA-256 (checksum_sha256), so that the bucket can refuse any other bytes",
+                app::format::human_bytes(limits.checksum_max_bytes)
+            )));
+        }
         let metadata = rules::metadata(&request.metadata).map_err(refused("invalid_metadata"))?;
         Ok(Checked { name, size, content_type, checksum, metadata })
     }
@@ -428,6 +436,7 @@ mod tests {
             limits: crate::config::Limits {
                 max_bytes: 1000,
                 allowed_types: vec!["image/*".into(), "text/plain".into()],
+                checksum_max_bytes: 0,
                 ..Default::default()
             },
         };
@@ -461,7 +470,7 @@ mod tests {
     #[test]
     fn unknown_type_is_signed_as_octet_stream() {
         let mut config = uploads().config;
-        config.limits = crate::config::Limits::default();
+        config.limits = crate::config::Limits { checksum_max_bytes: 0, ..Default::default() };
         let signed = Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
         assert_eq!(signed.fields[1], ("Content-Type".to_string(), "application/octet-stream".to_string()));
     }

@@ -14,6 +14,9 @@ const PRUNE_ABOVE: usize = 10_000;
 
 pub struct SignLimits {
     per_uploader: DefaultKeyedRateLimiter<String>,
+    /// Checks of the bucket made for an uploader (confirming): a client whose confirm keeps
+    /// failing on the bucket cannot make the service ask it without end.
+    confirms: DefaultKeyedRateLimiter<String>,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
@@ -35,6 +38,7 @@ impl SignLimits {
     pub fn per_minute(per_uploader: NonZeroU32, per_ip: NonZeroU32) -> Self {
         Self {
             per_uploader: RateLimiter::keyed(Quota::per_minute(per_uploader)),
+            confirms: RateLimiter::keyed(Quota::per_minute(per_uploader)),
             per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
             clock: DefaultClock::default(),
         }
@@ -52,6 +56,15 @@ impl SignLimits {
             Some(ip) => self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now)),
             None => Ok(()),
         }
+    }
+
+    /// `Ok` to ask the bucket about one of `uploader`'s uploads, or how long to wait first.
+    pub fn check_confirm(&self, uploader: &str) -> Result<(), Duration> {
+        if self.confirms.len() > PRUNE_ABOVE {
+            self.confirms.retain_recent();
+        }
+        let now = self.clock.now();
+        self.confirms.check_key(&uploader.to_owned()).map_err(|wait| wait.wait_time_from(now))
     }
 
     /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.

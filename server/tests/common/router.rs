@@ -19,6 +19,11 @@ pub fn app() -> Router {
 }
 
 pub fn app_with(settings: &[(&str, &str)]) -> Router {
+    app_and_metrics(settings).0
+}
+
+/// The app, and the router of its metrics address.
+pub fn app_and_metrics(settings: &[(&str, &str)]) -> (Router, Router) {
     let config = Config::from_lookup(|name| {
         if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
             return Some(value.to_string());
@@ -29,6 +34,9 @@ pub fn app_with(settings: &[(&str, &str)]) -> Router {
             "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
             "AWS_SECRET_ACCESS_KEY" => SECRET,
             "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
+            // Most router tests sign made-up files without hashing them; checksums are tested
+            // with this set (tests/http.rs).
+            "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
             _ => return None,
         }
         .to_owned())
@@ -40,9 +48,9 @@ pub fn app_with(settings: &[(&str, &str)]) -> Router {
     let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());
     let proxies = settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
     let sessions = Sessions { key, proxies: TrustedProxies::parse(proxies).unwrap() };
-    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), metrics);
+    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), metrics.clone());
     // No bucket to ask: ready as long as it is not shutting down.
-    operable(app, Arc::new(Readiness::new(None, None)), "test-1")
+    (operable(app, Arc::new(Readiness::new(None, None)), "test-1"), server::edge::metrics(metrics))
 }
 
 const SESSION_SECRET: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
