@@ -207,16 +207,30 @@ async fn a_client_that_disconnects_halfway_leaves_nothing() {
 }
 
 #[tokio::test]
-async fn hostile_keys_never_write_outside_the_data_directory() {
+async fn every_key_s3_stores_is_stored_and_never_outside_the_data_directory() {
     let dev = start().await;
-    let long = format!("long/{}", "k".repeat(1100));
-    for key in ["../escape.txt", "a/../../escape.txt", "/escape.txt", "nul\0.txt", "dir//x", "trailing/", long.as_str()] {
+    let store = Store::new(&dev.data);
+    let long = format!("long/{}", "é".repeat(500));
+    let keys = ["../escape.txt", "a/../../escape.txt", "/escape.txt", "nul\0.txt", "dir//x", "trailing/", "back\\slash$.txt", "100%.txt", long.as_str()];
+    for key in keys {
         let (status, answer) = dev.upload(&dev.form(key, 5), b"hello").await;
-        assert_eq!(status, 400, "{key:?}: {answer}");
-        assert!(answer.contains("InvalidArgument") || answer.contains("KeyTooLongError"), "{key:?}: {answer}");
+        assert_eq!(status, 201, "{key:?}: {answer}");
+        let (mut file, meta) = store.open(devbucket::DEV_BUCKET, key).await.unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        let mut body = Vec::new();
+        file.read_to_end(&mut body).await.unwrap();
+        assert_eq!((body.as_slice(), meta.size), (&b"hello"[..], 5), "{key:?}");
     }
+    // Each key is its own object, and the listing names them as they were sent.
+    let listed = store.list(devbucket::DEV_BUCKET, "", 100).await.unwrap();
+    let mut want: Vec<&str> = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(listed.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), want);
+    // Nothing outside the data directory; over 1024 bytes is S3's own refusal.
     let sandbox = dev.data.parent().unwrap();
-    assert_eq!(files_under(sandbox), Vec::<PathBuf>::new());
+    assert!(files_under(sandbox).iter().all(|f| f.starts_with(&dev.data)), "{:?}", files_under(sandbox));
+    let (status, answer) = dev.upload(&dev.form(&"k".repeat(1025), 5), b"hello").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("KeyTooLongError"), "{answer}");
 }
 
 #[tokio::test]
@@ -551,5 +565,51 @@ mod confirm {
 
         // What is left in the bucket is what the bucket stored as signed.
         assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
+    }
+}
+
+/// A form for the dev bucket signed by boto3 (`generate_presigned_post`), with `extra` fields
+/// each bound by an exact condition: forms our own signer never makes.
+fn boto3_form(dev: &Running, key: &str, extra: &[(&str, &str)], size: u64) -> Vec<(String, String)> {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh test, which installs boto3 there", python.display());
+    let script = r#"
+import json, sys, boto3
+from botocore.config import Config
+a = json.loads(sys.argv[1])
+s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=a["endpoint"], aws_access_key_id="DEVTESTKEY",
+                  aws_secret_access_key="d" * 64, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+fields = dict(a["extra"])
+conditions = [{k: v} for k, v in a["extra"]] + [["content-length-range", a["size"], a["size"]]]
+post = s3.generate_presigned_post(a["bucket"], a["key"], Fields=fields, Conditions=conditions, ExpiresIn=300)
+print(json.dumps(list(post["fields"].items())))
+"#;
+    let args = serde_json::json!({ "endpoint": format!("http://{}", dev.addr), "bucket": devbucket::DEV_BUCKET, "key": key, "extra": extra, "size": size });
+    let out = std::process::Command::new(python).arg("-c").arg(script).arg(args.to_string()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_checksum_field_is_checked_even_without_its_algorithm_field() {
+    use base64::Engine;
+    use sha2::Digest;
+    let dev = start().await;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let right = b64(&sha2::Sha256::digest(b"hello"));
+    let wrong = b64(&sha2::Sha256::digest(b"other"));
+    let cases = [
+        (right.as_str(), 204, ""),
+        (wrong.as_str(), 400, "<Code>BadDigest</Code>"),
+        ("not-a-checksum", 400, "<Code>InvalidRequest</Code>"),
+        ("aGVsbG8=", 400, "<Code>InvalidRequest</Code>"),
+    ];
+    for (i, (sum, status, code)) in cases.into_iter().enumerate() {
+        let key = format!("sums/{i}.txt");
+        let fields = boto3_form(&dev, &key, &[("x-amz-checksum-sha256", sum)], 5);
+        let (got, answer) = dev.upload(&fields, b"hello").await;
+        assert_eq!(got, status, "{sum}: {answer}");
+        assert!(answer.contains(code), "{sum}: {answer}");
+        assert_eq!(dev.data.join(devbucket::DEV_BUCKET).join(&key).exists(), status == 204, "{sum}");
     }
 }

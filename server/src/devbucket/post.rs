@@ -138,12 +138,21 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
     // Before reading the file: a key the dev bucket cannot store is refused at once.
     let paths = dev.store.paths(bucket, &key)?;
     let max = accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
-    let expected_sha256 = match accepted.field("x-amz-checksum-algorithm") {
-        Some(a) if a.eq_ignore_ascii_case("SHA256") => Some(
-            accepted.field("x-amz-checksum-sha256").ok_or_else(|| error::invalid_argument("x-amz-checksum-sha256 is missing."))?,
-        ),
-        Some(other) => return Err(error::invalid_argument(format!("The dev bucket does not support checksum algorithm {other}."))),
-        None => None,
+    // A checksum field that is present is checked, whatever else the form carries: S3 does
+    // not need the algorithm field to check the value it is given.
+    let expected_sha256 = match (accepted.field("x-amz-checksum-algorithm"), accepted.field("x-amz-checksum-sha256")) {
+        (Some(a), _) if !a.eq_ignore_ascii_case("SHA256") => {
+            return Err(error::invalid_argument(format!("The dev bucket does not support checksum algorithm {a}.")))
+        }
+        (Some(_), None) => return Err(error::invalid_argument("x-amz-checksum-sha256 is missing.")),
+        (_, Some(value)) => {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok();
+            if decoded.is_none_or(|d| d.len() != 32) {
+                return Err(error::invalid_checksum_value("x-amz-checksum-sha256"));
+            }
+            Some(value)
+        }
+        (None, None) => None,
     };
 
     let mut temp = dev.store.begin().await.map_err(|e| {

@@ -65,29 +65,95 @@ impl Drop for TempObject {
     }
 }
 
-/// The dev bucket stores keys as paths, so it refuses keys that cannot be one safely. (S3 itself
-/// accepts `../` in keys as plain text; this is a deliberate difference.)
-pub fn key_segments(key: &str) -> Result<Vec<&str>, S3Error> {
-    let refuse = |why: &str| Err(error::invalid_argument(format!("The dev bucket cannot store the key {key:?}: {why}.")));
+/// Longest file name written for one key segment (file systems allow 255 bytes); a longer
+/// segment continues in a directory level of its own.
+const MAX_NAME_ON_DISK: usize = 200;
+/// Marks a name on disk that continues in the next level (`%` never appears unencoded).
+const CONTINUED: &str = "%+";
+
+/// The file names on disk for a key: one or more per `/`-separated segment, so that every key
+/// S3 accepts can be stored (backslashes, `$`, `%`, control characters, `.` and `..` segments,
+/// empty segments, any UTF-8 up to 1024 bytes) without a name ever leaving the bucket's
+/// directory. Ordinary names stay as they are: `%` is written `%25`, a backslash `%5C`, a control
+/// character `%XX`, an empty segment `%`, `.` and `..` as `%2E` and `%2E%2E`.
+pub fn key_segments(key: &str) -> Result<Vec<String>, S3Error> {
     if key.is_empty() {
-        return refuse("it is empty");
+        return Err(error::invalid_argument("A key must not be empty."));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(error::key_too_long(key.len(), MAX_KEY_BYTES));
     }
-    if key.chars().any(|c| c.is_control()) || key.contains('\\') {
-        return refuse("it holds control characters or backslashes");
-    }
-    let segments: Vec<&str> = key.split('/').collect();
-    for segment in &segments {
-        match *segment {
-            "" => return refuse("it has an empty path segment (a leading, trailing or double slash)"),
-            "." | ".." => return refuse("it has a '.' or '..' segment"),
-            s if s.len() > MAX_SEGMENT_BYTES => return refuse("one of its segments is over 255 bytes"),
-            _ => {}
+    let mut names = Vec::new();
+    for segment in key.split('/') {
+        let encoded = match segment {
+            "" => "%".to_owned(),
+            "." => "%2E".to_owned(),
+            ".." => "%2E%2E".to_owned(),
+            _ => {
+                let mut out = String::with_capacity(segment.len());
+                for c in segment.chars() {
+                    match c {
+                        '%' | '\\' => out.push_str(&format!("%{:02X}", c as u32)),
+                        c if c.is_control() => {
+                            let mut utf8 = [0; 4];
+                            for byte in c.encode_utf8(&mut utf8).bytes() {
+                                out.push_str(&format!("%{byte:02X}"));
+                            }
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+        };
+        let mut rest = encoded.as_str();
+        while rest.len() > MAX_NAME_ON_DISK {
+            // Cut on a character boundary, never inside a `%XX`.
+            let mut cut = MAX_NAME_ON_DISK;
+            let bytes = rest.as_bytes();
+            while !rest.is_char_boundary(cut) || bytes[cut - 1] == b'%' || bytes[cut - 2] == b'%' {
+                cut -= 1;
+            }
+            names.push(format!("{}{CONTINUED}", &rest[..cut]));
+            rest = &rest[cut..];
         }
+        names.push(rest.to_owned());
     }
-    Ok(segments)
+    Ok(names)
+}
+
+/// The key a path under the bucket's directory stands for (the inverse of [`key_segments`]).
+pub fn key_of(names: &[&str]) -> Option<String> {
+    let mut key = String::new();
+    let mut continued = false;
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 && !continued {
+            key.push('/');
+        }
+        let (name, more) = match name.strip_suffix(CONTINUED) {
+            Some(head) => (head, true),
+            None => (*name, false),
+        };
+        continued = more;
+        if name == "%" {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(name.len());
+        let raw = name.as_bytes();
+        let mut at = 0;
+        while at < raw.len() {
+            if raw[at] == b'%' {
+                let hex = std::str::from_utf8(raw.get(at + 1..at + 3)?).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                at += 3;
+            } else {
+                bytes.push(raw[at]);
+                at += 1;
+            }
+        }
+        key.push_str(&String::from_utf8(bytes).ok()?);
+    }
+    Some(key)
 }
 
 impl Store {
@@ -102,9 +168,9 @@ impl Store {
     /// Where the object `key` of `bucket` and its headers live (or would), checked once.
     pub fn paths(&self, bucket: &str, key: &str) -> Result<ObjectPaths, S3Error> {
         let (mut object, mut meta) = (self.root.join(bucket), self.root.join(".meta").join(bucket));
-        for segment in key_segments(key)? {
-            object.push(segment);
-            meta.push(segment);
+        for name in key_segments(key)? {
+            object.push(&name);
+            meta.push(&name);
         }
         let mut name = meta.file_name().expect("a validated key has a last segment").to_os_string();
         name.push(".json");
@@ -170,9 +236,12 @@ pub struct Entry {
 fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<Vec<Entry>> {
     // Only whole-directory prefixes (`a/b/`) are listed this way, which is all the service asks.
     let meta_root = root.join(".meta").join(bucket);
-    let start = match key_segments(prefix.trim_end_matches('/')) {
-        Ok(segments) => segments.iter().fold(meta_root.clone(), |path, s| path.join(s)),
-        Err(_) => return Ok(Vec::new()),
+    let start = match prefix.trim_end_matches('/') {
+        "" => meta_root.clone(),
+        directory => match key_segments(directory) {
+            Ok(names) => names.iter().fold(meta_root.clone(), |path, name| path.join(name)),
+            Err(_) => return Ok(Vec::new()),
+        },
     };
     let mut keys = Vec::new();
     let mut pending = vec![start];
@@ -193,8 +262,11 @@ fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<
             if path.is_dir() {
                 pending.push(path);
             } else if let Some(relative) = path.strip_prefix(&meta_root).ok().and_then(|p| p.to_str()) {
-                if let Some(key) = relative.strip_suffix(".json") {
-                    keys.push(key.replace(std::path::MAIN_SEPARATOR, "/"));
+                if let Some(on_disk) = relative.strip_suffix(".json") {
+                    let names: Vec<&str> = on_disk.split(std::path::MAIN_SEPARATOR).collect();
+                    if let Some(key) = key_of(&names) {
+                        keys.push(key);
+                    }
                 }
             }
         }
@@ -206,9 +278,12 @@ fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<
         if listed.len() == max {
             break;
         }
-        let Ok(meta) = std::fs::read(meta_root.join(&key).with_extension_json()) else { continue };
+        let Ok(names) = key_segments(&key) else { continue };
+        let meta_path = names.iter().fold(meta_root.clone(), |path, name| path.join(name)).with_extension_json();
+        let object_path = names.iter().fold(root.join(bucket), |path, name| path.join(name));
+        let Ok(meta) = std::fs::read(meta_path) else { continue };
         let Ok(meta) = serde_json::from_slice::<ObjectMeta>(&meta) else { continue };
-        let Ok(stat) = std::fs::metadata(root.join(bucket).join(&key)) else { continue };
+        let Ok(stat) = std::fs::metadata(object_path) else { continue };
         let modified = stat.modified().map(time::OffsetDateTime::from).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         listed.push(Entry { key, size: stat.len(), etag: meta.etag, modified });
     }
@@ -276,15 +351,22 @@ mod tests {
     }
 
     #[test]
-    fn hostile_keys_are_refused() {
+    fn every_key_s3_takes_maps_inside_the_bucket_and_back() {
         let store = Store::new("/data");
+        let long = "é".repeat(512);
         for key in [
-            "", "../etc/passwd", "a/../../b", "./a", "/absolute", "a//b", "trailing/", "nul\0byte", "back\\slash", "tab\there",
+            "../etc/passwd", "a/../../b", "./a", "/absolute", "a//b", "trailing/", "nul\0byte", "back\\slash", "tab\there",
+            "$dollar/${x}", "100%/%2E%2E", "..", ".", "/", "a%+/b", long.as_str(),
         ] {
-            assert!(store.paths("b", key).is_err(), "{key:?}");
+            let paths = store.paths("b", key).unwrap_or_else(|e| panic!("{key:?}: {e}"));
+            assert!(paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"), "{key:?}: {paths:?}");
+            assert!(paths.object.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))), "{key:?}: {paths:?}");
+            let names = key_segments(key).unwrap();
+            assert!(names.iter().all(|n| !n.is_empty() && n.len() <= 255 && !n.contains('/') && n != "." && n != ".."), "{names:?}");
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            assert_eq!(key_of(&names).as_deref(), Some(key), "{names:?}");
         }
-        let long = "k".repeat(1025);
-        assert_eq!(store.paths("b", &long).unwrap_err().code, "KeyTooLongError");
-        assert!(store.paths("b", &"s".repeat(256)).is_err());
+        assert_eq!(store.paths("b", "").unwrap_err().code, "InvalidArgument");
+        assert_eq!(store.paths("b", &"k".repeat(1025)).unwrap_err().code, "KeyTooLongError");
     }
 }

@@ -164,6 +164,11 @@ pub fn internal_error() -> S3Error {
     S3Error::new(500, "InternalError", "We encountered an internal error. Please try again.")
 }
 
+/// A checksum field whose value cannot be a checksum of that kind.
+pub fn invalid_checksum_value(field: &str) -> S3Error {
+    S3Error::new(400, "InvalidRequest", format!("Value for {field} header is invalid."))
+}
+
 pub fn bad_digest(algorithm: &str) -> S3Error {
     S3Error::new(400, "BadDigest", format!("The {algorithm} you specified did not match the calculated checksum."))
 }

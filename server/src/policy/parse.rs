@@ -31,6 +31,7 @@ impl ReceivedPolicy {
             .get("expiration")
             .ok_or_else(|| error::invalid_policy("Policy missing expiration."))?
             .as_str()
+            .filter(|s| is_iso8601_utc(s))
             .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
             .ok_or_else(|| error::invalid_policy("Invalid 'expiration' value: it must be an ISO 8601 UTC time."))?;
         let conditions = doc
@@ -56,6 +57,32 @@ impl ReceivedPolicy {
     pub fn into_policy(self) -> PostPolicy<'static> {
         self.policy
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, as S3 takes a policy's expiration: a capital `T`, UTC
+/// written `Z` (no offset, not even `+00:00`), no space.
+fn is_iso8601_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let fixed = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    let rest = &b[b.len().min(19)..];
+    let tail_ok = match rest {
+        [b'Z'] => true,
+        [b'.', fraction @ .., b'Z'] => (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    fixed && tail_ok
 }
 
 #[cfg(test)]
@@ -100,6 +127,13 @@ mod tests {
             b64("[]"),
             b64(r#"{"conditions": []}"#),
             b64(r#"{"expiration": "tomorrow", "conditions": []}"#),
+            // Not ISO 8601 in UTC as S3 takes it (an independent conformance suite's cases).
+            b64(r#"{"expiration": "2026-11-29 02:20:16.123456+00:00", "conditions": []}"#),
+            b64(r#"{"expiration": "2026-11-29T00:00:00+05:00", "conditions": []}"#),
+            b64(r#"{"expiration": "2026-11-29T00:00:00+00:00", "conditions": []}"#),
+            b64(r#"{"expiration": "2026-11-29t00:00:00Z", "conditions": []}"#),
+            b64(r#"{"expiration": "2026-11-29T00:00:00z", "conditions": []}"#),
+            b64(r#"{"expiration": "2026-11-29T00:00:00.Z", "conditions": []}"#),
             b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": {}}"#),
             b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": [], "extra": 1}"#),
             b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": [["starts-with", "$bucket", ""]]}"#),
