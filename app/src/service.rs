@@ -33,6 +33,9 @@ pub struct Requester {
     /// Set when the uploader is named by a no-JavaScript form's return token rather than the
     /// cookie: the one upload directory (`uploads/<id>/<dir>/`) the request may concern.
     pub scope: Option<String>,
+    /// No cookie came with the request: the id was just made for it (a first page view, or a
+    /// client that keeps no cookies).
+    pub new_visitor: bool,
 }
 
 /// Who is asking, as the server's edge established it for one request. This is the link

@@ -37,7 +37,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
     let sdk = server::aws::sdk_config(&config).await;
     let client = server::aws::s3_client(&sdk, &config);
     let uploads = Uploads::new(config).with_objects(Objects::S3 { client, bucket: "uploads".into() });
-    let me = Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None };
+    let me = Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None, new_visitor: false };
     let request = UploadRequest {
         file_name: "a.txt".into(),
         size: 1,

@@ -374,7 +374,7 @@ mod confirm {
     }
 
     fn me() -> Requester {
-        Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None }
+        Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None, new_visitor: false }
     }
 
     fn text_file(name: &str, size: u64) -> UploadRequest {
@@ -424,7 +424,7 @@ mod confirm {
             assert!(uploads[1].stored_at.ends_with('Z'), "{}", uploads[1].stored_at);
         }
         // Nobody else's listing holds them.
-        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None };
+        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None, new_visitor: false };
         assert!(one.uploads(&stranger).await.unwrap().is_empty());
     }
 
@@ -451,7 +451,7 @@ mod confirm {
         let cookie = key.seal(Purpose::Cookie, payload);
         mismatch(uploads.confirm(&me(), UploadReport { receipt: cookie, ..report.clone() }).await.unwrap_err(), "not one this service issued");
         // Someone else's receipt, used with their key or with mine.
-        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None };
+        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None, new_visitor: false };
         let theirs = uploads.sign(&stranger, text_file("theirs.txt", 3)).await.unwrap();
         mismatch(uploads.confirm(&me(), UploadReport { key: theirs.key.clone(), etag: format!("\"{}\"", "e".repeat(32)), receipt: theirs.receipt.clone() }).await.unwrap_err(), "someone else");
         mismatch(uploads.confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() }).await.unwrap_err(), "issued to someone else");

@@ -354,3 +354,23 @@ async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
     let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1001&content_type=text%2Fplain", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_budget() {
+    use axum::extract::connect_info::MockConnectInfo;
+    let guesser: std::net::SocketAddr = "192.0.2.66:4000".parse().unwrap();
+    let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3")]).layer(MockConnectInfo(guesser));
+    let ask = |code: &str| app.clone().oneshot(sign_request(&format!("access_code={code}&file_name=a&size=1&content_type="), None));
+    // Ten wrong codes a minute are answered 403, then 429: guessing is bounded.
+    let mut statuses = vec![];
+    for _ in 0..12 {
+        statuses.push(ask("red+heron").await.unwrap().status());
+    }
+    assert_eq!(statuses[..10], [StatusCode::FORBIDDEN; 10]);
+    assert_eq!(statuses[10..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    // Yet the address's three signatures are all still there for the right code.
+    for _ in 0..3 {
+        assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+}

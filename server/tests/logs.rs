@@ -46,7 +46,7 @@ impl Captured {
 const ME: &str = "0123456789abcdef0123456789abcdef";
 
 fn me() -> Requester {
-    Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None }
+    Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None, new_visitor: false }
 }
 
 fn uploads() -> Uploads {

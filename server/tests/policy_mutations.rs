@@ -18,6 +18,17 @@ fn code_for_changed(name: &str) -> &'static str {
     }
 }
 
+/// What S3 answers when one field's value is appended to, cut short or has a character
+/// replaced: as for any change ([`code_for_changed`]), but where the field's own format check
+/// comes before the signature.
+fn code_for_mutated(name: &str, how: &str) -> &'static str {
+    match (name, how) {
+        // `<key id>/<date>/<region>/s3/aws4_request`: its tail no longer reads as a scope.
+        ("x-amz-credential", "appended" | "cut short") => "InvalidArgument",
+        _ => code_for_changed(name),
+    }
+}
+
 /// What S3 answers when one field is missing (or was sent after the file).
 fn code_for_removed(name: &str) -> &'static str {
     match name {
@@ -54,6 +65,23 @@ proptest! {
             // Prepended, so that even a `${filename}` key leaves the prefix its policy binds.
             changed[i].1 = format!("x{value}");
             check(format!("{name} changed"), parts(&changed, case.size), code_for_changed(name))?;
+            // Appended to, cut short, one character replaced: each is another value. (Appending
+            // to a key signed with `starts-with` is what starts-with allows, by design.)
+            let starts_with_key = name == "key" && value.contains("${filename}");
+            let mut variants = vec![("appended", format!("{value}x"))];
+            if let Some((last, _)) = value.char_indices().last() {
+                variants.push(("cut short", value[..last].to_owned()));
+                let first = value.chars().next().unwrap();
+                variants.push(("replaced", format!("{}{}", if first == 'Q' { 'R' } else { 'Q' }, &value[first.len_utf8()..])));
+            }
+            for (how, mutated) in variants {
+                if starts_with_key && how != "replaced" {
+                    continue;
+                }
+                let mut changed = fields.clone();
+                changed[i].1 = mutated;
+                check(format!("{name} {how}"), parts(&changed, case.size), code_for_mutated(name, how))?;
+            }
 
             let mut removed = fields.clone();
             removed.remove(i);

@@ -154,8 +154,28 @@ fn uploads_on(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metri
     Uploads::with_source(config, Source::Sts(sts)).with_clock(Arc::new(clock)).with_metrics(metrics)
 }
 
+/// What the session policy STS was sent means, read as IAM reads it: one statement allowing
+/// `s3:PutObject` and nothing else, on the uploader's prefix and nowhere else.
+fn assert_grants_put_under_only(policy: &str, uploader: &str) {
+    let doc: serde_json::Value = serde_json::from_str(policy).expect("the session policy is JSON");
+    let statements = doc["Statement"].as_array().expect("a Statement list");
+    assert_eq!(statements.len(), 1, "{policy}");
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow", "{policy}");
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected {other}"),
+        }
+    };
+    assert_eq!(list(&statement["Action"]), ["s3:PutObject"], "{policy}");
+    assert_eq!(list(&statement["Resource"]), [format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*")], "{policy}");
+    assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none(), "{policy}");
+}
+
 fn who(id: &str) -> Requester {
-    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None, scope: None }
+    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None, scope: None, new_visitor: false }
 }
 
 fn request() -> UploadRequest {
@@ -190,6 +210,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     assert_eq!(field(call, "DurationSeconds"), Some("900"));
     assert_eq!(field(call, "RoleSessionName"), Some(format!("upload-{ALICE}").as_str()));
     assert_eq!(field(call, "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+    assert_grants_put_under_only(field(call, "Policy").unwrap(), ALICE);
 
     // The form carries the session token, and verifies with the temporary secret only.
     let token = value(&first.fields, "x-amz-security-token").to_owned();
@@ -221,6 +242,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 3);
     assert_eq!(field(&requests[2], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str()));
+    assert_grants_put_under_only(field(&requests[2], "Policy").unwrap(), BOB);
     assert!(metrics.encode().contains("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"} 3"));
 }
 
@@ -247,6 +269,7 @@ async fn federation_tokens_are_named_for_the_uploader() {
     assert_eq!(field(&requests[0], "Name"), Some(ALICE));
     assert_eq!(field(&requests[0], "DurationSeconds"), Some("900"));
     assert_eq!(field(&requests[0], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+    assert_grants_put_under_only(field(&requests[0], "Policy").unwrap(), ALICE);
 }
 
 #[tokio::test]
@@ -264,4 +287,22 @@ async fn sts_down_means_temporarily_unavailable() {
     let text = metrics.encode();
     assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
     assert!(text.contains("uploads_refused_total{reason=\"credentials\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn page_views_without_a_cookie_make_no_sts_call() {
+    let moto = start_moto().await;
+    let metrics = Arc::new(Metrics::new());
+    let uploads = uploads_on(moto.addr, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
+    let calls = || metrics.encode().lines().find(|l| l.starts_with("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"}")).unwrap().to_owned();
+    // A flood of first views (no cookie yet): no plain form, no STS call.
+    for n in 0..50 {
+        let new = Requester { new_visitor: true, ..who(&format!("{n:032x}")) };
+        assert_eq!(uploads.page_form(&new, "http://app.example/uploaded".into()).await.unwrap(), None);
+    }
+    assert!(calls().ends_with(" 0"), "{}", calls());
+    // With its cookie, the visitor's next view carries a form, signed with its own credentials.
+    let known = who(&format!("{:032x}", 7));
+    assert!(uploads.page_form(&known, "http://app.example/uploaded".into()).await.unwrap().is_some());
+    assert!(calls().ends_with(" 1"), "{}", calls());
 }

@@ -3,7 +3,7 @@
 //! margin before its credentials do.
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,8 +37,16 @@ impl StsMode {
 /// signatures for one uploader make one STS call.
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<PolicySigner>>>>;
 
-/// Past this many cached uploaders, expired entries are dropped.
-const PRUNE_ABOVE: usize = 10_000;
+/// At most this many uploaders' credentials are kept; past it the longest-cached go first (in
+/// O(1): the cache never scans itself). An evicted uploader costs one more STS call.
+const MAX_CACHED: usize = 10_000;
+
+/// The cache: each uploader's slot, and the order they came in.
+#[derive(Default)]
+struct Slots {
+    by_uploader: HashMap<UploaderId, Slot>,
+    arrival: VecDeque<UploaderId>,
+}
 
 pub struct Sts {
     client: aws_sdk_sts::Client,
@@ -49,7 +57,7 @@ pub struct Sts {
     /// Refresh when fewer than this remain: the longest policy plus its margin.
     ahead: Duration,
     metrics: Arc<Metrics>,
-    slots: Mutex<HashMap<UploaderId, Slot>>,
+    slots: Mutex<Slots>,
 }
 
 impl Sts {
@@ -63,26 +71,37 @@ impl Sts {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (bucket, region) = (bucket.into(), region.into());
-        Self { client, mode, duration, bucket, region, ahead, metrics, slots: Mutex::new(HashMap::new()) }
+        Self { client, mode, duration, bucket, region, ahead, metrics, slots: Mutex::new(Slots::default()) }
     }
 
     pub fn mode(&self) -> &StsMode {
         &self.mode
     }
 
-    fn slot(&self, uploader: &UploaderId, now: OffsetDateTime) -> Slot {
+    fn slot(&self, uploader: &UploaderId) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slots.len() > PRUNE_ABOVE {
-            // A slot being refreshed is locked: keep it.
-            slots.retain(|_, slot| {
-                slot.try_lock().map_or(true, |s| s.as_ref().is_some_and(|s| s.credentials().expires_at().is_none_or(|at| at > now)))
-            });
+        if let Some(slot) = slots.by_uploader.get(uploader) {
+            return Arc::clone(slot);
         }
-        Arc::clone(slots.entry(uploader.clone()).or_default())
+        let slot = Slot::default();
+        slots.by_uploader.insert(uploader.clone(), Arc::clone(&slot));
+        slots.arrival.push_back(uploader.clone());
+        while slots.arrival.len() > MAX_CACHED {
+            // A slot being refreshed stays alive with its caller; only the cache forgets it.
+            if let Some(oldest) = slots.arrival.pop_front() {
+                slots.by_uploader.remove(&oldest);
+            }
+        }
+        slot
+    }
+
+    /// How many uploaders' credentials are cached.
+    pub fn cached(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_uploader.len()
     }
 
     pub async fn signer_for(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, CredentialError> {
-        let slot = self.slot(uploader, now);
+        let slot = self.slot(uploader);
         let mut cached = slot.lock().await;
         if let Some(signer) = cached.as_ref().filter(|s| fresh(s.credentials().expires_at(), now, self.ahead)) {
             return Ok(Arc::clone(signer));
@@ -142,5 +161,40 @@ impl Sts {
         Ok(Credentials::new(issued.access_key_id, issued.secret_access_key)
             .with_session_token(issued.session_token)
             .with_expiry(expires_at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sts() -> Sts {
+        // Never called: the cache is tested alone.
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_sts::Client::from_conf(config);
+        Sts::new(client, StsMode::Federation, Duration::from_secs(900), "b", "us-east-1", Duration::from_secs(60), Arc::new(Metrics::new()))
+    }
+
+    fn id(n: usize) -> UploaderId {
+        UploaderId::parse(&format!("{n:032x}")).unwrap()
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_forgets_the_longest_cached_first() {
+        let sts = sts();
+        let slot = sts.slot(&id(0));
+        assert!(Arc::ptr_eq(&slot, &sts.slot(&id(0))), "one slot per uploader");
+        let started = std::time::Instant::now();
+        for n in 1..=3 * MAX_CACHED {
+            sts.slot(&id(n));
+        }
+        // Constant work per uploader: 30 000 arrivals take milliseconds, not a scan each.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(sts.cached(), MAX_CACHED);
+        assert!(!Arc::ptr_eq(&slot, &sts.slot(&id(0))), "the first uploader was forgotten");
+        assert!(sts.slots.lock().unwrap().by_uploader.contains_key(&id(3 * MAX_CACHED)), "the newest is kept");
     }
 }

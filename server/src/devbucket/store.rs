@@ -13,8 +13,6 @@ use crate::policy::{error, S3Error};
 
 /// S3's limit on key length, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
-/// The usual file-system limit on one path segment.
-const MAX_SEGMENT_BYTES: usize = 255;
 
 /// What is kept beside an object and sent back with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,7 +94,7 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
             }
         },
     };
-    let identity = Identity { requester: Requester { uploader: id.clone(), ip, scope }, https: secure };
+    let identity = Identity { requester: Requester { uploader: id.clone(), ip, scope, new_visitor: minted }, https: secure };
     identity.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::metrics::Metrics;
 use crate::shared::{Budget, SharedStore};
 
-use super::ratelimit::{address_key, SignLimits};
+use super::ratelimit::{address_key, SignLimits, GUESSES_PER_MINUTE};
 
 pub struct Guard {
     local: SignLimits,
@@ -68,6 +68,21 @@ impl Guard {
             }
         }
         self.local.check(uploader, ip)
+    }
+
+    /// `Ok` for one more wrong access code from `ip` (or, without an address, `uploader`):
+    /// [`GUESSES_PER_MINUTE`] a minute, a budget of its own.
+    pub async fn guess(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
+        if let Some(store) = &self.shared {
+            let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
+            match store.spend(&[Self::budget(format!("g:{who}"), per_minute)]).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(err) => self.fell_back("rate", &err),
+            }
+        }
+        self.local.check_guess(&who)
     }
 
     /// `Ok` to ask the bucket about one of `uploader`'s uploads (as many a minute as files may

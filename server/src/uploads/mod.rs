@@ -228,10 +228,13 @@ impl Uploads {
     /// Everything that can be said about a request without credentials: rate, access code, and
     /// what [`app::rules`] says of the name, size, type, checksum and metadata.
     async fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
-        self.guard.sign(who.uploader.as_str(), who.ip).await.map_err(|wait| {
+        let too_many = |wait: std::time::Duration| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
-        })?;
+        };
+        // The code first: a caller without it spends only a budget of guesses of its own, never
+        // the signing budgets of the address or of anyone else.
         if !self.config.limits.accepts_access_code(&request.access_code) {
+            self.guard.guess(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
             let message = if request.access_code.is_empty() {
                 "uploading here needs an access code"
             } else {
@@ -239,6 +242,7 @@ impl Uploads {
             };
             return Err(("access_code", UploadError::AccessCode(message.into())));
         }
+        self.guard.sign(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
         let refused = |reason| move |message| (reason, UploadError::Refused(message));
         let name = rules::file_name(&request.file_name).map_err(refused("invalid_name"))?;
         let limits = &self.config.limits;
@@ -286,6 +290,12 @@ impl Uploads {
         const PLAIN_TYPE: &str = "application/octet-stream";
         let limits = &self.config.limits;
         if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
+            return Ok(None);
+        }
+        // With STS a form costs an STS call for its uploader: a first page view (no cookie yet,
+        // as every request of a client that keeps none) gets no form, so that a flood of
+        // cookie-less views makes no STS calls. The next view, with the cookie, has one.
+        if who.new_visitor && self.credentials_per_uploader() {
             return Ok(None);
         }
         // Every page view signs one: it counts as a file for the uploader and the address (a
@@ -450,7 +460,7 @@ mod tests {
     }
 
     fn uploader() -> Requester {
-        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None }
+        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None, new_visitor: false }
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {

@@ -12,7 +12,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// Keys are forgotten once their bucket is full again, when the tables grow past this.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// Wrong access codes one address may send a minute.
+pub const GUESSES_PER_MINUTE: u32 = 10;
+
 pub struct SignLimits {
+    /// Wrong access codes, per address (or uploader): apart from the signing budgets.
+    guesses: DefaultKeyedRateLimiter<String>,
     per_uploader: DefaultKeyedRateLimiter<String>,
     /// Checks of the bucket made for an uploader (confirming): a client whose confirm keeps
     /// failing on the bucket cannot make the service ask it without end.
@@ -39,6 +44,7 @@ impl SignLimits {
         Self {
             per_uploader: RateLimiter::keyed(Quota::per_minute(per_uploader)),
             confirms: RateLimiter::keyed(Quota::per_minute(per_uploader)),
+            guesses: RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero"))),
             per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
             clock: DefaultClock::default(),
         }
@@ -56,6 +62,15 @@ impl SignLimits {
             Some(ip) => self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now)),
             None => Ok(()),
         }
+    }
+
+    /// `Ok` for one more wrong access code from `who`, or how long to wait first.
+    pub fn check_guess(&self, who: &str) -> Result<(), Duration> {
+        if self.guesses.len() > PRUNE_ABOVE {
+            self.guesses.retain_recent();
+        }
+        let now = self.clock.now();
+        self.guesses.check_key(&who.to_owned()).map_err(|wait| wait.wait_time_from(now))
     }
 
     /// `Ok` to ask the bucket about one of `uploader`'s uploads, or how long to wait first.
