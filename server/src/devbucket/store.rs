@@ -122,11 +122,12 @@ pub fn key_segments(key: &str) -> Result<Vec<String>, S3Error> {
 
 /// The key a path under the bucket's directory stands for (the inverse of [`key_segments`]).
 pub fn key_of(names: &[&str]) -> Option<String> {
-    let mut key = String::new();
+    // Bytes first: a character written as several `%XX` may be split across continued names.
+    let mut key = Vec::new();
     let mut continued = false;
     for (i, name) in names.iter().enumerate() {
         if i > 0 && !continued {
-            key.push('/');
+            key.push(b'/');
         }
         let (name, more) = match name.strip_suffix(CONTINUED) {
             Some(head) => (head, true),
@@ -136,22 +137,20 @@ pub fn key_of(names: &[&str]) -> Option<String> {
         if name == "%" {
             continue;
         }
-        let mut bytes = Vec::with_capacity(name.len());
         let raw = name.as_bytes();
         let mut at = 0;
         while at < raw.len() {
             if raw[at] == b'%' {
                 let hex = std::str::from_utf8(raw.get(at + 1..at + 3)?).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                key.push(u8::from_str_radix(hex, 16).ok()?);
                 at += 3;
             } else {
-                bytes.push(raw[at]);
+                key.push(raw[at]);
                 at += 1;
             }
         }
-        key.push_str(&String::from_utf8(bytes).ok()?);
     }
-    Some(key)
+    String::from_utf8(key).ok()
 }
 
 impl Store {

@@ -1,6 +1,7 @@
 //! Server functions take a few hundred bytes of arguments. A bigger body is a client's fault:
 //! answered `413` before it is read (a declared length) or as soon as it passes the limit
-//! (a streamed one), never read to the end, never a server error.
+//! (a streamed one), never read to the end, never a server error. So are arguments that do not
+//! decode: `400`, not the framework's `500`.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -31,9 +32,15 @@ pub async fn limit(request: Request, next: Next) -> Response {
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_API_BODY).await {
+    let mut response = match axum::body::to_bytes(body, MAX_API_BODY).await {
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         // Over the limit (or the client went away): nothing more is read.
-        Err(_) => too_large(),
+        Err(_) => return too_large(),
+    };
+    // The server functions answer their own errors with the status each means; a 500 comes
+    // only from the framework failing to read the arguments: the client's fault.
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
     }
+    response
 }

@@ -1,0 +1,237 @@
+//! Fuzz targets, generated (proptest: stable Rust has no coverage-guided fuzzer here; each
+//! target mixes structure-aware inputs, from signed forms and real field names, with raw
+//! garbage). `FUZZ_CASES` sets the count per target (default 2 000 for `cargo test`;
+//! `scripts/fuzz.sh` runs a million). Invariants: no panic; no server error (5xx) for bad
+//! input; no key outside `uploads/<id>/`; nothing left behind by a refused upload; the reading
+//! of a request bounded.
+
+mod common;
+
+use std::sync::Arc;
+
+use app::rules;
+use axum::body::Body;
+use common::policy::{case, credentials, parts, sign, BUCKET, REGION};
+use http::{header, Request, StatusCode};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use server::devbucket::store::{key_of, key_segments};
+use server::devbucket::{self, DevBucket, Store};
+use server::policy::{verify, Context, Part, ReceivedPolicy};
+use tower::ServiceExt;
+
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000)
+}
+
+fn runner() -> TestRunner {
+    // No shrinking past what is useful, no persistence files: a failure prints its input.
+    TestRunner::new(Config { cases: cases(), failure_persistence: None, max_shrink_iters: 256, ..Config::default() })
+}
+
+/// Field names S3 forms use, and some it does not.
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("key".to_owned()),
+        Just("policy".to_owned()),
+        Just("x-amz-signature".to_owned()),
+        Just("x-amz-credential".to_owned()),
+        Just("x-amz-date".to_owned()),
+        Just("x-amz-algorithm".to_owned()),
+        Just("x-amz-security-token".to_owned()),
+        Just("Content-Type".to_owned()),
+        Just("success_action_status".to_owned()),
+        Just("success_action_redirect".to_owned()),
+        Just("x-amz-checksum-sha256".to_owned()),
+        Just("x-amz-checksum-algorithm".to_owned()),
+        Just("file".to_owned()),
+        "x-amz-meta-[a-z_]{0,8}",
+        ".{0,12}",
+    ]
+}
+
+/// Values: base64 policy documents with odd content, dates, scopes, and anything.
+fn field_value() -> impl Strategy<Value = String> {
+    use base64::Engine;
+    fn b64(s: String) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+    prop_oneof![
+        ".{0,40}",
+        "[0-9]{8}T[0-9]{6}Z",
+        "[A-Z0-9]{0,20}/[0-9]{8}/[a-z0-9-]{0,12}/s3/aws4_request",
+        r#"\{"expiration": ?"[0-9T:.Z+ -]{0,30}", ?"conditions": ?\[.{0,40}\]\}"#.prop_map(b64),
+        r#"\[("eq"|"starts-with"|"content-length-range"), ?"\$[a-z-]{0,10}", ?.{0,10}\]"#.prop_map(|c| b64(format!("{{\"expiration\":\"2030-01-01T00:00:00Z\",\"conditions\":[{c}]}}"))),
+        proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+    ]
+}
+
+#[test]
+fn the_policy_parser_never_panics_on_any_document() {
+    runner()
+        .run(&prop_oneof![".{0,200}".boxed(), field_value().boxed()], |text| {
+            let _ = ReceivedPolicy::parse(&text);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_verifier_answers_every_form_with_an_s3_error_or_acceptance() {
+    let strategy = (case(), proptest::collection::vec((any::<prop::sample::Index>(), field_name(), field_value()), 0..6), any::<bool>());
+    runner()
+        .run(&strategy, |(case, edits, drop_file)| {
+            // A signed form, then some of its fields replaced or new ones added.
+            let mut fields = sign(&case).fields;
+            for (at, name, value) in edits {
+                if fields.is_empty() || at.index(2) == 0 {
+                    fields.push((name, value));
+                } else {
+                    let i = at.index(fields.len());
+                    fields[i] = (name, value);
+                }
+            }
+            let mut parts = parts(&fields, case.size);
+            if drop_file {
+                parts.retain(|p| matches!(p, Part::Field { .. }));
+            }
+            let creds = credentials(&case.token);
+            let lookup = |id: &str| (id == creds.access_key_id()).then(|| creds.clone());
+            match verify(&parts, Context { bucket: BUCKET, region: REGION, now: case.now }, lookup) {
+                Ok(accepted) => prop_assert!(!accepted.key.is_empty()),
+                Err(err) => prop_assert!((400..500).contains(&err.status), "{err:?}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn file_names_and_keys_stay_under_the_uploader_prefix_and_map_back() {
+    let strategy = (".{0,300}", proptest::collection::vec(any::<char>(), 0..40));
+    let store = Store::new("/data");
+    runner()
+        .run(&strategy, |(text, chars)| {
+            let raw: String = chars.into_iter().collect();
+            for name in [text.as_str(), raw.as_str()] {
+                if let Ok(clean) = rules::file_name(name) {
+                    let placeholder = clean.contains("${");
+                    prop_assert!(!clean.is_empty() && !clean.contains('/') && !clean.contains('\\') && !placeholder, "{:?}", clean);
+                    prop_assert!(clean.len() <= rules::MAX_NAME_BYTES);
+                    let key = format!("uploads/0123456789abcdef0123456789abcdef/d/{clean}");
+                    prop_assert_eq!(key.rsplit('/').next(), Some(clean.as_str()));
+                }
+                // Every key the dev bucket is given maps inside the bucket and back.
+                let key = format!("uploads/u/{name}");
+                if let Ok(paths) = store.paths("b", &key) {
+                    prop_assert!(paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"));
+                    prop_assert!(paths.object.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+                    let names = key_segments(&key).unwrap();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    prop_assert_eq!(key_of(&names), Some(key.clone()));
+                } else {
+                    prop_assert!(key.len() > 1024);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// A server-function body: form-encoded arguments, real names and odd ones, odd encodings.
+fn function_body() -> impl Strategy<Value = String> {
+    let arg = prop_oneof![
+        Just("file_name".to_owned()),
+        Just("size".to_owned()),
+        Just("content_type".to_owned()),
+        Just("access_code".to_owned()),
+        Just("checksum_sha256".to_owned()),
+        Just("key".to_owned()),
+        Just("etag".to_owned()),
+        Just("receipt".to_owned()),
+        "metadata\\[[a-zA-Z_ -]{0,10}\\]",
+        ".{0,8}",
+    ];
+    let value = prop_oneof![".{0,40}", "[0-9]{1,25}", "-?[0-9]{1,5}", "%[0-9A-Fa-f]{0,2}", Just("uploads/0123456789abcdef0123456789abcdef/d/a.txt".to_owned())];
+    proptest::collection::vec((arg, value), 0..8).prop_map(|pairs| {
+        pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    })
+}
+
+#[test]
+fn server_functions_answer_bad_input_without_a_server_error() {
+    let app = common::router::app();
+    static FUNCTIONS: [&str; 6] = ["sign_upload", "confirm_upload", "my_uploads", "page_form", "upload_target", "nothing"];
+    let strategy = (proptest::sample::select(&FUNCTIONS[..]), function_body(), ".{0,60}", prop_oneof![Just("application/x-www-form-urlencoded"), Just("application/json"), Just("text/plain")]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runner()
+        .run(&strategy, |(function, body, cookie, content_type)| {
+            let mut request = Request::post(format!("/api/{function}"))
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::ACCEPT, "application/json");
+            if let Ok(value) = http::HeaderValue::from_str(&format!("uploader={cookie}")) {
+                request = request.header(header::COOKIE, value);
+            }
+            let response = runtime.block_on(app.clone().oneshot(request.body(Body::from(body.clone())).unwrap())).unwrap();
+            // 503 is this test app's honest answer where no bucket is configured to look at.
+            let status = response.status();
+            prop_assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{status} for /api/{function} {body:?}");
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// A multipart body: parts with real names and odd ones, broken boundaries and headers.
+fn multipart_body() -> impl Strategy<Value = Vec<u8>> {
+    let part = (prop::option::of(field_name()), prop::option::of(".{0,20}"), ".{0,60}", 0..3usize);
+    proptest::collection::vec(part, 0..10).prop_map(|parts| {
+        let mut body = Vec::new();
+        for (name, file_name, value, shape) in parts {
+            let disposition = match (name, file_name) {
+                (Some(n), Some(f)) => format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{f}\""),
+                (Some(n), None) => format!("Content-Disposition: form-data; name=\"{n}\""),
+                (None, _) => "Content-Disposition: form-data".to_owned(),
+            };
+            match shape {
+                0 => body.extend_from_slice(format!("--B\r\n{disposition}\r\n\r\n{value}\r\n").as_bytes()),
+                1 => body.extend_from_slice(format!("--B\r\n{disposition}\r\n{value}").as_bytes()),
+                _ => body.extend_from_slice(value.as_bytes()),
+            }
+        }
+        body.extend_from_slice(b"--B--\r\n");
+        body
+    })
+}
+
+#[test]
+fn the_dev_bucket_answers_any_post_with_an_s3_error_and_keeps_nothing() {
+    let dir = std::env::temp_dir().join(format!("fuzz-dev-{}", uuid::Uuid::new_v4().simple()));
+    let dev = Arc::new(DevBucket {
+        bucket: devbucket::DEV_BUCKET.into(),
+        region: devbucket::DEV_REGION.into(),
+        credentials: server::policy::Credentials::new("DEVTESTKEY", "d".repeat(64)),
+        store: Store::new(&dir),
+        endpoint: "http://127.0.0.1:9".into(),
+        metrics: Default::default(),
+    });
+    let router = devbucket::router(dev, vec![]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    static CONTENT_TYPES: [&str; 4] = ["multipart/form-data; boundary=B", "multipart/form-data", "text/plain", "multipart/form-data; boundary=\"\""];
+    runner()
+        .run(&(multipart_body(), proptest::sample::select(&CONTENT_TYPES[..])), |(body, content_type)| {
+            let request = Request::post(format!("/{}", devbucket::DEV_BUCKET)).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap();
+            let status = runtime.block_on(router.clone().oneshot(request)).unwrap().status();
+            prop_assert!(status.is_client_error(), "{status}");
+            Ok(())
+        })
+        .unwrap();
+    // Nothing was signed, so nothing may be stored, and no temp file may stay.
+    let left: Vec<_> = walk(&dir);
+    assert!(left.is_empty(), "{left:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+}
