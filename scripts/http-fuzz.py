@@ -49,11 +49,11 @@ def request(base):
         body = form_body() if random.random() < 0.8 else bytes(random.getrandbits(8) for _ in range(random.randint(0, 200)))
         headers["Content-Type"] = random.choice(["application/x-www-form-urlencoded", "application/json", text(12)])
     elif kind < 0.8:
-        method, path = "POST", random.choice(["/dev-uploads", "/uploads", "/" + text(8)])
+        method, path = "POST", random.choice(["/dev-uploads", "/uploads", "/" + urllib.parse.quote(text(8))])
         body, headers["Content-Type"] = multipart_body()
     else:
         method, body = "GET", b""
-        path = random.choice(["/", "/uploaded?" + urllib.parse.urlencode({"session": text(40), "key": text(20), "etag": text(10), "receipt": text(40)}), "/readyz", "/healthz", "/dev-uploads/" + urllib.parse.quote(text(20)), "/pkg/" + text(5)])
+        path = random.choice(["/", "/uploaded?" + urllib.parse.urlencode({"session": text(40), "key": text(20), "etag": text(10), "receipt": text(40)}), "/readyz", "/healthz", "/dev-uploads/" + urllib.parse.quote(text(20)), "/pkg/" + urllib.parse.quote(text(5))])
     for name, value in list(headers.items()):
         # http.client refuses control characters in headers: those requests go out without them.
         if any(c in value for c in "\r\n\x00") or not value.isascii():

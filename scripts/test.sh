@@ -87,6 +87,10 @@ pids+=($!)
 echo "== metrics in the alerts and the dashboard"
 scripts/check-metrics.py http://127.0.0.1:4103 http://127.0.0.1:4104 http://127.0.0.1:4101
 
+# Random requests at every server for a while: no answer may be a server error.
+echo "== HTTP fuzz"
+scripts/http-fuzz.py 15 http://127.0.0.1:3100 "$DEV_APP_URL" "$DEV_BUCKET_ENDPOINT"
+
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"
 fleet_secret=$(sed -n 's/^UPLOAD_SESSION_SECRET=//p' "$work/fleet/instance.env")

@@ -23,10 +23,13 @@ const port = (name: string) => new URL(instances[name]).port;
 const script = (name: string, ...args: string[]) => execFileSync(`scripts/${name}`, args, { cwd: root, stdio: 'pipe' });
 const scriptLater = (name: string, ...args: string[]) => promisify(execFile)(`scripts/${name}`, args, { cwd: root });
 
-/** A browser context of its own (a fresh uploader) with its cookie set by the page. */
+/**
+ * A browser context of its own (a fresh uploader) with its cookie, from /healthz: the page would
+ * sign a plain form, which spends one of the uploader's files.
+ */
 async function newUploader(browser: Browser, baseURL: string) {
   const context = await browser.newContext({ baseURL });
-  const res = await context.request.get('/');
+  const res = await context.request.get('/healthz');
   expect(res.ok()).toBe(true);
   return context;
 }

@@ -107,6 +107,11 @@ pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc
         .map_err(|err| format!("the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}"))?;
     let endpoint = format!("http://{}", listener.local_addr().map_err(|err| err.to_string())?);
     let config = settings.config(endpoint.clone());
+    // The bucket exists from the start (and /readyz can say so), not from the first upload.
+    let bucket_dir = settings.data_dir.join(&config.bucket);
+    tokio::fs::create_dir_all(&bucket_dir)
+        .await
+        .map_err(|err| format!("the dev bucket cannot create {} (UPLOAD_DEV_DATA_DIR): {err}", bucket_dir.display()))?;
     let dev = Arc::new(DevBucket {
         bucket: config.bucket.clone(),
         region: config.region.clone(),
