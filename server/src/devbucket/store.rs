@@ -115,7 +115,13 @@ pub fn key_segments(key: &str) -> Result<Vec<String>, S3Error> {
             names.push(format!("{}{CONTINUED}", &rest[..cut]));
             rest = &rest[cut..];
         }
-        names.push(rest.to_owned());
+        // What is left of a long segment may be `.` or `..` on its own (found by fuzzing):
+        // never a name a path would climb with.
+        names.push(match rest {
+            "." => "%2E".to_owned(),
+            ".." => "%2E%2E".to_owned(),
+            rest => rest.to_owned(),
+        });
     }
     Ok(names)
 }
@@ -351,9 +357,10 @@ mod tests {
     fn every_key_s3_takes_maps_inside_the_bucket_and_back() {
         let store = Store::new("/data");
         let long = "é".repeat(512);
+        let (dots, dot) = (format!("{}..", "a".repeat(200)), format!("{}.", "b".repeat(200)));
         for key in [
             "../etc/passwd", "a/../../b", "./a", "/absolute", "a//b", "trailing/", "nul\0byte", "back\\slash", "tab\there",
-            "$dollar/${x}", "100%/%2E%2E", "..", ".", "/", "a%+/b", long.as_str(),
+            "$dollar/${x}", "100%/%2E%2E", "..", ".", "/", "a%+/b", long.as_str(), dots.as_str(), dot.as_str(),
         ] {
             let paths = store.paths("b", key).unwrap_or_else(|e| panic!("{key:?}: {e}"));
             assert!(paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"), "{key:?}: {paths:?}");

@@ -58,44 +58,36 @@ impl Guard {
 
     /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.
     pub async fn sign(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
-        if let Some(store) = &self.shared {
-            let mut budgets = vec![Self::budget(format!("u:{uploader}"), self.per_uploader)];
-            budgets.extend(ip.map(|ip| Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)));
-            match store.spend(&budgets).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(wait)) => return Err(wait),
-                Err(err) => self.fell_back("rate", &err),
-            }
-        }
-        self.local.check(uploader, ip)
+        let mut budgets = vec![Self::budget(format!("u:{uploader}"), self.per_uploader)];
+        budgets.extend(ip.map(|ip| Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)));
+        self.spend(&budgets, || self.local.check(uploader, ip)).await
     }
 
     /// `Ok` for one more wrong access code from `ip` (or, without an address, `uploader`):
     /// [`GUESSES_PER_MINUTE`] a minute, a budget of its own.
     pub async fn guess(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
-        if let Some(store) = &self.shared {
-            let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
-            match store.spend(&[Self::budget(format!("g:{who}"), per_minute)]).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(wait)) => return Err(wait),
-                Err(err) => self.fell_back("rate", &err),
-            }
-        }
-        self.local.check_guess(&who)
+        let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
+        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || self.local.check_guess(&who)).await
     }
 
     /// `Ok` to ask the bucket about one of `uploader`'s uploads (as many a minute as files may
     /// be signed), or how long to wait first.
     pub async fn confirm(&self, uploader: &str) -> Result<(), Duration> {
+        self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || self.local.check_confirm(uploader)).await
+    }
+
+    /// Spends from `budgets` in the shared store, or, without one (or when it fails), from this
+    /// instance's own limits (`local`).
+    async fn spend(&self, budgets: &[Budget], local: impl FnOnce() -> Result<(), Duration>) -> Result<(), Duration> {
         if let Some(store) = &self.shared {
-            match store.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)]).await {
+            match store.spend(budgets).await {
                 Ok(None) => return Ok(()),
                 Ok(Some(wait)) => return Err(wait),
                 Err(err) => self.fell_back("rate", &err),
             }
         }
-        self.local.check_confirm(uploader)
+        local()
     }
 
     /// True the first time the fleet checks the upload named `name` in `ttl`; false after.

@@ -50,9 +50,7 @@ impl SignLimits {
         }
     }
 
-    /// `Ok` to sign, or how long to wait first, counting against the client address only: for
-    /// signatures made without being asked for a file (the page's plain form), which a new
-    /// visitor gets on every page view.
+    /// `Ok` to sign, or how long to wait first, counting against the client address only.
     pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
         if self.per_ip.len() > PRUNE_ABOVE {
             self.per_ip.retain_recent();
