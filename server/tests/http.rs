@@ -374,3 +374,13 @@ async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_
     }
     assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn paths_with_dot_segments_are_not_found_not_a_server_error() {
+    for path in ["/.", "/..", "/pkg/../Cargo.toml", "/./api/sign_upload"] {
+        for method in [http::Method::GET, http::Method::POST] {
+            let res = app().oneshot(Request::builder().method(method.clone()).uri(path).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        }
+    }
+}

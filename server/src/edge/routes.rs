@@ -33,6 +33,9 @@ pub fn app(
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
+        // A path with a `.` or `..` segment names no page and no file: 404 here, before the
+        // static-file handler (which answered 503 for it: found by the HTTP fuzz pass).
+        .layer(axum::middleware::from_fn(no_dot_segments))
         .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
         // Before anything reads a server function's body.
         .layer(axum::middleware::from_fn(body_limit::limit))
@@ -41,6 +44,14 @@ pub fn app(
         // Pages carry return tokens and view links in URLs: never send them on as a referrer.
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(options)
+}
+
+async fn no_dot_segments(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path().split('/').any(|segment| segment == "." || segment == "..") {
+        return (http::StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    next.run(request).await
 }
 
 /// `GET /metrics` (OpenMetrics text), for the metrics address (`UPLOAD_METRICS_ADDR`).
