@@ -81,7 +81,15 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_METRICS_ADDR=127.0.0
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
 
-(cd end2end && npx playwright test) || { echo "== app logs"; tail -n 30 "$work"/app-*.log "$work"/fleet/app-*.log; exit 1; }
+# On failure the logs come first and Playwright's account of what failed last, where a reader of
+# the output's tail (CI keeps only the tail) finds it: the first failure's error, then the list.
+if ! (cd end2end && npx playwright test 2>&1 | tee "$work/playwright.txt"); then
+  echo "== app logs"; tail -n 15 "$work"/app-*.log "$work"/fleet/app-*.log | cut -c1-400
+  echo "== what failed"
+  grep -m1 -A14 -E '^  1\) ' "$work/playwright.txt" || true
+  sed -n '/^  [0-9]* failed$/,$p' "$work/playwright.txt"
+  exit 1
+fi
 
 # Every metric the alert rules and the dashboard use, as the two running apps export them.
 echo "== metrics in the alerts and the dashboard"
@@ -102,3 +110,11 @@ done
 lines=$(cat "$work"/app-*.log "$work"/fleet/app-*.log | wc -l)
 [ "$lines" -gt 20 ] || { echo "the server logs hold only $lines lines: nothing was checked"; exit 1; }
 echo "== no secret in $lines log lines"
+
+# The benchmark script runs (briefly, on the debug build above): every measurement and its
+# reference start, measure and print their row. The figures themselves come from a full run.
+echo "== benchmarks, short"
+scripts/bench.sh --short > "$work/bench.txt"
+cat "$work/bench.txt"
+rows=$(grep -c '^| ' "$work/bench.txt")
+[ "$rows" -ge 20 ] || { echo "the benchmark table has $rows rows"; exit 1; }

@@ -14,6 +14,12 @@ use server::edge::ready::{operable, Readiness};
 use server::metrics::Metrics;
 use server::uploads::Uploads;
 
+// Every request allocates a few dozen small strings and buffers: mimalloc serves them from
+// per-thread pages (measured with perf: glibc's malloc and free were 20% of the time spent
+// signing).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,7 +32,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: &Settings) -> ExitCode {
     let leptos = match get_configuration(None) {
-        Ok(conf) => conf.leptos_options,
+        Ok(conf) => server::config::site_options(conf.leptos_options),
         Err(err) => {
             eprintln!("error: Leptos configuration: {err}");
             return ExitCode::from(2);

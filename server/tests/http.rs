@@ -384,3 +384,76 @@ async fn paths_with_dot_segments_are_not_found_not_a_server_error() {
         }
     }
 }
+
+/// A site root on disk, removed when dropped.
+struct Site(std::path::PathBuf);
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A site as a release build leaves it: hashed names, each with its brotli and gzip copies.
+fn built_site(hashed: bool) -> (Site, leptos::prelude::LeptosOptions) {
+    let root = Site(std::env::temp_dir().join(format!("site-test-{}", uuid::Uuid::new_v4().simple())));
+    let pkg = root.0.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let name = if hashed { "s3-uploader.Tq1x9Gm2.wasm" } else { "s3-uploader.wasm" };
+    std::fs::write(pkg.join(name), b"\0asm plain").unwrap();
+    std::fs::write(pkg.join(format!("{name}.br")), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join(format!("{name}.gz")), b"gzip bytes").unwrap();
+    std::fs::write(root.0.join("favicon.svg"), b"<svg/>").unwrap();
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("s3-uploader")
+        .site_root(root.0.to_str().unwrap())
+        .hash_files(hashed)
+        .build();
+    (root, options)
+}
+
+fn get(path: &str, accept_encoding: &str) -> Request<Body> {
+    Request::get(path).header(header::ACCEPT_ENCODING, accept_encoding).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn hashed_assets_go_precompressed_and_are_kept_a_year_pages_never() {
+    let (_root, options) = built_site(true);
+    let app = common::router::app_serving(&[], options).0;
+    let wasm = "/pkg/s3-uploader.Tq1x9Gm2.wasm";
+
+    let res = app.clone().oneshot(get(wasm, "gzip, deflate, br")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(body_text(res).await, "brotli bytes");
+
+    let res = app.clone().oneshot(get(wasm, "gzip")).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(body_text(res).await, "gzip bytes");
+    let res = app.clone().oneshot(get(wasm, "identity")).await.unwrap();
+    assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(body_text(res).await, "\0asm plain");
+
+    let res = app.clone().oneshot(get("/favicon.svg", "br")).await.unwrap();
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=86400");
+    // Pages and server functions carry what was made for one visitor.
+    let res = app.clone().oneshot(sign_request("access_code=&file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn unhashed_assets_are_checked_again_before_use() {
+    let (_root, options) = built_site(false);
+    let app = common::router::app_serving(&[], options).0;
+    let res = app.clone().oneshot(get("/pkg/s3-uploader.wasm", "br")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+    assert!(res.headers().contains_key(header::LAST_MODIFIED), "so that the browser can ask whether it changed");
+    // A missing file is never kept: the next build may bring it. (Rendered as the 404 page,
+    // which with hashed names would need cargo-leptos's hash file beside this test.)
+    let res = app.oneshot(get("/pkg/s3-uploader.0ld.wasm", "br")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+}

@@ -8,8 +8,10 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
-/// Large enough that per-slice overhead is small, small enough to stay out of the way.
-const SLICE_BYTES: f64 = 4.0 * 1024.0 * 1024.0;
+/// Each slice is hashed in one go on the page's thread, so it must stay well under the 50 ms
+/// of a long task on a slow phone (about 6 ms here); the await between slices lets the page
+/// draw and answer clicks. Large enough that the per-slice overhead stays small.
+const SLICE_BYTES: f64 = 1024.0 * 1024.0;
 
 /// The base64 SHA-256 of `blob`, as S3's `x-amz-checksum-sha256` wants it. `progress` gets
 /// the bytes hashed so far after each slice and returns `false` to stop (then `Ok(None)`).

@@ -53,7 +53,13 @@ pub fn UploadPage() -> impl IntoView {
     // Effects only run in the browser: until hydration the picker stays disabled (the plain
     // form below works meanwhile), so a file chosen early is not silently dropped.
     let ready = RwSignal::new(false);
-    Effect::new(move |_| ready.set(true));
+    Effect::new(move |_| {
+        ready.set(true);
+        // For performance tools (and scripts/bench.sh): when the page began to work.
+        if let Some(performance) = window().performance() {
+            let _ = performance.mark("hydrated");
+        }
+    });
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
             queue.checksum_max_bytes.set(info.checksum_max_bytes);

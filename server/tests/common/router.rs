@@ -24,6 +24,11 @@ pub fn app_with(settings: &[(&str, &str)]) -> Router {
 
 /// The app, and the router of its metrics address.
 pub fn app_and_metrics(settings: &[(&str, &str)]) -> (Router, Router) {
+    app_serving(settings, LeptosOptions::builder().output_name("s3-uploader").build())
+}
+
+/// The app serving the site `options` describe (its static files, hashed names or not).
+pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router, Router) {
     let config = Config::from_lookup(|name| {
         if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
             return Some(value.to_string());
@@ -42,7 +47,6 @@ pub fn app_and_metrics(settings: &[(&str, &str)]) -> (Router, Router) {
         .to_owned())
     })
     .unwrap();
-    let options = LeptosOptions::builder().output_name("s3-uploader").build();
     let metrics = Arc::new(server::metrics::Metrics::new());
     let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
     let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());

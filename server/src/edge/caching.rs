@@ -1,0 +1,73 @@
+//! How long a browser may keep each answer: the wasm, JS and CSS under hashed names for a year
+//! (a new build has new names, so a second visit downloads nothing), the same files under
+//! fixed names only after asking again, the other static files for a day, and pages and server
+//! functions not at all (they carry signed forms, return tokens and links made for one visitor).
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+use http::{header, HeaderValue, StatusCode};
+use leptos::config::LeptosOptions;
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+const A_DAY: HeaderValue = HeaderValue::from_static("public, max-age=86400");
+const NEVER: HeaderValue = HeaderValue::from_static("no-store");
+
+/// The `Cache-Control` for a request to `path`, given whether the build hashed its file names
+/// (cargo-leptos `hash-files`) under `pkg_dir`.
+pub fn policy(path: &str, pkg_dir: &str, hashed: bool) -> HeaderValue {
+    let in_pkg = path.strip_prefix('/').and_then(|rest| rest.strip_prefix(pkg_dir)).is_some_and(|rest| rest.starts_with('/'));
+    if in_pkg {
+        return if hashed { IMMUTABLE } else { REVALIDATE };
+    }
+    let is_asset = path.rsplit_once('.').is_some_and(|(_, ext)| matches!(ext, "svg" | "ico" | "png" | "txt"));
+    if is_asset {
+        A_DAY
+    } else {
+        NEVER
+    }
+}
+
+/// Where the build put its wasm, JS and CSS, and whether it hashed their names.
+#[derive(Clone)]
+pub struct Assets {
+    pub pkg_dir: Arc<str>,
+    pub hashed: bool,
+}
+
+impl Assets {
+    pub fn of(options: &LeptosOptions) -> Self {
+        Self { pkg_dir: options.site_pkg_dir.clone(), hashed: options.hash_files }
+    }
+}
+
+/// Sets [`policy`] on every successful answer that has no `Cache-Control` of its own; errors
+/// are never kept.
+pub async fn set(State(assets): State<Assets>, request: Request, next: Next) -> Response {
+    let value = policy(request.uri().path(), &assets.pkg_dir, assets.hashed);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let value = if status.is_success() || status == StatusCode::NOT_MODIFIED { value } else { NEVER };
+    response.headers_mut().entry(header::CACHE_CONTROL).or_insert(value);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_files_are_kept_a_year_and_pages_never() {
+        assert_eq!(policy("/pkg/s3-uploader.3f2a.wasm", "pkg", true), IMMUTABLE);
+        assert_eq!(policy("/pkg/s3-uploader.wasm", "pkg", false), REVALIDATE);
+        assert_eq!(policy("/favicon.svg", "pkg", true), A_DAY);
+        for page in ["/", "/uploaded", "/api/sign_upload", "/pkgs/x.wasm", "/pkg"] {
+            assert_eq!(policy(page, "pkg", true), NEVER, "{page}");
+        }
+    }
+}
