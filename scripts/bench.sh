@@ -6,13 +6,14 @@
 #   bytes    the wasm + JS + CSS a visitor downloads (gzip, brotli) beside Uppy 5 Dashboard +
 #            @uppy/aws-s3 bundled by esbuild --minify; bytes over the wire on a first and a
 #            second visit
-#   page     navigation -> hydrated (the page's `hydrated` mark); a dropped file -> its first
-#            upload progress, without and with hashing; long tasks while 256 MiB are hashed
+#   page     navigation -> hydrated (the page's `hydrated` mark), on loopback and over a
+#            1.6 Mbit/s link; a dropped file -> its first upload progress, without and with
+#            hashing; long tasks while 256 MiB are hashed
 #   signing  sign_upload over HTTP (wrk, 16 connections) beside Uppy Companion's GET /s3/params,
 #            then 60 s at full load: errors, resident memory before and after; then the fleet:
 #            1 or 2 instances behind nginx, with and without Redis
-#   upload   1 GiB from the page (Chromium) beside curl POSTing a form from `server sign --curl`,
-#            to Garage and to the dev bucket
+#   upload   1 GiB from the page (Chromium) beside a bare XHR POST in the same browser and curl
+#            POSTing a form from `server sign --curl`, to Garage and to the dev bucket
 # usage: scripts/bench.sh [--short]   --short: the debug build, small files, seconds not minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -117,6 +118,8 @@ instance "$work/dev-app" 3183 "${dev_env[@]}" "${raised[@]}"
 log "the page: load, first progress, hashing"
 loaded=$(page load http://127.0.0.1:3182 "$runs")
 row "navigation -> hydrated, loopback (median of $runs)" "$(json "$loaded" hydrated_ms | xargs printf '%.0f ms')" "" "" ""
+slow=$(page load-slow http://127.0.0.1:3182)
+row "navigation -> hydrated, first visit at 1.6 Mbit/s, 150 ms" "$(json "$slow" slow_hydrated_ms | xargs printf '%.0f ms')" "" "" ""
 row "bytes over the wire: first visit / second visit" "$(kb "$(json "$loaded" first_visit_bytes)") / $(kb "$(json "$loaded" second_visit_bytes)")" "" "" "second visit: no wasm, JS or CSS again"
 plain=$(page first-progress http://127.0.0.1:3182 "$runs")
 hashed=$(page first-progress http://127.0.0.1:3183 "$runs")
@@ -126,7 +129,7 @@ tasks=$(page longtasks http://127.0.0.1:3183 "$hash_mib")
 row "hashing $hash_mib MiB: time; long tasks; the longest" "$(json "$tasks" hash_ms | xargs printf '%.0f ms'); $(json "$tasks" long_tasks); $(json "$tasks" longest_task_ms | xargs printf '%.0f ms')" "" "" "no task over 50 ms"
 
 # --- the upload --------------------------------------------------------------------------
-log "upload: $upload_mib MiB, the page beside curl"
+log "upload: $upload_mib MiB, the page beside a bare XHR and curl, best of 2 each"
 big="$work/big.bin"
 head -c $((upload_mib << 20)) /dev/urandom > "$big"
 curl_upload() { # env for `server sign`...
@@ -138,6 +141,7 @@ curl_upload() { # env for `server sign`...
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
 mibs() { awk -v m="$upload_mib" -v s="$1" 'BEGIN { printf "%.0f MiB/s", m / s }'; }
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 for target in garage dev; do
   if [ "$target" = garage ]; then
     url=http://127.0.0.1:3182
@@ -146,9 +150,16 @@ for target in garage dev; do
     url=http://127.0.0.1:3183
     signing=(UPLOAD_BUCKET=dev-uploads AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:3184 "AWS_ACCESS_KEY_ID=$dev_key" "AWS_SECRET_ACCESS_KEY=$dev_secret")
   fi
-  uploaded=$(page upload "$url" "$big")
-  ours_s=$(json "$uploaded" upload_s) bare_s=$(json "$uploaded" bare_s)
-  curl_s=$(curl_upload "${signing[@]}")
+  ours_s="" bare_s="" curl_s=""
+  for _ in 1 2; do
+    # What the last upload wrote goes to disk first, so that no run pays for another's.
+    sync
+    uploaded=$(page upload "$url" "$big")
+    ours_s=$(least "$(json "$uploaded" upload_s)" "$ours_s")
+    bare_s=$(least "$(json "$uploaded" bare_s)" "$bare_s")
+    sync
+    curl_s=$(least "$(curl_upload "${signing[@]}")" "$curl_s")
+  done
   row "upload $upload_mib MiB to $target: the page / curl (throughput)" "$(mibs "$ours_s")" "$(mibs "$curl_s") (curl)" "$(ratio "$curl_s" "$ours_s")" "at least 0.9x curl"
   row "upload $upload_mib MiB to $target: the page / a bare XHR in the same Chromium" "$(mibs "$ours_s")" "$(mibs "$bare_s") (bare XHR)" "$(ratio "$bare_s" "$ours_s")" ""
 done

@@ -1,6 +1,7 @@
 // The page in Chromium, for scripts/bench.sh: each measurement prints one JSON line.
 // usage: node bench-page.mjs load APP_URL RUNS            navigation -> the page's `hydrated` mark,
 //                                                         and bytes over the wire, first and second visit
+//        node bench-page.mjs load-slow APP_URL            the same first visit over a 1.6 Mbit/s link
 //        node bench-page.mjs first-progress APP_URL RUNS  a dropped 1 MiB file -> its first upload progress
 //        node bench-page.mjs longtasks APP_URL MIB        long tasks while a MIB-MiB file is hashed
 //        node bench-page.mjs upload APP_URL FILE          the POST of FILE: from send to its end
@@ -54,6 +55,17 @@ try {
     await page.goto(url);
     await ready(page);
     console.log(JSON.stringify({ hydrated_ms: median(hydrated), first_visit_bytes: first, second_visit_bytes: bytes }));
+  } else if (mode === 'load-slow') {
+    // A first visit over a slow phone connection (1.6 Mbit/s down, 750 kbit/s up, 150 ms):
+    // navigation -> hydrated.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 150, downloadThroughput: 1.6e6 / 8, uploadThroughput: 750e3 / 8 });
+    await page.goto(url, { timeout: 120_000 });
+    await page.waitForSelector('.uploader[data-ready=true]', { timeout: 120_000 });
+    console.log(JSON.stringify({ slow_hydrated_ms: await page.evaluate(() => performance.getEntriesByName('hydrated')[0].startTime) }));
   } else if (mode === 'first-progress') {
     const runs = Number(arg ?? 5);
     const page = await browser.newPage();

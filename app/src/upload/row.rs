@@ -195,7 +195,7 @@ pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>
             </div>
             <div class="bar" role="progressbar" aria-label=format!("Upload of {name}")
                 aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
-                <div class="fill" style:width=move || format!("{}%", pct())></div>
+                <div class="fill" style:transform=move || { let p = pct(); format!("scaleX({}.{:02})", p / 100, p % 100) }></div>
             </div>
             <p class="state">{move || status.with(|s| describe(s, size, hashed.get(), sent.get(), speed.get()))}</p>
             <div class="row-actions">

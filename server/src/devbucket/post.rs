@@ -39,9 +39,9 @@ pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String
 const PRE_DATA_SLACK: usize = 64 * 1024;
 
 /// The request body as the multipart parser sees it: it stops with an error once more than
-/// `limit` bytes were read while `file_started` is unset, so that no part header, however long,
-/// and no flood of small parts makes the parser buffer or scan without end before the
-/// signature is checked.
+/// `limit` bytes were handed over while `file_started` is unset, so that no part header,
+/// however long, and no flood of small parts makes the parser buffer or scan without end
+/// before the signature is checked.
 fn bounded_until_file(
     body: Body,
     limit: usize,
@@ -52,10 +52,14 @@ fn bounded_until_file(
     let mut read = 0usize;
     body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(|_| PreDataExceeded(false))?;
-        read = read.saturating_add(chunk.len());
+        // What was handed over before this chunk: a chunk may hold the last fields and the
+        // start of the file (a browser sends an in-memory file's form in one piece), and the
+        // parser only finds the file part once it has the chunk. So the parser gets at most
+        // `limit` bytes and one chunk (hyper's, a few hundred KB at most) without a file.
         if read > limit && !file_started.load(Ordering::SeqCst) {
             return Err(PreDataExceeded(true));
         }
+        read = read.saturating_add(chunk.len());
         Ok(chunk)
     })
 }
