@@ -1,5 +1,6 @@
-//! S3 POST policies: the model, the SigV4 signer, the form builder and the verifier. Pure:
-//! no I/O and no clock reads (the time is always passed in), so every path is deterministic.
+//! S3 POST policies: the model, the SigV4 signer, the form builder and the verifier; and
+//! presigned URLs (SigV4 in the query string, [`presign`]). Pure: no I/O and no clock reads
+//! (the time is always passed in), so every path is deterministic.
 //!
 //! This module is the only place in the project that builds, signs or checks a policy.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>
@@ -10,6 +11,7 @@ pub mod error;
 mod expiry;
 mod form;
 mod parse;
+mod presign;
 mod response;
 mod signer;
 mod sigv4;
@@ -22,6 +24,7 @@ pub use error::S3Error;
 pub use expiry::{policy_expiry, ExpiryError, ExpiryLimits};
 pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule, MAX_METADATA_BYTES};
 pub use parse::ReceivedPolicy;
+pub use presign::{presign, Presign, PresignError, MAX_PRESIGNED_SECS};
 pub use response::post_response_xml;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};

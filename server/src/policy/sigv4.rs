@@ -32,7 +32,7 @@ pub fn credential_scope(access_key_id: &str, at: OffsetDateTime, region: &str) -
 }
 
 /// Lowercase hex, written directly (the signature is computed for every policy).
-fn lower_hex(bytes: &[u8]) -> String {
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
