@@ -20,19 +20,24 @@ def pin_clock(unix_seconds):
     botocore.auth.get_current_datetime = clock
 
 
+def client(case):
+    """An S3 client for the case's endpoint and credentials, path style, its clock at the case's `now`."""
+    pin_clock(case["now"])
+    return boto3.client(
+        "s3",
+        region_name=case["region"],
+        endpoint_url=case["endpoint"],
+        aws_access_key_id=case["access_key_id"],
+        aws_secret_access_key=case["secret_access_key"],
+        aws_session_token=case.get("token"),
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
 def main():
     out = []
     for case in json.load(sys.stdin):
-        pin_clock(case["now"])
-        s3 = boto3.client(
-            "s3",
-            region_name=case["region"],
-            endpoint_url=case["endpoint"],
-            aws_access_key_id=case["access_key_id"],
-            aws_secret_access_key=case["secret_access_key"],
-            aws_session_token=case.get("token"),
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )
+        s3 = client(case)
         out.append(
             s3.generate_presigned_post(
                 Bucket=case["bucket"],

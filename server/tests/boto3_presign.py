@@ -2,36 +2,17 @@
 
 stdin: a JSON list of cases; stdout: the JSON list of the URLs boto3 made.
 """
-import datetime
 import json
 import sys
 
-import boto3
-import botocore.auth
-import botocore.signers
-from botocore.config import Config
-
-
-def pin_clock(unix_seconds):
-    now = datetime.datetime.fromtimestamp(unix_seconds, datetime.timezone.utc).replace(tzinfo=None)
-    clock = lambda *args, **kwargs: now  # noqa: E731
-    botocore.signers.get_current_datetime = clock
-    botocore.auth.get_current_datetime = clock
+# The same client and pinned clock as the POST cross-check (this directory is on the path).
+from boto3_post import client
 
 
 def main():
     out = []
     for case in json.load(sys.stdin):
-        pin_clock(case["now"])
-        s3 = boto3.client(
-            "s3",
-            region_name=case["region"],
-            endpoint_url=case["endpoint"],
-            aws_access_key_id=case["access_key_id"],
-            aws_secret_access_key=case["secret_access_key"],
-            aws_session_token=case.get("token"),
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )
+        s3 = client(case)
         if case["operation"] == "upload_part":
             params = {
                 "Bucket": case["bucket"],
