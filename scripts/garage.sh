@@ -131,4 +131,6 @@ done
 cors_args=()
 for origin in "${origins[@]}"; do cors_args+=(--origin "$origin"); done
 "$root/target/debug/server" cors "${cors_args[@]}" > /dev/null
+# And the rule that aborts multipart uploads left unfinished.
+"$root/target/debug/server" lifecycle > /dev/null
 echo "garage: $nodes node(s), bucket $UPLOAD_BUCKET at $AWS_ENDPOINT_URL_S3 (data and logs in $dir/node*)"

@@ -80,6 +80,13 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_METRICS_ADDR=127.0.0
   UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
+# And one with the dev bucket and no size limit, for files in parts (multipart.spec.ts); its part
+# URLs live 30 s, so that a test can see one expire.
+export DEV_PARTS_APP_URL=http://127.0.0.1:3106 DEV_PARTS_BUCKET_ENDPOINT=http://127.0.0.1:3107 DEV_PARTS_DATA_DIR="$work/dev-parts-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3106 UPLOAD_METRICS_ADDR=127.0.0.1:4106 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3107 UPLOAD_DEV_DATA_DIR="$DEV_PARTS_DATA_DIR" \
+  UPLOAD_POLICY_TTL_SECS=30 \
+  target/debug/server > "$work/app-dev-parts.log" 2>&1 &
+pids+=($!)
 
 # On failure the logs come first and Playwright's account of what failed last, where a reader of
 # the output's tail (CI keeps only the tail) finds it: the first failure's error, then the list.

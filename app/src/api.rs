@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError};
+use crate::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError};
 
 /// Signs a POST policy for one file of exactly `size` bytes of type `content_type`.
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
@@ -52,6 +52,51 @@ pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
 #[server(endpoint = "upload_target")]
 pub async fn upload_target() -> Result<BucketInfo, UploadError> {
     server_side::service().map(|service| service.target())
+}
+
+/// Starts a multipart upload for a file too big for one POST (see
+/// [`crate::rules::goes_multipart`]); checked and counted like [`sign_upload`]. Its parts go
+/// with URLs from [`sign_parts`]; [`complete_multipart`] or [`abort_multipart`] end it.
+#[server(endpoint = "start_multipart")]
+pub async fn start_multipart(
+    file_name: String,
+    size: u64,
+    content_type: String,
+    access_code: String,
+    #[server(default)] metadata: std::collections::BTreeMap<String, String>,
+) -> Result<MultipartUpload, UploadError> {
+    let request = crate::service::UploadRequest { file_name, size, content_type, access_code, checksum_sha256: None, metadata };
+    server_side::serve(|service, who| async move { service.start_multipart(&who, request).await }).await
+}
+
+/// Presigned PUT URLs for a few parts of the upload the receipt names (at most
+/// [`MAX_PARTS_PER_CALL`]), each good for that part's length and SHA-256 only.
+#[server(endpoint = "sign_parts", input = server_fn::codec::Json)]
+pub async fn sign_parts(receipt: String, parts: Vec<PartToSign>) -> Result<Vec<SignedPart>, UploadError> {
+    server_side::serve(|service, who| async move { service.sign_parts(&who, receipt, parts).await }).await
+}
+
+/// How many parts one [`sign_parts`] call may ask for.
+pub const MAX_PARTS_PER_CALL: usize = 16;
+
+/// The parts the bucket already has for the upload the receipt names: what a resumed upload
+/// need not send again.
+#[server(endpoint = "list_parts")]
+pub async fn list_parts(receipt: String) -> Result<Vec<StoredPart>, UploadError> {
+    server_side::serve(|service, who| async move { service.list_parts(&who, receipt).await }).await
+}
+
+/// Completes the upload the receipt names from the parts the bucket has, and checks the stored
+/// object as [`confirm_upload`] does. Only then is the upload "done".
+#[server(endpoint = "complete_multipart")]
+pub async fn complete_multipart(receipt: String) -> Result<StoredUpload, UploadError> {
+    server_side::serve(|service, who| async move { service.complete_multipart(&who, receipt).await }).await
+}
+
+/// Aborts the upload the receipt names; the bucket drops its parts.
+#[server(endpoint = "abort_multipart")]
+pub async fn abort_multipart(receipt: String) -> Result<(), UploadError> {
+    server_side::serve(|service, who| async move { service.abort_multipart(&who, receipt).await }).await
 }
 
 /// What every server function takes from the Leptos context (read before any `.await`: the

@@ -155,9 +155,72 @@ pub fn checksum_sha256(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The largest file one POST can carry (5 GiB); anything bigger goes in parts.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
+pub const MAX_POST_BYTES: u64 = 5 << 30;
+/// The largest object S3 stores (5 TiB), and so the largest file a multipart upload takes.
+pub const MAX_OBJECT_BYTES: u64 = 5 << 40;
+/// S3 takes at most 10 000 parts for one object.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>
+pub const MAX_PARTS: u64 = 10_000;
+/// Our smallest part (S3's is 5 MiB): few enough requests that their overhead stays small,
+/// small enough that a failed part costs little to send again.
+pub const MIN_PART_BYTES: u64 = 8 << 20;
+
+/// Whether a file of `size` bytes goes in parts: above the operator's threshold, and always
+/// above what one POST can carry.
+pub fn goes_multipart(size: u64, threshold: u64) -> bool {
+    size > threshold.min(MAX_POST_BYTES)
+}
+
+/// The part size for a file of `size` bytes: [`MIN_PART_BYTES`], or as much more (in whole MiB)
+/// as keeps the count within [`MAX_PARTS`].
+pub fn part_size(size: u64) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let needed = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+    needed.max(MIN_PART_BYTES)
+}
+
+/// How many parts a file of `size` bytes has with parts of `part_size` (at least one).
+pub fn part_count(size: u64, part_size: u64) -> u64 {
+    size.div_ceil(part_size).max(1)
+}
+
+/// The length of part `number` (from 1), or `None` when the file has no such part: every part
+/// is `part_size` long but the last, which holds the rest.
+pub fn part_length(size: u64, part_size: u64, number: u64) -> Option<u64> {
+    let count = part_count(size, part_size);
+    match number {
+        n if n == 0 || n > count => None,
+        n if n == count => Some(size - part_size * (count - 1)),
+        _ => Some(part_size),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_8_mib_or_as_large_as_10000_parts_need() {
+        assert_eq!(part_size(1), MIN_PART_BYTES);
+        assert_eq!(part_size(300 << 20), MIN_PART_BYTES);
+        assert_eq!(part_count(300 << 20, MIN_PART_BYTES), 38);
+        assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 38), Some((300 << 20) - 37 * MIN_PART_BYTES));
+        assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 1), Some(MIN_PART_BYTES));
+        assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 39), None);
+        assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 0), None);
+        for size in [MAX_OBJECT_BYTES, MAX_OBJECT_BYTES - 1, 80 << 30, 10_000 * MIN_PART_BYTES + 1, 6 << 30] {
+            let part = part_size(size);
+            assert!(part_count(size, part) <= MAX_PARTS, "{size}");
+            assert!(part <= MAX_POST_BYTES && part % (1 << 20) == 0, "{size}: {part}");
+            let parts = part_count(size, part);
+            assert_eq!((1..=parts).map(|n| part_length(size, part, n).unwrap()).sum::<u64>(), size);
+        }
+        assert!(goes_multipart(100 << 20 | 1, 100 << 20));
+        assert!(!goes_multipart(100 << 20, 100 << 20));
+        assert!(goes_multipart(MAX_POST_BYTES + 1, u64::MAX), "never one POST above 5 GiB");
+    }
 
     #[test]
     fn wildcards_match_the_family_only() {

@@ -4,7 +4,7 @@
 
 use futures::future::BoxFuture;
 
-use crate::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
+use crate::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError, UploadReport};
 
 /// The anonymous identity of one browser; every key it uploads lives under
 /// `uploads/<uploader-id>/`. The server assigns it (see [`Identity`]).
@@ -96,6 +96,24 @@ pub trait UploadService: Send + Sync + 'static {
 
     /// Which bucket uploads go to.
     fn target(&self) -> BucketInfo;
+
+    /// Starts a multipart upload for one file (the request's checksum is not used: every part
+    /// carries its own). Checked, counted and logged as signing is.
+    fn start_multipart<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<MultipartUpload, UploadError>>;
+
+    /// Presigned URLs for parts of the upload the receipt names, each bound to its length and
+    /// checksum.
+    fn sign_parts<'a>(&'a self, who: &'a Requester, receipt: String, parts: Vec<PartToSign>) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>>;
+
+    /// The parts the bucket already has for the upload the receipt names.
+    fn list_parts<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>>;
+
+    /// Completes the upload with the parts the bucket has (every one, of the right length), then
+    /// checks the object against the receipt as [`UploadService::confirm`] does.
+    fn complete_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
+
+    /// Aborts the upload: the bucket drops every part it has.
+    fn abort_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<(), UploadError>>;
 }
 
 #[cfg(test)]

@@ -33,6 +33,52 @@ pub struct UploadReport {
     pub receipt: String,
 }
 
+/// A multipart upload the server started for one file: the browser sends the parts straight to
+/// the bucket, each with a URL from [`crate::api::sign_parts`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultipartUpload {
+    /// The object key the file will be stored under.
+    pub key: String,
+    /// The bucket's id for this upload.
+    pub upload_id: String,
+    /// Every part is this long but the last ([`crate::rules::part_length`]).
+    pub part_size: u64,
+    pub parts: u64,
+    /// What was started, sealed by the server: handed back to every later call for this upload.
+    pub receipt: String,
+}
+
+/// A part the browser has read and hashed and wants a URL for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartToSign {
+    /// From 1.
+    pub number: u64,
+    /// Its length in bytes, as [`crate::rules::part_length`] says it must be.
+    pub length: u64,
+    /// The part's SHA-256 (base64): the URL is good for these bytes only.
+    pub checksum_sha256: String,
+}
+
+/// Where to PUT one part: a presigned `UploadPart` URL that binds the part's length and
+/// checksum. The request must carry the `x-amz-checksum-sha256` header with the part's checksum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPart {
+    pub number: u64,
+    pub url: String,
+    /// When the URL stops being accepted (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A part the bucket has, as it lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPart {
+    pub number: u64,
+    pub size: u64,
+    pub etag: String,
+    /// Base64, when the bucket reports one.
+    pub checksum_sha256: Option<String>,
+}
+
 /// An upload in the bucket: just checked by the server, or listed from the bucket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredUpload {
@@ -68,6 +114,9 @@ pub struct BucketInfo {
     /// Files up to this size are hashed in the browser and the bucket checks the SHA-256;
     /// 0 turns checksums off.
     pub checksum_max_bytes: u64,
+    /// Files above this size (and every file above 5 GiB) go in parts, each with its SHA-256
+    /// ([`crate::rules::goes_multipart`]).
+    pub multipart_threshold: u64,
 }
 
 /// Why the server would not sign an upload. The message is meant for the person uploading.

@@ -1,8 +1,8 @@
 // Reads what really got stored, behind the app's back: from Garage with the S3 API and the
 // credentials the app signs with, from the dev bucket with plain GETs and its data directory.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 function need(name: string): string {
   const value = process.env[name];
@@ -21,6 +21,8 @@ export interface Backend {
   getObject(key: string): Promise<{ body: Buffer; contentType?: string; metadata: Record<string, string> }>;
   exists(key: string): Promise<boolean>;
   keysUnder(prefix: string): Promise<string[]>;
+  /** The keys of the multipart uploads under way (ListMultipartUploads). */
+  multipartUploads(): Promise<string[]>;
 }
 
 function garage(): Backend {
@@ -55,6 +57,10 @@ function garage(): Backend {
       const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
       return (out.Contents ?? []).map((o) => o.Key!);
     },
+    async multipartUploads() {
+      const out = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'uploads/' }));
+      return (out.Uploads ?? []).map((u) => u.Key!);
+    },
   };
 }
 
@@ -65,10 +71,10 @@ function walk(dir: string): string[] {
   );
 }
 
-function devBucket(): Backend {
-  const endpoint = need('DEV_BUCKET_ENDPOINT');
+function devBucket(endpointVar = 'DEV_BUCKET_ENDPOINT', dataVar = 'DEV_DATA_DIR'): Backend {
+  const endpoint = need(endpointVar);
   const bucket = 'dev-uploads';
-  const dataDir = need('DEV_DATA_DIR');
+  const dataDir = need(dataVar);
   const url = (key: string) => `${endpoint}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   return {
     endpoint,
@@ -99,11 +105,24 @@ function devBucket(): Backend {
       const root = path.join(dataDir, bucket);
       return walk(path.join(root, prefix)).map((file) => path.relative(root, file));
     },
+    async multipartUploads() {
+      // Each upload's directory holds its key in upload.json.
+      const dir = path.join(dataDir, '.multipart');
+      if (!existsSync(dir)) return [];
+      return readdirSync(dir).flatMap((id) => {
+        try {
+          return [JSON.parse(readFileSync(path.join(dir, id, 'upload.json'), 'utf8')).key as string];
+        } catch {
+          return [];
+        }
+      });
+    },
   };
 }
 
 /** The bucket behind a Playwright project. */
 export function backendFor(project: string): Backend {
+  if (project === 'dev-parts') return devBucket('DEV_PARTS_BUCKET_ENDPOINT', 'DEV_PARTS_DATA_DIR');
   return project === 'dev-bucket' ? devBucket() : garage();
 }
 

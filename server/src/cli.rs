@@ -23,8 +23,12 @@ pub enum Command {
     /// variables), as JSON or as a curl command.
     Sign(SignArgs),
     /// Apply the CORS rule browser uploads need to the configured bucket (POST from the given
-    /// origins, any header, ETag/Location/x-amz-request-id exposed); other rules are kept.
+    /// origins, PUT of parts with their checksum header, ETag/Location/x-amz-request-id exposed);
+    /// other rules are kept.
     Cors(CorsArgs),
+    /// Apply the lifecycle rule that aborts multipart uploads under uploads/ left unfinished
+    /// (a closed tab, a crash) after --days; other rules are kept.
+    Lifecycle(LifecycleArgs),
     /// Check the set-up from here: credentials, the bucket, the clock, CORS for the app's
     /// origin; print what to fix. Exits 1 when something is wrong.
     Doctor(DoctorArgs),
@@ -52,6 +56,13 @@ pub struct CorsArgs {
     /// The app's origin, e.g. https://upload.example.com; repeatable.
     #[arg(long = "origin", value_name = "URL", required = true, value_parser = parse_origin)]
     pub origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// Days after which an unfinished upload is aborted and its parts deleted.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=365))]
+    pub days: i32,
 }
 
 #[derive(Debug, Args)]

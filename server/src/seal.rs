@@ -23,6 +23,9 @@ pub enum Purpose {
     Return,
     /// An upload receipt (see `uploads::receipt`).
     Receipt,
+    /// A multipart upload's receipt: carried to every call for that upload, and never taken
+    /// for a POST's receipt (or the other way round).
+    Multipart,
 }
 
 impl Purpose {
@@ -31,6 +34,7 @@ impl Purpose {
             Purpose::Cookie => "",
             Purpose::Return => "return:",
             Purpose::Receipt => "receipt:",
+            Purpose::Multipart => "multipart:",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod announce;
 mod hash;
+mod multipart;
 mod plain_form;
 mod queue;
 mod row;
@@ -46,6 +47,7 @@ pub fn UploadPage() -> impl IntoView {
         running: StoredValue::new(0),
         access_code: RwSignal::new(String::new()),
         checksum_max_bytes: RwSignal::new(0),
+        multipart_threshold: RwSignal::new(rules::MAX_POST_BYTES),
         uploads_changed,
     };
     let (rows, access_code) = (queue.rows, queue.access_code);
@@ -63,21 +65,29 @@ pub fn UploadPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
             queue.checksum_max_bytes.set(info.checksum_max_bytes);
+            queue.multipart_threshold.set(info.multipart_threshold);
         }
     });
 
     let announcer = Announcer::new();
+    // Rows belong to the page, whichever component adds one: their signals live as long as it.
+    let owner = StoredValue::new(Owner::current().expect("a component runs under an owner"));
+    let add_row = move |file: web_sys::File, status: Status, unfinished: Option<multipart::Unfinished>| {
+        let id = next_id.get_value();
+        next_id.set_value(id + 1);
+        let row = owner.with_value(|owner| owner.with(|| Row::new(id, file, status)));
+        row.multipart.set_value(unfinished);
+        rows.update(|rows| rows.push(row));
+    };
     // Every way of choosing files ends here: the picker, a drop, a paste.
     let add_files = move |files: FileList| {
         let info = target.get_untracked().and_then(Result::ok);
         let mut queued = 0;
         for index in 0..files.length() {
             let Some(file) = files.get(index) else { continue };
-            let id = next_id.get_value();
-            next_id.set_value(id + 1);
             let status = info.as_ref().and_then(|info| refusal(info, file.size() as u64, &file.type_())).unwrap_or(Status::Queued);
             queued += usize::from(status == Status::Queued);
-            rows.update(|rows| rows.push(Row::new(id, file, status)));
+            add_row(file, status, None);
         }
         if queued > 0 {
             announcer.say(if queued == 1 { "1 file queued".to_string() } else { format!("{queued} files queued") });
@@ -124,6 +134,13 @@ pub fn UploadPage() -> impl IntoView {
         focus(picker.get_untracked().map(Into::into));
     };
     let retry = Callback::new(move |id| queue.retry(id));
+    let pause = Callback::new(move |id| queue.pause(id));
+    // An unfinished upload goes on once its file is picked again.
+    let resume = Callback::new(move |(file, unfinished): (web_sys::File, multipart::Unfinished)| {
+        add_row(file, Status::Queued, Some(unfinished));
+        announcer.say("1 file queued".to_string());
+        queue.pump();
+    });
     let remove = Callback::new(move |id| {
         queue.remove(id);
         let next = if rows.with_untracked(Vec::is_empty) { picker.get_untracked().map(Into::into) } else { list.get_untracked().map(Into::into) };
@@ -159,9 +176,10 @@ pub fn UploadPage() -> impl IntoView {
             <LiveRegions announcer/>
             <ul class="uploads" aria-label="Uploads" tabindex="-1" node_ref=list>
                 <For each=move || rows.get() key=|row| row.id children=move |row| view! {
-                    <UploadRow row on_retry=retry on_remove=remove announcer/>
+                    <UploadRow row on_retry=retry on_remove=remove on_pause=pause announcer/>
                 }/>
             </ul>
+            <multipart::UnfinishedUploads on_resume=resume ready/>
             <YourUploads changed=uploads_changed/>
         </section>
     }

@@ -1,17 +1,20 @@
 //! The queue: at most [`CONCURRENT_UPLOADS`] files go at once, each hashed, signed when its
-//! turn comes, POSTed straight to the bucket, then verified by the server.
+//! turn comes, POSTed straight to the bucket, then verified by the server; a big file goes in
+//! parts instead ([`multipart`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
 use super::hash::sha256_base64;
+use super::multipart;
 use super::row::{failed, Row, Status};
 use super::s3_response::{Outcome, Refusal};
 use super::xhr;
 use crate::api::{confirm_upload, sign_upload};
 use crate::wire::{SignedUpload, UploadError};
 use crate::format::RateMeter;
+use crate::rules;
 
 /// How many files upload at the same time; the rest wait their turn.
 pub const CONCURRENT_UPLOADS: usize = 3;
@@ -27,6 +30,8 @@ pub struct Queue {
     pub access_code: RwSignal<String>,
     /// Files up to this size are hashed first (0: none).
     pub checksum_max_bytes: RwSignal<u64>,
+    /// Files above this size go in parts ([`crate::rules::goes_multipart`]).
+    pub multipart_threshold: RwSignal<u64>,
     /// Bumped after each verified upload, so "Your uploads" refreshes.
     pub uploads_changed: RwSignal<u32>,
 }
@@ -62,26 +67,47 @@ impl Queue {
         self.rows.update(|rows| rows.retain(|r| r.id != id || !r.status.get_untracked().is_finished()));
     }
 
-    /// Queues a failed or cancelled row again, from the start.
+    /// Queues a failed or cancelled row again: from the start, or a file in parts from where
+    /// the bucket's parts end (and a paused one the same way).
     pub fn retry(self, id: usize) {
         let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned()) else { return };
-        if row.status.get_untracked().is_retryable() {
-            row.sent.set(0.0);
+        let status = row.status.get_untracked();
+        if status.is_retryable() || status == Status::Paused {
+            if row.multipart.with_value(Option::is_none) {
+                row.sent.set(0.0);
+                row.key.set(None);
+            }
             row.hashed.set(0.0);
-            row.key.set(None);
             row.status.set(Status::Queued);
             self.pump();
         }
     }
 
-    /// Whether this file is hashed before it is signed.
+    /// Pauses a file going in parts: the parts under way stop, the ones sent stay.
+    pub fn pause(self, id: usize) {
+        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned()) else { return };
+        if row.status.get_untracked() == Status::Uploading && row.multipart.with_value(Option::is_some) {
+            row.status.set(Status::Paused);
+            row.abort_requests();
+        }
+    }
+
+    /// Whether this file goes in parts.
+    fn in_parts(self, row: &Row) -> bool {
+        row.multipart.with_value(Option::is_some) || rules::goes_multipart(row.size, self.multipart_threshold.get_untracked())
+    }
+
+    /// Whether this file is hashed before it is signed (a file in parts hashes each part).
     fn hashes(self, row: &Row) -> bool {
         let max = self.checksum_max_bytes.get_untracked();
-        max > 0 && row.size <= max
+        max > 0 && row.size <= max && !self.in_parts(row)
     }
 
     /// Hash, sign, POST, verify. Every way this ends leaves the row done, failed or cancelled.
     async fn run(self, row: &Row, file: File) -> Result<(), Status> {
+        if self.in_parts(row) {
+            return multipart::run(self, row, file).await;
+        }
         let cancelled = || row.status.get_untracked() == Status::Cancelled;
         let checksum = if self.hashes(row) {
             let hashed = row.hashed;
@@ -156,7 +182,7 @@ impl Queue {
     }
 
     async fn post(self, row: &Row, file: &File, signed: &SignedUpload) -> Result<Outcome, Status> {
-        let (sent, speed, request) = (row.sent, row.speed, row.request);
+        let (sent, speed, requests) = (row.sent, row.speed, row.requests);
         sent.set(0.0);
         let meter = StoredValue::new(RateMeter::default());
         let on_progress = move |done: f64, _total: f64| {
@@ -164,8 +190,8 @@ impl Queue {
             let rate = meter.try_update_value(|m| m.record(js_sys::Date::now(), done)).flatten();
             speed.set(rate);
         };
-        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| request.set_value(Some(xhr))).await;
-        row.request.set_value(None);
+        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| requests.set_value(vec![xhr])).await;
+        row.requests.set_value(Vec::new());
         row.speed.set(None);
         let outcome = outcome.map_err(|err| failed("BrowserError", js_error(&err)))?;
         if matches!(outcome, Outcome::Stored(_)) {
@@ -175,7 +201,7 @@ impl Queue {
     }
 }
 
-fn sign_error_code(err: &UploadError) -> &'static str {
+pub(super) fn sign_error_code(err: &UploadError) -> &'static str {
     match err {
         UploadError::TooManyRequests { .. } => "TooManyRequests",
         UploadError::AccessCode(_) => "AccessCode",
@@ -184,7 +210,7 @@ fn sign_error_code(err: &UploadError) -> &'static str {
 }
 
 /// The bucket's refusal, in its words, with what it means for the person uploading.
-fn refused(refusal: &Refusal) -> Status {
+pub(super) fn refused(refusal: &Refusal) -> Status {
     let hint = match refusal.code.as_str() {
         "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" => {
             " The file changed after it was checked, or was damaged on the way; choose it again."
@@ -198,7 +224,7 @@ fn refused(refusal: &Refusal) -> Status {
 
 /// No answer could be read: the browser does not say whether the network failed or the
 /// bucket's CORS rules hid the answer, so the message names both, the likelier first.
-fn unreachable() -> Status {
+pub(super) fn unreachable() -> Status {
     let offline = web_sys::window().is_some_and(|w| !w.navigator().on_line());
     if offline {
         failed("Offline", "The network connection was lost. Retry when you are back online.")
@@ -211,6 +237,6 @@ fn unreachable() -> Status {
     }
 }
 
-fn js_error(err: &wasm_bindgen::JsValue) -> String {
+pub(super) fn js_error(err: &wasm_bindgen::JsValue) -> String {
     err.as_string().or_else(|| js_sys::JSON::stringify(err).ok().and_then(|s| s.as_string())).unwrap_or_else(|| "unknown error".into())
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use web_sys::{File, XmlHttpRequest};
 
 use super::announce::Announcer;
+use super::multipart::Unfinished;
 use crate::wire::StoredUpload;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
 
@@ -15,6 +16,8 @@ pub enum Status {
     Hashing,
     Signing,
     Uploading,
+    /// A file in parts, stopped by the person: the parts sent stay in the bucket.
+    Paused,
     /// The bucket took it; the server is checking the stored object against the policy.
     Verifying,
     /// Checked by the server.
@@ -30,6 +33,7 @@ impl Status {
             Status::Hashing => "hashing",
             Status::Signing => "signing",
             Status::Uploading => "uploading",
+            Status::Paused => "paused",
             Status::Verifying => "verifying",
             Status::Done { .. } => "done",
             Status::Failed { .. } => "failed",
@@ -53,7 +57,7 @@ impl Status {
 
     /// Still under way (and so cancellable). Verifying is not: the bytes are in the bucket.
     pub fn is_active(&self) -> bool {
-        matches!(self, Status::Queued | Status::Hashing | Status::Signing | Status::Uploading)
+        matches!(self, Status::Queued | Status::Hashing | Status::Signing | Status::Uploading | Status::Paused)
     }
 }
 
@@ -80,7 +84,10 @@ pub struct Row {
     pub key: RwSignal<Option<String>>,
     pub status: RwSignal<Status>,
     pub file: StoredValue<Option<File>, LocalStorage>,
-    pub request: StoredValue<Option<XmlHttpRequest>, LocalStorage>,
+    /// The requests under way (one POST, or up to four parts), for cancelling.
+    pub requests: StoredValue<Vec<XmlHttpRequest>, LocalStorage>,
+    /// A file in parts: what its upload needs to go on (after a pause, a failure, a reload).
+    pub multipart: StoredValue<Option<Unfinished>, LocalStorage>,
 }
 
 impl Row {
@@ -97,16 +104,29 @@ impl Row {
             key: RwSignal::new(None),
             status: RwSignal::new(status),
             file: StoredValue::new_local(Some(file)),
-            request: StoredValue::new_local(None),
+            requests: StoredValue::new_local(Vec::new()),
+            multipart: StoredValue::new_local(None),
+        }
+    }
+
+    /// Stops the requests under way.
+    pub fn abort_requests(&self) {
+        for request in self.requests.get_value() {
+            // Aborting fails only for a request that was never opened; these were.
+            let _ = request.abort();
         }
     }
 
     pub fn cancel(&self) {
-        if self.status.get_untracked().is_active() {
+        let before = self.status.get_untracked();
+        if before.is_active() {
             self.status.set(Status::Cancelled);
-            if let Some(request) = self.request.get_value() {
-                // Aborting fails only for a request that was never opened; this one was.
-                let _ = request.abort();
+            self.abort_requests();
+            // A paused upload has no task to notice: its parts are dropped from here.
+            if before == Status::Paused {
+                if let Some(unfinished) = self.multipart.get_value() {
+                    leptos::task::spawn_local(super::multipart::discard(unfinished));
+                }
             }
         }
     }
@@ -126,6 +146,7 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
             }
             line
         }
+        Status::Paused => format!("paused at {}% · {} of {}", percent(sent, size), human_bytes(sent as u64), human_bytes(row_size)),
         Status::Verifying => "verifying…".into(),
         Status::Done(_) => "uploaded and verified".into(),
         Status::Failed { .. } => "failed".into(),
@@ -165,12 +186,20 @@ fn announce_changes(announcer: Announcer, name: String, size: u64, status: RwSig
 /// One row of the list. `on_retry` and `on_remove` get the row's id; after Retry the row itself
 /// takes the focus (the button goes away), so the keyboard stays in the list.
 #[component]
-pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>, announcer: Announcer) -> impl IntoView {
+pub fn UploadRow(
+    row: Row,
+    on_retry: Callback<usize>,
+    on_remove: Callback<usize>,
+    on_pause: Callback<usize>,
+    announcer: Announcer,
+) -> impl IntoView {
     let (cancel_row, id) = (row.clone(), row.id);
+    let in_parts = row.multipart;
     let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
     announce_changes(announcer, name.clone(), size, status, sent);
     let item = NodeRef::<leptos::html::Li>::new();
     let (cancel_label, retry_label, remove_label) = (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
+    let (pause_label, resume_label) = (format!("Pause {name}"), format!("Resume {name}"));
     // While hashing, the bar shows hashing; then the upload.
     let pct = move || match status.get() {
         Status::Hashing => percent(hashed.get(), size as f64),
@@ -202,6 +231,14 @@ pub fn UploadRow(row: Row, on_retry: Callback<usize>, on_remove: Callback<usize>
                 <Show when=move || status.with(Status::is_active)>
                     <button type="button" class="cancel" aria-label=cancel_label.clone()
                         on:click={ let row = cancel_row.clone(); move |_| row.cancel() }>"Cancel"</button>
+                </Show>
+                <Show when=move || status.with(|s| *s == Status::Uploading) && in_parts.with_value(Option::is_some)>
+                    <button type="button" class="pause" aria-label=pause_label.clone()
+                        on:click=move |_| on_pause.run(id)>"Pause"</button>
+                </Show>
+                <Show when=move || status.with(|s| *s == Status::Paused)>
+                    <button type="button" class="resume" aria-label=resume_label.clone()
+                        on:click=move |_| on_retry.run(id)>"Resume"</button>
                 </Show>
                 <Show when=move || status.with(Status::is_retryable)>
                     <button type="button" class="retry" aria-label=retry_label.clone()

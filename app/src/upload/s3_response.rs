@@ -29,6 +29,20 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// A presigned URL past its expiry. AWS (and the dev bucket): 403 AccessDenied "Request has
+    /// expired"; Garage: 400 InvalidRequest "Date is too old".
+    pub fn is_expired_url(&self) -> bool {
+        let message = self.message.to_ascii_lowercase();
+        message.contains("request has expired") || message.contains("date is too old")
+    }
+
+    /// The bytes are not the ones the checksum (or Content-MD5) was computed over.
+    pub fn is_bad_digest(&self) -> bool {
+        matches!(self.code.as_str(), "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch")
+    }
+}
+
 /// How one POST to the bucket ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

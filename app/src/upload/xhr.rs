@@ -1,11 +1,12 @@
-//! The POST straight to the bucket, with XMLHttpRequest: unlike `fetch`, it reports upload
-//! progress. The `File` goes into the form as a handle; its bytes are never read into wasm.
+//! The requests straight to the bucket, with XMLHttpRequest: unlike `fetch`, it reports upload
+//! progress. A POST of a whole file, and the PUT of one part; the `File` (or the part's slice
+//! of it) goes as a handle, its bytes are never read into wasm.
 
 use std::cell::Cell;
 
 use futures::channel::oneshot;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use web_sys::{File, FormData, ProgressEvent, XmlHttpRequest};
+use web_sys::{Blob, File, FormData, ProgressEvent, XmlHttpRequest};
 
 use super::s3_response::{outcome, Outcome};
 
@@ -27,6 +28,43 @@ pub async fn post_form(
 
     let xhr = XmlHttpRequest::new()?;
     xhr.open("POST", url)?;
+    send(&xhr, Body::Form(&form), on_progress, on_sent).await?;
+    let status = xhr.status()?;
+    let body = xhr.response_text()?.unwrap_or_default();
+    Ok(outcome(status, &body))
+}
+
+/// PUTs one part (`blob`, a slice of the file) to its presigned URL with its checksum header;
+/// answers like [`post_form`], the part's ETag (from the answer's header) in `Stored`.
+pub async fn put_part(
+    url: &str,
+    blob: &Blob,
+    checksum_sha256: &str,
+    on_progress: impl Fn(f64, f64) + 'static,
+    on_sent: impl FnOnce(XmlHttpRequest),
+) -> Result<Outcome, JsValue> {
+    let xhr = XmlHttpRequest::new()?;
+    xhr.open("PUT", url)?;
+    xhr.set_request_header("x-amz-checksum-sha256", checksum_sha256)?;
+    send(&xhr, Body::Blob(blob), on_progress, on_sent).await?;
+    let status = xhr.status()?;
+    let body = xhr.response_text()?.unwrap_or_default();
+    match outcome(status, &body) {
+        Outcome::Stored(mut stored) => {
+            stored.etag = xhr.get_response_header("ETag")?.unwrap_or_default();
+            Ok(Outcome::Stored(stored))
+        }
+        other => Ok(other),
+    }
+}
+
+enum Body<'a> {
+    Form(&'a FormData),
+    Blob(&'a Blob),
+}
+
+/// Sends `body` on the opened `xhr` and waits until it ends, one way or another.
+async fn send(xhr: &XmlHttpRequest, body: Body<'_>, on_progress: impl Fn(f64, f64) + 'static, on_sent: impl FnOnce(XmlHttpRequest)) -> Result<(), JsValue> {
     let upload = xhr.upload()?;
     let progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
         if ev.length_computable() {
@@ -45,14 +83,15 @@ pub async fn post_form(
     });
     xhr.set_onloadend(Some(ended.as_ref().unchecked_ref()));
 
-    xhr.send_with_opt_form_data(Some(&form))?;
+    match body {
+        Body::Form(form) => xhr.send_with_opt_form_data(Some(form))?,
+        Body::Blob(blob) => xhr.send_with_opt_blob(Some(blob))?,
+    }
     on_sent(xhr.clone());
     let _ = done_rx.await;
 
     // Unhook before the closures are dropped at the end of this function.
     upload.set_onprogress(None);
     xhr.set_onloadend(None);
-    let status = xhr.status()?;
-    let body = xhr.response_text()?.unwrap_or_default();
-    Ok(outcome(status, &body))
+    Ok(())
 }

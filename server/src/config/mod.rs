@@ -15,6 +15,7 @@ use crate::edge::client::TrustedProxies;
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
 use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
+use app::rules::MAX_OBJECT_BYTES;
 pub use settings::Settings;
 
 /// Everything the signer needs to know about the bucket.
@@ -77,8 +78,11 @@ impl StsConfig {
 /// What may be uploaded: checked before anything is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// `UPLOAD_MAX_BYTES` (default and at most 5 GiB, what one POST can carry).
+    /// `UPLOAD_MAX_BYTES` (default 5 GiB, what one POST can carry; at most 5 TiB, S3's largest
+    /// object: files above 5 GiB always go in parts).
     pub max_bytes: u64,
+    /// `UPLOAD_MULTIPART_THRESHOLD` (default 100 MiB, at most 5 GiB): larger files go in parts.
+    pub multipart_threshold: u64,
     /// `UPLOAD_ALLOWED_TYPES`: comma-separated types, `type/*` wildcards allowed; empty: any.
     pub allowed_types: Vec<String>,
     /// `UPLOAD_FILES_PER_MINUTE` (default 60): files (signatures) one uploader may ask for.
@@ -96,6 +100,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_bytes: MAX_POST_OBJECT_SIZE,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             allowed_types: Vec::new(),
             files_per_minute: NonZeroU32::new(60).expect("not zero"),
             signs_per_minute_per_ip: NonZeroU32::new(600).expect("not zero"),
@@ -106,6 +111,7 @@ impl Default for Limits {
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
+const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 << 20;
 
 fn sha256(text: &str) -> [u8; 32] {
     use sha2::Digest;
@@ -126,8 +132,18 @@ impl Limits {
         let max_bytes = match get("UPLOAD_MAX_BYTES") {
             None => MAX_POST_OBJECT_SIZE,
             Some(raw) => match raw.parse::<u64>() {
+                Ok(n @ 1..=MAX_OBJECT_BYTES) => n,
+                _ => return Err(invalid("UPLOAD_MAX_BYTES", format!("expected bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB), got {raw:?}"))),
+            },
+        };
+        let multipart_threshold = match get("UPLOAD_MULTIPART_THRESHOLD") {
+            None => DEFAULT_MULTIPART_THRESHOLD,
+            Some(raw) => match raw.parse::<u64>() {
                 Ok(n @ 1..=MAX_POST_OBJECT_SIZE) => n,
-                _ => return Err(invalid("UPLOAD_MAX_BYTES", format!("expected bytes from 1 to {MAX_POST_OBJECT_SIZE} (5 GiB), got {raw:?}"))),
+                _ => {
+                    let message = format!("expected bytes from 1 to {MAX_POST_OBJECT_SIZE} (5 GiB, what one POST carries), got {raw:?}");
+                    return Err(invalid("UPLOAD_MULTIPART_THRESHOLD", message));
+                }
             },
         };
         let mut allowed_types = Vec::new();
@@ -141,6 +157,7 @@ impl Limits {
         }
         Ok(Self {
             max_bytes,
+            multipart_threshold,
             allowed_types,
             files_per_minute: per_minute(get, "UPLOAD_FILES_PER_MINUTE", 60)?,
             signs_per_minute_per_ip: per_minute(get, "UPLOAD_SIGNS_PER_MINUTE_PER_IP", 600)?,
@@ -247,6 +264,17 @@ impl Config {
     }
 
     /// Where browsers POST their forms.
+    /// Where an object's requests go: the endpoint (scheme and authority) and the path, not
+    /// yet encoded, as [`crate::policy::presign`] takes them; the same addressing as
+    /// [`Config::post_url`].
+    pub fn object_location(&self, key: &str) -> (String, String) {
+        match &self.endpoint {
+            Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), format!("/{}/{key}", self.bucket)),
+            None if self.bucket.contains('.') => (format!("https://s3.{}.amazonaws.com", self.region), format!("/{}/{key}", self.bucket)),
+            None => (format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region), format!("/{key}")),
+        }
+    }
+
     pub fn post_url(&self) -> String {
         match &self.endpoint {
             Some(endpoint) => format!("{endpoint}/{}", self.bucket),
@@ -458,7 +486,9 @@ mod tests {
             ("UPLOAD_POLICY_TTL_SECS", "3600"),
             ("UPLOAD_POLICY_TTL_SECS", "five"),
             ("UPLOAD_MAX_BYTES", "0"),
-            ("UPLOAD_MAX_BYTES", "5368709121"),
+            ("UPLOAD_MAX_BYTES", "5497558138881"),
+            ("UPLOAD_MULTIPART_THRESHOLD", "5368709121"),
+            ("UPLOAD_MULTIPART_THRESHOLD", "0"),
             ("UPLOAD_ALLOWED_TYPES", "image"),
             ("UPLOAD_ALLOWED_TYPES", "*/*"),
             ("UPLOAD_FILES_PER_MINUTE", "0"),

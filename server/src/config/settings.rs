@@ -21,9 +21,14 @@ pub struct Settings {
     /// Seconds a signed form stays valid, 30 to 600 [default: 300].
     #[arg(long, env = "UPLOAD_POLICY_TTL_SECS", value_name = "SECS", global = true)]
     pub policy_ttl_secs: Option<String>,
-    /// The largest file signed for, in bytes, at most 5 GiB [default: 5368709120].
+    /// The largest file signed for, in bytes, at most 5 TiB (files above 5 GiB go in parts)
+    /// [default: 5368709120].
     #[arg(long, env = "UPLOAD_MAX_BYTES", value_name = "BYTES", global = true)]
     pub max_bytes: Option<String>,
+    /// Files above this size go to the bucket in parts (multipart upload), at most 5 GiB
+    /// [default: 104857600].
+    #[arg(long, env = "UPLOAD_MULTIPART_THRESHOLD", value_name = "BYTES", global = true)]
+    pub multipart_threshold: Option<String>,
     /// Accepted types, comma-separated, `type/*` wildcards allowed [default: any].
     #[arg(long, env = "UPLOAD_ALLOWED_TYPES", value_name = "TYPES", global = true)]
     pub allowed_types: Option<String>,
@@ -96,6 +101,7 @@ impl Settings {
             "AWS_ENDPOINT_URL_S3" => self.endpoint.clone(),
             "UPLOAD_POLICY_TTL_SECS" => self.policy_ttl_secs.clone(),
             "UPLOAD_MAX_BYTES" => self.max_bytes.clone(),
+            "UPLOAD_MULTIPART_THRESHOLD" => self.multipart_threshold.clone(),
             "UPLOAD_ALLOWED_TYPES" => self.allowed_types.clone(),
             "UPLOAD_FILES_PER_MINUTE" => self.files_per_minute.clone(),
             "UPLOAD_SIGNS_PER_MINUTE_PER_IP" => self.signs_per_minute_per_ip.clone(),

@@ -16,7 +16,9 @@ pub fn partition_for(region: &str) -> &'static str {
     }
 }
 
-/// Allows `s3:PutObject` on `<bucket>/<prefix>*` and nothing else. `bucket` and `prefix` are
+/// Allows on `<bucket>/<prefix>*` what a browser's upload needs and nothing else: `s3:PutObject`
+/// (a POST, and each part of a multipart upload), and for multipart uploads
+/// `s3:AbortMultipartUpload` and `s3:ListMultipartUploadParts`. `bucket` and `prefix` are
 /// ours (a validated bucket name, `uploads/<32 hex>/`), so no JSON escaping is needed; the
 /// debug assertion keeps it that way.
 pub fn session_policy(partition: &str, bucket: &str, prefix: &str) -> String {
@@ -25,7 +27,7 @@ pub fn session_policy(partition: &str, bucket: &str, prefix: &str) -> String {
         "session policy parts must not need escaping"
     );
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"UploadOnly","Effect":"Allow","Action":"s3:PutObject","Resource":"arn:{partition}:s3:::{bucket}/{prefix}*"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"UploadOnly","Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":"arn:{partition}:s3:::{bucket}/{prefix}*"}}]}}"#
     )
 }
 
@@ -34,13 +36,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allows_only_put_object_under_the_prefix() {
+    fn allows_only_uploading_under_the_prefix() {
         let policy = session_policy("aws", "my-bucket", "uploads/0123456789abcdef0123456789abcdef/");
         let json: serde_json::Value = serde_json::from_str(&policy).unwrap();
         let statements = json["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 1);
         assert_eq!(statements[0]["Effect"], "Allow");
-        assert_eq!(statements[0]["Action"], "s3:PutObject");
+        assert_eq!(statements[0]["Action"], serde_json::json!(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]));
         assert_eq!(statements[0]["Resource"], "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*");
     }
 

@@ -4,7 +4,9 @@
 //! core's verifier and answers as S3 answers. Objects land in `<data>/<bucket>/<key>`.
 
 mod get;
+pub mod parts;
 mod post;
+mod put_part;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -65,13 +67,18 @@ pub(crate) fn s3_error(err: S3Error) -> Response {
 pub fn router(dev: Arc<DevBucket>, origins: Vec<HeaderValue>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::POST, Method::GET, Method::HEAD])
+        .allow_methods([Method::POST, Method::PUT, Method::GET, Method::HEAD])
         .allow_headers(tower_http::cors::Any)
-        .expose_headers([header::ETAG, header::LOCATION, HeaderName::from_static("x-amz-request-id")])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            HeaderName::from_static("x-amz-request-id"),
+            HeaderName::from_static("x-amz-checksum-sha256"),
+        ])
         .max_age(std::time::Duration::from_secs(600));
     Router::new()
         .route("/{bucket}", post(post::upload))
-        .route("/{bucket}/{*key}", get(get::object))
+        .route("/{bucket}/{*key}", get(get::object).put(put_part::upload_part))
         // The body is streamed and the policy bounds it; axum's 2 MB default would cut uploads.
         .layer(DefaultBodyLimit::disable())
         .layer(cors)

@@ -53,6 +53,19 @@ impl TempObject {
     }
 }
 
+impl TempObject {
+    /// Flushes the file to disk and moves it to `to` (replacing what is there).
+    pub async fn persist(mut self, to: &Path) -> io::Result<()> {
+        let mut file = self.file.take().expect("open until committed");
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::rename(&self.path, to).await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
 impl Drop for TempObject {
     fn drop(&mut self) {
         if !self.committed {

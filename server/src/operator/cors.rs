@@ -6,12 +6,17 @@ use super::brief;
 
 /// The id of the rule `server cors` writes; rules with other ids are left alone.
 pub const CORS_RULE_ID: &str = "browser-uploads";
-/// What the page reads from the bucket's answers.
-pub const EXPOSED_HEADERS: [&str; 3] = ["ETag", "Location", "x-amz-request-id"];
+/// What the page reads from the bucket's answers (a part's ETag is what completing needs).
+pub const EXPOSED_HEADERS: [&str; 4] = ["ETag", "Location", "x-amz-request-id", "x-amz-checksum-sha256"];
+/// What the page sends with a part, beside what browsers send anyway.
+pub const PART_HEADERS: [&str; 2] = ["x-amz-checksum-sha256", "content-type"];
 
-/// The rule browsers need to POST forms from `origins` and read the answer.
+/// The rule browsers need to POST forms and PUT parts from `origins` and read the answers.
 pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
-    let mut rule = CorsRule::builder().id(CORS_RULE_ID).allowed_methods("POST").allowed_headers("*").max_age_seconds(3000);
+    let mut rule = CorsRule::builder().id(CORS_RULE_ID).allowed_methods("POST").allowed_methods("PUT").max_age_seconds(3000);
+    for header in PART_HEADERS {
+        rule = rule.allowed_headers(header);
+    }
     for origin in origins {
         rule = rule.allowed_origins(origin.trim_end_matches('/'));
     }
@@ -21,15 +26,26 @@ pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
     rule.build().map_err(|err| err.to_string())
 }
 
-/// Whether `rules` let a page on `origin` POST a form and read its ETag.
-pub fn allows_uploads_from(rules: &[CorsRule], origin: &str) -> bool {
+/// Whether one of `rules` lets a page on `origin` use `method` and read the ETag.
+fn allows(rules: &[CorsRule], origin: &str, method: &str, headers: &[&str]) -> bool {
     let origin = origin.trim_end_matches('/');
     rules.iter().any(|rule| {
         let origin_ok = rule.allowed_origins().iter().any(|o| o == "*" || o.trim_end_matches('/') == origin);
-        let post_ok = rule.allowed_methods().iter().any(|m| m.eq_ignore_ascii_case("POST"));
+        let method_ok = rule.allowed_methods().iter().any(|m| m.eq_ignore_ascii_case(method));
+        let headers_ok = headers.iter().all(|h| rule.allowed_headers().iter().any(|a| a == "*" || a.eq_ignore_ascii_case(h)));
         let etag_ok = rule.expose_headers().iter().any(|h| h.eq_ignore_ascii_case("ETag"));
-        origin_ok && post_ok && etag_ok
+        origin_ok && method_ok && headers_ok && etag_ok
     })
+}
+
+/// Whether `rules` let a page on `origin` POST a form and read its ETag.
+pub fn allows_uploads_from(rules: &[CorsRule], origin: &str) -> bool {
+    allows(rules, origin, "POST", &[])
+}
+
+/// Whether `rules` let a page on `origin` PUT a part with its checksum and read its ETag.
+pub fn allows_parts_from(rules: &[CorsRule], origin: &str) -> bool {
+    allows(rules, origin, "PUT", &["x-amz-checksum-sha256"])
 }
 
 /// `server cors --origin URL...`: replaces this tool's rule, keeping any others.
@@ -52,7 +68,7 @@ pub async fn cors(client: &aws_sdk_s3::Client, bucket: &str, origins: &[String])
         .await
         .map_err(|err| format!("writing the bucket's CORS rules failed: {}", brief(&err)))?;
     Ok(format!(
-        "bucket {bucket}: browsers on {} may now POST uploads (rule {CORS_RULE_ID:?}; {kept} other rule(s) kept)",
+        "bucket {bucket}: browsers on {} may now POST uploads and PUT parts (rule {CORS_RULE_ID:?}; {kept} other rule(s) kept)",
         origins.join(", ")
     ))
 }
@@ -65,7 +81,12 @@ mod tests {
     fn the_upload_rule_allows_its_origins_only() {
         let rules = [upload_rule(&["https://app.example/".into()]).unwrap()];
         assert!(allows_uploads_from(&rules, "https://app.example"));
+        assert!(allows_parts_from(&rules, "https://app.example"));
         assert!(!allows_uploads_from(&rules, "https://evil.example"));
+        assert!(!allows_parts_from(&rules, "https://evil.example"));
+        let post_only = CorsRule::builder().allowed_origins("*").allowed_methods("POST").allowed_headers("*").expose_headers("ETag").build().unwrap();
+        assert!(allows_uploads_from(std::slice::from_ref(&post_only), "https://app.example"));
+        assert!(!allows_parts_from(&[post_only], "https://app.example"), "parts need PUT");
         assert_eq!(rules[0].expose_headers(), EXPOSED_HEADERS);
         let get_only = CorsRule::builder().allowed_origins("*").allowed_methods("GET").expose_headers("ETag").build().unwrap();
         assert!(!allows_uploads_from(&[get_only], "https://app.example"));

@@ -12,7 +12,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 use time::OffsetDateTime;
 
 use super::brief;
-use super::cors::allows_uploads_from;
+use super::cors::{allows_parts_from, allows_uploads_from};
+use super::lifecycle::abort_days;
 use crate::policy::rfc3339;
 use crate::uploads::Uploads;
 
@@ -130,12 +131,29 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
     });
 
     checks.push(match client.get_bucket_cors().bucket(bucket).send().await {
-        Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) => ok(format!("CORS: {origin} may POST and read ETag")),
+        Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) && allows_parts_from(answer.cors_rules(), origin) => {
+            ok(format!("CORS: {origin} may POST forms, PUT parts with their checksum, and read ETag"))
+        }
+        Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) => fail(
+            format!("CORS: {origin} may POST but not PUT parts with x-amz-checksum-sha256 (files in parts would fail)"),
+            format!("run: server cors --origin {origin}"),
+        ),
         Ok(_) => fail(format!("CORS: no rule lets {origin} POST and read ETag"), format!("run: server cors --origin {origin}")),
         Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => {
             fail("CORS: the bucket has no CORS rules".into(), format!("run: server cors --origin {origin}"))
         }
         Err(err) => fail(format!("CORS: cannot read the rules: {}", brief(&err)), "grant s3:GetBucketCORS, or check the rules by hand"),
+    });
+
+    checks.push(match client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        Ok(answer) => match abort_days(answer.rules()) {
+            Some(days) => ok(format!("lifecycle: unfinished multipart uploads are aborted after {days} day(s)")),
+            None => fail("lifecycle: no rule aborts unfinished multipart uploads under uploads/ (their parts would be kept, and paid for, forever)".into(), "run: server lifecycle"),
+        },
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchLifecycleConfiguration") => {
+            fail("lifecycle: the bucket has no lifecycle rules (unfinished multipart uploads would be kept forever)".into(), "run: server lifecycle")
+        }
+        Err(err) => fail(format!("lifecycle: cannot read the rules: {}", brief(&err)), "grant s3:GetLifecycleConfiguration, or check the rules by hand"),
     });
 
     // Confirming HEADs objects under uploads/: a key that is not there answers 404 only to

@@ -64,7 +64,10 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
     let partition = partition_for(&config.region);
     let bucket = format!("arn:{partition}:s3:::{}", config.bucket);
     let uploads = format!("{bucket}/uploads/*");
-    let sign = statement("SignUploadsUnderTheUploadsPrefix", &["s3:PutObject"], std::slice::from_ref(&uploads));
+    // What a browser's upload needs (a POST, the parts of a multipart upload): the same actions
+    // as each uploader's STS session policy (`credentials::session_policy`).
+    const UPLOADING: [&str; 3] = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
+    let sign = statement("SignUploadsUnderTheUploadsPrefix", &UPLOADING, std::slice::from_ref(&uploads));
     // HeadObject (confirming) and the presigned view links need GetObject; removing an object
     // that is not what was signed needs DeleteObject; "Your uploads" (ListObjectsV2), HeadBucket
     // (doctor) and a 404 rather than a 403 for a missing object need ListBucket.
@@ -72,7 +75,11 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
         statement("ConfirmAndViewUploads", &["s3:GetObject", "s3:DeleteObject"], std::slice::from_ref(&uploads)),
         statement("CheckTheBucket", &["s3:ListBucket"], std::slice::from_ref(&bucket)),
         statement("OperatorCorsCommands", &["s3:GetBucketCORS", "s3:PutBucketCORS"], std::slice::from_ref(&bucket)),
+        statement("OperatorLifecycleCommands", &["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"], std::slice::from_ref(&bucket)),
     ];
+    // The server starts, lists, completes and aborts multipart uploads with its own credentials
+    // (Create and Complete are s3:PutObject): with STS, those need them too.
+    let multipart = statement("StartAndFinishMultipartUploads", &UPLOADING, std::slice::from_ref(&uploads));
     match config.sts.as_ref().map(|sts| &sts.mode) {
         None => IamPolicies {
             base_credentials: document([vec![sign], own_calls.to_vec()].concat()),
@@ -85,7 +92,7 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("arn:{partition}:iam::{}:root", account_of(role_arn).unwrap_or("ACCOUNT_ID")));
             IamPolicies {
-                base_credentials: document([vec![assume], own_calls.to_vec()].concat()),
+                base_credentials: document([vec![assume, multipart], own_calls.to_vec()].concat()),
                 // Each uploader's session policy narrows this to `uploads/<uploader-id>/*`.
                 role_permissions: Some(document(vec![sign])),
                 role_trust: Some(json!({
@@ -151,8 +158,9 @@ mod tests {
         let p = policies(&config(&[("UPLOAD_ROLE_ARN", role)]), None, None);
         let base = actions(&p.base_credentials);
         assert!(base.contains(&("sts:AssumeRole".into(), vec![role.into()])));
-        assert!(!base.iter().any(|(a, _)| a == "s3:PutObject"), "signing uses the role: {base:?}");
-        assert_eq!(actions(p.role_permissions.as_ref().unwrap()), [("s3:PutObject".to_string(), vec!["arn:aws:s3:::my-uploads/uploads/*".to_string()])]);
+        assert!(!p.base_credentials.to_string().contains("SignUploadsUnderTheUploadsPrefix"), "signing uses the role: {base:?}");
+        let uploading = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"].map(|a| (a.to_string(), vec!["arn:aws:s3:::my-uploads/uploads/*".to_string()]));
+        assert_eq!(actions(p.role_permissions.as_ref().unwrap()), uploading);
         assert_eq!(p.role_trust.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
         let named = policies(&config(&[("UPLOAD_ROLE_ARN", role)]), Some("arn:aws:iam::123456789012:role/web"), None);
         assert_eq!(named.role_trust.unwrap()["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:role/web");

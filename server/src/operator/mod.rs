@@ -1,11 +1,13 @@
 //! The operator commands, run from a shell against the configured bucket: `server sign` prints
-//! a signed form ([`sign`]), `server cors` writes the CORS rule browser uploads need ([`cors`]),
+//! a signed form ([`sign`]), `server cors` writes the CORS rule browser uploads need ([`cors`]), `server lifecycle` the
+//! rule that aborts unfinished multipart uploads ([`lifecycle`]),
 //! `server doctor` checks the set-up and says what to fix ([`doctor`]), `server iam-policy`
 //! prints the IAM policies it needs ([`iam`]).
 
 pub mod cors;
 pub mod doctor;
 pub mod iam;
+pub mod lifecycle;
 pub mod sign;
 
 use std::process::ExitCode;
@@ -36,6 +38,7 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
         Command::Serve | Command::IamPolicy(_) => unreachable!("served or printed above"),
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
         Command::Cors(args) => finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await),
+        Command::Lifecycle(args) => finish(lifecycle::lifecycle(&client, &uploads.config().bucket, args.days).await),
         Command::Doctor(args) => {
             let origin = args.origin.unwrap_or_else(default_origin);
             if doctor::print(&doctor::checks(&uploads, &client, &origin).await) {

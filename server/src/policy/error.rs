@@ -18,6 +18,11 @@ impl S3Error {
         Self { status, code, message: message.into(), details: Vec::new() }
     }
 
+    /// What the dev bucket does not do.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(501, "NotImplemented", message)
+    }
+
     fn with(mut self, name: &'static str, value: impl ToString) -> Self {
         self.details.push((name, value.to_string()));
         self
@@ -81,6 +86,21 @@ pub fn signature_mismatch() -> S3Error {
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
     )
+}
+
+/// A presigned URL whose query parameters are missing or malformed.
+pub fn query_auth(message: impl Into<String>) -> S3Error {
+    S3Error::new(400, "AuthorizationQueryParametersError", message)
+}
+
+/// A presigned URL past its `X-Amz-Expires`.
+pub fn request_expired() -> S3Error {
+    S3Error::new(403, "AccessDenied", "Request has expired")
+}
+
+/// A presigned URL dated too far in the future.
+pub fn request_not_yet_valid() -> S3Error {
+    S3Error::new(403, "AccessDenied", "Request is not valid yet")
 }
 
 pub fn wrong_region(got: &str, expected: &str) -> S3Error {
@@ -167,6 +187,30 @@ pub fn internal_error() -> S3Error {
 /// A checksum field whose value cannot be a checksum of that kind.
 pub fn invalid_checksum_value(field: &str) -> S3Error {
     S3Error::new(400, "InvalidRequest", format!("Value for {field} header is invalid."))
+}
+
+pub fn no_such_upload() -> S3Error {
+    S3Error::new(
+        404,
+        "NoSuchUpload",
+        "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
+    )
+}
+
+pub fn invalid_part(detail: impl fmt::Display) -> S3Error {
+    S3Error::new(400, "InvalidPart", format!("One or more of the specified parts could not be found or did not match: {detail}"))
+}
+
+pub fn missing_content_length() -> S3Error {
+    S3Error::new(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+}
+
+pub fn malformed_xml(detail: impl fmt::Display) -> S3Error {
+    S3Error::new(400, "MalformedXML", format!("The XML you provided was not well-formed or did not validate against our published schema: {detail}"))
+}
+
+pub fn invalid_part_order() -> S3Error {
+    S3Error::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
 }
 
 pub fn bad_digest(algorithm: &str) -> S3Error {

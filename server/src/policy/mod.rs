@@ -24,11 +24,11 @@ pub use error::S3Error;
 pub use expiry::{policy_expiry, ExpiryError, ExpiryLimits};
 pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule, MAX_METADATA_BYTES};
 pub use parse::ReceivedPolicy;
-pub use presign::{presign, Presign, PresignError, MAX_PRESIGNED_SECS};
+pub use presign::{presign, verify_presigned, Presign, PresignError, Received, MAX_PRESIGNED_SECS};
 pub use response::post_response_xml;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};
-pub use timefmt::{amz_date, iso8601_millis, rfc3339};
+pub use timefmt::{amz_date, iso8601_millis, parse_amz_date, rfc3339};
 pub use verify::{substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES};
 
 /// The largest object one POST may carry (5 GiB); bigger objects need multipart upload.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::{policy_expiry, Credentials, ExpiryLimits, FormError, FormSpec, SignedForm, SigningKey};
+use super::{policy_expiry, presign, Credentials, ExpiryLimits, FormError, FormSpec, Presign, SignedForm, SigningKey};
 
 #[derive(Debug)]
 pub struct PolicySigner {
@@ -47,6 +47,16 @@ impl PolicySigner {
     pub fn sign(&self, spec: &FormSpec, now: OffsetDateTime) -> Result<SignedForm, FormError> {
         let expires_at = policy_expiry(now, spec.expires_in, self.limits, self.credentials.expires_at())?;
         spec.sign_with(&self.credentials, &self.key_for(now), &self.region, now, expires_at)
+    }
+
+    /// A presigned URL for `request` (its `expires_in_secs` is ignored) that lives `lifetime`,
+    /// shortened as [`PolicySigner::sign`] shortens a policy's; answers it with its expiry.
+    pub fn presign(&self, request: &Presign<'_>, lifetime: std::time::Duration, now: OffsetDateTime) -> Result<(String, OffsetDateTime), String> {
+        let expires_at = policy_expiry(now, lifetime, self.limits, self.credentials.expires_at()).map_err(|err| err.to_string())?;
+        let secs = u32::try_from((expires_at - now).whole_seconds()).unwrap_or(0);
+        let request = Presign { expires_in_secs: secs, ..request.clone() };
+        let url = presign(&self.credentials, &self.region, &request, now).map_err(|err| err.to_string())?;
+        Ok((url, expires_at))
     }
 }
 

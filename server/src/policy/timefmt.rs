@@ -59,6 +59,22 @@ pub(crate) fn scope_date(t: OffsetDateTime) -> String {
     format(t, "########")
 }
 
+/// Reads an `x-amz-date` (`20151229T000000Z`), the one spelling [`amz_date`] writes.
+pub fn parse_amz_date(text: &str) -> Option<OffsetDateTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = &text[range];
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let month = time::Month::try_from(u8::try_from(digits(4..6)?).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::try_from(digits(0..4)?).ok()?, month, u8::try_from(digits(6..8)?).ok()?).ok()?;
+    let clock = time::Time::from_hms(digits(9..11)? as u8, digits(11..13)? as u8, digits(13..15)? as u8).ok()?;
+    Some(date.with_time(clock).assume_utc())
+}
+
 /// The policy's `expiration`: `2015-12-30T12:00:00.000Z`.
 pub fn iso8601_millis(t: OffsetDateTime) -> String {
     format(t, "####-##-##T##:##:##.###Z")
@@ -74,6 +90,15 @@ mod tests {
     use super::*;
     use time::format_description::well_known::Rfc3339;
     use time::macros::datetime;
+
+    #[test]
+    fn amz_dates_read_back() {
+        let t = datetime!(2013-05-24 01:02:03 UTC);
+        assert_eq!(parse_amz_date(&amz_date(t)), Some(t));
+        for bad in ["", "20130524T010203", "2013-05-24T010203Z", "20131324T010203Z", "20130524T250203Z", "2013052+T010203Z"] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn formats_match_the_aws_examples() {

@@ -124,6 +124,18 @@ impl Confirmer<'_> {
         if who.scope.as_ref().is_some_and(|scope| *scope != signed.directory) {
             return Err(security_event("the return link is for another upload".into()));
         }
+        self.check_stored(who, &signed, key, &report.etag, now).await
+    }
+
+    /// Checks the object at `key` against what `signed` allowed (and the ETag the bucket gave
+    /// for it); the receipt is already opened and known to cover `key`.
+    pub async fn check_stored(self, who: &Requester, signed: &Receipt, key: &str, reported_etag: &str, now: OffsetDateTime) -> Result<StoredUpload, UploadError> {
+        let uploader = who.uploader.as_str();
+        let security_event = |problem: String| {
+            self.metrics.mismatched();
+            tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
+            UploadError::Mismatch(problem)
+        };
         let objects = self.objects.ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
         // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
         // without end. Held until the receipt would expire anyway.
@@ -150,7 +162,7 @@ impl Confirmer<'_> {
         let Some(found) = found else {
             return Err(security_event("the bucket has no object under that key".into()));
         };
-        let (object, report_differs) = differences(&signed, key, &report.etag, &found);
+        let (object, report_differs) = differences(signed, key, reported_etag, &found);
         if !object.is_empty() {
             // Not what was signed: nothing half-right stays listed as this uploader's.
             let removed = match objects.delete(key).await {
@@ -167,7 +179,7 @@ impl Confirmer<'_> {
             return Err(security_event(format!("the report does not match the stored file: {}", report_differs.join("; "))));
         }
         if signed.name.is_none() {
-            keep_one_plain_upload(objects, &signed, key).await?;
+            keep_one_plain_upload(objects, signed, key).await?;
         }
         let view_url = objects.view_url(key).await.unwrap_or_default();
         let upload = StoredUpload {
@@ -199,6 +211,7 @@ mod tests {
             content_type: Some("image/png".into()),
             checksum_sha256: Some("A".repeat(44)),
             expires: datetime!(2026-11-29 12:00 UTC).unix_timestamp(),
+            multipart: None,
         }
     }
 

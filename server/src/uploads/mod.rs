@@ -7,6 +7,7 @@
 
 mod confirm;
 pub mod guard;
+mod multipart;
 mod objects;
 mod ratelimit;
 pub mod receipt;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use app::rules;
 use app::service::{Requester, UploadRequest, UploadService, UploaderId};
-use app::wire::{BucketInfo, SignedUpload, StoredUpload, UploadError, UploadReport};
+use app::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError, UploadReport};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
@@ -58,6 +59,13 @@ pub struct Uploads {
 
 /// Why a signature could not be made: a short reason for metrics, and the error for the page.
 type Refusal = (&'static str, UploadError);
+
+/// How a file goes to the bucket: one POST, or in parts (each with its own checksum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Post,
+    Parts,
+}
 
 /// A request that passed every check, in the form it is signed in.
 struct Checked {
@@ -183,6 +191,7 @@ impl Uploads {
             content_type: spec.content_type.clone(),
             checksum_sha256: spec.checksum_sha256.clone(),
             expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
+            multipart: None,
         }
         .seal(&self.seal)
     }
@@ -227,7 +236,7 @@ impl Uploads {
 
     /// Everything that can be said about a request without credentials: rate, access code, and
     /// what [`app::rules`] says of the name, size, type, checksum and metadata.
-    async fn check(&self, who: &Requester, request: &UploadRequest) -> Result<Checked, Refusal> {
+    async fn check(&self, who: &Requester, request: &UploadRequest, via: Via) -> Result<Checked, Refusal> {
         let too_many = |wait: std::time::Duration| {
             ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
         };
@@ -251,6 +260,12 @@ impl Uploads {
         if let Some(message) = rules::size_refusal(size, limits.max_bytes) {
             return Err(refused(if size == 0 { "invalid_size" } else { "too_large" })(message));
         }
+        if via == Via::Post && size > rules::MAX_POST_BYTES {
+            return Err(refused("too_large")(format!(
+                "one POST carries at most {}: a file this big goes in parts (start_multipart)",
+                app::format::human_bytes(rules::MAX_POST_BYTES)
+            )));
+        }
         let content_type = rules::content_type(&request.content_type).map_err(refused("invalid_type"))?;
         if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
             return Err(refused("type_not_allowed")(message));
@@ -258,7 +273,8 @@ impl Uploads {
         let checksum = request.checksum_sha256.as_deref().map(rules::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
         // What the README promises: with checksums on, the bucket checks every byte of every
         // file up to the checksum limit. A client that leaves the hash out gets no form.
-        if checksum.is_none() && size <= limits.checksum_max_bytes {
+        // (A multipart upload checks every part's SHA-256 instead.)
+        if via == Via::Post && checksum.is_none() && size <= limits.checksum_max_bytes {
             return Err(refused("checksum_missing")(format!(
                 "files up to {} are sent with their SHA-256 (checksum_sha256), so that the bucket can refuse any other bytes",
                 app::format::human_bytes(limits.checksum_max_bytes)
@@ -269,7 +285,7 @@ impl Uploads {
     }
 
     async fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, Refusal> {
-        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request).await?;
+        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request, Via::Post).await?;
         let uploader = who.uploader.as_str();
         let now = self.now();
         let directory = fresh_directory(uploader, now);
@@ -331,22 +347,29 @@ impl Uploads {
                 self.metrics.signed(started.elapsed().as_secs_f64());
                 Ok(signed)
             }
-            Err((reason, err)) => {
-                self.metrics.refused(reason);
-                tracing::warn!(
-                    target: "audit",
-                    event = "policy_refused",
-                    uploader = who.uploader.as_str(),
-                    ip = ?who.ip,
-                    file_name = ?clip(&request.file_name),
-                    size = request.size,
-                    content_type = ?clip(&request.content_type),
-                    reason,
-                    message = ?clip(&err.to_string()),
-                );
-                Err(err)
-            }
+            Err((reason, err)) => Err(self.refused(who, &request, reason, err)),
         }
+    }
+
+    /// Counts and logs a refusal to sign (a form or a multipart upload), and answers its error.
+    fn refused(&self, who: &Requester, request: &UploadRequest, reason: &'static str, err: UploadError) -> UploadError {
+        self.metrics.refused(reason);
+        tracing::warn!(
+            target: "audit",
+            event = "policy_refused",
+            uploader = who.uploader.as_str(),
+            ip = ?who.ip,
+            file_name = ?clip(&request.file_name),
+            size = request.size,
+            content_type = ?clip(&request.content_type),
+            reason,
+            message = ?clip(&err.to_string()),
+        );
+        err
+    }
+
+    fn confirmer(&self) -> Confirmer<'_> {
+        Confirmer { objects: self.objects.as_ref(), seal: &self.seal, guard: &self.guard, metrics: &self.metrics }
     }
 
     /// The uploader's objects, newest first (the key layout makes the bucket's order newest
@@ -400,8 +423,7 @@ impl UploadService for Uploads {
     }
 
     fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
-        let confirmer = Confirmer { objects: self.objects.as_ref(), seal: &self.seal, guard: &self.guard, metrics: &self.metrics };
-        Box::pin(confirmer.confirm(who, report, self.now()))
+        Box::pin(self.confirmer().confirm(who, report, self.now()))
     }
 
     fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
@@ -423,7 +445,28 @@ impl UploadService for Uploads {
             access_code_required: limits.access_code_sha256.is_some(),
             files_per_minute: limits.files_per_minute.get(),
             checksum_max_bytes: limits.checksum_max_bytes,
+            multipart_threshold: limits.multipart_threshold,
         }
+    }
+
+    fn start_multipart<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<MultipartUpload, UploadError>> {
+        Box::pin(self.start_multipart_upload(who, request))
+    }
+
+    fn sign_parts<'a>(&'a self, who: &'a Requester, receipt: String, parts: Vec<PartToSign>) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>> {
+        Box::pin(self.sign_upload_parts(who, receipt, parts))
+    }
+
+    fn list_parts<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>> {
+        Box::pin(self.list_upload_parts(who, receipt))
+    }
+
+    fn complete_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
+        Box::pin(self.complete_upload(who, receipt))
+    }
+
+    fn abort_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<(), UploadError>> {
+        Box::pin(self.abort_upload(who, receipt))
     }
 }
 

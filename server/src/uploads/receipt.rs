@@ -40,6 +40,18 @@ pub struct Receipt {
     /// Unix seconds after which the receipt is refused.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// For a multipart upload: the bucket's upload id and the part size.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<Multipart>,
+}
+
+/// What a multipart receipt adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Multipart {
+    #[serde(rename = "i")]
+    pub upload_id: String,
+    #[serde(rename = "p")]
+    pub part_size: u64,
 }
 
 /// Why a receipt was not accepted.
@@ -74,21 +86,44 @@ impl Receipt {
         key.strip_prefix(&self.directory).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
     }
 
+    /// A POST's receipt or a multipart upload's: sealed for different purposes.
+    fn purpose(&self) -> Purpose {
+        if self.multipart.is_some() {
+            Purpose::Multipart
+        } else {
+            Purpose::Receipt
+        }
+    }
+
     /// The receipt as the browser carries it: base64url JSON, sealed (URL-safe as it is).
     pub fn seal(&self, key: &SessionKey) -> String {
         let json = serde_json::to_vec(self).expect("a receipt serializes");
-        key.seal(Purpose::Receipt, &URL_SAFE_NO_PAD.encode(json))
+        key.seal(self.purpose(), &URL_SAFE_NO_PAD.encode(json))
     }
 
-    /// The receipt in `sealed`, if this service sealed it for `uploader` and it has not expired
-    /// at `now`.
+    /// The POST receipt in `sealed`, if this service sealed it for `uploader` and it has not
+    /// expired at `now`.
     pub fn open(key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<Self, Unaccepted> {
+        Self::open_for(Purpose::Receipt, key, sealed, uploader, now)
+    }
+
+    /// The same for a multipart upload's receipt.
+    pub fn open_multipart(key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<(Self, Multipart), Unaccepted> {
+        let receipt = Self::open_for(Purpose::Multipart, key, sealed, uploader, now)?;
+        let multipart = receipt.multipart.clone().ok_or(Unaccepted::NotOurs)?;
+        Ok((receipt, multipart))
+    }
+
+    fn open_for(purpose: Purpose, key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<Self, Unaccepted> {
         if sealed.len() > MAX_RECEIPT_BYTES {
             return Err(Unaccepted::NotOurs);
         }
-        let payload = key.open(Purpose::Receipt, sealed).ok_or(Unaccepted::NotOurs)?;
+        let payload = key.open(purpose, sealed).ok_or(Unaccepted::NotOurs)?;
         let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Unaccepted::NotOurs)?;
         let receipt: Receipt = serde_json::from_slice(&json).map_err(|_| Unaccepted::NotOurs)?;
+        if receipt.purpose() != purpose {
+            return Err(Unaccepted::NotOurs);
+        }
         if receipt.uploader != uploader.as_str() {
             return Err(Unaccepted::OtherUploader);
         }
@@ -119,7 +154,20 @@ mod tests {
             content_type: Some("image/png".into()),
             checksum_sha256: None,
             expires: (NOW + RECEIPT_LIFETIME).unix_timestamp(),
+            multipart: None,
         }
+    }
+
+    #[test]
+    fn a_multipart_receipt_opens_only_as_one() {
+        let key = SessionKey::random();
+        let multipart = Receipt { multipart: Some(Multipart { upload_id: "abc".into(), part_size: 8 << 20 }), ..receipt() };
+        let sealed = multipart.seal(&key);
+        assert_eq!(Receipt::open_multipart(&key, &sealed, &me(), NOW).map(|(r, _)| r), Ok(multipart.clone()));
+        assert_eq!(Receipt::open(&key, &sealed, &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(Receipt::open_multipart(&key, &receipt().seal(&key), &me(), NOW), Err(Unaccepted::NotOurs));
+        let other = UploaderId::parse(&"f".repeat(32)).unwrap();
+        assert_eq!(Receipt::open_multipart(&key, &sealed, &other, NOW), Err(Unaccepted::OtherUploader));
     }
 
     #[test]

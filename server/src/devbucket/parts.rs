@@ -1,0 +1,258 @@
+//! The dev bucket's multipart uploads, as S3 keeps them: `<root>/.multipart/<upload id>/` holds
+//! `upload.json` (bucket, key, type, metadata) and each part as `<n>` beside `<n>.json` (its
+//! size, ETag and SHA-256). A part is written to a temp file and renamed into place, so it is
+//! whole or absent, and a part sent again replaces the one before. Completing joins the parts
+//! into one object (committed like any other) and removes the directory; aborting removes it.
+
+use std::io;
+use std::path::PathBuf;
+
+use base64::Engine;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::io::AsyncReadExt;
+
+use super::store::{ObjectMeta, Store, TempObject};
+use crate::policy::{error, S3Error};
+
+/// S3's part numbers.
+pub const MAX_PART_NUMBER: u64 = 10_000;
+/// S3's smallest part, but for the last.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// An upload under way: what `CreateMultipartUpload` said the object will be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub bucket: String,
+    pub key: String,
+    pub content_type: String,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// One part the bucket has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMeta {
+    pub number: u64,
+    pub size: u64,
+    /// Quoted hex MD5.
+    pub etag: String,
+    /// Base64.
+    pub checksum_sha256: String,
+}
+
+/// Upload ids are ours: 32 lowercase hex digits, so one can name a directory as it is.
+fn valid_id(upload_id: &str) -> bool {
+    upload_id.len() == 32 && upload_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn internal(err: io::Error) -> S3Error {
+    tracing::error!(error = %err, "dev bucket multipart I/O failed");
+    error::internal_error()
+}
+
+impl Store {
+    fn uploads_dir(&self) -> PathBuf {
+        self.root().join(".multipart")
+    }
+
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, S3Error> {
+        if !valid_id(upload_id) {
+            return Err(error::no_such_upload());
+        }
+        Ok(self.uploads_dir().join(upload_id))
+    }
+
+    /// `CreateMultipartUpload`: a fresh upload id for `key`.
+    pub async fn create_multipart(&self, pending: &Pending) -> Result<String, S3Error> {
+        self.paths(&pending.bucket, &pending.key)?;
+        let upload_id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = self.upload_dir(&upload_id)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+        tokio::fs::write(dir.join("upload.json"), serde_json::to_vec(pending).expect("serializes")).await.map_err(internal)?;
+        Ok(upload_id)
+    }
+
+    /// The upload `upload_id` of `key` in `bucket`, or S3's NoSuchUpload.
+    pub async fn pending(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Pending, S3Error> {
+        let dir = self.upload_dir(upload_id)?;
+        let json = tokio::fs::read(dir.join("upload.json")).await.map_err(|_| error::no_such_upload())?;
+        let pending: Pending = serde_json::from_slice(&json).map_err(|_| error::no_such_upload())?;
+        if pending.bucket != bucket || pending.key != key {
+            return Err(error::no_such_upload());
+        }
+        Ok(pending)
+    }
+
+    /// Puts a fully written part in place (replacing one sent before under its number).
+    pub async fn commit_part(&self, upload_id: &str, temp: TempObject, part: &PartMeta) -> Result<(), S3Error> {
+        let dir = self.upload_dir(upload_id)?;
+        let path = dir.join(part.number.to_string());
+        // Aborted meanwhile: the directory is gone, and so is the part (dropping `temp`).
+        if tokio::fs::metadata(&dir).await.is_err() {
+            return Err(error::no_such_upload());
+        }
+        tokio::fs::write(dir.join(format!("{}.json.tmp", part.number)), serde_json::to_vec(part).expect("serializes")).await.map_err(internal)?;
+        temp.persist(&path).await.map_err(internal)?;
+        tokio::fs::rename(dir.join(format!("{}.json.tmp", part.number)), dir.join(format!("{}.json", part.number))).await.map_err(internal)?;
+        Ok(())
+    }
+
+    /// `ListParts`: the parts the upload has, by number.
+    pub async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Vec<PartMeta>, S3Error> {
+        self.pending(bucket, key, upload_id).await?;
+        let dir = self.upload_dir(upload_id)?;
+        let mut parts = Vec::new();
+        let mut entries = tokio::fs::read_dir(&dir).await.map_err(|_| error::no_such_upload())?;
+        while let Some(entry) = entries.next_entry().await.map_err(internal)? {
+            let name = entry.file_name();
+            let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse::<u64>().ok()) else { continue };
+            let Ok(json) = tokio::fs::read(entry.path()).await else { continue };
+            if let Ok(part) = serde_json::from_slice::<PartMeta>(&json) {
+                if part.number == number {
+                    parts.push(part);
+                }
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    /// `CompleteMultipartUpload` with `chosen` (part number and ETag, ascending): joins those
+    /// parts into the object, with S3's multipart ETag and composite SHA-256 (`<hash>-<parts>`),
+    /// and forgets the upload.
+    pub async fn complete_multipart(&self, bucket: &str, key: &str, upload_id: &str, chosen: &[(u64, String)]) -> Result<ObjectMeta, S3Error> {
+        let pending = self.pending(bucket, key, upload_id).await?;
+        if chosen.is_empty() {
+            return Err(error::malformed_xml("You must specify at least one part"));
+        }
+        if chosen.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return Err(error::invalid_part_order());
+        }
+        let have = self.list_parts(bucket, key, upload_id).await?;
+        let mut parts = Vec::with_capacity(chosen.len());
+        for (number, etag) in chosen {
+            let part = have.iter().find(|p| p.number == *number).ok_or_else(|| error::invalid_part(format!("part {number} was not uploaded")))?;
+            if part.etag.trim_matches('"') != etag.trim_matches('"') {
+                return Err(error::invalid_part(format!("part {number} has ETag {}, not {etag}", part.etag)));
+            }
+            parts.push(part.clone());
+        }
+        if let Some(small) = parts[..parts.len() - 1].iter().find(|p| p.size < MIN_PART_SIZE) {
+            return Err(error::entity_too_small(small.size, MIN_PART_SIZE));
+        }
+        let dir = self.upload_dir(upload_id)?;
+        let paths = self.paths(bucket, key)?;
+        let mut temp = self.begin().await.map_err(internal)?;
+        let (mut etags, mut digests, mut size) = (Md5::new(), Sha256::new(), 0u64);
+        let mut buffer = vec![0u8; 1 << 20];
+        for part in &parts {
+            let mut file = tokio::fs::File::open(dir.join(part.number.to_string())).await.map_err(internal)?;
+            loop {
+                let n = file.read(&mut buffer).await.map_err(internal)?;
+                if n == 0 {
+                    break;
+                }
+                temp.write(&buffer[..n]).await.map_err(internal)?;
+                size += n as u64;
+            }
+            etags.update(hex::decode(part.etag.trim_matches('"')).map_err(|_| error::internal_error())?);
+            digests.update(base64::engine::general_purpose::STANDARD.decode(&part.checksum_sha256).map_err(|_| error::internal_error())?);
+        }
+        let count = parts.len();
+        let meta = ObjectMeta {
+            content_type: pending.content_type,
+            etag: format!("\"{}-{count}\"", hex::encode(etags.finalize())),
+            size,
+            metadata: pending.metadata,
+            checksum_sha256: Some(format!("{}-{count}", base64::engine::general_purpose::STANDARD.encode(digests.finalize()))),
+        };
+        self.commit(temp, &paths, key, &meta).await?;
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        Ok(meta)
+    }
+
+    /// `AbortMultipartUpload`: the upload and every part are gone.
+    pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), S3Error> {
+        self.pending(bucket, key, upload_id).await?;
+        tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await.map_err(internal)
+    }
+
+    /// The ids of the uploads under way (`ListMultipartUploads`, for tests and the doctor).
+    pub async fn multipart_uploads(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        if let Ok(mut entries) = tokio::fs::read_dir(self.uploads_dir()).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                ids.extend(entry.file_name().to_str().filter(|id| valid_id(id)).map(str::to_owned));
+            }
+        }
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+    }
+
+    async fn put(store: &Store, id: &str, number: u64, bytes: &[u8]) -> PartMeta {
+        let mut temp = store.begin().await.unwrap();
+        temp.write(bytes).await.unwrap();
+        let part = PartMeta { number, size: bytes.len() as u64, etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))), checksum_sha256: sha(bytes) };
+        store.commit_part(id, temp, &part).await.unwrap();
+        part
+    }
+
+    #[tokio::test]
+    async fn parts_join_in_order_with_s3s_etag_and_composite_checksum() {
+        let dir = tempdir();
+        let store = Store::new(&dir);
+        let pending = Pending { bucket: "b".into(), key: "k/x.bin".into(), content_type: "text/plain".into(), metadata: vec![] };
+        let id = store.create_multipart(&pending).await.unwrap();
+        let (one, two) = (vec![1u8; MIN_PART_SIZE as usize], b"tail".to_vec());
+        put(&store, &id, 2, b"wrong").await;
+        let p2 = put(&store, &id, 2, &two).await;
+        let p1 = put(&store, &id, 1, &one).await;
+        let p3 = put(&store, &id, 3, b"x").await;
+        assert_eq!(store.list_parts("b", "k/x.bin", &id).await.unwrap(), vec![p1.clone(), p2.clone(), p3.clone()]);
+        assert_eq!(store.list_parts("b", "other", &id).await.unwrap_err().code, "NoSuchUpload");
+        let code = |r: Result<ObjectMeta, S3Error>| r.unwrap_err().code;
+        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(2, p2.etag.clone()), (1, p1.etag.clone())]).await), "InvalidPartOrder");
+        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(1, p2.etag.clone())]).await), "InvalidPart");
+        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(2, p2.etag.clone()), (3, p3.etag.clone())]).await), "EntityTooSmall");
+        let meta = store.complete_multipart("b", "k/x.bin", &id, &[(1, p1.etag.clone()), (2, p2.etag.clone())]).await.unwrap();
+        let mut digests = base64::engine::general_purpose::STANDARD.decode(&p1.checksum_sha256).unwrap();
+        digests.extend(base64::engine::general_purpose::STANDARD.decode(&p2.checksum_sha256).unwrap());
+        assert_eq!(meta.checksum_sha256, Some(format!("{}-2", sha(&digests))));
+        assert!(meta.etag.ends_with("-2\""), "{}", meta.etag);
+        let stored = std::fs::read(dir.join("b/k/x.bin")).unwrap();
+        assert_eq!(stored, [one, two].concat());
+        assert!(store.multipart_uploads().await.is_empty(), "completed uploads are forgotten");
+        assert_eq!(store.list_parts("b", "k/x.bin", &id).await.unwrap_err().code, "NoSuchUpload");
+    }
+
+    #[tokio::test]
+    async fn an_aborted_upload_leaves_nothing_and_ids_are_never_paths() {
+        let dir = tempdir();
+        let store = Store::new(&dir);
+        let pending = Pending { bucket: "b".into(), key: "k".into(), content_type: "x/y".into(), metadata: vec![] };
+        let id = store.create_multipart(&pending).await.unwrap();
+        put(&store, &id, 1, b"bytes").await;
+        assert_eq!(store.multipart_uploads().await, vec![id.clone()]);
+        store.abort_multipart("b", "k", &id).await.unwrap();
+        assert!(store.multipart_uploads().await.is_empty());
+        assert!(std::fs::read_dir(dir.join(".multipart")).unwrap().next().is_none());
+        for bad in ["../../etc", "", "ABCDEF0123456789ABCDEF0123456789"] {
+            assert_eq!(store.list_parts("b", "k", bad).await.unwrap_err().code, "NoSuchUpload");
+        }
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("devbucket-parts-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

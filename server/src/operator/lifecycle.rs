@@ -1,0 +1,74 @@
+//! `server lifecycle`: the bucket rule that aborts multipart uploads left unfinished (a closed
+//! tab, a crash), so their parts do not cost storage forever; the bucket's other rules are kept.
+//! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html>
+
+use aws_sdk_s3::types::{AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter};
+
+use super::brief;
+
+/// The id of the rule `server lifecycle` writes; rules with other ids are left alone.
+pub const LIFECYCLE_RULE_ID: &str = "abort-incomplete-uploads";
+
+/// The rule: abort uploads under `uploads/` still unfinished `days` after they started.
+pub fn abort_rule(days: i32) -> Result<LifecycleRule, String> {
+    LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("uploads/").build())
+        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build())
+        .build()
+        .map_err(|err| err.to_string())
+}
+
+/// The days after which an enabled rule covering `uploads/` aborts unfinished uploads, if one does.
+pub fn abort_days(rules: &[LifecycleRule]) -> Option<i32> {
+    rules
+        .iter()
+        .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
+        .filter(|rule| {
+            let prefix = rule.filter().and_then(|f| f.prefix()).unwrap_or("");
+            "uploads/".starts_with(prefix)
+        })
+        .filter_map(|rule| rule.abort_incomplete_multipart_upload()?.days_after_initiation())
+        .min()
+}
+
+/// `server lifecycle [--days N]`: replaces this tool's rule, keeping any others.
+pub async fn lifecycle(client: &aws_sdk_s3::Client, bucket: &str, days: i32) -> Result<String, String> {
+    let existing = match client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        Ok(answer) => answer.rules.unwrap_or_default(),
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchLifecycleConfiguration") => Vec::new(),
+        Err(err) => return Err(format!("reading the bucket's lifecycle rules failed: {}", brief(&err))),
+    };
+    let mut rules: Vec<LifecycleRule> = existing.into_iter().filter(|r| r.id() != Some(LIFECYCLE_RULE_ID)).collect();
+    let kept = rules.len();
+    rules.push(abort_rule(days)?);
+    let configuration = BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().map_err(|err| err.to_string())?;
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(configuration)
+        .send()
+        .await
+        .map_err(|err| format!("writing the bucket's lifecycle rules failed: {}", brief(&err)))?;
+    Ok(format!("bucket {bucket}: multipart uploads under uploads/ unfinished after {days} day(s) are aborted (rule {LIFECYCLE_RULE_ID:?}; {kept} other rule(s) kept)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_covers_uploads_and_is_found_again() {
+        assert_eq!(abort_days(&[abort_rule(1).unwrap()]), Some(1));
+        let elsewhere = LifecycleRule::builder()
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("logs/").build())
+            .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(3).build())
+            .build()
+            .unwrap();
+        assert_eq!(abort_days(std::slice::from_ref(&elsewhere)), None);
+        let disabled = LifecycleRule::builder().status(ExpirationStatus::Disabled).abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build()).build().unwrap();
+        assert_eq!(abort_days(&[disabled, elsewhere]), None);
+    }
+}

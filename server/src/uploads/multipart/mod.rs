@@ -1,0 +1,245 @@
+//! Multipart uploads, for files too big for one POST: the service starts the upload in the
+//! bucket under the uploader's prefix, signs a URL for each part (bound to its length and
+//! SHA-256), and completes it from the parts the bucket lists, then checks the object as
+//! confirming does. What the browser carries between calls is the sealed receipt; nothing is
+//! kept per upload here.
+
+mod bucket;
+
+use app::rules;
+use app::service::{Requester, UploadRequest};
+use app::wire::{MultipartUpload, PartToSign, SignedPart, StoredPart, StoredUpload, UploadError};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub use bucket::BucketError;
+
+use super::receipt::{Multipart, Receipt, Unaccepted, RECEIPT_LIFETIME};
+use super::{fresh_directory, Checked, Refusal, Uploads, Via};
+use crate::logging::clip;
+use crate::policy::{rfc3339, Presign};
+
+/// How many parts one `sign_parts` call may ask for (`app::api::MAX_PARTS_PER_CALL`).
+const MAX_PARTS_PER_CALL: usize = app::api::MAX_PARTS_PER_CALL;
+
+/// The composite SHA-256 S3 reports for a multipart object: the hash of the parts' digests,
+/// then `-<parts>`.
+pub fn composite_sha256(parts: &[StoredPart]) -> Option<String> {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(base64::engine::general_purpose::STANDARD.decode(part.checksum_sha256.as_deref()?).ok()?);
+    }
+    Some(format!("{}-{}", base64::engine::general_purpose::STANDARD.encode(hasher.finalize()), parts.len()))
+}
+
+/// Which of parts `1..=count` are missing from `parts` or have another length than the
+/// receipt says (their numbers).
+fn unfit_parts(parts: &[StoredPart], size: u64, part_size: u64) -> Vec<u64> {
+    let count = rules::part_count(size, part_size);
+    (1..=count)
+        .filter(|&n| {
+            let want = rules::part_length(size, part_size, n);
+            !parts.iter().any(|p| p.number == n && Some(p.size) == want)
+        })
+        .collect()
+}
+
+impl Uploads {
+    /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a
+    /// forged or foreign one as a security event).
+    fn open_multipart(&self, who: &Requester, sealed: &str, now: OffsetDateTime) -> Result<(Receipt, Multipart, String), UploadError> {
+        let uploader = who.uploader.as_str();
+        let security_event = |problem: &str| {
+            self.metrics.mismatched();
+            tracing::error!(target: "audit", event = "multipart_receipt_refused", uploader, ip = ?who.ip, problem);
+            UploadError::Mismatch(problem.into())
+        };
+        if who.scope.is_some() {
+            return Err(security_event("a return link cannot be used for a multipart upload"));
+        }
+        match Receipt::open_multipart(&self.seal, sealed, &who.uploader, now) {
+            Ok((receipt, multipart)) => {
+                let key = format!("{}{}", receipt.directory, receipt.name.clone().unwrap_or_default());
+                Ok((receipt, multipart, key))
+            }
+            Err(Unaccepted::NotOurs) => Err(security_event("the receipt is not one this service issued")),
+            Err(Unaccepted::OtherUploader) => Err(security_event("the receipt was issued to someone else")),
+            Err(Unaccepted::Expired) => Err(UploadError::Refused("this upload was started too long ago; start it again".into())),
+        }
+    }
+
+    fn objects_or_unavailable(&self) -> Result<&super::Objects, UploadError> {
+        self.objects.as_ref().ok_or_else(|| UploadError::Unavailable("multipart uploads are not possible here".into()))
+    }
+
+    fn bucket_unavailable(&self, who: &Requester, action: &'static str, err: BucketError) -> UploadError {
+        match err {
+            BucketError::NoSuchUpload => {
+                UploadError::Refused("the bucket no longer has this upload (it was completed, cancelled, or cleaned up after a day); start it again".into())
+            }
+            BucketError::Other(err) => {
+                tracing::error!(target: "audit", event = "multipart_failed", uploader = who.uploader.as_str(), action, error = %err);
+                UploadError::Unavailable("the bucket cannot be reached right now; try again in a moment".into())
+            }
+        }
+    }
+
+    async fn try_start(&self, who: &Requester, request: &UploadRequest) -> Result<MultipartUpload, Refusal> {
+        let Checked { name, size, content_type, metadata, .. } = self.check(who, request, Via::Parts).await?;
+        let objects = self.objects_or_unavailable().map_err(|e| ("unavailable", e))?;
+        let uploader = who.uploader.as_str();
+        let now = self.now();
+        let directory = fresh_directory(uploader, now);
+        let key = format!("{directory}{name}");
+        let upload_id = objects
+            .create_multipart(&key, &content_type, &metadata)
+            .await
+            .map_err(|err| ("unavailable", self.bucket_unavailable(who, "create", err)))?;
+        let part_size = rules::part_size(size);
+        let receipt = Receipt {
+            uploader: uploader.to_owned(),
+            directory,
+            name: Some(name),
+            size: (size, size),
+            content_type: Some(content_type.clone()),
+            checksum_sha256: None,
+            expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
+            multipart: Some(Multipart { upload_id: upload_id.clone(), part_size }),
+        };
+        let parts = rules::part_count(size, part_size);
+        tracing::info!(target: "audit", event = "multipart_started", uploader, key = %key, size, content_type, parts, part_size);
+        Ok(MultipartUpload { key, upload_id, part_size, parts, receipt: receipt.seal(&self.seal) })
+    }
+
+    pub(super) async fn start_multipart_upload(&self, who: &Requester, request: UploadRequest) -> Result<MultipartUpload, UploadError> {
+        let started = std::time::Instant::now();
+        match self.try_start(who, &request).await {
+            Ok(upload) => {
+                self.metrics.signed(started.elapsed().as_secs_f64());
+                Ok(upload)
+            }
+            Err((reason, err)) => Err(self.refused(who, &request, reason, err)),
+        }
+    }
+
+    pub(super) async fn sign_upload_parts(&self, who: &Requester, sealed: String, parts: Vec<PartToSign>) -> Result<Vec<SignedPart>, UploadError> {
+        let now = self.now();
+        let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
+        let size = receipt.size.1;
+        if parts.is_empty() || parts.len() > MAX_PARTS_PER_CALL {
+            return Err(UploadError::Refused(format!("ask for 1 to {MAX_PARTS_PER_CALL} parts at a time")));
+        }
+        for part in &parts {
+            match rules::part_length(size, multipart.part_size, part.number) {
+                None => return Err(UploadError::Refused(format!("this file has no part {}", part.number))),
+                Some(length) if length != part.length => {
+                    return Err(UploadError::Refused(format!("part {} is {length} bytes long, not {}", part.number, part.length)))
+                }
+                Some(_) => {}
+            }
+            rules::checksum_sha256(&part.checksum_sha256).map_err(UploadError::Refused)?;
+        }
+        let signer = self.policy_signer(&who.uploader, now).await?;
+        let (endpoint, path) = self.config.object_location(&key);
+        let mut signed = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let (number, length) = (part.number.to_string(), part.length.to_string());
+            let request = Presign {
+                method: "PUT",
+                endpoint: &endpoint,
+                path: &path,
+                query: vec![("partNumber", &number), ("uploadId", &multipart.upload_id)],
+                headers: vec![("content-length", &length), ("x-amz-checksum-sha256", &part.checksum_sha256)],
+                expires_in_secs: 0,
+            };
+            let (url, expires_at) = signer.presign(&request, self.config.policy_lifetime, now).map_err(|err| {
+                tracing::error!(target: "audit", event = "signing_failed", uploader = who.uploader.as_str(), error = %err);
+                UploadError::Unavailable("signing is temporarily unavailable; try again in a minute".into())
+            })?;
+            signed.push(SignedPart { number: part.number, url, expires_at: rfc3339(expires_at) });
+        }
+        let numbers: Vec<u64> = parts.iter().map(|p| p.number).collect();
+        tracing::info!(
+            target: "audit",
+            event = "parts_signed",
+            uploader = who.uploader.as_str(),
+            key = %key,
+            parts = ?numbers,
+            expires_at = %signed.first().map(|s| s.expires_at.as_str()).unwrap_or_default(),
+            credentials = self.source.kind(),
+        );
+        Ok(signed)
+    }
+
+    pub(super) async fn list_upload_parts(&self, who: &Requester, sealed: String) -> Result<Vec<StoredPart>, UploadError> {
+        let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
+        let objects = self.objects_or_unavailable()?;
+        objects.list_parts(&key, &multipart.upload_id).await.map_err(|err| self.bucket_unavailable(who, "list_parts", err))
+    }
+
+    pub(super) async fn complete_upload(&self, who: &Requester, sealed: String) -> Result<StoredUpload, UploadError> {
+        let now = self.now();
+        let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
+        let objects = self.objects_or_unavailable()?;
+        let size = receipt.size.1;
+        let etag = match objects.list_parts(&key, &multipart.upload_id).await {
+            Ok(parts) => {
+                let unfit = unfit_parts(&parts, size, multipart.part_size);
+                if !unfit.is_empty() {
+                    let shown: Vec<String> = unfit.iter().take(10).map(u64::to_string).collect();
+                    return Err(UploadError::Refused(format!("the bucket does not have every part yet (missing or wrong length: {})", shown.join(", "))));
+                }
+                // Exactly the parts the file has, in order (a part sent twice is listed once).
+                let parts: Vec<StoredPart> = parts.into_iter().filter(|p| p.number <= rules::part_count(size, multipart.part_size)).collect();
+                let etag = objects.complete_multipart(&key, &multipart.upload_id, &parts).await.map_err(|err| self.bucket_unavailable(who, "complete", err))?;
+                tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
+                // The bucket keeps the composite of the parts' checksums: checked with the rest.
+                return self.confirmer().check_stored(who, &Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, &key, &etag, now).await;
+            }
+            // Completed already (an answer lost on the way): the object is checked as it is.
+            Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
+                Ok(Some(head)) => head.etag,
+                _ => return Err(self.bucket_unavailable(who, "complete", BucketError::NoSuchUpload)),
+            },
+            Err(err) => return Err(self.bucket_unavailable(who, "list_parts", err)),
+        };
+        self.confirmer().check_stored(who, &receipt, &key, &etag, now).await
+    }
+
+    pub(super) async fn abort_upload(&self, who: &Requester, sealed: String) -> Result<(), UploadError> {
+        let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
+        let objects = self.objects_or_unavailable()?;
+        objects.abort_multipart(&key, &multipart.upload_id).await.map_err(|err| self.bucket_unavailable(who, "abort", err))?;
+        tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(number: u64, size: u64) -> StoredPart {
+        StoredPart { number, size, etag: "\"e\"".into(), checksum_sha256: Some(base64::engine::general_purpose::STANDARD.encode([number as u8; 32])) }
+    }
+
+    #[test]
+    fn every_part_must_be_there_with_its_length() {
+        let (size, part_size) = (20 << 20, 8 << 20);
+        let all = [part(1, 8 << 20), part(2, 8 << 20), part(3, 4 << 20)];
+        assert!(unfit_parts(&all, size, part_size).is_empty());
+        assert_eq!(unfit_parts(&all[..2], size, part_size), [3]);
+        assert_eq!(unfit_parts(&[part(1, 8 << 20), part(2, 7 << 20), part(3, 4 << 20)], size, part_size), [2]);
+    }
+
+    #[test]
+    fn the_composite_checksum_is_the_hash_of_the_part_digests() {
+        let parts = [part(1, 1), part(2, 1)];
+        let mut both = vec![1u8; 32];
+        both.extend([2u8; 32]);
+        let want = format!("{}-2", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&both)));
+        assert_eq!(composite_sha256(&parts), Some(want));
+        assert_eq!(composite_sha256(&[StoredPart { checksum_sha256: None, ..part(1, 1) }]), None);
+    }
+}
