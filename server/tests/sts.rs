@@ -169,7 +169,8 @@ fn assert_grants_put_under_only(policy: &str, uploader: &str) {
             other => panic!("unexpected {other}"),
         }
     };
-    assert_eq!(list(&statement["Action"]), ["s3:PutObject"], "{policy}");
+    // Uploading only: a POST or a part (PutObject), and a multipart upload's parts listed or dropped.
+    assert_eq!(list(&statement["Action"]), ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], "{policy}");
     assert_eq!(list(&statement["Resource"]), [format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*")], "{policy}");
     assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none(), "{policy}");
 }

@@ -27,7 +27,7 @@ pub async fn upload_part(State(dev): State<Arc<DevBucket>>, Path((bucket, key)):
         Ok(response) => response,
         Err(err) => {
             dev.metrics.dev_refused(err.code);
-            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(&bucket), key = ?clip(&key), code = err.code, reason = ?clip(&err.message));
+            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(&bucket), code = err.code, reason = ?clip(&err.message));
             s3_error(err)
         }
     }
