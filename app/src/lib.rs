@@ -3,6 +3,10 @@
 //! may be uploaded in [`rules`] (both sides decide with it), and what the server must provide
 //! in `service` (server builds only).
 
+// Release builds keep every view's full type (debug builds erase them): the upload page's is
+// deeper than the compiler's default limit.
+#![recursion_limit = "256"]
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{

@@ -179,7 +179,9 @@ pub fn UploadPage() -> impl IntoView {
                     <UploadRow row on_retry=retry on_remove=remove on_pause=pause announcer/>
                 }/>
             </ul>
-            <multipart::UnfinishedUploads on_resume=resume ready/>
+            // Type-erased: the page's view type is otherwise too deep for release builds
+            // (which do not erase components).
+            {view! { <multipart::UnfinishedUploads on_resume=resume ready/> }.into_any()}
             <YourUploads changed=uploads_changed/>
         </section>
     }
