@@ -566,6 +566,98 @@ mod confirm {
         // What is left in the bucket is what the bucket stored as signed.
         assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
     }
+
+    /// PUTs `body` to a presigned part URL over a raw connection, with `checksum` as its header.
+    async fn put_part(running: &Running, url: &str, body: &[u8], checksum: &str) -> (u16, String) {
+        let path = url.split_once(&running.addr.to_string()).expect("a URL of this bucket").1;
+        let mut stream = TcpStream::connect(running.addr).await.unwrap();
+        let head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nx-amz-checksum-sha256: {checksum}\r\nConnection: close\r\n\r\n",
+            running.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The bucket may refuse before reading the body; a failed write is then expected.
+        let _ = stream.write_all(body).await;
+        read_answer(&mut stream).await
+    }
+
+    fn sha256_base64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+    }
+
+    /// A file in two parts through the service and the dev bucket over HTTP, with every rule the
+    /// bucket enforces on a part on the way; any instance answers any call.
+    #[tokio::test]
+    async fn a_file_in_parts_is_signed_put_completed_and_checked_by_any_instance() {
+        use app::wire::PartToSign;
+        use sha2::Digest as _;
+        let running = start().await;
+        let (one, other) = (uploads_for(&running), uploads_for(&running));
+        let file: Vec<u8> = (0..(9u32 << 20) + 10).map(|i| (i % 251) as u8).collect();
+        let (first, second) = file.split_at(8 << 20);
+        let started = one.start_multipart(&me(), text_file("big.txt", file.len() as u64)).await.unwrap();
+        assert_eq!((started.part_size, started.parts), (8 << 20, 2));
+        assert!(started.key.starts_with(&format!("uploads/{ME}/")) && started.key.ends_with("/big.txt"), "{}", started.key);
+
+        let ask = |number: u64, bytes: &[u8]| PartToSign { number, length: bytes.len() as u64, checksum_sha256: sha256_base64(bytes) };
+        // Only the parts the file has, each of the length it must have.
+        let refused = other.sign_parts(&me(), started.receipt.clone(), vec![PartToSign { length: 5, ..ask(1, first) }]).await;
+        assert!(matches!(refused, Err(UploadError::Refused(_))), "{refused:?}");
+        assert!(matches!(other.sign_parts(&me(), started.receipt.clone(), vec![ask(3, second)]).await, Err(UploadError::Refused(_))));
+        let urls = other.sign_parts(&me(), started.receipt.clone(), vec![ask(1, first), ask(2, second)]).await.unwrap();
+        assert_eq!(urls.iter().map(|u| u.number).collect::<Vec<_>>(), [1, 2]);
+
+        // The bucket: other bytes (BadDigest), another part number or upload (signature), another
+        // length (the signed header), then the parts as signed.
+        let (status, answer) = put_part(&running, &urls[1].url, &vec![0u8; second.len()], &sha256_base64(second)).await;
+        assert!(status == 400 && answer.contains("BadDigest"), "{answer}");
+        let (status, answer) = put_part(&running, &urls[1].url.replace("partNumber=2", "partNumber=3"), second, &sha256_base64(second)).await;
+        assert!(status == 403 && answer.contains("SignatureDoesNotMatch"), "{answer}");
+        let (status, answer) = put_part(&running, &urls[1].url, &second[1..], &sha256_base64(&second[1..])).await;
+        assert_eq!(status, 403, "{answer}");
+        // Not complete while a part is missing.
+        let early = one.complete_multipart(&me(), started.receipt.clone()).await;
+        assert!(matches!(&early, Err(UploadError::Refused(m)) if m.contains("every part")), "{early:?}");
+        for (url, bytes) in [(&urls[0].url, first), (&urls[1].url, second)] {
+            let (status, answer) = put_part(&running, url, bytes, &sha256_base64(bytes)).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        let listed = one.list_parts(&me(), started.receipt.clone()).await.unwrap();
+        assert_eq!(listed.iter().map(|p| (p.number, p.size)).collect::<Vec<_>>(), [(1, 8 << 20), (2, 10 + (1 << 20))]);
+
+        // Someone else's receipt is no use; then the upload completes and is checked.
+        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ..me() };
+        assert!(matches!(one.complete_multipart(&stranger, started.receipt.clone()).await, Err(UploadError::Mismatch(_))));
+        let stored = other.complete_multipart(&me(), started.receipt.clone()).await.unwrap();
+        assert_eq!((stored.size, stored.content_type.as_deref()), (file.len() as u64, Some("text/plain")));
+        assert!(stored.etag.ends_with("-2\""), "{}", stored.etag);
+        assert_eq!(std::fs::read(running.data.join(devbucket::DEV_BUCKET).join(&started.key)).unwrap(), file);
+        assert!(Store::new(&running.data).multipart_uploads().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_expired_part_url_is_refused_and_an_aborted_upload_leaves_nothing() {
+        use app::wire::PartToSign;
+        let running = start().await;
+        let past = OffsetDateTime::now_utc() - time::Duration::minutes(10);
+        let late = uploads_for(&running).with_clock(Arc::new(move || past));
+        let started = late.start_multipart(&me(), text_file("old.txt", 4)).await.unwrap();
+        let part = PartToSign { number: 1, length: 4, checksum_sha256: sha256_base64(b"four") };
+        let urls = late.sign_parts(&me(), started.receipt.clone(), vec![part]).await.unwrap();
+        let (status, answer) = put_part(&running, &urls[0].url, b"four", &sha256_base64(b"four")).await;
+        assert!(status == 403 && answer.contains("Request has expired"), "{answer}");
+
+        let uploads = uploads_for(&running);
+        assert_eq!(Store::new(&running.data).multipart_uploads().await.len(), 1);
+        uploads.abort_multipart(&me(), started.receipt.clone()).await.unwrap();
+        assert!(Store::new(&running.data).multipart_uploads().await.is_empty());
+        assert!(matches!(uploads.list_parts(&me(), started.receipt.clone()).await, Err(UploadError::Refused(_))));
+        // A POST's receipt is not a multipart one.
+        let post = upload(&running, &uploads, "small.txt", b"small").await;
+        assert!(matches!(uploads.list_parts(&me(), post.receipt).await, Err(UploadError::Mismatch(_))));
+    }
 }
 
 /// A form for the dev bucket signed by boto3 (`generate_presigned_post`), with `extra` fields
