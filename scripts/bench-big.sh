@@ -19,9 +19,10 @@ trap cleanup EXIT
 scripts/garage.sh start "$work/garage" 3960 http://127.0.0.1:3189 http://127.0.0.1:3190 > /dev/null
 set -a; . "$work/garage/env"; set +a
 # Two instances: 3189 sends files up to 5 GiB in one POST, 3190 everything above 100 MiB in parts.
+# Both have the bucket check every byte: a POST's file is hashed whole first, a part as it goes.
 start() {
   LEPTOS_SITE_ADDR=127.0.0.1:$1 LEPTOS_SITE_ROOT="$PWD/target/site" UPLOAD_METRICS_ADDR=127.0.0.1:$(($1 + 1000)) \
-    UPLOAD_MAX_BYTES=$((big_mib << 20)) UPLOAD_MULTIPART_THRESHOLD=$2 UPLOAD_CHECKSUM_MAX_BYTES=0 \
+    UPLOAD_MAX_BYTES=$((big_mib << 20)) UPLOAD_MULTIPART_THRESHOLD=$2 UPLOAD_CHECKSUM_MAX_BYTES=5368709120 \
     target/debug/server > "$work/app-$1.log" 2>&1 &
   apps+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/healthz" > /dev/null && break; sleep 0.2; done

@@ -203,6 +203,13 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
         format!("Files up to {} are checked with SHA-256: the bucket refuses any other bytes.", human_bytes(info.checksum_max_bytes))
     });
     let per_minute = format!("At most {} files a minute.", info.files_per_minute);
+    // Only said where it can happen: a file this big is allowed.
+    let parts = (info.max_bytes > info.multipart_threshold.min(rules::MAX_POST_BYTES)).then(|| {
+        format!(
+            " Files over {} go in parts, each checked with SHA-256: they can be paused, and resumed even after a reload.",
+            human_bytes(info.multipart_threshold.min(rules::MAX_POST_BYTES))
+        )
+    });
     let target = match info.dev_data_dir {
         Some(dir) => view! {
             "Uploading to the built-in dev bucket "<code class="bucket-name">{info.bucket}</code>
@@ -217,7 +224,7 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
     view! {
         <p class="target">{target}</p>
         <p class="limits" id="upload-limits">{limits}</p>
-        <p class="limits-more" id="upload-limits-more">{checksum}" "{per_minute}</p>
+        <p class="limits-more" id="upload-limits-more">{checksum}" "{per_minute}{parts}</p>
         {info.access_code_required.then(|| view! {
             <label class="access-code">
                 "Access code "

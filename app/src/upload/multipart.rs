@@ -41,8 +41,9 @@ pub struct Unfinished {
     pub key: String,
     pub name: String,
     pub size: u64,
-    /// The file's last modification (ms since the epoch), as the browser reports it.
-    pub modified: f64,
+    /// The file's last modification (ms since the epoch), as the browser reports it. An
+    /// integer: parsing floats from JSON would add its own code to the wasm.
+    pub modified: u64,
     pub part_size: u64,
     /// The first part's SHA-256, once hashed: a file picked again must have the same.
     pub first_part: Option<String>,
@@ -51,7 +52,7 @@ pub struct Unfinished {
 impl Unfinished {
     /// Whether `file` may be the file this upload was of (its first part is compared later).
     pub fn matches(&self, file: &File) -> bool {
-        file.name() == self.name && file.size() as u64 == self.size && file.last_modified() == self.modified
+        file.name() == self.name && file.size() as u64 == self.size && file.last_modified() as u64 == self.modified
     }
 }
 
@@ -215,7 +216,7 @@ async fn start(queue: Queue, row: &Row, file: &File) -> Result<Unfinished, Statu
         key: started.key,
         name: row.name.clone(),
         size: row.size,
-        modified: file.last_modified(),
+        modified: file.last_modified() as u64,
         part_size: started.part_size,
         first_part: None,
     })
@@ -384,7 +385,7 @@ pub fn UnfinishedUploads(on_resume: Callback<(File, Unfinished)>, ready: RwSigna
                                     file.name(),
                                     for_pick.name,
                                     crate::format::human_bytes(for_pick.size),
-                                    String::from(js_sys::Date::new(&for_pick.modified.into()).to_locale_string("en", &JsValue::UNDEFINED)),
+                                    String::from(js_sys::Date::new(&(for_pick.modified as f64).into()).to_locale_string("en", &JsValue::UNDEFINED)),
                                 );
                                 problem.set(Some((for_pick.key.clone(), message)));
                             }
