@@ -87,7 +87,7 @@ test('the live regions say what happens: queued, progress by quarters, done; fai
   // The picker says what it is and what it accepts.
   const picker = page.locator('input[name=files]');
   await expect(picker).toHaveAccessibleName('Choose files, drop them here, or paste them');
-  await expect(picker).toHaveAccessibleDescription(/^Up to .+ per file; any type\. .*At most \d+ files a minute\.$/);
+  await expect(picker).toHaveAccessibleDescription(/^Up to .+ per file; any type\. .*At most \d+ files a minute\.( Files over .+ go in parts, .+ after a reload\.)?$/);
 
   const polite = await recordTexts(page, '.announce-polite');
   const assertive = await recordTexts(page, '.announce-assertive');
