@@ -3,7 +3,7 @@
 // a reload, a part whose bytes change, an expired URL; cancelling leaves nothing behind; a URL
 // or receipt of one uploader is no use to another. Against Garage and the dev bucket.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page, type Request, type Route } from '@playwright/test';
@@ -77,6 +77,9 @@ test('a 300 MiB file goes in 38 parts of 8 MiB and arrives byte for byte', async
 
 test('after a reload the same file resumes: only the parts the bucket lacks are sent', async ({ page }) => {
   const file = bigFile('resumed.bin', 120 * MiB); // 15 parts
+  // A whole second, so that a lookalike below can have the very same date.
+  const mtime = new Date(Math.floor(Date.now() / 1000) * 1000);
+  utimesSync(file.path, mtime, mtime);
   // Let six parts through, hold the rest: then reload in the middle.
   let let_through = 6;
   const held: Route[] = [];
@@ -103,10 +106,20 @@ test('after a reload the same file resumes: only the parts the bucket lacks are 
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
   const entry = page.locator('.unfinished-upload', { hasText: 'resumed.bin' });
   await expect(entry).toBeVisible();
-  // Another file is not taken for it.
+  // Another file is not taken for it: another name, or the same name, size and date with other
+  // contents.
   const other = bigFile('resumed-other.bin', 3);
   await entry.locator('input[type=file]').setInputFiles(other.path);
   await expect(entry.locator('.error')).toContainText('is not the file that was being uploaded');
+  mkdirSync(path.join(dir, 'lookalike'), { recursive: true });
+  const lookalike = path.join(dir, 'lookalike', 'resumed.bin');
+  copyFileSync(file.path, lookalike);
+  const fd = openSync(lookalike, 'r+');
+  writeSync(fd, Buffer.from('other first bytes'), 0, 17, 0);
+  closeSync(fd);
+  utimesSync(lookalike, mtime, mtime);
+  await entry.locator('input[type=file]').setInputFiles(lookalike);
+  await expect(entry.locator('.error')).toContainText('has other contents');
 
   const puts = recordPartPuts(page);
   await entry.locator('input[type=file]').setInputFiles(file.path);

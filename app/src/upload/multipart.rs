@@ -148,11 +148,12 @@ pub async fn run(queue: Queue, row: &Row, file: File) -> Result<(), Status> {
     let count = rules::part_count(unfinished.size, unfinished.part_size);
     let stored = list_parts(unfinished.receipt.clone()).await.map_err(|err| failed("NotResumable", err.to_string()))?;
     let have = |n: u64| stored.iter().any(|p| p.number == n && Some(p.size) == rules::part_length(unfinished.size, unfinished.part_size, n));
-    // A file picked again must be the same file: its first part is compared.
-    if let Some(part) = stored.iter().find(|p| p.number == 1) {
+    // A file picked again must be the same file: its first part is compared with the one
+    // hashed before (or the bucket's), whenever the bucket has any part of it.
+    let recorded = unfinished.first_part.clone().or_else(|| stored.iter().find(|p| p.number == 1).and_then(|p| p.checksum_sha256.clone()));
+    if let (false, Some(recorded)) = (stored.is_empty(), recorded) {
         let first = hash_part(&file, &unfinished, 1, stopped).await?;
-        let recorded = unfinished.first_part.clone().or_else(|| part.checksum_sha256.clone());
-        if first.as_ref().is_some_and(|sum| recorded.as_ref().is_some_and(|r| r != sum)) {
+        if first.as_ref().is_some_and(|sum| *sum != recorded) {
             return Err(failed(
                 "OtherFile",
                 "this is not the file whose upload was interrupted (its first part differs): choose that file, or cancel the upload",
@@ -376,9 +377,22 @@ pub fn UnfinishedUploads(on_resume: Callback<(File, Unfinished)>, ready: RwSigna
                             let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
                             input.set_value("");
                             if for_pick.matches(&file) {
-                                problem.set(None);
-                                drop_entry(&for_pick.key);
-                                on_resume.run((file, for_pick.clone()));
+                                // Same name, size and date; and the same first part, when known.
+                                let unfinished = for_pick.clone();
+                                leptos::task::spawn_local(async move {
+                                    let first = match &unfinished.first_part {
+                                        Some(_) => hash_part(&file, &unfinished, 1, || false).await.ok().flatten(),
+                                        None => None,
+                                    };
+                                    if first.is_some() && first != unfinished.first_part {
+                                        let message = format!("{} has other contents than the file that was being uploaded (its first part differs)", file.name());
+                                        problem.set(Some((unfinished.key.clone(), message)));
+                                        return;
+                                    }
+                                    problem.set(None);
+                                    drop_entry(&unfinished.key);
+                                    on_resume.run((file, unfinished));
+                                });
                             } else {
                                 let message = format!(
                                     "{} is not the file that was being uploaded (that was {}, {}, last changed {})",

@@ -2,8 +2,9 @@
 //! [`app::rules`] and the [`guard`]'s budgets, picks the key under the uploader's prefix, signs
 //! through [`crate::policy`] with the uploader's credentials, seals a [`receipt`] of what it
 //! signed, and writes an audit event for every form signed or refused; then checks what arrived
-//! against its receipt ([`confirm`]) and lists the uploader's objects from the bucket. It keeps
-//! nothing per upload: any instance with the same session key answers any request.
+//! against its receipt ([`confirm`]) and lists the uploader's objects from the bucket. Files too
+//! big for one POST go in parts ([`multipart`]). It keeps nothing per upload: any instance with
+//! the same session key answers any request.
 
 mod confirm;
 pub mod guard;
