@@ -592,7 +592,6 @@ mod confirm {
     #[tokio::test]
     async fn a_file_in_parts_is_signed_put_completed_and_checked_by_any_instance() {
         use app::wire::PartToSign;
-        use sha2::Digest as _;
         let running = start().await;
         let (one, other) = (uploads_for(&running), uploads_for(&running));
         let file: Vec<u8> = (0..(9u32 << 20) + 10).map(|i| (i % 251) as u8).collect();

@@ -212,9 +212,7 @@ pub(super) fn sign_error_code(err: &UploadError) -> &'static str {
 /// The bucket's refusal, in its words, with what it means for the person uploading.
 pub(super) fn refused(refusal: &Refusal) -> Status {
     let hint = match refusal.code.as_str() {
-        "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" => {
-            " The file changed after it was checked, or was damaged on the way; choose it again."
-        }
+        _ if refusal.is_bad_digest() => " The file changed after it was checked, or was damaged on the way; choose it again.",
         _ if refusal.is_expired_policy() => " The upload policy expired twice; check this computer's clock.",
         "AccessDenied" => " The bucket did not accept this upload's signature.",
         _ => "",

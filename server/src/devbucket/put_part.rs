@@ -63,9 +63,7 @@ async fn receive(dev: &DevBucket, bucket: &str, key: &str, uri: &Uri, headers: &
     dev.store.pending(bucket, key, &upload_id).await?;
     // Every upload the service starts has SHA-256 checksums: each part must say its own.
     let expected = header(CHECKSUM_HEADER).ok_or_else(|| error::invalid_argument("x-amz-checksum-sha256 is missing: this upload checks SHA-256 for every part."))?;
-    if base64::engine::general_purpose::STANDARD.decode(&expected).map_or(true, |d| d.len() != 32) {
-        return Err(error::invalid_checksum_value(CHECKSUM_HEADER));
-    }
+    app::rules::checksum_sha256(&expected).map_err(|_| error::invalid_checksum_value(CHECKSUM_HEADER))?;
     let declared = header("content-length").and_then(|v| v.parse::<u64>().ok()).ok_or_else(error::missing_content_length)?;
     if declared > MAX_POST_OBJECT_SIZE {
         return Err(error::entity_too_large(declared, MAX_POST_OBJECT_SIZE));

@@ -19,9 +19,7 @@ use super::receipt::{Multipart, Receipt, Unaccepted, RECEIPT_LIFETIME};
 use super::{fresh_directory, Checked, Refusal, Uploads, Via};
 use crate::logging::clip;
 use crate::policy::{rfc3339, Presign};
-
-/// How many parts one `sign_parts` call may ask for (`app::api::MAX_PARTS_PER_CALL`).
-const MAX_PARTS_PER_CALL: usize = app::api::MAX_PARTS_PER_CALL;
+use app::api::MAX_PARTS_PER_CALL;
 
 /// The composite SHA-256 S3 reports for a multipart object: the hash of the parts' digests,
 /// then `-<parts>`.
@@ -183,7 +181,8 @@ impl Uploads {
         let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
         let objects = self.objects_or_unavailable()?;
         let size = receipt.size.1;
-        let etag = match objects.list_parts(&key, &multipart.upload_id).await {
+        // What the object is checked against, and the ETag the bucket gave it.
+        let (signed, etag) = match objects.list_parts(&key, &multipart.upload_id).await {
             Ok(parts) => {
                 let unfit = unfit_parts(&parts, size, multipart.part_size);
                 if !unfit.is_empty() {
@@ -195,16 +194,16 @@ impl Uploads {
                 let etag = objects.complete_multipart(&key, &multipart.upload_id, &parts).await.map_err(|err| self.bucket_unavailable(who, "complete", err))?;
                 tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
                 // The bucket keeps the composite of the parts' checksums: checked with the rest.
-                return self.confirmer().check_stored(who, &Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, &key, &etag, now).await;
+                (Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, etag)
             }
             // Completed already (an answer lost on the way): the object is checked as it is.
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
-                Ok(Some(head)) => head.etag,
+                Ok(Some(head)) => (receipt, head.etag),
                 _ => return Err(self.bucket_unavailable(who, "complete", BucketError::NoSuchUpload)),
             },
             Err(err) => return Err(self.bucket_unavailable(who, "list_parts", err)),
         };
-        self.confirmer().check_stored(who, &receipt, &key, &etag, now).await
+        self.confirmer().check_stored(who, &signed, &key, &etag, now).await
     }
 
     pub(super) async fn abort_upload(&self, who: &Requester, sealed: String) -> Result<(), UploadError> {
