@@ -4,7 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError};
+use crate::wire::{
+    BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload,
+    UploadError,
+};
 
 /// Signs a POST policy for one file of exactly `size` bytes of type `content_type`.
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
@@ -21,7 +24,14 @@ pub async fn sign_upload(
     #[server(default)] checksum_sha256: Option<String>,
     #[server(default)] metadata: std::collections::BTreeMap<String, String>,
 ) -> Result<SignedUpload, UploadError> {
-    let request = crate::service::UploadRequest { file_name, size, content_type, access_code, checksum_sha256, metadata };
+    let request = crate::service::UploadRequest {
+        file_name,
+        size,
+        content_type,
+        access_code,
+        checksum_sha256,
+        metadata,
+    };
     server_side::serve(|service, who| async move { service.sign(&who, request).await }).await
 }
 
@@ -29,7 +39,11 @@ pub async fn sign_upload(
 /// that came with the signed form); the server checks the stored object against what the
 /// receipt says was signed. Only then is the upload "done".
 #[server(endpoint = "confirm_upload")]
-pub async fn confirm_upload(key: String, etag: String, receipt: String) -> Result<StoredUpload, UploadError> {
+pub async fn confirm_upload(
+    key: String,
+    etag: String,
+    receipt: String,
+) -> Result<StoredUpload, UploadError> {
     let report = crate::wire::UploadReport { key, etag, receipt };
     server_side::serve(|service, who| async move { service.confirm(&who, report).await }).await
 }
@@ -65,15 +79,27 @@ pub async fn start_multipart(
     access_code: String,
     #[server(default)] metadata: std::collections::BTreeMap<String, String>,
 ) -> Result<MultipartUpload, UploadError> {
-    let request = crate::service::UploadRequest { file_name, size, content_type, access_code, checksum_sha256: None, metadata };
-    server_side::serve(|service, who| async move { service.start_multipart(&who, request).await }).await
+    let request = crate::service::UploadRequest {
+        file_name,
+        size,
+        content_type,
+        access_code,
+        checksum_sha256: None,
+        metadata,
+    };
+    server_side::serve(|service, who| async move { service.start_multipart(&who, request).await })
+        .await
 }
 
 /// Presigned PUT URLs for a few parts of the upload the receipt names (at most
 /// [`MAX_PARTS_PER_CALL`]), each good for that part's length and SHA-256 only.
 #[server(endpoint = "sign_parts", input = server_fn::codec::Json)]
-pub async fn sign_parts(receipt: String, parts: Vec<PartToSign>) -> Result<Vec<SignedPart>, UploadError> {
-    server_side::serve(|service, who| async move { service.sign_parts(&who, receipt, parts).await }).await
+pub async fn sign_parts(
+    receipt: String,
+    parts: Vec<PartToSign>,
+) -> Result<Vec<SignedPart>, UploadError> {
+    server_side::serve(|service, who| async move { service.sign_parts(&who, receipt, parts).await })
+        .await
 }
 
 /// How many parts one [`sign_parts`] call may ask for.
@@ -90,13 +116,17 @@ pub async fn list_parts(receipt: String) -> Result<Vec<StoredPart>, UploadError>
 /// object as [`confirm_upload`] does. Only then is the upload "done".
 #[server(endpoint = "complete_multipart")]
 pub async fn complete_multipart(receipt: String) -> Result<StoredUpload, UploadError> {
-    server_side::serve(|service, who| async move { service.complete_multipart(&who, receipt).await }).await
+    server_side::serve(
+        |service, who| async move { service.complete_multipart(&who, receipt).await },
+    )
+    .await
 }
 
 /// Aborts the upload the receipt names; the bucket drops its parts.
 #[server(endpoint = "abort_multipart")]
 pub async fn abort_multipart(receipt: String) -> Result<(), UploadError> {
-    server_side::serve(|service, who| async move { service.abort_multipart(&who, receipt).await }).await
+    server_side::serve(|service, who| async move { service.abort_multipart(&who, receipt).await })
+        .await
 }
 
 /// What every server function takes from the Leptos context (read before any `.await`: the
@@ -112,7 +142,8 @@ mod server_side {
     use crate::wire::UploadError;
 
     pub fn service() -> Result<Arc<dyn UploadService>, UploadError> {
-        use_context::<Arc<dyn UploadService>>().ok_or_else(|| UploadError::Unavailable("no upload service is configured".into()))
+        use_context::<Arc<dyn UploadService>>()
+            .ok_or_else(|| UploadError::Unavailable("no upload service is configured".into()))
     }
 
     /// Who is asking: the [`Identity`] the server's edge put in the request's extensions.
@@ -122,13 +153,17 @@ mod server_side {
 
     /// The service and who asks it.
     fn context() -> Result<(Arc<dyn UploadService>, Requester), UploadError> {
-        let who = identity().ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?.requester;
+        let who = identity()
+            .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?
+            .requester;
         Ok((service()?, who))
     }
 
     /// Runs `call` with the service and the requester, and answers with the status its error
     /// means. Everything is read from the context before `call`'s future first awaits.
-    pub async fn serve<T, F>(call: impl FnOnce(Arc<dyn UploadService>, Requester) -> F) -> Result<T, UploadError>
+    pub async fn serve<T, F>(
+        call: impl FnOnce(Arc<dyn UploadService>, Requester) -> F,
+    ) -> Result<T, UploadError>
     where
         F: Future<Output = Result<T, UploadError>>,
     {
@@ -140,7 +175,10 @@ mod server_side {
         if let (Err(err), Some(response)) = (&result, response) {
             response.set_status(err.status());
             if let UploadError::TooManyRequests { retry_after_secs } = err {
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(*retry_after_secs),
+                );
             }
         }
         result
@@ -150,9 +188,12 @@ mod server_side {
     /// the edge's verdict (a forwarded one only from a trusted proxy).
     pub fn return_url(path: &str) -> String {
         let parts = use_context::<http::request::Parts>();
-        let host = parts.as_ref().and_then(|p| p.headers.get(http::header::HOST)?.to_str().ok().map(str::to_owned));
+        let host = parts
+            .as_ref()
+            .and_then(|p| p.headers.get(http::header::HOST)?.to_str().ok().map(str::to_owned));
         let host = host.unwrap_or_else(|| "localhost".into());
-        let scheme = if identity().is_some_and(|identity| identity.https) { "https" } else { "http" };
+        let scheme =
+            if identity().is_some_and(|identity| identity.https) { "https" } else { "http" };
         format!("{scheme}://{host}{path}")
     }
 }

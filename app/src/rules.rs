@@ -17,7 +17,8 @@ pub const MAX_METADATA_BYTES: usize = 2048;
 /// bidi-override characters, never `.` or `..`, at most [`MAX_NAME_BYTES`].
 pub fn file_name(raw: &str) -> Result<String, String> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).collect();
+    let cleaned: String =
+        base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).collect();
     let mut name = cleaned.trim().to_owned();
     if name.len() > MAX_NAME_BYTES {
         let mut cut = MAX_NAME_BYTES;
@@ -86,24 +87,33 @@ pub fn type_allowed(allowed: &[String], content_type: &str) -> bool {
 pub fn size_refusal(size: u64, max_bytes: u64) -> Option<String> {
     match size {
         0 => Some("empty files cannot be uploaded".into()),
-        n if n > max_bytes => Some(format!("the file is {}; files here can be at most {}", human_bytes(n), human_bytes(max_bytes))),
+        n if n > max_bytes => Some(format!(
+            "the file is {}; files here can be at most {}",
+            human_bytes(n),
+            human_bytes(max_bytes)
+        )),
         _ => None,
     }
 }
 
 /// Why a file of `content_type` cannot be uploaded, if it cannot.
 pub fn type_refusal(allowed: &[String], content_type: &str) -> Option<String> {
-    (!type_allowed(allowed, content_type))
-        .then(|| format!("files of type {content_type} are not accepted here (allowed: {})", allowed.join(", ")))
+    (!type_allowed(allowed, content_type)).then(|| {
+        format!(
+            "files of type {content_type} are not accepted here (allowed: {})",
+            allowed.join(", ")
+        )
+    })
 }
-
 
 /// The type to sign and store, from what the browser said: [`effective_type`], and then it
 /// must be a MIME type (`type/subtype[; params]`, printable ASCII, at most 255 bytes).
 pub fn content_type(browser_type: &str) -> Result<String, String> {
     let raw = effective_type(browser_type);
     let essence = raw.split(';').next().unwrap_or_default().trim();
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b));
+    let token = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
     let valid = raw.len() <= 255
         && raw.bytes().all(|b| (0x20..0x7f).contains(&b))
         && matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s));
@@ -117,25 +127,35 @@ pub fn content_type(browser_type: &str) -> Result<String, String> {
 /// Why `name` cannot name user metadata, if it cannot: 1-64 lowercase letters, digits and `-`
 /// (S3 lowercases names anyway, and many proxies drop header names with `_`).
 fn metadata_name_refusal(name: &str) -> Option<String> {
-    let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    (!ok).then(|| format!("{name:?} is not a usable metadata name (1-64 lowercase letters, digits, hyphens)"))
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (!ok).then(|| {
+        format!("{name:?} is not a usable metadata name (1-64 lowercase letters, digits, hyphens)")
+    })
 }
 
 /// Why `value` cannot be stored as the metadata `name`, if it cannot: values travel in HTTP
 /// headers, so printable ASCII only.
 fn metadata_value_refusal(name: &str, value: &str) -> Option<String> {
-    (!value.bytes().all(|b| (0x20..0x7f).contains(&b))).then(|| format!("the metadata {name:?} must be printable ASCII"))
+    (!value.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        .then(|| format!("the metadata {name:?} must be printable ASCII"))
 }
 
 /// User metadata as S3 stores it in headers: at most [`MAX_METADATA_ENTRIES`] entries, each
 /// name and value as above, [`MAX_METADATA_BYTES`] in all.
-pub fn metadata(entries: &std::collections::BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+pub fn metadata(
+    entries: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, String> {
     if entries.len() > MAX_METADATA_ENTRIES {
-        return Err(format!("at most {MAX_METADATA_ENTRIES} metadata entries can be stored with a file"));
+        return Err(format!(
+            "at most {MAX_METADATA_ENTRIES} metadata entries can be stored with a file"
+        ));
     }
     let mut total = 0;
     for (name, value) in entries {
-        if let Some(refusal) = metadata_name_refusal(name).or_else(|| metadata_value_refusal(name, value)) {
+        if let Some(refusal) =
+            metadata_name_refusal(name).or_else(|| metadata_value_refusal(name, value))
+        {
             return Err(refusal);
         }
         total += name.len() + value.len();
@@ -206,11 +226,16 @@ mod tests {
         assert_eq!(part_size(1), MIN_PART_BYTES);
         assert_eq!(part_size(300 << 20), MIN_PART_BYTES);
         assert_eq!(part_count(300 << 20, MIN_PART_BYTES), 38);
-        assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 38), Some((300 << 20) - 37 * MIN_PART_BYTES));
+        assert_eq!(
+            part_length(300 << 20, MIN_PART_BYTES, 38),
+            Some((300 << 20) - 37 * MIN_PART_BYTES)
+        );
         assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 1), Some(MIN_PART_BYTES));
         assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 39), None);
         assert_eq!(part_length(300 << 20, MIN_PART_BYTES, 0), None);
-        for size in [MAX_OBJECT_BYTES, MAX_OBJECT_BYTES - 1, 80 << 30, 10_000 * MIN_PART_BYTES + 1, 6 << 30] {
+        for size in
+            [MAX_OBJECT_BYTES, MAX_OBJECT_BYTES - 1, 80 << 30, 10_000 * MIN_PART_BYTES + 1, 6 << 30]
+        {
             let part = part_size(size);
             assert!(part_count(size, part) <= MAX_PARTS, "{size}");
             assert!(part <= MAX_POST_BYTES && part % (1 << 20) == 0, "{size}: {part}");
@@ -235,7 +260,10 @@ mod tests {
 
     #[test]
     fn refusals_say_the_limit_in_human_units() {
-        assert_eq!(size_refusal(3 << 20, 1 << 20).unwrap(), "the file is 3.0 MiB; files here can be at most 1.0 MiB");
+        assert_eq!(
+            size_refusal(3 << 20, 1 << 20).unwrap(),
+            "the file is 3.0 MiB; files here can be at most 1.0 MiB"
+        );
         assert!(size_refusal(0, 10).is_some());
         assert!(size_refusal(10, 10).is_none());
         assert_eq!(effective_type(""), "application/octet-stream");
@@ -259,14 +287,34 @@ mod tests {
     fn only_passive_types_are_shown_inline() {
         assert_eq!(inline_type("cat.PNG"), Some("image/png"));
         assert_eq!(inline_type("notes.txt"), Some("text/plain; charset=utf-8"));
-        for active in ["page.html", "page.htm", "drawing.svg", "feed.xml", "app.js", "page.xhtml", "noextension", "archive.tar.gz"] {
+        for active in [
+            "page.html",
+            "page.htm",
+            "drawing.svg",
+            "feed.xml",
+            "app.js",
+            "page.xhtml",
+            "noextension",
+            "archive.tar.gz",
+        ] {
             assert_eq!(inline_type(active), None, "{active}");
         }
     }
 
     #[test]
     fn unusable_names_are_refused() {
-        for raw in ["", "   ", ".", "..", "dir/", "a/..", "\u{202E}\u{200F}", "${filename}", "a${filename}.txt", "${x"] {
+        for raw in [
+            "",
+            "   ",
+            ".",
+            "..",
+            "dir/",
+            "a/..",
+            "\u{202E}\u{200F}",
+            "${filename}",
+            "a${filename}.txt",
+            "${x",
+        ] {
             assert!(file_name(raw).is_err(), "{raw:?}");
         }
     }
@@ -279,8 +327,13 @@ mod tests {
 
     #[test]
     fn metadata_names_values_and_sizes() {
-        let of = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        assert_eq!(metadata(&of(&[("file-last-modified", "2026-11-28T12:00:00Z")])).unwrap().len(), 1);
+        let of = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(
+            metadata(&of(&[("file-last-modified", "2026-11-28T12:00:00Z")])).unwrap().len(),
+            1
+        );
         for bad in [
             of(&[("Upper", "x")]),
             of(&[("", "x")]),
@@ -291,7 +344,8 @@ mod tests {
         ] {
             assert!(metadata(&bad).is_err(), "{bad:?}");
         }
-        let many: std::collections::BTreeMap<String, String> = (0..9).map(|i| (format!("m{i}"), "v".into())).collect();
+        let many: std::collections::BTreeMap<String, String> =
+            (0..9).map(|i| (format!("m{i}"), "v".into())).collect();
         assert!(metadata(&many).unwrap_err().contains("at most 8"));
     }
 

@@ -4,7 +4,10 @@
 
 use futures::future::BoxFuture;
 
-use crate::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError, UploadReport};
+use crate::wire::{
+    BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload,
+    UploadError, UploadReport,
+};
 
 /// The anonymous identity of one browser; every key it uploads lives under
 /// `uploads/<uploader-id>/`. The server assigns it (see [`Identity`]).
@@ -80,40 +83,76 @@ pub struct UploadRequest {
 /// the request (with [`crate::rules`]), choose the key, sign (fetching temporary credentials
 /// when configured), and log.
 pub trait UploadService: Send + Sync + 'static {
-    fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>>;
+    fn sign<'a>(
+        &'a self,
+        who: &'a Requester,
+        request: UploadRequest,
+    ) -> BoxFuture<'a, Result<SignedUpload, UploadError>>;
 
     /// Checks an object the browser says it stored against what was signed for it (the
     /// report's receipt says what that was); a difference is a security event and an error.
-    fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
+    fn confirm<'a>(
+        &'a self,
+        who: &'a Requester,
+        report: UploadReport,
+    ) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
 
     /// A form for the page to carry, for browsers without JavaScript: any one file up to the
     /// size limit, named by the browser (`${filename}`), coming back to `redirect`. `None`
     /// when such a form cannot be offered (an access code or a type allow-list is in force).
-    fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
+    fn page_form<'a>(
+        &'a self,
+        who: &'a Requester,
+        redirect: String,
+    ) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
 
     /// The uploader's uploads as the bucket lists them, newest first, with links to view them.
-    fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
+    fn uploads<'a>(
+        &'a self,
+        who: &'a Requester,
+    ) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
 
     /// Which bucket uploads go to.
     fn target(&self) -> BucketInfo;
 
     /// Starts a multipart upload for one file (the request's checksum is not used: every part
     /// carries its own). Checked, counted and logged as signing is.
-    fn start_multipart<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<MultipartUpload, UploadError>>;
+    fn start_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        request: UploadRequest,
+    ) -> BoxFuture<'a, Result<MultipartUpload, UploadError>>;
 
     /// Presigned URLs for parts of the upload the receipt names, each bound to its length and
     /// checksum.
-    fn sign_parts<'a>(&'a self, who: &'a Requester, receipt: String, parts: Vec<PartToSign>) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>>;
+    fn sign_parts<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+        parts: Vec<PartToSign>,
+    ) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>>;
 
     /// The parts the bucket already has for the upload the receipt names.
-    fn list_parts<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>>;
+    fn list_parts<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>>;
 
     /// Completes the upload with the parts the bucket has (every one, of the right length), then
     /// checks the object against the receipt as [`UploadService::confirm`] does.
-    fn complete_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
+    fn complete_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<StoredUpload, UploadError>>;
 
     /// Aborts the upload: the bucket drops every part it has.
-    fn abort_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<(), UploadError>>;
+    fn abort_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<(), UploadError>>;
 }
 
 #[cfg(test)]
@@ -123,7 +162,12 @@ mod tests {
     #[test]
     fn uploader_ids_are_32_lowercase_hex_digits() {
         assert!(UploaderId::parse("0123456789abcdef0123456789abcdef").is_some());
-        for bad in ["", "0123456789ABCDEF0123456789abcdef", "../../../../../../../../../../etc", "0123456789abcdef0123456789abcde"] {
+        for bad in [
+            "",
+            "0123456789ABCDEF0123456789abcdef",
+            "../../../../../../../../../../etc",
+            "0123456789abcdef0123456789abcde",
+        ] {
             assert!(UploaderId::parse(bad).is_none(), "{bad}");
         }
     }

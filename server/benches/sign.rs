@@ -29,7 +29,9 @@ fn bench(c: &mut Criterion) {
     let form = signer.sign(&spec, now).unwrap();
     let policy = form.field("policy").unwrap().to_owned();
 
-    c.bench_function("sign_policy_cached_key", |b| b.iter(|| signer.sign(black_box(&spec), black_box(now)).unwrap()));
+    c.bench_function("sign_policy_cached_key", |b| {
+        b.iter(|| signer.sign(black_box(&spec), black_box(now)).unwrap())
+    });
     c.bench_function("hmac_sha256_same_bytes", |b| {
         b.iter(|| {
             let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(black_box(&[7u8; 32])).unwrap();
@@ -37,7 +39,9 @@ fn bench(c: &mut Criterion) {
             mac.finalize().into_bytes()
         })
     });
-    c.bench_function("derive_day_key", |b| b.iter(|| SigningKey::derive(black_box(&creds), black_box(now), "garage")));
+    c.bench_function("derive_day_key", |b| {
+        b.iter(|| SigningKey::derive(black_box(&creds), black_box(now), "garage"))
+    });
 }
 
 criterion_group!(benches, bench);

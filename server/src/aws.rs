@@ -19,8 +19,13 @@ use crate::uploads::{Objects, Uploads};
 /// endpoint can be set with the standard `AWS_ENDPOINT_URL_STS`.
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     // A signature waits on STS: a hung endpoint must turn into "unavailable", not a hung page.
-    let timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_timeout(Duration::from_secs(10)).build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone())).timeout_config(timeouts);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .timeout_config(timeouts);
     if let Some(credentials) = &config.credentials {
         loader = loader.credentials_provider(to_sdk(credentials));
     }
@@ -43,7 +48,11 @@ pub fn refresh_ahead(config: &Config) -> Duration {
 }
 
 /// What the signer signs with, as configured.
-pub fn credential_source(config: &Config, sdk: &SdkConfig, metrics: Arc<Metrics>) -> Result<Source, String> {
+pub fn credential_source(
+    config: &Config,
+    sdk: &SdkConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Source, String> {
     Ok(match (&config.sts, &config.credentials) {
         (Some(sts), _) => Source::Sts(Sts::new(
             aws_sdk_sts::Client::new(sdk),
@@ -56,7 +65,8 @@ pub fn credential_source(config: &Config, sdk: &SdkConfig, metrics: Arc<Metrics>
         )),
         (None, Some(credentials)) => Source::fixed(credentials.clone(), config.region.clone()),
         (None, None) => {
-            let provider = sdk.credentials_provider().ok_or("the AWS SDK found no way to get credentials")?;
+            let provider =
+                sdk.credentials_provider().ok_or("the AWS SDK found no way to get credentials")?;
             Source::Chain(Chain::new(provider, config.region.clone(), refresh_ahead(config)))
         }
     })
@@ -64,7 +74,10 @@ pub fn credential_source(config: &Config, sdk: &SdkConfig, metrics: Arc<Metrics>
 
 /// The upload service for the configured bucket, and the S3 client it and the operator
 /// commands use. The error names what is missing.
-pub async fn bucket_uploads(config: Config, metrics: Arc<Metrics>) -> Result<(Uploads, aws_sdk_s3::Client), String> {
+pub async fn bucket_uploads(
+    config: Config,
+    metrics: Arc<Metrics>,
+) -> Result<(Uploads, aws_sdk_s3::Client), String> {
     let sdk = sdk_config(&config).await;
     let source = credential_source(&config, &sdk, metrics.clone())?;
     let client = s3_client(&sdk, &config);

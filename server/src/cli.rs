@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 #[derive(Debug, Parser)]
-#[command(name = "server", version, about = "Direct-to-S3 browser uploads: serves the app and signs POST policies.")]
+#[command(
+    name = "server",
+    version,
+    about = "Direct-to-S3 browser uploads: serves the app and signs POST policies."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -77,7 +81,9 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim_end_matches('/');
     let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => Ok(trimmed.to_owned()),
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => {
+            Ok(trimmed.to_owned())
+        }
         _ => Err(format!("expected an origin such as https://upload.example.com, got {raw:?}")),
     }
 }
@@ -120,7 +126,8 @@ fn parse_meta(raw: &str) -> Result<(String, String), String> {
 }
 
 fn parse_time(raw: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(raw, &Rfc3339).map_err(|e| format!("expected an RFC 3339 time such as 2026-11-28T12:00:00Z ({e})"))
+    OffsetDateTime::parse(raw, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-11-28T12:00:00Z ({e})"))
 }
 
 #[cfg(test)]
@@ -129,7 +136,10 @@ mod tests {
 
     #[test]
     fn origins_are_scheme_and_host_only() {
-        assert_eq!(parse_origin("https://upload.example.com/").unwrap(), "https://upload.example.com");
+        assert_eq!(
+            parse_origin("https://upload.example.com/").unwrap(),
+            "https://upload.example.com"
+        );
         assert_eq!(parse_origin("http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
         for bad in ["upload.example.com", "https://", "https://a.example/path", "ftp://a.example"] {
             assert!(parse_origin(bad).is_err(), "{bad}");

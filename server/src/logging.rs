@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn an_event_stays_on_its_line() {
         assert_eq!(one_line(b"a=1 b=\"x\"\n"), b"a=1 b=\"x\"\n");
-        assert_eq!(one_line(b"etag=\"x\r\n2026 INFO upload_confirmed\"\n"), b"etag=\"x\\r\\n2026 INFO upload_confirmed\"\n");
+        assert_eq!(
+            one_line(b"etag=\"x\r\n2026 INFO upload_confirmed\"\n"),
+            b"etag=\"x\\r\\n2026 INFO upload_confirmed\"\n"
+        );
         let mut out = Vec::new();
         OneLine(&mut out).write_all(b"key=a\nforged\n").unwrap();
         assert_eq!(out, b"key=a\\nforged\n");

@@ -45,10 +45,12 @@ async fn serve(settings: &Settings) -> ExitCode {
     };
     let metrics = Arc::new(Metrics::new());
     let uploads = match config.target {
-        Target::Bucket(bucket) => match server::aws::bucket_uploads(bucket, metrics.clone()).await {
-            Ok((uploads, _)) => uploads,
-            Err(err) => return server::config_error(err),
-        },
+        Target::Bucket(bucket) => {
+            match server::aws::bucket_uploads(bucket, metrics.clone()).await {
+                Ok((uploads, _)) => uploads,
+                Err(err) => return server::config_error(err),
+            }
+        }
         Target::Dev(dev) => match server::devbucket::start(dev, addr, metrics.clone()).await {
             Ok(running) => Uploads::for_dev_bucket(running).with_metrics(metrics.clone()),
             Err(err) => {
@@ -57,7 +59,9 @@ async fn serve(settings: &Settings) -> ExitCode {
             }
         },
     };
-    let uploads = uploads.with_session_key(config.session_key.clone()).with_shared_store(config.shared.clone());
+    let uploads = uploads
+        .with_session_key(config.session_key.clone())
+        .with_shared_store(config.shared.clone());
     let target = uploads.target();
     tracing::info!(
         bucket = %target.bucket,
@@ -68,14 +72,22 @@ async fn serve(settings: &Settings) -> ExitCode {
         "signing uploads"
     );
     let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
-    let sessions = Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
-    let app = operable(server::app(leptos, Arc::new(uploads), sessions, metrics.clone()), readiness.clone(), &config.instance);
+    let sessions =
+        Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
+    let app = operable(
+        server::app(leptos, Arc::new(uploads), sessions, metrics.clone()),
+        readiness.clone(),
+        &config.instance,
+    );
 
     // The counters on an address of their own: the public never reads them.
     let metrics_listener = match tokio::net::TcpListener::bind(config.metrics_addr).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("error: cannot serve metrics on {} (UPLOAD_METRICS_ADDR): {err}", config.metrics_addr);
+            eprintln!(
+                "error: cannot serve metrics on {} (UPLOAD_METRICS_ADDR): {err}",
+                config.metrics_addr
+            );
             return ExitCode::from(1);
         }
     };
@@ -128,7 +140,9 @@ async fn shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             sig.recv().await;
         }
     };

@@ -71,28 +71,59 @@ impl Metrics {
         let dev_stored = Counter::default();
         let dev_refused = Family::<Code, Counter>::default();
         registry.register("uploads_signed", "Upload policies signed", signed.clone());
-        registry.register("uploads_refused", "Signing requests refused, by reason", refused.clone());
-        registry.register("upload_signing_seconds", "Time to check and sign one upload", signing_seconds.clone());
+        registry.register(
+            "uploads_refused",
+            "Signing requests refused, by reason",
+            refused.clone(),
+        );
+        registry.register(
+            "upload_signing_seconds",
+            "Time to check and sign one upload",
+            signing_seconds.clone(),
+        );
         registry.register("dev_bucket_stored", "Objects the dev bucket stored", dev_stored.clone());
-        registry.register("dev_bucket_refused", "Uploads the dev bucket refused, by S3 error code", dev_refused.clone());
+        registry.register(
+            "dev_bucket_refused",
+            "Uploads the dev bucket refused, by S3 error code",
+            dev_refused.clone(),
+        );
         let confirmed = Counter::default();
         let mismatched = Counter::default();
         let sts_calls = Family::<StsCall, Counter>::default();
-        registry.register("uploads_confirmed", "Uploads checked in the bucket and found as signed", confirmed.clone());
-        registry.register("uploads_mismatched", "Uploads found missing or different from what was signed (security events)", mismatched.clone());
-        registry.register("sts_calls", "Calls to STS for temporary credentials, by call and outcome", sts_calls.clone());
+        registry.register(
+            "uploads_confirmed",
+            "Uploads checked in the bucket and found as signed",
+            confirmed.clone(),
+        );
+        registry.register(
+            "uploads_mismatched",
+            "Uploads found missing or different from what was signed (security events)",
+            mismatched.clone(),
+        );
+        registry.register(
+            "sts_calls",
+            "Calls to STS for temporary credentials, by call and outcome",
+            sts_calls.clone(),
+        );
         // Every STS series exists from the start, at 0: a series that first appears at 1 hides
         // that failure from increase() (and so from the StsFailing alert), and an empty family is
         // not exported at all. Without STS they stay 0.
         for call in ["AssumeRole", "GetFederationToken"] {
             for outcome in ["ok", "error"] {
                 // Creating the series is the point; the guard it returns is not needed.
-                drop(sts_calls.get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() }));
+                drop(sts_calls.get_or_create(&StsCall {
+                    call: call.to_owned(),
+                    outcome: outcome.to_owned(),
+                }));
             }
         }
         let cross_site_refused = Counter::default();
         let dev_bucket_in_use = Family::<Site, Gauge>::default();
-        registry.register("cross_site_refused", "Server-function calls refused as cross-site", cross_site_refused.clone());
+        registry.register(
+            "cross_site_refused",
+            "Server-function calls refused as cross-site",
+            cross_site_refused.clone(),
+        );
         registry.register(
             "dev_bucket_in_use",
             "1 when uploads go to the embedded dev bucket, by where the app is served",
@@ -156,7 +187,9 @@ impl Metrics {
 
     pub fn sts_call(&self, call: &str, ok: bool) {
         let outcome = if ok { "ok" } else { "error" };
-        self.sts_calls.get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() }).inc();
+        self.sts_calls
+            .get_or_create(&StsCall { call: call.to_owned(), outcome: outcome.to_owned() })
+            .inc();
     }
 
     pub fn cross_site_refused(&self) {
@@ -197,10 +230,16 @@ mod tests {
         assert!(text.contains("uploads_refused_total{reason=\"too_large\"} 2"), "{text}");
         assert!(text.contains("upload_signing_seconds_count 1"), "{text}");
         assert!(text.contains("dev_bucket_refused_total{code=\"EntityTooLarge\"} 1"), "{text}");
-        assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
+        assert!(
+            text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("uploads_confirmed_total 1"), "{text}");
         assert!(text.contains("cross_site_refused_total 1"), "{text}");
-        assert!(text.contains("sts_calls_total{call=\"GetFederationToken\",outcome=\"error\"} 0"), "{text}");
+        assert!(
+            text.contains("sts_calls_total{call=\"GetFederationToken\",outcome=\"error\"} 0"),
+            "{text}"
+        );
         assert!(text.contains("dev_bucket_in_use{site=\"public\"} 1"), "{text}");
     }
 }

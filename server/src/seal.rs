@@ -60,7 +60,8 @@ impl SessionKey {
     }
 
     fn mac(&self, purpose: Purpose, payload: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0)
+            .expect("HMAC takes keys of any length");
         mac.update(purpose.label().as_bytes());
         mac.update(payload.as_bytes());
         mac
@@ -96,7 +97,10 @@ pub struct ReturnPass {
 
 impl fmt::Debug for ReturnPass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReturnPass").field("directory", &self.directory).field("expires", &self.expires).finish_non_exhaustive()
+        f.debug_struct("ReturnPass")
+            .field("directory", &self.directory)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,7 +120,10 @@ impl ReturnPass {
         let uploader = UploaderId::parse(parts.next()?)?;
         let expires: i64 = parts.next()?.parse().ok()?;
         let directory = parts.next()?.to_owned();
-        let mine = directory.strip_prefix("uploads/").and_then(|rest| rest.strip_prefix(uploader.as_str())).is_some_and(|rest| rest.starts_with('/'));
+        let mine = directory
+            .strip_prefix("uploads/")
+            .and_then(|rest| rest.strip_prefix(uploader.as_str()))
+            .is_some_and(|rest| rest.starts_with('/'));
         (now <= expires && mine).then_some(Self { uploader, directory, expires })
     }
 }
@@ -147,7 +154,11 @@ mod tests {
     fn a_return_pass_names_its_uploader_and_directory_until_it_expires() {
         let key = SessionKey::random();
         let uploader = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        let pass = ReturnPass { uploader: uploader.clone(), directory: format!("uploads/{}/d1/", uploader.as_str()), expires: 1000 };
+        let pass = ReturnPass {
+            uploader: uploader.clone(),
+            directory: format!("uploads/{}/d1/", uploader.as_str()),
+            expires: 1000,
+        };
         let token = pass.seal(&key);
         assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{token}");
         assert_eq!(ReturnPass::open(&key, &token, 1000), Some(pass.clone()));
@@ -157,7 +168,8 @@ mod tests {
         assert_eq!(ReturnPass::open(&key, &key.seal(Purpose::Return, uploader.as_str()), 0), None);
         assert_eq!(ReturnPass::open(&key, &key.seal(Purpose::Cookie, uploader.as_str()), 0), None);
         // A directory outside the uploader's prefix is never named, even when sealed.
-        let other = ReturnPass { directory: "uploads/ffffffffffffffffffffffffffffffff/d/".into(), ..pass };
+        let other =
+            ReturnPass { directory: "uploads/ffffffffffffffffffffffffffffffff/d/".into(), ..pass };
         assert_eq!(ReturnPass::open(&key, &other.seal(&key), 0), None);
         assert!(!format!("{other:?}").contains(uploader.as_str()));
     }

@@ -71,11 +71,18 @@ impl fmt::Debug for SharedStore {
 impl SharedStore {
     /// Parses `url` (`redis://[:password@]host:port[/db]`); connects on first use.
     pub fn new(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|err| format!("expected a redis:// URL ({err})"))?;
+        let client =
+            redis::Client::open(url).map_err(|err| format!("expected a redis:// URL ({err})"))?;
         let shown = match &client.get_connection_info().addr() {
             addr => addr.to_string(),
         };
-        Ok(Self { client, connection: OnceCell::new(), down_until: Mutex::new(None), gcra: Script::new(GCRA), shown })
+        Ok(Self {
+            client,
+            connection: OnceCell::new(),
+            down_until: Mutex::new(None),
+            gcra: Script::new(GCRA),
+            shown,
+        })
     }
 
     /// Where the store is (host and port; never the password).
@@ -84,7 +91,12 @@ impl SharedStore {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        if self.down_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|until| Instant::now() < until) {
+        if self
+            .down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|until| Instant::now() < until)
+        {
             return Err(StoreError("unreachable a moment ago; not asked".into()));
         }
         let config = ConnectionManagerConfig::new()
@@ -104,7 +116,10 @@ impl SharedStore {
         StoreError(why)
     }
 
-    async fn bounded<T>(&self, call: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
         match tokio::time::timeout(CALL_TIMEOUT, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(self.failed(err.to_string())),
@@ -175,7 +190,10 @@ mod tests {
         // Nothing listens on port 1.
         let store = SharedStore::new("redis://127.0.0.1:1").unwrap();
         let started = Instant::now();
-        assert!(store.spend(&[Budget { key: "k".into(), interval: Duration::from_secs(1), burst: 1 }]).await.is_err());
+        assert!(store
+            .spend(&[Budget { key: "k".into(), interval: Duration::from_secs(1), burst: 1 }])
+            .await
+            .is_err());
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
         let err = store.claim("x", Duration::from_secs(1)).await.unwrap_err();
         assert!(err.0.contains("not asked"), "{err}");

@@ -26,7 +26,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The macro call's arguments, split at top-level commas (strings and brackets respected).
 fn arguments(call: &str) -> Vec<String> {
-    let (mut args, mut current, mut depth, mut in_string) = (Vec::new(), String::new(), 0i32, false);
+    let (mut args, mut current, mut depth, mut in_string) =
+        (Vec::new(), String::new(), 0i32, false);
     let mut chars = call.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -90,8 +91,13 @@ fn events_in_source() -> Vec<(String, String, Event)> {
                     _ => fields.push(field),
                 }
             }
-            let place = format!("{}", file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display());
-            found.push((name.unwrap_or_else(|| panic!("an audit event without a name in {place}")), place, Event { level: level.to_owned(), fields }));
+            let place =
+                format!("{}", file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display());
+            found.push((
+                name.unwrap_or_else(|| panic!("an audit event without a name in {place}")),
+                place,
+                Event { level: level.to_owned(), fields },
+            ));
         }
     }
     found
@@ -105,8 +111,15 @@ fn events_in_table() -> BTreeMap<String, Event> {
     for row in text.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let name = cells[1].trim_matches('`').to_owned();
-        let fields = cells[3].split(',').map(|f| f.trim().trim_matches('`').to_owned()).filter(|f| !f.is_empty()).collect();
-        assert!(table.insert(name.clone(), Event { level: cells[2].to_owned(), fields }).is_none(), "{name} is listed twice");
+        let fields = cells[3]
+            .split(',')
+            .map(|f| f.trim().trim_matches('`').to_owned())
+            .filter(|f| !f.is_empty())
+            .collect();
+        assert!(
+            table.insert(name.clone(), Event { level: cells[2].to_owned(), fields }).is_none(),
+            "{name} is listed twice"
+        );
     }
     table
 }
@@ -117,11 +130,19 @@ fn every_audit_event_is_in_the_table_as_it_is_logged() {
     let source = events_in_source();
     assert!(source.len() >= 10, "found only {} audit events: the scan is broken", source.len());
     for (name, place, event) in &source {
-        let listed = table.get(name).unwrap_or_else(|| panic!("{place} logs the audit event {name:?}, which docs/audit.md does not list"));
-        assert_eq!(event, listed, "{place}: the audit event {name:?} differs from its row in docs/audit.md");
+        let listed = table.get(name).unwrap_or_else(|| {
+            panic!("{place} logs the audit event {name:?}, which docs/audit.md does not list")
+        });
+        assert_eq!(
+            event, listed,
+            "{place}: the audit event {name:?} differs from its row in docs/audit.md"
+        );
     }
     for name in table.keys() {
-        assert!(source.iter().any(|(n, _, _)| n == name), "docs/audit.md lists {name:?}, which nothing logs");
+        assert!(
+            source.iter().any(|(n, _, _)| n == name),
+            "docs/audit.md lists {name:?}, which nothing logs"
+        );
     }
 }
 

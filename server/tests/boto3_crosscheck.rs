@@ -19,7 +19,11 @@ const CASES: usize = 60;
 
 fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(venv.exists(), "{} is missing: run scripts/setup.sh test, which installs boto3 there", venv.display());
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup.sh test, which installs boto3 there",
+        venv.display()
+    );
     venv
 }
 
@@ -75,14 +79,20 @@ fn run_boto3(inputs: &[Value]) -> Vec<Value> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("python runs");
-    child.stdin.take().unwrap().write_all(serde_json::to_string(inputs).unwrap().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(inputs).unwrap().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "boto3 failed");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn sorted(conditions: &[Condition]) -> Vec<String> {
-    let mut all: Vec<String> = conditions.iter().map(|c| c.to_string().to_ascii_lowercase()).collect();
+    let mut all: Vec<String> =
+        conditions.iter().map(|c| c.to_string().to_ascii_lowercase()).collect();
     all.sort();
     all
 }
@@ -90,7 +100,8 @@ fn sorted(conditions: &[Condition]) -> Vec<String> {
 #[test]
 fn boto3_and_we_sign_the_same_policies() {
     let mut runner = TestRunner::deterministic();
-    let cases: Vec<Case> = (0..CASES).map(|_| case().new_tree(&mut runner).unwrap().current()).collect();
+    let cases: Vec<Case> =
+        (0..CASES).map(|_| case().new_tree(&mut runner).unwrap().current()).collect();
     let boto3 = run_boto3(&cases.iter().map(boto3_input).collect::<Vec<_>>());
     assert_eq!(boto3.len(), CASES);
 
@@ -102,12 +113,18 @@ fn boto3_and_we_sign_the_same_policies() {
             .iter()
             .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
             .collect();
-        let field = |name: &str| their_fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).unwrap().1.clone();
+        let field = |name: &str| {
+            their_fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).unwrap().1.clone()
+        };
 
         // Same URL, same conditions, same expiry.
         assert_eq!(theirs["url"], "http://127.0.0.1:3900/uploads");
         let their_policy = ReceivedPolicy::parse(&field("policy")).expect("boto3's policy reads");
-        assert_eq!(sorted(their_policy.policy().conditions()), sorted(ours.policy().conditions()), "{case:?}");
+        assert_eq!(
+            sorted(their_policy.policy().conditions()),
+            sorted(ours.policy().conditions()),
+            "{case:?}"
+        );
         assert_eq!(their_policy.policy().expiration(), ours.expires_at());
 
         // Our SigV4 over boto3's exact policy text gives boto3's signature.
@@ -123,7 +140,11 @@ fn boto3_and_we_sign_the_same_policies() {
         sizes.extend(min.checked_sub(1));
         for size in sizes {
             let theirs = verdict(case, &parts(&their_fields, size), case.now);
-            assert_eq!(theirs, verdict(case, &parts(&ours.fields, size), case.now), "size {size}: {case:?}");
+            assert_eq!(
+                theirs,
+                verdict(case, &parts(&ours.fields, size), case.now),
+                "size {size}: {case:?}"
+            );
             assert_eq!(theirs == "accepted", (min..=max).contains(&size));
         }
         let expired = ours.expires_at() + time::Duration::seconds(1);

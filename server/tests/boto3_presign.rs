@@ -43,23 +43,40 @@ fn case() -> impl Strategy<Value = Case> {
         1u16..=10_000,
         1u64..=5 << 30,
         "[A-Za-z0-9+/]{43}=",
-        prop_oneof![Just("text/plain".to_owned()), Just("image/png".to_owned()), Just("application/octet-stream".to_owned())],
+        prop_oneof![
+            Just("text/plain".to_owned()),
+            Just("image/png".to_owned()),
+            Just("application/octet-stream".to_owned())
+        ],
         1_700_000_000i64..1_900_000_000,
         1u32..=3600,
         prop::option::of("[A-Za-z0-9+/=]{20,60}"),
     )
-        .prop_map(|(upload_part, key, upload_id, part_number, length, sha256, response_type, now, expires_in, token)| Case {
-            upload_part,
-            key,
-            upload_id,
-            part_number,
-            length,
-            sha256,
-            response_type,
-            now,
-            expires_in,
-            token,
-        })
+        .prop_map(
+            |(
+                upload_part,
+                key,
+                upload_id,
+                part_number,
+                length,
+                sha256,
+                response_type,
+                now,
+                expires_in,
+                token,
+            )| Case {
+                upload_part,
+                key,
+                upload_id,
+                part_number,
+                length,
+                sha256,
+                response_type,
+                now,
+                expires_in,
+                token,
+            },
+        )
 }
 
 fn credentials(token: &Option<String>) -> Credentials {
@@ -98,7 +115,11 @@ fn ours(case: &Case) -> String {
 
 fn boto3(cases: &[Case]) -> Vec<String> {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(venv.exists(), "{} is missing: run scripts/setup.sh test, which installs boto3 there", venv.display());
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup.sh test, which installs boto3 there",
+        venv.display()
+    );
     let inputs: Vec<Value> = cases
         .iter()
         .map(|case| {
@@ -118,7 +139,12 @@ fn boto3(cases: &[Case]) -> Vec<String> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("python runs");
-    child.stdin.take().unwrap().write_all(serde_json::to_string(&inputs).unwrap().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&inputs).unwrap().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "boto3 failed");
     serde_json::from_slice(&out.stdout).unwrap()
@@ -127,14 +153,19 @@ fn boto3(cases: &[Case]) -> Vec<String> {
 /// The URL's path, and its query as a map (boto3 does not sort the query; the signature does).
 fn parts(url: &str) -> (String, BTreeMap<String, String>) {
     let (path, query) = url.split_once('?').unwrap();
-    let query = query.split('&').map(|pair| pair.split_once('=').unwrap()).map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+    let query = query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap())
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
     (path.to_owned(), query)
 }
 
 #[test]
 fn presigned_urls_match_boto3() {
     let mut runner = TestRunner::deterministic();
-    let cases: Vec<Case> = (0..CASES).map(|_| case().new_tree(&mut runner).unwrap().current()).collect();
+    let cases: Vec<Case> =
+        (0..CASES).map(|_| case().new_tree(&mut runner).unwrap().current()).collect();
     let theirs = boto3(&cases);
     assert_eq!(theirs.len(), cases.len());
     let mut tokens = 0;

@@ -27,8 +27,16 @@ const ENV: [(&str, &str); 5] = [
 ];
 
 const ARGS: [&str; 10] = [
-    "--key", "docs/report.pdf", "--content-type", "application/pdf", "--size", "5", "--meta", "origin=cli",
-    "--now", "2026-11-28T12:00:00Z",
+    "--key",
+    "docs/report.pdf",
+    "--content-type",
+    "application/pdf",
+    "--size",
+    "5",
+    "--meta",
+    "origin=cli",
+    "--now",
+    "2026-11-28T12:00:00Z",
 ];
 
 #[test]
@@ -44,12 +52,23 @@ fn prints_a_form_the_verifier_accepts() {
     let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["key", "Content-Type", "success_action_status", "x-amz-meta-origin", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "policy", "x-amz-signature"]
+        [
+            "key",
+            "Content-Type",
+            "success_action_status",
+            "x-amz-meta-origin",
+            "x-amz-credential",
+            "x-amz-algorithm",
+            "x-amz-date",
+            "policy",
+            "x-amz-signature"
+        ]
     );
 
     let mut parts: Vec<Part> = fields.iter().map(|(n, v)| Part::field(n, v)).collect();
     parts.push(Part::File { file_name: "report.pdf".into(), size: 5 });
-    let cx = Context { bucket: "uploads", region: "garage", now: datetime!(2026-11-28 12:01:00 UTC) };
+    let cx =
+        Context { bucket: "uploads", region: "garage", now: datetime!(2026-11-28 12:01:00 UTC) };
     let creds = |id: &str| Some(Credentials::new(id, SECRET));
     assert_eq!(verify(&parts, cx, creds).unwrap().key, "docs/report.pdf");
 
@@ -71,7 +90,10 @@ fn prints_a_curl_command_binding_the_file_size() {
     // The policy inside binds exactly 12 bytes.
     let policy = cmd.split("'policy=").nth(1).unwrap().split('\'').next().unwrap();
     let policy = server::policy::ReceivedPolicy::parse(policy).unwrap();
-    assert!(policy.policy().conditions().contains(&server::policy::Condition::content_length_range(12, 12).unwrap()));
+    assert!(policy
+        .policy()
+        .conditions()
+        .contains(&server::policy::Condition::content_length_range(12, 12).unwrap()));
 }
 
 #[test]

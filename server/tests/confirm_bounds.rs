@@ -33,11 +33,20 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         ("UPLOAD_FILES_PER_MINUTE", "5"),
         ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
     ];
-    let config = Config::from_lookup(|name| settings.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).unwrap();
+    let config = Config::from_lookup(|name| {
+        settings.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    })
+    .unwrap();
     let sdk = server::aws::sdk_config(&config).await;
     let client = server::aws::s3_client(&sdk, &config);
-    let uploads = Uploads::new(config).with_objects(Objects::S3 { client, bucket: "uploads".into() });
-    let me = Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None, new_visitor: false };
+    let uploads =
+        Uploads::new(config).with_objects(Objects::S3 { client, bucket: "uploads".into() });
+    let me = Requester {
+        uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+        ip: None,
+        scope: None,
+        new_visitor: false,
+    };
     let request = UploadRequest {
         file_name: "a.txt".into(),
         size: 1,
@@ -47,14 +56,19 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         metadata: Default::default(),
     };
     let signed = uploads.sign(&me, request).await.unwrap();
-    let report = UploadReport { key: signed.key, etag: format!("\"{}\"", "0".repeat(32)), receipt: signed.receipt };
+    let report = UploadReport {
+        key: signed.key,
+        etag: format!("\"{}\"", "0".repeat(32)),
+        receipt: signed.receipt,
+    };
 
     let mut answers = Vec::new();
     for _ in 0..20 {
         answers.push(uploads.confirm(&me, report.clone()).await.unwrap_err());
     }
     let unavailable = answers.iter().filter(|e| matches!(e, UploadError::Unavailable(_))).count();
-    let limited = answers.iter().filter(|e| matches!(e, UploadError::TooManyRequests { .. })).count();
+    let limited =
+        answers.iter().filter(|e| matches!(e, UploadError::TooManyRequests { .. })).count();
     // Five looks a minute (the uploader's file budget), each retried a few times by the SDK.
     assert_eq!((unavailable, limited), (5, 15), "{answers:?}");
     let looks = asked.load(Ordering::SeqCst);

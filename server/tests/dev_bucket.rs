@@ -28,7 +28,8 @@ impl Drop for Running {
 
 async fn start() -> Running {
     // The data directory sits inside a sandbox directory, so that a write escaping it would show.
-    let sandbox = std::env::temp_dir().join(format!("dev-bucket-test-{}", uuid::Uuid::new_v4().simple()));
+    let sandbox =
+        std::env::temp_dir().join(format!("dev-bucket-test-{}", uuid::Uuid::new_v4().simple()));
     let data = sandbox.join("data");
     std::fs::create_dir_all(&data).unwrap();
     let credentials = Credentials::new("DEVTESTKEY", "d".repeat(64));
@@ -52,7 +53,12 @@ impl Running {
         self.form_with(key, size, |_| {})
     }
 
-    fn form_with(&self, key: &str, size: u64, change: impl FnOnce(&mut FormSpec)) -> Vec<(String, String)> {
+    fn form_with(
+        &self,
+        key: &str,
+        size: u64,
+        change: impl FnOnce(&mut FormSpec),
+    ) -> Vec<(String, String)> {
         let mut spec = FormSpec::new(devbucket::DEV_BUCKET, key, SizeRule::Exact(size));
         spec.content_type = Some("application/octet-stream".into());
         spec.on_success = Some(OnSuccess::Status(201));
@@ -66,12 +72,23 @@ impl Running {
     }
 
     /// The same, as a browser page at `origin` sends it (empty: no Origin header).
-    async fn begin_upload_from(&self, fields: &[(String, String)], file_len: u64, origin: &str) -> TcpStream {
+    async fn begin_upload_from(
+        &self,
+        fields: &[(String, String)],
+        file_len: u64,
+        origin: &str,
+    ) -> TcpStream {
         self.begin_upload_named(fields, file_len, origin, "f.bin").await
     }
 
     /// The same, with the file part named `file_name`.
-    async fn begin_upload_named(&self, fields: &[(String, String)], file_len: u64, origin: &str, file_name: &str) -> TcpStream {
+    async fn begin_upload_named(
+        &self,
+        fields: &[(String, String)],
+        file_len: u64,
+        origin: &str,
+        file_name: &str,
+    ) -> TcpStream {
         let mut head = String::new();
         for (name, value) in fields {
             head.push_str(&format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
@@ -98,7 +115,12 @@ impl Running {
     }
 
     /// A whole upload of a file part named `file_name`.
-    async fn upload_named(&self, fields: &[(String, String)], file_name: &str, file: &[u8]) -> (u16, String) {
+    async fn upload_named(
+        &self,
+        fields: &[(String, String)],
+        file_name: &str,
+        file: &[u8],
+    ) -> (u16, String) {
         let mut stream = self.begin_upload_named(fields, file.len() as u64, "", file_name).await;
         // The server may refuse before reading everything; a failed write is then expected.
         let _ = stream.write_all(file).await;
@@ -148,7 +170,10 @@ async fn stores_a_whole_upload_and_serves_it_back() {
     assert!(dev.temp_files().is_empty());
 
     let mut stream = TcpStream::connect(dev.addr).await.unwrap();
-    let get = format!("GET /dev-uploads/docs/a%20b.bin HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", dev.addr);
+    let get = format!(
+        "GET /dev-uploads/docs/a%20b.bin HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        dev.addr
+    );
     stream.write_all(get.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
@@ -177,19 +202,27 @@ async fn answers_with_204_by_default_303_for_a_redirect_and_keeps_metadata() {
     });
     let (status, answer) = dev.upload(&fields, b"hi").await;
     assert_eq!(status, 303, "{answer}");
-    let location = answer.lines().find(|l| l.to_ascii_lowercase().starts_with("location:")).unwrap();
+    let location =
+        answer.lines().find(|l| l.to_ascii_lowercase().starts_with("location:")).unwrap();
     assert_eq!(
         location.split_once(':').unwrap().1.trim(),
         "http://127.0.0.1:3000/done?from=form&bucket=dev-uploads&key=f.bin&etag=%2249f68a5c8493ec2c0bf489821c21fc3b%22"
     );
 
     let mut stream = TcpStream::connect(dev.addr).await.unwrap();
-    let request = format!("HEAD /dev-uploads/plain.txt HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", dev.addr);
+    let request = format!(
+        "HEAD /dev-uploads/plain.txt HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        dev.addr
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let (status, answer) = read_answer(&mut stream).await;
     let answer = answer.to_ascii_lowercase();
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("content-type: text/plain") && answer.contains("x-amz-meta-origin: test suite"), "{answer}");
+    assert!(
+        answer.contains("content-type: text/plain")
+            && answer.contains("x-amz-meta-origin: test suite"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -211,11 +244,22 @@ async fn every_key_s3_stores_is_stored_and_never_outside_the_data_directory() {
     let dev = start().await;
     let store = Store::new(&dev.data);
     let long = format!("long/{}", "é".repeat(500));
-    let keys = ["../escape.txt", "a/../../escape.txt", "/escape.txt", "nul\0.txt", "dir//x", "trailing/", "back\\slash$.txt", "100%.txt", long.as_str()];
+    let keys = [
+        "../escape.txt",
+        "a/../../escape.txt",
+        "/escape.txt",
+        "nul\0.txt",
+        "dir//x",
+        "trailing/",
+        "back\\slash$.txt",
+        "100%.txt",
+        long.as_str(),
+    ];
     for key in keys {
         let (status, answer) = dev.upload(&dev.form(key, 5), b"hello").await;
         assert_eq!(status, 201, "{key:?}: {answer}");
-        let (mut file, meta) = store.open(devbucket::DEV_BUCKET, key).await.unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        let (mut file, meta) =
+            store.open(devbucket::DEV_BUCKET, key).await.unwrap_or_else(|e| panic!("{key:?}: {e}"));
         let mut body = Vec::new();
         file.read_to_end(&mut body).await.unwrap();
         assert_eq!((body.as_slice(), meta.size), (&b"hello"[..], 5), "{key:?}");
@@ -227,7 +271,11 @@ async fn every_key_s3_stores_is_stored_and_never_outside_the_data_directory() {
     assert_eq!(listed.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), want);
     // Nothing outside the data directory; over 1024 bytes is S3's own refusal.
     let sandbox = dev.data.parent().unwrap();
-    assert!(files_under(sandbox).iter().all(|f| f.starts_with(&dev.data)), "{:?}", files_under(sandbox));
+    assert!(
+        files_under(sandbox).iter().all(|f| f.starts_with(&dev.data)),
+        "{:?}",
+        files_under(sandbox)
+    );
     let (status, answer) = dev.upload(&dev.form(&"k".repeat(1025), 5), b"hello").await;
     assert_eq!(status, 400, "{answer}");
     assert!(answer.contains("KeyTooLongError"), "{answer}");
@@ -273,7 +321,10 @@ async fn cors_lets_the_app_upload_and_read_the_answer_but_no_other_site() {
     let answer = answer.to_ascii_lowercase();
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("access-control-allow-origin: http://127.0.0.1:3000"), "{answer}");
-    assert!(answer.contains("access-control-allow-methods:") && answer.contains("post"), "{answer}");
+    assert!(
+        answer.contains("access-control-allow-methods:") && answer.contains("post"),
+        "{answer}"
+    );
 
     let mut stream = TcpStream::connect(dev.addr).await.unwrap();
     stream.write_all(preflight("http://evil.example").as_bytes()).await.unwrap();
@@ -288,13 +339,21 @@ async fn cors_lets_the_app_upload_and_read_the_answer_but_no_other_site() {
     let (status, answer) = read_answer(&mut stream).await;
     let answer = answer.to_ascii_lowercase();
     assert_eq!(status, 201, "{answer}");
-    let exposed = answer.lines().find(|l| l.starts_with("access-control-expose-headers:")).unwrap_or_default().to_owned();
+    let exposed = answer
+        .lines()
+        .find(|l| l.starts_with("access-control-expose-headers:"))
+        .unwrap_or_default()
+        .to_owned();
     assert!(exposed.contains("etag") && exposed.contains("location"), "{answer}");
 }
 
 /// Sends `head`, then `filler` over and over (declaring a 2 GiB body) until the server answers;
 /// returns the answer and how many bytes were sent before it came.
-async fn send_until_answered(running: &Running, head: &str, filler: &[u8]) -> ((u16, String), usize) {
+async fn send_until_answered(
+    running: &Running,
+    head: &str,
+    filler: &[u8],
+) -> ((u16, String), usize) {
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     let request = format!(
         "POST /{} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
@@ -317,7 +376,10 @@ async fn send_until_answered(running: &Running, head: &str, filler: &[u8]) -> ((
         }
         sent += filler.len();
     }
-    let raw = tokio::time::timeout(Duration::from_secs(10), answer).await.expect("an answer in bounded time").unwrap();
+    let raw = tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("an answer in bounded time")
+        .unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     ((status, text), sent)
@@ -334,7 +396,8 @@ async fn an_endless_part_header_or_a_flood_of_nameless_parts_is_refused_early() 
     assert!(sent < 32 << 20, "{sent} bytes went out before the answer");
     // Parts with no name and no value: each costs its boundary and headers.
     let nameless = format!("--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\n\r\n");
-    let ((status, answer), sent) = send_until_answered(&running, "", nameless.repeat(200).as_bytes()).await;
+    let ((status, answer), sent) =
+        send_until_answered(&running, "", nameless.repeat(200).as_bytes()).await;
     assert_eq!(status, 400, "{answer}");
     assert!(answer.contains("<Code>MaxPostPreDataLengthExceeded</Code>"), "{answer}");
     assert!(sent < 32 << 20, "{sent} bytes went out before the answer");
@@ -345,8 +408,8 @@ mod confirm {
     use super::*;
     use app::service::{Requester, UploadRequest, UploadService, UploaderId};
     use app::wire::{UploadError, UploadReport};
-    use server::config::Config;
     use md5::Digest;
+    use server::config::Config;
     use server::seal::{Purpose, SessionKey};
     use server::uploads::{Objects, Uploads};
 
@@ -369,12 +432,23 @@ mod confirm {
             endpoint.clone(),
         )
         .unwrap();
-        let objects = Objects::Dev { store: Store::new(&running.data), bucket: devbucket::DEV_BUCKET.into(), endpoint };
-        Uploads::new(config).with_objects(objects).with_session_key(Arc::new(SessionKey::from_hex(SECRET).unwrap()))
+        let objects = Objects::Dev {
+            store: Store::new(&running.data),
+            bucket: devbucket::DEV_BUCKET.into(),
+            endpoint,
+        };
+        Uploads::new(config)
+            .with_objects(objects)
+            .with_session_key(Arc::new(SessionKey::from_hex(SECRET).unwrap()))
     }
 
     fn me() -> Requester {
-        Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None, new_visitor: false }
+        Requester {
+            uploader: UploaderId::parse(ME).unwrap(),
+            ip: None,
+            scope: None,
+            new_visitor: false,
+        }
     }
 
     fn text_file(name: &str, size: u64) -> UploadRequest {
@@ -412,8 +486,14 @@ mod confirm {
         let (one, other) = (uploads_for(&running), uploads_for(&running));
         let report = upload(&running, &one, "hello.txt", b"hello").await;
         let stored = other.confirm(&me(), report.clone()).await.unwrap();
-        assert_eq!((stored.name.as_str(), stored.size, stored.content_type.as_deref()), ("hello.txt", 5, Some("text/plain")));
-        assert_eq!(stored.view_url, format!("http://{}/{}/{}", running.addr, devbucket::DEV_BUCKET, report.key));
+        assert_eq!(
+            (stored.name.as_str(), stored.size, stored.content_type.as_deref()),
+            ("hello.txt", 5, Some("text/plain"))
+        );
+        assert_eq!(
+            stored.view_url,
+            format!("http://{}/{}/{}", running.addr, devbucket::DEV_BUCKET, report.key)
+        );
         // A second upload: both instances list both, newest first, from the bucket itself.
         let later = upload(&running, &other, "later.txt", b"later").await;
         one.confirm(&me(), later).await.unwrap();
@@ -424,7 +504,12 @@ mod confirm {
             assert!(uploads[1].stored_at.ends_with('Z'), "{}", uploads[1].stored_at);
         }
         // Nobody else's listing holds them.
-        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None, new_visitor: false };
+        let stranger = Requester {
+            uploader: UploaderId::parse(&"f".repeat(32)).unwrap(),
+            ip: None,
+            scope: None,
+            new_visitor: false,
+        };
         assert!(one.uploads(&stranger).await.unwrap().is_empty());
     }
 
@@ -433,31 +518,88 @@ mod confirm {
         let running = start().await;
         let uploads = uploads_for(&running);
         let report = upload(&running, &uploads, "mine.txt", b"mine").await;
-        let mismatch = |err: UploadError, words: &str| assert!(matches!(&err, UploadError::Mismatch(m) if m.contains(words)), "{err:?}");
+        let mismatch = |err: UploadError, words: &str| {
+            assert!(matches!(&err, UploadError::Mismatch(m) if m.contains(words)), "{err:?}")
+        };
 
         // Sealed under another deployment's key.
-        let elsewhere = Uploads::new(uploads.config().clone()).with_session_key(Arc::new(SessionKey::random()));
+        let elsewhere =
+            Uploads::new(uploads.config().clone()).with_session_key(Arc::new(SessionKey::random()));
         let foreign = elsewhere.sign(&me(), text_file("mine.txt", 4)).await.unwrap().receipt;
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: foreign, ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: foreign, ..report.clone() })
+                .await
+                .unwrap_err(),
+            "not one this service issued",
+        );
         // Altered by a byte, or no receipt at all.
         let mut altered = report.receipt.clone().into_bytes();
         altered[3] ^= 1;
         let altered = String::from_utf8(altered).unwrap();
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: altered, ..report.clone() }).await.unwrap_err(), "not one this service issued");
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: String::new(), ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: altered, ..report.clone() })
+                .await
+                .unwrap_err(),
+            "not one this service issued",
+        );
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: String::new(), ..report.clone() })
+                .await
+                .unwrap_err(),
+            "not one this service issued",
+        );
         // Another purpose's seal under the same key: a cookie value is not a receipt.
         let key = SessionKey::from_hex(SECRET).unwrap();
         let payload = report.receipt.rsplit_once('.').unwrap().0;
         let cookie = key.seal(Purpose::Cookie, payload);
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: cookie, ..report.clone() }).await.unwrap_err(), "not one this service issued");
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: cookie, ..report.clone() })
+                .await
+                .unwrap_err(),
+            "not one this service issued",
+        );
         // Someone else's receipt, used with their key or with mine.
-        let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ip: None, scope: None, new_visitor: false };
+        let stranger = Requester {
+            uploader: UploaderId::parse(&"f".repeat(32)).unwrap(),
+            ip: None,
+            scope: None,
+            new_visitor: false,
+        };
         let theirs = uploads.sign(&stranger, text_file("theirs.txt", 3)).await.unwrap();
-        mismatch(uploads.confirm(&me(), UploadReport { key: theirs.key.clone(), etag: format!("\"{}\"", "e".repeat(32)), receipt: theirs.receipt.clone() }).await.unwrap_err(), "someone else");
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() }).await.unwrap_err(), "issued to someone else");
+        mismatch(
+            uploads
+                .confirm(
+                    &me(),
+                    UploadReport {
+                        key: theirs.key.clone(),
+                        etag: format!("\"{}\"", "e".repeat(32)),
+                        receipt: theirs.receipt.clone(),
+                    },
+                )
+                .await
+                .unwrap_err(),
+            "someone else",
+        );
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() })
+                .await
+                .unwrap_err(),
+            "issued to someone else",
+        );
         // My receipt for another of my keys.
         let other = uploads.sign(&me(), text_file("other.txt", 4)).await.unwrap();
-        mismatch(uploads.confirm(&me(), UploadReport { receipt: other.receipt, ..report.clone() }).await.unwrap_err(), "another key");
+        mismatch(
+            uploads
+                .confirm(&me(), UploadReport { receipt: other.receipt, ..report.clone() })
+                .await
+                .unwrap_err(),
+            "another key",
+        );
         // After all that, the real one still confirms: none of them was a verdict on it.
         assert!(uploads.confirm(&me(), report).await.is_ok());
     }
@@ -466,13 +608,21 @@ mod confirm {
     async fn a_plain_form_posted_twenty_times_keeps_its_first_file_only() {
         let running = start().await;
         let uploads = uploads_for(&running);
-        let form = uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().expect("a plain form");
+        let form = uploads
+            .page_form(&me(), "http://app.example/uploaded".into())
+            .await
+            .unwrap()
+            .expect("a plain form");
         for i in 0..20 {
-            let (status, _) = running.upload_named(&form.fields, &format!("copy-{i:02}.txt"), b"copy").await;
+            let (status, _) =
+                running.upload_named(&form.fields, &format!("copy-{i:02}.txt"), b"copy").await;
             assert_eq!(status, 303);
         }
         let directory = form.key.trim_end_matches("${filename}").to_owned();
-        let on_disk = || std::fs::read_dir(running.data.join(devbucket::DEV_BUCKET).join(&directory)).map_or(0, |d| d.count());
+        let on_disk = || {
+            std::fs::read_dir(running.data.join(devbucket::DEV_BUCKET).join(&directory))
+                .map_or(0, |d| d.count())
+        };
         assert_eq!(on_disk(), 20);
         assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["copy-00.txt"]);
         assert_eq!(on_disk(), 1);
@@ -480,9 +630,16 @@ mod confirm {
         let (status, _) = running.upload_named(&form.fields, "late.txt", b"late").await;
         assert_eq!(status, 303);
         let etag = format!("\"{}\"", hex::encode(md5::Md5::digest(b"late")));
-        let late = UploadReport { key: format!("{directory}late.txt"), etag, receipt: form.receipt.clone() };
+        let late = UploadReport {
+            key: format!("{directory}late.txt"),
+            etag,
+            receipt: form.receipt.clone(),
+        };
         let err = uploads.confirm(&me(), late).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Refused(m) if m.contains("already used for another file")), "{err:?}");
+        assert!(
+            matches!(&err, UploadError::Refused(m) if m.contains("already used for another file")),
+            "{err:?}"
+        );
         assert_eq!(on_disk(), 1);
     }
 
@@ -490,14 +647,22 @@ mod confirm {
     async fn a_plain_upload_whose_name_breaks_the_rules_is_removed() {
         let running = start().await;
         let uploads = uploads_for(&running);
-        let form = uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().unwrap();
+        let form =
+            uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().unwrap();
         let name = "invoice\u{202E}fdp.exe";
         let (status, _) = running.upload_named(&form.fields, name, b"x").await;
         assert_eq!(status, 303, "S3 stores such keys");
         let key = format!("{}{name}", form.key.trim_end_matches("${filename}"));
-        let report = UploadReport { key: key.clone(), etag: format!("\"{}\"", hex::encode(md5::Md5::digest(b"x"))), receipt: form.receipt };
+        let report = UploadReport {
+            key: key.clone(),
+            etag: format!("\"{}\"", hex::encode(md5::Md5::digest(b"x"))),
+            receipt: form.receipt,
+        };
         let err = uploads.confirm(&me(), report).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Refused(m) if m.contains("not a usable file name")), "{err:?}");
+        assert!(
+            matches!(&err, UploadError::Refused(m) if m.contains("not a usable file name")),
+            "{err:?}"
+        );
         assert!(!running.data.join(devbucket::DEV_BUCKET).join(&key).exists());
     }
 
@@ -508,8 +673,14 @@ mod confirm {
         let report = upload(&running, &uploads, "mine.txt", b"mine").await;
         let elsewhere = Requester { scope: Some(format!("uploads/{ME}/another/")), ..me() };
         let err = uploads.confirm(&elsewhere, report.clone()).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("return link is for another upload")), "{err:?}");
-        assert!(uploads.uploads(&elsewhere).await.unwrap().is_empty(), "a return token lists nothing");
+        assert!(
+            matches!(&err, UploadError::Mismatch(m) if m.contains("return link is for another upload")),
+            "{err:?}"
+        );
+        assert!(
+            uploads.uploads(&elsewhere).await.unwrap().is_empty(),
+            "a return token lists nothing"
+        );
         let directory = report.key.rsplit_once('/').unwrap().0.to_owned() + "/";
         let here = Requester { scope: Some(directory), ..me() };
         assert!(uploads.confirm(&here, report).await.is_ok());
@@ -521,7 +692,9 @@ mod confirm {
         let signed_at = OffsetDateTime::now_utc();
         let uploads = uploads_for(&running).with_clock(Arc::new(move || signed_at));
         let report = upload(&running, &uploads, "late.txt", b"late").await;
-        let a_day_later = uploads_for(&running).with_clock(Arc::new(move || signed_at + time::Duration::days(1) + time::Duration::seconds(1)));
+        let a_day_later = uploads_for(&running).with_clock(Arc::new(move || {
+            signed_at + time::Duration::days(1) + time::Duration::seconds(1)
+        }));
         let err = a_day_later.confirm(&me(), report).await.unwrap_err();
         assert!(matches!(&err, UploadError::Refused(m) if m.contains("too long ago")), "{err:?}");
     }
@@ -536,31 +709,66 @@ mod confirm {
         let path = running.data.join(devbucket::DEV_BUCKET).join(&report.key);
         std::fs::write(&path, b"hello!").unwrap();
         let err = uploads.confirm(&me(), report.clone()).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes") && m.contains("(removed)")), "{err:?}");
+        assert!(
+            matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes") && m.contains("(removed)")),
+            "{err:?}"
+        );
         assert!(!path.exists(), "an object that is not what was signed is removed");
         // One verdict per receipt: asking again does not query the bucket again. (Without a
         // shared store that holds per instance; tests/shared_store.rs shows it fleet-wide.)
         let err = uploads.confirm(&me(), report).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Refused(m) if m.contains("already checked")), "{err:?}");
+        assert!(
+            matches!(&err, UploadError::Refused(m) if m.contains("already checked")),
+            "{err:?}"
+        );
 
         // The browser reports an ETag the bucket does not have: the object itself is as signed.
         let report = upload(&running, &uploads, "etag.txt", b"hello").await;
-        let err = uploads.confirm(&me(), UploadReport { etag: format!("\"{}\"", "0".repeat(32)), ..report }).await.unwrap_err();
+        let err = uploads
+            .confirm(&me(), UploadReport { etag: format!("\"{}\"", "0".repeat(32)), ..report })
+            .await
+            .unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("ETag")), "{err:?}");
 
         // Signed, never uploaded.
         let signed = uploads.sign(&me(), text_file("never.txt", 3)).await.unwrap();
-        let err = uploads.confirm(&me(), UploadReport { key: signed.key, etag: format!("\"{}\"", "e".repeat(32)), receipt: signed.receipt }).await.unwrap_err();
+        let err = uploads
+            .confirm(
+                &me(),
+                UploadReport {
+                    key: signed.key,
+                    etag: format!("\"{}\"", "e".repeat(32)),
+                    receipt: signed.receipt,
+                },
+            )
+            .await
+            .unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("no object")), "{err:?}");
 
         // A reported ETag that no bucket gives is refused before it is compared.
         let report = upload(&running, &uploads, "odd.txt", b"odd").await;
-        let err = uploads.confirm(&me(), UploadReport { etag: "\"x\"\r\nforged".into(), ..report }).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("not one a bucket gives")), "{err:?}");
+        let err = uploads
+            .confirm(&me(), UploadReport { etag: "\"x\"\r\nforged".into(), ..report })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, UploadError::Mismatch(m) if m.contains("not one a bucket gives")),
+            "{err:?}"
+        );
 
         // Someone else's key.
         let other = format!("uploads/{}/x/a.txt", "f".repeat(32));
-        let err = uploads.confirm(&me(), UploadReport { key: other, etag: format!("\"{}\"", "e".repeat(32)), receipt: String::new() }).await.unwrap_err();
+        let err = uploads
+            .confirm(
+                &me(),
+                UploadReport {
+                    key: other,
+                    etag: format!("\"{}\"", "e".repeat(32)),
+                    receipt: String::new(),
+                },
+            )
+            .await
+            .unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
 
         // What is left in the bucket is what the bucket stored as signed.
@@ -596,43 +804,88 @@ mod confirm {
         let (one, other) = (uploads_for(&running), uploads_for(&running));
         let file: Vec<u8> = (0..(9u32 << 20) + 10).map(|i| (i % 251) as u8).collect();
         let (first, second) = file.split_at(8 << 20);
-        let started = one.start_multipart(&me(), text_file("big.txt", file.len() as u64)).await.unwrap();
+        let started =
+            one.start_multipart(&me(), text_file("big.txt", file.len() as u64)).await.unwrap();
         assert_eq!((started.part_size, started.parts), (8 << 20, 2));
-        assert!(started.key.starts_with(&format!("uploads/{ME}/")) && started.key.ends_with("/big.txt"), "{}", started.key);
+        assert!(
+            started.key.starts_with(&format!("uploads/{ME}/")) && started.key.ends_with("/big.txt"),
+            "{}",
+            started.key
+        );
 
-        let ask = |number: u64, bytes: &[u8]| PartToSign { number, length: bytes.len() as u64, checksum_sha256: sha256_base64(bytes) };
+        let ask = |number: u64, bytes: &[u8]| PartToSign {
+            number,
+            length: bytes.len() as u64,
+            checksum_sha256: sha256_base64(bytes),
+        };
         // Only the parts the file has, each of the length it must have.
-        let refused = other.sign_parts(&me(), started.receipt.clone(), vec![PartToSign { length: 5, ..ask(1, first) }]).await;
+        let refused = other
+            .sign_parts(
+                &me(),
+                started.receipt.clone(),
+                vec![PartToSign { length: 5, ..ask(1, first) }],
+            )
+            .await;
         assert!(matches!(refused, Err(UploadError::Refused(_))), "{refused:?}");
-        assert!(matches!(other.sign_parts(&me(), started.receipt.clone(), vec![ask(3, second)]).await, Err(UploadError::Refused(_))));
-        let urls = other.sign_parts(&me(), started.receipt.clone(), vec![ask(1, first), ask(2, second)]).await.unwrap();
+        assert!(matches!(
+            other.sign_parts(&me(), started.receipt.clone(), vec![ask(3, second)]).await,
+            Err(UploadError::Refused(_))
+        ));
+        let urls = other
+            .sign_parts(&me(), started.receipt.clone(), vec![ask(1, first), ask(2, second)])
+            .await
+            .unwrap();
         assert_eq!(urls.iter().map(|u| u.number).collect::<Vec<_>>(), [1, 2]);
 
         // The bucket: other bytes (BadDigest), another part number or upload (signature), another
         // length (the signed header), then the parts as signed.
-        let (status, answer) = put_part(&running, &urls[1].url, &vec![0u8; second.len()], &sha256_base64(second)).await;
+        let (status, answer) =
+            put_part(&running, &urls[1].url, &vec![0u8; second.len()], &sha256_base64(second))
+                .await;
         assert!(status == 400 && answer.contains("BadDigest"), "{answer}");
-        let (status, answer) = put_part(&running, &urls[1].url.replace("partNumber=2", "partNumber=3"), second, &sha256_base64(second)).await;
+        let (status, answer) = put_part(
+            &running,
+            &urls[1].url.replace("partNumber=2", "partNumber=3"),
+            second,
+            &sha256_base64(second),
+        )
+        .await;
         assert!(status == 403 && answer.contains("SignatureDoesNotMatch"), "{answer}");
-        let (status, answer) = put_part(&running, &urls[1].url, &second[1..], &sha256_base64(&second[1..])).await;
+        let (status, answer) =
+            put_part(&running, &urls[1].url, &second[1..], &sha256_base64(&second[1..])).await;
         assert_eq!(status, 403, "{answer}");
         // Not complete while a part is missing.
         let early = one.complete_multipart(&me(), started.receipt.clone()).await;
-        assert!(matches!(&early, Err(UploadError::Refused(m)) if m.contains("every part")), "{early:?}");
+        assert!(
+            matches!(&early, Err(UploadError::Refused(m)) if m.contains("every part")),
+            "{early:?}"
+        );
         for (url, bytes) in [(&urls[0].url, first), (&urls[1].url, second)] {
             let (status, answer) = put_part(&running, url, bytes, &sha256_base64(bytes)).await;
             assert_eq!(status, 200, "{answer}");
         }
         let listed = one.list_parts(&me(), started.receipt.clone()).await.unwrap();
-        assert_eq!(listed.iter().map(|p| (p.number, p.size)).collect::<Vec<_>>(), [(1, 8 << 20), (2, 10 + (1 << 20))]);
+        assert_eq!(
+            listed.iter().map(|p| (p.number, p.size)).collect::<Vec<_>>(),
+            [(1, 8 << 20), (2, 10 + (1 << 20))]
+        );
 
         // Someone else's receipt is no use; then the upload completes and is checked.
         let stranger = Requester { uploader: UploaderId::parse(&"f".repeat(32)).unwrap(), ..me() };
-        assert!(matches!(one.complete_multipart(&stranger, started.receipt.clone()).await, Err(UploadError::Mismatch(_))));
+        assert!(matches!(
+            one.complete_multipart(&stranger, started.receipt.clone()).await,
+            Err(UploadError::Mismatch(_))
+        ));
         let stored = other.complete_multipart(&me(), started.receipt.clone()).await.unwrap();
-        assert_eq!((stored.size, stored.content_type.as_deref()), (file.len() as u64, Some("text/plain")));
+        assert_eq!(
+            (stored.size, stored.content_type.as_deref()),
+            (file.len() as u64, Some("text/plain"))
+        );
         assert!(stored.etag.ends_with("-2\""), "{}", stored.etag);
-        assert_eq!(std::fs::read(running.data.join(devbucket::DEV_BUCKET).join(&started.key)).unwrap(), file);
+        assert_eq!(
+            std::fs::read(running.data.join(devbucket::DEV_BUCKET).join(&started.key)).unwrap(),
+            file
+        );
         assert!(Store::new(&running.data).multipart_uploads().await.is_empty());
     }
 
@@ -645,25 +898,41 @@ mod confirm {
         let started = late.start_multipart(&me(), text_file("old.txt", 4)).await.unwrap();
         let part = PartToSign { number: 1, length: 4, checksum_sha256: sha256_base64(b"four") };
         let urls = late.sign_parts(&me(), started.receipt.clone(), vec![part]).await.unwrap();
-        let (status, answer) = put_part(&running, &urls[0].url, b"four", &sha256_base64(b"four")).await;
+        let (status, answer) =
+            put_part(&running, &urls[0].url, b"four", &sha256_base64(b"four")).await;
         assert!(status == 403 && answer.contains("Request has expired"), "{answer}");
 
         let uploads = uploads_for(&running);
         assert_eq!(Store::new(&running.data).multipart_uploads().await.len(), 1);
         uploads.abort_multipart(&me(), started.receipt.clone()).await.unwrap();
         assert!(Store::new(&running.data).multipart_uploads().await.is_empty());
-        assert!(matches!(uploads.list_parts(&me(), started.receipt.clone()).await, Err(UploadError::Refused(_))));
+        assert!(matches!(
+            uploads.list_parts(&me(), started.receipt.clone()).await,
+            Err(UploadError::Refused(_))
+        ));
         // A POST's receipt is not a multipart one.
         let post = upload(&running, &uploads, "small.txt", b"small").await;
-        assert!(matches!(uploads.list_parts(&me(), post.receipt).await, Err(UploadError::Mismatch(_))));
+        assert!(matches!(
+            uploads.list_parts(&me(), post.receipt).await,
+            Err(UploadError::Mismatch(_))
+        ));
     }
 }
 
 /// A form for the dev bucket signed by boto3 (`generate_presigned_post`), with `extra` fields
 /// each bound by an exact condition: forms our own signer never makes.
-fn boto3_form(dev: &Running, key: &str, extra: &[(&str, &str)], size: u64) -> Vec<(String, String)> {
+fn boto3_form(
+    dev: &Running,
+    key: &str,
+    extra: &[(&str, &str)],
+    size: u64,
+) -> Vec<(String, String)> {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/setup.sh test, which installs boto3 there", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh test, which installs boto3 there",
+        python.display()
+    );
     let script = r#"
 import json, sys, boto3
 from botocore.config import Config
@@ -676,7 +945,12 @@ post = s3.generate_presigned_post(a["bucket"], a["key"], Fields=fields, Conditio
 print(json.dumps(list(post["fields"].items())))
 "#;
     let args = serde_json::json!({ "endpoint": format!("http://{}", dev.addr), "bucket": devbucket::DEV_BUCKET, "key": key, "extra": extra, "size": size });
-    let out = std::process::Command::new(python).arg("-c").arg(script).arg(args.to_string()).output().unwrap();
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(args.to_string())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -701,7 +975,11 @@ async fn a_checksum_field_is_checked_even_without_its_algorithm_field() {
         let (got, answer) = dev.upload(&fields, b"hello").await;
         assert_eq!(got, status, "{sum}: {answer}");
         assert!(answer.contains(code), "{sum}: {answer}");
-        assert_eq!(dev.data.join(devbucket::DEV_BUCKET).join(&key).exists(), status == 204, "{sum}");
+        assert_eq!(
+            dev.data.join(devbucket::DEV_BUCKET).join(&key).exists(),
+            status == 204,
+            "{sum}"
+        );
     }
 }
 

@@ -26,7 +26,12 @@ fn cases() -> u32 {
 
 fn runner() -> TestRunner {
     // No shrinking past what is useful, no persistence files: a failure prints its input.
-    TestRunner::new(Config { cases: cases(), failure_persistence: None, max_shrink_iters: 256, ..Config::default() })
+    TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    })
 }
 
 /// Field names S3 forms use, and some it does not.
@@ -61,8 +66,11 @@ fn field_value() -> impl Strategy<Value = String> {
         "[0-9]{8}T[0-9]{6}Z",
         "[A-Z0-9]{0,20}/[0-9]{8}/[a-z0-9-]{0,12}/s3/aws4_request",
         r#"\{"expiration": ?"[0-9T:.Z+ -]{0,30}", ?"conditions": ?\[.{0,40}\]\}"#.prop_map(b64),
-        r#"\[("eq"|"starts-with"|"content-length-range"), ?"\$[a-z-]{0,10}", ?.{0,10}\]"#.prop_map(|c| b64(format!("{{\"expiration\":\"2030-01-01T00:00:00Z\",\"conditions\":[{c}]}}"))),
-        proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+        r#"\[("eq"|"starts-with"|"content-length-range"), ?"\$[a-z-]{0,10}", ?.{0,10}\]"#.prop_map(
+            |c| b64(format!("{{\"expiration\":\"2030-01-01T00:00:00Z\",\"conditions\":[{c}]}}"))
+        ),
+        proptest::collection::vec(any::<u8>(), 0..64)
+            .prop_map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
     ]
 }
 
@@ -78,7 +86,14 @@ fn the_policy_parser_never_panics_on_any_document() {
 
 #[test]
 fn the_verifier_answers_every_form_with_an_s3_error_or_acceptance() {
-    let strategy = (case(), proptest::collection::vec((any::<prop::sample::Index>(), field_name(), field_value()), 0..6), any::<bool>());
+    let strategy = (
+        case(),
+        proptest::collection::vec(
+            (any::<prop::sample::Index>(), field_name(), field_value()),
+            0..6,
+        ),
+        any::<bool>(),
+    );
     runner()
         .run(&strategy, |(case, edits, drop_file)| {
             // A signed form, then some of its fields replaced or new ones added.
@@ -97,7 +112,8 @@ fn the_verifier_answers_every_form_with_an_s3_error_or_acceptance() {
             }
             let creds = credentials(&case.token);
             let lookup = |id: &str| (id == creds.access_key_id()).then(|| creds.clone());
-            match verify(&parts, Context { bucket: BUCKET, region: REGION, now: case.now }, lookup) {
+            match verify(&parts, Context { bucket: BUCKET, region: REGION, now: case.now }, lookup)
+            {
                 Ok(accepted) => prop_assert!(!accepted.key.is_empty()),
                 Err(err) => prop_assert!((400..500).contains(&err.status), "{err:?}"),
             }
@@ -116,7 +132,14 @@ fn file_names_and_keys_stay_under_the_uploader_prefix_and_map_back() {
             for name in [text.as_str(), raw.as_str()] {
                 if let Ok(clean) = rules::file_name(name) {
                     let placeholder = clean.contains("${");
-                    prop_assert!(!clean.is_empty() && !clean.contains('/') && !clean.contains('\\') && !placeholder, "{:?}", clean);
+                    prop_assert!(
+                        !clean.is_empty()
+                            && !clean.contains('/')
+                            && !clean.contains('\\')
+                            && !placeholder,
+                        "{:?}",
+                        clean
+                    );
                     prop_assert!(clean.len() <= rules::MAX_NAME_BYTES);
                     let key = format!("uploads/0123456789abcdef0123456789abcdef/d/{clean}");
                     prop_assert_eq!(key.rsplit('/').next(), Some(clean.as_str()));
@@ -124,8 +147,14 @@ fn file_names_and_keys_stay_under_the_uploader_prefix_and_map_back() {
                 // Every key the dev bucket is given maps inside the bucket and back.
                 let key = format!("uploads/u/{name}");
                 if let Ok(paths) = store.paths("b", &key) {
-                    prop_assert!(paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"));
-                    prop_assert!(paths.object.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+                    prop_assert!(
+                        paths.object.starts_with("/data/b/")
+                            && paths.meta.starts_with("/data/.meta/b/")
+                    );
+                    prop_assert!(paths.object.components().all(|c| matches!(
+                        c,
+                        std::path::Component::RootDir | std::path::Component::Normal(_)
+                    )));
                     let names = key_segments(&key).unwrap();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     prop_assert_eq!(key_of(&names), Some(key.clone()));
@@ -152,7 +181,13 @@ fn function_body() -> impl Strategy<Value = String> {
         "metadata\\[[a-zA-Z_ -]{0,10}\\]",
         ".{0,8}",
     ];
-    let value = prop_oneof![".{0,40}", "[0-9]{1,25}", "-?[0-9]{1,5}", "%[0-9A-Fa-f]{0,2}", Just("uploads/0123456789abcdef0123456789abcdef/d/a.txt".to_owned())];
+    let value = prop_oneof![
+        ".{0,40}",
+        "[0-9]{1,25}",
+        "-?[0-9]{1,5}",
+        "%[0-9A-Fa-f]{0,2}",
+        Just("uploads/0123456789abcdef0123456789abcdef/d/a.txt".to_owned())
+    ];
     proptest::collection::vec((arg, value), 0..8).prop_map(|pairs| {
         pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
     })
@@ -161,8 +196,18 @@ fn function_body() -> impl Strategy<Value = String> {
 #[test]
 fn server_functions_answer_bad_input_without_a_server_error() {
     let app = common::router::app();
-    static FUNCTIONS: [&str; 6] = ["sign_upload", "confirm_upload", "my_uploads", "page_form", "upload_target", "nothing"];
-    let strategy = (proptest::sample::select(&FUNCTIONS[..]), function_body(), ".{0,60}", prop_oneof![Just("application/x-www-form-urlencoded"), Just("application/json"), Just("text/plain")]);
+    static FUNCTIONS: [&str; 6] =
+        ["sign_upload", "confirm_upload", "my_uploads", "page_form", "upload_target", "nothing"];
+    let strategy = (
+        proptest::sample::select(&FUNCTIONS[..]),
+        function_body(),
+        ".{0,60}",
+        prop_oneof![
+            Just("application/x-www-form-urlencoded"),
+            Just("application/json"),
+            Just("text/plain")
+        ],
+    );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runner()
         .run(&strategy, |(function, body, cookie, content_type)| {
@@ -172,10 +217,15 @@ fn server_functions_answer_bad_input_without_a_server_error() {
             if let Ok(value) = http::HeaderValue::from_str(&format!("uploader={cookie}")) {
                 request = request.header(header::COOKIE, value);
             }
-            let response = runtime.block_on(app.clone().oneshot(request.body(Body::from(body.clone())).unwrap())).unwrap();
+            let response = runtime
+                .block_on(app.clone().oneshot(request.body(Body::from(body.clone())).unwrap()))
+                .unwrap();
             // 503 is this test app's honest answer where no bucket is configured to look at.
             let status = response.status();
-            prop_assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{status} for /api/{function} {body:?}");
+            prop_assert!(
+                !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{status} for /api/{function} {body:?}"
+            );
             Ok(())
         })
         .unwrap();
@@ -188,12 +238,16 @@ fn multipart_body() -> impl Strategy<Value = Vec<u8>> {
         let mut body = Vec::new();
         for (name, file_name, value, shape) in parts {
             let disposition = match (name, file_name) {
-                (Some(n), Some(f)) => format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{f}\""),
+                (Some(n), Some(f)) => {
+                    format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{f}\"")
+                }
                 (Some(n), None) => format!("Content-Disposition: form-data; name=\"{n}\""),
                 (None, _) => "Content-Disposition: form-data".to_owned(),
             };
             match shape {
-                0 => body.extend_from_slice(format!("--B\r\n{disposition}\r\n\r\n{value}\r\n").as_bytes()),
+                0 => body.extend_from_slice(
+                    format!("--B\r\n{disposition}\r\n\r\n{value}\r\n").as_bytes(),
+                ),
                 1 => body.extend_from_slice(format!("--B\r\n{disposition}\r\n{value}").as_bytes()),
                 _ => body.extend_from_slice(value.as_bytes()),
             }
@@ -216,14 +270,25 @@ fn the_dev_bucket_answers_any_post_with_an_s3_error_and_keeps_nothing() {
     });
     let router = devbucket::router(dev, vec![]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    static CONTENT_TYPES: [&str; 4] = ["multipart/form-data; boundary=B", "multipart/form-data", "text/plain", "multipart/form-data; boundary=\"\""];
+    static CONTENT_TYPES: [&str; 4] = [
+        "multipart/form-data; boundary=B",
+        "multipart/form-data",
+        "text/plain",
+        "multipart/form-data; boundary=\"\"",
+    ];
     runner()
-        .run(&(multipart_body(), proptest::sample::select(&CONTENT_TYPES[..])), |(body, content_type)| {
-            let request = Request::post(format!("/{}", devbucket::DEV_BUCKET)).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap();
-            let status = runtime.block_on(router.clone().oneshot(request)).unwrap().status();
-            prop_assert!(status.is_client_error(), "{status}");
-            Ok(())
-        })
+        .run(
+            &(multipart_body(), proptest::sample::select(&CONTENT_TYPES[..])),
+            |(body, content_type)| {
+                let request = Request::post(format!("/{}", devbucket::DEV_BUCKET))
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .unwrap();
+                let status = runtime.block_on(router.clone().oneshot(request)).unwrap().status();
+                prop_assert!(status.is_client_error(), "{status}");
+                Ok(())
+            },
+        )
         .unwrap();
     // Nothing was signed, so nothing may be stored, and no temp file may stay.
     let left: Vec<_> = walk(&dir);
@@ -233,5 +298,8 @@ fn the_dev_bucket_answers_any_post_with_an_s3_error_and_keeps_nothing() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
-    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+    entries
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
 }

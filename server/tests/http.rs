@@ -4,8 +4,8 @@
 mod common;
 
 use axum::body::Body;
-use http::{header, Request, StatusCode};
 use common::router::{app, app_and_metrics, app_with, body_text, session_key, SECRET};
+use http::{header, Request, StatusCode};
 use tower::ServiceExt;
 
 fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
@@ -18,7 +18,6 @@ fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
     req.body(Body::from(form.to_owned())).unwrap()
 }
 
-
 #[tokio::test]
 async fn healthz_answers_ok() {
     let res = app().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
@@ -28,9 +27,21 @@ async fn healthz_answers_ok() {
 
 #[tokio::test]
 async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
-    let res = app().oneshot(sign_request("access_code=&file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
+    let res = app()
+        .oneshot(sign_request(
+            "access_code=&file_name=cat.png&size=42&content_type=image%2Fpng",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res.headers().get(header::SET_COOKIE).expect("a new browser gets a cookie").to_str().unwrap().to_owned();
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("a new browser gets a cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("uploader="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
@@ -41,11 +52,24 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
     assert!(!body.contains(SECRET), "the secret must never reach a browser");
     let signed: app::wire::SignedUpload = serde_json::from_str(&body).unwrap();
     assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
-    assert!(signed.key.starts_with(&format!("uploads/{id}/")) && signed.key.ends_with("/cat.png"), "{}", signed.key);
+    assert!(
+        signed.key.starts_with(&format!("uploads/{id}/")) && signed.key.ends_with("/cat.png"),
+        "{}",
+        signed.key
+    );
     let names: Vec<&str> = signed.fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["key", "Content-Type", "success_action_status", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "policy", "x-amz-signature"]
+        [
+            "key",
+            "Content-Type",
+            "success_action_status",
+            "x-amz-credential",
+            "x-amz-algorithm",
+            "x-amz-date",
+            "policy",
+            "x-amz-signature"
+        ]
     );
 }
 
@@ -55,9 +79,21 @@ async fn metadata_is_bound_and_bad_metadata_refused() {
     let res = app().oneshot(sign_request(form, None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
-    assert!(signed.fields.contains(&("x-amz-meta-file-last-modified".into(), "2026-11-28T12:00:00.000Z".into())), "{:?}", signed.fields);
+    assert!(
+        signed
+            .fields
+            .contains(&("x-amz-meta-file-last-modified".into(), "2026-11-28T12:00:00.000Z".into())),
+        "{:?}",
+        signed.fields
+    );
 
-    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=&metadata[Bad%20Name]=x", None)).await.unwrap();
+    let res = app()
+        .oneshot(sign_request(
+            "access_code=&file_name=a.txt&size=1&content_type=&metadata[Bad%20Name]=x",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(body_text(res).await.contains("is not a usable metadata name"));
 }
@@ -67,7 +103,10 @@ async fn a_known_browser_keeps_its_prefix() {
     let id = "00112233445566778899aabbccddeeff";
     let sealed = session_key().seal(&app::service::UploaderId::parse(id).unwrap());
     let res = app()
-        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=text%2Fplain", Some(&format!("other=1; uploader={sealed}"))))
+        .oneshot(sign_request(
+            "access_code=&file_name=a.txt&size=1&content_type=text%2Fplain",
+            Some(&format!("other=1; uploader={sealed}")),
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -80,16 +119,35 @@ async fn a_known_browser_keeps_its_prefix() {
 async fn a_forged_uploader_cookie_is_replaced() {
     // Someone else's id without its signature, and a path: neither is accepted.
     for forged in ["uploader=00112233445566778899aabbccddeeff", "uploader=..%2F..%2Fsomeone-else"] {
-        let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(forged))).await.unwrap();
+        let res = app()
+            .oneshot(sign_request(
+                "access_code=&file_name=a.txt&size=1&content_type=",
+                Some(forged),
+            ))
+            .await
+            .unwrap();
         let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
-        assert!(!signed.key.starts_with("uploads/00112233445566778899aabbccddeeff/"), "{}", signed.key);
+        assert!(
+            !signed.key.starts_with("uploads/00112233445566778899aabbccddeeff/"),
+            "{}",
+            signed.key
+        );
     }
     let res = app()
-        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some("uploader=..%2F..%2Fsomeone-else")))
+        .oneshot(sign_request(
+            "access_code=&file_name=a.txt&size=1&content_type=",
+            Some("uploader=..%2F..%2Fsomeone-else"),
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res.headers().get(header::SET_COOKIE).expect("a forged id is replaced").to_str().unwrap().to_owned();
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("a forged id is replaced")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let sealed = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
     let id = session_key().open(&sealed).expect("the new cookie is signed").as_str().to_owned();
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
@@ -98,7 +156,13 @@ async fn a_forged_uploader_cookie_is_replaced() {
 
 #[tokio::test]
 async fn refusals_carry_a_readable_reason() {
-    let res = app().oneshot(sign_request("access_code=&file_name=empty.txt&size=0&content_type=text%2Fplain", None)).await.unwrap();
+    let res = app()
+        .oneshot(sign_request(
+            "access_code=&file_name=empty.txt&size=0&content_type=text%2Fplain",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
     assert_eq!(err, app::wire::UploadError::Refused("empty files cannot be uploaded".into()));
@@ -107,7 +171,8 @@ async fn refusals_carry_a_readable_reason() {
 /// A request as it arrives from `peer`, forwarded for `xff` (if any) as `proto` (if any).
 fn from_peer(peer: &str, xff: Option<&str>, proto: Option<&str>) -> Request<Body> {
     let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
-    req.extensions_mut().insert(axum::extract::ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
     if let Some(xff) = xff {
         req.headers_mut().insert("x-forwarded-for", xff.parse().unwrap());
     }
@@ -120,42 +185,76 @@ fn from_peer(peer: &str, xff: Option<&str>, proto: Option<&str>) -> Request<Body
 #[tokio::test]
 async fn the_cookie_is_secure_behind_https_as_a_trusted_proxy_says_and_only_then() {
     let proxied = || app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1/32")]);
-    let cookie = |res: http::Response<Body>| res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    let trusted = proxied().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
+    let cookie = |res: http::Response<Body>| {
+        res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned()
+    };
+    let trusted =
+        proxied().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
     let secure = cookie(trusted);
-    assert!(secure.starts_with("__Host-uploader=") && secure.contains("Secure") && secure.contains("Path=/"), "{secure}");
+    assert!(
+        secure.starts_with("__Host-uploader=")
+            && secure.contains("Secure")
+            && secure.contains("Path=/"),
+        "{secure}"
+    );
     // Anyone else saying so is not believed; nor is anyone without trusted proxies configured.
-    let stranger = proxied().oneshot(from_peer("192.0.2.1:5000", None, Some("https"))).await.unwrap();
+    let stranger =
+        proxied().oneshot(from_peer("192.0.2.1:5000", None, Some("https"))).await.unwrap();
     assert!(!cookie(stranger).contains("Secure"));
-    let unconfigured = app().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
+    let unconfigured =
+        app().oneshot(from_peer("127.0.0.1:5000", None, Some("https"))).await.unwrap();
     assert!(!cookie(unconfigured).contains("Secure"));
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_cannot_pick_another() {
-    let app = app_with(&[("UPLOAD_TRUSTED_PROXIES", "127.0.0.1"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]);
+    let app = app_with(&[
+        ("UPLOAD_TRUSTED_PROXIES", "127.0.0.1"),
+        ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2"),
+    ]);
     let status = |req: Request<Body>| {
         let app = app.clone();
         async move { app.oneshot(req).await.unwrap().status() }
     };
     // Two clients behind the proxy: two budgets, not one shared by everyone.
     for _ in 0..2 {
-        assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await, StatusCode::OK);
+        assert_eq!(
+            status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await,
+            StatusCode::OK
+        );
     }
-    assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(status(from_peer("127.0.0.1:5000", Some("203.0.113.2"), None)).await, StatusCode::OK);
+    assert_eq!(
+        status(from_peer("127.0.0.1:5000", Some("203.0.113.1"), None)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status(from_peer("127.0.0.1:5000", Some("203.0.113.2"), None)).await,
+        StatusCode::OK
+    );
     // A client forging hops left of what the proxy appended still spends its own budget.
-    assert_eq!(status(from_peer("127.0.0.1:5000", Some("198.51.100.9, 203.0.113.1"), None)).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        status(from_peer("127.0.0.1:5000", Some("198.51.100.9, 203.0.113.1"), None)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // A client that is not the proxy cannot choose its address with the header.
     for _ in 0..2 {
-        assert_eq!(status(from_peer("192.0.2.50:5000", Some("203.0.113.77"), None)).await, StatusCode::OK);
+        assert_eq!(
+            status(from_peer("192.0.2.50:5000", Some("203.0.113.77"), None)).await,
+            StatusCode::OK
+        );
     }
-    assert_eq!(status(from_peer("192.0.2.50:5000", Some("203.0.113.78"), None)).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        status(from_peer("192.0.2.50:5000", Some("203.0.113.78"), None)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // IPv6 clients are limited per /64.
     for _ in 0..2 {
         assert_eq!(status(from_peer("[2001:db8:7::1]:5000", None, None)).await, StatusCode::OK);
     }
-    assert_eq!(status(from_peer("[2001:db8:7::2]:5000", None, None)).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        status(from_peer("[2001:db8:7::2]:5000", None, None)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -164,7 +263,10 @@ async fn every_answer_names_the_instance_and_readyz_says_ready() {
     assert_eq!(res.headers()["x-upload-instance"], "test-1");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body_text(res).await, "ready");
-    let refused = app().oneshot(sign_request("access_code=&file_name=&size=0&content_type=", None)).await.unwrap();
+    let refused = app()
+        .oneshot(sign_request("access_code=&file_name=&size=0&content_type=", None))
+        .await
+        .unwrap();
     assert_eq!(refused.headers()["x-upload-instance"], "test-1");
 }
 
@@ -174,7 +276,10 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
         let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
         req.headers_mut().insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
         for (name, value) in headers {
-            req.headers_mut().insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            req.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
         }
         req
     };
@@ -189,7 +294,9 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{cross:?}");
         assert!(!body_text(res).await.contains("x-amz-signature"));
     }
-    for same in [vec![("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")], vec![]] {
+    for same in
+        [vec![("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")], vec![]]
+    {
         let res = app().oneshot(with(&same)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{same:?}");
     }
@@ -198,18 +305,39 @@ async fn other_sites_cannot_obtain_policies_through_a_visitor() {
 #[tokio::test]
 async fn each_uploader_is_rate_limited_with_retry_after() {
     let app = app_with(&[("UPLOAD_FILES_PER_MINUTE", "2")]);
-    let first = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
-    let cookie = first.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-    let again = || app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", Some(&cookie)));
+    let first = app
+        .clone()
+        .oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None))
+        .await
+        .unwrap();
+    let cookie = first
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let again = || {
+        app.clone()
+            .oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", Some(&cookie)))
+    };
     assert_eq!(again().await.unwrap().status(), StatusCode::OK);
     let limited = again().await.unwrap();
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = limited.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    let retry: u64 =
+        limited.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
     let err: app::wire::UploadError = serde_json::from_str(&body_text(limited).await).unwrap();
     assert_eq!(err, app::wire::UploadError::TooManyRequests { retry_after_secs: retry });
     // A new browser has its own budget.
-    let other = app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap();
+    let other = app
+        .clone()
+        .oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None))
+        .await
+        .unwrap();
     assert_eq!(other.status(), StatusCode::OK);
 }
 
@@ -221,16 +349,31 @@ async fn fresh_cookies_do_not_escape_the_per_address_limit() {
     let mut statuses = vec![];
     for _ in 0..4 {
         // No cookie: every request is a "new browser".
-        statuses.push(app.clone().oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None)).await.unwrap().status());
+        statuses.push(
+            app.clone()
+                .oneshot(sign_request("access_code=&file_name=a&size=1&content_type=", None))
+                .await
+                .unwrap()
+                .status(),
+        );
     }
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]
+    );
 }
 
 #[tokio::test]
 async fn metrics_count_signatures_and_refusals_by_reason_on_their_own_address_only() {
     let (app, metrics) = app_and_metrics(&[]);
-    app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None)).await.unwrap();
-    app.clone().oneshot(sign_request("access_code=&file_name=a.txt&size=0&content_type=", None)).await.unwrap();
+    app.clone()
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None))
+        .await
+        .unwrap();
+    app.clone()
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=0&content_type=", None))
+        .await
+        .unwrap();
     // The public app does not serve them (the page renders a 404 for the path).
     let public = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
@@ -246,17 +389,28 @@ async fn metrics_count_signatures_and_refusals_by_reason_on_their_own_address_on
 #[tokio::test]
 async fn an_access_code_gates_signing_when_the_operator_sets_one() {
     let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron")]);
-    let ask = |code: &str| app.clone().oneshot(sign_request(&format!("access_code={code}&file_name=a&size=1&content_type="), None));
+    let ask = |code: &str| {
+        app.clone().oneshot(sign_request(
+            &format!("access_code={code}&file_name=a&size=1&content_type="),
+            None,
+        ))
+    };
     let missing = ask("").await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     let err: app::wire::UploadError = serde_json::from_str(&body_text(missing).await).unwrap();
-    assert_eq!(err, app::wire::UploadError::AccessCode("uploading here needs an access code".into()));
+    assert_eq!(
+        err,
+        app::wire::UploadError::AccessCode("uploading here needs an access code".into())
+    );
     assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
 }
 
 /// A body that counts what is read of it: `total` bytes in 1 KiB chunks, or without end.
-fn counted_body(total: Option<usize>, read: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Body {
+fn counted_body(
+    total: Option<usize>,
+    read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Body {
     use std::sync::atomic::Ordering;
     let chunks = futures::stream::unfold(0usize, move |sent| {
         let read = read.clone();
@@ -285,7 +439,10 @@ async fn an_oversized_server_function_body_is_answered_413_without_being_read() 
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(read.load(Ordering::SeqCst), 0);
     let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
-    assert_eq!(err, app::wire::UploadError::Refused("the request is too large (at most 16 KB)".into()));
+    assert_eq!(
+        err,
+        app::wire::UploadError::Refused("the request is too large (at most 16 KB)".into())
+    );
     // Streamed without a length, and without end: reading stops just past 16 KB.
     let read = std::sync::Arc::new(AtomicUsize::new(0));
     let req = Request::post("/api/sign_upload")
@@ -297,10 +454,20 @@ async fn an_oversized_server_function_body_is_answered_413_without_being_read() 
     assert!(read.load(Ordering::SeqCst) <= 17 * 1024, "{} bytes read", read.load(Ordering::SeqCst));
     // Every server function is covered, and an ordinary body still passes.
     for function in ["confirm_upload", "my_uploads", "page_form", "upload_target"] {
-        let req = Request::post(format!("/api/{function}")).header(header::CONTENT_LENGTH, "20000").body(Body::from(vec![b'a'; 20000])).unwrap();
-        assert_eq!(app().oneshot(req).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE, "{function}");
+        let req = Request::post(format!("/api/{function}"))
+            .header(header::CONTENT_LENGTH, "20000")
+            .body(Body::from(vec![b'a'; 20000]))
+            .unwrap();
+        assert_eq!(
+            app().oneshot(req).await.unwrap().status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{function}"
+        );
     }
-    let fine = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None)).await.unwrap();
+    let fine = app()
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", None))
+        .await
+        .unwrap();
     assert_eq!(fine.status(), StatusCode::OK);
 }
 
@@ -316,13 +483,19 @@ async fn a_planted_second_uploader_cookie_steers_nothing() {
     let (mine, theirs) = ("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100");
     // Another port of this host (or a narrower path) planted a second, validly sealed cookie.
     let both = format!("uploader={}; uploader={}", seal(theirs), seal(mine));
-    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&both))).await.unwrap();
+    let res = app()
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&both)))
+        .await
+        .unwrap();
     assert!(res.headers().contains_key(header::SET_COOKIE), "neither is believed: a fresh id");
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(!signed.key.contains(theirs) && !signed.key.contains(mine), "{}", signed.key);
     // The same cookie twice is still one uploader.
     let twice = format!("uploader={}; uploader={}", seal(mine), seal(mine));
-    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&twice))).await.unwrap();
+    let res = app()
+        .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&twice)))
+        .await
+        .unwrap();
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(signed.key.contains(mine), "{}", signed.key);
     // Behind https only the __Host- cookie counts: a plain one (which any port can set) does not.
@@ -333,15 +506,23 @@ async fn a_planted_second_uploader_cookie_steers_nothing() {
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(!signed.key.contains(theirs), "{}", signed.key);
     let mut req = from_peer("127.0.0.1:5000", None, Some("https"));
-    req.headers_mut().insert(header::COOKIE, format!("__Host-uploader={}", seal(mine)).parse().unwrap());
-    let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(proxied.oneshot(req).await.unwrap()).await).unwrap();
+    req.headers_mut()
+        .insert(header::COOKIE, format!("__Host-uploader={}", seal(mine)).parse().unwrap());
+    let signed: app::wire::SignedUpload =
+        serde_json::from_str(&body_text(proxied.oneshot(req).await.unwrap()).await).unwrap();
     assert!(signed.key.contains(mine), "{}", signed.key);
 }
 
 #[tokio::test]
 async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
     let app = || app_with(&[("UPLOAD_CHECKSUM_MAX_BYTES", "1000")]);
-    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1000&content_type=text%2Fplain", None)).await.unwrap();
+    let res = app()
+        .oneshot(sign_request(
+            "access_code=&file_name=a.txt&size=1000&content_type=text%2Fplain",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: app::wire::UploadError = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(matches!(&err, app::wire::UploadError::Refused(m) if m.contains("SHA-256")), "{err:?}");
@@ -350,8 +531,19 @@ async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
     let res = app().oneshot(sign_request(&format!("access_code=&file_name=a.txt&size=1000&content_type=text%2Fplain&checksum_sha256={sha256}"), None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
-    assert!(signed.fields.iter().any(|(n, v)| n == "x-amz-checksum-sha256" && v == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="), "{:?}", signed.fields);
-    let res = app().oneshot(sign_request("access_code=&file_name=a.txt&size=1001&content_type=text%2Fplain", None)).await.unwrap();
+    assert!(
+        signed.fields.iter().any(|(n, v)| n == "x-amz-checksum-sha256"
+            && v == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="),
+        "{:?}",
+        signed.fields
+    );
+    let res = app()
+        .oneshot(sign_request(
+            "access_code=&file_name=a.txt&size=1001&content_type=text%2Fplain",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -359,8 +551,15 @@ async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
 async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_budget() {
     use axum::extract::connect_info::MockConnectInfo;
     let guesser: std::net::SocketAddr = "192.0.2.66:4000".parse().unwrap();
-    let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3")]).layer(MockConnectInfo(guesser));
-    let ask = |code: &str| app.clone().oneshot(sign_request(&format!("access_code={code}&file_name=a&size=1&content_type="), None));
+    let app =
+        app_with(&[("UPLOAD_ACCESS_CODE", "blue heron"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3")])
+            .layer(MockConnectInfo(guesser));
+    let ask = |code: &str| {
+        app.clone().oneshot(sign_request(
+            &format!("access_code={code}&file_name=a&size=1&content_type="),
+            None,
+        ))
+    };
     // Ten wrong codes a minute are answered 403, then 429: guessing is bounded.
     let mut statuses = vec![];
     for _ in 0..12 {
@@ -379,7 +578,16 @@ async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_
 async fn paths_with_dot_segments_are_not_found_not_a_server_error() {
     for path in ["/.", "/..", "/pkg/../Cargo.toml", "/./api/sign_upload"] {
         for method in [http::Method::GET, http::Method::POST] {
-            let res = app().oneshot(Request::builder().method(method.clone()).uri(path).body(Body::empty()).unwrap()).await.unwrap();
+            let res = app()
+                .oneshot(
+                    Request::builder()
+                        .method(method.clone())
+                        .uri(path)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
         }
     }
@@ -396,7 +604,8 @@ impl Drop for Site {
 
 /// A site as a release build leaves it: hashed names, each with its brotli and gzip copies.
 fn built_site(hashed: bool) -> (Site, leptos::prelude::LeptosOptions) {
-    let root = Site(std::env::temp_dir().join(format!("site-test-{}", uuid::Uuid::new_v4().simple())));
+    let root =
+        Site(std::env::temp_dir().join(format!("site-test-{}", uuid::Uuid::new_v4().simple())));
     let pkg = root.0.join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
     let name = if hashed { "s3-uploader.Tq1x9Gm2.wasm" } else { "s3-uploader.wasm" };
@@ -439,7 +648,14 @@ async fn hashed_assets_go_precompressed_and_are_kept_a_year_pages_never() {
     let res = app.clone().oneshot(get("/favicon.svg", "br")).await.unwrap();
     assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=86400");
     // Pages and server functions carry what was made for one visitor.
-    let res = app.clone().oneshot(sign_request("access_code=&file_name=cat.png&size=42&content_type=image%2Fpng", None)).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(sign_request(
+            "access_code=&file_name=cat.png&size=42&content_type=image%2Fpng",
+            None,
+        ))
+        .await
+        .unwrap();
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
 }
 
@@ -450,7 +666,10 @@ async fn unhashed_assets_are_checked_again_before_use() {
     let res = app.clone().oneshot(get("/pkg/s3-uploader.wasm", "br")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
-    assert!(res.headers().contains_key(header::LAST_MODIFIED), "so that the browser can ask whether it changed");
+    assert!(
+        res.headers().contains_key(header::LAST_MODIFIED),
+        "so that the browser can ask whether it changed"
+    );
     // A missing file is never kept: the next build may bring it. (Rendered as the 404 page,
     // which with hashed names would need cargo-leptos's hash file beside this test.)
     let res = app.oneshot(get("/pkg/s3-uploader.0ld.wasm", "br")).await.unwrap();

@@ -34,19 +34,31 @@ impl Captured {
     /// Installs the server's log format for this thread, writing here.
     fn install(&self) -> tracing::subscriber::DefaultGuard {
         let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || OneLine(sink.clone())).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || OneLine(sink.clone()))
+            .finish();
         tracing::subscriber::set_default(subscriber)
     }
 
     fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap().lines().map(str::to_owned).collect()
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
 const ME: &str = "0123456789abcdef0123456789abcdef";
 
 fn me() -> Requester {
-    Requester { uploader: UploaderId::parse(ME).unwrap(), ip: None, scope: None, new_visitor: false }
+    Requester {
+        uploader: UploaderId::parse(ME).unwrap(),
+        ip: None,
+        scope: None,
+        new_visitor: false,
+    }
 }
 
 fn uploads() -> Uploads {
@@ -92,7 +104,11 @@ async fn a_huge_file_name_is_refused_and_logged_in_a_few_hundred_bytes() {
 async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
     let dir = std::env::temp_dir().join(format!("logs-test-{}", uuid::Uuid::new_v4().simple()));
     let store = Store::new(&dir);
-    let objects = Objects::Dev { store: store.clone(), bucket: "b".into(), endpoint: "http://127.0.0.1:9".into() };
+    let objects = Objects::Dev {
+        store: store.clone(),
+        bucket: "b".into(),
+        endpoint: "http://127.0.0.1:9".into(),
+    };
     let uploads = uploads().with_objects(objects);
     let request = UploadRequest {
         file_name: "a.txt".into(),
@@ -106,13 +122,21 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
     // The object as the bucket would have stored it.
     let mut temp = store.begin().await.unwrap();
     temp.write(b"hello").await.unwrap();
-    let meta = ObjectMeta { content_type: "text/plain".into(), etag: "\"abc\"".into(), size: 5, metadata: vec![], checksum_sha256: None };
+    let meta = ObjectMeta {
+        content_type: "text/plain".into(),
+        etag: "\"abc\"".into(),
+        size: 5,
+        metadata: vec![],
+        checksum_sha256: None,
+    };
     store.commit(temp, &store.paths("b", &signed.key).unwrap(), &signed.key, &meta).await.unwrap();
 
     let captured = Captured::default();
     let _guard = captured.install();
-    let forged = "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
-    let report = UploadReport { key: signed.key, etag: format!("\"abd\"{forged}"), receipt: signed.receipt };
+    let forged =
+        "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
+    let report =
+        UploadReport { key: signed.key, etag: format!("\"abd\"{forged}"), receipt: signed.receipt };
     assert!(uploads.confirm(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
@@ -124,14 +148,17 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
 async fn cr_and_lf_in_a_key_never_start_a_log_line() {
     let captured = Captured::default();
     let _guard = captured.install();
-    let forged = "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
+    let forged =
+        "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
     let key = format!("uploads/{ME}/d/x.txt{forged}");
     let report = UploadReport { key, etag: format!("\"0123\"{forged}"), receipt: String::new() };
     assert!(uploads().confirm(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("upload_mismatch"));
-    assert!(!lines.iter().any(|l| l.contains("INFO") && l.contains("upload_confirmed") && !l.contains("upload_mismatch")));
+    assert!(!lines.iter().any(|l| l.contains("INFO")
+        && l.contains("upload_confirmed")
+        && !l.contains("upload_mismatch")));
 }
 
 #[tokio::test]
@@ -149,8 +176,17 @@ async fn cr_and_lf_in_a_dev_bucket_form_field_never_start_a_log_line() {
     });
     let forged = "x\r\n2026-11-29T00:00:00Z  INFO audit: event=\"dev_bucket_stored\" key=forged";
     let mut body = String::new();
-    for (name, value) in [("key", "a.txt"), ("x-amz-credential", forged), ("x-amz-algorithm", "AWS4-HMAC-SHA256"), ("x-amz-date", "20261129T000000Z"), ("policy", "e30="), ("x-amz-signature", "00")] {
-        body.push_str(&format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    for (name, value) in [
+        ("key", "a.txt"),
+        ("x-amz-credential", forged),
+        ("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+        ("x-amz-date", "20261129T000000Z"),
+        ("policy", "e30="),
+        ("x-amz-signature", "00"),
+    ] {
+        body.push_str(&format!(
+            "--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     body.push_str("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--B--\r\n");
     let req = Request::post(format!("/{}", devbucket::DEV_BUCKET))

@@ -7,8 +7,8 @@
 mod common;
 
 use axum::body::Body;
-use http::{header, Request, StatusCode};
 use common::router::{app_with, body_text, SECRET};
+use http::{header, Request, StatusCode};
 use tower::ServiceExt;
 
 // Rendering streams from tasks leptos spawns: they need a runtime with worker threads.
@@ -19,9 +19,20 @@ async fn page_views_sign_plain_forms_within_the_address_budget() {
     let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]).layer(MockConnectInfo(addr));
     let mut offered = vec![];
     for _ in 0..3 {
-        let res = app.clone().oneshot(Request::get("/").header(header::HOST, "upload.example").body(Body::empty()).unwrap()).await.unwrap();
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get("/")
+                    .header(header::HOST, "upload.example")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res)).await.expect("the page renders");
+        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res))
+            .await
+            .expect("the page renders");
         assert!(!html.contains(SECRET));
         if html.contains("class=\"plain-form\"") {
             // Signed for ${filename} under a fresh directory, coming back to this site.

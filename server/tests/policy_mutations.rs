@@ -32,7 +32,8 @@ fn code_for_mutated(name: &str, how: &str) -> &'static str {
 /// What S3 answers when one field is missing (or was sent after the file).
 fn code_for_removed(name: &str) -> &'static str {
     match name {
-        "key" | "policy" | "x-amz-algorithm" | "x-amz-credential" | "x-amz-date" | "x-amz-signature" => "InvalidArgument",
+        "key" | "policy" | "x-amz-algorithm" | "x-amz-credential" | "x-amz-date"
+        | "x-amz-signature" => "InvalidArgument",
         "x-amz-security-token" => "InvalidAccessKeyId",
         _ => "AccessDenied",
     }

@@ -15,7 +15,9 @@ fn core_signs(metadata: Vec<(String, String)>, checksum: Option<String>) -> bool
     let mut spec = FormSpec::new("uploads", "uploads/u/d/file.bin", SizeRule::Exact(1));
     spec.metadata = metadata;
     spec.checksum_sha256 = checksum;
-    PolicySigner::new(Credentials::new("AKID", "secret"), "us-east-1").sign(&spec, datetime!(2026-11-28 12:00 UTC)).is_ok()
+    PolicySigner::new(Credentials::new("AKID", "secret"), "us-east-1")
+        .sign(&spec, datetime!(2026-11-28 12:00 UTC))
+        .is_ok()
 }
 
 /// Names near and far from the rule: valid ones, their neighbours, any text.

@@ -23,7 +23,16 @@ impl Redis {
     fn start_on(port: u16, dir: PathBuf) -> Self {
         std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -40,7 +49,8 @@ impl Redis {
 
     fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("redis-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("redis-test-{}", uuid::Uuid::new_v4().simple()));
         Self::start_on(port, dir)
     }
 
@@ -83,7 +93,10 @@ async fn budgets_and_verdicts_hold_across_instances() {
     }
     for guard in [&a, &b] {
         let wait = guard.sign(&uploader, None).await.unwrap_err();
-        assert!(wait > Duration::from_secs(10) && wait <= Duration::from_secs(15), "one more in 15 s: {wait:?}");
+        assert!(
+            wait > Duration::from_secs(10) && wait <= Duration::from_secs(15),
+            "one more in 15 s: {wait:?}"
+        );
     }
     // Another uploader has its own budget.
     assert!(b.sign("someone-else", None).await.is_ok());
@@ -99,12 +112,20 @@ async fn budgets_and_verdicts_hold_across_instances() {
 async fn the_address_budget_is_shared_and_spent_with_the_uploaders_or_not_at_all() {
     let redis = Redis::start();
     let store = SharedStore::new(&redis.url()).unwrap();
-    let budget = |key: &str, burst| Budget { key: key.into(), interval: Duration::from_secs(60) / burst, burst };
+    let budget = |key: &str, burst| Budget {
+        key: key.into(),
+        interval: Duration::from_secs(60) / burst,
+        burst,
+    };
     let ip = format!("ip-{}", uuid::Uuid::new_v4().simple());
     assert_eq!(store.spend(&[budget("u1", 5), budget(&ip, 1)]).await.unwrap(), None);
     // The address is out: the uploader's budget is not spent by the refusal.
     assert!(store.spend(&[budget("u2", 1), budget(&ip, 1)]).await.unwrap().is_some());
-    assert_eq!(store.spend(&[budget("u2", 1)]).await.unwrap(), None, "u2's only token is still there");
+    assert_eq!(
+        store.spend(&[budget("u2", 1)]).await.unwrap(),
+        None,
+        "u2's only token is still there"
+    );
 }
 
 #[tokio::test]
@@ -135,12 +156,19 @@ async fn without_redis_each_instance_decides_alone_and_says_so_then_shares_again
         // uses a new uploader, with a budget of 2 in all if the instances share it.
         let fresh = uuid::Uuid::new_v4().simple().to_string();
         let errors_before = metrics.encode();
-        let answers = [a.sign(&fresh, None).await.is_ok(), b.sign(&fresh, None).await.is_ok(), b.sign(&fresh, None).await.is_ok()];
+        let answers = [
+            a.sign(&fresh, None).await.is_ok(),
+            b.sign(&fresh, None).await.is_ok(),
+            b.sign(&fresh, None).await.is_ok(),
+        ];
         if answers == [true, true, false] && metrics.encode() == errors_before {
             shared_again = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(shared_again, "after Redis came back, the two instances did not share one budget again");
+    assert!(
+        shared_again,
+        "after Redis came back, the two instances did not share one budget again"
+    );
 }

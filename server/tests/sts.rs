@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::wire::UploadError;
 use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+use app::wire::UploadError;
 use server::config::Config;
 use server::credentials::{session_policy, Source, Sts, StsMode};
 use server::metrics::Metrics;
@@ -40,7 +40,11 @@ impl Drop for Moto {
 
 async fn start_moto() -> Moto {
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    assert!(bin.exists(), "{} is missing: run scripts/setup.sh test, which installs moto there", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/setup.sh test, which installs moto there",
+        bin.display()
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -104,7 +108,11 @@ fn sts_requests(sent: &Mutex<Vec<u8>>) -> Vec<Vec<(String, String)>> {
         let head = &rest[..end];
         let length = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            })
             .unwrap_or(0);
         let body = &rest[end + 4..end + 4 + length];
         requests.push(serde_urlencoded::from_str(body).unwrap());
@@ -122,35 +130,57 @@ fn sts_client(endpoint: SocketAddr) -> aws_sdk_sts::Client {
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new("us-east-1"))
         .endpoint_url(format!("http://{endpoint}"))
-        .credentials_provider(aws_credential_types::Credentials::new("AKIDBASEKEY", "base-secret", None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDBASEKEY",
+            "base-secret",
+            None,
+            None,
+            "test",
+        ))
         .build();
     aws_sdk_sts::Client::from_conf(config)
 }
 
 fn config() -> Config {
     Config::from_lookup(|name| {
-        Some(match name {
-            "UPLOAD_BUCKET" => BUCKET,
-            "AWS_REGION" => "us-east-1",
-            "UPLOAD_ROLE_ARN" => ROLE,
-            "UPLOAD_STS_DURATION_SECS" => "900",
-            "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
-            _ => return None,
-        }
-        .to_owned())
+        Some(
+            match name {
+                "UPLOAD_BUCKET" => BUCKET,
+                "AWS_REGION" => "us-east-1",
+                "UPLOAD_ROLE_ARN" => ROLE,
+                "UPLOAD_STS_DURATION_SECS" => "900",
+                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
+                _ => return None,
+            }
+            .to_owned(),
+        )
     })
     .unwrap()
 }
 
 /// The upload service signing with STS at `endpoint`, its clock `offset` seconds ahead of the real one (moto
 /// dates its credentials by the real clock).
-fn uploads_on(endpoint: SocketAddr, mode: StsMode, offset: Arc<AtomicI64>, metrics: Arc<Metrics>) -> Uploads {
+fn uploads_on(
+    endpoint: SocketAddr,
+    mode: StsMode,
+    offset: Arc<AtomicI64>,
+    metrics: Arc<Metrics>,
+) -> Uploads {
     let config = config();
     let sts_config = config.sts.clone().unwrap();
     assert_eq!(sts_config.duration, Duration::from_secs(900));
     let ahead = server::aws::refresh_ahead(&config);
-    let sts = Sts::new(sts_client(endpoint), mode, sts_config.duration, BUCKET, "us-east-1", ahead, metrics.clone());
-    let clock = move || OffsetDateTime::now_utc() + time::Duration::seconds(offset.load(Ordering::SeqCst));
+    let sts = Sts::new(
+        sts_client(endpoint),
+        mode,
+        sts_config.duration,
+        BUCKET,
+        "us-east-1",
+        ahead,
+        metrics.clone(),
+    );
+    let clock =
+        move || OffsetDateTime::now_utc() + time::Duration::seconds(offset.load(Ordering::SeqCst));
     Uploads::with_source(config, Source::Sts(sts)).with_clock(Arc::new(clock)).with_metrics(metrics)
 }
 
@@ -165,18 +195,36 @@ fn assert_grants_put_under_only(policy: &str, uploader: &str) {
     let list = |v: &serde_json::Value| -> Vec<String> {
         match v {
             serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            serde_json::Value::Array(a) => {
+                a.iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+            }
             other => panic!("unexpected {other}"),
         }
     };
     // Uploading only: a POST or a part (PutObject), and a multipart upload's parts listed or dropped.
-    assert_eq!(list(&statement["Action"]), ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], "{policy}");
-    assert_eq!(list(&statement["Resource"]), [format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*")], "{policy}");
-    assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none(), "{policy}");
+    assert_eq!(
+        list(&statement["Action"]),
+        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        "{policy}"
+    );
+    assert_eq!(
+        list(&statement["Resource"]),
+        [format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*")],
+        "{policy}"
+    );
+    assert!(
+        statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+        "{policy}"
+    );
 }
 
 fn who(id: &str) -> Requester {
-    Requester { uploader: UploaderId::parse(id).unwrap(), ip: None, scope: None, new_visitor: false }
+    Requester {
+        uploader: UploaderId::parse(id).unwrap(),
+        ip: None,
+        scope: None,
+        new_visitor: false,
+    }
 }
 
 fn request() -> UploadRequest {
@@ -200,7 +248,12 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     let (proxy, sent) = recording_proxy(moto.addr).await;
     let offset = Arc::new(AtomicI64::new(0));
     let metrics = Arc::new(Metrics::new());
-    let uploads = uploads_on(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, offset.clone(), metrics.clone());
+    let uploads = uploads_on(
+        proxy,
+        StsMode::AssumeRole { role_arn: ROLE.into() },
+        offset.clone(),
+        metrics.clone(),
+    );
 
     let first = uploads.sign(&who(ALICE), request()).await.unwrap();
     let requests = sts_requests(&sent);
@@ -210,21 +263,27 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     assert_eq!(field(call, "RoleArn"), Some(ROLE));
     assert_eq!(field(call, "DurationSeconds"), Some("900"));
     assert_eq!(field(call, "RoleSessionName"), Some(format!("upload-{ALICE}").as_str()));
-    assert_eq!(field(call, "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+    assert_eq!(
+        field(call, "Policy"),
+        Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str())
+    );
     assert_grants_put_under_only(field(call, "Policy").unwrap(), ALICE);
 
     // The form carries the session token, and verifies with the temporary secret only.
     let token = value(&first.fields, "x-amz-security-token").to_owned();
     let access_key = value(&first.fields, "x-amz-credential").split('/').next().unwrap().to_owned();
     assert!(access_key.starts_with("ASIA"), "{access_key}");
-    let temp = uploads.policy_signer(&UploaderId::parse(ALICE).unwrap(), uploads.now()).await.unwrap();
+    let temp =
+        uploads.policy_signer(&UploaderId::parse(ALICE).unwrap(), uploads.now()).await.unwrap();
     assert_eq!(temp.credentials().session_token(), Some(token.as_str()));
     let mut parts: Vec<Part> = first.fields.iter().map(|(n, v)| Part::field(n, v)).collect();
     parts.push(Part::File { file_name: "cat.png".into(), size: 42 });
     let cx = Context { bucket: BUCKET, region: "us-east-1", now: uploads.now() };
     assert!(verify(&parts, cx, |id| (id == access_key).then(|| temp.credentials().clone())).is_ok());
     // The policy ends a margin before the credentials do.
-    let expires = OffsetDateTime::parse(&first.expires_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let expires =
+        OffsetDateTime::parse(&first.expires_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
     assert!(expires <= temp.credentials().expires_at().unwrap() - time::Duration::seconds(60));
 
     // Still fresh 100 s later: no new call.
@@ -242,7 +301,10 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     uploads.sign(&who(BOB), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 3);
-    assert_eq!(field(&requests[2], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str()));
+    assert_eq!(
+        field(&requests[2], "Policy"),
+        Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str())
+    );
     assert_grants_put_under_only(field(&requests[2], "Policy").unwrap(), BOB);
     assert!(metrics.encode().contains("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"} 3"));
 }
@@ -251,7 +313,12 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
 async fn concurrent_signatures_share_one_sts_call() {
     let moto = start_moto().await;
     let (proxy, sent) = recording_proxy(moto.addr).await;
-    let uploads = uploads_on(proxy, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), Arc::default());
+    let uploads = uploads_on(
+        proxy,
+        StsMode::AssumeRole { role_arn: ROLE.into() },
+        Arc::default(),
+        Arc::default(),
+    );
     let alice = who(ALICE);
     let all = futures::future::join_all((0..8).map(|_| uploads.sign(&alice, request()))).await;
     assert!(all.iter().all(Result::is_ok), "{all:?}");
@@ -269,7 +336,10 @@ async fn federation_tokens_are_named_for_the_uploader() {
     assert_eq!(field(&requests[0], "Action"), Some("GetFederationToken"));
     assert_eq!(field(&requests[0], "Name"), Some(ALICE));
     assert_eq!(field(&requests[0], "DurationSeconds"), Some("900"));
-    assert_eq!(field(&requests[0], "Policy"), Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str()));
+    assert_eq!(
+        field(&requests[0], "Policy"),
+        Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str())
+    );
     assert_grants_put_under_only(field(&requests[0], "Policy").unwrap(), ALICE);
 }
 
@@ -281,9 +351,17 @@ async fn sts_down_means_temporarily_unavailable() {
         listener.local_addr().unwrap()
     };
     let metrics = Arc::new(Metrics::new());
-    let uploads = uploads_on(dead, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
+    let uploads = uploads_on(
+        dead,
+        StsMode::AssumeRole { role_arn: ROLE.into() },
+        Arc::default(),
+        metrics.clone(),
+    );
     let err = uploads.sign(&who(ALICE), request()).await.unwrap_err();
-    assert!(matches!(&err, UploadError::Unavailable(m) if m.contains("temporarily unavailable")), "{err:?}");
+    assert!(
+        matches!(&err, UploadError::Unavailable(m) if m.contains("temporarily unavailable")),
+        "{err:?}"
+    );
     assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     let text = metrics.encode();
     assert!(text.contains("sts_calls_total{call=\"AssumeRole\",outcome=\"error\"} 1"), "{text}");
@@ -294,16 +372,35 @@ async fn sts_down_means_temporarily_unavailable() {
 async fn page_views_without_a_cookie_make_no_sts_call() {
     let moto = start_moto().await;
     let metrics = Arc::new(Metrics::new());
-    let uploads = uploads_on(moto.addr, StsMode::AssumeRole { role_arn: ROLE.into() }, Arc::default(), metrics.clone());
-    let calls = || metrics.encode().lines().find(|l| l.starts_with("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"}")).unwrap().to_owned();
+    let uploads = uploads_on(
+        moto.addr,
+        StsMode::AssumeRole { role_arn: ROLE.into() },
+        Arc::default(),
+        metrics.clone(),
+    );
+    let calls = || {
+        metrics
+            .encode()
+            .lines()
+            .find(|l| l.starts_with("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"}"))
+            .unwrap()
+            .to_owned()
+    };
     // A flood of first views (no cookie yet): no plain form, no STS call.
     for n in 0..50 {
         let new = Requester { new_visitor: true, ..who(&format!("{n:032x}")) };
-        assert_eq!(uploads.page_form(&new, "http://app.example/uploaded".into()).await.unwrap(), None);
+        assert_eq!(
+            uploads.page_form(&new, "http://app.example/uploaded".into()).await.unwrap(),
+            None
+        );
     }
     assert!(calls().ends_with(" 0"), "{}", calls());
     // With its cookie, the visitor's next view carries a form, signed with its own credentials.
     let known = who(&format!("{:032x}", 7));
-    assert!(uploads.page_form(&known, "http://app.example/uploaded".into()).await.unwrap().is_some());
+    assert!(uploads
+        .page_form(&known, "http://app.example/uploaded".into())
+        .await
+        .unwrap()
+        .is_some());
     assert!(calls().ends_with(" 1"), "{}", calls());
 }

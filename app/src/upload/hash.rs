@@ -15,7 +15,10 @@ const SLICE_BYTES: f64 = 1024.0 * 1024.0;
 
 /// The base64 SHA-256 of `blob`, as S3's `x-amz-checksum-sha256` wants it. `progress` gets
 /// the bytes hashed so far after each slice and returns `false` to stop (then `Ok(None)`).
-pub async fn sha256_base64(blob: &Blob, mut progress: impl FnMut(f64) -> bool) -> Result<Option<String>, JsValue> {
+pub async fn sha256_base64(
+    blob: &Blob,
+    mut progress: impl FnMut(f64) -> bool,
+) -> Result<Option<String>, JsValue> {
     let size = blob.size();
     let mut hasher = Sha256::new();
     // One buffer, reused for every slice.

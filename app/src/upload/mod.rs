@@ -15,9 +15,9 @@ use leptos::prelude::*;
 use web_sys::{FileList, HtmlInputElement};
 
 use crate::api::{my_uploads, upload_target};
-use crate::wire::BucketInfo;
 use crate::format::{human_bytes, stored_time};
 use crate::rules;
+use crate::wire::BucketInfo;
 use announce::{Announcer, LiveRegions};
 use queue::Queue;
 use row::{failed, Row, Status, UploadRow};
@@ -30,11 +30,16 @@ fn refusal(info: &BucketInfo, size: u64, browser_type: &str) -> Option<Status> {
         let code = if size == 0 { "EmptyFile" } else { "TooLarge" };
         return Some(failed(code, message));
     }
-    rules::type_refusal(&info.allowed_types, rules::effective_type(browser_type)).map(|message| failed("TypeNotAllowed", message))
+    rules::type_refusal(&info.allowed_types, rules::effective_type(browser_type))
+        .map(|message| failed("TypeNotAllowed", message))
 }
 
 fn limits_line(info: &BucketInfo) -> String {
-    let types = if info.allowed_types.is_empty() { "any type".to_string() } else { info.allowed_types.join(", ") };
+    let types = if info.allowed_types.is_empty() {
+        "any type".to_string()
+    } else {
+        info.allowed_types.join(", ")
+    };
     format!("Up to {} per file; {types}.", human_bytes(info.max_bytes))
 }
 
@@ -72,25 +77,33 @@ pub fn UploadPage() -> impl IntoView {
     let announcer = Announcer::new();
     // Rows belong to the page, whichever component adds one: their signals live as long as it.
     let owner = StoredValue::new(Owner::current().expect("a component runs under an owner"));
-    let add_row = move |file: web_sys::File, status: Status, unfinished: Option<multipart::Unfinished>| {
-        let id = next_id.get_value();
-        next_id.set_value(id + 1);
-        let row = owner.with_value(|owner| owner.with(|| Row::new(id, file, status)));
-        row.multipart.set_value(unfinished);
-        rows.update(|rows| rows.push(row));
-    };
+    let add_row =
+        move |file: web_sys::File, status: Status, unfinished: Option<multipart::Unfinished>| {
+            let id = next_id.get_value();
+            next_id.set_value(id + 1);
+            let row = owner.with_value(|owner| owner.with(|| Row::new(id, file, status)));
+            row.multipart.set_value(unfinished);
+            rows.update(|rows| rows.push(row));
+        };
     // Every way of choosing files ends here: the picker, a drop, a paste.
     let add_files = move |files: FileList| {
         let info = target.get_untracked().and_then(Result::ok);
         let mut queued = 0;
         for index in 0..files.length() {
             let Some(file) = files.get(index) else { continue };
-            let status = info.as_ref().and_then(|info| refusal(info, file.size() as u64, &file.type_())).unwrap_or(Status::Queued);
+            let status = info
+                .as_ref()
+                .and_then(|info| refusal(info, file.size() as u64, &file.type_()))
+                .unwrap_or(Status::Queued);
             queued += usize::from(status == Status::Queued);
             add_row(file, status, None);
         }
         if queued > 0 {
-            announcer.say(if queued == 1 { "1 file queued".to_string() } else { format!("{queued} files queued") });
+            announcer.say(if queued == 1 {
+                "1 file queued".to_string()
+            } else {
+                format!("{queued} files queued")
+            });
         }
         queue.pump();
     };
@@ -118,17 +131,21 @@ pub fn UploadPage() -> impl IntoView {
     // Pasted files (a screenshot, files copied in a file manager) anywhere on the page.
     Effect::new(move |_| {
         let handle = window_event_listener(leptos::ev::paste, move |ev| {
-            if let Some(files) = ev.clipboard_data().and_then(|data| data.files()).filter(|f| f.length() > 0) {
+            if let Some(files) =
+                ev.clipboard_data().and_then(|data| data.files()).filter(|f| f.length() > 0)
+            {
                 ev.prevent_default();
                 add_files(files);
             }
         });
         on_cleanup(move || handle.remove());
     });
-    let any_active = move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
+    let any_active =
+        move || rows.with(|rows| rows.iter().any(|r| r.status.with(Status::is_active)));
     // Focus goes somewhere sensible after each action: Cancel all back to the picker, Remove
     // to the list (or the picker once the list is empty).
-    let (picker, list) = (NodeRef::<leptos::html::Input>::new(), NodeRef::<leptos::html::Ul>::new());
+    let (picker, list) =
+        (NodeRef::<leptos::html::Input>::new(), NodeRef::<leptos::html::Ul>::new());
     let cancel_all = move |_| {
         rows.with_untracked(|rows| rows.iter().for_each(Row::cancel));
         focus(picker.get_untracked().map(Into::into));
@@ -136,14 +153,19 @@ pub fn UploadPage() -> impl IntoView {
     let retry = Callback::new(move |id| queue.retry(id));
     let pause = Callback::new(move |id| queue.pause(id));
     // An unfinished upload goes on once its file is picked again.
-    let resume = Callback::new(move |(file, unfinished): (web_sys::File, multipart::Unfinished)| {
-        add_row(file, Status::Queued, Some(unfinished));
-        announcer.say("1 file queued".to_string());
-        queue.pump();
-    });
+    let resume =
+        Callback::new(move |(file, unfinished): (web_sys::File, multipart::Unfinished)| {
+            add_row(file, Status::Queued, Some(unfinished));
+            announcer.say("1 file queued".to_string());
+            queue.pump();
+        });
     let remove = Callback::new(move |id| {
         queue.remove(id);
-        let next = if rows.with_untracked(Vec::is_empty) { picker.get_untracked().map(Into::into) } else { list.get_untracked().map(Into::into) };
+        let next = if rows.with_untracked(Vec::is_empty) {
+            picker.get_untracked().map(Into::into)
+        } else {
+            list.get_untracked().map(Into::into)
+        };
         focus(next);
     });
 
@@ -200,7 +222,10 @@ pub(crate) fn focus(element: Option<web_sys::HtmlElement>) {
 fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView {
     let limits = limits_line(&info);
     let checksum = (info.checksum_max_bytes > 0).then(|| {
-        format!("Files up to {} are checked with SHA-256: the bucket refuses any other bytes.", human_bytes(info.checksum_max_bytes))
+        format!(
+            "Files up to {} are checked with SHA-256: the bucket refuses any other bytes.",
+            human_bytes(info.checksum_max_bytes)
+        )
     });
     let per_minute = format!("At most {} files a minute.", info.files_per_minute);
     // Only said where it can happen: a file this big is allowed.

@@ -52,7 +52,9 @@ pub struct Unfinished {
 impl Unfinished {
     /// Whether `file` may be the file this upload was of (its first part is compared later).
     pub fn matches(&self, file: &File) -> bool {
-        file.name() == self.name && file.size() as u64 == self.size && file.last_modified() as u64 == self.modified
+        file.name() == self.name
+            && file.size() as u64 == self.size
+            && file.last_modified() as u64 == self.modified
     }
 }
 
@@ -146,11 +148,21 @@ pub async fn run(queue: Queue, row: &Row, file: File) -> Result<(), Status> {
     }
     // What the bucket already has (nothing, for a fresh upload) is not sent again.
     let count = rules::part_count(unfinished.size, unfinished.part_size);
-    let stored = list_parts(unfinished.receipt.clone()).await.map_err(|err| failed("NotResumable", err.to_string()))?;
-    let have = |n: u64| stored.iter().any(|p| p.number == n && Some(p.size) == rules::part_length(unfinished.size, unfinished.part_size, n));
+    let stored = list_parts(unfinished.receipt.clone())
+        .await
+        .map_err(|err| failed("NotResumable", err.to_string()))?;
+    let have = |n: u64| {
+        stored.iter().any(|p| {
+            p.number == n
+                && Some(p.size) == rules::part_length(unfinished.size, unfinished.part_size, n)
+        })
+    };
     // A file picked again must be the same file: its first part is compared with the one
     // hashed before (or the bucket's), whenever the bucket has any part of it.
-    let recorded = unfinished.first_part.clone().or_else(|| stored.iter().find(|p| p.number == 1).and_then(|p| p.checksum_sha256.clone()));
+    let recorded = unfinished
+        .first_part
+        .clone()
+        .or_else(|| stored.iter().find(|p| p.number == 1).and_then(|p| p.checksum_sha256.clone()));
     if let (false, Some(recorded)) = (stored.is_empty(), recorded) {
         let first = hash_part(&file, &unfinished, 1, stopped).await?;
         if first.as_ref().is_some_and(|sum| *sum != recorded) {
@@ -162,13 +174,17 @@ pub async fn run(queue: Queue, row: &Row, file: File) -> Result<(), Status> {
     }
     let shared = Rc::new(RefCell::new(Progress {
         pending: (1..=count).filter(|&n| !have(n)).collect(),
-        done: (1..=count).filter(|&n| have(n)).filter_map(|n| rules::part_length(unfinished.size, unfinished.part_size, n)).sum::<u64>() as f64,
+        done: (1..=count)
+            .filter(|&n| have(n))
+            .filter_map(|n| rules::part_length(unfinished.size, unfinished.part_size, n))
+            .sum::<u64>() as f64,
         ..Progress::default()
     }));
     row.sent.set(shared.borrow().done);
     row.status.set(Status::Uploading);
     let meter = StoredValue::new(RateMeter::default());
-    let workers = (0..PARTS_IN_FLIGHT).map(|_| worker(row, &file, &unfinished, shared.clone(), meter));
+    let workers =
+        (0..PARTS_IN_FLIGHT).map(|_| worker(row, &file, &unfinished, shared.clone(), meter));
     futures::future::join_all(workers).await;
     row.speed.set(None);
     if stopped() {
@@ -225,24 +241,43 @@ async fn start(queue: Queue, row: &Row, file: &File) -> Result<Unfinished, Statu
 
 /// Part `number` of `file`, as a slice (a handle: nothing is read yet).
 fn part_of(file: &File, unfinished: &Unfinished, number: u64) -> Result<(Blob, u64), Status> {
-    let length = rules::part_length(unfinished.size, unfinished.part_size, number).ok_or_else(|| failed("NoSuchPart", format!("no part {number}")))?;
+    let length = rules::part_length(unfinished.size, unfinished.part_size, number)
+        .ok_or_else(|| failed("NoSuchPart", format!("no part {number}")))?;
     let start = (number - 1) * unfinished.part_size;
-    let blob = file.slice_with_f64_and_f64(start as f64, (start + length) as f64).map_err(|err| failed("Unreadable", js_error(&err)))?;
+    let blob = file
+        .slice_with_f64_and_f64(start as f64, (start + length) as f64)
+        .map_err(|err| failed("Unreadable", js_error(&err)))?;
     Ok((blob, length))
 }
 
 /// The SHA-256 of part `number`, read from the file in slices; `None` when stopped meanwhile.
-async fn hash_part(file: &File, unfinished: &Unfinished, number: u64, stopped: impl Fn() -> bool) -> Result<Option<String>, Status> {
+async fn hash_part(
+    file: &File,
+    unfinished: &Unfinished,
+    number: u64,
+    stopped: impl Fn() -> bool,
+) -> Result<Option<String>, Status> {
     let (blob, _) = part_of(file, unfinished, number)?;
-    sha256_base64(&blob, |_| !stopped())
-        .await
-        .map_err(|err| failed("Unreadable", format!("the file could not be read ({}); choose it again", js_error(&err))))
+    sha256_base64(&blob, |_| !stopped()).await.map_err(|err| {
+        failed(
+            "Unreadable",
+            format!("the file could not be read ({}); choose it again", js_error(&err)),
+        )
+    })
 }
 
 /// Takes parts from the queue and sends them until there are none, or the upload stops.
-async fn worker(row: &Row, file: &File, unfinished: &Unfinished, shared: Rc<RefCell<Progress>>, meter: StoredValue<RateMeter>) {
+async fn worker(
+    row: &Row,
+    file: &File,
+    unfinished: &Unfinished,
+    shared: Rc<RefCell<Progress>>,
+    meter: StoredValue<RateMeter>,
+) {
     loop {
-        if matches!(row.status.get_untracked(), Status::Cancelled | Status::Paused) || shared.borrow().failure.is_some() {
+        if matches!(row.status.get_untracked(), Status::Cancelled | Status::Paused)
+            || shared.borrow().failure.is_some()
+        {
             return;
         }
         let Some(number) = shared.borrow_mut().pending.pop_front() else { return };
@@ -268,7 +303,14 @@ async fn worker(row: &Row, file: &File, unfinished: &Unfinished, shared: Rc<RefC
 /// Hashes, signs and PUTs one part, trying again as its failure says: an expired URL is signed
 /// again, bytes that no longer match their checksum are read and hashed again, a lost
 /// connection or a busy bucket is waited out.
-async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64, shared: Rc<RefCell<Progress>>, meter: StoredValue<RateMeter>) -> Result<u64, Stop> {
+async fn send_part(
+    row: &Row,
+    file: &File,
+    unfinished: &Unfinished,
+    number: u64,
+    shared: Rc<RefCell<Progress>>,
+    meter: StoredValue<RateMeter>,
+) -> Result<u64, Stop> {
     let stopped = || matches!(row.status.get_untracked(), Status::Cancelled | Status::Paused);
     let (blob, length) = part_of(file, unfinished, number).map_err(Stop::Failed)?;
     let (mut checksum, mut url): (Option<String>, Option<String>) = (None, None);
@@ -280,9 +322,13 @@ async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64,
         let sum = match &checksum {
             Some(sum) => sum.clone(),
             None => {
-                let sum = hash_part(file, unfinished, number, stopped).await.map_err(Stop::Failed)?.ok_or(Stop::Interrupted)?;
+                let sum = hash_part(file, unfinished, number, stopped)
+                    .await
+                    .map_err(Stop::Failed)?
+                    .ok_or(Stop::Interrupted)?;
                 if number == 1 {
-                    let recorded = Unfinished { first_part: Some(sum.clone()), ..unfinished.clone() };
+                    let recorded =
+                        Unfinished { first_part: Some(sum.clone()), ..unfinished.clone() };
                     row.multipart.set_value(Some(recorded.clone()));
                     remember(&recorded);
                 }
@@ -299,14 +345,23 @@ async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64,
                         url = Some(signed[0].url.clone());
                         signed[0].url.clone()
                     }
-                    Ok(_) => return Err(Stop::Failed(failed("NotSigned", "the server signed no URL for this part"))),
+                    Ok(_) => {
+                        return Err(Stop::Failed(failed(
+                            "NotSigned",
+                            "the server signed no URL for this part",
+                        )))
+                    }
                     // The server (or the way to it) is down for a moment: wait and try again.
-                    Err(UploadError::Transport(_) | UploadError::Unavailable(_)) if attempt + 1 < MAX_ATTEMPTS => {
+                    Err(UploadError::Transport(_) | UploadError::Unavailable(_))
+                        if attempt + 1 < MAX_ATTEMPTS =>
+                    {
                         attempt += 1;
                         sleep(backoff(attempt)).await;
                         continue;
                     }
-                    Err(err) => return Err(Stop::Failed(failed(sign_error_code(&err), err.to_string()))),
+                    Err(err) => {
+                        return Err(Stop::Failed(failed(sign_error_code(&err), err.to_string())))
+                    }
                 }
             }
         };
@@ -330,7 +385,8 @@ async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64,
             requests.update_value(|all| all.retain(|r| *r != xhr));
         }
         shared.borrow_mut().sending.remove(&number);
-        let outcome = outcome.map_err(|err: JsValue| Stop::Failed(failed("BrowserError", js_error(&err))))?;
+        let outcome =
+            outcome.map_err(|err: JsValue| Stop::Failed(failed("BrowserError", js_error(&err))))?;
         if stopped() {
             return Err(Stop::Interrupted);
         }
@@ -347,7 +403,9 @@ async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64,
             // Other bytes than were hashed (the file changed, or they were damaged on the way):
             // read the part again.
             Outcome::Refused(refusal) if refusal.is_bad_digest() => (checksum, url) = (None, None),
-            Outcome::Refused(refusal) if refusal.status >= 500 || refusal.status == 429 => sleep(backoff(attempt)).await,
+            Outcome::Refused(refusal) if refusal.status >= 500 || refusal.status == 429 => {
+                sleep(backoff(attempt)).await
+            }
             Outcome::Refused(refusal) => return Err(Stop::Failed(refused(&refusal))),
             Outcome::Unreachable => sleep(backoff(attempt)).await,
         }
@@ -357,7 +415,10 @@ async fn send_part(row: &Row, file: &File, unfinished: &Unfinished, number: u64,
 /// The uploads in parts this browser left unfinished (a reload, a crash, a closed tab), each
 /// offered to resume: picking the same file again sends only the parts the bucket lacks.
 #[component]
-pub fn UnfinishedUploads(on_resume: Callback<(File, Unfinished)>, ready: RwSignal<bool>) -> impl IntoView {
+pub fn UnfinishedUploads(
+    on_resume: Callback<(File, Unfinished)>,
+    ready: RwSignal<bool>,
+) -> impl IntoView {
     let unfinished = RwSignal::new(Vec::<Unfinished>::new());
     // Only in the browser, once: this page's own uploads are in the list above.
     Effect::new(move |_| unfinished.set(load()));

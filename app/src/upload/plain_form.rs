@@ -35,8 +35,17 @@ pub fn PlainForm(ready: RwSignal<bool>) -> impl IntoView {
 #[component]
 pub fn UploadedPage() -> impl IntoView {
     let query = use_query_map();
-    let report = move || query.with(|q| (q.get("key").unwrap_or_default(), q.get("etag").unwrap_or_default(), q.get("receipt").unwrap_or_default()));
-    let confirmed = Resource::new(report, |(key, etag, receipt)| confirm_upload(key, etag, receipt));
+    let report = move || {
+        query.with(|q| {
+            (
+                q.get("key").unwrap_or_default(),
+                q.get("etag").unwrap_or_default(),
+                q.get("receipt").unwrap_or_default(),
+            )
+        })
+    };
+    let confirmed =
+        Resource::new(report, |(key, etag, receipt)| confirm_upload(key, etag, receipt));
     view! {
         <section class="uploaded">
             <h1>"Upload"</h1>

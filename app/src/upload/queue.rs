@@ -12,9 +12,9 @@ use super::row::{failed, Row, Status};
 use super::s3_response::{Outcome, Refusal};
 use super::xhr;
 use crate::api::{confirm_upload, sign_upload};
-use crate::wire::{SignedUpload, UploadError};
 use crate::format::RateMeter;
 use crate::rules;
+use crate::wire::{SignedUpload, UploadError};
 
 /// How many files upload at the same time; the rest wait their turn.
 pub const CONCURRENT_UPLOADS: usize = 3;
@@ -40,10 +40,13 @@ impl Queue {
     /// Starts queued rows, first come first served, while fewer than the limit are running.
     pub fn pump(self) {
         while self.running.get_value() < CONCURRENT_UPLOADS {
-            let next = self.rows.with_untracked(|rows| rows.iter().find(|r| r.status.get_untracked() == Status::Queued).cloned());
+            let next = self.rows.with_untracked(|rows| {
+                rows.iter().find(|r| r.status.get_untracked() == Status::Queued).cloned()
+            });
             let Some(row) = next else { break };
             let Some(file) = row.file.get_value() else {
-                row.status.set(failed("NoFile", "the file is no longer available: choose it again"));
+                row.status
+                    .set(failed("NoFile", "the file is no longer available: choose it again"));
                 continue;
             };
             self.running.update_value(|n| *n += 1);
@@ -64,13 +67,17 @@ impl Queue {
 
     /// Takes a finished row off the list.
     pub fn remove(self, id: usize) {
-        self.rows.update(|rows| rows.retain(|r| r.id != id || !r.status.get_untracked().is_finished()));
+        self.rows
+            .update(|rows| rows.retain(|r| r.id != id || !r.status.get_untracked().is_finished()));
     }
 
     /// Queues a failed or cancelled row again: from the start, or a file in parts from where
     /// the bucket's parts end (and a paused one the same way).
     pub fn retry(self, id: usize) {
-        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned()) else { return };
+        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned())
+        else {
+            return;
+        };
         let status = row.status.get_untracked();
         if status.is_retryable() || status == Status::Paused {
             if row.multipart.with_value(Option::is_none) {
@@ -85,8 +92,13 @@ impl Queue {
 
     /// Pauses a file going in parts: the parts under way stop, the ones sent stay.
     pub fn pause(self, id: usize) {
-        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned()) else { return };
-        if row.status.get_untracked() == Status::Uploading && row.multipart.with_value(Option::is_some) {
+        let Some(row) = self.rows.with_untracked(|rows| rows.iter().find(|r| r.id == id).cloned())
+        else {
+            return;
+        };
+        if row.status.get_untracked() == Status::Uploading
+            && row.multipart.with_value(Option::is_some)
+        {
             row.status.set(Status::Paused);
             row.abort_requests();
         }
@@ -94,7 +106,8 @@ impl Queue {
 
     /// Whether this file goes in parts.
     fn in_parts(self, row: &Row) -> bool {
-        row.multipart.with_value(Option::is_some) || rules::goes_multipart(row.size, self.multipart_threshold.get_untracked())
+        row.multipart.with_value(Option::is_some)
+            || rules::goes_multipart(row.size, self.multipart_threshold.get_untracked())
     }
 
     /// Whether this file is hashed before it is signed (a file in parts hashes each part).
@@ -119,7 +132,12 @@ impl Queue {
             {
                 Ok(Some(sum)) => Some(sum),
                 Ok(None) => return Ok(()),
-                Err(err) => return Err(failed("Unreadable", format!("the file could not be read ({}); choose it again", js_error(&err)))),
+                Err(err) => {
+                    return Err(failed(
+                        "Unreadable",
+                        format!("the file could not be read ({}); choose it again", js_error(&err)),
+                    ))
+                }
             }
         } else {
             None
@@ -140,7 +158,9 @@ impl Queue {
             }
             match outcome {
                 Outcome::Stored(stored) => break (stored, signed),
-                Outcome::Refused(refusal) if !resigned && refusal.is_expired_policy() => resigned = true,
+                Outcome::Refused(refusal) if !resigned && refusal.is_expired_policy() => {
+                    resigned = true
+                }
                 Outcome::Refused(refusal) => return Err(refused(&refusal)),
                 Outcome::Unreachable => return Err(unreachable()),
             }
@@ -159,16 +179,30 @@ impl Queue {
     }
 
     /// A policy for this file, fresh enough to start uploading with.
-    async fn sign(self, row: &Row, file: &File, checksum: Option<String>) -> Result<SignedUpload, Status> {
+    async fn sign(
+        self,
+        row: &Row,
+        file: &File,
+        checksum: Option<String>,
+    ) -> Result<SignedUpload, Status> {
         // Kept with the object: when the file was last changed on the uploader's computer.
-        let modified: String = js_sys::Date::new(&file.last_modified().into()).to_iso_string().into();
-        let metadata = std::collections::BTreeMap::from([("file-last-modified".to_string(), modified)]);
+        let modified: String =
+            js_sys::Date::new(&file.last_modified().into()).to_iso_string().into();
+        let metadata =
+            std::collections::BTreeMap::from([("file-last-modified".to_string(), modified)]);
         for _ in 0..2 {
             row.status.set(Status::Signing);
             let code = self.access_code.get_untracked();
-            let signed = sign_upload(row.name.clone(), row.size, file.type_(), code, checksum.clone(), metadata.clone())
-                .await
-                .map_err(|err| failed(sign_error_code(&err), err.to_string()))?;
+            let signed = sign_upload(
+                row.name.clone(),
+                row.size,
+                file.type_(),
+                code,
+                checksum.clone(),
+                metadata.clone(),
+            )
+            .await
+            .map_err(|err| failed(sign_error_code(&err), err.to_string()))?;
             // Signed just now, so this only trips on a clock far off or a very slow network.
             let left = js_sys::Date::parse(&signed.expires_at) - js_sys::Date::now();
             if left.is_nan() || left >= MIN_POLICY_LEFT_MS {
@@ -190,7 +224,10 @@ impl Queue {
             let rate = meter.try_update_value(|m| m.record(js_sys::Date::now(), done)).flatten();
             speed.set(rate);
         };
-        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| requests.set_value(vec![xhr])).await;
+        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| {
+            requests.set_value(vec![xhr])
+        })
+        .await;
         row.requests.set_value(Vec::new());
         row.speed.set(None);
         let outcome = outcome.map_err(|err| failed("BrowserError", js_error(&err)))?;
@@ -212,8 +249,12 @@ pub(super) fn sign_error_code(err: &UploadError) -> &'static str {
 /// The bucket's refusal, in its words, with what it means for the person uploading.
 pub(super) fn refused(refusal: &Refusal) -> Status {
     let hint = match refusal.code.as_str() {
-        _ if refusal.is_bad_digest() => " The file changed after it was checked, or was damaged on the way; choose it again.",
-        _ if refusal.is_expired_policy() => " The upload policy expired twice; check this computer's clock.",
+        _ if refusal.is_bad_digest() => {
+            " The file changed after it was checked, or was damaged on the way; choose it again."
+        }
+        _ if refusal.is_expired_policy() => {
+            " The upload policy expired twice; check this computer's clock."
+        }
         "AccessDenied" => " The bucket did not accept this upload's signature.",
         _ => "",
     };
@@ -236,5 +277,7 @@ pub(super) fn unreachable() -> Status {
 }
 
 pub(super) fn js_error(err: &wasm_bindgen::JsValue) -> String {
-    err.as_string().or_else(|| js_sys::JSON::stringify(err).ok().and_then(|s| s.as_string())).unwrap_or_else(|| "unknown error".into())
+    err.as_string()
+        .or_else(|| js_sys::JSON::stringify(err).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "unknown error".into())
 }

@@ -5,8 +5,8 @@ use web_sys::{File, XmlHttpRequest};
 
 use super::announce::Announcer;
 use super::multipart::Unfinished;
-use crate::wire::StoredUpload;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
+use crate::wire::StoredUpload;
 
 /// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +22,10 @@ pub enum Status {
     Verifying,
     /// Checked by the server.
     Done(StoredUpload),
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
     Cancelled,
 }
 
@@ -57,7 +60,10 @@ impl Status {
 
     /// Still under way (and so cancellable). Verifying is not: the bytes are in the bucket.
     pub fn is_active(&self) -> bool {
-        matches!(self, Status::Queued | Status::Hashing | Status::Signing | Status::Uploading | Status::Paused)
+        matches!(
+            self,
+            Status::Queued | Status::Hashing | Status::Signing | Status::Uploading | Status::Paused
+        )
     }
 }
 
@@ -92,7 +98,11 @@ pub struct Row {
 
 impl Row {
     pub fn new(id: usize, file: File, status: Status) -> Self {
-        let thumbnail = file.type_().starts_with("image/").then(|| web_sys::Url::create_object_url_with_blob(&file).ok()).flatten();
+        let thumbnail = file
+            .type_()
+            .starts_with("image/")
+            .then(|| web_sys::Url::create_object_url_with_blob(&file).ok())
+            .flatten();
         Row {
             id,
             name: file.name(),
@@ -140,13 +150,27 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
         Status::Hashing => format!("checking… {}%", percent(hashed, size)),
         Status::Signing => "signing…".into(),
         Status::Uploading => {
-            let mut line = format!("uploading… {}% · {} of {}", percent(sent, size), human_bytes(sent as u64), human_bytes(row_size));
+            let mut line = format!(
+                "uploading… {}% · {} of {}",
+                percent(sent, size),
+                human_bytes(sent as u64),
+                human_bytes(row_size)
+            );
             if let Some(rate) = speed.filter(|r| *r > 0.0) {
-                line.push_str(&format!(" · {} · {} left", human_rate(rate), human_duration((size - sent) / rate)));
+                line.push_str(&format!(
+                    " · {} · {} left",
+                    human_rate(rate),
+                    human_duration((size - sent) / rate)
+                ));
             }
             line
         }
-        Status::Paused => format!("paused at {}% · {} of {}", percent(sent, size), human_bytes(sent as u64), human_bytes(row_size)),
+        Status::Paused => format!(
+            "paused at {}% · {} of {}",
+            percent(sent, size),
+            human_bytes(sent as u64),
+            human_bytes(row_size)
+        ),
         Status::Verifying => "verifying…".into(),
         Status::Done(_) => "uploaded and verified".into(),
         Status::Failed { .. } => "failed".into(),
@@ -156,14 +180,22 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
 
 /// Tells a screen reader what a sighted person sees change in a row: how it ended (a failure
 /// assertively, with its reason) and the upload's progress in quarters.
-fn announce_changes(announcer: Announcer, name: String, size: u64, status: RwSignal<Status>, sent: RwSignal<f64>) {
+fn announce_changes(
+    announcer: Announcer,
+    name: String,
+    size: u64,
+    status: RwSignal<Status>,
+    sent: RwSignal<f64>,
+) {
     let ended = name.clone();
     Effect::new(move |before: Option<&'static str>| {
         let now = status.with(Status::as_str);
         if before != Some(now) {
             match status.get() {
                 Status::Done(_) => announcer.say(format!("{ended} uploaded and verified")),
-                Status::Failed { message, .. } => announcer.alert(format!("{ended} failed: {message}")),
+                Status::Failed { message, .. } => {
+                    announcer.alert(format!("{ended} failed: {message}"))
+                }
                 Status::Cancelled => announcer.say(format!("{ended} cancelled")),
                 _ => {}
             }
@@ -172,7 +204,11 @@ fn announce_changes(announcer: Announcer, name: String, size: u64, status: RwSig
     });
     let said = StoredValue::new(0u32);
     Effect::new(move |_| {
-        let quarter = if status.with(|s| *s == Status::Uploading) { percent(sent.get(), size as f64) / 25 } else { 0 };
+        let quarter = if status.with(|s| *s == Status::Uploading) {
+            percent(sent.get(), size as f64) / 25
+        } else {
+            0
+        };
         if quarter < said.get_value() {
             // Started again (a retry, a fresh policy).
             said.set_value(quarter);
@@ -198,7 +234,8 @@ pub fn UploadRow(
     let Row { name, size, thumbnail, hashed, sent, speed, key, status, .. } = row;
     announce_changes(announcer, name.clone(), size, status, sent);
     let item = NodeRef::<leptos::html::Li>::new();
-    let (cancel_label, retry_label, remove_label) = (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
+    let (cancel_label, retry_label, remove_label) =
+        (format!("Cancel {name}"), format!("Retry {name}"), format!("Remove {name} from the list"));
     let (pause_label, resume_label) = (format!("Pause {name}"), format!("Resume {name}"));
     // While hashing, the bar shows hashing; then the upload.
     let pct = move || match status.get() {

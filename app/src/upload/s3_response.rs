@@ -79,6 +79,7 @@ pub fn outcome(status: u16, body: &str) -> Outcome {
     Outcome::Refused(Refusal {
         status,
         code: text(doc, "Code").unwrap_or_else(|| format!("HTTP{status}")),
-        message: text(doc, "Message").unwrap_or_else(|| "the bucket refused the upload without saying why".into()),
+        message: text(doc, "Message")
+            .unwrap_or_else(|| "the bucket refused the upload without saying why".into()),
     })
 }

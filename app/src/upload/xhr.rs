@@ -64,7 +64,12 @@ enum Body<'a> {
 }
 
 /// Sends `body` on the opened `xhr` and waits until it ends, one way or another.
-async fn send(xhr: &XmlHttpRequest, body: Body<'_>, on_progress: impl Fn(f64, f64) + 'static, on_sent: impl FnOnce(XmlHttpRequest)) -> Result<(), JsValue> {
+async fn send(
+    xhr: &XmlHttpRequest,
+    body: Body<'_>,
+    on_progress: impl Fn(f64, f64) + 'static,
+    on_sent: impl FnOnce(XmlHttpRequest),
+) -> Result<(), JsValue> {
     let upload = xhr.upload()?;
     let progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
         if ev.length_computable() {

@@ -12,9 +12,9 @@ use crate::credentials::StsMode;
 use std::sync::Arc;
 
 use crate::edge::client::TrustedProxies;
+use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
-use crate::policy::{Credentials, MAX_POST_OBJECT_SIZE};
 use app::rules::MAX_OBJECT_BYTES;
 pub use settings::Settings;
 
@@ -58,17 +58,30 @@ impl StsConfig {
                 StsMode::AssumeRole { role_arn }
             }
             (Some("assume-role"), None) => {
-                return Err(ConfigError::Missing { name: "UPLOAD_ROLE_ARN", hint: "UPLOAD_STS_MODE=assume-role needs the role to assume" })
+                return Err(ConfigError::Missing {
+                    name: "UPLOAD_ROLE_ARN",
+                    hint: "UPLOAD_STS_MODE=assume-role needs the role to assume",
+                })
             }
             (Some("federation"), _) => StsMode::Federation,
-            (Some(other), _) => return Err(invalid("UPLOAD_STS_MODE", format!("expected assume-role or federation, got {other:?}"))),
+            (Some(other), _) => {
+                return Err(invalid(
+                    "UPLOAD_STS_MODE",
+                    format!("expected assume-role or federation, got {other:?}"),
+                ))
+            }
         };
         let max = if mode == StsMode::Federation { 129_600 } else { 43_200 };
         let duration = match get("UPLOAD_STS_DURATION_SECS") {
             None => 3600,
             Some(raw) => match raw.parse::<u64>() {
                 Ok(secs) if (900..=max).contains(&secs) => secs,
-                _ => return Err(invalid("UPLOAD_STS_DURATION_SECS", format!("expected whole seconds from 900 to {max}, got {raw:?}"))),
+                _ => {
+                    return Err(invalid(
+                        "UPLOAD_STS_DURATION_SECS",
+                        format!("expected whole seconds from 900 to {max}, got {raw:?}"),
+                    ))
+                }
             },
         };
         Ok(Some(Self { mode, duration: Duration::from_secs(duration) }))
@@ -118,12 +131,16 @@ fn sha256(text: &str) -> [u8; 32] {
     sha2::Sha256::digest(text.as_bytes()).into()
 }
 
-fn per_minute(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u32) -> Result<NonZeroU32, ConfigError> {
+fn per_minute(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<NonZeroU32, ConfigError> {
     match get(name) {
         None => Ok(NonZeroU32::new(default).expect("defaults are not zero")),
-        Some(raw) => raw
-            .parse::<NonZeroU32>()
-            .map_err(|_| invalid(name, format!("expected a count per minute of at least 1, got {raw:?}"))),
+        Some(raw) => raw.parse::<NonZeroU32>().map_err(|_| {
+            invalid(name, format!("expected a count per minute of at least 1, got {raw:?}"))
+        }),
     }
 }
 
@@ -133,7 +150,12 @@ impl Limits {
             None => MAX_POST_OBJECT_SIZE,
             Some(raw) => match raw.parse::<u64>() {
                 Ok(n @ 1..=MAX_OBJECT_BYTES) => n,
-                _ => return Err(invalid("UPLOAD_MAX_BYTES", format!("expected bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB), got {raw:?}"))),
+                _ => {
+                    return Err(invalid(
+                        "UPLOAD_MAX_BYTES",
+                        format!("expected bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB), got {raw:?}"),
+                    ))
+                }
             },
         };
         let multipart_threshold = match get("UPLOAD_MULTIPART_THRESHOLD") {
@@ -147,11 +169,19 @@ impl Limits {
             },
         };
         let mut allowed_types = Vec::new();
-        for pattern in get("UPLOAD_ALLOWED_TYPES").unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for pattern in get("UPLOAD_ALLOWED_TYPES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             let pattern = pattern.to_ascii_lowercase();
             let valid = matches!(pattern.split_once('/'), Some((t, s)) if !t.is_empty() && t != "*" && !s.is_empty() && !s.contains('/'));
             if !valid {
-                return Err(invalid("UPLOAD_ALLOWED_TYPES", format!("expected types such as image/png or image/*, got {pattern:?}")));
+                return Err(invalid(
+                    "UPLOAD_ALLOWED_TYPES",
+                    format!("expected types such as image/png or image/*, got {pattern:?}"),
+                ));
             }
             allowed_types.push(pattern);
         }
@@ -165,7 +195,10 @@ impl Limits {
             checksum_max_bytes: match get("UPLOAD_CHECKSUM_MAX_BYTES") {
                 None => DEFAULT_CHECKSUM_MAX_BYTES,
                 Some(raw) => raw.parse::<u64>().map_err(|_| {
-                    invalid("UPLOAD_CHECKSUM_MAX_BYTES", format!("expected bytes (0 turns checksums off), got {raw:?}"))
+                    invalid(
+                        "UPLOAD_CHECKSUM_MAX_BYTES",
+                        format!("expected bytes (0 turns checksums off), got {raw:?}"),
+                    )
                 })?,
             },
         })
@@ -203,11 +236,14 @@ impl Config {
 
     /// Reads settings through `get`, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let need = |name: &'static str, hint: &'static str| get(name).ok_or(ConfigError::Missing { name, hint });
+        let need = |name: &'static str, hint: &'static str| {
+            get(name).ok_or(ConfigError::Missing { name, hint })
+        };
 
         let bucket = need("UPLOAD_BUCKET", "name the S3 bucket that receives uploads")?;
         validate_bucket(&bucket).map_err(|reason| invalid("UPLOAD_BUCKET", reason))?;
-        let region = need("AWS_REGION", "the bucket's region, e.g. us-east-1 (for Garage: its s3_region)")?;
+        let region =
+            need("AWS_REGION", "the bucket's region, e.g. us-east-1 (for Garage: its s3_region)")?;
         // Both keys or neither (then the AWS default chain finds credentials at start).
         let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
             (None, None) => None,
@@ -218,17 +254,32 @@ impl Config {
                     None => credentials,
                 })
             }
-            (None, Some(_)) => return Err(ConfigError::Missing { name: "AWS_ACCESS_KEY_ID", hint: "AWS_SECRET_ACCESS_KEY is set without its access key id" }),
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    name: "AWS_ACCESS_KEY_ID",
+                    hint: "AWS_SECRET_ACCESS_KEY is set without its access key id",
+                })
+            }
             (Some(_), None) => {
-                return Err(ConfigError::Missing { name: "AWS_SECRET_ACCESS_KEY", hint: "the secret key the server signs with (it never leaves the server)" })
+                return Err(ConfigError::Missing {
+                    name: "AWS_SECRET_ACCESS_KEY",
+                    hint: "the secret key the server signs with (it never leaves the server)",
+                })
             }
         };
         let sts = StsConfig::from_lookup(&get)?;
 
         let endpoint = match get("AWS_ENDPOINT_URL_S3").or_else(|| get("AWS_ENDPOINT_URL")) {
             None => None,
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url.trim_end_matches('/').to_owned()),
-            Some(url) => return Err(invalid("AWS_ENDPOINT_URL_S3", format!("expected an http:// or https:// URL, got {url:?}"))),
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(url) => {
+                return Err(invalid(
+                    "AWS_ENDPOINT_URL_S3",
+                    format!("expected an http:// or https:// URL, got {url:?}"),
+                ))
+            }
         };
 
         let policy_lifetime = policy_lifetime(&get)?;
@@ -239,7 +290,10 @@ impl Config {
     /// The configuration for the embedded dev bucket at `endpoint`. Its credentials are made up
     /// at start (and never logged), unless `UPLOAD_DEV_ACCESS_KEY_ID` and
     /// `UPLOAD_DEV_SECRET_ACCESS_KEY` pin them (tests use this to sign forms from outside).
-    pub fn dev_bucket(get: impl Fn(&str) -> Option<String>, endpoint: String) -> Result<Self, ConfigError> {
+    pub fn dev_bucket(
+        get: impl Fn(&str) -> Option<String>,
+        endpoint: String,
+    ) -> Result<Self, ConfigError> {
         let random_hex = |bytes: usize| {
             let mut out = String::new();
             while out.len() < bytes * 2 {
@@ -248,10 +302,14 @@ impl Config {
             out.truncate(bytes * 2);
             out
         };
-        let credentials = match (get("UPLOAD_DEV_ACCESS_KEY_ID"), get("UPLOAD_DEV_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Credentials::new(id, secret),
-            _ => Credentials::new(format!("DEV{}", random_hex(10).to_uppercase()), random_hex(32)),
-        };
+        let credentials =
+            match (get("UPLOAD_DEV_ACCESS_KEY_ID"), get("UPLOAD_DEV_SECRET_ACCESS_KEY")) {
+                (Some(id), Some(secret)) => Credentials::new(id, secret),
+                _ => Credentials::new(
+                    format!("DEV{}", random_hex(10).to_uppercase()),
+                    random_hex(32),
+                ),
+            };
         Ok(Self {
             bucket: DEV_BUCKET.into(),
             region: DEV_REGION.into(),
@@ -269,9 +327,17 @@ impl Config {
     /// [`Config::post_url`].
     pub fn object_location(&self, key: &str) -> (String, String) {
         match &self.endpoint {
-            Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), format!("/{}/{key}", self.bucket)),
-            None if self.bucket.contains('.') => (format!("https://s3.{}.amazonaws.com", self.region), format!("/{}/{key}", self.bucket)),
-            None => (format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region), format!("/{key}")),
+            Some(endpoint) => {
+                (endpoint.trim_end_matches('/').to_owned(), format!("/{}/{key}", self.bucket))
+            }
+            None if self.bucket.contains('.') => (
+                format!("https://s3.{}.amazonaws.com", self.region),
+                format!("/{}/{key}", self.bucket),
+            ),
+            None => (
+                format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region),
+                format!("/{key}"),
+            ),
         }
     }
 
@@ -279,7 +345,9 @@ impl Config {
         match &self.endpoint {
             Some(endpoint) => format!("{endpoint}/{}", self.bucket),
             // Dotted names break virtual-host TLS certificates; AWS serves them path-style.
-            None if self.bucket.contains('.') => format!("https://s3.{}.amazonaws.com/{}", self.region, self.bucket),
+            None if self.bucket.contains('.') => {
+                format!("https://s3.{}.amazonaws.com/{}", self.region, self.bucket)
+            }
             None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
         }
     }
@@ -355,7 +423,9 @@ impl ServeConfig {
         };
         let shared = match get("UPLOAD_REDIS_URL") {
             None => None,
-            Some(url) => Some(Arc::new(SharedStore::new(&url).map_err(|reason| invalid("UPLOAD_REDIS_URL", reason))?)),
+            Some(url) => Some(Arc::new(
+                SharedStore::new(&url).map_err(|reason| invalid("UPLOAD_REDIS_URL", reason))?,
+            )),
         };
         let session_key = match get("UPLOAD_SESSION_SECRET") {
             // Several instances with a key each would refuse each other's cookies and receipts.
@@ -368,30 +438,57 @@ impl ServeConfig {
             None => SessionKey::random(),
             Some(hex) => SessionKey::from_hex(&hex).ok_or_else(|| invalid("UPLOAD_SESSION_SECRET", "expected 64 hex digits (32 random bytes)"))?,
         };
-        let proxies = TrustedProxies::parse(&get("UPLOAD_TRUSTED_PROXIES").unwrap_or_default()).map_err(|reason| invalid("UPLOAD_TRUSTED_PROXIES", reason))?;
+        let proxies = TrustedProxies::parse(&get("UPLOAD_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|reason| invalid("UPLOAD_TRUSTED_PROXIES", reason))?;
         let instance = match get("UPLOAD_INSTANCE_ID") {
             Some(id) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()) => id,
-            Some(id) => return Err(invalid("UPLOAD_INSTANCE_ID", format!("expected up to 64 printable characters without spaces, got {id:?}"))),
+            Some(id) => {
+                return Err(invalid(
+                    "UPLOAD_INSTANCE_ID",
+                    format!("expected up to 64 printable characters without spaces, got {id:?}"),
+                ))
+            }
             None => host_name(),
         };
         let drain = match get("UPLOAD_DRAIN_SECS") {
             None => Duration::from_secs(20),
             Some(raw) => match raw.parse::<u64>() {
                 Ok(secs @ 0..=300) => Duration::from_secs(secs),
-                _ => return Err(invalid("UPLOAD_DRAIN_SECS", format!("expected whole seconds from 0 to 300, got {raw:?}"))),
+                _ => {
+                    return Err(invalid(
+                        "UPLOAD_DRAIN_SECS",
+                        format!("expected whole seconds from 0 to 300, got {raw:?}"),
+                    ))
+                }
             },
         };
         let metrics_addr = match get("UPLOAD_METRICS_ADDR") {
             None => std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
-            Some(raw) => raw.parse().map_err(|_| invalid("UPLOAD_METRICS_ADDR", format!("expected an address and port such as 127.0.0.1:9464, got {raw:?}")))?,
+            Some(raw) => raw.parse().map_err(|_| {
+                invalid(
+                    "UPLOAD_METRICS_ADDR",
+                    format!("expected an address and port such as 127.0.0.1:9464, got {raw:?}"),
+                )
+            })?,
         };
-        Ok(Self { session_key: Arc::new(session_key), shared, proxies, instance, drain, metrics_addr, target })
+        Ok(Self {
+            session_key: Arc::new(session_key),
+            shared,
+            proxies,
+            instance,
+            drain,
+            metrics_addr,
+            target,
+        })
     }
 }
 
 /// This machine's name, as the kernel has it (or `HOSTNAME`); `server` if neither says.
 fn host_name() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_default();
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
     let name: String = name.trim().chars().filter(char::is_ascii_graphic).take(64).collect();
     if name.is_empty() {
         "server".into()
@@ -405,7 +502,10 @@ fn policy_lifetime(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, Co
         None => Ok(Duration::from_secs(300)),
         Some(raw) => match raw.parse::<u64>() {
             Ok(secs @ 30..=600) => Ok(Duration::from_secs(secs)),
-            _ => Err(invalid("UPLOAD_POLICY_TTL_SECS", format!("expected whole seconds from 30 to 600, got {raw:?}"))),
+            _ => Err(invalid(
+                "UPLOAD_POLICY_TTL_SECS",
+                format!("expected whole seconds from 30 to 600, got {raw:?}"),
+            )),
         },
     }
 }
@@ -414,11 +514,14 @@ fn policy_lifetime(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, Co
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
 fn validate_bucket(name: &str) -> Result<(), String> {
     let ok_chars = name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-'));
-    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if (3..=63).contains(&name.len()) && ok_chars && ok_ends {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)"))
+        Err(format!(
+            "{name:?} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+        ))
     }
 }
 
@@ -427,7 +530,9 @@ fn validate_bucket(name: &str) -> Result<(), String> {
 /// may keep them. cargo-leptos says so in `LEPTOS_HASH_FILES` only to the processes it starts;
 /// a server started any other way (a service manager, the test scripts) finds out here.
 pub fn site_options(mut options: leptos::config::LeptosOptions) -> leptos::config::LeptosOptions {
-    let beside_binary = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
     if beside_binary.is_some_and(|file| file.is_file()) {
         options.hash_files = true;
     }
@@ -440,7 +545,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -475,7 +581,10 @@ mod tests {
         assert_eq!(config.post_url(), "https://uploads.s3.garage.amazonaws.com/");
         let mut pairs = BASE.to_vec();
         pairs[0] = ("UPLOAD_BUCKET", "my.uploads");
-        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap().post_url(), "https://s3.garage.amazonaws.com/my.uploads");
+        assert_eq!(
+            Config::from_lookup(lookup(&pairs)).unwrap().post_url(),
+            "https://s3.garage.amazonaws.com/my.uploads"
+        );
     }
 
     #[test]
@@ -513,7 +622,10 @@ mod tests {
         assert_ne!(id(&a), id(&b));
         assert_eq!(a.post_url(), "http://127.0.0.1:1/dev-uploads");
         let pinned = Config::dev_bucket(
-            lookup(&[("UPLOAD_DEV_ACCESS_KEY_ID", "DEVKEY"), ("UPLOAD_DEV_SECRET_ACCESS_KEY", "s")]),
+            lookup(&[
+                ("UPLOAD_DEV_ACCESS_KEY_ID", "DEVKEY"),
+                ("UPLOAD_DEV_SECRET_ACCESS_KEY", "s"),
+            ]),
             "http://127.0.0.1:1".into(),
         )
         .unwrap();
@@ -522,22 +634,46 @@ mod tests {
 
     #[test]
     fn serving_without_a_bucket_means_the_dev_bucket() {
-        let serve = ServeConfig::from_lookup(lookup(&[("UPLOAD_DEV_DATA_DIR", "/tmp/uploads")])).unwrap();
+        let serve =
+            ServeConfig::from_lookup(lookup(&[("UPLOAD_DEV_DATA_DIR", "/tmp/uploads")])).unwrap();
         let Target::Dev(dev) = serve.target else { panic!("no UPLOAD_BUCKET: the dev bucket") };
-        assert_eq!((dev.addr.as_str(), dev.data_dir.to_str().unwrap()), ("127.0.0.1:0", "/tmp/uploads"));
-        assert_eq!(dev.config("http://127.0.0.1:9".into()).post_url(), "http://127.0.0.1:9/dev-uploads");
-        assert!(matches!(ServeConfig::from_lookup(lookup(&BASE)).unwrap().target, Target::Bucket(_)));
-        let bad_secret = ServeConfig::from_lookup(lookup(&[("UPLOAD_SESSION_SECRET", "short")])).err().unwrap();
-        assert_eq!(bad_secret.to_string(), "UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)");
+        assert_eq!(
+            (dev.addr.as_str(), dev.data_dir.to_str().unwrap()),
+            ("127.0.0.1:0", "/tmp/uploads")
+        );
+        assert_eq!(
+            dev.config("http://127.0.0.1:9".into()).post_url(),
+            "http://127.0.0.1:9/dev-uploads"
+        );
+        assert!(matches!(
+            ServeConfig::from_lookup(lookup(&BASE)).unwrap().target,
+            Target::Bucket(_)
+        ));
+        let bad_secret =
+            ServeConfig::from_lookup(lookup(&[("UPLOAD_SESSION_SECRET", "short")])).err().unwrap();
+        assert_eq!(
+            bad_secret.to_string(),
+            "UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)"
+        );
     }
 
     #[test]
     fn several_instances_need_one_secret_and_say_who_they_are() {
         let redis = ("UPLOAD_REDIS_URL", "redis://127.0.0.1:6379");
         let err = ServeConfig::from_lookup(lookup(&[redis])).err().unwrap().to_string();
-        assert!(err.starts_with("UPLOAD_SESSION_SECRET is not set: UPLOAD_REDIS_URL is set, so several instances"), "{err}");
+        assert!(
+            err.starts_with(
+                "UPLOAD_SESSION_SECRET is not set: UPLOAD_REDIS_URL is set, so several instances"
+            ),
+            "{err}"
+        );
         let secret = "ab".repeat(32);
-        let pairs = [redis, ("UPLOAD_SESSION_SECRET", secret.as_str()), ("UPLOAD_TRUSTED_PROXIES", "127.0.0.1, ::1"), ("UPLOAD_INSTANCE_ID", "a-1")];
+        let pairs = [
+            redis,
+            ("UPLOAD_SESSION_SECRET", secret.as_str()),
+            ("UPLOAD_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ("UPLOAD_INSTANCE_ID", "a-1"),
+        ];
         let serve = ServeConfig::from_lookup(lookup(&pairs)).unwrap();
         assert!(serve.shared.is_some());
         assert!(serve.proxies.trusts("::1".parse().unwrap()));
@@ -545,8 +681,17 @@ mod tests {
         // A single instance needs neither, and names itself after the host.
         let single = ServeConfig::from_lookup(lookup(&[])).unwrap();
         assert!(single.shared.is_none() && !single.instance.is_empty());
-        for (name, value) in [("UPLOAD_REDIS_URL", "http://x"), ("UPLOAD_TRUSTED_PROXIES", "10.0.0.0/99"), ("UPLOAD_INSTANCE_ID", "a b"), ("UPLOAD_DRAIN_SECS", "301")] {
-            let err = ServeConfig::from_lookup(lookup(&[(name, value), ("UPLOAD_SESSION_SECRET", secret.as_str())])).err();
+        for (name, value) in [
+            ("UPLOAD_REDIS_URL", "http://x"),
+            ("UPLOAD_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("UPLOAD_INSTANCE_ID", "a b"),
+            ("UPLOAD_DRAIN_SECS", "301"),
+        ] {
+            let err = ServeConfig::from_lookup(lookup(&[
+                (name, value),
+                ("UPLOAD_SESSION_SECRET", secret.as_str()),
+            ]))
+            .err();
             assert!(err.is_some_and(|e| e.to_string().starts_with(name)), "{name}={value}");
         }
     }
@@ -592,17 +737,26 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("UPLOAD_ROLE_ARN", "arn:aws:iam::123456789012:role/uploader"));
         let sts = Config::from_lookup(lookup(&pairs)).unwrap().sts.unwrap();
-        assert_eq!(sts.mode, StsMode::AssumeRole { role_arn: "arn:aws:iam::123456789012:role/uploader".into() });
+        assert_eq!(
+            sts.mode,
+            StsMode::AssumeRole { role_arn: "arn:aws:iam::123456789012:role/uploader".into() }
+        );
         assert_eq!(sts.duration, Duration::from_secs(3600));
         let mut pairs = BASE.to_vec();
         pairs.extend([("UPLOAD_STS_MODE", "federation"), ("UPLOAD_STS_DURATION_SECS", "129600")]);
         let sts = Config::from_lookup(lookup(&pairs)).unwrap().sts.unwrap();
         assert_eq!((sts.mode, sts.duration), (StsMode::Federation, Duration::from_secs(129_600)));
         pairs[5] = ("UPLOAD_STS_DURATION_SECS", "129601");
-        assert!(matches!(Config::from_lookup(lookup(&pairs)), Err(ConfigError::Invalid { name: "UPLOAD_STS_DURATION_SECS", .. })));
+        assert!(matches!(
+            Config::from_lookup(lookup(&pairs)),
+            Err(ConfigError::Invalid { name: "UPLOAD_STS_DURATION_SECS", .. })
+        ));
         let mut pairs = BASE.to_vec();
         pairs.push(("UPLOAD_STS_MODE", "assume-role"));
-        assert!(matches!(Config::from_lookup(lookup(&pairs)), Err(ConfigError::Missing { name: "UPLOAD_ROLE_ARN", .. })));
+        assert!(matches!(
+            Config::from_lookup(lookup(&pairs)),
+            Err(ConfigError::Missing { name: "UPLOAD_ROLE_ARN", .. })
+        ));
     }
 
     #[test]
@@ -611,4 +765,3 @@ mod tests {
         assert!(!format!("{config:?}").contains("topsecret"));
     }
 }
-

@@ -88,7 +88,10 @@ const ENV_ONLY: [&str; 9] = [
 /// " (--flag)" for a variable that has a flag, to name both in messages.
 pub fn flag_hint(variable: &str) -> String {
     let command = Settings::augment_args(clap::Command::new("server"));
-    let flag = command.get_arguments().find(|arg| arg.get_env().is_some_and(|env| env == variable)).and_then(|arg| arg.get_long());
+    let flag = command
+        .get_arguments()
+        .find(|arg| arg.get_env().is_some_and(|env| env == variable))
+        .and_then(|arg| arg.get_long());
     flag.map(|long| format!(" (--{long})")).unwrap_or_default()
 }
 
@@ -135,7 +138,16 @@ mod tests {
 
     #[test]
     fn flags_are_read_by_their_variable_names() {
-        let probe = Probe::try_parse_from(["server", "--bucket", "uploads", "--max-bytes", "1048576", "--sts-mode", ""]).unwrap();
+        let probe = Probe::try_parse_from([
+            "server",
+            "--bucket",
+            "uploads",
+            "--max-bytes",
+            "1048576",
+            "--sts-mode",
+            "",
+        ])
+        .unwrap();
         assert_eq!(probe.settings.get("UPLOAD_BUCKET").as_deref(), Some("uploads"));
         assert_eq!(probe.settings.get("UPLOAD_MAX_BYTES").as_deref(), Some("1048576"));
         assert_eq!(probe.settings.get("UPLOAD_STS_MODE"), None, "empty is unset");

@@ -21,13 +21,19 @@ pub struct Chain {
 }
 
 impl Chain {
-    pub fn new(provider: SharedCredentialsProvider, region: impl Into<String>, ahead: Duration) -> Self {
+    pub fn new(
+        provider: SharedCredentialsProvider,
+        region: impl Into<String>,
+        ahead: Duration,
+    ) -> Self {
         Self { provider, region: region.into(), ahead, current: Mutex::new(None) }
     }
 
     pub async fn signer(&self, now: OffsetDateTime) -> Result<Arc<PolicySigner>, CredentialError> {
         let mut current = self.current.lock().await;
-        if let Some(signer) = current.as_ref().filter(|s| fresh(s.credentials().expires_at(), now, self.ahead)) {
+        if let Some(signer) =
+            current.as_ref().filter(|s| fresh(s.credentials().expires_at(), now, self.ahead))
+        {
             return Ok(Arc::clone(signer));
         }
         let credentials = self

@@ -44,7 +44,11 @@ impl Source {
     }
 
     /// The signer for `uploader`'s uploads at `now`.
-    pub async fn signer_for(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, CredentialError> {
+    pub async fn signer_for(
+        &self,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<Arc<PolicySigner>, CredentialError> {
         match self {
             Source::Fixed(signer) => Ok(Arc::clone(signer)),
             Source::Chain(chain) => chain.signer(now).await,
@@ -64,13 +68,18 @@ impl Source {
 
 /// Whether credentials expiring at `expires_at` still leave room for a policy of the longest
 /// lifetime (`ahead`) at `now`; if not, they are refreshed before signing.
-pub(crate) fn fresh(expires_at: Option<OffsetDateTime>, now: OffsetDateTime, ahead: Duration) -> bool {
+pub(crate) fn fresh(
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    ahead: Duration,
+) -> bool {
     expires_at.is_none_or(|at| at - now > ahead)
 }
 
 /// Credentials as the AWS SDK hands them out, in the policy core's type.
 pub(crate) fn from_sdk(credentials: &aws_credential_types::Credentials) -> Credentials {
-    let mut converted = Credentials::new(credentials.access_key_id(), credentials.secret_access_key());
+    let mut converted =
+        Credentials::new(credentials.access_key_id(), credentials.secret_access_key());
     if let Some(token) = credentials.session_token() {
         converted = converted.with_session_token(token);
     }

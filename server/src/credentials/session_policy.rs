@@ -23,7 +23,9 @@ pub fn partition_for(region: &str) -> &'static str {
 /// debug assertion keeps it that way.
 pub fn session_policy(partition: &str, bucket: &str, prefix: &str) -> String {
     debug_assert!(
-        [partition, bucket, prefix].iter().all(|s| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'*')),
+        [partition, bucket, prefix].iter().all(|s| s
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'*')),
         "session policy parts must not need escaping"
     );
     format!(
@@ -37,18 +39,33 @@ mod tests {
 
     #[test]
     fn allows_only_uploading_under_the_prefix() {
-        let policy = session_policy("aws", "my-bucket", "uploads/0123456789abcdef0123456789abcdef/");
+        let policy =
+            session_policy("aws", "my-bucket", "uploads/0123456789abcdef0123456789abcdef/");
         let json: serde_json::Value = serde_json::from_str(&policy).unwrap();
         let statements = json["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 1);
         assert_eq!(statements[0]["Effect"], "Allow");
-        assert_eq!(statements[0]["Action"], serde_json::json!(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]));
-        assert_eq!(statements[0]["Resource"], "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*");
+        assert_eq!(
+            statements[0]["Action"],
+            serde_json::json!([
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts"
+            ])
+        );
+        assert_eq!(
+            statements[0]["Resource"],
+            "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*"
+        );
     }
 
     #[test]
     fn the_longest_bucket_name_fits_sts_limit() {
-        let policy = session_policy("aws-us-gov", &"b".repeat(63), "uploads/0123456789abcdef0123456789abcdef/");
+        let policy = session_policy(
+            "aws-us-gov",
+            &"b".repeat(63),
+            "uploads/0123456789abcdef0123456789abcdef/",
+        );
         assert!(policy.len() <= MAX_SESSION_POLICY_CHARS, "{}", policy.len());
     }
 

@@ -71,7 +71,16 @@ impl Sts {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (bucket, region) = (bucket.into(), region.into());
-        Self { client, mode, duration, bucket, region, ahead, metrics, slots: Mutex::new(Slots::default()) }
+        Self {
+            client,
+            mode,
+            duration,
+            bucket,
+            region,
+            ahead,
+            metrics,
+            slots: Mutex::new(Slots::default()),
+        }
     }
 
     pub fn mode(&self) -> &StsMode {
@@ -100,10 +109,16 @@ impl Sts {
         self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_uploader.len()
     }
 
-    pub async fn signer_for(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, CredentialError> {
+    pub async fn signer_for(
+        &self,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<Arc<PolicySigner>, CredentialError> {
         let slot = self.slot(uploader);
         let mut cached = slot.lock().await;
-        if let Some(signer) = cached.as_ref().filter(|s| fresh(s.credentials().expires_at(), now, self.ahead)) {
+        if let Some(signer) =
+            cached.as_ref().filter(|s| fresh(s.credentials().expires_at(), now, self.ahead))
+        {
             return Ok(Arc::clone(signer));
         }
         let call = match self.mode {
@@ -132,32 +147,35 @@ impl Sts {
         // STS takes 900 s to 12 h (role chaining: 1 h); the configuration is checked at start.
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
         let issued = match &self.mode {
-            StsMode::AssumeRole { role_arn } => self
-                .client
-                .assume_role()
-                .role_arn(role_arn)
-                // 7 + 32 characters of [0-9a-f-]: within STS's 64 and its character set.
-                .role_session_name(format!("upload-{}", uploader.as_str()))
-                .policy(policy)
-                .duration_seconds(seconds)
-                .send()
-                .await
-                .map_err(|err| DisplayErrorContext(&err).to_string())?
-                .credentials,
-            StsMode::Federation => self
-                .client
-                .get_federation_token()
-                // Exactly 32 characters, STS's maximum for a federated user name.
-                .name(uploader.as_str())
-                .policy(policy)
-                .duration_seconds(seconds)
-                .send()
-                .await
-                .map_err(|err| DisplayErrorContext(&err).to_string())?
-                .credentials,
+            StsMode::AssumeRole { role_arn } => {
+                self.client
+                    .assume_role()
+                    .role_arn(role_arn)
+                    // 7 + 32 characters of [0-9a-f-]: within STS's 64 and its character set.
+                    .role_session_name(format!("upload-{}", uploader.as_str()))
+                    .policy(policy)
+                    .duration_seconds(seconds)
+                    .send()
+                    .await
+                    .map_err(|err| DisplayErrorContext(&err).to_string())?
+                    .credentials
+            }
+            StsMode::Federation => {
+                self.client
+                    .get_federation_token()
+                    // Exactly 32 characters, STS's maximum for a federated user name.
+                    .name(uploader.as_str())
+                    .policy(policy)
+                    .duration_seconds(seconds)
+                    .send()
+                    .await
+                    .map_err(|err| DisplayErrorContext(&err).to_string())?
+                    .credentials
+            }
         };
         let issued = issued.ok_or("the answer held no credentials")?;
-        let expires_at = OffsetDateTime::from_unix_timestamp(issued.expiration.secs()).map_err(|err| err.to_string())?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(issued.expiration.secs())
+            .map_err(|err| err.to_string())?;
         Ok(Credentials::new(issued.access_key_id, issued.secret_access_key)
             .with_session_token(issued.session_token)
             .with_expiry(expires_at))
@@ -175,7 +193,15 @@ mod tests {
             .region(aws_sdk_sts::config::Region::new("us-east-1"))
             .build();
         let client = aws_sdk_sts::Client::from_conf(config);
-        Sts::new(client, StsMode::Federation, Duration::from_secs(900), "b", "us-east-1", Duration::from_secs(60), Arc::new(Metrics::new()))
+        Sts::new(
+            client,
+            StsMode::Federation,
+            Duration::from_secs(900),
+            "b",
+            "us-east-1",
+            Duration::from_secs(60),
+            Arc::new(Metrics::new()),
+        )
     }
 
     fn id(n: usize) -> UploaderId {
@@ -195,6 +221,9 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
         assert_eq!(sts.cached(), MAX_CACHED);
         assert!(!Arc::ptr_eq(&slot, &sts.slot(&id(0))), "the first uploader was forgotten");
-        assert!(sts.slots.lock().unwrap().by_uploader.contains_key(&id(3 * MAX_CACHED)), "the newest is kept");
+        assert!(
+            sts.slots.lock().unwrap().by_uploader.contains_key(&id(3 * MAX_CACHED)),
+            "the newest is kept"
+        );
     }
 }

@@ -12,7 +12,10 @@ use tokio_util::io::ReaderStream;
 use super::{s3_error, set_header, DevBucket};
 use crate::policy::error;
 
-pub async fn object(State(dev): State<Arc<DevBucket>>, Path((bucket, key)): Path<(String, String)>) -> Response {
+pub async fn object(
+    State(dev): State<Arc<DevBucket>>,
+    Path((bucket, key)): Path<(String, String)>,
+) -> Response {
     if bucket != dev.bucket {
         return s3_error(error::no_such_bucket(&bucket));
     }

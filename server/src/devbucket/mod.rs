@@ -20,9 +20,9 @@ use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, DevBucketConfig};
+pub use crate::config::{DEV_BUCKET, DEV_REGION};
 use crate::metrics::Metrics;
 use crate::policy::{Credentials, S3Error};
-pub use crate::config::{DEV_BUCKET, DEV_REGION};
 pub use store::Store;
 
 pub struct DevBucket {
@@ -45,7 +45,10 @@ impl DevBucket {
 pub fn object_url(endpoint: &str, bucket: &str, key: &str) -> String {
     let encoded: Vec<String> = key
         .split('/')
-        .map(|segment| serde_urlencoded::to_string([("", segment)]).expect("strings encode")[1..].replace('+', "%20"))
+        .map(|segment| {
+            serde_urlencoded::to_string([("", segment)]).expect("strings encode")[1..]
+                .replace('+', "%20")
+        })
         .collect();
     format!("{endpoint}/{bucket}/{}", encoded.join("/"))
 }
@@ -107,18 +110,25 @@ pub struct Running {
 
 /// Starts the dev bucket on its own port, for the app at `app_addr`. The error says what could
 /// not be done.
-pub async fn start(settings: DevBucketConfig, app_addr: SocketAddr, metrics: Arc<Metrics>) -> Result<Running, String> {
+pub async fn start(
+    settings: DevBucketConfig,
+    app_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+) -> Result<Running, String> {
     let addr = &settings.addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|err| format!("the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        format!("the dev bucket cannot listen on {addr} (UPLOAD_DEV_BUCKET_ADDR): {err}")
+    })?;
     let endpoint = format!("http://{}", listener.local_addr().map_err(|err| err.to_string())?);
     let config = settings.config(endpoint.clone());
     // The bucket exists from the start (and /readyz can say so), not from the first upload.
     let bucket_dir = settings.data_dir.join(&config.bucket);
-    tokio::fs::create_dir_all(&bucket_dir)
-        .await
-        .map_err(|err| format!("the dev bucket cannot create {} (UPLOAD_DEV_DATA_DIR): {err}", bucket_dir.display()))?;
+    tokio::fs::create_dir_all(&bucket_dir).await.map_err(|err| {
+        format!(
+            "the dev bucket cannot create {} (UPLOAD_DEV_DATA_DIR): {err}",
+            bucket_dir.display()
+        )
+    })?;
     let dev = Arc::new(DevBucket {
         bucket: config.bucket.clone(),
         region: config.region.clone(),

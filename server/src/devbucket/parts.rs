@@ -69,15 +69,24 @@ impl Store {
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let dir = self.upload_dir(&upload_id)?;
         tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
-        tokio::fs::write(dir.join("upload.json"), serde_json::to_vec(pending).expect("serializes")).await.map_err(internal)?;
+        tokio::fs::write(dir.join("upload.json"), serde_json::to_vec(pending).expect("serializes"))
+            .await
+            .map_err(internal)?;
         Ok(upload_id)
     }
 
     /// The upload `upload_id` of `key` in `bucket`, or S3's NoSuchUpload.
-    pub async fn pending(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Pending, S3Error> {
+    pub async fn pending(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Pending, S3Error> {
         let dir = self.upload_dir(upload_id)?;
-        let json = tokio::fs::read(dir.join("upload.json")).await.map_err(|_| error::no_such_upload())?;
-        let pending: Pending = serde_json::from_slice(&json).map_err(|_| error::no_such_upload())?;
+        let json =
+            tokio::fs::read(dir.join("upload.json")).await.map_err(|_| error::no_such_upload())?;
+        let pending: Pending =
+            serde_json::from_slice(&json).map_err(|_| error::no_such_upload())?;
         if pending.bucket != bucket || pending.key != key {
             return Err(error::no_such_upload());
         }
@@ -85,28 +94,54 @@ impl Store {
     }
 
     /// Puts a fully written part in place (replacing one sent before under its number).
-    pub async fn commit_part(&self, upload_id: &str, temp: TempObject, part: &PartMeta) -> Result<(), S3Error> {
+    pub async fn commit_part(
+        &self,
+        upload_id: &str,
+        temp: TempObject,
+        part: &PartMeta,
+    ) -> Result<(), S3Error> {
         let dir = self.upload_dir(upload_id)?;
         let path = dir.join(part.number.to_string());
         // Aborted meanwhile: the directory is gone, and so is the part (dropping `temp`).
         if tokio::fs::metadata(&dir).await.is_err() {
             return Err(error::no_such_upload());
         }
-        tokio::fs::write(dir.join(format!("{}.json.tmp", part.number)), serde_json::to_vec(part).expect("serializes")).await.map_err(internal)?;
+        tokio::fs::write(
+            dir.join(format!("{}.json.tmp", part.number)),
+            serde_json::to_vec(part).expect("serializes"),
+        )
+        .await
+        .map_err(internal)?;
         temp.persist(&path).await.map_err(internal)?;
-        tokio::fs::rename(dir.join(format!("{}.json.tmp", part.number)), dir.join(format!("{}.json", part.number))).await.map_err(internal)?;
+        tokio::fs::rename(
+            dir.join(format!("{}.json.tmp", part.number)),
+            dir.join(format!("{}.json", part.number)),
+        )
+        .await
+        .map_err(internal)?;
         Ok(())
     }
 
     /// `ListParts`: the parts the upload has, by number.
-    pub async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Vec<PartMeta>, S3Error> {
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartMeta>, S3Error> {
         self.pending(bucket, key, upload_id).await?;
         let dir = self.upload_dir(upload_id)?;
         let mut parts = Vec::new();
         let mut entries = tokio::fs::read_dir(&dir).await.map_err(|_| error::no_such_upload())?;
         while let Some(entry) = entries.next_entry().await.map_err(internal)? {
             let name = entry.file_name();
-            let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse::<u64>().ok()) else { continue };
+            let Some(number) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
             let Ok(json) = tokio::fs::read(entry.path()).await else { continue };
             if let Ok(part) = serde_json::from_slice::<PartMeta>(&json) {
                 if part.number == number {
@@ -121,7 +156,13 @@ impl Store {
     /// `CompleteMultipartUpload` with `chosen` (part number and ETag, ascending): joins those
     /// parts into the object, with S3's multipart ETag and composite SHA-256 (`<hash>-<parts>`),
     /// and forgets the upload.
-    pub async fn complete_multipart(&self, bucket: &str, key: &str, upload_id: &str, chosen: &[(u64, String)]) -> Result<ObjectMeta, S3Error> {
+    pub async fn complete_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        chosen: &[(u64, String)],
+    ) -> Result<ObjectMeta, S3Error> {
         let pending = self.pending(bucket, key, upload_id).await?;
         if chosen.is_empty() {
             return Err(error::malformed_xml("You must specify at least one part"));
@@ -132,9 +173,15 @@ impl Store {
         let have = self.list_parts(bucket, key, upload_id).await?;
         let mut parts = Vec::with_capacity(chosen.len());
         for (number, etag) in chosen {
-            let part = have.iter().find(|p| p.number == *number).ok_or_else(|| error::invalid_part(format!("part {number} was not uploaded")))?;
+            let part = have
+                .iter()
+                .find(|p| p.number == *number)
+                .ok_or_else(|| error::invalid_part(format!("part {number} was not uploaded")))?;
             if part.etag.trim_matches('"') != etag.trim_matches('"') {
-                return Err(error::invalid_part(format!("part {number} has ETag {}, not {etag}", part.etag)));
+                return Err(error::invalid_part(format!(
+                    "part {number} has ETag {}, not {etag}",
+                    part.etag
+                )));
             }
             parts.push(part.clone());
         }
@@ -147,7 +194,8 @@ impl Store {
         let (mut etags, mut digests, mut size) = (Md5::new(), Sha256::new(), 0u64);
         let mut buffer = vec![0u8; 1 << 20];
         for part in &parts {
-            let mut file = tokio::fs::File::open(dir.join(part.number.to_string())).await.map_err(internal)?;
+            let mut file =
+                tokio::fs::File::open(dir.join(part.number.to_string())).await.map_err(internal)?;
             loop {
                 let n = file.read(&mut buffer).await.map_err(internal)?;
                 if n == 0 {
@@ -156,8 +204,14 @@ impl Store {
                 temp.write(&buffer[..n]).await.map_err(internal)?;
                 size += n as u64;
             }
-            etags.update(hex::decode(part.etag.trim_matches('"')).map_err(|_| error::internal_error())?);
-            digests.update(base64::engine::general_purpose::STANDARD.decode(&part.checksum_sha256).map_err(|_| error::internal_error())?);
+            etags.update(
+                hex::decode(part.etag.trim_matches('"')).map_err(|_| error::internal_error())?,
+            );
+            digests.update(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&part.checksum_sha256)
+                    .map_err(|_| error::internal_error())?,
+            );
         }
         let count = parts.len();
         let meta = ObjectMeta {
@@ -165,7 +219,10 @@ impl Store {
             etag: format!("\"{}-{count}\"", hex::encode(etags.finalize())),
             size,
             metadata: pending.metadata,
-            checksum_sha256: Some(format!("{}-{count}", base64::engine::general_purpose::STANDARD.encode(digests.finalize()))),
+            checksum_sha256: Some(format!(
+                "{}-{count}",
+                base64::engine::general_purpose::STANDARD.encode(digests.finalize())
+            )),
         };
         self.commit(temp, &paths, key, &meta).await?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -173,7 +230,12 @@ impl Store {
     }
 
     /// `AbortMultipartUpload`: the upload and every part are gone.
-    pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), S3Error> {
+    pub async fn abort_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), S3Error> {
         self.pending(bucket, key, upload_id).await?;
         tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await.map_err(internal)
     }
@@ -201,7 +263,12 @@ mod tests {
     async fn put(store: &Store, id: &str, number: u64, bytes: &[u8]) -> PartMeta {
         let mut temp = store.begin().await.unwrap();
         temp.write(bytes).await.unwrap();
-        let part = PartMeta { number, size: bytes.len() as u64, etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))), checksum_sha256: sha(bytes) };
+        let part = PartMeta {
+            number,
+            size: bytes.len() as u64,
+            etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))),
+            checksum_sha256: sha(bytes),
+        };
         store.commit_part(id, temp, &part).await.unwrap();
         part
     }
@@ -210,22 +277,62 @@ mod tests {
     async fn parts_join_in_order_with_s3s_etag_and_composite_checksum() {
         let dir = tempdir();
         let store = Store::new(&dir);
-        let pending = Pending { bucket: "b".into(), key: "k/x.bin".into(), content_type: "text/plain".into(), metadata: vec![] };
+        let pending = Pending {
+            bucket: "b".into(),
+            key: "k/x.bin".into(),
+            content_type: "text/plain".into(),
+            metadata: vec![],
+        };
         let id = store.create_multipart(&pending).await.unwrap();
         let (one, two) = (vec![1u8; MIN_PART_SIZE as usize], b"tail".to_vec());
         put(&store, &id, 2, b"wrong").await;
         let p2 = put(&store, &id, 2, &two).await;
         let p1 = put(&store, &id, 1, &one).await;
         let p3 = put(&store, &id, 3, b"x").await;
-        assert_eq!(store.list_parts("b", "k/x.bin", &id).await.unwrap(), vec![p1.clone(), p2.clone(), p3.clone()]);
+        assert_eq!(
+            store.list_parts("b", "k/x.bin", &id).await.unwrap(),
+            vec![p1.clone(), p2.clone(), p3.clone()]
+        );
         assert_eq!(store.list_parts("b", "other", &id).await.unwrap_err().code, "NoSuchUpload");
         let code = |r: Result<ObjectMeta, S3Error>| r.unwrap_err().code;
-        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(2, p2.etag.clone()), (1, p1.etag.clone())]).await), "InvalidPartOrder");
-        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(1, p2.etag.clone())]).await), "InvalidPart");
-        assert_eq!(code(store.complete_multipart("b", "k/x.bin", &id, &[(2, p2.etag.clone()), (3, p3.etag.clone())]).await), "EntityTooSmall");
-        let meta = store.complete_multipart("b", "k/x.bin", &id, &[(1, p1.etag.clone()), (2, p2.etag.clone())]).await.unwrap();
-        let mut digests = base64::engine::general_purpose::STANDARD.decode(&p1.checksum_sha256).unwrap();
-        digests.extend(base64::engine::general_purpose::STANDARD.decode(&p2.checksum_sha256).unwrap());
+        assert_eq!(
+            code(
+                store
+                    .complete_multipart(
+                        "b",
+                        "k/x.bin",
+                        &id,
+                        &[(2, p2.etag.clone()), (1, p1.etag.clone())]
+                    )
+                    .await
+            ),
+            "InvalidPartOrder"
+        );
+        assert_eq!(
+            code(store.complete_multipart("b", "k/x.bin", &id, &[(1, p2.etag.clone())]).await),
+            "InvalidPart"
+        );
+        assert_eq!(
+            code(
+                store
+                    .complete_multipart(
+                        "b",
+                        "k/x.bin",
+                        &id,
+                        &[(2, p2.etag.clone()), (3, p3.etag.clone())]
+                    )
+                    .await
+            ),
+            "EntityTooSmall"
+        );
+        let meta = store
+            .complete_multipart("b", "k/x.bin", &id, &[(1, p1.etag.clone()), (2, p2.etag.clone())])
+            .await
+            .unwrap();
+        let mut digests =
+            base64::engine::general_purpose::STANDARD.decode(&p1.checksum_sha256).unwrap();
+        digests
+            .extend(base64::engine::general_purpose::STANDARD.decode(&p2.checksum_sha256).unwrap());
         assert_eq!(meta.checksum_sha256, Some(format!("{}-2", sha(&digests))));
         assert!(meta.etag.ends_with("-2\""), "{}", meta.etag);
         let stored = std::fs::read(dir.join("b/k/x.bin")).unwrap();
@@ -238,7 +345,12 @@ mod tests {
     async fn an_aborted_upload_leaves_nothing_and_ids_are_never_paths() {
         let dir = tempdir();
         let store = Store::new(&dir);
-        let pending = Pending { bucket: "b".into(), key: "k".into(), content_type: "x/y".into(), metadata: vec![] };
+        let pending = Pending {
+            bucket: "b".into(),
+            key: "k".into(),
+            content_type: "x/y".into(),
+            metadata: vec![],
+        };
         let id = store.create_multipart(&pending).await.unwrap();
         put(&store, &id, 1, b"bytes").await;
         assert_eq!(store.multipart_uploads().await, vec![id.clone()]);
@@ -251,7 +363,8 @@ mod tests {
     }
 
     fn tempdir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("devbucket-parts-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("devbucket-parts-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

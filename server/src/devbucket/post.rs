@@ -18,9 +18,17 @@ use super::store::ObjectMeta;
 use super::{s3_error, set_header, DevBucket};
 use crate::logging::clip;
 use crate::policy::error;
-use crate::policy::{post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE, MAX_PRE_DATA_BYTES};
+use crate::policy::{
+    post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE,
+    MAX_PRE_DATA_BYTES,
+};
 
-pub async fn upload(State(dev): State<Arc<DevBucket>>, Path(bucket): Path<String>, headers: HeaderMap, body: Body) -> Response {
+pub async fn upload(
+    State(dev): State<Arc<DevBucket>>,
+    Path(bucket): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await {
         Ok(response) => {
             dev.metrics.dev_stored();
@@ -83,21 +91,29 @@ fn multer_error(err: multer::Error) -> S3Error {
         }
     }
     match err {
-        multer::Error::IncompleteStream | multer::Error::IncompleteFieldData { .. } | multer::Error::StreamReadFailed(_) => {
-            error::incomplete_body()
-        }
+        multer::Error::IncompleteStream
+        | multer::Error::IncompleteFieldData { .. }
+        | multer::Error::StreamReadFailed(_) => error::incomplete_body(),
         _ => error::malformed_post(),
     }
 }
 
-async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body, now: OffsetDateTime) -> Result<Response, S3Error> {
+async fn receive(
+    dev: &DevBucket,
+    bucket: &str,
+    headers: &HeaderMap,
+    body: Body,
+    now: OffsetDateTime,
+) -> Result<Response, S3Error> {
     if bucket != dev.bucket {
         return Err(error::no_such_bucket(bucket));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type).map_err(|_| error::not_multipart())?;
     let file_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stream = bounded_until_file(body, MAX_PRE_DATA_BYTES + PRE_DATA_SLACK, file_started.clone());
+    let stream =
+        bounded_until_file(body, MAX_PRE_DATA_BYTES + PRE_DATA_SLACK, file_started.clone());
     // Every part's header is bounded by the stream's budget; a value is read in chunks.
     let mut form = multer::Multipart::new(stream, boundary.clone());
 
@@ -106,7 +122,9 @@ async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body,
     while let Some(mut part) = form.next_field().await.map_err(multer_error)? {
         let name = part.name().unwrap_or_default().to_owned();
         // Every part counts, named or not: its boundary and headers, then its name and value.
-        pre_data += boundary.len() + 8 + part.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
+        pre_data += boundary.len()
+            + 8
+            + part.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
         if pre_data > MAX_PRE_DATA_BYTES {
             return Err(error::pre_data_too_large());
         }
@@ -129,7 +147,9 @@ async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body,
             value.extend_from_slice(&chunk);
         }
         pre_data += name.len();
-        let value = String::from_utf8(value).map_err(|_| error::invalid_argument(format!("The form field '{name}' is not UTF-8.")))?;
+        let value = String::from_utf8(value).map_err(|_| {
+            error::invalid_argument(format!("The form field '{name}' is not UTF-8."))
+        })?;
         fields.push((name, value));
     }
     // Fields after the file are never read: S3 ignores them too.
@@ -137,27 +157,39 @@ async fn receive(dev: &DevBucket, bucket: &str, headers: &HeaderMap, body: Body,
 }
 
 /// Streams the file part to a temp file, checking size and checksum, then commits it.
-async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut multer::Field<'_>) -> Result<Response, S3Error> {
+async fn store(
+    dev: &DevBucket,
+    bucket: &str,
+    accepted: Accepted,
+    part: &mut multer::Field<'_>,
+) -> Result<Response, S3Error> {
     let key = accepted.key.clone();
     // Before reading the file: a key the dev bucket cannot store is refused at once.
     let paths = dev.store.paths(bucket, &key)?;
-    let max = accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
+    let max =
+        accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
     // A checksum field that is present is checked, whatever else the form carries: S3 does
     // not need the algorithm field to check the value it is given.
-    let expected_sha256 = match (accepted.field("x-amz-checksum-algorithm"), accepted.field("x-amz-checksum-sha256")) {
-        (Some(a), _) if !a.eq_ignore_ascii_case("SHA256") => {
-            return Err(error::invalid_argument(format!("The dev bucket does not support checksum algorithm {a}.")))
-        }
-        (Some(_), None) => return Err(error::invalid_argument("x-amz-checksum-sha256 is missing.")),
-        (_, Some(value)) => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok();
-            if decoded.is_none_or(|d| d.len() != 32) {
-                return Err(error::invalid_checksum_value("x-amz-checksum-sha256"));
+    let expected_sha256 =
+        match (accepted.field("x-amz-checksum-algorithm"), accepted.field("x-amz-checksum-sha256"))
+        {
+            (Some(a), _) if !a.eq_ignore_ascii_case("SHA256") => {
+                return Err(error::invalid_argument(format!(
+                    "The dev bucket does not support checksum algorithm {a}."
+                )))
             }
-            Some(value)
-        }
-        (None, None) => None,
-    };
+            (Some(_), None) => {
+                return Err(error::invalid_argument("x-amz-checksum-sha256 is missing."))
+            }
+            (_, Some(value)) => {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok();
+                if decoded.is_none_or(|d| d.len() != 32) {
+                    return Err(error::invalid_checksum_value("x-amz-checksum-sha256"));
+                }
+                Some(value)
+            }
+            (None, None) => None,
+        };
 
     let mut temp = dev.store.begin().await.map_err(|e| {
         tracing::error!(error = %e, "dev bucket cannot create a temp file");
@@ -199,7 +231,9 @@ async fn store(dev: &DevBucket, bucket: &str, accepted: Accepted, part: &mut mul
         metadata: accepted
             .fields
             .iter()
-            .filter_map(|(n, v)| Some((n.to_ascii_lowercase().strip_prefix("x-amz-meta-")?.to_owned(), v.clone())))
+            .filter_map(|(n, v)| {
+                Some((n.to_ascii_lowercase().strip_prefix("x-amz-meta-")?.to_owned(), v.clone()))
+            })
             .collect(),
         checksum_sha256,
     };
@@ -218,7 +252,8 @@ fn success(dev: &DevBucket, bucket: &str, key: &str, etag: &str, accepted: &Acce
 
     let redirect = accepted.field("success_action_redirect").or_else(|| accepted.field("redirect"));
     if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
-        let query = serde_urlencoded::to_string([("bucket", bucket), ("key", key), ("etag", etag)]).expect("strings encode");
+        let query = serde_urlencoded::to_string([("bucket", bucket), ("key", key), ("etag", etag)])
+            .expect("strings encode");
         let separator = if url.contains('?') { '&' } else { '?' };
         set_header(&mut headers, header::LOCATION, &format!("{url}{separator}{query}"));
         return (StatusCode::SEE_OTHER, headers).into_response();
@@ -226,7 +261,8 @@ fn success(dev: &DevBucket, bucket: &str, key: &str, etag: &str, accepted: &Acce
     match accepted.field("success_action_status") {
         Some("201") => {
             set_header(&mut headers, header::CONTENT_TYPE, "application/xml");
-            (StatusCode::CREATED, headers, post_response_xml(&location, bucket, key, etag)).into_response()
+            (StatusCode::CREATED, headers, post_response_xml(&location, bucket, key, etag))
+                .into_response()
         }
         Some("200") => (StatusCode::OK, headers).into_response(),
         _ => (StatusCode::NO_CONTENT, headers).into_response(),

@@ -22,7 +22,13 @@ use crate::policy::{error, verify_presigned, Received, S3Error, MAX_POST_OBJECT_
 
 const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 
-pub async fn upload_part(State(dev): State<Arc<DevBucket>>, Path((bucket, key)): Path<(String, String)>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn upload_part(
+    State(dev): State<Arc<DevBucket>>,
+    Path((bucket, key)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match receive(&dev, &bucket, &key, &uri, &headers, body, OffsetDateTime::now_utc()).await {
         Ok(response) => response,
         Err(err) => {
@@ -38,14 +44,24 @@ fn internal(err: std::io::Error) -> S3Error {
     error::internal_error()
 }
 
-async fn receive(dev: &DevBucket, bucket: &str, key: &str, uri: &Uri, headers: &HeaderMap, body: Body, now: OffsetDateTime) -> Result<Response, S3Error> {
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or_default()).map_err(|_| error::invalid_argument("The query string is malformed."))?;
+async fn receive(
+    dev: &DevBucket,
+    bucket: &str,
+    key: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    now: OffsetDateTime,
+) -> Result<Response, S3Error> {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or_default())
+        .map_err(|_| error::invalid_argument("The query string is malformed."))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Authentication before anything else is looked at.
     {
         let path = format!("/{bucket}/{key}");
         let received = Received { method: "PUT", path: &path, query: &query, header: &header };
-        let credentials = |id: &str| (id == dev.credentials.access_key_id()).then(|| dev.credentials.clone());
+        let credentials =
+            |id: &str| (id == dev.credentials.access_key_id()).then(|| dev.credentials.clone());
         verify_presigned(&received, &dev.region, now, credentials)?;
     }
     let param = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -58,13 +74,24 @@ async fn receive(dev: &DevBucket, bucket: &str, key: &str, uri: &Uri, headers: &
     }
     let number = match number.parse::<u64>() {
         Ok(n @ 1..=MAX_PART_NUMBER) => n,
-        _ => return Err(error::invalid_argument(format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"))),
+        _ => {
+            return Err(error::invalid_argument(format!(
+                "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+            )))
+        }
     };
     dev.store.pending(bucket, key, &upload_id).await?;
     // Every upload the service starts has SHA-256 checksums: each part must say its own.
-    let expected = header(CHECKSUM_HEADER).ok_or_else(|| error::invalid_argument("x-amz-checksum-sha256 is missing: this upload checks SHA-256 for every part."))?;
-    app::rules::checksum_sha256(&expected).map_err(|_| error::invalid_checksum_value(CHECKSUM_HEADER))?;
-    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok()).ok_or_else(error::missing_content_length)?;
+    let expected = header(CHECKSUM_HEADER).ok_or_else(|| {
+        error::invalid_argument(
+            "x-amz-checksum-sha256 is missing: this upload checks SHA-256 for every part.",
+        )
+    })?;
+    app::rules::checksum_sha256(&expected)
+        .map_err(|_| error::invalid_checksum_value(CHECKSUM_HEADER))?;
+    let declared = header("content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(error::missing_content_length)?;
     if declared > MAX_POST_OBJECT_SIZE {
         return Err(error::entity_too_large(declared, MAX_POST_OBJECT_SIZE));
     }
@@ -90,11 +117,20 @@ async fn receive(dev: &DevBucket, bucket: &str, key: &str, uri: &Uri, headers: &
     if actual != expected {
         return Err(error::bad_digest("x-amz-checksum-sha256"));
     }
-    let part = PartMeta { number, size, etag: format!("\"{}\"", hex::encode(md5.finalize())), checksum_sha256: actual };
+    let part = PartMeta {
+        number,
+        size,
+        etag: format!("\"{}\"", hex::encode(md5.finalize())),
+        checksum_sha256: actual,
+    };
     dev.store.commit_part(&upload_id, temp, &part).await?;
     tracing::info!(target: "audit", event = "dev_bucket_part_stored", bucket, key = %key, part = number, size);
     let mut answer = HeaderMap::new();
     set_header(&mut answer, header::ETAG, &part.etag);
-    set_header(&mut answer, header::HeaderName::from_static(CHECKSUM_HEADER), &part.checksum_sha256);
+    set_header(
+        &mut answer,
+        header::HeaderName::from_static(CHECKSUM_HEADER),
+        &part.checksum_sha256,
+    );
     Ok((StatusCode::OK, answer).into_response())
 }

@@ -206,7 +206,13 @@ impl Store {
     }
 
     /// Moves a fully written temp file into place, metadata first, then the object by rename.
-    pub async fn commit(&self, mut temp: TempObject, paths: &ObjectPaths, key: &str, meta: &ObjectMeta) -> Result<(), S3Error> {
+    pub async fn commit(
+        &self,
+        mut temp: TempObject,
+        paths: &ObjectPaths,
+        key: &str,
+        meta: &ObjectMeta,
+    ) -> Result<(), S3Error> {
         let ObjectPaths { object, meta: meta_path } = paths;
         let internal = |e: io::Error| conflict_or_internal(key, e);
         let mut file = temp.file.take().expect("open until committed");
@@ -226,12 +232,19 @@ impl Store {
     }
 
     /// An object's file and headers, or S3's NoSuchKey.
-    pub async fn open(&self, bucket: &str, key: &str) -> Result<(tokio::fs::File, ObjectMeta), S3Error> {
+    pub async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(tokio::fs::File, ObjectMeta), S3Error> {
         // An unstorable key, a missing sidecar or a directory: all simply "no such key".
         let paths = self.paths(bucket, key).map_err(|_| error::no_such_key())?;
-        let meta = tokio::fs::read(&paths.meta).await.map_err(|_: io::Error| error::no_such_key())?;
+        let meta =
+            tokio::fs::read(&paths.meta).await.map_err(|_: io::Error| error::no_such_key())?;
         let meta: ObjectMeta = serde_json::from_slice(&meta).map_err(|_| error::no_such_key())?;
-        let file = tokio::fs::File::open(&paths.object).await.map_err(|_: io::Error| error::no_such_key())?;
+        let file = tokio::fs::File::open(&paths.object)
+            .await
+            .map_err(|_: io::Error| error::no_such_key())?;
         if !file.metadata().await.map_err(|_: io::Error| error::no_such_key())?.is_file() {
             return Err(error::no_such_key());
         }
@@ -277,7 +290,9 @@ fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<
             let path = entry?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if let Some(relative) = path.strip_prefix(&meta_root).ok().and_then(|p| p.to_str()) {
+            } else if let Some(relative) =
+                path.strip_prefix(&meta_root).ok().and_then(|p| p.to_str())
+            {
                 if let Some(on_disk) = relative.strip_suffix(".json") {
                     let names: Vec<&str> = on_disk.split(std::path::MAIN_SEPARATOR).collect();
                     if let Some(key) = key_of(&names) {
@@ -295,12 +310,18 @@ fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<
             break;
         }
         let Ok(names) = key_segments(&key) else { continue };
-        let meta_path = names.iter().fold(meta_root.clone(), |path, name| path.join(name)).with_extension_json();
+        let meta_path = names
+            .iter()
+            .fold(meta_root.clone(), |path, name| path.join(name))
+            .with_extension_json();
         let object_path = names.iter().fold(root.join(bucket), |path, name| path.join(name));
         let Ok(meta) = std::fs::read(meta_path) else { continue };
         let Ok(meta) = serde_json::from_slice::<ObjectMeta>(&meta) else { continue };
         let Ok(stat) = std::fs::metadata(object_path) else { continue };
-        let modified = stat.modified().map(time::OffsetDateTime::from).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let modified = stat
+            .modified()
+            .map(time::OffsetDateTime::from)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         listed.push(Entry { key, size: stat.len(), etag: meta.etag, modified });
     }
     Ok(listed)
@@ -323,7 +344,9 @@ impl Store {
     /// The objects under `prefix` in key order, as ListObjectsV2 gives them, at most `max`.
     pub async fn list(&self, bucket: &str, prefix: &str, max: usize) -> io::Result<Vec<Entry>> {
         let (root, bucket, prefix) = (self.root.clone(), bucket.to_owned(), prefix.to_owned());
-        tokio::task::spawn_blocking(move || list_tree(&root, &bucket, &prefix, max)).await.map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || list_tree(&root, &bucket, &prefix, max))
+            .await
+            .map_err(io::Error::other)?
     }
 
     /// Removes an object and its headers; a key that is not there is not an error.
@@ -343,9 +366,12 @@ impl Store {
 /// anything else is the server's own failure.
 fn conflict_or_internal(key: &str, err: io::Error) -> S3Error {
     match err.kind() {
-        io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory | io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty => {
-            error::invalid_argument(format!("The dev bucket cannot store {key:?}: it collides with another object's path."))
-        }
+        io::ErrorKind::NotADirectory
+        | io::ErrorKind::IsADirectory
+        | io::ErrorKind::AlreadyExists
+        | io::ErrorKind::DirectoryNotEmpty => error::invalid_argument(format!(
+            "The dev bucket cannot store {key:?}: it collides with another object's path."
+        )),
         _ => {
             tracing::error!(error = %err, "dev bucket write failed");
             error::internal_error()
@@ -372,14 +398,46 @@ mod tests {
         let long = "é".repeat(512);
         let (dots, dot) = (format!("{}..", "a".repeat(200)), format!("{}.", "b".repeat(200)));
         for key in [
-            "../etc/passwd", "a/../../b", "./a", "/absolute", "a//b", "trailing/", "nul\0byte", "back\\slash", "tab\there",
-            "$dollar/${x}", "100%/%2E%2E", "..", ".", "/", "a%+/b", long.as_str(), dots.as_str(), dot.as_str(),
+            "../etc/passwd",
+            "a/../../b",
+            "./a",
+            "/absolute",
+            "a//b",
+            "trailing/",
+            "nul\0byte",
+            "back\\slash",
+            "tab\there",
+            "$dollar/${x}",
+            "100%/%2E%2E",
+            "..",
+            ".",
+            "/",
+            "a%+/b",
+            long.as_str(),
+            dots.as_str(),
+            dot.as_str(),
         ] {
             let paths = store.paths("b", key).unwrap_or_else(|e| panic!("{key:?}: {e}"));
-            assert!(paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"), "{key:?}: {paths:?}");
-            assert!(paths.object.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))), "{key:?}: {paths:?}");
+            assert!(
+                paths.object.starts_with("/data/b/") && paths.meta.starts_with("/data/.meta/b/"),
+                "{key:?}: {paths:?}"
+            );
+            assert!(
+                paths.object.components().all(|c| matches!(
+                    c,
+                    std::path::Component::RootDir | std::path::Component::Normal(_)
+                )),
+                "{key:?}: {paths:?}"
+            );
             let names = key_segments(key).unwrap();
-            assert!(names.iter().all(|n| !n.is_empty() && n.len() <= 255 && !n.contains('/') && n != "." && n != ".."), "{names:?}");
+            assert!(
+                names.iter().all(|n| !n.is_empty()
+                    && n.len() <= 255
+                    && !n.contains('/')
+                    && n != "."
+                    && n != ".."),
+                "{names:?}"
+            );
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             assert_eq!(key_of(&names).as_deref(), Some(key), "{names:?}");
         }

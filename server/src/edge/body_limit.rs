@@ -16,10 +16,18 @@ use app::wire::UploadError;
 pub const MAX_API_BODY: usize = 16 * 1024;
 
 fn too_large() -> Response {
-    let error = UploadError::Refused(format!("the request is too large (at most {} KB)", MAX_API_BODY / 1024));
+    let error = UploadError::Refused(format!(
+        "the request is too large (at most {} KB)",
+        MAX_API_BODY / 1024
+    ));
     let body = serde_json::to_string(&error).expect("errors serialize");
     // `Connection: close`: whatever the client still sends is not read.
-    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, "application/json"), (header::CONNECTION, "close")], body).into_response()
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json"), (header::CONNECTION, "close")],
+        body,
+    )
+        .into_response()
 }
 
 /// axum middleware for `/api/...`.
@@ -27,7 +35,10 @@ pub async fn limit(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_API_BODY as u64) {
         return too_large();
     }

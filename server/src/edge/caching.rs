@@ -21,11 +21,15 @@ const NEVER: HeaderValue = HeaderValue::from_static("no-store");
 /// The `Cache-Control` for a request to `path`, given whether the build hashed its file names
 /// (cargo-leptos `hash-files`) under `pkg_dir`.
 pub fn policy(path: &str, pkg_dir: &str, hashed: bool) -> HeaderValue {
-    let in_pkg = path.strip_prefix('/').and_then(|rest| rest.strip_prefix(pkg_dir)).is_some_and(|rest| rest.starts_with('/'));
+    let in_pkg = path
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(pkg_dir))
+        .is_some_and(|rest| rest.starts_with('/'));
     if in_pkg {
         return if hashed { IMMUTABLE } else { REVALIDATE };
     }
-    let is_asset = path.rsplit_once('.').is_some_and(|(_, ext)| matches!(ext, "svg" | "ico" | "png" | "txt"));
+    let is_asset =
+        path.rsplit_once('.').is_some_and(|(_, ext)| matches!(ext, "svg" | "ico" | "png" | "txt"));
     if is_asset {
         A_DAY
     } else {
@@ -52,7 +56,8 @@ pub async fn set(State(assets): State<Assets>, request: Request, next: Next) -> 
     let value = policy(request.uri().path(), &assets.pkg_dir, assets.hashed);
     let mut response = next.run(request).await;
     let status = response.status();
-    let value = if status.is_success() || status == StatusCode::NOT_MODIFIED { value } else { NEVER };
+    let value =
+        if status.is_success() || status == StatusCode::NOT_MODIFIED { value } else { NEVER };
     response.headers_mut().entry(header::CACHE_CONTROL).or_insert(value);
     response
 }

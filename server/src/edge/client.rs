@@ -19,7 +19,9 @@ impl TrustedProxies {
             let net = item
                 .parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("expected CIDRs such as 10.0.0.0/8 or ::1/128, got {item:?}"))?;
+                .map_err(|_| {
+                    format!("expected CIDRs such as 10.0.0.0/8 or ::1/128, got {item:?}")
+                })?;
             nets.push(net);
         }
         Ok(Self(nets))
@@ -63,10 +65,17 @@ impl TrustedProxies {
 
     /// Whether the browser reached the site over https: the request's own scheme, or a trusted
     /// proxy's `X-Forwarded-Proto`.
-    pub fn https(&self, peer: Option<IpAddr>, own_scheme: Option<&str>, headers: &HeaderMap) -> bool {
+    pub fn https(
+        &self,
+        peer: Option<IpAddr>,
+        own_scheme: Option<&str>,
+        headers: &HeaderMap,
+    ) -> bool {
         own_scheme == Some("https")
             || (peer.is_some_and(|p| self.trusts(p))
-                && headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
+                && headers
+                    .get("x-forwarded-proto")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
     }
 }
 
@@ -114,11 +123,20 @@ mod tests {
         // A trusted peer with no header, or one of garbage, is itself the client.
         assert_eq!(proxies.client(ip("127.0.0.1"), &headers(&[])), ip("127.0.0.1"));
         assert_eq!(proxies.client(ip("127.0.0.1"), &headers(&["nonsense"])), ip("127.0.0.1"));
-        assert_eq!(proxies.client(ip("127.0.0.1"), &headers(&["203.0.113.9, nonsense"])), ip("127.0.0.1"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &headers(&["203.0.113.9, nonsense"])),
+            ip("127.0.0.1")
+        );
         // Mapped IPv4 is IPv4, whichever way it arrives.
-        assert_eq!(proxies.client(ip("::ffff:127.0.0.1"), &headers(&["::ffff:203.0.113.9"])), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("::ffff:127.0.0.1"), &headers(&["::ffff:203.0.113.9"])),
+            ip("203.0.113.9")
+        );
         // Only trusted hops all the way: the leftmost is the client.
-        assert_eq!(proxies.client(ip("127.0.0.1"), &headers(&["10.0.0.1, 10.0.0.2"])), ip("10.0.0.1"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &headers(&["10.0.0.1, 10.0.0.2"])),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

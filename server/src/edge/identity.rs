@@ -79,7 +79,10 @@ fn from_return_token(key: &Sessions, request: &http::request::Parts) -> Option<R
 pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Next) -> Response {
     // The address through the extractor, which knows both real connections and test mocks.
     let (mut parts, body) = request.into_parts();
-    let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &()).await.ok().map(|ConnectInfo(addr)| addr.ip());
+    let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .map(|ConnectInfo(addr)| addr.ip());
     let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
     let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
     let (id, scope, minted) = match from_cookies(&key, &parts.headers, secure) {
@@ -90,22 +93,30 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
             Some(pass) => (pass.uploader, Some(pass.directory), false),
             None => {
                 let fresh = uuid::Uuid::new_v4().simple().to_string();
-                (UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"), None, true)
+                (
+                    UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"),
+                    None,
+                    true,
+                )
             }
         },
     };
-    let identity = Identity { requester: Requester { uploader: id.clone(), ip, scope, new_visitor: minted }, https: secure };
+    let identity = Identity {
+        requester: Requester { uploader: id.clone(), ip, scope, new_visitor: minted },
+        https: secure,
+    };
     identity.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
     if minted {
-        let cookie = Cookie::build((if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }, key.seal(&id)))
-            .path("/")
-            .http_only(true)
-            .secure(secure)
-            .same_site(SameSite::Strict)
-            .max_age(cookie::time::Duration::days(365))
-            .build();
+        let cookie =
+            Cookie::build((if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }, key.seal(&id)))
+                .path("/")
+                .http_only(true)
+                .secure(secure)
+                .same_site(SameSite::Strict)
+                .max_age(cookie::time::Duration::days(365))
+                .build();
         if let Ok(value) = cookie.to_string().parse() {
             response.headers_mut().append(SET_COOKIE, value);
         }
@@ -137,7 +148,11 @@ mod tests {
     fn return_tokens_are_not_cookies() {
         let key = sessions();
         let id = UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        let pass = ReturnPass { uploader: id.clone(), directory: format!("uploads/{}/d/", id.as_str()), expires: i64::MAX };
+        let pass = ReturnPass {
+            uploader: id.clone(),
+            directory: format!("uploads/{}/d/", id.as_str()),
+            expires: i64::MAX,
+        };
         assert_eq!(key.open(&pass.seal(&key.key)), None);
     }
 }

@@ -37,10 +37,15 @@ impl Readiness {
             return Err("shutting down".into());
         }
         if let Some(objects) = &self.objects {
-            objects.reachable().await.map_err(|err| format!("the bucket does not answer: {err}"))?;
+            objects
+                .reachable()
+                .await
+                .map_err(|err| format!("the bucket does not answer: {err}"))?;
         }
         if let Some(shared) = &self.shared {
-            shared.ping().await.map_err(|err| format!("the shared store ({}) does not answer: {err}", shared.address()))?;
+            shared.ping().await.map_err(|err| {
+                format!("the shared store ({}) does not answer: {err}", shared.address())
+            })?;
         }
         Ok(())
     }
@@ -58,6 +63,8 @@ async fn readyz(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
 
 /// `app` with `/readyz`, and every response naming `instance`.
 pub fn operable(app: Router, readiness: Arc<Readiness>, instance: &str) -> Router {
-    let name = HeaderValue::from_str(instance).unwrap_or_else(|_| HeaderValue::from_static("server"));
-    app.route("/readyz", get(readyz).with_state(readiness)).layer(SetResponseHeaderLayer::overriding(INSTANCE_HEADER, name))
+    let name =
+        HeaderValue::from_str(instance).unwrap_or_else(|_| HeaderValue::from_static("server"));
+    app.route("/readyz", get(readyz).with_state(readiness))
+        .layer(SetResponseHeaderLayer::overriding(INSTANCE_HEADER, name))
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use app::{service::UploadService, shell, App};
 use axum::{routing::get, Router};
 use http::{header, HeaderValue};
-use tower_http::set_header::SetResponseHeaderLayer;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::{body_limit, caching, identity, same_origin};
 use crate::metrics::Metrics;
@@ -59,11 +59,17 @@ pub fn app(
         // Hashed assets kept a year, pages never (every answer, refusals included).
         .layer(axum::middleware::from_fn_with_state(assets, caching::set))
         // Pages carry return tokens and view links in URLs: never send them on as a referrer.
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .with_state(site)
 }
 
-async fn no_dot_segments(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn no_dot_segments(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     if request.uri().path().split('/').any(|segment| segment == "." || segment == "..") {
         return (http::StatusCode::NOT_FOUND, "not found").into_response();
@@ -76,7 +82,13 @@ pub fn metrics(metrics: Arc<Metrics>) -> Router {
     Router::new().route(
         "/metrics",
         get(move || async move {
-            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode())
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                metrics.encode(),
+            )
         }),
     )
 }

@@ -20,7 +20,8 @@ fn cross_site(request: &Request) -> Option<String> {
     }
     let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("invalid");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+    let same =
+        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
     (!same).then(|| format!("Origin: {origin}"))
 }
 
@@ -30,7 +31,11 @@ pub async fn only(State(metrics): State<Arc<Metrics>>, request: Request, next: N
         if let Some(why) = cross_site(&request) {
             metrics.cross_site_refused();
             tracing::warn!(target: "audit", event = "cross_site_refused", path = request.uri().path(), reason = %why);
-            return (StatusCode::FORBIDDEN, "cross-site requests to the upload service are refused").into_response();
+            return (
+                StatusCode::FORBIDDEN,
+                "cross-site requests to the upload service are refused",
+            )
+                .into_response();
         }
     }
     next.run(request).await

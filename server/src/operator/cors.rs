@@ -7,13 +7,18 @@ use super::brief;
 /// The id of the rule `server cors` writes; rules with other ids are left alone.
 pub const CORS_RULE_ID: &str = "browser-uploads";
 /// What the page reads from the bucket's answers (a part's ETag is what completing needs).
-pub const EXPOSED_HEADERS: [&str; 4] = ["ETag", "Location", "x-amz-request-id", "x-amz-checksum-sha256"];
+pub const EXPOSED_HEADERS: [&str; 4] =
+    ["ETag", "Location", "x-amz-request-id", "x-amz-checksum-sha256"];
 /// What the page sends with a part, beside what browsers send anyway.
 pub const PART_HEADERS: [&str; 2] = ["x-amz-checksum-sha256", "content-type"];
 
 /// The rule browsers need to POST forms and PUT parts from `origins` and read the answers.
 pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
-    let mut rule = CorsRule::builder().id(CORS_RULE_ID).allowed_methods("POST").allowed_methods("PUT").max_age_seconds(3000);
+    let mut rule = CorsRule::builder()
+        .id(CORS_RULE_ID)
+        .allowed_methods("POST")
+        .allowed_methods("PUT")
+        .max_age_seconds(3000);
     for header in PART_HEADERS {
         rule = rule.allowed_headers(header);
     }
@@ -30,9 +35,12 @@ pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
 fn allows(rules: &[CorsRule], origin: &str, method: &str, headers: &[&str]) -> bool {
     let origin = origin.trim_end_matches('/');
     rules.iter().any(|rule| {
-        let origin_ok = rule.allowed_origins().iter().any(|o| o == "*" || o.trim_end_matches('/') == origin);
+        let origin_ok =
+            rule.allowed_origins().iter().any(|o| o == "*" || o.trim_end_matches('/') == origin);
         let method_ok = rule.allowed_methods().iter().any(|m| m.eq_ignore_ascii_case(method));
-        let headers_ok = headers.iter().all(|h| rule.allowed_headers().iter().any(|a| a == "*" || a.eq_ignore_ascii_case(h)));
+        let headers_ok = headers
+            .iter()
+            .all(|h| rule.allowed_headers().iter().any(|a| a == "*" || a.eq_ignore_ascii_case(h)));
         let etag_ok = rule.expose_headers().iter().any(|h| h.eq_ignore_ascii_case("ETag"));
         origin_ok && method_ok && headers_ok && etag_ok
     })
@@ -49,17 +57,30 @@ pub fn allows_parts_from(rules: &[CorsRule], origin: &str) -> bool {
 }
 
 /// `server cors --origin URL...`: replaces this tool's rule, keeping any others.
-pub async fn cors(client: &aws_sdk_s3::Client, bucket: &str, origins: &[String]) -> Result<String, String> {
+pub async fn cors(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    origins: &[String],
+) -> Result<String, String> {
     let existing = match client.get_bucket_cors().bucket(bucket).send().await {
         Ok(answer) => answer.cors_rules.unwrap_or_default(),
         // No CORS configuration yet is the usual start.
-        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => Vec::new(),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.meta().code())
+                == Some("NoSuchCORSConfiguration") =>
+        {
+            Vec::new()
+        }
         Err(err) => return Err(format!("reading the bucket's CORS rules failed: {}", brief(&err))),
     };
-    let mut rules: Vec<CorsRule> = existing.into_iter().filter(|r| r.id() != Some(CORS_RULE_ID)).collect();
+    let mut rules: Vec<CorsRule> =
+        existing.into_iter().filter(|r| r.id() != Some(CORS_RULE_ID)).collect();
     let kept = rules.len();
     rules.push(upload_rule(origins)?);
-    let configuration = CorsConfiguration::builder().set_cors_rules(Some(rules)).build().map_err(|err| err.to_string())?;
+    let configuration = CorsConfiguration::builder()
+        .set_cors_rules(Some(rules))
+        .build()
+        .map_err(|err| err.to_string())?;
     client
         .put_bucket_cors()
         .bucket(bucket)
@@ -84,11 +105,22 @@ mod tests {
         assert!(allows_parts_from(&rules, "https://app.example"));
         assert!(!allows_uploads_from(&rules, "https://evil.example"));
         assert!(!allows_parts_from(&rules, "https://evil.example"));
-        let post_only = CorsRule::builder().allowed_origins("*").allowed_methods("POST").allowed_headers("*").expose_headers("ETag").build().unwrap();
+        let post_only = CorsRule::builder()
+            .allowed_origins("*")
+            .allowed_methods("POST")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .build()
+            .unwrap();
         assert!(allows_uploads_from(std::slice::from_ref(&post_only), "https://app.example"));
         assert!(!allows_parts_from(&[post_only], "https://app.example"), "parts need PUT");
         assert_eq!(rules[0].expose_headers(), EXPOSED_HEADERS);
-        let get_only = CorsRule::builder().allowed_origins("*").allowed_methods("GET").expose_headers("ETag").build().unwrap();
+        let get_only = CorsRule::builder()
+            .allowed_origins("*")
+            .allowed_methods("GET")
+            .expose_headers("ETag")
+            .build()
+            .unwrap();
         assert!(!allows_uploads_from(&[get_only], "https://app.example"));
     }
 }

@@ -81,7 +81,11 @@ fn note(what: String) -> Check {
 /// Every check, in order.
 pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str) -> Vec<Check> {
     let bucket = uploads.config().bucket.as_str();
-    let mut checks = vec![ok(format!("bucket {bucket} in region {}, forms POSTed to {}", uploads.config().region, uploads.post_url()))];
+    let mut checks = vec![ok(format!(
+        "bucket {bucket} in region {}, forms POSTed to {}",
+        uploads.config().region,
+        uploads.post_url()
+    ))];
 
     let now = uploads.now();
     let probe = UploaderId::parse(&"0".repeat(32)).expect("32 hex digits");
@@ -158,14 +162,21 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
 
     // Confirming HEADs objects under uploads/: a key that is not there answers 404 only to
     // credentials holding s3:GetObject there and s3:ListBucket (403 otherwise).
-    let missing = format!("uploads/{}/doctor-probe-{}", probe.as_str(), uuid::Uuid::new_v4().simple());
+    let missing =
+        format!("uploads/{}/doctor-probe-{}", probe.as_str(), uuid::Uuid::new_v4().simple());
     let iam_fix = "grant s3:GetObject on the uploads/ prefix and s3:ListBucket on the bucket (see: server iam-policy)";
     checks.push(match client.head_object().bucket(bucket).key(&missing).send().await {
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            ok("IAM: s3:GetObject and s3:ListBucket on uploads/ (a missing key answers 404, not 403)".into())
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => ok(
+            "IAM: s3:GetObject and s3:ListBucket on uploads/ (a missing key answers 404, not 403)"
+                .into(),
+        ),
+        Ok(_) => fail(
+            format!("IAM: a probe key that should not exist is there: {missing}"),
+            "delete it; nothing else writes doctor-probe keys",
+        ),
+        Err(err) => {
+            fail(format!("IAM: a HeadObject under uploads/ answered {}", brief(&err)), iam_fix)
         }
-        Ok(_) => fail(format!("IAM: a probe key that should not exist is there: {missing}"), "delete it; nothing else writes doctor-probe keys"),
-        Err(err) => fail(format!("IAM: a HeadObject under uploads/ answered {}", brief(&err)), iam_fix),
     });
     checks.push(note(format!(
         "IAM, not visible from here: {} (the first upload tells), s3:DeleteObject on uploads/ (removing an upload that is not what was signed), s3:PutBucketCORS (server cors tells); server iam-policy prints what is needed",
@@ -203,7 +214,10 @@ mod tests {
 
     #[test]
     fn http_dates_parse() {
-        assert_eq!(parse_http_date("Sat, 28 Nov 2026 12:00:05 GMT"), Some(datetime!(2026-11-28 12:00:05 UTC)));
+        assert_eq!(
+            parse_http_date("Sat, 28 Nov 2026 12:00:05 GMT"),
+            Some(datetime!(2026-11-28 12:00:05 UTC))
+        );
         assert_eq!(parse_http_date("yesterday"), None);
     }
 }

@@ -66,20 +66,35 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
     let uploads = format!("{bucket}/uploads/*");
     // What a browser's upload needs (a POST, the parts of a multipart upload): the same actions
     // as each uploader's STS session policy (`credentials::session_policy`).
-    const UPLOADING: [&str; 3] = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
-    let sign = statement("SignUploadsUnderTheUploadsPrefix", &UPLOADING, std::slice::from_ref(&uploads));
+    const UPLOADING: [&str; 3] =
+        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
+    let sign =
+        statement("SignUploadsUnderTheUploadsPrefix", &UPLOADING, std::slice::from_ref(&uploads));
     // HeadObject (confirming) and the presigned view links need GetObject; removing an object
     // that is not what was signed needs DeleteObject; "Your uploads" (ListObjectsV2), HeadBucket
     // (doctor) and a 404 rather than a 403 for a missing object need ListBucket.
     let own_calls = [
-        statement("ConfirmAndViewUploads", &["s3:GetObject", "s3:DeleteObject"], std::slice::from_ref(&uploads)),
+        statement(
+            "ConfirmAndViewUploads",
+            &["s3:GetObject", "s3:DeleteObject"],
+            std::slice::from_ref(&uploads),
+        ),
         statement("CheckTheBucket", &["s3:ListBucket"], std::slice::from_ref(&bucket)),
-        statement("OperatorCorsCommands", &["s3:GetBucketCORS", "s3:PutBucketCORS"], std::slice::from_ref(&bucket)),
-        statement("OperatorLifecycleCommands", &["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"], std::slice::from_ref(&bucket)),
+        statement(
+            "OperatorCorsCommands",
+            &["s3:GetBucketCORS", "s3:PutBucketCORS"],
+            std::slice::from_ref(&bucket),
+        ),
+        statement(
+            "OperatorLifecycleCommands",
+            &["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"],
+            std::slice::from_ref(&bucket),
+        ),
     ];
     // The server starts, lists, completes and aborts multipart uploads with its own credentials
     // (Create and Complete are s3:PutObject): with STS, those need them too.
-    let multipart = statement("StartAndFinishMultipartUploads", &UPLOADING, std::slice::from_ref(&uploads));
+    let multipart =
+        statement("StartAndFinishMultipartUploads", &UPLOADING, std::slice::from_ref(&uploads));
     match config.sts.as_ref().map(|sts| &sts.mode) {
         None => IamPolicies {
             base_credentials: document([vec![sign], own_calls.to_vec()].concat()),
@@ -87,10 +102,17 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
             role_trust: None,
         },
         Some(StsMode::AssumeRole { role_arn }) => {
-            let assume = statement("AssumeTheUploadRole", &["sts:AssumeRole"], std::slice::from_ref(role_arn));
-            let trusted = principal
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("arn:{partition}:iam::{}:root", account_of(role_arn).unwrap_or("ACCOUNT_ID")));
+            let assume = statement(
+                "AssumeTheUploadRole",
+                &["sts:AssumeRole"],
+                std::slice::from_ref(role_arn),
+            );
+            let trusted = principal.map(str::to_owned).unwrap_or_else(|| {
+                format!(
+                    "arn:{partition}:iam::{}:root",
+                    account_of(role_arn).unwrap_or("ACCOUNT_ID")
+                )
+            });
             IamPolicies {
                 base_credentials: document([vec![assume, multipart], own_calls.to_vec()].concat()),
                 // Each uploader's session policy narrows this to `uploads/<uploader-id>/*`.
@@ -107,11 +129,19 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
             }
         }
         Some(StsMode::Federation) => {
-            let federated = format!("arn:{partition}:sts::{}:federated-user/*", account_id.unwrap_or("ACCOUNT_ID"));
-            let federate = statement("FederateUploaders", &["sts:GetFederationToken"], &[federated]);
+            let federated = format!(
+                "arn:{partition}:sts::{}:federated-user/*",
+                account_id.unwrap_or("ACCOUNT_ID")
+            );
+            let federate =
+                statement("FederateUploaders", &["sts:GetFederationToken"], &[federated]);
             // A federated session may do what both the user and its session policy allow: the
             // user keeps PutObject on the prefix, each session only its uploader's part.
-            IamPolicies { base_credentials: document([vec![federate, sign], own_calls.to_vec()].concat()), role_permissions: None, role_trust: None }
+            IamPolicies {
+                base_credentials: document([vec![federate, sign], own_calls.to_vec()].concat()),
+                role_permissions: None,
+                role_trust: None,
+            }
         }
     }
 }
@@ -122,11 +152,13 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::from_lookup(|name| {
-            pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()).or_else(|| match name {
-                "UPLOAD_BUCKET" => Some("my-uploads".into()),
-                "AWS_REGION" => Some("eu-west-1".into()),
-                _ => None,
-            })
+            pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()).or_else(
+                || match name {
+                    "UPLOAD_BUCKET" => Some("my-uploads".into()),
+                    "AWS_REGION" => Some("eu-west-1".into()),
+                    _ => None,
+                },
+            )
         })
         .unwrap()
     }
@@ -137,8 +169,17 @@ mod tests {
             .unwrap()
             .iter()
             .flat_map(|s| {
-                let resources: Vec<String> = s["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
-                s["Action"].as_array().unwrap().iter().map(move |a| (a.as_str().unwrap().to_owned(), resources.clone()))
+                let resources: Vec<String> = s["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .collect();
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |a| (a.as_str().unwrap().to_owned(), resources.clone()))
             })
             .collect()
     }
@@ -147,7 +188,13 @@ mod tests {
     fn fixed_keys_sign_and_check_under_the_prefix_only() {
         let p = policies(&config(&[]), None, None);
         let granted = actions(&p.base_credentials);
-        assert!(granted.contains(&("s3:PutObject".into(), vec!["arn:aws:s3:::my-uploads/uploads/*".into()])), "{granted:?}");
+        assert!(
+            granted.contains(&(
+                "s3:PutObject".into(),
+                vec!["arn:aws:s3:::my-uploads/uploads/*".into()]
+            )),
+            "{granted:?}"
+        );
         assert!(granted.contains(&("s3:ListBucket".into(), vec!["arn:aws:s3:::my-uploads".into()])));
         assert!(p.role_permissions.is_none() && p.role_trust.is_none());
     }
@@ -158,12 +205,26 @@ mod tests {
         let p = policies(&config(&[("UPLOAD_ROLE_ARN", role)]), None, None);
         let base = actions(&p.base_credentials);
         assert!(base.contains(&("sts:AssumeRole".into(), vec![role.into()])));
-        assert!(!p.base_credentials.to_string().contains("SignUploadsUnderTheUploadsPrefix"), "signing uses the role: {base:?}");
-        let uploading = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"].map(|a| (a.to_string(), vec!["arn:aws:s3:::my-uploads/uploads/*".to_string()]));
+        assert!(
+            !p.base_credentials.to_string().contains("SignUploadsUnderTheUploadsPrefix"),
+            "signing uses the role: {base:?}"
+        );
+        let uploading = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+            .map(|a| (a.to_string(), vec!["arn:aws:s3:::my-uploads/uploads/*".to_string()]));
         assert_eq!(actions(p.role_permissions.as_ref().unwrap()), uploading);
-        assert_eq!(p.role_trust.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
-        let named = policies(&config(&[("UPLOAD_ROLE_ARN", role)]), Some("arn:aws:iam::123456789012:role/web"), None);
-        assert_eq!(named.role_trust.unwrap()["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:role/web");
+        assert_eq!(
+            p.role_trust.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::123456789012:root"
+        );
+        let named = policies(
+            &config(&[("UPLOAD_ROLE_ARN", role)]),
+            Some("arn:aws:iam::123456789012:role/web"),
+            None,
+        );
+        assert_eq!(
+            named.role_trust.unwrap()["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::123456789012:role/web"
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! tab, a crash), so their parts do not cost storage forever; the bucket's other rules are kept.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html>
 
-use aws_sdk_s3::types::{AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter};
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule,
+    LifecycleRuleFilter,
+};
 
 use super::brief;
 
@@ -15,7 +18,9 @@ pub fn abort_rule(days: i32) -> Result<LifecycleRule, String> {
         .id(LIFECYCLE_RULE_ID)
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("uploads/").build())
-        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build(),
+        )
         .build()
         .map_err(|err| err.to_string())
 }
@@ -34,16 +39,31 @@ pub fn abort_days(rules: &[LifecycleRule]) -> Option<i32> {
 }
 
 /// `server lifecycle [--days N]`: replaces this tool's rule, keeping any others.
-pub async fn lifecycle(client: &aws_sdk_s3::Client, bucket: &str, days: i32) -> Result<String, String> {
+pub async fn lifecycle(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    days: i32,
+) -> Result<String, String> {
     let existing = match client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
         Ok(answer) => answer.rules.unwrap_or_default(),
-        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchLifecycleConfiguration") => Vec::new(),
-        Err(err) => return Err(format!("reading the bucket's lifecycle rules failed: {}", brief(&err))),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.meta().code())
+                == Some("NoSuchLifecycleConfiguration") =>
+        {
+            Vec::new()
+        }
+        Err(err) => {
+            return Err(format!("reading the bucket's lifecycle rules failed: {}", brief(&err)))
+        }
     };
-    let mut rules: Vec<LifecycleRule> = existing.into_iter().filter(|r| r.id() != Some(LIFECYCLE_RULE_ID)).collect();
+    let mut rules: Vec<LifecycleRule> =
+        existing.into_iter().filter(|r| r.id() != Some(LIFECYCLE_RULE_ID)).collect();
     let kept = rules.len();
     rules.push(abort_rule(days)?);
-    let configuration = BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().map_err(|err| err.to_string())?;
+    let configuration = BucketLifecycleConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|err| err.to_string())?;
     client
         .put_bucket_lifecycle_configuration()
         .bucket(bucket)
@@ -64,11 +84,19 @@ mod tests {
         let elsewhere = LifecycleRule::builder()
             .status(ExpirationStatus::Enabled)
             .filter(LifecycleRuleFilter::builder().prefix("logs/").build())
-            .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(3).build())
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(3).build(),
+            )
             .build()
             .unwrap();
         assert_eq!(abort_days(std::slice::from_ref(&elsewhere)), None);
-        let disabled = LifecycleRule::builder().status(ExpirationStatus::Disabled).abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build()).build().unwrap();
+        let disabled = LifecycleRule::builder()
+            .status(ExpirationStatus::Disabled)
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build(),
+            )
+            .build()
+            .unwrap();
         assert_eq!(abort_days(&[disabled, elsewhere]), None);
     }
 }

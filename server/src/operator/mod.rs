@@ -30,15 +30,20 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
     if let Command::IamPolicy(args) = &command {
         return finish(iam_policy(&config, args));
     }
-    let (uploads, client) = match crate::aws::bucket_uploads(config, Arc::new(Metrics::new())).await {
+    let (uploads, client) = match crate::aws::bucket_uploads(config, Arc::new(Metrics::new())).await
+    {
         Ok(configured) => configured,
         Err(err) => return crate::config_error(err),
     };
     match command {
         Command::Serve | Command::IamPolicy(_) => unreachable!("served or printed above"),
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
-        Command::Cors(args) => finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await),
-        Command::Lifecycle(args) => finish(lifecycle::lifecycle(&client, &uploads.config().bucket, args.days).await),
+        Command::Cors(args) => {
+            finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await)
+        }
+        Command::Lifecycle(args) => {
+            finish(lifecycle::lifecycle(&client, &uploads.config().bucket, args.days).await)
+        }
         Command::Doctor(args) => {
             let origin = args.origin.unwrap_or_else(default_origin);
             if doctor::print(&doctor::checks(&uploads, &client, &origin).await) {
@@ -52,7 +57,8 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
 
 /// The app's own origin, where Leptos serves it (`LEPTOS_SITE_ADDR`, default 127.0.0.1:3000).
 fn default_origin() -> String {
-    let addr = leptos::config::get_configuration(None).map(|conf| conf.leptos_options.site_addr.to_string());
+    let addr = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options.site_addr.to_string());
     format!("http://{}", addr.unwrap_or_else(|_| "127.0.0.1:3000".into()))
 }
 
@@ -61,7 +67,14 @@ fn iam_policy(config: &Config, args: &IamPolicyArgs) -> Result<String, String> {
     let json = match args.document.as_deref() {
         None => policies.to_json(),
         Some(name) => policies.document(name).cloned().ok_or_else(|| {
-            format!("no document {name:?} in this mode; it has: {}", policies.to_json().as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default())
+            format!(
+                "no document {name:?} in this mode; it has: {}",
+                policies
+                    .to_json()
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            )
         })?,
     };
     Ok(serde_json::to_string_pretty(&json).expect("JSON values serialize"))
@@ -88,9 +101,16 @@ where
 {
     match err {
         SdkError::ServiceError(service) => {
-            let status = err.raw_response().map(|r| format!("HTTP {}: ", r.status().as_u16())).unwrap_or_default();
+            let status = err
+                .raw_response()
+                .map(|r| format!("HTTP {}: ", r.status().as_u16()))
+                .unwrap_or_default();
             let meta = service.err();
-            format!("{status}{} {}", meta.code().unwrap_or("error"), meta.message().unwrap_or("(no message)"))
+            format!(
+                "{status}{} {}",
+                meta.code().unwrap_or("error"),
+                meta.message().unwrap_or("(no message)")
+            )
         }
         SdkError::TimeoutError(_) => "timed out".into(),
         other => {
@@ -102,4 +122,3 @@ where
         }
     }
 }
-

@@ -19,11 +19,17 @@ struct FormJson {
 /// The uploader a CLI-signed key belongs to: with STS, credentials are scoped to
 /// `uploads/<uploader-id>/`, so the key must be under such a prefix.
 fn uploader_of(key: &str, sts: bool) -> Result<UploaderId, String> {
-    let from_key = key.strip_prefix("uploads/").and_then(|rest| rest.split_once('/')).and_then(|(id, _)| UploaderId::parse(id));
+    let from_key = key
+        .strip_prefix("uploads/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(id, _)| UploaderId::parse(id));
     match from_key {
         Some(id) => Ok(id),
         None if !sts => Ok(UploaderId::parse(&"0".repeat(32)).expect("32 hex digits")),
-        None => Err("with STS credentials, --key must be under uploads/<uploader-id>/ (32 hex digits)".into()),
+        None => {
+            Err("with STS credentials, --key must be under uploads/<uploader-id>/ (32 hex digits)"
+                .into())
+        }
     }
 }
 
@@ -33,16 +39,19 @@ pub async fn sign(uploads: &Uploads, args: SignArgs) -> Result<String, String> {
         (Some(n), _, _) => SizeRule::Exact(n),
         (None, Some(max), _) => SizeRule::Range { min: 1, max },
         (None, None, Some(file)) => {
-            let len = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
+            let len =
+                std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
             SizeRule::Exact(len)
         }
         (None, None, None) => return Err("give --size N, --max-size N or --curl FILE".into()),
     };
-    if matches!(size, SizeRule::Exact(n) | SizeRule::Range { max: n, .. } if n > MAX_POST_OBJECT_SIZE) {
+    if matches!(size, SizeRule::Exact(n) | SizeRule::Range { max: n, .. } if n > MAX_POST_OBJECT_SIZE)
+    {
         return Err(format!("one POST carries at most 5 GiB ({MAX_POST_OBJECT_SIZE} bytes)"));
     }
     if let Some(sum) = &args.checksum_sha256 {
-        app::rules::checksum_sha256(sum).map_err(|_| "--checksum-sha256 must be the base64 of a 32-byte SHA-256 digest")?;
+        app::rules::checksum_sha256(sum)
+            .map_err(|_| "--checksum-sha256 must be the base64 of a 32-byte SHA-256 digest")?;
     }
 
     let uploader = uploader_of(&args.key, uploads.credentials_per_uploader())?;
@@ -99,7 +108,11 @@ mod tests {
 
     #[test]
     fn curl_sends_fields_in_order_and_the_file_last() {
-        let cmd = curl_command("http://h/b", &[("key".into(), "a b".into()), ("policy".into(), "@x".into())], "f.txt");
+        let cmd = curl_command(
+            "http://h/b",
+            &[("key".into(), "a b".into()), ("policy".into(), "@x".into())],
+            "f.txt",
+        );
         let key = cmd.find("'key=a b'").unwrap();
         let policy = cmd.find("'policy=@x'").unwrap();
         let file = cmd.find("-F 'file=@f.txt'").unwrap();

@@ -40,8 +40,15 @@ fn starts_with_allowed(field: &str) -> bool {
     let field = field.to_ascii_lowercase();
     matches!(
         field.as_str(),
-        "acl" | "key" | "content-type" | "cache-control" | "content-disposition" | "content-encoding"
-            | "expires" | "success_action_redirect" | "redirect"
+        "acl"
+            | "key"
+            | "content-type"
+            | "cache-control"
+            | "content-disposition"
+            | "content-encoding"
+            | "expires"
+            | "success_action_redirect"
+            | "redirect"
     ) || field.starts_with("x-amz-meta-")
 }
 
@@ -92,7 +99,10 @@ fn needs_escaping(bytes: &[u8]) -> bool {
     for word in &mut words {
         let x = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
         let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if below_space || has_zero_byte(x ^ (ONES * u64::from(b'"'))) || has_zero_byte(x ^ (ONES * u64::from(b'\\'))) {
+        if below_space
+            || has_zero_byte(x ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(x ^ (ONES * u64::from(b'\\')))
+        {
             return true;
         }
     }
@@ -104,7 +114,10 @@ impl<'a> Condition<'a> {
         Self::Eq { field: field.into(), value: value.into() }
     }
 
-    pub fn starts_with(field: impl Into<Cow<'a, str>>, prefix: impl Into<Cow<'a, str>>) -> Result<Self, ConditionError> {
+    pub fn starts_with(
+        field: impl Into<Cow<'a, str>>,
+        prefix: impl Into<Cow<'a, str>>,
+    ) -> Result<Self, ConditionError> {
         let field = field.into();
         if !starts_with_allowed(&field) {
             return Err(ConditionError::StartsWithNotAllowed(field.into_owned()));
@@ -136,7 +149,9 @@ impl<'a> Condition<'a> {
     pub fn accepts(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (Condition::Eq { value: want, .. }, Some(got)) => got == want,
-            (Condition::StartsWith { field, prefix }, Some(got)) if field.eq_ignore_ascii_case("content-type") => {
+            (Condition::StartsWith { field, prefix }, Some(got))
+                if field.eq_ignore_ascii_case("content-type") =>
+            {
                 got.split(',').all(|part| part.trim_start().starts_with(prefix.as_ref()))
             }
             (Condition::StartsWith { prefix, .. }, Some(got)) => got.starts_with(prefix.as_ref()),
@@ -176,7 +191,9 @@ impl Condition<'static> {
         match value {
             Value::Object(map) if map.len() == 1 => {
                 let (field, value) = map.iter().next().expect("one entry");
-                let value = value.as_str().ok_or_else(|| format!("the value of {{\"{field}\": ..}} must be a string"))?;
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("the value of {{\"{field}\": ..}} must be a string"))?;
                 Ok(Condition::eq(field.clone(), value.to_owned()))
             }
             Value::Array(items) if items.len() == 3 => {
@@ -186,19 +203,31 @@ impl Condition<'static> {
                         let field = items[1]
                             .as_str()
                             .and_then(|f| f.strip_prefix('$'))
-                            .ok_or_else(|| format!("the field in {} must be a string starting with $", shown()))?;
-                        let value = items[2].as_str().ok_or_else(|| format!("the value in {} must be a string", shown()))?;
+                            .ok_or_else(|| {
+                                format!("the field in {} must be a string starting with $", shown())
+                            })?;
+                        let value = items[2]
+                            .as_str()
+                            .ok_or_else(|| format!("the value in {} must be a string", shown()))?;
                         if op.as_deref() == Some("eq") {
                             Ok(Condition::eq(field.to_owned(), value.to_owned()))
                         } else {
-                            Condition::starts_with(field.to_owned(), value.to_owned()).map_err(|e| e.to_string())
+                            Condition::starts_with(field.to_owned(), value.to_owned())
+                                .map_err(|e| e.to_string())
                         }
                     }
                     Some("content-length-range") => {
-                        let bound = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+                        let bound = |v: &Value| {
+                            v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        };
                         match (bound(&items[1]), bound(&items[2])) {
-                            (Some(min), Some(max)) => Condition::content_length_range(min, max).map_err(|e| e.to_string()),
-                            _ => Err(format!("the bounds in {} must be non-negative integers", shown())),
+                            (Some(min), Some(max)) => {
+                                Condition::content_length_range(min, max).map_err(|e| e.to_string())
+                            }
+                            _ => Err(format!(
+                                "the bounds in {} must be non-negative integers",
+                                shown()
+                            )),
                         }
                     }
                     _ => Err(format!("unknown condition {}", shown())),
@@ -218,11 +247,15 @@ impl fmt::Display for Condition<'_> {
             out
         };
         match self {
-            Condition::Eq { field, value } => write!(f, "[\"eq\", {}, {}]", quote(&format!("${field}")), quote(value)),
+            Condition::Eq { field, value } => {
+                write!(f, "[\"eq\", {}, {}]", quote(&format!("${field}")), quote(value))
+            }
             Condition::StartsWith { field, prefix } => {
                 write!(f, "[\"starts-with\", {}, {}]", quote(&format!("${field}")), quote(prefix))
             }
-            Condition::ContentLengthRange { min, max } => write!(f, "[\"content-length-range\", {min}, {max}]"),
+            Condition::ContentLengthRange { min, max } => {
+                write!(f, "[\"content-length-range\", {min}, {max}]")
+            }
         }
     }
 }
@@ -293,7 +326,13 @@ mod tests {
 
     #[test]
     fn refuses_conditions_s3_would_reject() {
-        for field in ["bucket", "x-amz-credential", "X-Amz-Date", "x-amz-security-token", "success_action_status"] {
+        for field in [
+            "bucket",
+            "x-amz-credential",
+            "X-Amz-Date",
+            "x-amz-security-token",
+            "success_action_status",
+        ] {
             assert_eq!(
                 Condition::starts_with(field, ""),
                 Err(ConditionError::StartsWithNotAllowed(field.into())),
@@ -302,7 +341,10 @@ mod tests {
         }
         assert!(Condition::starts_with("Content-Type", "image/").is_ok());
         assert!(Condition::starts_with("x-amz-meta-tag", "").is_ok());
-        assert_eq!(Condition::content_length_range(2, 1), Err(ConditionError::EmptyRange { min: 2, max: 1 }));
+        assert_eq!(
+            Condition::content_length_range(2, 1),
+            Err(ConditionError::EmptyRange { min: 2, max: 1 })
+        );
         assert_eq!(
             Condition::content_length_range(0, MAX_POST_OBJECT_SIZE + 1),
             Err(ConditionError::RangeTooLarge(MAX_POST_OBJECT_SIZE + 1))
@@ -314,9 +356,18 @@ mod tests {
         let read = |json: &str| Condition::from_json(&serde_json::from_str(json).unwrap());
         assert_eq!(read(r#"{"bucket": "b"}"#), Ok(Condition::eq("bucket", "b")));
         assert_eq!(read(r#"["eq", "$key", "k"]"#), Ok(Condition::eq("key", "k")));
-        assert_eq!(read(r#"["Starts-With", "$key", "u/"]"#), Ok(Condition::starts_with("key", "u/").unwrap()));
-        assert_eq!(read(r#"["content-length-range", 1, 5368709120]"#), Condition::content_length_range(1, 5368709120).map_err(|e| e.to_string()));
-        assert_eq!(read(r#"["content-length-range", "0", "10"]"#), Ok(Condition::ContentLengthRange { min: 0, max: 10 }));
+        assert_eq!(
+            read(r#"["Starts-With", "$key", "u/"]"#),
+            Ok(Condition::starts_with("key", "u/").unwrap())
+        );
+        assert_eq!(
+            read(r#"["content-length-range", 1, 5368709120]"#),
+            Condition::content_length_range(1, 5368709120).map_err(|e| e.to_string())
+        );
+        assert_eq!(
+            read(r#"["content-length-range", "0", "10"]"#),
+            Ok(Condition::ContentLengthRange { min: 0, max: 10 })
+        );
         for bad in [
             r#"["starts-with", "$bucket", ""]"#,
             r#"["eq", "key", "k"]"#,
@@ -357,7 +408,10 @@ mod tests {
     #[test]
     fn displays_as_aws_quotes_it() {
         assert_eq!(Condition::eq("key", "a\"b").to_string(), r#"["eq", "$key", "a\"b"]"#);
-        assert_eq!(Condition::content_length_range(1, 2).unwrap().to_string(), r#"["content-length-range", 1, 2]"#);
+        assert_eq!(
+            Condition::content_length_range(1, 2).unwrap().to_string(),
+            r#"["content-length-range", 1, 2]"#
+        );
     }
 
     #[test]
@@ -374,7 +428,8 @@ mod tests {
 
     #[test]
     fn base64_round_trips_to_the_json() {
-        let policy = PostPolicy::new(datetime!(2026-11-28 12:00:00 UTC), vec![Condition::eq("bucket", "b")]);
+        let policy =
+            PostPolicy::new(datetime!(2026-11-28 12:00:00 UTC), vec![Condition::eq("bucket", "b")]);
         let decoded = base64::engine::general_purpose::STANDARD.decode(policy.to_base64()).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), policy.to_json());
     }

@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let creds = Credentials::new("AKIDPUBLIC", "s3cr3t-value").with_session_token("t0ken-value");
+        let creds =
+            Credentials::new("AKIDPUBLIC", "s3cr3t-value").with_session_token("t0ken-value");
         let shown = format!("{creds:?} {creds:#?}");
         assert!(shown.contains("AKIDPUBLIC"));
         assert!(!shown.contains("s3cr3t-value"), "{shown}");

@@ -52,7 +52,11 @@ impl fmt::Display for S3Error {
 impl std::error::Error for S3Error {}
 
 pub(crate) fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 pub fn access_denied() -> S3Error {
@@ -113,7 +117,11 @@ pub fn wrong_region(got: &str, expected: &str) -> S3Error {
 }
 
 pub fn invalid_access_key_id() -> S3Error {
-    S3Error::new(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+    S3Error::new(
+        403,
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+    )
 }
 
 pub fn invalid_token() -> S3Error {
@@ -146,18 +154,28 @@ pub fn entity_too_large(proposed: u64, max: u64) -> S3Error {
 }
 
 pub fn entity_too_small(proposed: u64, min: u64) -> S3Error {
-    S3Error::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
-        .with("ProposedSize", proposed)
-        .with("MinSizeAllowed", min)
+    S3Error::new(
+        400,
+        "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed size",
+    )
+    .with("ProposedSize", proposed)
+    .with("MinSizeAllowed", min)
 }
 
 pub fn pre_data_too_large() -> S3Error {
     // "preceeding" is AWS's spelling.
-    S3Error::new(400, "MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file was too large.")
+    S3Error::new(
+        400,
+        "MaxPostPreDataLengthExceeded",
+        "Your POST request fields preceeding the upload file was too large.",
+    )
 }
 
 pub fn key_too_long(size: usize, max: usize) -> S3Error {
-    S3Error::new(400, "KeyTooLongError", "Your key is too long").with("Size", size).with("MaxSizeAllowed", max)
+    S3Error::new(400, "KeyTooLongError", "Your key is too long")
+        .with("Size", size)
+        .with("MaxSizeAllowed", max)
 }
 
 pub fn no_such_key() -> S3Error {
@@ -165,11 +183,16 @@ pub fn no_such_key() -> S3Error {
 }
 
 pub fn no_such_bucket(bucket: &str) -> S3Error {
-    S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist").with("BucketName", bucket)
+    S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist")
+        .with("BucketName", bucket)
 }
 
 pub fn not_multipart() -> S3Error {
-    S3Error::new(412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data")
+    S3Error::new(
+        412,
+        "PreconditionFailed",
+        "Bucket POST must be of the enclosure-type multipart/form-data",
+    )
 }
 
 pub fn incomplete_body() -> S3Error {
@@ -177,7 +200,11 @@ pub fn incomplete_body() -> S3Error {
 }
 
 pub fn malformed_post() -> S3Error {
-    S3Error::new(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.")
+    S3Error::new(
+        400,
+        "MalformedPOSTRequest",
+        "The body of your POST request is not well-formed multipart/form-data.",
+    )
 }
 
 pub fn internal_error() -> S3Error {
@@ -198,7 +225,11 @@ pub fn no_such_upload() -> S3Error {
 }
 
 pub fn invalid_part(detail: impl fmt::Display) -> S3Error {
-    S3Error::new(400, "InvalidPart", format!("One or more of the specified parts could not be found or did not match: {detail}"))
+    S3Error::new(
+        400,
+        "InvalidPart",
+        format!("One or more of the specified parts could not be found or did not match: {detail}"),
+    )
 }
 
 pub fn missing_content_length() -> S3Error {
@@ -210,11 +241,19 @@ pub fn malformed_xml(detail: impl fmt::Display) -> S3Error {
 }
 
 pub fn invalid_part_order() -> S3Error {
-    S3Error::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
+    S3Error::new(
+        400,
+        "InvalidPartOrder",
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    )
 }
 
 pub fn bad_digest(algorithm: &str) -> S3Error {
-    S3Error::new(400, "BadDigest", format!("The {algorithm} you specified did not match the calculated checksum."))
+    S3Error::new(
+        400,
+        "BadDigest",
+        format!("The {algorithm} you specified did not match the calculated checksum."),
+    )
 }
 
 #[cfg(test)]
@@ -225,8 +264,14 @@ mod tests {
     fn xml_carries_code_message_and_details_escaped() {
         let xml = entity_too_large(11, 10).to_xml();
         assert!(xml.contains("<Code>EntityTooLarge</Code>"), "{xml}");
-        assert!(xml.contains("<ProposedSize>11</ProposedSize><MaxSizeAllowed>10</MaxSizeAllowed>"), "{xml}");
+        assert!(
+            xml.contains("<ProposedSize>11</ProposedSize><MaxSizeAllowed>10</MaxSizeAllowed>"),
+            "{xml}"
+        );
         let xml = condition_failed(r#"["eq", "$key", "<a&b>"]"#).to_xml();
-        assert!(xml.contains("[&quot;eq&quot;, &quot;$key&quot;, &quot;&lt;a&amp;b&gt;&quot;]"), "{xml}");
+        assert!(
+            xml.contains("[&quot;eq&quot;, &quot;$key&quot;, &quot;&lt;a&amp;b&gt;&quot;]"),
+            "{xml}"
+        );
     }
 }

@@ -60,20 +60,24 @@ mod tests {
 
     #[test]
     fn requested_lifetime_within_the_maximum_is_kept() {
-        let at = policy_expiry(NOW, Duration::from_secs(300), ExpiryLimits::default(), None).unwrap();
+        let at =
+            policy_expiry(NOW, Duration::from_secs(300), ExpiryLimits::default(), None).unwrap();
         assert_eq!(at, datetime!(2026-11-28 12:05:00 UTC));
     }
 
     #[test]
     fn lifetime_is_capped_by_the_maximum() {
-        let at = policy_expiry(NOW, Duration::from_secs(86_400), ExpiryLimits::default(), None).unwrap();
+        let at =
+            policy_expiry(NOW, Duration::from_secs(86_400), ExpiryLimits::default(), None).unwrap();
         assert_eq!(at, datetime!(2026-11-28 12:10:00 UTC));
     }
 
     #[test]
     fn policy_ends_a_margin_before_the_credentials() {
         let creds_end = datetime!(2026-11-28 12:03:00 UTC);
-        let at = policy_expiry(NOW, Duration::from_secs(300), ExpiryLimits::default(), Some(creds_end)).unwrap();
+        let at =
+            policy_expiry(NOW, Duration::from_secs(300), ExpiryLimits::default(), Some(creds_end))
+                .unwrap();
         assert_eq!(at, datetime!(2026-11-28 12:02:00 UTC));
     }
 

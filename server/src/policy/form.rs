@@ -8,8 +8,8 @@ use base64::Engine;
 use time::OffsetDateTime;
 
 use super::{
-    condition::ConditionError, credential_scope, expiry::ExpiryError, timefmt::amz_date, Condition, Credentials,
-    PostPolicy, ReceivedPolicy, SigningKey, ALGORITHM,
+    condition::ConditionError, credential_scope, expiry::ExpiryError, timefmt::amz_date, Condition,
+    Credentials, PostPolicy, ReceivedPolicy, SigningKey, ALGORITHM,
 };
 
 /// What the file's size may be.
@@ -115,7 +115,8 @@ impl FormSpec {
         // The same rules as the app's (`app::rules::metadata`; tests/rules.rs pins the two):
         // values travel as HTTP headers, and proxies drop header names with '_'.
         for (name, value) in &self.metadata {
-            let ok = (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let ok = (1..=64).contains(&name.len())
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return Err(FormError::MetadataName(name.clone()));
             }
@@ -128,7 +129,9 @@ impl FormSpec {
             return Err(FormError::MetadataTooLarge(metadata_bytes));
         }
         if let Some(sum) = &self.checksum_sha256 {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(sum).map_err(|_| FormError::Checksum)?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(sum)
+                .map_err(|_| FormError::Checksum)?;
             if decoded.len() != 32 {
                 return Err(FormError::Checksum);
             }
@@ -161,8 +164,12 @@ impl FormSpec {
             fields.push(("Content-Type".into(), content_type.clone()));
         }
         match &self.on_success {
-            Some(OnSuccess::Status(status)) => fields.push(("success_action_status".into(), status.to_string())),
-            Some(OnSuccess::Redirect(url)) => fields.push(("success_action_redirect".into(), url.clone())),
+            Some(OnSuccess::Status(status)) => {
+                fields.push(("success_action_status".into(), status.to_string()))
+            }
+            Some(OnSuccess::Redirect(url)) => {
+                fields.push(("success_action_redirect".into(), url.clone()))
+            }
             None => {}
         }
         fields.extend(self.metadata.iter().map(|(n, v)| (format!("x-amz-meta-{n}"), v.clone())));
@@ -170,7 +177,10 @@ impl FormSpec {
             fields.push(("x-amz-checksum-algorithm".into(), "SHA256".into()));
             fields.push(("x-amz-checksum-sha256".into(), sum.clone()));
         }
-        fields.push(("x-amz-credential".into(), credential_scope(credentials.access_key_id(), now, region)));
+        fields.push((
+            "x-amz-credential".into(),
+            credential_scope(credentials.access_key_id(), now, region),
+        ));
         fields.push(("x-amz-algorithm".into(), ALGORITHM.into()));
         fields.push(("x-amz-date".into(), amz_date(now)));
         if let Some(token) = credentials.session_token() {
@@ -217,7 +227,13 @@ mod tests {
     }
 
     fn sign(spec: &FormSpec, creds: &Credentials) -> Result<SignedForm, FormError> {
-        spec.sign_with(creds, &SigningKey::derive(creds, NOW, "us-east-1"), "us-east-1", NOW, EXPIRES)
+        spec.sign_with(
+            creds,
+            &SigningKey::derive(creds, NOW, "us-east-1"),
+            "us-east-1",
+            NOW,
+            EXPIRES,
+        )
     }
 
     fn names(form: &SignedForm) -> Vec<&str> {
@@ -230,7 +246,16 @@ mod tests {
         let form = sign(&spec(), &creds).unwrap();
         assert_eq!(
             names(&form),
-            ["key", "Content-Type", "success_action_status", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "policy", "x-amz-signature"]
+            [
+                "key",
+                "Content-Type",
+                "success_action_status",
+                "x-amz-credential",
+                "x-amz-algorithm",
+                "x-amz-date",
+                "policy",
+                "x-amz-signature"
+            ]
         );
         assert_eq!(form.field("x-amz-credential"), Some("AKID/20261128/us-east-1/s3/aws4_request"));
         assert_eq!(form.field("x-amz-date"), Some("20261128T115500Z"));
@@ -241,7 +266,9 @@ mod tests {
     #[test]
     fn policy_binds_every_field_exactly() {
         let form = sign(&spec(), &Credentials::new("AKID", "secret")).unwrap();
-        let policy = base64::engine::general_purpose::STANDARD.decode(form.field("policy").unwrap()).unwrap();
+        let policy = base64::engine::general_purpose::STANDARD
+            .decode(form.field("policy").unwrap())
+            .unwrap();
         let policy: serde_json::Value = serde_json::from_slice(&policy).unwrap();
         assert_eq!(
             policy,
@@ -271,13 +298,25 @@ mod tests {
         assert_eq!(
             names(&form),
             [
-                "key", "Content-Type", "success_action_status", "x-amz-meta-origin", "x-amz-checksum-algorithm",
-                "x-amz-checksum-sha256", "x-amz-credential", "x-amz-algorithm", "x-amz-date", "x-amz-security-token",
-                "policy", "x-amz-signature"
+                "key",
+                "Content-Type",
+                "success_action_status",
+                "x-amz-meta-origin",
+                "x-amz-checksum-algorithm",
+                "x-amz-checksum-sha256",
+                "x-amz-credential",
+                "x-amz-algorithm",
+                "x-amz-date",
+                "x-amz-security-token",
+                "policy",
+                "x-amz-signature"
             ]
         );
         for (name, value) in &form.fields[..form.fields.len() - 2] {
-            assert!(form.policy().conditions().contains(&Condition::eq(name.as_str(), value.as_str())), "{name}");
+            assert!(
+                form.policy().conditions().contains(&Condition::eq(name.as_str(), value.as_str())),
+                "{name}"
+            );
         }
     }
 
@@ -305,7 +344,8 @@ mod tests {
         too_big.metadata = vec![("note".into(), "x".repeat(2045))];
         assert_eq!(sign(&too_big, &creds).unwrap_err(), FormError::MetadataTooLarge(2049));
         let mut short_sum = spec();
-        short_sum.checksum_sha256 = Some(base64::engine::general_purpose::STANDARD.encode([1u8; 31]));
+        short_sum.checksum_sha256 =
+            Some(base64::engine::general_purpose::STANDARD.encode([1u8; 31]));
         assert_eq!(sign(&short_sum, &creds).unwrap_err(), FormError::Checksum);
     }
 
@@ -313,6 +353,9 @@ mod tests {
     fn a_key_from_another_day_is_refused() {
         let creds = Credentials::new("AKID", "secret");
         let yesterday = SigningKey::derive(&creds, datetime!(2026-11-27 23:00:00 UTC), "us-east-1");
-        assert_eq!(spec().sign_with(&creds, &yesterday, "us-east-1", NOW, EXPIRES).unwrap_err(), FormError::KeyOutOfScope);
+        assert_eq!(
+            spec().sign_with(&creds, &yesterday, "us-east-1", NOW, EXPIRES).unwrap_err(),
+            FormError::KeyOutOfScope
+        );
     }
 }

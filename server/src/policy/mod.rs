@@ -29,7 +29,9 @@ pub use response::post_response_xml;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};
 pub use timefmt::{amz_date, iso8601_millis, parse_amz_date, rfc3339};
-pub use verify::{substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES};
+pub use verify::{
+    substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES,
+};
 
 /// The largest object one POST may carry (5 GiB); bigger objects need multipart upload.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>

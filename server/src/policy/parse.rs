@@ -20,7 +20,8 @@ impl ReceivedPolicy {
         let json = base64::engine::general_purpose::STANDARD
             .decode(text)
             .map_err(|_| error::invalid_policy("Policy is not valid base64."))?;
-        let doc: Value = serde_json::from_slice(&json).map_err(|_| error::invalid_policy("Invalid JSON."))?;
+        let doc: Value =
+            serde_json::from_slice(&json).map_err(|_| error::invalid_policy("Invalid JSON."))?;
         let Value::Object(doc) = doc else {
             return Err(error::invalid_policy("The policy must be a JSON object."));
         };
@@ -33,7 +34,11 @@ impl ReceivedPolicy {
             .as_str()
             .filter(|s| is_iso8601_utc(s))
             .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-            .ok_or_else(|| error::invalid_policy("Invalid 'expiration' value: it must be an ISO 8601 UTC time."))?;
+            .ok_or_else(|| {
+                error::invalid_policy(
+                    "Invalid 'expiration' value: it must be an ISO 8601 UTC time.",
+                )
+            })?;
         let conditions = doc
             .get("conditions")
             .ok_or_else(|| error::invalid_policy("Policy missing conditions."))?
@@ -63,7 +68,9 @@ impl ReceivedPolicy {
 /// written `Z` (no offset, not even `+00:00`), no space.
 fn is_iso8601_utc(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
     let fixed = b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -79,7 +86,9 @@ fn is_iso8601_utc(s: &str) -> bool {
     let rest = &b[b.len().min(19)..];
     let tail_ok = match rest {
         [b'Z'] => true,
-        [b'.', fraction @ .., b'Z'] => (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit),
+        [b'.', fraction @ .., b'Z'] => {
+            (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit)
+        }
         _ => false,
     };
     fixed && tail_ok
@@ -111,7 +120,10 @@ mod tests {
             vec![
                 Condition::eq("key", "k"),
                 // Everything the hand-written JSON writer must escape.
-                Condition::eq("x-amz-meta-note", "quote \" backslash \\ tab \t nl \n ctl \u{1} é 🦀"),
+                Condition::eq(
+                    "x-amz-meta-note",
+                    "quote \" backslash \\ tab \t nl \n ctl \u{1} é 🦀",
+                ),
                 Condition::starts_with("x-amz-meta-\"odd\"", "\u{7f}").unwrap(),
                 Condition::content_length_range(1, 9).unwrap(),
             ],
@@ -136,7 +148,9 @@ mod tests {
             b64(r#"{"expiration": "2026-11-29T00:00:00.Z", "conditions": []}"#),
             b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": {}}"#),
             b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": [], "extra": 1}"#),
-            b64(r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": [["starts-with", "$bucket", ""]]}"#),
+            b64(
+                r#"{"expiration": "2026-11-28T12:00:00Z", "conditions": [["starts-with", "$bucket", ""]]}"#,
+            ),
         ] {
             let err = ReceivedPolicy::parse(&text).unwrap_err();
             assert_eq!((err.status, err.code), (400, "InvalidPolicyDocument"), "{text}: {err}");

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::sigv4::{credential_scope, lower_hex, SigningKey, ALGORITHM};
 use super::error::{self, S3Error};
+use super::sigv4::{credential_scope, lower_hex, SigningKey, ALGORITHM};
 use super::timefmt::{amz_date, parse_amz_date, scope_date};
 use super::Credentials;
 
@@ -49,7 +49,9 @@ pub enum PresignError {
 fn uri_encode(out: &mut String, text: &str, keep_slash: bool) {
     for &b in text.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b'/' if keep_slash => out.push('/'),
             _ => {
                 let _ = write!(out, "%{b:02X}");
@@ -84,10 +86,16 @@ struct Canonical {
 
 /// The canonical request's parts from decoded pieces: `query` without the signature, `headers`
 /// with lowercase names (`host` among them).
-fn canonical(path: &str, query: &[(String, String)], mut headers: Vec<(String, String)>) -> Canonical {
+fn canonical(
+    path: &str,
+    query: &[(String, String)],
+    mut headers: Vec<(String, String)>,
+) -> Canonical {
     headers.sort();
-    let signed_headers = headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(";");
-    let mut query: Vec<(String, String)> = query.iter().map(|(n, v)| (encoded(n, false), encoded(v, false))).collect();
+    let signed_headers =
+        headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(";");
+    let mut query: Vec<(String, String)> =
+        query.iter().map(|(n, v)| (encoded(n, false), encoded(v, false))).collect();
     query.sort();
     let query = query.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("&");
     let mut canonical_headers = String::new();
@@ -101,13 +109,23 @@ fn canonical(path: &str, query: &[(String, String)], mut headers: Vec<(String, S
 }
 
 /// The query and headers `presign` signs for `request`.
-fn to_presign(credentials: &Credentials, region: &str, request: &Presign<'_>, now: OffsetDateTime) -> Result<Canonical, PresignError> {
+fn to_presign(
+    credentials: &Credentials,
+    region: &str,
+    request: &Presign<'_>,
+    now: OffsetDateTime,
+) -> Result<Canonical, PresignError> {
     if request.expires_in_secs == 0 || request.expires_in_secs > MAX_PRESIGNED_SECS {
         return Err(PresignError::Lifetime(request.expires_in_secs));
     }
     let host = host_of(request.endpoint)?;
     let mut headers: Vec<(String, String)> = vec![("host".into(), host.to_owned())];
-    headers.extend(request.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned())));
+    headers.extend(
+        request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned())),
+    );
     let mut names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
     names.sort_unstable();
     let mut query: Vec<(String, String)> = vec![
@@ -120,11 +138,18 @@ fn to_presign(credentials: &Credentials, region: &str, request: &Presign<'_>, no
     if let Some(token) = credentials.session_token() {
         query.push(("X-Amz-Security-Token".into(), token.to_owned()));
     }
-    query.extend(request.query.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+    query.extend(
+        request.query.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
     Ok(canonical(request.path, &query, headers))
 }
 
-fn string_to_sign(method: &str, canonical: &Canonical, now: OffsetDateTime, region: &str) -> String {
+fn string_to_sign(
+    method: &str,
+    canonical: &Canonical,
+    now: OffsetDateTime,
+    region: &str,
+) -> String {
     let canonical_request = format!(
         "{method}\n{}\n{}\n{}\n{}\n{UNSIGNED_PAYLOAD}",
         canonical.uri, canonical.query, canonical.headers, canonical.signed_headers
@@ -138,11 +163,19 @@ fn string_to_sign(method: &str, canonical: &Canonical, now: OffsetDateTime, regi
 }
 
 /// The presigned URL for `request`, signed as of `now` with `credentials` for `region`.
-pub fn presign(credentials: &Credentials, region: &str, request: &Presign<'_>, now: OffsetDateTime) -> Result<String, PresignError> {
+pub fn presign(
+    credentials: &Credentials,
+    region: &str,
+    request: &Presign<'_>,
+    now: OffsetDateTime,
+) -> Result<String, PresignError> {
     let canonical = to_presign(credentials, region, request, now)?;
     let key = SigningKey::derive(credentials, now, region);
     let signature = key.sign(&string_to_sign(request.method, &canonical, now, region));
-    Ok(format!("{}{}?{}&X-Amz-Signature={signature}", request.endpoint, canonical.uri, canonical.query))
+    Ok(format!(
+        "{}{}?{}&X-Amz-Signature={signature}",
+        request.endpoint, canonical.uri, canonical.query
+    ))
 }
 
 /// A presigned request as the bucket received it, decoded: the path (`/<bucket>/<key>`), every
@@ -173,7 +206,11 @@ pub fn verify_presigned(
     now: OffsetDateTime,
     credentials: impl Fn(&str) -> Option<Credentials>,
 ) -> Result<Vec<String>, S3Error> {
-    let param = |name: &str| received.param(name).ok_or_else(|| error::query_auth(format!("Query-string authentication requires the {name} parameter")));
+    let param = |name: &str| {
+        received.param(name).ok_or_else(|| {
+            error::query_auth(format!("Query-string authentication requires the {name} parameter"))
+        })
+    };
     if received.param("X-Amz-Signature").is_none() && received.param("X-Amz-Credential").is_none() {
         return Err(error::access_denied());
     }
@@ -181,13 +218,19 @@ pub fn verify_presigned(
         return Err(error::query_auth(format!("X-Amz-Algorithm only supports \"{ALGORITHM}\"")));
     }
     let credential = param("X-Amz-Credential")?;
-    let [access_key_id, date, scope_region, "s3", "aws4_request"] = credential.split('/').collect::<Vec<_>>()[..] else {
-        return Err(error::query_auth(format!("Error parsing the X-Amz-Credential parameter: {credential:?}")));
+    let [access_key_id, date, scope_region, "s3", "aws4_request"] =
+        credential.split('/').collect::<Vec<_>>()[..]
+    else {
+        return Err(error::query_auth(format!(
+            "Error parsing the X-Amz-Credential parameter: {credential:?}"
+        )));
     };
     if scope_region != region {
         return Err(error::wrong_region(scope_region, region));
     }
-    let signed_at = parse_amz_date(param("X-Amz-Date")?).ok_or_else(|| error::query_auth("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""))?;
+    let signed_at = parse_amz_date(param("X-Amz-Date")?).ok_or_else(|| {
+        error::query_auth("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+    })?;
     if scope_date(signed_at) != date {
         return Err(error::query_auth("The date of X-Amz-Credential does not match X-Amz-Date"));
     }
@@ -209,18 +252,27 @@ pub fn verify_presigned(
         return Err(error::request_not_yet_valid());
     }
     let names: Vec<String> = param("X-Amz-SignedHeaders")?.split(';').map(str::to_owned).collect();
-    if !names.iter().any(|n| n == "host") || names.iter().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_uppercase())) {
-        return Err(error::query_auth("X-Amz-SignedHeaders must be lowercase names, host among them"));
+    if !names.iter().any(|n| n == "host")
+        || names.iter().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        return Err(error::query_auth(
+            "X-Amz-SignedHeaders must be lowercase names, host among them",
+        ));
     }
     let mut headers = Vec::with_capacity(names.len());
     for name in &names {
-        let value = (received.header)(name).ok_or_else(|| error::query_auth(format!("The signed header {name:?} is missing")))?;
+        let value = (received.header)(name)
+            .ok_or_else(|| error::query_auth(format!("The signed header {name:?} is missing")))?;
         headers.push((name.clone(), value));
     }
-    let unsigned: Vec<(String, String)> = received.query.iter().filter(|(n, _)| n != "X-Amz-Signature").cloned().collect();
+    let unsigned: Vec<(String, String)> =
+        received.query.iter().filter(|(n, _)| n != "X-Amz-Signature").cloned().collect();
     let canonical = canonical(received.path, &unsigned, headers);
     let key = SigningKey::derive(&creds, signed_at, region);
-    if !key.verify(&string_to_sign(received.method, &canonical, signed_at, region), param("X-Amz-Signature")?) {
+    if !key.verify(
+        &string_to_sign(received.method, &canonical, signed_at, region),
+        param("X-Amz-Signature")?,
+    ) {
         return Err(error::signature_mismatch());
     }
     Ok(names)
@@ -236,7 +288,14 @@ mod tests {
     }
 
     fn get(path: &str) -> Presign<'_> {
-        Presign { method: "GET", endpoint: "https://examplebucket.s3.amazonaws.com", path, query: vec![], headers: vec![], expires_in_secs: 86400 }
+        Presign {
+            method: "GET",
+            endpoint: "https://examplebucket.s3.amazonaws.com",
+            path,
+            query: vec![],
+            headers: vec![],
+            expires_in_secs: 86400,
+        }
     }
 
     /// AWS's "Example: GET Object" of query-string authentication: the signature and the
@@ -247,7 +306,10 @@ mod tests {
         let request = get("/test.txt");
         let canonical = to_presign(&aws_example_credentials(), "us-east-1", &request, now).unwrap();
         let to_sign = string_to_sign(request.method, &canonical, now, "us-east-1");
-        assert!(to_sign.ends_with("\n3bfa292879f6447bbcda7001decf97f4a54dc650c8942174ae0a9121cf58ad04"), "{to_sign}");
+        assert!(
+            to_sign.ends_with("\n3bfa292879f6447bbcda7001decf97f4a54dc650c8942174ae0a9121cf58ad04"),
+            "{to_sign}"
+        );
         let url = presign(&aws_example_credentials(), "us-east-1", &request, now).unwrap();
         assert_eq!(
             url,
@@ -266,11 +328,26 @@ mod tests {
         request.query = vec![("uploadId", "x/y="), ("partNumber", "3")];
         request.headers = vec![("X-Amz-Checksum-Sha256", " abc= "), ("Content-Length", "5")];
         let url = presign(&aws_example_credentials(), "us-east-1", &request, now).unwrap();
-        assert!(url.starts_with("https://examplebucket.s3.amazonaws.com/uploads/a%20b/%C3%BC%2B%25.txt?"), "{url}");
-        assert!(url.contains("&X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256&"), "{url}");
+        assert!(
+            url.starts_with(
+                "https://examplebucket.s3.amazonaws.com/uploads/a%20b/%C3%BC%2B%25.txt?"
+            ),
+            "{url}"
+        );
+        assert!(
+            url.contains("&X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256&"),
+            "{url}"
+        );
         assert!(url.contains("&partNumber=3&uploadId=x%2Fy%3D&"), "sorted and encoded: {url}");
         // Another length, checksum or part is another signature.
-        let signature = |r: &Presign<'_>| presign(&aws_example_credentials(), "us-east-1", r, now).unwrap().rsplit('=').next().unwrap().to_owned();
+        let signature = |r: &Presign<'_>| {
+            presign(&aws_example_credentials(), "us-east-1", r, now)
+                .unwrap()
+                .rsplit('=')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
         let base = signature(&request);
         let mut other = request.clone();
         other.headers[1].1 = "6";
@@ -283,7 +360,9 @@ mod tests {
     #[test]
     fn a_session_token_is_carried_and_signed() {
         let credentials = aws_example_credentials().with_session_token("tok/en+");
-        let url = presign(&credentials, "us-east-1", &get("/k"), datetime!(2026-11-29 08:00:00 UTC)).unwrap();
+        let url =
+            presign(&credentials, "us-east-1", &get("/k"), datetime!(2026-11-29 08:00:00 UTC))
+                .unwrap();
         assert!(url.contains("&X-Amz-Security-Token=tok%2Fen%2B&"), "{url}");
     }
 
@@ -292,12 +371,27 @@ mod tests {
         let now = datetime!(2026-11-29 08:00:00 UTC);
         let mut request = get("/k");
         request.expires_in_secs = MAX_PRESIGNED_SECS + 1;
-        assert_eq!(presign(&aws_example_credentials(), "us-east-1", &request, now), Err(PresignError::Lifetime(MAX_PRESIGNED_SECS + 1)));
+        assert_eq!(
+            presign(&aws_example_credentials(), "us-east-1", &request, now),
+            Err(PresignError::Lifetime(MAX_PRESIGNED_SECS + 1))
+        );
         request.expires_in_secs = 0;
         assert!(presign(&aws_example_credentials(), "us-east-1", &request, now).is_err());
-        for endpoint in ["examplebucket.s3.amazonaws.com", "ftp://h", "https://", "https://h/path", "https://u@h"] {
+        for endpoint in [
+            "examplebucket.s3.amazonaws.com",
+            "ftp://h",
+            "https://",
+            "https://h/path",
+            "https://u@h",
+        ] {
             let request = Presign { endpoint, ..get("/k") };
-            assert!(matches!(presign(&aws_example_credentials(), "us-east-1", &request, now), Err(PresignError::Endpoint(_))), "{endpoint}");
+            assert!(
+                matches!(
+                    presign(&aws_example_credentials(), "us-east-1", &request, now),
+                    Err(PresignError::Endpoint(_))
+                ),
+                "{endpoint}"
+            );
         }
         let request = Presign { endpoint: "http://127.0.0.1:3900", ..get("/uploads/k") };
         let url = presign(&aws_example_credentials(), "garage", &request, now).unwrap();
@@ -305,17 +399,25 @@ mod tests {
     }
 
     /// A presigned URL as a bucket receives it: decoded path and query, and its headers.
-    fn receive(url: &str, method: &str, headers: &[(&str, &str)], now: OffsetDateTime) -> Result<Vec<String>, S3Error> {
+    fn receive(
+        url: &str,
+        method: &str,
+        headers: &[(&str, &str)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, S3Error> {
         let rest = url.split_once("://").unwrap().1;
         let (authority, path_and_query) = rest.split_at(rest.find('/').unwrap());
         let (path, query) = path_and_query.split_once('?').unwrap();
-        let query: Vec<(String, String)> = serde_urlencoded::from_str(&query.replace('+', "%2B")).unwrap();
+        let query: Vec<(String, String)> =
+            serde_urlencoded::from_str(&query.replace('+', "%2B")).unwrap();
         let path = percent_decode(path);
         let mut all: Vec<(String, String)> = vec![("host".into(), authority.into())];
         all.extend(headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned())));
         let header = move |name: &str| all.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         let received = Received { method, path: &path, query: &query, header: &header };
-        verify_presigned(&received, "garage", now, |id| (id == "GKexample").then(|| Credentials::new("GKexample", "secret")))
+        verify_presigned(&received, "garage", now, |id| {
+            (id == "GKexample").then(|| Credentials::new("GKexample", "secret"))
+        })
     }
 
     fn percent_decode(text: &str) -> String {
@@ -348,29 +450,74 @@ mod tests {
         };
         let url = presign(&credentials, "garage", &request, now).unwrap();
         let good = [("content-length", "5"), ("x-amz-checksum-sha256", "c2hh")];
-        assert_eq!(receive(&url, "PUT", &good, now).unwrap(), ["content-length", "host", "x-amz-checksum-sha256"]);
+        assert_eq!(
+            receive(&url, "PUT", &good, now).unwrap(),
+            ["content-length", "host", "x-amz-checksum-sha256"]
+        );
         assert!(receive(&url, "PUT", &good, now + time::Duration::seconds(300)).is_ok());
         let code = |r: Result<Vec<String>, S3Error>| r.unwrap_err().code;
         // Expired, or dated far ahead; another method, length, checksum, part or upload.
         let expired = receive(&url, "PUT", &good, now + time::Duration::seconds(301)).unwrap_err();
         assert_eq!((expired.status, expired.message.as_str()), (403, "Request has expired"));
-        assert_eq!(code(receive(&url, "PUT", &good, now - time::Duration::minutes(16))), "AccessDenied");
+        assert_eq!(
+            code(receive(&url, "PUT", &good, now - time::Duration::minutes(16))),
+            "AccessDenied"
+        );
         assert_eq!(code(receive(&url, "GET", &good, now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url, "PUT", &[("content-length", "6"), good[1]], now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url, "PUT", &[good[0], ("x-amz-checksum-sha256", "b3RoZXI=")], now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url, "PUT", &good[..1], now)), "AuthorizationQueryParametersError");
-        assert_eq!(code(receive(&url.replace("partNumber=2", "partNumber=3"), "PUT", &good, now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url.replace("uploadId=abc", "uploadId=abd"), "PUT", &good, now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url.replace("a%20b", "a%20c"), "PUT", &good, now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url.replace("X-Amz-Expires=300", "X-Amz-Expires=3000"), "PUT", &good, now)), "SignatureDoesNotMatch");
-        assert_eq!(code(receive(&url.replace("GKexample", "GKother"), "PUT", &good, now)), "InvalidAccessKeyId");
-        assert_eq!(code(receive(&url.replace("%2Fgarage%2F", "%2Fus-east-1%2F"), "PUT", &good, now)), "AuthorizationHeaderMalformed");
-        assert_eq!(code(receive(&url.replace("X-Amz-Expires=300", "X-Amz-Expires=0"), "PUT", &good, now)), "AuthorizationQueryParametersError");
-        assert_eq!(code(receive(&url.replace("X-Amz-Algorithm=", "X-Amz-Algorithm=x"), "PUT", &good, now)), "AuthorizationQueryParametersError");
+        assert_eq!(
+            code(receive(&url, "PUT", &[("content-length", "6"), good[1]], now)),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(&url, "PUT", &[good[0], ("x-amz-checksum-sha256", "b3RoZXI=")], now)),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(&url, "PUT", &good[..1], now)),
+            "AuthorizationQueryParametersError"
+        );
+        assert_eq!(
+            code(receive(&url.replace("partNumber=2", "partNumber=3"), "PUT", &good, now)),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(&url.replace("uploadId=abc", "uploadId=abd"), "PUT", &good, now)),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(&url.replace("a%20b", "a%20c"), "PUT", &good, now)),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(
+                &url.replace("X-Amz-Expires=300", "X-Amz-Expires=3000"),
+                "PUT",
+                &good,
+                now
+            )),
+            "SignatureDoesNotMatch"
+        );
+        assert_eq!(
+            code(receive(&url.replace("GKexample", "GKother"), "PUT", &good, now)),
+            "InvalidAccessKeyId"
+        );
+        assert_eq!(
+            code(receive(&url.replace("%2Fgarage%2F", "%2Fus-east-1%2F"), "PUT", &good, now)),
+            "AuthorizationHeaderMalformed"
+        );
+        assert_eq!(
+            code(receive(&url.replace("X-Amz-Expires=300", "X-Amz-Expires=0"), "PUT", &good, now)),
+            "AuthorizationQueryParametersError"
+        );
+        assert_eq!(
+            code(receive(&url.replace("X-Amz-Algorithm=", "X-Amz-Algorithm=x"), "PUT", &good, now)),
+            "AuthorizationQueryParametersError"
+        );
         let anonymous = url.split('?').next().unwrap().to_owned() + "?partNumber=2&uploadId=abc";
         assert_eq!(code(receive(&anonymous, "PUT", &good, now)), "AccessDenied");
         // A token the key does not have.
-        let with_token = presign(&credentials.clone().with_session_token("t"), "garage", &request, now).unwrap();
+        let with_token =
+            presign(&credentials.clone().with_session_token("t"), "garage", &request, now).unwrap();
         assert_eq!(code(receive(&with_token, "PUT", &good, now)), "InvalidToken");
     }
 }

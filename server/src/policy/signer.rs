@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::{policy_expiry, presign, Credentials, ExpiryLimits, FormError, FormSpec, Presign, SignedForm, SigningKey};
+use super::{
+    policy_expiry, presign, Credentials, ExpiryLimits, FormError, FormSpec, Presign, SignedForm,
+    SigningKey,
+};
 
 #[derive(Debug)]
 pub struct PolicySigner {
@@ -18,7 +21,12 @@ pub struct PolicySigner {
 
 impl PolicySigner {
     pub fn new(credentials: Credentials, region: impl Into<String>) -> Self {
-        Self { credentials, region: region.into(), limits: ExpiryLimits::default(), key: Mutex::new(None) }
+        Self {
+            credentials,
+            region: region.into(),
+            limits: ExpiryLimits::default(),
+            key: Mutex::new(None),
+        }
     }
 
     pub fn with_limits(mut self, limits: ExpiryLimits) -> Self {
@@ -38,24 +46,36 @@ impl PolicySigner {
         let mut cached = self.key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match cached.as_ref() {
             Some(key) if key.is_for(now, &self.region) => Arc::clone(key),
-            _ => Arc::clone(cached.insert(Arc::new(SigningKey::derive(&self.credentials, now, &self.region)))),
+            _ => Arc::clone(cached.insert(Arc::new(SigningKey::derive(
+                &self.credentials,
+                now,
+                &self.region,
+            )))),
         }
     }
 
     /// Signs `spec` at `now`. Its expiry is `spec.expires_in`, shortened to the configured
     /// maximum and to a margin before the credentials expire.
     pub fn sign(&self, spec: &FormSpec, now: OffsetDateTime) -> Result<SignedForm, FormError> {
-        let expires_at = policy_expiry(now, spec.expires_in, self.limits, self.credentials.expires_at())?;
+        let expires_at =
+            policy_expiry(now, spec.expires_in, self.limits, self.credentials.expires_at())?;
         spec.sign_with(&self.credentials, &self.key_for(now), &self.region, now, expires_at)
     }
 
     /// A presigned URL for `request` (its `expires_in_secs` is ignored) that lives `lifetime`,
     /// shortened as [`PolicySigner::sign`] shortens a policy's; answers it with its expiry.
-    pub fn presign(&self, request: &Presign<'_>, lifetime: std::time::Duration, now: OffsetDateTime) -> Result<(String, OffsetDateTime), String> {
-        let expires_at = policy_expiry(now, lifetime, self.limits, self.credentials.expires_at()).map_err(|err| err.to_string())?;
+    pub fn presign(
+        &self,
+        request: &Presign<'_>,
+        lifetime: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<(String, OffsetDateTime), String> {
+        let expires_at = policy_expiry(now, lifetime, self.limits, self.credentials.expires_at())
+            .map_err(|err| err.to_string())?;
         let secs = u32::try_from((expires_at - now).whole_seconds()).unwrap_or(0);
         let request = Presign { expires_in_secs: secs, ..request.clone() };
-        let url = presign(&self.credentials, &self.region, &request, now).map_err(|err| err.to_string())?;
+        let url = presign(&self.credentials, &self.region, &request, now)
+            .map_err(|err| err.to_string())?;
         Ok((url, expires_at))
     }
 }
@@ -73,9 +93,14 @@ mod tests {
         let mut spec = FormSpec::new("b", "k", SizeRule::Exact(1));
         spec.expires_in = Duration::from_secs(3600);
         let long_lived = PolicySigner::new(Credentials::new("AKID", "s"), "us-east-1");
-        assert_eq!(long_lived.sign(&spec, now).unwrap().expires_at(), datetime!(2026-11-28 12:05:00 UTC));
+        assert_eq!(
+            long_lived.sign(&spec, now).unwrap().expires_at(),
+            datetime!(2026-11-28 12:05:00 UTC)
+        );
         let sts = PolicySigner::new(
-            Credentials::new("ASIA", "s").with_session_token("t").with_expiry(datetime!(2026-11-28 11:59:00 UTC)),
+            Credentials::new("ASIA", "s")
+                .with_session_token("t")
+                .with_expiry(datetime!(2026-11-28 11:59:00 UTC)),
             "us-east-1",
         );
         assert_eq!(sts.sign(&spec, now).unwrap().expires_at(), datetime!(2026-11-28 11:58:00 UTC));

@@ -16,7 +16,8 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const SERVICE: &str = "s3";
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
@@ -63,14 +64,16 @@ impl SigningKey {
 
     /// The same, for the `yyyymmdd` date of a received credential scope.
     pub(crate) fn derive_for_scope(credentials: &Credentials, date: String, region: &str) -> Self {
-        let mut seed = Zeroizing::new(String::with_capacity(4 + credentials.secret_access_key().len()));
+        let mut seed =
+            Zeroizing::new(String::with_capacity(4 + credentials.secret_access_key().len()));
         seed.push_str("AWS4");
         seed.push_str(credentials.secret_access_key());
         let k_date = Zeroizing::new(hmac_sha256(seed.as_bytes(), date.as_bytes()));
         let k_region = Zeroizing::new(hmac_sha256(&*k_date, region.as_bytes()));
         let k_service = Zeroizing::new(hmac_sha256(&*k_region, SERVICE.as_bytes()));
         let k_signing = Zeroizing::new(hmac_sha256(&*k_service, b"aws4_request"));
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*k_signing).expect("HMAC takes keys of any length");
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*k_signing)
+            .expect("HMAC takes keys of any length");
         Self { mac, date, day: None, region: region.to_owned() }
     }
 
@@ -142,9 +145,14 @@ mod tests {
         let encoded = base64::engine::general_purpose::STANDARD.encode(AWS_EXAMPLE_POLICY);
         assert!(encoded.starts_with("eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0K"));
         let key = SigningKey::derive(&aws_example_credentials(), at, "us-east-1");
-        assert_eq!(key.sign(&encoded), "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e");
-        assert!(key.verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"));
-        assert!(!key.verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699f"));
+        assert_eq!(
+            key.sign(&encoded),
+            "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
+        );
+        assert!(key
+            .verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"));
+        assert!(!key
+            .verify(&encoded, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699f"));
         assert!(!key.verify(&encoded, "not hex"));
         assert_eq!(
             credential_scope("AKIAIOSFODNN7EXAMPLE", at, "us-east-1"),
@@ -154,11 +162,19 @@ mod tests {
 
     #[test]
     fn a_key_belongs_to_one_day_and_region() {
-        let key = SigningKey::derive(&aws_example_credentials(), datetime!(2015-12-29 23:59:59 UTC), "us-east-1");
+        let key = SigningKey::derive(
+            &aws_example_credentials(),
+            datetime!(2015-12-29 23:59:59 UTC),
+            "us-east-1",
+        );
         assert!(key.is_for(datetime!(2015-12-29 00:00:00 UTC), "us-east-1"));
         assert!(!key.is_for(datetime!(2015-12-30 00:00:00 UTC), "us-east-1"));
         assert!(!key.is_for(datetime!(2015-12-29 00:00:00 UTC), "eu-west-1"));
-        let other_day = SigningKey::derive(&aws_example_credentials(), datetime!(2015-12-30 00:00:00 UTC), "us-east-1");
+        let other_day = SigningKey::derive(
+            &aws_example_credentials(),
+            datetime!(2015-12-30 00:00:00 UTC),
+            "us-east-1",
+        );
         assert_ne!(key.sign("x"), other_day.sign("x"));
     }
 
@@ -169,7 +185,11 @@ mod tests {
 
     #[test]
     fn debug_hides_the_key() {
-        let key = SigningKey::derive(&aws_example_credentials(), datetime!(2015-12-29 00:00:00 UTC), "us-east-1");
+        let key = SigningKey::derive(
+            &aws_example_credentials(),
+            datetime!(2015-12-29 00:00:00 UTC),
+            "us-east-1",
+        );
         let shown = format!("{key:?}");
         assert!(shown.contains("<redacted>") && shown.contains("20151229"), "{shown}");
     }

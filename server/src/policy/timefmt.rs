@@ -70,8 +70,15 @@ pub fn parse_amz_date(text: &str) -> Option<OffsetDateTime> {
         part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
     };
     let month = time::Month::try_from(u8::try_from(digits(4..6)?).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(digits(0..4)?).ok()?, month, u8::try_from(digits(6..8)?).ok()?).ok()?;
-    let clock = time::Time::from_hms(digits(9..11)? as u8, digits(11..13)? as u8, digits(13..15)? as u8).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(digits(0..4)?).ok()?,
+        month,
+        u8::try_from(digits(6..8)?).ok()?,
+    )
+    .ok()?;
+    let clock =
+        time::Time::from_hms(digits(9..11)? as u8, digits(11..13)? as u8, digits(13..15)? as u8)
+            .ok()?;
     Some(date.with_time(clock).assume_utc())
 }
 
@@ -95,7 +102,14 @@ mod tests {
     fn amz_dates_read_back() {
         let t = datetime!(2013-05-24 01:02:03 UTC);
         assert_eq!(parse_amz_date(&amz_date(t)), Some(t));
-        for bad in ["", "20130524T010203", "2013-05-24T010203Z", "20131324T010203Z", "20130524T250203Z", "2013052+T010203Z"] {
+        for bad in [
+            "",
+            "20130524T010203",
+            "2013-05-24T010203Z",
+            "20131324T010203Z",
+            "20130524T250203Z",
+            "2013052+T010203Z",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }
@@ -105,7 +119,10 @@ mod tests {
         let t = datetime!(2015-12-29 00:00:00 UTC);
         assert_eq!(amz_date(t), "20151229T000000Z");
         assert_eq!(scope_date(t), "20151229");
-        assert_eq!(iso8601_millis(datetime!(2015-12-30 12:00:00.5 UTC)), "2015-12-30T12:00:00.500Z");
+        assert_eq!(
+            iso8601_millis(datetime!(2015-12-30 12:00:00.5 UTC)),
+            "2015-12-30T12:00:00.500Z"
+        );
         assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05.999 UTC)), "2026-01-02T03:04:05Z");
     }
 

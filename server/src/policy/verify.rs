@@ -13,9 +13,15 @@ pub const MAX_PRE_DATA_BYTES: usize = 20 * 1024;
 /// One part of the multipart body, in the order received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
-    Field { name: String, value: String },
+    Field {
+        name: String,
+        value: String,
+    },
     /// The `file` part: its client-side file name and its length in bytes.
-    File { file_name: String, size: u64 },
+    File {
+        file_name: String,
+        size: u64,
+    },
 }
 
 impl Part {
@@ -72,7 +78,11 @@ fn exempt_from_policy(name: &str) -> bool {
 }
 
 /// Verifies a whole request: part order, sizes, then [`verify_fields`] and the file's size.
-pub fn verify(parts: &[Part], cx: Context<'_>, credentials: impl Fn(&str) -> Option<Credentials>) -> Result<Accepted, S3Error> {
+pub fn verify(
+    parts: &[Part],
+    cx: Context<'_>,
+    credentials: impl Fn(&str) -> Option<Credentials>,
+) -> Result<Accepted, S3Error> {
     let file_at = parts.iter().position(|p| matches!(p, Part::File { .. }));
     // Everything after the file is ignored, as S3 does: a field sent late is a field missing.
     let before = &parts[..file_at.unwrap_or(parts.len())];
@@ -108,7 +118,9 @@ pub fn verify_fields(
     let mut seen = std::collections::HashSet::with_capacity(fields.len());
     for (name, _) in &fields {
         if !exempt_from_policy(name) && !seen.insert(name.to_ascii_lowercase()) {
-            return Err(error::invalid_argument(format!("The form field '{name}' appears more than once.")));
+            return Err(error::invalid_argument(format!(
+                "The form field '{name}' appears more than once."
+            )));
         }
     }
     let key = field("key").ok_or_else(|| error::missing_field("key"))?;
@@ -123,7 +135,9 @@ pub fn verify_fields(
     }
     let algorithm = field("x-amz-algorithm").unwrap_or_default();
     if algorithm != ALGORITHM {
-        return Err(error::invalid_argument(format!("Unsupported x-amz-algorithm '{algorithm}': use {ALGORITHM}.")));
+        return Err(error::invalid_argument(format!(
+            "Unsupported x-amz-algorithm '{algorithm}': use {ALGORITHM}."
+        )));
     }
     let credential = field("x-amz-credential").unwrap_or_default();
     let scope: Vec<&str> = credential.split('/').collect();
@@ -169,15 +183,21 @@ pub fn verify_fields(
                 size_range = Some((lo.max(*min), hi.min(*max)));
                 continue;
             }
-            _ if condition.field().is_some_and(|f| f.eq_ignore_ascii_case("bucket")) => Some(cx.bucket),
-            _ if condition.field().is_some_and(|f| f.eq_ignore_ascii_case("key")) => Some(key.as_str()),
+            _ if condition.field().is_some_and(|f| f.eq_ignore_ascii_case("bucket")) => {
+                Some(cx.bucket)
+            }
+            _ if condition.field().is_some_and(|f| f.eq_ignore_ascii_case("key")) => {
+                Some(key.as_str())
+            }
             _ => condition.field().and_then(field),
         };
         if !condition.accepts(value) {
             return Err(error::condition_failed(condition));
         }
     }
-    let covered = |name: &str| policy.conditions().iter().any(|c| c.field().is_some_and(|f| f.eq_ignore_ascii_case(name)));
+    let covered = |name: &str| {
+        policy.conditions().iter().any(|c| c.field().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+    };
     let extra: Vec<String> = fields
         .iter()
         .map(|(name, _)| name)
@@ -205,7 +225,11 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-28 12:00:00 UTC);
 
     /// A form signed over `conditions` (plus the auth ones), sending `fields` (plus the auth ones).
-    fn form(creds: &Credentials, extra_conditions: Vec<Condition<'static>>, fields: &[(&str, &str)]) -> Vec<Part> {
+    fn form(
+        creds: &Credentials,
+        extra_conditions: Vec<Condition<'static>>,
+        fields: &[(&str, &str)],
+    ) -> Vec<Part> {
         let credential = credential_scope(creds.access_key_id(), NOW, "us-east-1");
         let mut conditions = vec![
             Condition::eq("bucket", "b"),
@@ -228,40 +252,77 @@ mod tests {
         parts
     }
 
-    fn check(parts: &[Part], creds: &Credentials, region: &str, now: OffsetDateTime) -> Result<Accepted, S3Error> {
-        verify(parts, Context { bucket: "b", region, now }, |id| (id == creds.access_key_id()).then(|| creds.clone()))
+    fn check(
+        parts: &[Part],
+        creds: &Credentials,
+        region: &str,
+        now: OffsetDateTime,
+    ) -> Result<Accepted, S3Error> {
+        verify(parts, Context { bucket: "b", region, now }, |id| {
+            (id == creds.access_key_id()).then(|| creds.clone())
+        })
     }
 
     #[test]
     fn a_session_token_the_policy_does_not_cover_is_an_extra_field() {
         let creds = Credentials::new("ASIA", "s").with_session_token("tok");
-        let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap()], &[("key", "k"), ("x-amz-security-token", "tok")]);
+        let parts = form(
+            &creds,
+            vec![Condition::starts_with("key", "").unwrap()],
+            &[("key", "k"), ("x-amz-security-token", "tok")],
+        );
         let err = check(&parts, &creds, "us-east-1", NOW).unwrap_err();
-        assert_eq!((err.code, err.message.as_str()), ("AccessDenied", "Invalid according to Policy: Extra input fields: x-amz-security-token"));
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                "AccessDenied",
+                "Invalid according to Policy: Extra input fields: x-amz-security-token"
+            )
+        );
     }
 
     #[test]
     fn content_type_lists_must_match_element_by_element() {
         let creds = Credentials::new("AKID", "s");
-        let conditions = || vec![Condition::starts_with("key", "").unwrap(), Condition::starts_with("Content-Type", "image/").unwrap()];
-        let ok = form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, image/gif")]);
+        let conditions = || {
+            vec![
+                Condition::starts_with("key", "").unwrap(),
+                Condition::starts_with("Content-Type", "image/").unwrap(),
+            ]
+        };
+        let ok =
+            form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, image/gif")]);
         assert!(check(&ok, &creds, "us-east-1", NOW).is_ok());
-        let sneaky = form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, text/html")]);
+        let sneaky =
+            form(&creds, conditions(), &[("key", "k"), ("Content-Type", "image/png, text/html")]);
         let err = check(&sneaky, &creds, "us-east-1", NOW).unwrap_err();
-        assert_eq!(err.message, r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$Content-Type", "image/"]"#);
+        assert_eq!(
+            err.message,
+            r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$Content-Type", "image/"]"#
+        );
     }
 
     #[test]
     fn filename_is_substituted_before_the_key_is_checked() {
         let creds = Credentials::new("AKID", "s");
-        let parts = form(&creds, vec![Condition::eq("key", "u/cat.png")], &[("key", "u/${filename}")]);
+        let parts =
+            form(&creds, vec![Condition::eq("key", "u/cat.png")], &[("key", "u/${filename}")]);
         assert_eq!(check(&parts, &creds, "us-east-1", NOW).unwrap().key, "u/cat.png");
     }
 
     #[test]
     fn expired_credentials_and_other_regions_are_refused() {
-        let creds = Credentials::new("ASIA", "s").with_session_token("t").with_expiry(NOW - time::Duration::seconds(1));
-        let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap(), Condition::eq("x-amz-security-token", "t")], &[("key", "k"), ("x-amz-security-token", "t")]);
+        let creds = Credentials::new("ASIA", "s")
+            .with_session_token("t")
+            .with_expiry(NOW - time::Duration::seconds(1));
+        let parts = form(
+            &creds,
+            vec![
+                Condition::starts_with("key", "").unwrap(),
+                Condition::eq("x-amz-security-token", "t"),
+            ],
+            &[("key", "k"), ("x-amz-security-token", "t")],
+        );
         assert_eq!(check(&parts, &creds, "us-east-1", NOW).unwrap_err().code, "ExpiredToken");
         let creds = Credentials::new("AKID", "s");
         let parts = form(&creds, vec![Condition::starts_with("key", "").unwrap()], &[("key", "k")]);

@@ -19,15 +19,27 @@ use crate::seal::SessionKey;
 
 /// How `found` differs from what `signed` allowed for `key`, if it does. The first list is about
 /// the object itself (it is not what was signed), the second about the browser's report.
-pub fn differences(signed: &Receipt, key: &str, reported_etag: &str, found: &ObjectHead) -> (Vec<String>, Vec<String>) {
+pub fn differences(
+    signed: &Receipt,
+    key: &str,
+    reported_etag: &str,
+    found: &ObjectHead,
+) -> (Vec<String>, Vec<String>) {
     let mut object = Vec::new();
     let name = key.rsplit('/').next().unwrap_or_default();
     if signed.name.as_deref().is_some_and(|n| n != name) {
-        object.push(format!("the key ends in {name:?}, not {:?}", signed.name.as_deref().unwrap_or_default()));
+        object.push(format!(
+            "the key ends in {name:?}, not {:?}",
+            signed.name.as_deref().unwrap_or_default()
+        ));
     }
     let (min, max) = signed.size;
     if !(min..=max).contains(&found.size) {
-        object.push(format!("its size is {} bytes, signed for {:?}", found.size, signed.size_rule()));
+        object.push(format!(
+            "its size is {} bytes, signed for {:?}",
+            found.size,
+            signed.size_rule()
+        ));
     }
     if let Some(want) = &signed.content_type {
         if !found.content_type.eq_ignore_ascii_case(want) {
@@ -60,7 +72,11 @@ pub fn is_etag(etag: &str) -> bool {
 /// The rules a no-JavaScript upload meets after the fact (its form let the browser choose the
 /// name, and a form can be POSTed again until it expires): a name [`app::rules::file_name`]
 /// accepts as it is, and one file per form (the first). Anything else is removed.
-async fn keep_one_plain_upload(objects: &Objects, signed: &Receipt, key: &str) -> Result<(), UploadError> {
+async fn keep_one_plain_upload(
+    objects: &Objects,
+    signed: &Receipt,
+    key: &str,
+) -> Result<(), UploadError> {
     let name = key.rsplit('/').next().unwrap_or_default();
     let removed = |reason: &'static str, message: String| async move {
         if let Err(err) = objects.delete(key).await {
@@ -70,11 +86,19 @@ async fn keep_one_plain_upload(objects: &Objects, signed: &Receipt, key: &str) -
         UploadError::Refused(message)
     };
     if app::rules::file_name(name).ok().as_deref() != Some(name) {
-        return Err(removed("unusable name", format!("{:?} is not a usable file name here; the upload was removed", clip(name))).await);
+        return Err(removed(
+            "unusable name",
+            format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
+        )
+        .await);
     }
     match objects.keep_first(&signed.directory).await {
         Ok(Some(kept)) if kept == key => Ok(()),
-        Ok(_) => Err(removed("the form was used again", "this form was already used for another file; the upload was removed".into()).await),
+        Ok(_) => Err(removed(
+            "the form was used again",
+            "this form was already used for another file; the upload was removed".into(),
+        )
+        .await),
         Err(err) => {
             tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
             Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
@@ -94,7 +118,12 @@ pub struct Confirmer<'a> {
 
 impl Confirmer<'_> {
     /// Checks the object `report` names against its receipt, as of `now`.
-    pub async fn confirm(self, who: &Requester, report: UploadReport, now: OffsetDateTime) -> Result<StoredUpload, UploadError> {
+    pub async fn confirm(
+        self,
+        who: &Requester,
+        report: UploadReport,
+        now: OffsetDateTime,
+    ) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
         let key = report.key.as_str();
         let security_event = |problem: String| {
@@ -110,11 +139,17 @@ impl Confirmer<'_> {
         }
         let signed = match Receipt::open(self.seal, &report.receipt, &who.uploader, now) {
             Ok(receipt) => receipt,
-            Err(Unaccepted::NotOurs) => return Err(security_event("the receipt is not one this service issued".into())),
-            Err(Unaccepted::OtherUploader) => return Err(security_event("the receipt was issued to someone else".into())),
+            Err(Unaccepted::NotOurs) => {
+                return Err(security_event("the receipt is not one this service issued".into()))
+            }
+            Err(Unaccepted::OtherUploader) => {
+                return Err(security_event("the receipt was issued to someone else".into()))
+            }
             Err(Unaccepted::Expired) => {
                 tracing::warn!(target: "audit", event = "receipt_expired", uploader, key = ?clip(key));
-                return Err(UploadError::Refused("this upload was signed too long ago to be checked now".into()));
+                return Err(UploadError::Refused(
+                    "this upload was signed too long ago to be checked now".into(),
+                ));
             }
         };
         if !signed.covers(key) {
@@ -129,26 +164,41 @@ impl Confirmer<'_> {
 
     /// Checks the object at `key` against what `signed` allowed (and the ETag the bucket gave
     /// for it); the receipt is already opened and known to cover `key`.
-    pub async fn check_stored(self, who: &Requester, signed: &Receipt, key: &str, reported_etag: &str, now: OffsetDateTime) -> Result<StoredUpload, UploadError> {
+    pub async fn check_stored(
+        self,
+        who: &Requester,
+        signed: &Receipt,
+        key: &str,
+        reported_etag: &str,
+        now: OffsetDateTime,
+    ) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
         let security_event = |problem: String| {
             self.metrics.mismatched();
             tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
             UploadError::Mismatch(problem)
         };
-        let objects = self.objects.ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
+        let objects = self
+            .objects
+            .ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
         // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
         // without end. Held until the receipt would expire anyway.
-        let ttl = Duration::from_secs(u64::try_from(signed.expires - now.unix_timestamp()).unwrap_or(0).max(1));
+        let ttl = Duration::from_secs(
+            u64::try_from(signed.expires - now.unix_timestamp()).unwrap_or(0).max(1),
+        );
         if !self.guard.claim_verdict(&signed.directory, ttl).await {
             tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
-            return Err(UploadError::Refused("this upload was already checked; Your uploads lists it if it was kept".into()));
+            return Err(UploadError::Refused(
+                "this upload was already checked; Your uploads lists it if it was kept".into(),
+            ));
         }
         // Each look at the bucket is counted: a bucket that keeps failing releases the verdict,
         // and a client retrying without end would otherwise make the service ask without end.
         if let Err(wait) = self.guard.confirm(uploader).await {
             self.guard.release_verdict(&signed.directory).await;
-            return Err(UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) });
+            return Err(UploadError::TooManyRequests {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            });
         }
         let found = match objects.head(key).await {
             Ok(found) => found,
@@ -156,7 +206,9 @@ impl Confirmer<'_> {
                 // A bucket that cannot be asked is not a verdict: the check may be made again.
                 self.guard.release_verdict(&signed.directory).await;
                 tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
-                return Err(UploadError::Unavailable("the bucket cannot be checked right now".into()));
+                return Err(UploadError::Unavailable(
+                    "the bucket cannot be checked right now".into(),
+                ));
             }
         };
         let Some(found) = found else {
@@ -173,10 +225,16 @@ impl Confirmer<'_> {
                 }
             };
             let all = [object, report_differs].concat();
-            return Err(security_event(format!("the stored file is not the one that was signed ({removed}): {}", all.join("; "))));
+            return Err(security_event(format!(
+                "the stored file is not the one that was signed ({removed}): {}",
+                all.join("; ")
+            )));
         }
         if !report_differs.is_empty() {
-            return Err(security_event(format!("the report does not match the stored file: {}", report_differs.join("; "))));
+            return Err(security_event(format!(
+                "the report does not match the stored file: {}",
+                report_differs.join("; ")
+            )));
         }
         if signed.name.is_none() {
             keep_one_plain_upload(objects, signed, key).await?;
@@ -227,10 +285,22 @@ mod tests {
 
     #[test]
     fn etags_are_short_hex() {
-        for good in ["\"0123456789abcdef0123456789ABCDEF\"", "0123456789abcdef0123456789abcdef", "\"0123456789abcdef0123456789abcdef-12\""] {
+        for good in [
+            "\"0123456789abcdef0123456789ABCDEF\"",
+            "0123456789abcdef0123456789abcdef",
+            "\"0123456789abcdef0123456789abcdef-12\"",
+        ] {
             assert!(is_etag(good), "{good}");
         }
-        for bad in ["", "\"\"", "\"abc\"", "\"0123456789abcdef0123456789abcdeg\"", "\"0123456789abcdef0123456789abcdef\"\r\nx", "0123456789abcdef0123456789abcdef-", "0123456789abcdef0123456789abcdef-123456"] {
+        for bad in [
+            "",
+            "\"\"",
+            "\"abc\"",
+            "\"0123456789abcdef0123456789abcdeg\"",
+            "\"0123456789abcdef0123456789abcdef\"\r\nx",
+            "0123456789abcdef0123456789abcdef-",
+            "0123456789abcdef0123456789abcdef-123456",
+        ] {
             assert!(!is_etag(bad), "{bad:?}");
         }
     }
@@ -249,9 +319,19 @@ mod tests {
         let cases = [
             ("uploads/u/d/dog.png", "\"abc\"", head(), "dog.png"),
             ("uploads/u/d/cat.png", "\"abc\"", ObjectHead { size: 11, ..head() }, "size is 11"),
-            ("uploads/u/d/cat.png", "\"abc\"", ObjectHead { content_type: "text/html".into(), ..head() }, "text/html"),
+            (
+                "uploads/u/d/cat.png",
+                "\"abc\"",
+                ObjectHead { content_type: "text/html".into(), ..head() },
+                "text/html",
+            ),
             ("uploads/u/d/cat.png", "\"abd\"", head(), "ETag"),
-            ("uploads/u/d/cat.png", "\"abc\"", ObjectHead { checksum_sha256: Some("B".repeat(44)), ..head() }, "SHA-256"),
+            (
+                "uploads/u/d/cat.png",
+                "\"abc\"",
+                ObjectHead { checksum_sha256: Some("B".repeat(44)), ..head() },
+                "SHA-256",
+            ),
         ];
         for (key, etag, found, expect) in cases {
             let (object, report) = differences(&signed(), key, etag, &found);

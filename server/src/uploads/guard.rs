@@ -48,7 +48,11 @@ impl Guard {
     }
 
     fn budget(key: String, per_minute: NonZeroU32) -> Budget {
-        Budget { key, interval: Duration::from_secs(60) / per_minute.get(), burst: per_minute.get() }
+        Budget {
+            key,
+            interval: Duration::from_secs(60) / per_minute.get(),
+            burst: per_minute.get(),
+        }
     }
 
     fn fell_back(&self, op: &str, err: &dyn std::fmt::Display) {
@@ -68,18 +72,26 @@ impl Guard {
     pub async fn guess(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
         let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
-        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || self.local.check_guess(&who)).await
+        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || self.local.check_guess(&who))
+            .await
     }
 
     /// `Ok` to ask the bucket about one of `uploader`'s uploads (as many a minute as files may
     /// be signed), or how long to wait first.
     pub async fn confirm(&self, uploader: &str) -> Result<(), Duration> {
-        self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || self.local.check_confirm(uploader)).await
+        self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || {
+            self.local.check_confirm(uploader)
+        })
+        .await
     }
 
     /// Spends from `budgets` in the shared store, or, without one (or when it fails), from this
     /// instance's own limits (`local`).
-    async fn spend(&self, budgets: &[Budget], local: impl FnOnce() -> Result<(), Duration>) -> Result<(), Duration> {
+    async fn spend(
+        &self,
+        budgets: &[Budget],
+        local: impl FnOnce() -> Result<(), Duration>,
+    ) -> Result<(), Duration> {
         if let Some(store) = &self.shared {
             match store.spend(budgets).await {
                 Ok(None) => return Ok(()),
@@ -185,7 +197,8 @@ mod tests {
         let n = NonZeroU32::new(2).unwrap();
         let metrics = Arc::new(Metrics::new());
         let store = Arc::new(SharedStore::new("redis://127.0.0.1:1").unwrap());
-        let guard = Guard::new(n, NonZeroU32::new(100).unwrap(), metrics.clone()).shared(Some(store));
+        let guard =
+            Guard::new(n, NonZeroU32::new(100).unwrap(), metrics.clone()).shared(Some(store));
         assert!(guard.sign("u", None).await.is_ok());
         assert!(guard.sign("u", None).await.is_ok());
         assert!(guard.sign("u", None).await.is_err(), "the local budget holds");

@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 use app::rules;
 use app::service::{Requester, UploadRequest, UploadService, UploaderId};
-use app::wire::{BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload, UploadError, UploadReport};
+use app::wire::{
+    BucketInfo, MultipartUpload, PartToSign, SignedPart, SignedUpload, StoredPart, StoredUpload,
+    UploadError, UploadReport,
+};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
@@ -82,7 +85,8 @@ struct Checked {
 /// listing, which is in key order, starts with the newest.
 fn fresh_directory(uploader: &str, now: OffsetDateTime) -> String {
     let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let random = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
+    let random =
+        u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
     format!("uploads/{uploader}/{:016x}{random:016x}/", u64::MAX - millis)
 }
 
@@ -99,7 +103,11 @@ impl Uploads {
 
     pub fn with_source(config: Config, source: Source) -> Self {
         let metrics = Arc::new(Metrics::new());
-        let guard = Guard::new(config.limits.files_per_minute, config.limits.signs_per_minute_per_ip, metrics.clone());
+        let guard = Guard::new(
+            config.limits.files_per_minute,
+            config.limits.signs_per_minute_per_ip,
+            metrics.clone(),
+        );
         Self {
             config,
             source,
@@ -146,7 +154,11 @@ impl Uploads {
 
     /// The service signing for the running dev bucket, checking uploads on its disk.
     pub fn for_dev_bucket(dev: crate::devbucket::Running) -> Self {
-        let objects = Objects::Dev { store: dev.store, bucket: dev.config.bucket.clone(), endpoint: dev.endpoint };
+        let objects = Objects::Dev {
+            store: dev.store,
+            bucket: dev.config.bucket.clone(),
+            endpoint: dev.endpoint,
+        };
         let mut uploads = Self::new(dev.config).with_objects(objects);
         uploads.dev_data_dir = Some(dev.files);
         uploads
@@ -183,7 +195,14 @@ impl Uploads {
     }
 
     /// The receipt for a form signed at `now` in `directory`.
-    fn receipt(&self, who: &Requester, directory: String, name: Option<String>, spec: &FormSpec, now: OffsetDateTime) -> String {
+    fn receipt(
+        &self,
+        who: &Requester,
+        directory: String,
+        name: Option<String>,
+        spec: &FormSpec,
+        now: OffsetDateTime,
+    ) -> String {
         Receipt {
             uploader: who.uploader.as_str().to_owned(),
             directory,
@@ -199,7 +218,13 @@ impl Uploads {
 
     /// What the browser gets for a signed form.
     fn answer(&self, key: String, form: SignedForm, receipt: String) -> SignedUpload {
-        SignedUpload { url: self.config.post_url(), key, expires_at: rfc3339(form.expires_at()), fields: form.fields, receipt }
+        SignedUpload {
+            url: self.config.post_url(),
+            key,
+            expires_at: rfc3339(form.expires_at()),
+            fields: form.fields,
+            receipt,
+        }
     }
 
     /// Whether each uploader signs with credentials limited to its own prefix (STS).
@@ -208,7 +233,11 @@ impl Uploads {
     }
 
     /// The policy signer holding `uploader`'s credentials (fetched from STS when so configured).
-    pub async fn policy_signer(&self, uploader: &UploaderId, now: OffsetDateTime) -> Result<Arc<PolicySigner>, UploadError> {
+    pub async fn policy_signer(
+        &self,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<Arc<PolicySigner>, UploadError> {
         self.source.signer_for(uploader, now).await.map_err(|err| {
             tracing::error!(target: "audit", event = "credentials_unavailable", uploader = uploader.as_str(), error = %err);
             UploadError::Unavailable("signing is temporarily unavailable; try again in a minute".into())
@@ -216,7 +245,13 @@ impl Uploads {
     }
 
     /// Signs a form and writes the audit event; every signature the server makes comes here.
-    pub fn sign_form(&self, signer: &PolicySigner, spec: &FormSpec, now: OffsetDateTime, uploader: &str) -> Result<SignedForm, UploadError> {
+    pub fn sign_form(
+        &self,
+        signer: &PolicySigner,
+        spec: &FormSpec,
+        now: OffsetDateTime,
+        uploader: &str,
+    ) -> Result<SignedForm, UploadError> {
         let form = signer.sign(spec, now).map_err(|err| {
             tracing::error!(target: "audit", event = "signing_failed", uploader, error = %err);
             UploadError::Unavailable(err.to_string())
@@ -237,9 +272,19 @@ impl Uploads {
 
     /// Everything that can be said about a request without credentials: rate, access code, and
     /// what [`app::rules`] says of the name, size, type, checksum and metadata.
-    async fn check(&self, who: &Requester, request: &UploadRequest, via: Via) -> Result<Checked, Refusal> {
+    async fn check(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+        via: Via,
+    ) -> Result<Checked, Refusal> {
         let too_many = |wait: std::time::Duration| {
-            ("rate_limited", UploadError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
+            (
+                "rate_limited",
+                UploadError::TooManyRequests {
+                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                },
+            )
         };
         // The code first: a caller without it spends only a budget of guesses of its own, never
         // the signing budgets of the address or of anyone else.
@@ -267,11 +312,17 @@ impl Uploads {
                 app::format::human_bytes(rules::MAX_POST_BYTES)
             )));
         }
-        let content_type = rules::content_type(&request.content_type).map_err(refused("invalid_type"))?;
+        let content_type =
+            rules::content_type(&request.content_type).map_err(refused("invalid_type"))?;
         if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
             return Err(refused("type_not_allowed")(message));
         }
-        let checksum = request.checksum_sha256.as_deref().map(rules::checksum_sha256).transpose().map_err(refused("invalid_checksum"))?;
+        let checksum = request
+            .checksum_sha256
+            .as_deref()
+            .map(rules::checksum_sha256)
+            .transpose()
+            .map_err(refused("invalid_checksum"))?;
         // What the README promises: with checksums on, the bucket checks every byte of every
         // file up to the checksum limit. A client that leaves the hash out gets no form.
         // (A multipart upload checks every part's SHA-256 instead.)
@@ -285,13 +336,19 @@ impl Uploads {
         Ok(Checked { name, size, content_type, checksum, metadata })
     }
 
-    async fn try_sign(&self, who: &Requester, request: &UploadRequest) -> Result<SignedUpload, Refusal> {
-        let Checked { name, size, content_type, checksum, metadata } = self.check(who, request, Via::Post).await?;
+    async fn try_sign(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+    ) -> Result<SignedUpload, Refusal> {
+        let Checked { name, size, content_type, checksum, metadata } =
+            self.check(who, request, Via::Post).await?;
         let uploader = who.uploader.as_str();
         let now = self.now();
         let directory = fresh_directory(uploader, now);
         let key = format!("{directory}{name}");
-        let signer = self.policy_signer(&who.uploader, now).await.map_err(|e| ("credentials", e))?;
+        let signer =
+            self.policy_signer(&who.uploader, now).await.map_err(|e| ("credentials", e))?;
         let mut spec = self.spec(key.clone(), Some(content_type), SizeRule::Exact(size));
         spec.checksum_sha256 = checksum;
         spec.metadata = metadata;
@@ -303,7 +360,11 @@ impl Uploads {
     /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
     /// prefix, 1 byte to the size limit, stored as application/octet-stream (a plain form
     /// cannot tell the type), and a redirect back to the app carrying the receipt.
-    async fn page_form_for(&self, who: &Requester, redirect: String) -> Result<Option<SignedUpload>, UploadError> {
+    async fn page_form_for(
+        &self,
+        who: &Requester,
+        redirect: String,
+    ) -> Result<Option<SignedUpload>, UploadError> {
         const PLAIN_TYPE: &str = "application/octet-stream";
         let limits = &self.config.limits;
         if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
@@ -327,21 +388,33 @@ impl Uploads {
         let directory = fresh_directory(uploader, now);
         let size = SizeRule::Range { min: 1, max: limits.max_bytes };
         let signer = self.policy_signer(&who.uploader, now).await?;
-        let mut spec = self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
+        let mut spec =
+            self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
         let receipt = self.receipt(who, directory.clone(), None, &spec, now);
         // The return page names the uploader by this token (the redirect comes without the
         // cookie), for this directory only, until the form expires and an hour of upload time.
         let expires = now + self.config.policy_lifetime + RETURN_UPLOAD_TIME;
-        let pass = ReturnPass { uploader: who.uploader.clone(), directory, expires: expires.unix_timestamp() }.seal(&self.seal);
+        let pass = ReturnPass {
+            uploader: who.uploader.clone(),
+            directory,
+            expires: expires.unix_timestamp(),
+        }
+        .seal(&self.seal);
         // The redirect is signed into the policy: token and receipt come back with the bucket's
         // `bucket`, `key` and `etag` (both are base64url and hex: nothing to escape).
         let separator = if redirect.contains('?') { '&' } else { '?' };
-        spec.on_success = Some(OnSuccess::Redirect(format!("{redirect}{separator}session={pass}&receipt={receipt}")));
+        spec.on_success = Some(OnSuccess::Redirect(format!(
+            "{redirect}{separator}session={pass}&receipt={receipt}"
+        )));
         let form = self.sign_form(&signer, &spec, now, uploader)?;
         Ok(Some(self.answer(spec.key, form, receipt)))
     }
 
-    async fn sign_upload(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
+    async fn sign_upload(
+        &self,
+        who: &Requester,
+        request: UploadRequest,
+    ) -> Result<SignedUpload, UploadError> {
         let started = std::time::Instant::now();
         match self.try_sign(who, &request).await {
             Ok(signed) => {
@@ -353,7 +426,13 @@ impl Uploads {
     }
 
     /// Counts and logs a refusal to sign (a form or a multipart upload), and answers its error.
-    fn refused(&self, who: &Requester, request: &UploadRequest, reason: &'static str, err: UploadError) -> UploadError {
+    fn refused(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+        reason: &'static str,
+        err: UploadError,
+    ) -> UploadError {
         self.metrics.refused(reason);
         tracing::warn!(
             target: "audit",
@@ -370,7 +449,12 @@ impl Uploads {
     }
 
     fn confirmer(&self) -> Confirmer<'_> {
-        Confirmer { objects: self.objects.as_ref(), seal: &self.seal, guard: &self.guard, metrics: &self.metrics }
+        Confirmer {
+            objects: self.objects.as_ref(),
+            seal: &self.seal,
+            guard: &self.guard,
+            metrics: &self.metrics,
+        }
     }
 
     /// The uploader's objects, newest first (the key layout makes the bucket's order newest
@@ -391,14 +475,19 @@ impl Uploads {
         // POSTed again: only its first object is kept (and listed).
         let mut crowded: Vec<String> = Vec::new();
         for pair in listed.windows(2) {
-            let directory = |key: &str| key.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default();
-            if directory(&pair[0].key) == directory(&pair[1].key) && crowded.last() != Some(&directory(&pair[0].key)) {
+            let directory =
+                |key: &str| key.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default();
+            if directory(&pair[0].key) == directory(&pair[1].key)
+                && crowded.last() != Some(&directory(&pair[0].key))
+            {
                 crowded.push(directory(&pair[0].key));
             }
         }
         for directory in &crowded {
             let kept = objects.keep_first(&format!("{directory}/")).await.map_err(unavailable)?;
-            listed.retain(|item| !item.key.starts_with(&format!("{directory}/")) || Some(&item.key) == kept.as_ref());
+            listed.retain(|item| {
+                !item.key.starts_with(&format!("{directory}/")) || Some(&item.key) == kept.as_ref()
+            });
         }
         let mut uploads = Vec::with_capacity(listed.len());
         for item in listed {
@@ -419,19 +508,34 @@ impl Uploads {
 }
 
 impl UploadService for Uploads {
-    fn sign<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<SignedUpload, UploadError>> {
+    fn sign<'a>(
+        &'a self,
+        who: &'a Requester,
+        request: UploadRequest,
+    ) -> BoxFuture<'a, Result<SignedUpload, UploadError>> {
         Box::pin(self.sign_upload(who, request))
     }
 
-    fn confirm<'a>(&'a self, who: &'a Requester, report: UploadReport) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
+    fn confirm<'a>(
+        &'a self,
+        who: &'a Requester,
+        report: UploadReport,
+    ) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
         Box::pin(self.confirmer().confirm(who, report, self.now()))
     }
 
-    fn page_form<'a>(&'a self, who: &'a Requester, redirect: String) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
+    fn page_form<'a>(
+        &'a self,
+        who: &'a Requester,
+        redirect: String,
+    ) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
         Box::pin(self.page_form_for(who, redirect))
     }
 
-    fn uploads<'a>(&'a self, who: &'a Requester) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {
+    fn uploads<'a>(
+        &'a self,
+        who: &'a Requester,
+    ) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {
         Box::pin(self.list(who))
     }
 
@@ -450,23 +554,44 @@ impl UploadService for Uploads {
         }
     }
 
-    fn start_multipart<'a>(&'a self, who: &'a Requester, request: UploadRequest) -> BoxFuture<'a, Result<MultipartUpload, UploadError>> {
+    fn start_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        request: UploadRequest,
+    ) -> BoxFuture<'a, Result<MultipartUpload, UploadError>> {
         Box::pin(self.start_multipart_upload(who, request))
     }
 
-    fn sign_parts<'a>(&'a self, who: &'a Requester, receipt: String, parts: Vec<PartToSign>) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>> {
+    fn sign_parts<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+        parts: Vec<PartToSign>,
+    ) -> BoxFuture<'a, Result<Vec<SignedPart>, UploadError>> {
         Box::pin(self.sign_upload_parts(who, receipt, parts))
     }
 
-    fn list_parts<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>> {
+    fn list_parts<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>> {
         Box::pin(self.list_upload_parts(who, receipt))
     }
 
-    fn complete_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
+    fn complete_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<StoredUpload, UploadError>> {
         Box::pin(self.complete_upload(who, receipt))
     }
 
-    fn abort_multipart<'a>(&'a self, who: &'a Requester, receipt: String) -> BoxFuture<'a, Result<(), UploadError>> {
+    fn abort_multipart<'a>(
+        &'a self,
+        who: &'a Requester,
+        receipt: String,
+    ) -> BoxFuture<'a, Result<(), UploadError>> {
         Box::pin(self.abort_upload(who, receipt))
     }
 }
@@ -498,24 +623,45 @@ mod tests {
     }
 
     impl Uploads {
-        fn sign_blocking(&self, who: &Requester, request: UploadRequest) -> Result<SignedUpload, UploadError> {
+        fn sign_blocking(
+            &self,
+            who: &Requester,
+            request: UploadRequest,
+        ) -> Result<SignedUpload, UploadError> {
             futures::executor::block_on(self.sign(who, request))
         }
     }
 
     fn uploader() -> Requester {
-        Requester { uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(), ip: None, scope: None, new_visitor: false }
+        Requester {
+            uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            ip: None,
+            scope: None,
+            new_visitor: false,
+        }
     }
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
-        UploadRequest { file_name: name.into(), size, content_type: content_type.into(), access_code: String::new(), checksum_sha256: None, metadata: Default::default() }
+        UploadRequest {
+            file_name: name.into(),
+            size,
+            content_type: content_type.into(),
+            access_code: String::new(),
+            checksum_sha256: None,
+            metadata: Default::default(),
+        }
     }
 
     #[test]
     fn signs_a_key_under_the_uploader_prefix() {
-        let signed = uploads().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
+        let signed =
+            uploads().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
         assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
-        assert!(signed.key.starts_with("uploads/0123456789abcdef0123456789abcdef/"), "{}", signed.key);
+        assert!(
+            signed.key.starts_with("uploads/0123456789abcdef0123456789abcdef/"),
+            "{}",
+            signed.key
+        );
         assert!(signed.key.ends_with("/cat.png"), "{}", signed.key);
         assert_eq!(signed.fields[0], ("key".to_string(), signed.key.clone()));
         assert_eq!(signed.expires_at, "2026-11-28T12:00:00Z");
@@ -525,15 +671,26 @@ mod tests {
     fn unknown_type_is_signed_as_octet_stream() {
         let mut config = uploads().config;
         config.limits = crate::config::Limits { checksum_max_bytes: 0, ..Default::default() };
-        let signed = Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
-        assert_eq!(signed.fields[1], ("Content-Type".to_string(), "application/octet-stream".to_string()));
+        let signed =
+            Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
+        assert_eq!(
+            signed.fields[1],
+            ("Content-Type".to_string(), "application/octet-stream".to_string())
+        );
     }
 
     #[test]
     fn bad_requests_are_refused_with_a_reason() {
         let s = uploads();
-        for req in [request("..", 1, "text/plain"), request("a.txt", 0, "text/plain"), request("a.txt", 1, "not a type")] {
-            assert!(matches!(s.sign_blocking(&uploader(), req.clone()), Err(UploadError::Refused(_))), "{req:?}");
+        for req in [
+            request("..", 1, "text/plain"),
+            request("a.txt", 0, "text/plain"),
+            request("a.txt", 1, "not a type"),
+        ] {
+            assert!(
+                matches!(s.sign_blocking(&uploader(), req.clone()), Err(UploadError::Refused(_))),
+                "{req:?}"
+            );
         }
     }
 
@@ -542,11 +699,16 @@ mod tests {
         let s = uploads();
         assert_eq!(
             s.sign_blocking(&uploader(), request("big.png", 1001, "image/png")),
-            Err(UploadError::Refused("the file is 1001 B; files here can be at most 1000 B".into()))
+            Err(UploadError::Refused(
+                "the file is 1001 B; files here can be at most 1000 B".into()
+            ))
         );
         assert_eq!(
             s.sign_blocking(&uploader(), request("page.html", 10, "text/html")),
-            Err(UploadError::Refused("files of type text/html are not accepted here (allowed: image/*, text/plain)".into()))
+            Err(UploadError::Refused(
+                "files of type text/html are not accepted here (allowed: image/*, text/plain)"
+                    .into()
+            ))
         );
         // An unknown type is application/octet-stream, which this list does not allow either.
         assert!(s.sign_blocking(&uploader(), request("blob", 10, "")).is_err());

@@ -51,7 +51,13 @@ impl Objects {
     pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, String> {
         match self {
             Objects::S3 { client, bucket } => {
-                let answer = client.head_object().bucket(bucket).key(key).checksum_mode(ChecksumMode::Enabled).send().await;
+                let answer = client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .checksum_mode(ChecksumMode::Enabled)
+                    .send()
+                    .await;
                 match answer {
                     Ok(head) => Ok(Some(ObjectHead {
                         size: head.content_length.unwrap_or_default().max(0) as u64,
@@ -60,7 +66,9 @@ impl Objects {
                         checksum_sha256: head.checksum_sha256,
                         last_modified: head.last_modified.as_ref().and_then(from_aws_time),
                     })),
-                    Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+                    Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                        Ok(None)
+                    }
                     Err(err) => Err(DisplayErrorContext(&err).to_string()),
                 }
             }
@@ -87,7 +95,13 @@ impl Objects {
         match self {
             Objects::S3 { client, bucket } => {
                 let max_keys = i32::try_from(max.min(1000)).unwrap_or(1000);
-                let page = client.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(max_keys).send().await;
+                let page = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .max_keys(max_keys)
+                    .send()
+                    .await;
                 let page = page.map_err(|err| DisplayErrorContext(&err).to_string())?;
                 Ok(page
                     .contents
@@ -105,8 +119,17 @@ impl Objects {
                     .collect())
             }
             Objects::Dev { store, bucket, .. } => {
-                let entries = store.list(bucket, prefix, max).await.map_err(|err| err.to_string())?;
-                Ok(entries.into_iter().map(|e| Listed { key: e.key, size: e.size, etag: e.etag, last_modified: e.modified }).collect())
+                let entries =
+                    store.list(bucket, prefix, max).await.map_err(|err| err.to_string())?;
+                Ok(entries
+                    .into_iter()
+                    .map(|e| Listed {
+                        key: e.key,
+                        size: e.size,
+                        etag: e.etag,
+                        last_modified: e.modified,
+                    })
+                    .collect())
             }
         }
     }
@@ -129,9 +152,13 @@ impl Objects {
     /// Whether the bucket answers at all (HeadBucket; the dev bucket: its directory is there).
     pub async fn reachable(&self) -> Result<(), String> {
         match self {
-            Objects::S3 { client, bucket } => {
-                client.head_bucket().bucket(bucket).send().await.map(drop).map_err(|err| DisplayErrorContext(&err).to_string())
-            }
+            Objects::S3 { client, bucket } => client
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| DisplayErrorContext(&err).to_string()),
             Objects::Dev { store, .. } => match tokio::fs::metadata(store.root()).await {
                 Ok(meta) if meta.is_dir() => Ok(()),
                 _ => Err(format!("{} is not a directory", store.root().display())),
@@ -142,10 +169,17 @@ impl Objects {
     /// Removes an object (gone already is fine).
     pub async fn delete(&self, key: &str) -> Result<(), String> {
         match self {
-            Objects::S3 { client, bucket } => {
-                client.delete_object().bucket(bucket).key(key).send().await.map(drop).map_err(|err| DisplayErrorContext(&err).to_string())
+            Objects::S3 { client, bucket } => client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| DisplayErrorContext(&err).to_string()),
+            Objects::Dev { store, bucket, .. } => {
+                store.delete(bucket, key).await.map_err(|err| err.to_string())
             }
-            Objects::Dev { store, bucket, .. } => store.delete(bucket, key).await.map_err(|err| err.to_string()),
         }
     }
 
@@ -155,17 +189,24 @@ impl Objects {
     pub async fn view_url(&self, key: &str) -> Result<String, String> {
         match self {
             Objects::S3 { client, bucket } => {
-                let presigning = PresigningConfig::expires_in(VIEW_LINK_LIFETIME).map_err(|err| err.to_string())?;
+                let presigning = PresigningConfig::expires_in(VIEW_LINK_LIFETIME)
+                    .map_err(|err| err.to_string())?;
                 let name = key.rsplit('/').next().unwrap_or_default();
                 let get = client.get_object().bucket(bucket).key(key);
                 let get = match app::rules::inline_type(name) {
                     Some(shown_as) => get.response_content_type(shown_as),
-                    None => get.response_content_type("application/octet-stream").response_content_disposition("attachment"),
+                    None => get
+                        .response_content_type("application/octet-stream")
+                        .response_content_disposition("attachment"),
                 };
                 let request = get.presigned(presigning).await;
-                request.map(|r| r.uri().to_owned()).map_err(|err| DisplayErrorContext(&err).to_string())
+                request
+                    .map(|r| r.uri().to_owned())
+                    .map_err(|err| DisplayErrorContext(&err).to_string())
             }
-            Objects::Dev { bucket, endpoint, .. } => Ok(crate::devbucket::object_url(endpoint, bucket, key)),
+            Objects::Dev { bucket, endpoint, .. } => {
+                Ok(crate::devbucket::object_url(endpoint, bucket, key))
+            }
         }
     }
 }

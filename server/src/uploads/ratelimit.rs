@@ -44,7 +44,9 @@ impl SignLimits {
         Self {
             per_uploader: RateLimiter::keyed(Quota::per_minute(per_uploader)),
             confirms: RateLimiter::keyed(Quota::per_minute(per_uploader)),
-            guesses: RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero"))),
+            guesses: RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero"),
+            )),
             per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
             clock: DefaultClock::default(),
         }
@@ -57,7 +59,9 @@ impl SignLimits {
         }
         let now = self.clock.now();
         match ip {
-            Some(ip) => self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now)),
+            Some(ip) => {
+                self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now))
+            }
             None => Ok(()),
         }
     }
@@ -87,7 +91,9 @@ impl SignLimits {
         }
         // The uploader first: a visitor over its own limit does not spend its address's budget.
         let now = self.clock.now();
-        self.per_uploader.check_key(&uploader.to_owned()).map_err(|wait| wait.wait_time_from(now))?;
+        self.per_uploader
+            .check_key(&uploader.to_owned())
+            .map_err(|wait| wait.wait_time_from(now))?;
         self.check_ip(ip)
     }
 }
@@ -123,6 +129,9 @@ mod tests {
         assert!(limits.check_ip(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
         assert!(limits.check_ip(ip("2001:db8:1:2::99")).is_err(), "same /64");
         assert!(limits.check_ip(ip("2001:db8:1:3::1")).is_ok(), "another /64");
-        assert_eq!(address_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            address_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -83,7 +83,8 @@ impl Receipt {
     /// Whether `key` is the one this receipt was signed for (any name in its directory, when
     /// the browser chose the name).
     pub fn covers(&self, key: &str) -> bool {
-        key.strip_prefix(&self.directory).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        key.strip_prefix(&self.directory)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
     }
 
     /// A POST's receipt or a multipart upload's: sealed for different purposes.
@@ -103,18 +104,34 @@ impl Receipt {
 
     /// The POST receipt in `sealed`, if this service sealed it for `uploader` and it has not
     /// expired at `now`.
-    pub fn open(key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<Self, Unaccepted> {
+    pub fn open(
+        key: &SessionKey,
+        sealed: &str,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<Self, Unaccepted> {
         Self::open_for(Purpose::Receipt, key, sealed, uploader, now)
     }
 
     /// The same for a multipart upload's receipt.
-    pub fn open_multipart(key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<(Self, Multipart), Unaccepted> {
+    pub fn open_multipart(
+        key: &SessionKey,
+        sealed: &str,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<(Self, Multipart), Unaccepted> {
         let receipt = Self::open_for(Purpose::Multipart, key, sealed, uploader, now)?;
         let multipart = receipt.multipart.clone().ok_or(Unaccepted::NotOurs)?;
         Ok((receipt, multipart))
     }
 
-    fn open_for(purpose: Purpose, key: &SessionKey, sealed: &str, uploader: &UploaderId, now: OffsetDateTime) -> Result<Self, Unaccepted> {
+    fn open_for(
+        purpose: Purpose,
+        key: &SessionKey,
+        sealed: &str,
+        uploader: &UploaderId,
+        now: OffsetDateTime,
+    ) -> Result<Self, Unaccepted> {
         if sealed.len() > MAX_RECEIPT_BYTES {
             return Err(Unaccepted::NotOurs);
         }
@@ -161,23 +178,41 @@ mod tests {
     #[test]
     fn a_multipart_receipt_opens_only_as_one() {
         let key = SessionKey::random();
-        let multipart = Receipt { multipart: Some(Multipart { upload_id: "abc".into(), part_size: 8 << 20 }), ..receipt() };
+        let multipart = Receipt {
+            multipart: Some(Multipart { upload_id: "abc".into(), part_size: 8 << 20 }),
+            ..receipt()
+        };
         let sealed = multipart.seal(&key);
-        assert_eq!(Receipt::open_multipart(&key, &sealed, &me(), NOW).map(|(r, _)| r), Ok(multipart.clone()));
+        assert_eq!(
+            Receipt::open_multipart(&key, &sealed, &me(), NOW).map(|(r, _)| r),
+            Ok(multipart.clone())
+        );
         assert_eq!(Receipt::open(&key, &sealed, &me(), NOW), Err(Unaccepted::NotOurs));
-        assert_eq!(Receipt::open_multipart(&key, &receipt().seal(&key), &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(
+            Receipt::open_multipart(&key, &receipt().seal(&key), &me(), NOW),
+            Err(Unaccepted::NotOurs)
+        );
         let other = UploaderId::parse(&"f".repeat(32)).unwrap();
-        assert_eq!(Receipt::open_multipart(&key, &sealed, &other, NOW), Err(Unaccepted::OtherUploader));
+        assert_eq!(
+            Receipt::open_multipart(&key, &sealed, &other, NOW),
+            Err(Unaccepted::OtherUploader)
+        );
     }
 
     #[test]
     fn a_receipt_opens_for_its_uploader_until_it_expires() {
         let key = SessionKey::random();
         let sealed = receipt().seal(&key);
-        assert!(sealed.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "URL-safe: {sealed}");
+        assert!(
+            sealed.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            "URL-safe: {sealed}"
+        );
         assert_eq!(Receipt::open(&key, &sealed, &me(), NOW), Ok(receipt()));
         assert_eq!(Receipt::open(&key, &sealed, &me(), NOW + RECEIPT_LIFETIME), Ok(receipt()));
-        assert_eq!(Receipt::open(&key, &sealed, &me(), NOW + RECEIPT_LIFETIME + Duration::SECOND), Err(Unaccepted::Expired));
+        assert_eq!(
+            Receipt::open(&key, &sealed, &me(), NOW + RECEIPT_LIFETIME + Duration::SECOND),
+            Err(Unaccepted::Expired)
+        );
         let other = UploaderId::parse(&"f".repeat(32)).unwrap();
         assert_eq!(Receipt::open(&key, &sealed, &other, NOW), Err(Unaccepted::OtherUploader));
     }
@@ -187,11 +222,15 @@ mod tests {
         let key = SessionKey::random();
         let sealed = receipt().seal(&key);
         // Under another key (another deployment), or altered: a bigger size, another uploader.
-        assert_eq!(Receipt::open(&SessionKey::random(), &sealed, &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(
+            Receipt::open(&SessionKey::random(), &sealed, &me(), NOW),
+            Err(Unaccepted::NotOurs)
+        );
         let (payload, mac) = sealed.rsplit_once('.').unwrap();
         let mut bigger = receipt();
         bigger.size = (10, 1 << 40);
-        let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&bigger).unwrap()));
+        let forged =
+            format!("{}.{mac}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&bigger).unwrap()));
         assert_eq!(Receipt::open(&key, &forged, &me(), NOW), Err(Unaccepted::NotOurs));
         assert_eq!(Receipt::open(&key, payload, &me(), NOW), Err(Unaccepted::NotOurs));
         // Another purpose's seal on the same payload (a cookie, a return token) does not open.
@@ -200,7 +239,10 @@ mod tests {
             assert_eq!(Receipt::open(&key, &other, &me(), NOW), Err(Unaccepted::NotOurs));
         }
         // Sealed for receipts, but not a receipt.
-        assert_eq!(Receipt::open(&key, &key.seal(Purpose::Receipt, "bm90IGpzb24"), &me(), NOW), Err(Unaccepted::NotOurs));
+        assert_eq!(
+            Receipt::open(&key, &key.seal(Purpose::Receipt, "bm90IGpzb24"), &me(), NOW),
+            Err(Unaccepted::NotOurs)
+        );
         assert_eq!(Receipt::open(&key, &"a".repeat(5000), &me(), NOW), Err(Unaccepted::NotOurs));
     }
 
@@ -208,7 +250,10 @@ mod tests {
     fn a_receipt_covers_one_file_in_its_directory() {
         let r = receipt();
         assert!(r.covers(&format!("{}cat.png", r.directory)));
-        assert!(r.covers(&format!("{}dog.png", r.directory)), "the name is compared when confirming");
+        assert!(
+            r.covers(&format!("{}dog.png", r.directory)),
+            "the name is compared when confirming"
+        );
         assert!(!r.covers(&r.directory));
         assert!(!r.covers(&format!("{}sub/cat.png", r.directory)));
         assert!(!r.covers(&format!("uploads/{}/abd/cat.png", me().as_str())));

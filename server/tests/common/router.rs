@@ -33,24 +33,27 @@ pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router
         if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
             return Some(value.to_string());
         }
-        Some(match name {
-            "UPLOAD_BUCKET" => "uploads",
-            "AWS_REGION" => "garage",
-            "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
-            "AWS_SECRET_ACCESS_KEY" => SECRET,
-            "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
-            // Most router tests sign made-up files without hashing them; checksums are tested
-            // with this set (tests/http.rs).
-            "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
-            _ => return None,
-        }
-        .to_owned())
+        Some(
+            match name {
+                "UPLOAD_BUCKET" => "uploads",
+                "AWS_REGION" => "garage",
+                "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
+                "AWS_SECRET_ACCESS_KEY" => SECRET,
+                "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
+                // Most router tests sign made-up files without hashing them; checksums are tested
+                // with this set (tests/http.rs).
+                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
+                _ => return None,
+            }
+            .to_owned(),
+        )
     })
     .unwrap();
     let metrics = Arc::new(server::metrics::Metrics::new());
     let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
     let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());
-    let proxies = settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
+    let proxies =
+        settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
     let sessions = Sessions { key, proxies: TrustedProxies::parse(proxies).unwrap() };
     let app = server::app(options, Arc::new(uploads), Arc::new(sessions), metrics.clone());
     // No bucket to ask: ready as long as it is not shutting down.
@@ -61,7 +64,10 @@ const SESSION_SECRET: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e
 
 /// How the router tests' app seals cookies and return tokens.
 pub fn session_key() -> Sessions {
-    Sessions { key: Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap()), proxies: TrustedProxies::default() }
+    Sessions {
+        key: Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap()),
+        proxies: TrustedProxies::default(),
+    }
 }
 
 pub async fn body_text(res: http::Response<Body>) -> String {

@@ -44,10 +44,20 @@ fn dev(err: crate::policy::S3Error) -> BucketError {
 
 impl Objects {
     /// `CreateMultipartUpload` with SHA-256 checksums for every part: the upload id.
-    pub async fn create_multipart(&self, key: &str, content_type: &str, metadata: &[(String, String)]) -> Result<String, BucketError> {
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(String, String)],
+    ) -> Result<String, BucketError> {
         match self {
             Objects::S3 { client, bucket } => {
-                let mut create = client.create_multipart_upload().bucket(bucket).key(key).content_type(content_type).checksum_algorithm(ChecksumAlgorithm::Sha256);
+                let mut create = client
+                    .create_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256);
                 for (name, value) in metadata {
                     create = create.metadata(name, value);
                 }
@@ -55,20 +65,37 @@ impl Objects {
                 answer.upload_id.ok_or_else(|| other("the bucket answered without an upload id"))
             }
             Objects::Dev { store, bucket, .. } => {
-                let pending = Pending { bucket: bucket.clone(), key: key.into(), content_type: content_type.into(), metadata: metadata.to_vec() };
+                let pending = Pending {
+                    bucket: bucket.clone(),
+                    key: key.into(),
+                    content_type: content_type.into(),
+                    metadata: metadata.to_vec(),
+                };
                 store.create_multipart(&pending).await.map_err(dev)
             }
         }
     }
 
     /// `ListParts`, every page: the parts the bucket has, by number.
-    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<StoredPart>, BucketError> {
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<StoredPart>, BucketError> {
         match self {
             Objects::S3 { client, bucket } => {
                 let mut parts = Vec::new();
                 let mut marker: Option<String> = None;
                 loop {
-                    let page = client.list_parts().bucket(bucket).key(key).upload_id(upload_id).set_part_number_marker(marker.clone()).send().await.map_err(sdk)?;
+                    let page = client
+                        .list_parts()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .set_part_number_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(sdk)?;
                     for part in page.parts.unwrap_or_default() {
                         parts.push(StoredPart {
                             number: part.part_number.unwrap_or_default().max(0) as u64,
@@ -78,7 +105,9 @@ impl Objects {
                         });
                     }
                     match (page.is_truncated, page.next_part_number_marker) {
-                        (Some(true), Some(next)) if Some(&next) != marker.as_ref() => marker = Some(next),
+                        (Some(true), Some(next)) if Some(&next) != marker.as_ref() => {
+                            marker = Some(next)
+                        }
                         _ => break,
                     }
                 }
@@ -87,13 +116,26 @@ impl Objects {
             }
             Objects::Dev { store, bucket, .. } => {
                 let parts = store.list_parts(bucket, key, upload_id).await.map_err(dev)?;
-                Ok(parts.into_iter().map(|p| StoredPart { number: p.number, size: p.size, etag: p.etag, checksum_sha256: Some(p.checksum_sha256) }).collect())
+                Ok(parts
+                    .into_iter()
+                    .map(|p| StoredPart {
+                        number: p.number,
+                        size: p.size,
+                        etag: p.etag,
+                        checksum_sha256: Some(p.checksum_sha256),
+                    })
+                    .collect())
             }
         }
     }
 
     /// `CompleteMultipartUpload` with `parts` (ascending): the object's ETag.
-    pub async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[StoredPart]) -> Result<String, BucketError> {
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> Result<String, BucketError> {
         match self {
             Objects::S3 { client, bucket } => {
                 let completed: Vec<CompletedPart> = parts
@@ -107,12 +149,25 @@ impl Objects {
                     })
                     .collect();
                 let upload = CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
-                let answer = client.complete_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).multipart_upload(upload).send().await.map_err(sdk)?;
+                let answer = client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .multipart_upload(upload)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
                 Ok(answer.e_tag.unwrap_or_default())
             }
             Objects::Dev { store, bucket, .. } => {
-                let chosen: Vec<(u64, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
-                Ok(store.complete_multipart(bucket, key, upload_id, &chosen).await.map_err(dev)?.etag)
+                let chosen: Vec<(u64, String)> =
+                    parts.iter().map(|p| (p.number, p.etag.clone())).collect();
+                Ok(store
+                    .complete_multipart(bucket, key, upload_id, &chosen)
+                    .await
+                    .map_err(dev)?
+                    .etag)
             }
         }
     }
@@ -120,8 +175,18 @@ impl Objects {
     /// `AbortMultipartUpload`: the bucket drops the parts. Gone already is fine.
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BucketError> {
         let result = match self {
-            Objects::S3 { client, bucket } => client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await.map(drop).map_err(sdk),
-            Objects::Dev { store, bucket, .. } => store.abort_multipart(bucket, key, upload_id).await.map_err(dev),
+            Objects::S3 { client, bucket } => client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(sdk),
+            Objects::Dev { store, bucket, .. } => {
+                store.abort_multipart(bucket, key, upload_id).await.map_err(dev)
+            }
         };
         match result {
             Err(BucketError::NoSuchUpload) => Ok(()),

@@ -26,9 +26,17 @@ use app::api::MAX_PARTS_PER_CALL;
 pub fn composite_sha256(parts: &[StoredPart]) -> Option<String> {
     let mut hasher = Sha256::new();
     for part in parts {
-        hasher.update(base64::engine::general_purpose::STANDARD.decode(part.checksum_sha256.as_deref()?).ok()?);
+        hasher.update(
+            base64::engine::general_purpose::STANDARD
+                .decode(part.checksum_sha256.as_deref()?)
+                .ok()?,
+        );
     }
-    Some(format!("{}-{}", base64::engine::general_purpose::STANDARD.encode(hasher.finalize()), parts.len()))
+    Some(format!(
+        "{}-{}",
+        base64::engine::general_purpose::STANDARD.encode(hasher.finalize()),
+        parts.len()
+    ))
 }
 
 /// Which of parts `1..=count` are missing from `parts` or have another length than the
@@ -46,7 +54,12 @@ fn unfit_parts(parts: &[StoredPart], size: u64, part_size: u64) -> Vec<u64> {
 impl Uploads {
     /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a
     /// forged or foreign one as a security event).
-    fn open_multipart(&self, who: &Requester, sealed: &str, now: OffsetDateTime) -> Result<(Receipt, Multipart, String), UploadError> {
+    fn open_multipart(
+        &self,
+        who: &Requester,
+        sealed: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Receipt, Multipart, String), UploadError> {
         let uploader = who.uploader.as_str();
         let security_event = |problem: &str| {
             self.metrics.mismatched();
@@ -58,20 +71,34 @@ impl Uploads {
         }
         match Receipt::open_multipart(&self.seal, sealed, &who.uploader, now) {
             Ok((receipt, multipart)) => {
-                let key = format!("{}{}", receipt.directory, receipt.name.clone().unwrap_or_default());
+                let key =
+                    format!("{}{}", receipt.directory, receipt.name.clone().unwrap_or_default());
                 Ok((receipt, multipart, key))
             }
-            Err(Unaccepted::NotOurs) => Err(security_event("the receipt is not one this service issued")),
-            Err(Unaccepted::OtherUploader) => Err(security_event("the receipt was issued to someone else")),
-            Err(Unaccepted::Expired) => Err(UploadError::Refused("this upload was started too long ago; start it again".into())),
+            Err(Unaccepted::NotOurs) => {
+                Err(security_event("the receipt is not one this service issued"))
+            }
+            Err(Unaccepted::OtherUploader) => {
+                Err(security_event("the receipt was issued to someone else"))
+            }
+            Err(Unaccepted::Expired) => Err(UploadError::Refused(
+                "this upload was started too long ago; start it again".into(),
+            )),
         }
     }
 
     fn objects_or_unavailable(&self) -> Result<&super::Objects, UploadError> {
-        self.objects.as_ref().ok_or_else(|| UploadError::Unavailable("multipart uploads are not possible here".into()))
+        self.objects.as_ref().ok_or_else(|| {
+            UploadError::Unavailable("multipart uploads are not possible here".into())
+        })
     }
 
-    fn bucket_unavailable(&self, who: &Requester, action: &'static str, err: BucketError) -> UploadError {
+    fn bucket_unavailable(
+        &self,
+        who: &Requester,
+        action: &'static str,
+        err: BucketError,
+    ) -> UploadError {
         match err {
             BucketError::NoSuchUpload => {
                 UploadError::Refused("the bucket no longer has this upload (it was completed, cancelled, or cleaned up after a day); start it again".into())
@@ -83,8 +110,13 @@ impl Uploads {
         }
     }
 
-    async fn try_start(&self, who: &Requester, request: &UploadRequest) -> Result<MultipartUpload, Refusal> {
-        let Checked { name, size, content_type, metadata, .. } = self.check(who, request, Via::Parts).await?;
+    async fn try_start(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+    ) -> Result<MultipartUpload, Refusal> {
+        let Checked { name, size, content_type, metadata, .. } =
+            self.check(who, request, Via::Parts).await?;
         let objects = self.objects_or_unavailable().map_err(|e| ("unavailable", e))?;
         let uploader = who.uploader.as_str();
         let now = self.now();
@@ -110,7 +142,11 @@ impl Uploads {
         Ok(MultipartUpload { key, upload_id, part_size, parts, receipt: receipt.seal(&self.seal) })
     }
 
-    pub(super) async fn start_multipart_upload(&self, who: &Requester, request: UploadRequest) -> Result<MultipartUpload, UploadError> {
+    pub(super) async fn start_multipart_upload(
+        &self,
+        who: &Requester,
+        request: UploadRequest,
+    ) -> Result<MultipartUpload, UploadError> {
         let started = std::time::Instant::now();
         match self.try_start(who, &request).await {
             Ok(upload) => {
@@ -121,18 +157,33 @@ impl Uploads {
         }
     }
 
-    pub(super) async fn sign_upload_parts(&self, who: &Requester, sealed: String, parts: Vec<PartToSign>) -> Result<Vec<SignedPart>, UploadError> {
+    pub(super) async fn sign_upload_parts(
+        &self,
+        who: &Requester,
+        sealed: String,
+        parts: Vec<PartToSign>,
+    ) -> Result<Vec<SignedPart>, UploadError> {
         let now = self.now();
         let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
         let size = receipt.size.1;
         if parts.is_empty() || parts.len() > MAX_PARTS_PER_CALL {
-            return Err(UploadError::Refused(format!("ask for 1 to {MAX_PARTS_PER_CALL} parts at a time")));
+            return Err(UploadError::Refused(format!(
+                "ask for 1 to {MAX_PARTS_PER_CALL} parts at a time"
+            )));
         }
         for part in &parts {
             match rules::part_length(size, multipart.part_size, part.number) {
-                None => return Err(UploadError::Refused(format!("this file has no part {}", part.number))),
+                None => {
+                    return Err(UploadError::Refused(format!(
+                        "this file has no part {}",
+                        part.number
+                    )))
+                }
                 Some(length) if length != part.length => {
-                    return Err(UploadError::Refused(format!("part {} is {length} bytes long, not {}", part.number, part.length)))
+                    return Err(UploadError::Refused(format!(
+                        "part {} is {length} bytes long, not {}",
+                        part.number, part.length
+                    )))
                 }
                 Some(_) => {}
             }
@@ -148,7 +199,10 @@ impl Uploads {
                 endpoint: &endpoint,
                 path: &path,
                 query: vec![("partNumber", &number), ("uploadId", &multipart.upload_id)],
-                headers: vec![("content-length", &length), ("x-amz-checksum-sha256", &part.checksum_sha256)],
+                headers: vec![
+                    ("content-length", &length),
+                    ("x-amz-checksum-sha256", &part.checksum_sha256),
+                ],
                 expires_in_secs: 0,
             };
             let (url, expires_at) = signer.presign(&request, self.config.policy_lifetime, now).map_err(|err| {
@@ -170,13 +224,24 @@ impl Uploads {
         Ok(signed)
     }
 
-    pub(super) async fn list_upload_parts(&self, who: &Requester, sealed: String) -> Result<Vec<StoredPart>, UploadError> {
+    pub(super) async fn list_upload_parts(
+        &self,
+        who: &Requester,
+        sealed: String,
+    ) -> Result<Vec<StoredPart>, UploadError> {
         let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
         let objects = self.objects_or_unavailable()?;
-        objects.list_parts(&key, &multipart.upload_id).await.map_err(|err| self.bucket_unavailable(who, "list_parts", err))
+        objects
+            .list_parts(&key, &multipart.upload_id)
+            .await
+            .map_err(|err| self.bucket_unavailable(who, "list_parts", err))
     }
 
-    pub(super) async fn complete_upload(&self, who: &Requester, sealed: String) -> Result<StoredUpload, UploadError> {
+    pub(super) async fn complete_upload(
+        &self,
+        who: &Requester,
+        sealed: String,
+    ) -> Result<StoredUpload, UploadError> {
         let now = self.now();
         let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
         let objects = self.objects_or_unavailable()?;
@@ -187,11 +252,20 @@ impl Uploads {
                 let unfit = unfit_parts(&parts, size, multipart.part_size);
                 if !unfit.is_empty() {
                     let shown: Vec<String> = unfit.iter().take(10).map(u64::to_string).collect();
-                    return Err(UploadError::Refused(format!("the bucket does not have every part yet (missing or wrong length: {})", shown.join(", "))));
+                    return Err(UploadError::Refused(format!(
+                        "the bucket does not have every part yet (missing or wrong length: {})",
+                        shown.join(", ")
+                    )));
                 }
                 // Exactly the parts the file has, in order (a part sent twice is listed once).
-                let parts: Vec<StoredPart> = parts.into_iter().filter(|p| p.number <= rules::part_count(size, multipart.part_size)).collect();
-                let etag = objects.complete_multipart(&key, &multipart.upload_id, &parts).await.map_err(|err| self.bucket_unavailable(who, "complete", err))?;
+                let parts: Vec<StoredPart> = parts
+                    .into_iter()
+                    .filter(|p| p.number <= rules::part_count(size, multipart.part_size))
+                    .collect();
+                let etag = objects
+                    .complete_multipart(&key, &multipart.upload_id, &parts)
+                    .await
+                    .map_err(|err| self.bucket_unavailable(who, "complete", err))?;
                 tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
                 // The bucket keeps the composite of the parts' checksums: checked with the rest.
                 (Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, etag)
@@ -199,17 +273,26 @@ impl Uploads {
             // Completed already (an answer lost on the way): the object is checked as it is.
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
                 Ok(Some(head)) => (receipt, head.etag),
-                _ => return Err(self.bucket_unavailable(who, "complete", BucketError::NoSuchUpload)),
+                _ => {
+                    return Err(self.bucket_unavailable(who, "complete", BucketError::NoSuchUpload))
+                }
             },
             Err(err) => return Err(self.bucket_unavailable(who, "list_parts", err)),
         };
         self.confirmer().check_stored(who, &signed, &key, &etag, now).await
     }
 
-    pub(super) async fn abort_upload(&self, who: &Requester, sealed: String) -> Result<(), UploadError> {
+    pub(super) async fn abort_upload(
+        &self,
+        who: &Requester,
+        sealed: String,
+    ) -> Result<(), UploadError> {
         let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
         let objects = self.objects_or_unavailable()?;
-        objects.abort_multipart(&key, &multipart.upload_id).await.map_err(|err| self.bucket_unavailable(who, "abort", err))?;
+        objects
+            .abort_multipart(&key, &multipart.upload_id)
+            .await
+            .map_err(|err| self.bucket_unavailable(who, "abort", err))?;
         tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key));
         Ok(())
     }
@@ -220,7 +303,14 @@ mod tests {
     use super::*;
 
     fn part(number: u64, size: u64) -> StoredPart {
-        StoredPart { number, size, etag: "\"e\"".into(), checksum_sha256: Some(base64::engine::general_purpose::STANDARD.encode([number as u8; 32])) }
+        StoredPart {
+            number,
+            size,
+            etag: "\"e\"".into(),
+            checksum_sha256: Some(
+                base64::engine::general_purpose::STANDARD.encode([number as u8; 32]),
+            ),
+        }
     }
 
     #[test]
@@ -229,7 +319,10 @@ mod tests {
         let all = [part(1, 8 << 20), part(2, 8 << 20), part(3, 4 << 20)];
         assert!(unfit_parts(&all, size, part_size).is_empty());
         assert_eq!(unfit_parts(&all[..2], size, part_size), [3]);
-        assert_eq!(unfit_parts(&[part(1, 8 << 20), part(2, 7 << 20), part(3, 4 << 20)], size, part_size), [2]);
+        assert_eq!(
+            unfit_parts(&[part(1, 8 << 20), part(2, 7 << 20), part(3, 4 << 20)], size, part_size),
+            [2]
+        );
     }
 
     #[test]
@@ -237,7 +330,10 @@ mod tests {
         let parts = [part(1, 1), part(2, 1)];
         let mut both = vec![1u8; 32];
         both.extend([2u8; 32]);
-        let want = format!("{}-2", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&both)));
+        let want = format!(
+            "{}-2",
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&both))
+        );
         assert_eq!(composite_sha256(&parts), Some(want));
         assert_eq!(composite_sha256(&[StoredPart { checksum_sha256: None, ..part(1, 1) }]), None);
     }
