@@ -97,8 +97,8 @@ load() { # url duration [wrk args...]
 # --- bytes -------------------------------------------------------------------------------
 log "bytes shipped"
 pkg=target/site/pkg
-ours=$(node scripts/bench/sizes.mjs $(ls "$pkg"/*.wasm "$pkg"/*.js "$pkg"/*.css))
-wasm=$(node scripts/bench/sizes.mjs $(ls "$pkg"/*.wasm))
+ours=$(node scripts/bench/sizes.mjs "$pkg"/*.wasm "$pkg"/*.js "$pkg"/*.css)
+wasm=$(node scripts/bench/sizes.mjs "$pkg"/*.wasm)
 (cd scripts/bench/uppy && npx esbuild entry.js --bundle --minify --format=esm --log-level=error --outfile="$work/uppy.js")
 cat scripts/bench/uppy/node_modules/@uppy/core/dist/style.min.css scripts/bench/uppy/node_modules/@uppy/dashboard/dist/style.min.css > "$work/uppy.css"
 uppy=$(node scripts/bench/sizes.mjs "$work/uppy.js" "$work/uppy.css")
@@ -230,7 +230,7 @@ fleet() { # label redis(0/1) instances...
   done
   scripts/fleet.sh start-balancer "$dir" 3199 "${ports[@]}" > /dev/null
   load http://127.0.0.1:3199 1s -s scripts/bench/sign.lua > /dev/null
-  IFS='|' read -r rps p50 p99 errors < <(load http://127.0.0.1:3199 "$duration" -s scripts/bench/sign.lua)
+  IFS='|' read -r rps _p50 p99 errors < <(load http://127.0.0.1:3199 "$duration" -s scripts/bench/sign.lua)
   row "fleet through nginx: $label" "$rps/s, p99 $p99 ms, $errors errors" "" "" ""
   fleet_rps=$rps
   scripts/fleet.sh stop-all "$dir"

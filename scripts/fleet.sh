@@ -60,7 +60,11 @@ case "$cmd" in
     port=${4:?$usage}
     echo "$port" > "$work/instance-$name.port"
     (
-      set -a; . "$work/instance.env"; set +a
+      # Written at run time: nothing for shellcheck to follow.
+      set -a
+      # shellcheck source=/dev/null
+      . "$work/instance.env"
+      set +a
       cd "$root"
       # Its metrics on the port 1000 above its own.
       LEPTOS_SITE_ADDR=127.0.0.1:$port UPLOAD_METRICS_ADDR=127.0.0.1:$((port + 1000)) UPLOAD_INSTANCE_ID=$name \

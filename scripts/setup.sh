@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, skipping whatever is already there at the
 # right version; a second run installs nothing and says so.
-# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3, Chromium, promtool, and Redis
-#        and nginx for the several-instances tests)
+# usage: scripts/setup.sh run|test   (`test` adds Garage, boto3, Chromium, promtool, shellcheck,
+#        and Redis and nginx for the several-instances tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -23,6 +23,15 @@ if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 else
   rustup target add wasm32-unknown-unknown && did "wasm32 target"
 fi
+
+# rustfmt and clippy: scripts/test.sh checks formatting and lints with them.
+for component in rustfmt:fmt clippy:clippy; do
+  if cargo "${component##*:}" --version >/dev/null 2>&1; then
+    have "${component%%:*}" "$(cargo "${component##*:}" --version 2>/dev/null | awk '{print $2}')"
+  else
+    rustup component add "${component%%:*}" && did "${component%%:*}"
+  fi
+done
 
 if cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   have "cargo-leptos" "$CARGO_LEPTOS_VERSION"
@@ -81,10 +90,10 @@ if [ "$mode" = test ]; then
   fi
 
   # Redis (shared budgets) and nginx (the load balancer) for the several-instances tests; wrk
-  # for scripts/bench.sh. Only the binaries are used: the tests start each on a port of its own
-  # with a temp dir, never as a system service.
+  # for scripts/bench.sh; shellcheck for the scripts themselves. Only the binaries are used:
+  # the tests start each on a port of its own with a temp dir, never as a system service.
   missing=()
-  for tool in redis-server:redis-server nginx:nginx wrk:wrk; do
+  for tool in redis-server:redis-server nginx:nginx wrk:wrk shellcheck:shellcheck; do
     if command -v "${tool%%:*}" >/dev/null; then
       have "${tool%%:*}" "$(command -v "${tool%%:*}")"
     else

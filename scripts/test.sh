@@ -9,9 +9,21 @@ scripts/setup.sh test
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export NODE_NO_WARNINGS=1
 
-# The same cfg cargo-leptos gives debug builds, so both share one set of compiled crates.
+# Formatting and the shell scripts first: they take seconds and fail fast.
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== shellcheck"
+shellcheck scripts/*.sh .ci/run
+
+# The same cfg cargo-leptos gives debug builds, so both share one set of compiled crates. Every
+# test runs here: one that needs a tool the machine lacks fails instead of skipping.
 echo "== cargo test"
-RUSTFLAGS="--cfg erase_components" cargo test
+UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" cargo test
+
+# Lints on the server side (app and server, default features), with the flags of the build
+# above so that build scripts and macros are shared.
+echo "== clippy, server side"
+RUSTFLAGS="--cfg erase_components" cargo clippy --all-targets -- -D warnings
 
 # The alert rules, on series that must fire them and series that must not.
 echo "== alert rules"
@@ -20,6 +32,13 @@ promtool test rules monitoring/alerts.test.yml
 
 echo "== build the app"
 cargo leptos build
+
+# Lints on the browser side: the wasm crate and `app` with `hydrate`, never in one command with
+# the server (cargo would unify their features), in cargo-leptos's own target directory for the
+# wasm so that its build scripts and macros are shared.
+echo "== clippy, browser side"
+RUSTFLAGS="--cfg erase_components" cargo clippy -p frontend -p app --target wasm32-unknown-unknown \
+  --target-dir target/front -- -D warnings
 
 echo "== end-to-end"
 work=$(mktemp -d)
@@ -35,7 +54,11 @@ trap cleanup EXIT
 # nginx on 3100 in front of instances a (3103) and b (3104), Redis on 3105, the dev-bucket app on
 # 3101 and its bucket on 3102; each app's metrics on its port + 1000.
 scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 --nodes 3
-set -a; . "$work/garage/env"; set +a
+# Written at run time: nothing for shellcheck to follow.
+set -a
+# shellcheck source=/dev/null
+. "$work/garage/env"
+set +a
 
 # The operator commands against a real bucket: `server cors` wrote the rule (scripts/garage.sh);
 # `server doctor` must find everything in order for the app's origin, and name the fix for
@@ -72,8 +95,9 @@ export FLEET_WORK="$work/fleet" GARAGE_DIR="$work/garage" FLEET_INSTANCES="a=htt
 export FLEET_METRICS="http://127.0.0.1:4103,http://127.0.0.1:4104"
 
 export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:3102 DEV_DATA_DIR="$work/dev-data"
-export UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
-export UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+export UPLOAD_DEV_ACCESS_KEY_ID UPLOAD_DEV_SECRET_ACCESS_KEY
 # This instance also has a size limit and an access code, which the page must handle.
 export DEV_ACCESS_CODE="e2e access code"
 env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \

@@ -32,7 +32,7 @@ pub async fn sign_upload(
         checksum_sha256,
         metadata,
     };
-    server_side::serve(|service, who| async move { service.sign(&who, request).await }).await
+    server_side::serve(|service, who| async move { service.sign_upload(&who, request).await }).await
 }
 
 /// Reports an upload the bucket accepted (its key, the ETag it answered with, and the receipt
@@ -45,7 +45,8 @@ pub async fn confirm_upload(
     receipt: String,
 ) -> Result<StoredUpload, UploadError> {
     let report = crate::wire::UploadReport { key, etag, receipt };
-    server_side::serve(|service, who| async move { service.confirm(&who, report).await }).await
+    server_side::serve(|service, who| async move { service.confirm_upload(&who, report).await })
+        .await
 }
 
 /// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`, with a
@@ -59,13 +60,13 @@ pub async fn page_form() -> Result<Option<SignedUpload>, UploadError> {
 /// This browser's uploads, as the bucket lists them, newest first.
 #[server(endpoint = "my_uploads")]
 pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
-    server_side::serve(|service, who| async move { service.uploads(&who).await }).await
+    server_side::serve(|service, who| async move { service.my_uploads(&who).await }).await
 }
 
 /// The bucket this server signs for.
 #[server(endpoint = "upload_target")]
 pub async fn upload_target() -> Result<BucketInfo, UploadError> {
-    server_side::service().map(|service| service.target())
+    server_side::service().map(|service| service.upload_target())
 }
 
 /// Starts a multipart upload for a file too big for one POST (see

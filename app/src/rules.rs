@@ -187,10 +187,15 @@ pub const MAX_PARTS: u64 = 10_000;
 /// small enough that a failed part costs little to send again.
 pub const MIN_PART_BYTES: u64 = 8 << 20;
 
-/// Whether a file of `size` bytes goes in parts: above the operator's threshold, and always
-/// above what one POST can carry.
+/// The size above which files go in parts: the operator's threshold, and never more than
+/// what one POST can carry.
+pub fn multipart_above(threshold: u64) -> u64 {
+    threshold.min(MAX_POST_BYTES)
+}
+
+/// Whether a file of `size` bytes goes in parts (see [`multipart_above`]).
 pub fn goes_multipart(size: u64, threshold: u64) -> bool {
-    size > threshold.min(MAX_POST_BYTES)
+    size > multipart_above(threshold)
 }
 
 /// The part size for a file of `size` bytes: [`MIN_PART_BYTES`], or as much more (in whole MiB)
@@ -238,7 +243,7 @@ mod tests {
         {
             let part = part_size(size);
             assert!(part_count(size, part) <= MAX_PARTS, "{size}");
-            assert!(part <= MAX_POST_BYTES && part % (1 << 20) == 0, "{size}: {part}");
+            assert!(part <= MAX_POST_BYTES && part.is_multiple_of(1 << 20), "{size}: {part}");
             let parts = part_count(size, part);
             assert_eq!((1..=parts).map(|n| part_length(size, part, n).unwrap()).sum::<u64>(), size);
         }

@@ -83,7 +83,7 @@ pub struct UploadRequest {
 /// the request (with [`crate::rules`]), choose the key, sign (fetching temporary credentials
 /// when configured), and log.
 pub trait UploadService: Send + Sync + 'static {
-    fn sign<'a>(
+    fn sign_upload<'a>(
         &'a self,
         who: &'a Requester,
         request: UploadRequest,
@@ -91,7 +91,7 @@ pub trait UploadService: Send + Sync + 'static {
 
     /// Checks an object the browser says it stored against what was signed for it (the
     /// report's receipt says what that was); a difference is a security event and an error.
-    fn confirm<'a>(
+    fn confirm_upload<'a>(
         &'a self,
         who: &'a Requester,
         report: UploadReport,
@@ -107,13 +107,13 @@ pub trait UploadService: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
 
     /// The uploader's uploads as the bucket lists them, newest first, with links to view them.
-    fn uploads<'a>(
+    fn my_uploads<'a>(
         &'a self,
         who: &'a Requester,
     ) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
 
     /// Which bucket uploads go to.
-    fn target(&self) -> BucketInfo;
+    fn upload_target(&self) -> BucketInfo;
 
     /// Starts a multipart upload for one file (the request's checksum is not used: every part
     /// carries its own). Checked, counted and logged as signing is.
@@ -140,7 +140,7 @@ pub trait UploadService: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<StoredPart>, UploadError>>;
 
     /// Completes the upload with the parts the bucket has (every one, of the right length), then
-    /// checks the object against the receipt as [`UploadService::confirm`] does.
+    /// checks the object against the receipt as [`UploadService::confirm_upload`] does.
     fn complete_multipart<'a>(
         &'a self,
         who: &'a Requester,

@@ -119,12 +119,22 @@ pub struct BucketInfo {
     pub multipart_threshold: u64,
 }
 
-/// Why the server would not sign an upload. The message is meant for the person uploading.
+/// Why the server would not sign, check or go on with an upload, one variant per meaning (the
+/// page may say each differently). The message is meant for the person uploading.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum UploadError {
-    /// The file cannot be uploaded as described (name, size, type).
+    /// The file or the request cannot be accepted as described (name, size, type, parts).
     #[error("{0}")]
     Refused(String),
+    /// The receipt is too old to be used: the upload must be started again.
+    #[error("{0}")]
+    Expired(String),
+    /// The bucket no longer has the upload (completed, cancelled or cleaned up).
+    #[error("{0}")]
+    Gone(String),
+    /// The upload was checked already: one verdict per receipt.
+    #[error("{0}")]
+    AlreadyChecked(String),
     /// Signing is not possible right now (configuration, credentials); nothing was signed.
     #[error("the upload service is unavailable: {0}")]
     Unavailable(String),
@@ -155,7 +165,10 @@ impl UploadError {
     /// The HTTP status the server function answers with.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            UploadError::Refused(_) => http::StatusCode::BAD_REQUEST,
+            UploadError::Refused(_)
+            | UploadError::Expired(_)
+            | UploadError::Gone(_)
+            | UploadError::AlreadyChecked(_) => http::StatusCode::BAD_REQUEST,
             UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
             UploadError::AccessCode(_) => http::StatusCode::FORBIDDEN,
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,

@@ -24,7 +24,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_timeout(Duration::from_secs(10))
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(config.region.clone()))
+        .region(Region::new(config.bucket.region.clone()))
         .timeout_config(timeouts);
     if let Some(credentials) = &config.credentials {
         loader = loader.credentials_provider(to_sdk(credentials));
@@ -35,7 +35,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
 /// The S3 client for the configured bucket; path-style on a custom endpoint (Garage, MinIO).
 pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
     let mut builder = aws_sdk_s3::config::Builder::from(sdk);
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = &config.bucket.endpoint {
         builder = builder.endpoint_url(endpoint).force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
@@ -58,16 +58,18 @@ pub fn credential_source(
             aws_sdk_sts::Client::new(sdk),
             sts.mode.clone(),
             sts.duration,
-            config.bucket.clone(),
-            config.region.clone(),
+            config.bucket.name.clone(),
+            config.bucket.region.clone(),
             refresh_ahead(config),
             metrics,
         )),
-        (None, Some(credentials)) => Source::fixed(credentials.clone(), config.region.clone()),
+        (None, Some(credentials)) => {
+            Source::fixed(credentials.clone(), config.bucket.region.clone())
+        }
         (None, None) => {
             let provider =
                 sdk.credentials_provider().ok_or("the AWS SDK found no way to get credentials")?;
-            Source::Chain(Chain::new(provider, config.region.clone(), refresh_ahead(config)))
+            Source::Chain(Chain::new(provider, config.bucket.region.clone(), refresh_ahead(config)))
         }
     })
 }
@@ -81,6 +83,6 @@ pub async fn bucket_uploads(
     let sdk = sdk_config(&config).await;
     let source = credential_source(&config, &sdk, metrics.clone())?;
     let client = s3_client(&sdk, &config);
-    let objects = Objects::S3 { client: client.clone(), bucket: config.bucket.clone() };
+    let objects = Objects::S3 { client: client.clone(), bucket: config.bucket.name.clone() };
     Ok((Uploads::with_source(config, source).with_objects(objects).with_metrics(metrics), client))
 }

@@ -4,7 +4,6 @@
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
-use app::service::UploadService;
 use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
@@ -32,7 +31,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: &Settings) -> ExitCode {
     let leptos = match get_configuration(None) {
-        Ok(conf) => server::config::site_options(conf.leptos_options),
+        Ok(conf) => server::edge::site_options(conf.leptos_options),
         Err(err) => {
             eprintln!("error: Leptos configuration: {err}");
             return ExitCode::from(2);
@@ -62,7 +61,7 @@ async fn serve(settings: &Settings) -> ExitCode {
     let uploads = uploads
         .with_session_key(config.session_key.clone())
         .with_shared_store(config.shared.clone());
-    let target = uploads.target();
+    let target = uploads.upload_target();
     tracing::info!(
         bucket = %target.bucket,
         post_url = %target.url,

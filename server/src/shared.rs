@@ -73,9 +73,8 @@ impl SharedStore {
     pub fn new(url: &str) -> Result<Self, String> {
         let client =
             redis::Client::open(url).map_err(|err| format!("expected a redis:// URL ({err})"))?;
-        let shown = match &client.get_connection_info().addr() {
-            addr => addr.to_string(),
-        };
+        // Host and port only: the URL may hold a password.
+        let shown = client.get_connection_info().addr().to_string();
         Ok(Self {
             client,
             connection: OnceCell::new(),

@@ -4,6 +4,8 @@
 //! with and without a session token. Both must sign the same headers and reach the same
 //! signature. boto3 runs from the project's `.venv` (`scripts/setup.sh test`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,13 +115,7 @@ fn ours(case: &Case) -> String {
     presign(&credentials(&case.token), REGION, &request, now).unwrap()
 }
 
-fn boto3(cases: &[Case]) -> Vec<String> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run scripts/setup.sh test, which installs boto3 there",
-        venv.display()
-    );
+fn boto3(python: PathBuf, cases: &[Case]) -> Vec<String> {
     let inputs: Vec<Value> = cases
         .iter()
         .map(|case| {
@@ -133,7 +129,7 @@ fn boto3(cases: &[Case]) -> Vec<String> {
             })
         })
         .collect();
-    let mut child = Command::new(venv)
+    let mut child = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/boto3_presign.py"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -163,10 +159,11 @@ fn parts(url: &str) -> (String, BTreeMap<String, String>) {
 
 #[test]
 fn presigned_urls_match_boto3() {
+    let Some(python) = common::tools::python() else { return };
     let mut runner = TestRunner::deterministic();
     let cases: Vec<Case> =
         (0..CASES).map(|_| case().new_tree(&mut runner).unwrap().current()).collect();
-    let theirs = boto3(&cases);
+    let theirs = boto3(python, &cases);
     assert_eq!(theirs.len(), cases.len());
     let mut tokens = 0;
     for (case, theirs) in cases.iter().zip(&theirs) {

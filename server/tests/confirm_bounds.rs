@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+use app::service::{Requester, UploadRequest, UploaderId};
 use app::wire::{UploadError, UploadReport};
 use axum::{http::StatusCode, routing::any, Router};
-use server::config::Config;
+use server::config::{table, Config};
 use server::uploads::{Objects, Uploads};
 
 #[tokio::test]
@@ -33,10 +33,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         ("UPLOAD_FILES_PER_MINUTE", "5"),
         ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
     ];
-    let config = Config::from_lookup(|name| {
-        settings.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
-    })
-    .unwrap();
+    let config = Config::from_lookup(table(&settings)).unwrap();
     let sdk = server::aws::sdk_config(&config).await;
     let client = server::aws::s3_client(&sdk, &config);
     let uploads =
@@ -55,7 +52,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         checksum_sha256: None,
         metadata: Default::default(),
     };
-    let signed = uploads.sign(&me, request).await.unwrap();
+    let signed = uploads.sign_upload(&me, request).await.unwrap();
     let report = UploadReport {
         key: signed.key,
         etag: format!("\"{}\"", "0".repeat(32)),
@@ -64,7 +61,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
 
     let mut answers = Vec::new();
     for _ in 0..20 {
-        answers.push(uploads.confirm(&me, report.clone()).await.unwrap_err());
+        answers.push(uploads.confirm_upload(&me, report.clone()).await.unwrap_err());
     }
     let unavailable = answers.iter().filter(|e| matches!(e, UploadError::Unavailable(_))).count();
     let limited =

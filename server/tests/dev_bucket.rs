@@ -1,6 +1,8 @@
 //! The dev bucket over real HTTP on loopback, driven byte by byte with a raw TCP client so that
 //! a test decides exactly what is sent and when the connection drops.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,14 +37,12 @@ async fn start() -> Running {
     let credentials = Credentials::new("DEVTESTKEY", "d".repeat(64));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let dev = Arc::new(DevBucket {
-        bucket: devbucket::DEV_BUCKET.into(),
-        region: devbucket::DEV_REGION.into(),
-        credentials: credentials.clone(),
-        store: Store::new(&data),
-        endpoint: format!("http://{addr}"),
-        metrics: Default::default(),
-    });
+    let dev = Arc::new(DevBucket::new(
+        format!("http://{addr}"),
+        credentials.clone(),
+        Store::new(&data),
+        Default::default(),
+    ));
     let router = devbucket::router(dev, vec![HeaderValue::from_static("http://127.0.0.1:3000")]);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Running { addr, data, signer: PolicySigner::new(credentials, devbucket::DEV_REGION) }
@@ -406,10 +406,10 @@ async fn an_endless_part_header_or_a_flood_of_nameless_parts_is_refused_early() 
 
 mod confirm {
     use super::*;
-    use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+    use app::service::{Requester, UploadRequest, UploaderId};
     use app::wire::{UploadError, UploadReport};
     use md5::Digest;
-    use server::config::Config;
+    use server::config::{table, Config};
     use server::seal::{Purpose, SessionKey};
     use server::uploads::{Objects, Uploads};
 
@@ -420,23 +420,17 @@ mod confirm {
     /// An instance of the upload service for `running`; every instance shares the session key.
     fn uploads_for(running: &Running) -> Uploads {
         let endpoint = format!("http://{}", running.addr);
-        let config = Config::dev_bucket(
-            |name| match name {
-                "UPLOAD_DEV_ACCESS_KEY_ID" => Some("DEVTESTKEY".into()),
-                "UPLOAD_DEV_SECRET_ACCESS_KEY" => Some("d".repeat(64)),
-                // These uploads are checked by size, type and ETag; checksums in tests/http.rs
-                // and end2end.
-                "UPLOAD_CHECKSUM_MAX_BYTES" => Some("0".into()),
-                _ => None,
-            },
-            endpoint.clone(),
-        )
-        .unwrap();
-        let objects = Objects::Dev {
-            store: Store::new(&running.data),
-            bucket: devbucket::DEV_BUCKET.into(),
-            endpoint,
-        };
+        let secret = "d".repeat(64);
+        let settings = [
+            ("UPLOAD_DEV_ACCESS_KEY_ID", "DEVTESTKEY"),
+            ("UPLOAD_DEV_SECRET_ACCESS_KEY", secret.as_str()),
+            // These uploads are checked by size, type and ETag; checksums in tests/http.rs
+            // and end2end.
+            ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
+        ];
+        let config = Config::dev_bucket(table(&settings), endpoint).unwrap();
+        let objects =
+            Objects::Dev { store: Store::new(&running.data), bucket: config.bucket.clone() };
         Uploads::new(config)
             .with_objects(objects)
             .with_session_key(Arc::new(SessionKey::from_hex(SECRET).unwrap()))
@@ -470,7 +464,7 @@ mod confirm {
 
     /// Signs through the upload service and uploads `body` with the form it gave.
     async fn upload(running: &Running, uploads: &Uploads, name: &str, body: &[u8]) -> UploadReport {
-        let signed = uploads.sign(&me(), text_file(name, body.len() as u64)).await.unwrap();
+        let signed = uploads.sign_upload(&me(), text_file(name, body.len() as u64)).await.unwrap();
         let (status, answer) = running.upload(&signed.fields, body).await;
         assert_eq!(status, 201, "{answer}");
         UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
@@ -485,7 +479,7 @@ mod confirm {
         let running = start().await;
         let (one, other) = (uploads_for(&running), uploads_for(&running));
         let report = upload(&running, &one, "hello.txt", b"hello").await;
-        let stored = other.confirm(&me(), report.clone()).await.unwrap();
+        let stored = other.confirm_upload(&me(), report.clone()).await.unwrap();
         assert_eq!(
             (stored.name.as_str(), stored.size, stored.content_type.as_deref()),
             ("hello.txt", 5, Some("text/plain"))
@@ -496,9 +490,9 @@ mod confirm {
         );
         // A second upload: both instances list both, newest first, from the bucket itself.
         let later = upload(&running, &other, "later.txt", b"later").await;
-        one.confirm(&me(), later).await.unwrap();
+        one.confirm_upload(&me(), later).await.unwrap();
         for instance in [&one, &other, &uploads_for(&running)] {
-            let uploads = instance.uploads(&me()).await.unwrap();
+            let uploads = instance.my_uploads(&me()).await.unwrap();
             assert_eq!(listed(&uploads), ["later.txt", "hello.txt"]);
             assert_eq!(uploads[1].size, 5);
             assert!(uploads[1].stored_at.ends_with('Z'), "{}", uploads[1].stored_at);
@@ -510,7 +504,7 @@ mod confirm {
             scope: None,
             new_visitor: false,
         };
-        assert!(one.uploads(&stranger).await.unwrap().is_empty());
+        assert!(one.my_uploads(&stranger).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -525,10 +519,10 @@ mod confirm {
         // Sealed under another deployment's key.
         let elsewhere =
             Uploads::new(uploads.config().clone()).with_session_key(Arc::new(SessionKey::random()));
-        let foreign = elsewhere.sign(&me(), text_file("mine.txt", 4)).await.unwrap().receipt;
+        let foreign = elsewhere.sign_upload(&me(), text_file("mine.txt", 4)).await.unwrap().receipt;
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: foreign, ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: foreign, ..report.clone() })
                 .await
                 .unwrap_err(),
             "not one this service issued",
@@ -539,14 +533,14 @@ mod confirm {
         let altered = String::from_utf8(altered).unwrap();
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: altered, ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: altered, ..report.clone() })
                 .await
                 .unwrap_err(),
             "not one this service issued",
         );
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: String::new(), ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: String::new(), ..report.clone() })
                 .await
                 .unwrap_err(),
             "not one this service issued",
@@ -557,7 +551,7 @@ mod confirm {
         let cookie = key.seal(Purpose::Cookie, payload);
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: cookie, ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: cookie, ..report.clone() })
                 .await
                 .unwrap_err(),
             "not one this service issued",
@@ -569,10 +563,10 @@ mod confirm {
             scope: None,
             new_visitor: false,
         };
-        let theirs = uploads.sign(&stranger, text_file("theirs.txt", 3)).await.unwrap();
+        let theirs = uploads.sign_upload(&stranger, text_file("theirs.txt", 3)).await.unwrap();
         mismatch(
             uploads
-                .confirm(
+                .confirm_upload(
                     &me(),
                     UploadReport {
                         key: theirs.key.clone(),
@@ -586,22 +580,22 @@ mod confirm {
         );
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: theirs.receipt, ..report.clone() })
                 .await
                 .unwrap_err(),
             "issued to someone else",
         );
         // My receipt for another of my keys.
-        let other = uploads.sign(&me(), text_file("other.txt", 4)).await.unwrap();
+        let other = uploads.sign_upload(&me(), text_file("other.txt", 4)).await.unwrap();
         mismatch(
             uploads
-                .confirm(&me(), UploadReport { receipt: other.receipt, ..report.clone() })
+                .confirm_upload(&me(), UploadReport { receipt: other.receipt, ..report.clone() })
                 .await
                 .unwrap_err(),
             "another key",
         );
         // After all that, the real one still confirms: none of them was a verdict on it.
-        assert!(uploads.confirm(&me(), report).await.is_ok());
+        assert!(uploads.confirm_upload(&me(), report).await.is_ok());
     }
 
     #[tokio::test]
@@ -624,7 +618,7 @@ mod confirm {
                 .map_or(0, |d| d.count())
         };
         assert_eq!(on_disk(), 20);
-        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["copy-00.txt"]);
+        assert_eq!(listed(&uploads.my_uploads(&me()).await.unwrap()), ["copy-00.txt"]);
         assert_eq!(on_disk(), 1);
         // Its receipt confirms that first file; the form's later files are refused and removed.
         let (status, _) = running.upload_named(&form.fields, "late.txt", b"late").await;
@@ -635,7 +629,7 @@ mod confirm {
             etag,
             receipt: form.receipt.clone(),
         };
-        let err = uploads.confirm(&me(), late).await.unwrap_err();
+        let err = uploads.confirm_upload(&me(), late).await.unwrap_err();
         assert!(
             matches!(&err, UploadError::Refused(m) if m.contains("already used for another file")),
             "{err:?}"
@@ -658,7 +652,7 @@ mod confirm {
             etag: format!("\"{}\"", hex::encode(md5::Md5::digest(b"x"))),
             receipt: form.receipt,
         };
-        let err = uploads.confirm(&me(), report).await.unwrap_err();
+        let err = uploads.confirm_upload(&me(), report).await.unwrap_err();
         assert!(
             matches!(&err, UploadError::Refused(m) if m.contains("not a usable file name")),
             "{err:?}"
@@ -672,18 +666,18 @@ mod confirm {
         let uploads = uploads_for(&running);
         let report = upload(&running, &uploads, "mine.txt", b"mine").await;
         let elsewhere = Requester { scope: Some(format!("uploads/{ME}/another/")), ..me() };
-        let err = uploads.confirm(&elsewhere, report.clone()).await.unwrap_err();
+        let err = uploads.confirm_upload(&elsewhere, report.clone()).await.unwrap_err();
         assert!(
             matches!(&err, UploadError::Mismatch(m) if m.contains("return link is for another upload")),
             "{err:?}"
         );
         assert!(
-            uploads.uploads(&elsewhere).await.unwrap().is_empty(),
+            uploads.my_uploads(&elsewhere).await.unwrap().is_empty(),
             "a return token lists nothing"
         );
         let directory = report.key.rsplit_once('/').unwrap().0.to_owned() + "/";
         let here = Requester { scope: Some(directory), ..me() };
-        assert!(uploads.confirm(&here, report).await.is_ok());
+        assert!(uploads.confirm_upload(&here, report).await.is_ok());
     }
 
     #[tokio::test]
@@ -695,8 +689,8 @@ mod confirm {
         let a_day_later = uploads_for(&running).with_clock(Arc::new(move || {
             signed_at + time::Duration::days(1) + time::Duration::seconds(1)
         }));
-        let err = a_day_later.confirm(&me(), report).await.unwrap_err();
-        assert!(matches!(&err, UploadError::Refused(m) if m.contains("too long ago")), "{err:?}");
+        let err = a_day_later.confirm_upload(&me(), report).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Expired(m) if m.contains("too long ago")), "{err:?}");
     }
 
     #[tokio::test]
@@ -708,7 +702,7 @@ mod confirm {
         let report = upload(&running, &uploads, "changed.txt", b"hello").await;
         let path = running.data.join(devbucket::DEV_BUCKET).join(&report.key);
         std::fs::write(&path, b"hello!").unwrap();
-        let err = uploads.confirm(&me(), report.clone()).await.unwrap_err();
+        let err = uploads.confirm_upload(&me(), report.clone()).await.unwrap_err();
         assert!(
             matches!(&err, UploadError::Mismatch(m) if m.contains("size is 6 bytes") && m.contains("(removed)")),
             "{err:?}"
@@ -716,24 +710,27 @@ mod confirm {
         assert!(!path.exists(), "an object that is not what was signed is removed");
         // One verdict per receipt: asking again does not query the bucket again. (Without a
         // shared store that holds per instance; tests/shared_store.rs shows it fleet-wide.)
-        let err = uploads.confirm(&me(), report).await.unwrap_err();
+        let err = uploads.confirm_upload(&me(), report).await.unwrap_err();
         assert!(
-            matches!(&err, UploadError::Refused(m) if m.contains("already checked")),
+            matches!(&err, UploadError::AlreadyChecked(m) if m.contains("already checked")),
             "{err:?}"
         );
 
         // The browser reports an ETag the bucket does not have: the object itself is as signed.
         let report = upload(&running, &uploads, "etag.txt", b"hello").await;
         let err = uploads
-            .confirm(&me(), UploadReport { etag: format!("\"{}\"", "0".repeat(32)), ..report })
+            .confirm_upload(
+                &me(),
+                UploadReport { etag: format!("\"{}\"", "0".repeat(32)), ..report },
+            )
             .await
             .unwrap_err();
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("ETag")), "{err:?}");
 
         // Signed, never uploaded.
-        let signed = uploads.sign(&me(), text_file("never.txt", 3)).await.unwrap();
+        let signed = uploads.sign_upload(&me(), text_file("never.txt", 3)).await.unwrap();
         let err = uploads
-            .confirm(
+            .confirm_upload(
                 &me(),
                 UploadReport {
                     key: signed.key,
@@ -748,7 +745,7 @@ mod confirm {
         // A reported ETag that no bucket gives is refused before it is compared.
         let report = upload(&running, &uploads, "odd.txt", b"odd").await;
         let err = uploads
-            .confirm(&me(), UploadReport { etag: "\"x\"\r\nforged".into(), ..report })
+            .confirm_upload(&me(), UploadReport { etag: "\"x\"\r\nforged".into(), ..report })
             .await
             .unwrap_err();
         assert!(
@@ -759,7 +756,7 @@ mod confirm {
         // Someone else's key.
         let other = format!("uploads/{}/x/a.txt", "f".repeat(32));
         let err = uploads
-            .confirm(
+            .confirm_upload(
                 &me(),
                 UploadReport {
                     key: other,
@@ -772,7 +769,7 @@ mod confirm {
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
 
         // What is left in the bucket is what the bucket stored as signed.
-        assert_eq!(listed(&uploads.uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
+        assert_eq!(listed(&uploads.my_uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
     }
 
     /// PUTs `body` to a presigned part URL over a raw connection, with `checksum` as its header.
@@ -908,7 +905,7 @@ mod confirm {
         assert!(Store::new(&running.data).multipart_uploads().await.is_empty());
         assert!(matches!(
             uploads.list_parts(&me(), started.receipt.clone()).await,
-            Err(UploadError::Refused(_))
+            Err(UploadError::Gone(_))
         ));
         // A POST's receipt is not a multipart one.
         let post = upload(&running, &uploads, "small.txt", b"small").await;
@@ -922,17 +919,12 @@ mod confirm {
 /// A form for the dev bucket signed by boto3 (`generate_presigned_post`), with `extra` fields
 /// each bound by an exact condition: forms our own signer never makes.
 fn boto3_form(
+    python: &Path,
     dev: &Running,
     key: &str,
     extra: &[(&str, &str)],
     size: u64,
 ) -> Vec<(String, String)> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh test, which installs boto3 there",
-        python.display()
-    );
     let script = r#"
 import json, sys, boto3
 from botocore.config import Config
@@ -959,6 +951,7 @@ print(json.dumps(list(post["fields"].items())))
 async fn a_checksum_field_is_checked_even_without_its_algorithm_field() {
     use base64::Engine;
     use sha2::Digest;
+    let Some(python) = common::tools::python() else { return };
     let dev = start().await;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let right = b64(&sha2::Sha256::digest(b"hello"));
@@ -971,7 +964,7 @@ async fn a_checksum_field_is_checked_even_without_its_algorithm_field() {
     ];
     for (i, (sum, status, code)) in cases.into_iter().enumerate() {
         let key = format!("sums/{i}.txt");
-        let fields = boto3_form(&dev, &key, &[("x-amz-checksum-sha256", sum)], 5);
+        let fields = boto3_form(&python, &dev, &key, &[("x-amz-checksum-sha256", sum)], 5);
         let (got, answer) = dev.upload(&fields, b"hello").await;
         assert_eq!(got, status, "{sum}: {answer}");
         assert!(answer.contains(code), "{sum}: {answer}");
@@ -998,14 +991,12 @@ async fn a_form_that_arrives_in_one_chunk_with_its_file_is_stored() {
     body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n\r\n").as_bytes());
     body.extend_from_slice(&file);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let dev_bucket = Arc::new(DevBucket {
-        bucket: devbucket::DEV_BUCKET.into(),
-        region: devbucket::DEV_REGION.into(),
-        credentials: Credentials::new("DEVTESTKEY", "d".repeat(64)),
-        store: Store::new(&dev.data),
-        endpoint: format!("http://{}", dev.addr),
-        metrics: Default::default(),
-    });
+    let dev_bucket = Arc::new(DevBucket::new(
+        format!("http://{}", dev.addr),
+        Credentials::new("DEVTESTKEY", "d".repeat(64)),
+        Store::new(&dev.data),
+        Default::default(),
+    ));
     let request = axum::http::Request::post(format!("/{}", devbucket::DEV_BUCKET))
         .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
         // One chunk: the whole body at once.

@@ -260,14 +260,12 @@ fn multipart_body() -> impl Strategy<Value = Vec<u8>> {
 #[test]
 fn the_dev_bucket_answers_any_post_with_an_s3_error_and_keeps_nothing() {
     let dir = std::env::temp_dir().join(format!("fuzz-dev-{}", uuid::Uuid::new_v4().simple()));
-    let dev = Arc::new(DevBucket {
-        bucket: devbucket::DEV_BUCKET.into(),
-        region: devbucket::DEV_REGION.into(),
-        credentials: server::policy::Credentials::new("DEVTESTKEY", "d".repeat(64)),
-        store: Store::new(&dir),
-        endpoint: "http://127.0.0.1:9".into(),
-        metrics: Default::default(),
-    });
+    let dev = Arc::new(DevBucket::new(
+        "http://127.0.0.1:9".into(),
+        server::policy::Credentials::new("DEVTESTKEY", "d".repeat(64)),
+        Store::new(&dir),
+        Default::default(),
+    ));
     let router = devbucket::router(dev, vec![]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     static CONTENT_TYPES: [&str; 4] = [

@@ -5,15 +5,15 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+use app::service::{Requester, UploadRequest, UploaderId};
 use app::wire::UploadReport;
 use axum::body::Body;
 use http::{header, Request};
-use server::config::Config;
+use server::config::{table, Config};
 use server::devbucket::store::ObjectMeta;
 use server::devbucket::{self, DevBucket, Store};
 use server::logging::OneLine;
-use server::policy::Credentials;
+use server::policy::{Bucket, Credentials};
 use server::uploads::{Objects, Uploads};
 use tower::ServiceExt;
 
@@ -62,20 +62,14 @@ fn me() -> Requester {
 }
 
 fn uploads() -> Uploads {
-    let config = Config::from_lookup(|name| {
-        Some(
-            match name {
-                "UPLOAD_BUCKET" => "uploads",
-                "AWS_REGION" => "garage",
-                "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
-                "AWS_SECRET_ACCESS_KEY" => "s3cr3t",
-                "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:9",
-                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })
+    let config = Config::from_lookup(table(&[
+        ("UPLOAD_BUCKET", "uploads"),
+        ("AWS_REGION", "garage"),
+        ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
+        ("AWS_SECRET_ACCESS_KEY", "s3cr3t"),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9"),
+        ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
+    ]))
     .unwrap();
     Uploads::new(config)
 }
@@ -92,7 +86,7 @@ async fn a_huge_file_name_is_refused_and_logged_in_a_few_hundred_bytes() {
         checksum_sha256: None,
         metadata: Default::default(),
     };
-    assert!(uploads().sign(&me(), request).await.is_err());
+    assert!(uploads().sign_upload(&me(), request).await.is_err());
     let lines = captured.lines();
     assert!(lines.iter().any(|l| l.contains("policy_refused")), "{lines:?}");
     for line in &lines {
@@ -106,8 +100,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
     let store = Store::new(&dir);
     let objects = Objects::Dev {
         store: store.clone(),
-        bucket: "b".into(),
-        endpoint: "http://127.0.0.1:9".into(),
+        bucket: Bucket::new("b", "garage", Some("http://127.0.0.1:9".into())),
     };
     let uploads = uploads().with_objects(objects);
     let request = UploadRequest {
@@ -118,7 +111,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
         checksum_sha256: None,
         metadata: Default::default(),
     };
-    let signed = uploads.sign(&me(), request).await.unwrap();
+    let signed = uploads.sign_upload(&me(), request).await.unwrap();
     // The object as the bucket would have stored it.
     let mut temp = store.begin().await.unwrap();
     temp.write(b"hello").await.unwrap();
@@ -137,7 +130,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
         "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
     let report =
         UploadReport { key: signed.key, etag: format!("\"abd\"{forged}"), receipt: signed.receipt };
-    assert!(uploads.confirm(&me(), report).await.is_err());
+    assert!(uploads.confirm_upload(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("upload_mismatch") && lines[0].contains("ETag"), "{lines:?}");
@@ -152,7 +145,7 @@ async fn cr_and_lf_in_a_key_never_start_a_log_line() {
         "\r\n2026-11-29T00:00:00.000000Z  INFO audit: event=\"upload_confirmed\" uploader=someone";
     let key = format!("uploads/{ME}/d/x.txt{forged}");
     let report = UploadReport { key, etag: format!("\"0123\"{forged}"), receipt: String::new() };
-    assert!(uploads().confirm(&me(), report).await.is_err());
+    assert!(uploads().confirm_upload(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("upload_mismatch"));
@@ -166,14 +159,12 @@ async fn cr_and_lf_in_a_dev_bucket_form_field_never_start_a_log_line() {
     let captured = Captured::default();
     let _guard = captured.install();
     let dir = std::env::temp_dir().join(format!("logs-test-{}", uuid::Uuid::new_v4().simple()));
-    let dev = Arc::new(DevBucket {
-        bucket: devbucket::DEV_BUCKET.into(),
-        region: devbucket::DEV_REGION.into(),
-        credentials: Credentials::new("DEVTESTKEY", "d".repeat(64)),
-        store: Store::new(&dir),
-        endpoint: "http://127.0.0.1:9".into(),
-        metrics: Default::default(),
-    });
+    let dev = Arc::new(DevBucket::new(
+        "http://127.0.0.1:9".into(),
+        Credentials::new("DEVTESTKEY", "d".repeat(64)),
+        Store::new(&dir),
+        Default::default(),
+    ));
     let forged = "x\r\n2026-11-29T00:00:00Z  INFO audit: event=\"dev_bucket_stored\" key=forged";
     let mut body = String::new();
     for (name, value) in [

@@ -2,6 +2,8 @@
 //! own with no persistence): budgets and verdicts hold across instances, a store that stops
 //! answering makes each instance decide alone (counted), and sharing resumes when it is back.
 
+mod common;
+
 use std::net::TcpListener;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -20,9 +22,12 @@ struct Redis {
 }
 
 impl Redis {
-    fn start_on(port: u16, dir: PathBuf) -> Self {
+    /// Redis on `port` with its files in `dir`; `None` (the test skips) where redis-server is
+    /// not installed.
+    fn start_on(port: u16, dir: PathBuf) -> Option<Self> {
+        let program = common::tools::redis_server()?;
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
+        let child = Command::new(program)
             .args([
                 "--port",
                 &port.to_string(),
@@ -37,17 +42,17 @@ impl Redis {
             .arg(&dir)
             .stdout(Stdio::null())
             .spawn()
-            .expect("redis-server is missing: run scripts/setup.sh test, which installs it");
+            .expect("redis-server starts");
         let redis = Self { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        redis
+        Some(redis)
     }
 
-    fn start() -> Self {
+    fn start() -> Option<Self> {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir =
             std::env::temp_dir().join(format!("redis-test-{}", uuid::Uuid::new_v4().simple()));
@@ -83,23 +88,23 @@ fn instance(url: &str, per_uploader: u32, metrics: &Arc<Metrics>) -> Guard {
 
 #[tokio::test]
 async fn budgets_and_verdicts_hold_across_instances() {
-    let redis = Redis::start();
+    let Some(redis) = Redis::start() else { return };
     let metrics = Arc::new(Metrics::new());
     let (a, b) = (instance(&redis.url(), 4, &metrics), instance(&redis.url(), 4, &metrics));
     let uploader = uuid::Uuid::new_v4().simple().to_string();
     // Four files a minute in all, whichever instance is asked.
     for (i, guard) in [&a, &b, &a, &b].into_iter().enumerate() {
-        assert!(guard.sign(&uploader, None).await.is_ok(), "file {i}");
+        assert!(guard.spend_signature(&uploader, None).await.is_ok(), "file {i}");
     }
     for guard in [&a, &b] {
-        let wait = guard.sign(&uploader, None).await.unwrap_err();
+        let wait = guard.spend_signature(&uploader, None).await.unwrap_err();
         assert!(
             wait > Duration::from_secs(10) && wait <= Duration::from_secs(15),
             "one more in 15 s: {wait:?}"
         );
     }
     // Another uploader has its own budget.
-    assert!(b.sign("someone-else", None).await.is_ok());
+    assert!(b.spend_signature("someone-else", None).await.is_ok());
     // One verdict per receipt in the whole fleet; released, it may be checked again.
     assert!(a.claim_verdict("uploads/u/d/", Duration::from_secs(60)).await);
     assert!(!b.claim_verdict("uploads/u/d/", Duration::from_secs(60)).await);
@@ -110,7 +115,7 @@ async fn budgets_and_verdicts_hold_across_instances() {
 
 #[tokio::test]
 async fn the_address_budget_is_shared_and_spent_with_the_uploaders_or_not_at_all() {
-    let redis = Redis::start();
+    let Some(redis) = Redis::start() else { return };
     let store = SharedStore::new(&redis.url()).unwrap();
     let budget = |key: &str, burst| Budget {
         key: key.into(),
@@ -130,25 +135,25 @@ async fn the_address_budget_is_shared_and_spent_with_the_uploaders_or_not_at_all
 
 #[tokio::test]
 async fn without_redis_each_instance_decides_alone_and_says_so_then_shares_again() {
-    let mut redis = Redis::start();
+    let Some(mut redis) = Redis::start() else { return };
     let (port, dir) = (redis.port, redis.dir.clone());
     let metrics = Arc::new(Metrics::new());
     let (a, b) = (instance(&redis.url(), 2, &metrics), instance(&redis.url(), 2, &metrics));
-    assert!(a.sign("u", None).await.is_ok());
+    assert!(a.spend_signature("u", None).await.is_ok());
 
     redis.stop();
     // Signing goes on, quickly, with each instance's own budget; every fallback is counted.
     let started = Instant::now();
     for guard in [&a, &a, &b, &b] {
-        assert!(guard.sign("u", None).await.is_ok());
+        assert!(guard.spend_signature("u", None).await.is_ok());
     }
-    assert!(a.sign("u", None).await.is_err(), "a's own budget of 2 is spent");
+    assert!(a.spend_signature("u", None).await.is_err(), "a's own budget of 2 is spent");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     let exported = metrics.encode();
     assert!(exported.contains("shared_store_errors_total{op=\"rate\"} 5"), "{exported}");
 
     // Back (the back-off after a failure is a second): the fleet shares one budget again.
-    let _redis = Redis::start_on(port, dir);
+    let _redis = Redis::start_on(port, dir).expect("redis-server was there a moment ago");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut shared_again = false;
     for _ in 0..50 {
@@ -157,9 +162,9 @@ async fn without_redis_each_instance_decides_alone_and_says_so_then_shares_again
         let fresh = uuid::Uuid::new_v4().simple().to_string();
         let errors_before = metrics.encode();
         let answers = [
-            a.sign(&fresh, None).await.is_ok(),
-            b.sign(&fresh, None).await.is_ok(),
-            b.sign(&fresh, None).await.is_ok(),
+            a.spend_signature(&fresh, None).await.is_ok(),
+            b.spend_signature(&fresh, None).await.is_ok(),
+            b.spend_signature(&fresh, None).await.is_ok(),
         ];
         if answers == [true, true, false] && metrics.encode() == errors_before {
             shared_again = true;

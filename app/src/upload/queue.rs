@@ -1,20 +1,23 @@
 //! The queue: at most [`CONCURRENT_UPLOADS`] files go at once, each hashed, signed when its
 //! turn comes, POSTed straight to the bucket, then verified by the server; a big file goes in
-//! parts instead ([`multipart`]).
+//! parts instead ([`super::parts`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
 use super::hash::sha256_base64;
-use super::multipart;
-use super::row::{failed, Row, Status};
-use super::s3_response::{Outcome, Refusal};
-use super::xhr;
+use super::row::Row;
+use super::s3_response::Outcome;
+use super::status::{
+    bucket_refused, bucket_unreachable, failed, js_error, not_signed, unreadable, FailureCode,
+    Status,
+};
+use super::{file, parts, xhr};
 use crate::api::{confirm_upload, sign_upload};
 use crate::format::RateMeter;
 use crate::rules;
-use crate::wire::{SignedUpload, UploadError};
+use crate::wire::{SignedUpload, StoredUpload};
 
 /// How many files upload at the same time; the rest wait their turn.
 pub const CONCURRENT_UPLOADS: usize = 3;
@@ -45,8 +48,10 @@ impl Queue {
             });
             let Some(row) = next else { break };
             let Some(file) = row.file.get_value() else {
-                row.status
-                    .set(failed("NoFile", "the file is no longer available: choose it again"));
+                row.status.set(failed(
+                    FailureCode::NoFile,
+                    "the file is no longer available: choose it again",
+                ));
                 continue;
             };
             self.running.update_value(|n| *n += 1);
@@ -55,7 +60,7 @@ impl Queue {
             spawn_local(async move {
                 if let Err(status) = self.run(&row, file).await {
                     // A cancelled row stays cancelled, whatever the request ended with.
-                    if row.status.get_untracked() != Status::Cancelled {
+                    if !row.cancelled() {
                         row.status.set(status);
                     }
                 }
@@ -116,28 +121,33 @@ impl Queue {
         max > 0 && row.size <= max && !self.in_parts(row)
     }
 
-    /// Hash, sign, POST, verify. Every way this ends leaves the row done, failed or cancelled.
+    /// Hash, sign, send (in one POST or in parts), verify. Every way this ends leaves the row
+    /// done, failed, cancelled or paused.
     async fn run(self, row: &Row, file: File) -> Result<(), Status> {
-        if self.in_parts(row) {
-            return multipart::run(self, row, file).await;
+        let done = if self.in_parts(row) {
+            parts::upload(row, &file, self.access_code.get_untracked()).await?
+        } else {
+            self.post_whole(row, &file).await?
+        };
+        if let Some(done) = done {
+            row.status.set(Status::Done(Box::new(done)));
+            self.uploads_changed.update(|n| *n += 1);
         }
-        let cancelled = || row.status.get_untracked() == Status::Cancelled;
+        Ok(())
+    }
+
+    /// Hash, sign, POST, verify one file: the stored upload, or `None` when cancelled.
+    async fn post_whole(self, row: &Row, file: &File) -> Result<Option<StoredUpload>, Status> {
         let checksum = if self.hashes(row) {
             let hashed = row.hashed;
-            match sha256_base64(&file, move |done| {
+            let hashing = sha256_base64(file, move |done| {
                 hashed.set(done);
-                !cancelled()
-            })
-            .await
-            {
+                !row.cancelled()
+            });
+            match hashing.await {
                 Ok(Some(sum)) => Some(sum),
-                Ok(None) => return Ok(()),
-                Err(err) => {
-                    return Err(failed(
-                        "Unreadable",
-                        format!("the file could not be read ({}); choose it again", js_error(&err)),
-                    ))
-                }
+                Ok(None) => return Ok(None),
+                Err(err) => return Err(unreadable(&err)),
             }
         } else {
             None
@@ -146,36 +156,32 @@ impl Queue {
         // At most one fresh policy after the bucket says the first one expired.
         let mut resigned = false;
         let (stored, signed) = loop {
-            let signed = self.sign(row, &file, checksum.clone()).await?;
-            if cancelled() {
-                return Ok(());
+            let signed = self.sign(row, file, checksum.clone()).await?;
+            if row.cancelled() {
+                return Ok(None);
             }
             row.key.set(Some(signed.key.clone()));
             row.status.set(Status::Uploading);
-            let outcome = self.post(row, &file, &signed).await?;
-            if cancelled() {
-                return Ok(());
+            let outcome = self.post(row, file, &signed).await?;
+            if row.cancelled() {
+                return Ok(None);
             }
             match outcome {
                 Outcome::Stored(stored) => break (stored, signed),
                 Outcome::Refused(refusal) if !resigned && refusal.is_expired_policy() => {
                     resigned = true
                 }
-                Outcome::Refused(refusal) => return Err(refused(&refusal)),
-                Outcome::Unreachable => return Err(unreachable()),
+                Outcome::Refused(refusal) => return Err(bucket_refused(&refusal)),
+                Outcome::Unreachable => return Err(bucket_unreachable()),
             }
         };
         // In the bucket: the file is not needed for a retry any more.
         row.file.set_value(None);
         row.status.set(Status::Verifying);
-        match confirm_upload(signed.key, stored.etag, signed.receipt).await {
-            Ok(done) => {
-                row.status.set(Status::Done(done));
-                self.uploads_changed.update(|n| *n += 1);
-                Ok(())
-            }
-            Err(err) => Err(failed("NotVerified", err.to_string())),
-        }
+        let done = confirm_upload(signed.key, stored.etag, signed.receipt)
+            .await
+            .map_err(|err| failed(FailureCode::NotVerified, err.to_string()))?;
+        Ok(Some(done))
     }
 
     /// A policy for this file, fresh enough to start uploading with.
@@ -185,11 +191,7 @@ impl Queue {
         file: &File,
         checksum: Option<String>,
     ) -> Result<SignedUpload, Status> {
-        // Kept with the object: when the file was last changed on the uploader's computer.
-        let modified: String =
-            js_sys::Date::new(&file.last_modified().into()).to_iso_string().into();
-        let metadata =
-            std::collections::BTreeMap::from([("file-last-modified".to_string(), modified)]);
+        let metadata = file::metadata(file);
         for _ in 0..2 {
             row.status.set(Status::Signing);
             let code = self.access_code.get_untracked();
@@ -202,7 +204,7 @@ impl Queue {
                 metadata.clone(),
             )
             .await
-            .map_err(|err| failed(sign_error_code(&err), err.to_string()))?;
+            .map_err(|err| not_signed(&err))?;
             // Signed just now, so this only trips on a clock far off or a very slow network.
             let left = js_sys::Date::parse(&signed.expires_at) - js_sys::Date::now();
             if left.is_nan() || left >= MIN_POLICY_LEFT_MS {
@@ -210,7 +212,7 @@ impl Queue {
             }
         }
         Err(failed(
-            "PolicyExpired",
+            FailureCode::PolicyExpired,
             "every policy the server signs is already (nearly) expired here: check this computer's clock",
         ))
     }
@@ -230,54 +232,10 @@ impl Queue {
         .await;
         row.requests.set_value(Vec::new());
         row.speed.set(None);
-        let outcome = outcome.map_err(|err| failed("BrowserError", js_error(&err)))?;
+        let outcome = outcome.map_err(|err| failed(FailureCode::BrowserError, js_error(&err)))?;
         if matches!(outcome, Outcome::Stored(_)) {
             row.sent.set(row.size as f64);
         }
         Ok(outcome)
     }
-}
-
-pub(super) fn sign_error_code(err: &UploadError) -> &'static str {
-    match err {
-        UploadError::TooManyRequests { .. } => "TooManyRequests",
-        UploadError::AccessCode(_) => "AccessCode",
-        _ => "NotSigned",
-    }
-}
-
-/// The bucket's refusal, in its words, with what it means for the person uploading.
-pub(super) fn refused(refusal: &Refusal) -> Status {
-    let hint = match refusal.code.as_str() {
-        _ if refusal.is_bad_digest() => {
-            " The file changed after it was checked, or was damaged on the way; choose it again."
-        }
-        _ if refusal.is_expired_policy() => {
-            " The upload policy expired twice; check this computer's clock."
-        }
-        "AccessDenied" => " The bucket did not accept this upload's signature.",
-        _ => "",
-    };
-    failed(&refusal.code, format!("{} (HTTP {}){hint}", refusal.message, refusal.status))
-}
-
-/// No answer could be read: the browser does not say whether the network failed or the
-/// bucket's CORS rules hid the answer, so the message names both, the likelier first.
-pub(super) fn unreachable() -> Status {
-    let offline = web_sys::window().is_some_and(|w| !w.navigator().on_line());
-    if offline {
-        failed("Offline", "The network connection was lost. Retry when you are back online.")
-    } else {
-        failed(
-            "Unreachable",
-            "The bucket could not be reached, or its CORS rules do not allow uploads from this page \
-             (an operator can fix that with `server cors --origin <this site>`).",
-        )
-    }
-}
-
-pub(super) fn js_error(err: &wasm_bindgen::JsValue) -> String {
-    err.as_string()
-        .or_else(|| js_sys::JSON::stringify(err).ok().and_then(|s| s.as_string()))
-        .unwrap_or_else(|| "unknown error".into())
 }

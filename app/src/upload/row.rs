@@ -1,78 +1,12 @@
-//! One file in the queue: its state, what the page shows of it, and its row.
+//! One file in the queue: what it holds while it goes, what the page shows of it, and its row.
 
 use leptos::prelude::*;
 use web_sys::{File, XmlHttpRequest};
 
-use super::announce::Announcer;
-use super::multipart::Unfinished;
+use super::a11y::{focus, Announcer};
+use super::resume::{discard, Unfinished};
+use super::status::Status;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
-use crate::wire::StoredUpload;
-
-/// Where one upload stands. `as_str` is also the row's `data-status`, for tests and styling.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Status {
-    Queued,
-    /// Computing the SHA-256 the bucket will check.
-    Hashing,
-    Signing,
-    Uploading,
-    /// A file in parts, stopped by the person: the parts sent stay in the bucket.
-    Paused,
-    /// The bucket took it; the server is checking the stored object against the policy.
-    Verifying,
-    /// Checked by the server.
-    Done(StoredUpload),
-    Failed {
-        code: String,
-        message: String,
-    },
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Hashing => "hashing",
-            Status::Signing => "signing",
-            Status::Uploading => "uploading",
-            Status::Paused => "paused",
-            Status::Verifying => "verifying",
-            Status::Done { .. } => "done",
-            Status::Failed { .. } => "failed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    /// Worth retrying: not a refusal the page made itself (the file would be refused again).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Status::Failed { code, .. } => !LOCAL_REFUSALS.contains(&code.as_str()),
-            Status::Cancelled => true,
-            _ => false,
-        }
-    }
-
-    /// Finished one way or another: the row can be removed from the list.
-    pub fn is_finished(&self) -> bool {
-        matches!(self, Status::Done(_) | Status::Failed { .. } | Status::Cancelled)
-    }
-
-    /// Still under way (and so cancellable). Verifying is not: the bytes are in the bucket.
-    pub fn is_active(&self) -> bool {
-        matches!(
-            self,
-            Status::Queued | Status::Hashing | Status::Signing | Status::Uploading | Status::Paused
-        )
-    }
-}
-
-/// Codes of the refusals the page makes before anything is signed.
-pub const LOCAL_REFUSALS: [&str; 3] = ["EmptyFile", "TooLarge", "TypeNotAllowed"];
-
-pub fn failed(code: &str, message: impl Into<String>) -> Status {
-    Status::Failed { code: code.into(), message: message.into() }
-}
 
 /// One chosen file. The browser objects (the `File`, kept for retries, and the request under
 /// way, kept for cancelling) live in local, non-reactive storage.
@@ -127,6 +61,16 @@ impl Row {
         }
     }
 
+    /// Paused or cancelled by the person: whatever runs for this row stops.
+    pub fn stopped(&self) -> bool {
+        self.status.with_untracked(Status::is_stopped)
+    }
+
+    /// Cancelled by the person.
+    pub fn cancelled(&self) -> bool {
+        self.status.with_untracked(|status| *status == Status::Cancelled)
+    }
+
     pub fn cancel(&self) {
         let before = self.status.get_untracked();
         if before.is_active() {
@@ -135,7 +79,7 @@ impl Row {
             // A paused upload has no task to notice: its parts are dropped from here.
             if before == Status::Paused {
                 if let Some(unfinished) = self.multipart.get_value() {
-                    leptos::task::spawn_local(super::multipart::discard(unfinished));
+                    leptos::task::spawn_local(discard(unfinished));
                 }
             }
         }
@@ -281,7 +225,7 @@ pub fn UploadRow(
                     <button type="button" class="retry" aria-label=retry_label.clone()
                         on:click=move |_| {
                             on_retry.run(id);
-                            super::focus(item.get_untracked().map(Into::into));
+                            focus(item.get_untracked().map(Into::into));
                         }>"Retry"</button>
                 </Show>
                 <Show when=move || status.with(Status::is_finished)>
@@ -291,7 +235,7 @@ pub fn UploadRow(
             </div>
             {move || match status.get() {
                 Status::Failed { code, message } => Some(view! {
-                    <p class="error" role="alert"><code class="code">{code}</code>": "<span class="message">{message}</span></p>
+                    <p class="error" role="alert"><code class="code">{code.to_string()}</code>": "<span class="message">{message}</span></p>
                 }.into_any()),
                 Status::Done(stored) => Some(view! {
                     <p class="stored">

@@ -16,7 +16,7 @@ pub async fn object(
     State(dev): State<Arc<DevBucket>>,
     Path((bucket, key)): Path<(String, String)>,
 ) -> Response {
-    if bucket != dev.bucket {
+    if bucket != dev.bucket.name {
         return s3_error(error::no_such_bucket(&bucket));
     }
     let (file, meta) = match dev.store.open(&bucket, &key).await {

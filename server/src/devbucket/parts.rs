@@ -2,24 +2,29 @@
 //! `upload.json` (bucket, key, type, metadata) and each part as `<n>` beside `<n>.json` (its
 //! size, ETag and SHA-256). A part is written to a temp file and renamed into place, so it is
 //! whole or absent, and a part sent again replaces the one before. Completing joins the parts
-//! into one object (committed like any other) and removes the directory; aborting removes it.
+//! into one object through the one intake ([`super::intake`]), commits it like any other and
+//! removes the directory; aborting removes it.
 
-use std::io;
 use std::path::PathBuf;
 
 use base64::Engine;
+use futures::{StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
 
-use super::store::{ObjectMeta, Store, TempObject};
+use super::intake::{Digests, Unreceived};
+use super::store::{io_failed, ObjectMeta, Store, TempObject};
 use crate::policy::{error, S3Error};
 
 /// S3's part numbers.
 pub const MAX_PART_NUMBER: u64 = 10_000;
 /// S3's smallest part, but for the last.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
+/// S3's largest part (5 GiB).
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>
+pub const MAX_PART_SIZE: u64 = 5 << 30;
 
 /// An upload under way: what `CreateMultipartUpload` said the object will be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,11 +51,6 @@ fn valid_id(upload_id: &str) -> bool {
     upload_id.len() == 32 && upload_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn internal(err: io::Error) -> S3Error {
-    tracing::error!(error = %err, "dev bucket multipart I/O failed");
-    error::internal_error()
-}
-
 impl Store {
     fn uploads_dir(&self) -> PathBuf {
         self.root().join(".multipart")
@@ -68,10 +68,10 @@ impl Store {
         self.paths(&pending.bucket, &pending.key)?;
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let dir = self.upload_dir(&upload_id)?;
-        tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(io_failed)?;
         tokio::fs::write(dir.join("upload.json"), serde_json::to_vec(pending).expect("serializes"))
             .await
-            .map_err(internal)?;
+            .map_err(io_failed)?;
         Ok(upload_id)
     }
 
@@ -111,14 +111,14 @@ impl Store {
             serde_json::to_vec(part).expect("serializes"),
         )
         .await
-        .map_err(internal)?;
-        temp.persist(&path).await.map_err(internal)?;
+        .map_err(io_failed)?;
+        temp.persist(&path).await.map_err(io_failed)?;
         tokio::fs::rename(
             dir.join(format!("{}.json.tmp", part.number)),
             dir.join(format!("{}.json", part.number)),
         )
         .await
-        .map_err(internal)?;
+        .map_err(io_failed)?;
         Ok(())
     }
 
@@ -133,7 +133,7 @@ impl Store {
         let dir = self.upload_dir(upload_id)?;
         let mut parts = Vec::new();
         let mut entries = tokio::fs::read_dir(&dir).await.map_err(|_| error::no_such_upload())?;
-        while let Some(entry) = entries.next_entry().await.map_err(internal)? {
+        while let Some(entry) = entries.next_entry().await.map_err(io_failed)? {
             let name = entry.file_name();
             let Some(number) = name
                 .to_str()
@@ -190,20 +190,21 @@ impl Store {
         }
         let dir = self.upload_dir(upload_id)?;
         let paths = self.paths(bucket, key)?;
-        let mut temp = self.begin().await.map_err(internal)?;
-        let (mut etags, mut digests, mut size) = (Md5::new(), Sha256::new(), 0u64);
-        let mut buffer = vec![0u8; 1 << 20];
+        // The object's bytes: the parts' files one after the other, through the one intake.
+        let files: Vec<PathBuf> =
+            parts.iter().map(|part| dir.join(part.number.to_string())).collect();
+        let joined = futures::stream::iter(files)
+            .then(|path| async move { tokio::fs::File::open(path).await.map(ReaderStream::new) })
+            .try_flatten();
+        let received =
+            self.receive(joined, u64::MAX, Digests::default()).await.map_err(|err| match err {
+                Unreceived::Body(err) => io_failed(err),
+                Unreceived::OverLimit { .. } => error::internal_error(),
+                Unreceived::Disk(err) => err,
+            })?;
+        // S3's multipart ETag and composite checksum: digests of the parts' digests.
+        let (mut etags, mut digests) = (Md5::new(), Sha256::new());
         for part in &parts {
-            let mut file =
-                tokio::fs::File::open(dir.join(part.number.to_string())).await.map_err(internal)?;
-            loop {
-                let n = file.read(&mut buffer).await.map_err(internal)?;
-                if n == 0 {
-                    break;
-                }
-                temp.write(&buffer[..n]).await.map_err(internal)?;
-                size += n as u64;
-            }
             etags.update(
                 hex::decode(part.etag.trim_matches('"')).map_err(|_| error::internal_error())?,
             );
@@ -217,14 +218,14 @@ impl Store {
         let meta = ObjectMeta {
             content_type: pending.content_type,
             etag: format!("\"{}-{count}\"", hex::encode(etags.finalize())),
-            size,
+            size: received.size,
             metadata: pending.metadata,
             checksum_sha256: Some(format!(
                 "{}-{count}",
                 base64::engine::general_purpose::STANDARD.encode(digests.finalize())
             )),
         };
-        self.commit(temp, &paths, key, &meta).await?;
+        self.commit(received.temp, &paths, key, &meta).await?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
         Ok(meta)
     }
@@ -237,7 +238,7 @@ impl Store {
         upload_id: &str,
     ) -> Result<(), S3Error> {
         self.pending(bucket, key, upload_id).await?;
-        tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await.map_err(internal)
+        tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await.map_err(io_failed)
     }
 
     /// The ids of the uploads under way (`ListMultipartUploads`, for tests and the doctor).
@@ -261,15 +262,15 @@ mod tests {
     }
 
     async fn put(store: &Store, id: &str, number: u64, bytes: &[u8]) -> PartMeta {
-        let mut temp = store.begin().await.unwrap();
-        temp.write(bytes).await.unwrap();
+        let body = futures::stream::once(async { Ok::<_, std::io::Error>(bytes.to_vec().into()) });
+        let received = store.receive(body, u64::MAX, Digests::default()).await.unwrap();
         let part = PartMeta {
             number,
             size: bytes.len() as u64,
             etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))),
             checksum_sha256: sha(bytes),
         };
-        store.commit_part(id, temp, &part).await.unwrap();
+        store.commit_part(id, received.temp, &part).await.unwrap();
         part
     }
 

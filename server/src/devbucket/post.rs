@@ -1,7 +1,8 @@
 //! `POST /<bucket>`: a browser-based upload, handled as S3 handles it. The form is read as a
 //! stream: fields are collected (at most 20 KB), the policy is verified the moment the file
-//! part begins, and the file goes straight to a temp file while its size is checked, so
-//! nothing is buffered in memory and reading stops as soon as the size limit is passed.
+//! part begins, and the file goes to disk through the one intake ([`super::intake`]) while its
+//! size is checked, so nothing is buffered in memory and reading stops as soon as the size
+//! limit is passed.
 
 use std::sync::Arc;
 
@@ -9,14 +10,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use md5::{Digest, Md5};
-use sha2::Sha256;
 use time::OffsetDateTime;
 
+use super::intake::{Digests, Unreceived};
 use super::store::ObjectMeta;
-use super::{s3_error, set_header, DevBucket};
-use crate::logging::clip;
+use super::{respond, set_header, DevBucket};
 use crate::policy::error;
 use crate::policy::{
     post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE,
@@ -29,17 +27,8 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await {
-        Ok(response) => {
-            dev.metrics.dev_stored();
-            response
-        }
-        Err(err) => {
-            dev.metrics.dev_refused(err.code);
-            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(&bucket), code = err.code, reason = ?clip(&err.message));
-            s3_error(err)
-        }
-    }
+    let result = receive(&dev, &bucket, &headers, body, OffsetDateTime::now_utc()).await;
+    respond(&dev, &bucket, result)
 }
 
 /// What the fields before the file may take of the stream, beyond S3's 20 KB for their names
@@ -105,7 +94,7 @@ async fn receive(
     body: Body,
     now: OffsetDateTime,
 ) -> Result<Response, S3Error> {
-    if bucket != dev.bucket {
+    if bucket != dev.bucket.name {
         return Err(error::no_such_bucket(bucket));
     }
     let content_type =
@@ -131,11 +120,9 @@ async fn receive(
         if name.eq_ignore_ascii_case("file") {
             file_started.store(true, std::sync::atomic::Ordering::SeqCst);
             let file_name = part.file_name().unwrap_or_default().to_owned();
-            let cx = Context { bucket, region: &dev.region, now };
-            let accepted = verify_fields(fields, &file_name, cx, |id| {
-                (id == dev.credentials.access_key_id()).then(|| dev.credentials.clone())
-            })?;
-            return store(dev, bucket, accepted, &mut part).await;
+            let cx = Context { bucket, region: &dev.bucket.region, now };
+            let accepted = verify_fields(fields, &file_name, cx, |id| dev.credentials_of(id))?;
+            return store(dev, bucket, accepted, part).await;
         }
         // Read the value in chunks, so that an endless field is cut off at 20 KB.
         let mut value = Vec::new();
@@ -156,78 +143,37 @@ async fn receive(
     Err(error::no_file())
 }
 
-/// Streams the file part to a temp file, checking size and checksum, then commits it.
+/// Streams the file part to disk through the one intake, checking its size and checksum, then
+/// commits it with its headers.
 async fn store(
     dev: &DevBucket,
     bucket: &str,
     accepted: Accepted,
-    part: &mut multer::Field<'_>,
+    part: multer::Field<'_>,
 ) -> Result<Response, S3Error> {
     let key = accepted.key.clone();
     // Before reading the file: a key the dev bucket cannot store is refused at once.
     let paths = dev.store.paths(bucket, &key)?;
     let max =
         accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
-    // A checksum field that is present is checked, whatever else the form carries: S3 does
-    // not need the algorithm field to check the value it is given.
-    let expected_sha256 =
-        match (accepted.field("x-amz-checksum-algorithm"), accepted.field("x-amz-checksum-sha256"))
-        {
-            (Some(a), _) if !a.eq_ignore_ascii_case("SHA256") => {
-                return Err(error::invalid_argument(format!(
-                    "The dev bucket does not support checksum algorithm {a}."
-                )))
-            }
-            (Some(_), None) => {
-                return Err(error::invalid_argument("x-amz-checksum-sha256 is missing."))
-            }
-            (_, Some(value)) => {
-                let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok();
-                if decoded.is_none_or(|d| d.len() != 32) {
-                    return Err(error::invalid_checksum_value("x-amz-checksum-sha256"));
-                }
-                Some(value)
-            }
-            (None, None) => None,
-        };
-
-    let mut temp = dev.store.begin().await.map_err(|e| {
-        tracing::error!(error = %e, "dev bucket cannot create a temp file");
-        error::internal_error()
+    let expected_sha256 = expected_checksum(&accepted)?;
+    let digests = Digests { md5: true, sha256: expected_sha256.is_some() };
+    let received = dev.store.receive(part, max, digests).await.map_err(|err| match err {
+        Unreceived::Body(err) => multer_error(err),
+        // Reading stopped there; dropping the temp file removes what was written.
+        Unreceived::OverLimit { size } => error::entity_too_large(size, max),
+        Unreceived::Disk(err) => err,
     })?;
-    let (mut md5, mut sha256, mut size) = (Md5::new(), Sha256::new(), 0u64);
-    while let Some(chunk) = part.chunk().await.map_err(multer_error)? {
-        size += chunk.len() as u64;
-        if size > max {
-            // Stop reading here; dropping `temp` removes what was written.
-            return Err(error::entity_too_large(size, max));
-        }
-        md5.update(&chunk);
-        if expected_sha256.is_some() {
-            sha256.update(&chunk);
-        }
-        temp.write(&chunk).await.map_err(|e| {
-            tracing::error!(error = %e, "dev bucket write failed");
-            error::internal_error()
-        })?;
+    accepted.check_size(received.size)?;
+    let checksum_sha256 = received.sha256_base64();
+    if checksum_sha256 != expected_sha256 {
+        return Err(error::bad_digest("x-amz-checksum-sha256"));
     }
-    accepted.check_size(size)?;
-    let checksum_sha256 = match expected_sha256 {
-        Some(expected) => {
-            let actual = base64::engine::general_purpose::STANDARD.encode(sha256.finalize());
-            if actual != expected {
-                return Err(error::bad_digest("x-amz-checksum-sha256"));
-            }
-            Some(actual)
-        }
-        None => None,
-    };
-
-    let etag = format!("\"{}\"", hex::encode(md5.finalize()));
+    let etag = received.etag().expect("the MD5 was asked for");
     let meta = ObjectMeta {
         content_type: accepted.field("Content-Type").unwrap_or("binary/octet-stream").to_owned(),
         etag: etag.clone(),
-        size,
+        size: received.size,
         metadata: accepted
             .fields
             .iter()
@@ -237,15 +183,33 @@ async fn store(
             .collect(),
         checksum_sha256,
     };
-    dev.store.commit(temp, &paths, &key, &meta).await?;
-    tracing::info!(target: "audit", event = "dev_bucket_stored", bucket, key = %key, size, etag = %etag);
+    dev.store.commit(received.temp, &paths, &key, &meta).await?;
+    tracing::info!(target: "audit", event = "dev_bucket_stored", bucket, key = %key, size = meta.size, etag = %etag);
     Ok(success(dev, bucket, &key, &etag, &accepted))
+}
+
+/// The SHA-256 the form says the file has, if it says one. A checksum field that is present is
+/// checked, whatever else the form carries: S3 does not need the algorithm field to check the
+/// value it is given.
+fn expected_checksum(accepted: &Accepted) -> Result<Option<String>, S3Error> {
+    const FIELD: &str = "x-amz-checksum-sha256";
+    match (accepted.field("x-amz-checksum-algorithm"), accepted.field(FIELD)) {
+        (Some(a), _) if !a.eq_ignore_ascii_case("SHA256") => Err(error::invalid_argument(format!(
+            "The dev bucket does not support checksum algorithm {a}."
+        ))),
+        (Some(_), None) => Err(error::invalid_argument("x-amz-checksum-sha256 is missing.")),
+        (_, Some(value)) => {
+            app::rules::checksum_sha256(value).map_err(|_| error::invalid_checksum_value(FIELD))?;
+            Ok(Some(value.to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// S3's answer to a stored upload: a 303 to `success_action_redirect`, or the status asked
 /// for by `success_action_status` (201 with an XML body; 200 or 204 empty; 204 by default).
 fn success(dev: &DevBucket, bucket: &str, key: &str, etag: &str, accepted: &Accepted) -> Response {
-    let location = dev.object_url(key);
+    let location = dev.bucket.object_url(key);
     let mut headers = HeaderMap::new();
     set_header(&mut headers, header::ETAG, etag);
     set_header(&mut headers, header::LOCATION, &location);

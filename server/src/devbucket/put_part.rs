@@ -1,7 +1,7 @@
 //! `PUT /<bucket>/<key>?partNumber=N&uploadId=ID`: one part of a multipart upload, with a
 //! presigned URL, handled as S3 handles it. The URL is checked by the policy core's
-//! [`verify_presigned`]; the body is streamed to a temp file while its length and SHA-256 are
-//! checked, and only a whole, matching part is kept.
+//! [`verify_presigned`]; the body goes to disk through the one intake ([`super::intake`]) while
+//! its length and SHA-256 are checked, and only a whole, matching part is kept.
 
 use std::sync::Arc;
 
@@ -9,16 +9,12 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use futures::StreamExt;
-use md5::{Digest, Md5};
-use sha2::Sha256;
 use time::OffsetDateTime;
 
-use super::parts::{PartMeta, MAX_PART_NUMBER};
-use super::{s3_error, set_header, DevBucket};
-use crate::logging::clip;
-use crate::policy::{error, verify_presigned, Received, S3Error, MAX_POST_OBJECT_SIZE};
+use super::intake::{Digests, Unreceived};
+use super::parts::{PartMeta, MAX_PART_NUMBER, MAX_PART_SIZE};
+use super::{respond, set_header, DevBucket};
+use crate::policy::{error, verify_presigned, Received, S3Error};
 
 const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 
@@ -29,19 +25,9 @@ pub async fn upload_part(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match receive(&dev, &bucket, &key, &uri, &headers, body, OffsetDateTime::now_utc()).await {
-        Ok(response) => response,
-        Err(err) => {
-            dev.metrics.dev_refused(err.code);
-            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(&bucket), code = err.code, reason = ?clip(&err.message));
-            s3_error(err)
-        }
-    }
-}
-
-fn internal(err: std::io::Error) -> S3Error {
-    tracing::error!(error = %err, "dev bucket part write failed");
-    error::internal_error()
+    let result =
+        receive(&dev, &bucket, &key, &uri, &headers, body, OffsetDateTime::now_utc()).await;
+    respond(&dev, &bucket, result)
 }
 
 async fn receive(
@@ -60,16 +46,16 @@ async fn receive(
     {
         let path = format!("/{bucket}/{key}");
         let received = Received { method: "PUT", path: &path, query: &query, header: &header };
-        let credentials =
-            |id: &str| (id == dev.credentials.access_key_id()).then(|| dev.credentials.clone());
-        verify_presigned(&received, &dev.region, now, credentials)?;
+        verify_presigned(&received, &dev.bucket.region, now, |id| dev.credentials_of(id))?;
     }
     let param = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let (Some(number), Some(upload_id)) = (param("partNumber"), param("uploadId")) else {
-        return Err(S3Error::not_implemented("The dev bucket takes PUT only for parts of a multipart upload (partNumber and uploadId)."));
+        return Err(S3Error::not_implemented(
+            "The dev bucket takes PUT only for parts of a multipart upload (partNumber and uploadId).",
+        ));
     };
 
-    if bucket != dev.bucket {
+    if bucket != dev.bucket.name {
         return Err(error::no_such_bucket(bucket));
     }
     let number = match number.parse::<u64>() {
@@ -92,39 +78,30 @@ async fn receive(
     let declared = header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(error::missing_content_length)?;
-    if declared > MAX_POST_OBJECT_SIZE {
-        return Err(error::entity_too_large(declared, MAX_POST_OBJECT_SIZE));
+    if declared > MAX_PART_SIZE {
+        return Err(error::entity_too_large(declared, MAX_PART_SIZE));
     }
 
-    let mut temp = dev.store.begin().await.map_err(internal)?;
-    let (mut md5, mut sha256, mut size) = (Md5::new(), Sha256::new(), 0u64);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        // A client that goes away mid-part: dropping `temp` removes what was written.
-        let chunk = chunk.map_err(|_| error::incomplete_body())?;
-        size += chunk.len() as u64;
-        if size > declared {
-            return Err(error::incomplete_body());
+    let digests = Digests { md5: true, sha256: true };
+    let received = dev.store.receive(body.into_data_stream(), declared, digests).await;
+    // Shorter or longer than declared, or a client that went away mid-part: dropping the temp
+    // file removes what was written.
+    let received = match received {
+        Ok(received) if received.size == declared => received,
+        Ok(_) | Err(Unreceived::Body(_) | Unreceived::OverLimit { .. }) => {
+            return Err(error::incomplete_body())
         }
-        md5.update(&chunk);
-        sha256.update(&chunk);
-        temp.write(&chunk).await.map_err(internal)?;
-    }
-    if size != declared {
-        return Err(error::incomplete_body());
-    }
-    let actual = base64::engine::general_purpose::STANDARD.encode(sha256.finalize());
-    if actual != expected {
-        return Err(error::bad_digest("x-amz-checksum-sha256"));
-    }
-    let part = PartMeta {
-        number,
-        size,
-        etag: format!("\"{}\"", hex::encode(md5.finalize())),
-        checksum_sha256: actual,
+        Err(Unreceived::Disk(err)) => return Err(err),
     };
-    dev.store.commit_part(&upload_id, temp, &part).await?;
-    tracing::info!(target: "audit", event = "dev_bucket_part_stored", bucket, key = %key, part = number, size);
+    let (Some(etag), Some(actual)) = (received.etag(), received.sha256_base64()) else {
+        unreachable!("both digests were asked for")
+    };
+    if actual != expected {
+        return Err(error::bad_digest(CHECKSUM_HEADER));
+    }
+    let part = PartMeta { number, size: received.size, etag, checksum_sha256: actual };
+    dev.store.commit_part(&upload_id, received.temp, &part).await?;
+    tracing::info!(target: "audit", event = "dev_bucket_part_stored", bucket, key = %key, part = number, size = part.size);
     let mut answer = HeaderMap::new();
     set_header(&mut answer, header::ETAG, &part.etag);
     set_header(

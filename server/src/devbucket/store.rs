@@ -51,9 +51,7 @@ impl TempObject {
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.as_mut().expect("open until committed").write_all(bytes).await
     }
-}
 
-impl TempObject {
     /// Flushes the file to disk and moves it to `to` (replacing what is there).
     pub async fn persist(mut self, to: &Path) -> io::Result<()> {
         let mut file = self.file.take().expect("open until committed");
@@ -372,11 +370,14 @@ fn conflict_or_internal(key: &str, err: io::Error) -> S3Error {
         | io::ErrorKind::DirectoryNotEmpty => error::invalid_argument(format!(
             "The dev bucket cannot store {key:?}: it collides with another object's path."
         )),
-        _ => {
-            tracing::error!(error = %err, "dev bucket write failed");
-            error::internal_error()
-        }
+        _ => io_failed(err),
     }
+}
+
+/// The dev bucket's own failure to read or write its disk: logged, and S3's internal error.
+pub fn io_failed(err: io::Error) -> S3Error {
+    tracing::error!(error = %err, "dev bucket I/O failed");
+    error::internal_error()
 }
 
 #[cfg(test)]

@@ -62,6 +62,20 @@ pub async fn set(State(assets): State<Assets>, request: Request, next: Next) -> 
     response
 }
 
+/// Leptos's options, with `hash_files` on when the build left its hash file beside this binary
+/// (cargo-leptos `hash-files`): the page then names the hashed wasm, JS and CSS, and browsers
+/// may keep them. cargo-leptos says so in `LEPTOS_HASH_FILES` only to the processes it starts;
+/// a server started any other way (a service manager, the test scripts) finds out here.
+pub fn site_options(mut options: leptos::config::LeptosOptions) -> leptos::config::LeptosOptions {
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
+    if beside_binary.is_some_and(|file| file.is_file()) {
+        options.hash_files = true;
+    }
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

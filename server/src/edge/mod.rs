@@ -13,4 +13,5 @@ pub mod ready;
 mod routes;
 pub mod same_origin;
 
+pub use caching::site_options;
 pub use routes::{app, metrics};

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use super::brief;
 use super::cors::{allows_parts_from, allows_uploads_from};
 use super::lifecycle::abort_days;
+use crate::policy::error::code;
 use crate::policy::rfc3339;
 use crate::uploads::Uploads;
 
@@ -80,11 +81,11 @@ fn note(what: String) -> Check {
 
 /// Every check, in order.
 pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str) -> Vec<Check> {
-    let bucket = uploads.config().bucket.as_str();
+    let bucket = uploads.config().bucket.name.as_str();
     let mut checks = vec![ok(format!(
         "bucket {bucket} in region {}, forms POSTed to {}",
-        uploads.config().region,
-        uploads.post_url()
+        uploads.config().bucket.region,
+        uploads.config().bucket.post_url()
     ))];
 
     let now = uploads.now();
@@ -143,7 +144,7 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
             format!("run: server cors --origin {origin}"),
         ),
         Ok(_) => fail(format!("CORS: no rule lets {origin} POST and read ETag"), format!("run: server cors --origin {origin}")),
-        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchCORSConfiguration") => {
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some(code::NO_SUCH_CORS_CONFIGURATION) => {
             fail("CORS: the bucket has no CORS rules".into(), format!("run: server cors --origin {origin}"))
         }
         Err(err) => fail(format!("CORS: cannot read the rules: {}", brief(&err)), "grant s3:GetBucketCORS, or check the rules by hand"),
@@ -154,7 +155,7 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
             Some(days) => ok(format!("lifecycle: unfinished multipart uploads are aborted after {days} day(s)")),
             None => fail("lifecycle: no rule aborts unfinished multipart uploads under uploads/ (their parts would be kept, and paid for, forever)".into(), "run: server lifecycle"),
         },
-        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some("NoSuchLifecycleConfiguration") => {
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some(code::NO_SUCH_LIFECYCLE_CONFIGURATION) => {
             fail("lifecycle: the bucket has no lifecycle rules (unfinished multipart uploads would be kept forever)".into(), "run: server lifecycle")
         }
         Err(err) => fail(format!("lifecycle: cannot read the rules: {}", brief(&err)), "grant s3:GetLifecycleConfiguration, or check the rules by hand"),

@@ -61,8 +61,8 @@ fn account_of(arn: &str) -> Option<&str> {
 /// The policies for `config`. `principal` is who runs the server (the role's trust policy
 /// names it; default: the role's own account); `account_id` scopes GetFederationToken.
 pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&str>) -> IamPolicies {
-    let partition = partition_for(&config.region);
-    let bucket = format!("arn:{partition}:s3:::{}", config.bucket);
+    let partition = partition_for(&config.bucket.region);
+    let bucket = format!("arn:{partition}:s3:::{}", config.bucket.name);
     let uploads = format!("{bucket}/uploads/*");
     // What a browser's upload needs (a POST, the parts of a multipart upload): the same actions
     // as each uploader's STS session policy (`credentials::session_policy`).
@@ -151,16 +151,9 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_lookup(|name| {
-            pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()).or_else(
-                || match name {
-                    "UPLOAD_BUCKET" => Some("my-uploads".into()),
-                    "AWS_REGION" => Some("eu-west-1".into()),
-                    _ => None,
-                },
-            )
-        })
-        .unwrap()
+        let defaults = [("UPLOAD_BUCKET", "my-uploads"), ("AWS_REGION", "eu-west-1")];
+        let all: Vec<(&str, &str)> = pairs.iter().chain(&defaults).copied().collect();
+        Config::from_lookup(crate::config::table(&all)).unwrap()
     }
 
     fn actions(doc: &Value) -> Vec<(String, Vec<String>)> {

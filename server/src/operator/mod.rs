@@ -39,10 +39,10 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
         Command::Serve | Command::IamPolicy(_) => unreachable!("served or printed above"),
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
         Command::Cors(args) => {
-            finish(cors::cors(&client, &uploads.config().bucket, &args.origins).await)
+            finish(cors::cors(&client, &uploads.config().bucket.name, &args.origins).await)
         }
         Command::Lifecycle(args) => {
-            finish(lifecycle::lifecycle(&client, &uploads.config().bucket, args.days).await)
+            finish(lifecycle::lifecycle(&client, &uploads.config().bucket.name, args.days).await)
         }
         Command::Doctor(args) => {
             let origin = args.origin.unwrap_or_else(default_origin);

@@ -65,12 +65,14 @@ pub async fn sign(uploads: &Uploads, args: SignArgs) -> Result<String, String> {
 
     Ok(match args.curl {
         None => serde_json::to_string_pretty(&FormJson {
-            url: uploads.post_url(),
+            url: uploads.config().bucket.post_url(),
             fields: form.fields.clone(),
             expires_at: rfc3339(form.expires_at()),
         })
         .expect("strings always serialize"),
-        Some(file) => curl_command(&uploads.post_url(), &form.fields, &file.to_string_lossy()),
+        Some(file) => {
+            curl_command(&uploads.config().bucket.post_url(), &form.fields, &file.to_string_lossy())
+        }
     })
 }
 

@@ -5,6 +5,7 @@
 //! This module is the only place in the project that builds, signs or checks a policy.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>
 
+mod bucket;
 mod condition;
 mod credentials;
 pub mod error;
@@ -16,8 +17,10 @@ mod response;
 mod signer;
 mod sigv4;
 mod timefmt;
+mod uri;
 mod verify;
 
+pub use bucket::Bucket;
 pub use condition::{Condition, ConditionError, PostPolicy};
 pub use credentials::Credentials;
 pub use error::S3Error;

@@ -5,15 +5,14 @@
 //! signed, so a URL is good for those bytes only.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>
 
-use std::fmt::Write as _;
-
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::error::{self, S3Error};
 use super::sigv4::{credential_scope, lower_hex, SigningKey, ALGORITHM};
 use super::timefmt::{amz_date, parse_amz_date, scope_date};
-use super::Credentials;
+use super::uri::encoded;
+use super::{Credentials, ExpiryError};
 
 /// The longest a presigned URL may live (7 days).
 pub const MAX_PRESIGNED_SECS: u32 = 7 * 24 * 3600;
@@ -38,32 +37,13 @@ pub struct Presign<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PresignError {
+    /// The credentials leave no time for the URL ([`super::PolicySigner::presign`]).
+    #[error(transparent)]
+    Expiry(#[from] ExpiryError),
     #[error("a presigned URL lives 1 s to 7 days, not {0} s")]
     Lifetime(u32),
     #[error("the endpoint {0:?} is not http(s)://host[:port]")]
     Endpoint(String),
-}
-
-/// S3's URI encoding: every byte but `A-Z a-z 0-9 - . _ ~` as `%XX`, and `/` too unless it
-/// separates path segments.
-fn uri_encode(out: &mut String, text: &str, keep_slash: bool) {
-    for &b in text.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-}
-
-fn encoded(text: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    uri_encode(&mut out, text, keep_slash);
-    out
 }
 
 /// The host as the request's `Host` header carries it: the endpoint's authority.

@@ -2,12 +2,13 @@
 //! once and reused, and every expiry clamped to what the credentials allow.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use super::{
-    policy_expiry, presign, Credentials, ExpiryLimits, FormError, FormSpec, Presign, SignedForm,
-    SigningKey,
+    policy_expiry, presign, Credentials, ExpiryLimits, FormError, FormSpec, Presign, PresignError,
+    SignedForm, SigningKey,
 };
 
 #[derive(Debug)]
@@ -62,20 +63,19 @@ impl PolicySigner {
         spec.sign_with(&self.credentials, &self.key_for(now), &self.region, now, expires_at)
     }
 
-    /// A presigned URL for `request` (its `expires_in_secs` is ignored) that lives `lifetime`,
-    /// shortened as [`PolicySigner::sign`] shortens a policy's; answers it with its expiry.
+    /// A presigned URL for `request` that lives its `expires_in_secs`, shortened as
+    /// [`PolicySigner::sign`] shortens a policy's (to the longest lifetime, and a margin before
+    /// the credentials expire); answers it with its expiry.
     pub fn presign(
         &self,
         request: &Presign<'_>,
-        lifetime: std::time::Duration,
         now: OffsetDateTime,
-    ) -> Result<(String, OffsetDateTime), String> {
-        let expires_at = policy_expiry(now, lifetime, self.limits, self.credentials.expires_at())
-            .map_err(|err| err.to_string())?;
+    ) -> Result<(String, OffsetDateTime), PresignError> {
+        let wanted = Duration::from_secs(u64::from(request.expires_in_secs));
+        let expires_at = policy_expiry(now, wanted, self.limits, self.credentials.expires_at())?;
         let secs = u32::try_from((expires_at - now).whole_seconds()).unwrap_or(0);
         let request = Presign { expires_in_secs: secs, ..request.clone() };
-        let url = presign(&self.credentials, &self.region, &request, now)
-            .map_err(|err| err.to_string())?;
+        let url = presign(&self.credentials, &self.region, &request, now)?;
         Ok((url, expires_at))
     }
 }
@@ -84,7 +84,6 @@ impl PolicySigner {
 mod tests {
     use super::*;
     use crate::policy::SizeRule;
-    use std::time::Duration;
     use time::macros::datetime;
 
     #[test]
@@ -104,6 +103,30 @@ mod tests {
             "us-east-1",
         );
         assert_eq!(sts.sign(&spec, now).unwrap().expires_at(), datetime!(2026-11-28 11:58:00 UTC));
+    }
+
+    #[test]
+    fn a_presigned_url_lives_as_asked_within_the_limits() {
+        let now = datetime!(2026-11-28 11:55:00 UTC);
+        let signer = PolicySigner::new(Credentials::new("AKID", "s"), "us-east-1");
+        let request = |secs| Presign {
+            method: "PUT",
+            endpoint: "https://b.s3.us-east-1.amazonaws.com",
+            path: "/k",
+            query: vec![],
+            headers: vec![],
+            expires_in_secs: secs,
+        };
+        let (url, expires_at) = signer.presign(&request(60), now).unwrap();
+        assert!(url.contains("X-Amz-Expires=60&"), "{url}");
+        assert_eq!(expires_at, datetime!(2026-11-28 11:56:00 UTC));
+        let (url, _) = signer.presign(&request(3600), now).unwrap();
+        assert!(url.contains("X-Amz-Expires=600&"), "at most a policy's longest: {url}");
+        let expiring = PolicySigner::new(
+            Credentials::new("ASIA", "s").with_expiry(datetime!(2026-11-28 11:56:00 UTC)),
+            "us-east-1",
+        );
+        assert!(matches!(expiring.presign(&request(60), now), Err(PresignError::Expiry(_))));
     }
 
     #[test]

@@ -9,13 +9,13 @@ use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use time::OffsetDateTime;
 
-use super::guard::Guard;
-use super::objects::{ObjectHead, Objects};
+use super::guard::retry_after;
+use super::objects::ObjectHead;
+use super::plain_form::keep_one_plain_upload;
 use super::receipt::{Receipt, Unaccepted};
+use super::Uploads;
 use crate::logging::clip;
-use crate::metrics::Metrics;
 use crate::policy::rfc3339;
-use crate::seal::SessionKey;
 
 /// How `found` differs from what `signed` allowed for `key`, if it does. The first list is about
 /// the object itself (it is not what was signed), the second about the browser's report.
@@ -69,103 +69,59 @@ pub fn is_etag(etag: &str) -> bool {
         && parts.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The rules a no-JavaScript upload meets after the fact (its form let the browser choose the
-/// name, and a form can be POSTed again until it expires): a name [`app::rules::file_name`]
-/// accepts as it is, and one file per form (the first). Anything else is removed.
-async fn keep_one_plain_upload(
-    objects: &Objects,
-    signed: &Receipt,
-    key: &str,
-) -> Result<(), UploadError> {
-    let name = key.rsplit('/').next().unwrap_or_default();
-    let removed = |reason: &'static str, message: String| async move {
-        if let Err(err) = objects.delete(key).await {
-            tracing::error!(target: "audit", event = "mismatch_not_removed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
-        }
-        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason);
-        UploadError::Refused(message)
-    };
-    if app::rules::file_name(name).ok().as_deref() != Some(name) {
-        return Err(removed(
-            "unusable name",
-            format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
-        )
-        .await);
-    }
-    match objects.keep_first(&signed.directory).await {
-        Ok(Some(kept)) if kept == key => Ok(()),
-        Ok(_) => Err(removed(
-            "the form was used again",
-            "this form was already used for another file; the upload was removed".into(),
-        )
-        .await),
-        Err(err) => {
-            tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
-            Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
-        }
-    }
-}
-
-/// What confirming needs from the upload service: the bucket, the key receipts are sealed
-/// with, the verdict claims, the counters.
-pub struct Confirmer<'a> {
-    /// `None`: uploads cannot be checked here, and confirming says the service is unavailable.
-    pub objects: Option<&'a Objects>,
-    pub seal: &'a SessionKey,
-    pub guard: &'a Guard,
-    pub metrics: &'a Metrics,
-}
-
-impl Confirmer<'_> {
-    /// Checks the object `report` names against its receipt, as of `now`.
-    pub async fn confirm(
-        self,
+impl Uploads {
+    /// Checks the object `report` names against its receipt: only then is the upload "done".
+    pub async fn confirm_upload(
+        &self,
         who: &Requester,
         report: UploadReport,
-        now: OffsetDateTime,
     ) -> Result<StoredUpload, UploadError> {
+        let now = self.now();
         let uploader = who.uploader.as_str();
         let key = report.key.as_str();
-        let security_event = |problem: String| {
-            self.metrics.mismatched();
-            tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
-            UploadError::Mismatch(problem)
-        };
+        let mismatch = |problem: &str| self.mismatch(who, key, problem.into());
         if !key.starts_with(&format!("uploads/{uploader}/")) {
-            return Err(security_event("that upload belongs to someone else".into()));
+            return Err(mismatch("that upload belongs to someone else"));
         }
         if !is_etag(&report.etag) {
-            return Err(security_event("the reported ETag is not one a bucket gives".into()));
+            return Err(mismatch("the reported ETag is not one a bucket gives"));
         }
-        let signed = match Receipt::open(self.seal, &report.receipt, &who.uploader, now) {
+        let signed = match Receipt::open(&self.seal, &report.receipt, &who.uploader, now) {
             Ok(receipt) => receipt,
             Err(Unaccepted::NotOurs) => {
-                return Err(security_event("the receipt is not one this service issued".into()))
+                return Err(mismatch("the receipt is not one this service issued"))
             }
             Err(Unaccepted::OtherUploader) => {
-                return Err(security_event("the receipt was issued to someone else".into()))
+                return Err(mismatch("the receipt was issued to someone else"))
             }
             Err(Unaccepted::Expired) => {
                 tracing::warn!(target: "audit", event = "receipt_expired", uploader, key = ?clip(key));
-                return Err(UploadError::Refused(
+                return Err(UploadError::Expired(
                     "this upload was signed too long ago to be checked now".into(),
                 ));
             }
         };
         if !signed.covers(key) {
-            return Err(security_event("the receipt was issued for another key".into()));
+            return Err(mismatch("the receipt was issued for another key"));
         }
         // Named by a return token: only the upload of that token's form.
         if who.scope.as_ref().is_some_and(|scope| *scope != signed.directory) {
-            return Err(security_event("the return link is for another upload".into()));
+            return Err(mismatch("the return link is for another upload"));
         }
         self.check_stored(who, &signed, key, &report.etag, now).await
     }
 
+    /// A security event: counted, logged as `upload_mismatch`, and what the page is told.
+    fn mismatch(&self, who: &Requester, key: &str, problem: String) -> UploadError {
+        self.metrics.mismatched();
+        tracing::error!(target: "audit", event = "upload_mismatch", uploader = who.uploader.as_str(), ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
+        UploadError::Mismatch(problem)
+    }
+
     /// Checks the object at `key` against what `signed` allowed (and the ETag the bucket gave
-    /// for it); the receipt is already opened and known to cover `key`.
-    pub async fn check_stored(
-        self,
+    /// for it), once per receipt; the receipt is already opened and known to cover `key`.
+    pub(super) async fn check_stored(
+        &self,
         who: &Requester,
         signed: &Receipt,
         key: &str,
@@ -173,14 +129,7 @@ impl Confirmer<'_> {
         now: OffsetDateTime,
     ) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
-        let security_event = |problem: String| {
-            self.metrics.mismatched();
-            tracing::error!(target: "audit", event = "upload_mismatch", uploader, ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
-            UploadError::Mismatch(problem)
-        };
-        let objects = self
-            .objects
-            .ok_or_else(|| UploadError::Unavailable("uploads cannot be checked here".into()))?;
+        let objects = self.bucket_objects("uploads cannot be checked here")?;
         // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
         // without end. Held until the receipt would expire anyway.
         let ttl = Duration::from_secs(
@@ -188,17 +137,15 @@ impl Confirmer<'_> {
         );
         if !self.guard.claim_verdict(&signed.directory, ttl).await {
             tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
-            return Err(UploadError::Refused(
+            return Err(UploadError::AlreadyChecked(
                 "this upload was already checked; Your uploads lists it if it was kept".into(),
             ));
         }
         // Each look at the bucket is counted: a bucket that keeps failing releases the verdict,
         // and a client retrying without end would otherwise make the service ask without end.
-        if let Err(wait) = self.guard.confirm(uploader).await {
+        if let Err(wait) = self.guard.spend_bucket_check(uploader).await {
             self.guard.release_verdict(&signed.directory).await;
-            return Err(UploadError::TooManyRequests {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            });
+            return Err(retry_after(wait));
         }
         let found = match objects.head(key).await {
             Ok(found) => found,
@@ -212,7 +159,7 @@ impl Confirmer<'_> {
             }
         };
         let Some(found) = found else {
-            return Err(security_event("the bucket has no object under that key".into()));
+            return Err(self.mismatch(who, key, "the bucket has no object under that key".into()));
         };
         let (object, report_differs) = differences(signed, key, reported_etag, &found);
         if !object.is_empty() {
@@ -225,16 +172,16 @@ impl Confirmer<'_> {
                 }
             };
             let all = [object, report_differs].concat();
-            return Err(security_event(format!(
+            let problem = format!(
                 "the stored file is not the one that was signed ({removed}): {}",
                 all.join("; ")
-            )));
+            );
+            return Err(self.mismatch(who, key, problem));
         }
         if !report_differs.is_empty() {
-            return Err(security_event(format!(
-                "the report does not match the stored file: {}",
-                report_differs.join("; ")
-            )));
+            let problem =
+                format!("the report does not match the stored file: {}", report_differs.join("; "));
+            return Err(self.mismatch(who, key, problem));
         }
         if signed.name.is_none() {
             keep_one_plain_upload(objects, signed, key).await?;

@@ -10,6 +10,8 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use app::wire::UploadError;
+
 use crate::metrics::Metrics;
 use crate::shared::{Budget, SharedStore};
 
@@ -60,25 +62,35 @@ impl Guard {
         tracing::warn!(event = "shared_store_fallback", op, error = %err, "deciding with this instance's own limits");
     }
 
-    /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.
-    pub async fn sign(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+    /// Spends one signature (a file) from `uploader`'s and `ip`'s budgets: `Ok`, or how long
+    /// to wait first.
+    pub async fn spend_signature(
+        &self,
+        uploader: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Duration> {
         let mut budgets = vec![Self::budget(format!("u:{uploader}"), self.per_uploader)];
         budgets.extend(ip.map(|ip| Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)));
         self.spend(&budgets, || self.local.check(uploader, ip)).await
     }
 
-    /// `Ok` for one more wrong access code from `ip` (or, without an address, `uploader`):
-    /// [`GUESSES_PER_MINUTE`] a minute, a budget of its own.
-    pub async fn guess(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+    /// Spends one wrong access code from `ip`'s (or, without an address, `uploader`'s) budget of
+    /// [`GUESSES_PER_MINUTE`] a minute, apart from the signing budgets: `Ok`, or how long to
+    /// wait first.
+    pub async fn spend_wrong_code(
+        &self,
+        uploader: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Duration> {
         let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
         let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
         self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || self.local.check_guess(&who))
             .await
     }
 
-    /// `Ok` to ask the bucket about one of `uploader`'s uploads (as many a minute as files may
-    /// be signed), or how long to wait first.
-    pub async fn confirm(&self, uploader: &str) -> Result<(), Duration> {
+    /// Spends one look at the bucket for `uploader`'s uploads (as many a minute as files may be
+    /// signed): `Ok`, or how long to wait first.
+    pub async fn spend_bucket_check(&self, uploader: &str) -> Result<(), Duration> {
         self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || {
             self.local.check_confirm(uploader)
         })
@@ -121,6 +133,13 @@ impl Guard {
             }
         }
         self.verdicts.release(name);
+    }
+}
+
+/// What a client that must wait `wait` is told: the seconds, rounded up (the `Retry-After`).
+pub fn retry_after(wait: Duration) -> UploadError {
+    UploadError::TooManyRequests {
+        retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
     }
 }
 
@@ -199,9 +218,9 @@ mod tests {
         let store = Arc::new(SharedStore::new("redis://127.0.0.1:1").unwrap());
         let guard =
             Guard::new(n, NonZeroU32::new(100).unwrap(), metrics.clone()).shared(Some(store));
-        assert!(guard.sign("u", None).await.is_ok());
-        assert!(guard.sign("u", None).await.is_ok());
-        assert!(guard.sign("u", None).await.is_err(), "the local budget holds");
+        assert!(guard.spend_signature("u", None).await.is_ok());
+        assert!(guard.spend_signature("u", None).await.is_ok());
+        assert!(guard.spend_signature("u", None).await.is_err(), "the local budget holds");
         assert!(guard.claim_verdict("v", Duration::from_secs(60)).await);
         assert!(!guard.claim_verdict("v", Duration::from_secs(60)).await);
         let exported = metrics.encode();

@@ -10,6 +10,7 @@ use aws_sdk_s3::types::ChecksumMode;
 use time::OffsetDateTime;
 
 use crate::devbucket::Store;
+use crate::policy::Bucket;
 
 /// What the bucket says about a stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub const VIEW_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 #[derive(Clone)]
 pub enum Objects {
     S3 { client: aws_sdk_s3::Client, bucket: String },
-    Dev { store: Store, bucket: String, endpoint: String },
+    Dev { store: Store, bucket: Bucket },
 }
 
 impl Objects {
@@ -72,7 +73,7 @@ impl Objects {
                     Err(err) => Err(DisplayErrorContext(&err).to_string()),
                 }
             }
-            Objects::Dev { store, bucket, .. } => match store.open(bucket, key).await {
+            Objects::Dev { store, bucket } => match store.open(&bucket.name, key).await {
                 // The file's own length, not the sidecar's: a file changed on disk shows.
                 Ok((file, meta)) => {
                     let stat = file.metadata().await.map_err(|err| err.to_string())?;
@@ -118,9 +119,9 @@ impl Objects {
                     .take(max)
                     .collect())
             }
-            Objects::Dev { store, bucket, .. } => {
+            Objects::Dev { store, bucket } => {
                 let entries =
-                    store.list(bucket, prefix, max).await.map_err(|err| err.to_string())?;
+                    store.list(&bucket.name, prefix, max).await.map_err(|err| err.to_string())?;
                 Ok(entries
                     .into_iter()
                     .map(|e| Listed {
@@ -132,21 +133,6 @@ impl Objects {
                     .collect())
             }
         }
-    }
-
-    /// Keeps the first object stored under `directory` (the oldest; by key among equals) and
-    /// removes every other: a plain form can be POSTed again and again until it expires, but
-    /// one form keeps one file. Answers the key kept, if any.
-    pub async fn keep_first(&self, directory: &str) -> Result<Option<String>, String> {
-        let mut listed = self.list(directory, 1000).await?;
-        listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
-        let mut rest = listed.into_iter();
-        let Some(first) = rest.next() else { return Ok(None) };
-        for extra in rest {
-            self.delete(&extra.key).await?;
-            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?crate::logging::clip(&extra.key), reason = "the form was used again");
-        }
-        Ok(Some(first.key))
     }
 
     /// Whether the bucket answers at all (HeadBucket; the dev bucket: its directory is there).
@@ -177,8 +163,8 @@ impl Objects {
                 .await
                 .map(drop)
                 .map_err(|err| DisplayErrorContext(&err).to_string()),
-            Objects::Dev { store, bucket, .. } => {
-                store.delete(bucket, key).await.map_err(|err| err.to_string())
+            Objects::Dev { store, bucket } => {
+                store.delete(&bucket.name, key).await.map_err(|err| err.to_string())
             }
         }
     }
@@ -204,9 +190,7 @@ impl Objects {
                     .map(|r| r.uri().to_owned())
                     .map_err(|err| DisplayErrorContext(&err).to_string())
             }
-            Objects::Dev { bucket, endpoint, .. } => {
-                Ok(crate::devbucket::object_url(endpoint, bucket, key))
-            }
+            Objects::Dev { bucket, .. } => Ok(bucket.object_url(key)),
         }
     }
 }

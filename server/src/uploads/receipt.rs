@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::policy::SizeRule;
+use crate::policy::{FormSpec, SizeRule};
 use crate::seal::{Purpose, SessionKey};
 
 /// An upload may start up to 10 minutes after signing and take a long while (5 GiB on a slow
@@ -66,6 +66,56 @@ pub enum Unaccepted {
 }
 
 impl Receipt {
+    /// A signed form's receipt: what `spec` binds, in `directory` (`name` is `None` when the
+    /// form lets the browser choose it), for `uploader`, from `now`.
+    pub fn for_form(
+        uploader: &UploaderId,
+        directory: String,
+        name: Option<String>,
+        spec: &FormSpec,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            uploader: uploader.as_str().to_owned(),
+            directory,
+            name,
+            size: Self::size_of(spec.size),
+            content_type: spec.content_type.clone(),
+            checksum_sha256: spec.checksum_sha256.clone(),
+            expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
+            multipart: None,
+        }
+    }
+
+    /// A multipart upload's receipt: the file `name` of exactly `size` bytes of `content_type`
+    /// in `directory`, the bucket's `upload_id` and the part size, for `uploader`, from `now`.
+    /// (Every part carries its own checksum: the whole file has none to bind.)
+    pub fn for_multipart(
+        uploader: &UploaderId,
+        directory: String,
+        name: String,
+        (size, content_type): (u64, String),
+        multipart: Multipart,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            uploader: uploader.as_str().to_owned(),
+            directory,
+            name: Some(name),
+            size: (size, size),
+            content_type: Some(content_type),
+            checksum_sha256: None,
+            expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
+            multipart: Some(multipart),
+        }
+    }
+
+    /// The key the receipt names: its directory and name (the directory alone for a form that
+    /// lets the browser choose the name).
+    pub fn key(&self) -> String {
+        format!("{}{}", self.directory, self.name.as_deref().unwrap_or_default())
+    }
+
     pub fn size_rule(&self) -> SizeRule {
         match self.size {
             (min, max) if min == max => SizeRule::Exact(min),
@@ -73,7 +123,7 @@ impl Receipt {
         }
     }
 
-    pub fn size_of(rule: SizeRule) -> (u64, u64) {
+    fn size_of(rule: SizeRule) -> (u64, u64) {
         match rule {
             SizeRule::Exact(n) => (n, n),
             SizeRule::Range { min, max } => (min, max),

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use axum::{body::Body, Router};
 use leptos::prelude::LeptosOptions;
+use server::config::{table, Config};
 use server::edge::client::TrustedProxies;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::seal::SessionKey;
-use server::{config::Config, uploads::Uploads};
+use server::uploads::Uploads;
 
 pub const SECRET: &str = "e2e0f8a1b4c3d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
 
@@ -29,26 +30,19 @@ pub fn app_and_metrics(settings: &[(&str, &str)]) -> (Router, Router) {
 
 /// The app serving the site `options` describe (its static files, hashed names or not).
 pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router, Router) {
-    let config = Config::from_lookup(|name| {
-        if let Some((_, value)) = settings.iter().find(|(n, _)| *n == name) {
-            return Some(value.to_string());
-        }
-        Some(
-            match name {
-                "UPLOAD_BUCKET" => "uploads",
-                "AWS_REGION" => "garage",
-                "AWS_ACCESS_KEY_ID" => "GK0123456789abcdef01234567",
-                "AWS_SECRET_ACCESS_KEY" => SECRET,
-                "AWS_ENDPOINT_URL_S3" => "http://127.0.0.1:3900",
-                // Most router tests sign made-up files without hashing them; checksums are tested
-                // with this set (tests/http.rs).
-                "UPLOAD_CHECKSUM_MAX_BYTES" => "0",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })
-    .unwrap();
+    let defaults = [
+        ("UPLOAD_BUCKET", "uploads"),
+        ("AWS_REGION", "garage"),
+        ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:3900"),
+        // Most router tests sign made-up files without hashing them; checksums are tested
+        // with this set (tests/http.rs).
+        ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
+    ];
+    // The test's own settings first: the first of a name wins.
+    let all: Vec<(&str, &str)> = settings.iter().chain(&defaults).copied().collect();
+    let config = Config::from_lookup(table(&all)).unwrap();
     let metrics = Arc::new(server::metrics::Metrics::new());
     let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
     let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());

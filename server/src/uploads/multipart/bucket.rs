@@ -6,6 +6,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 
 use crate::devbucket::parts::Pending;
+use crate::policy::error::code;
 use crate::uploads::Objects;
 use app::wire::StoredPart;
 
@@ -28,14 +29,14 @@ where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if err.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload") {
+    if err.as_service_error().and_then(|e| e.code()) == Some(code::NO_SUCH_UPLOAD) {
         return BucketError::NoSuchUpload;
     }
     BucketError::Other(DisplayErrorContext(&err).to_string())
 }
 
 fn dev(err: crate::policy::S3Error) -> BucketError {
-    if err.code == "NoSuchUpload" {
+    if err.code == code::NO_SUCH_UPLOAD {
         BucketError::NoSuchUpload
     } else {
         BucketError::Other(err.to_string())
@@ -66,7 +67,7 @@ impl Objects {
             }
             Objects::Dev { store, bucket, .. } => {
                 let pending = Pending {
-                    bucket: bucket.clone(),
+                    bucket: bucket.name.clone(),
                     key: key.into(),
                     content_type: content_type.into(),
                     metadata: metadata.to_vec(),
@@ -115,7 +116,7 @@ impl Objects {
                 Ok(parts)
             }
             Objects::Dev { store, bucket, .. } => {
-                let parts = store.list_parts(bucket, key, upload_id).await.map_err(dev)?;
+                let parts = store.list_parts(&bucket.name, key, upload_id).await.map_err(dev)?;
                 Ok(parts
                     .into_iter()
                     .map(|p| StoredPart {
@@ -164,7 +165,7 @@ impl Objects {
                 let chosen: Vec<(u64, String)> =
                     parts.iter().map(|p| (p.number, p.etag.clone())).collect();
                 Ok(store
-                    .complete_multipart(bucket, key, upload_id, &chosen)
+                    .complete_multipart(&bucket.name, key, upload_id, &chosen)
                     .await
                     .map_err(dev)?
                     .etag)
@@ -185,7 +186,7 @@ impl Objects {
                 .map(drop)
                 .map_err(sdk),
             Objects::Dev { store, bucket, .. } => {
-                store.abort_multipart(bucket, key, upload_id).await.map_err(dev)
+                store.abort_multipart(&bucket.name, key, upload_id).await.map_err(dev)
             }
         };
         match result {

@@ -6,6 +6,7 @@
 
 mod bucket;
 
+use app::api::MAX_PARTS_PER_CALL;
 use app::rules;
 use app::service::{Requester, UploadRequest};
 use app::wire::{MultipartUpload, PartToSign, SignedPart, StoredPart, StoredUpload, UploadError};
@@ -15,11 +16,14 @@ use time::OffsetDateTime;
 
 pub use bucket::BucketError;
 
-use super::receipt::{Multipart, Receipt, Unaccepted, RECEIPT_LIFETIME};
-use super::{fresh_directory, Checked, Refusal, Uploads, Via};
+use super::check::{Checked, Reason, Refusal, Via};
+use super::receipt::{Multipart, Receipt, Unaccepted};
+use super::{fresh_directory, signing_unavailable, Uploads};
 use crate::logging::clip;
 use crate::policy::{rfc3339, Presign};
-use app::api::MAX_PARTS_PER_CALL;
+
+/// What the page is told where no bucket can be asked (an `Uploads` without objects).
+const NOT_HERE: &str = "multipart uploads are not possible here";
 
 /// The composite SHA-256 S3 reports for a multipart object: the hash of the parts' digests,
 /// then `-<parts>`.
@@ -51,63 +55,42 @@ fn unfit_parts(parts: &[StoredPart], size: u64, part_size: u64) -> Vec<u64> {
         .collect()
 }
 
+/// What the service asked the bucket, for the log of a failure.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Create,
+    ListParts,
+    Complete,
+    Abort,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::ListParts => "list_parts",
+            Action::Complete => "complete",
+            Action::Abort => "abort",
+        }
+    }
+}
+
+/// A multipart upload's receipt, opened: what it allows, the bucket's upload, and its key.
+struct Opened {
+    receipt: Receipt,
+    multipart: Multipart,
+    key: String,
+}
+
 impl Uploads {
-    /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a
-    /// forged or foreign one as a security event).
-    fn open_multipart(
+    /// Checks `request` as signing does, then starts the upload in the bucket under a fresh
+    /// directory of the uploader's prefix; counted and logged as signing is.
+    pub async fn start_multipart(
         &self,
         who: &Requester,
-        sealed: &str,
-        now: OffsetDateTime,
-    ) -> Result<(Receipt, Multipart, String), UploadError> {
-        let uploader = who.uploader.as_str();
-        let security_event = |problem: &str| {
-            self.metrics.mismatched();
-            tracing::error!(target: "audit", event = "multipart_receipt_refused", uploader, ip = ?who.ip, problem);
-            UploadError::Mismatch(problem.into())
-        };
-        if who.scope.is_some() {
-            return Err(security_event("a return link cannot be used for a multipart upload"));
-        }
-        match Receipt::open_multipart(&self.seal, sealed, &who.uploader, now) {
-            Ok((receipt, multipart)) => {
-                let key =
-                    format!("{}{}", receipt.directory, receipt.name.clone().unwrap_or_default());
-                Ok((receipt, multipart, key))
-            }
-            Err(Unaccepted::NotOurs) => {
-                Err(security_event("the receipt is not one this service issued"))
-            }
-            Err(Unaccepted::OtherUploader) => {
-                Err(security_event("the receipt was issued to someone else"))
-            }
-            Err(Unaccepted::Expired) => Err(UploadError::Refused(
-                "this upload was started too long ago; start it again".into(),
-            )),
-        }
-    }
-
-    fn objects_or_unavailable(&self) -> Result<&super::Objects, UploadError> {
-        self.objects.as_ref().ok_or_else(|| {
-            UploadError::Unavailable("multipart uploads are not possible here".into())
-        })
-    }
-
-    fn bucket_unavailable(
-        &self,
-        who: &Requester,
-        action: &'static str,
-        err: BucketError,
-    ) -> UploadError {
-        match err {
-            BucketError::NoSuchUpload => {
-                UploadError::Refused("the bucket no longer has this upload (it was completed, cancelled, or cleaned up after a day); start it again".into())
-            }
-            BucketError::Other(err) => {
-                tracing::error!(target: "audit", event = "multipart_failed", uploader = who.uploader.as_str(), action, error = %err);
-                UploadError::Unavailable("the bucket cannot be reached right now; try again in a moment".into())
-            }
-        }
+        request: UploadRequest,
+    ) -> Result<MultipartUpload, UploadError> {
+        self.counted(who, &request, self.try_start(who, &request)).await
     }
 
     async fn try_start(
@@ -115,56 +98,42 @@ impl Uploads {
         who: &Requester,
         request: &UploadRequest,
     ) -> Result<MultipartUpload, Refusal> {
+        let unavailable = |error| Refusal::new(Reason::Unavailable, error);
         let Checked { name, size, content_type, metadata, .. } =
             self.check(who, request, Via::Parts).await?;
-        let objects = self.objects_or_unavailable().map_err(|e| ("unavailable", e))?;
-        let uploader = who.uploader.as_str();
+        let objects = self.bucket_objects(NOT_HERE).map_err(unavailable)?;
         let now = self.now();
-        let directory = fresh_directory(uploader, now);
+        let directory = fresh_directory(&who.uploader, now);
         let key = format!("{directory}{name}");
         let upload_id = objects
             .create_multipart(&key, &content_type, &metadata)
             .await
-            .map_err(|err| ("unavailable", self.bucket_unavailable(who, "create", err)))?;
+            .map_err(|err| unavailable(self.bucket_failed(who, Action::Create, err)))?;
         let part_size = rules::part_size(size);
-        let receipt = Receipt {
-            uploader: uploader.to_owned(),
-            directory,
-            name: Some(name),
-            size: (size, size),
-            content_type: Some(content_type.clone()),
-            checksum_sha256: None,
-            expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
-            multipart: Some(Multipart { upload_id: upload_id.clone(), part_size }),
-        };
         let parts = rules::part_count(size, part_size);
-        tracing::info!(target: "audit", event = "multipart_started", uploader, key = %key, size, content_type, parts, part_size);
+        tracing::info!(target: "audit", event = "multipart_started", uploader = who.uploader.as_str(), key = %key, size, content_type, parts, part_size);
+        let multipart = Multipart { upload_id: upload_id.clone(), part_size };
+        let receipt = Receipt::for_multipart(
+            &who.uploader,
+            directory,
+            name,
+            (size, content_type),
+            multipart,
+            now,
+        );
         Ok(MultipartUpload { key, upload_id, part_size, parts, receipt: receipt.seal(&self.seal) })
     }
 
-    pub(super) async fn start_multipart_upload(
-        &self,
-        who: &Requester,
-        request: UploadRequest,
-    ) -> Result<MultipartUpload, UploadError> {
-        let started = std::time::Instant::now();
-        match self.try_start(who, &request).await {
-            Ok(upload) => {
-                self.metrics.signed(started.elapsed().as_secs_f64());
-                Ok(upload)
-            }
-            Err((reason, err)) => Err(self.refused(who, &request, reason, err)),
-        }
-    }
-
-    pub(super) async fn sign_upload_parts(
+    /// Presigned `UploadPart` URLs for `parts`, each bound to the part's number, length and
+    /// SHA-256, living as long as a policy.
+    pub async fn sign_parts(
         &self,
         who: &Requester,
         sealed: String,
         parts: Vec<PartToSign>,
     ) -> Result<Vec<SignedPart>, UploadError> {
         let now = self.now();
-        let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
+        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now)?;
         let size = receipt.size.1;
         if parts.is_empty() || parts.len() > MAX_PARTS_PER_CALL {
             return Err(UploadError::Refused(format!(
@@ -190,7 +159,8 @@ impl Uploads {
             rules::checksum_sha256(&part.checksum_sha256).map_err(UploadError::Refused)?;
         }
         let signer = self.policy_signer(&who.uploader, now).await?;
-        let (endpoint, path) = self.config.object_location(&key);
+        let (endpoint, path) = self.config.bucket.object_location(&key);
+        let lifetime = u32::try_from(self.config.policy_lifetime.as_secs()).unwrap_or(u32::MAX);
         let mut signed = Vec::with_capacity(parts.len());
         for part in &parts {
             let (number, length) = (part.number.to_string(), part.length.to_string());
@@ -203,11 +173,11 @@ impl Uploads {
                     ("content-length", &length),
                     ("x-amz-checksum-sha256", &part.checksum_sha256),
                 ],
-                expires_in_secs: 0,
+                expires_in_secs: lifetime,
             };
-            let (url, expires_at) = signer.presign(&request, self.config.policy_lifetime, now).map_err(|err| {
+            let (url, expires_at) = signer.presign(&request, now).map_err(|err| {
                 tracing::error!(target: "audit", event = "signing_failed", uploader = who.uploader.as_str(), error = %err);
-                UploadError::Unavailable("signing is temporarily unavailable; try again in a minute".into())
+                signing_unavailable()
             })?;
             signed.push(SignedPart { number: part.number, url, expires_at: rfc3339(expires_at) });
         }
@@ -224,27 +194,30 @@ impl Uploads {
         Ok(signed)
     }
 
-    pub(super) async fn list_upload_parts(
+    /// The parts the bucket has: what a resumed upload need not send again.
+    pub async fn list_parts(
         &self,
         who: &Requester,
         sealed: String,
     ) -> Result<Vec<StoredPart>, UploadError> {
-        let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
-        let objects = self.objects_or_unavailable()?;
+        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now())?;
+        let objects = self.bucket_objects(NOT_HERE)?;
         objects
             .list_parts(&key, &multipart.upload_id)
             .await
-            .map_err(|err| self.bucket_unavailable(who, "list_parts", err))
+            .map_err(|err| self.bucket_failed(who, Action::ListParts, err))
     }
 
-    pub(super) async fn complete_upload(
+    /// Completes the upload from the parts the bucket has (refused while any is missing or of
+    /// another length), then checks the object as confirming does.
+    pub async fn complete_multipart(
         &self,
         who: &Requester,
         sealed: String,
     ) -> Result<StoredUpload, UploadError> {
         let now = self.now();
-        let (receipt, multipart, key) = self.open_multipart(who, &sealed, now)?;
-        let objects = self.objects_or_unavailable()?;
+        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now)?;
+        let objects = self.bucket_objects(NOT_HERE)?;
         let size = receipt.size.1;
         // What the object is checked against, and the ETag the bucket gave it.
         let (signed, etag) = match objects.list_parts(&key, &multipart.upload_id).await {
@@ -265,7 +238,7 @@ impl Uploads {
                 let etag = objects
                     .complete_multipart(&key, &multipart.upload_id, &parts)
                     .await
-                    .map_err(|err| self.bucket_unavailable(who, "complete", err))?;
+                    .map_err(|err| self.bucket_failed(who, Action::Complete, err))?;
                 tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
                 // The bucket keeps the composite of the parts' checksums: checked with the rest.
                 (Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, etag)
@@ -274,27 +247,79 @@ impl Uploads {
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
                 Ok(Some(head)) => (receipt, head.etag),
                 _ => {
-                    return Err(self.bucket_unavailable(who, "complete", BucketError::NoSuchUpload))
+                    return Err(self.bucket_failed(
+                        who,
+                        Action::Complete,
+                        BucketError::NoSuchUpload,
+                    ))
                 }
             },
-            Err(err) => return Err(self.bucket_unavailable(who, "list_parts", err)),
+            Err(err) => return Err(self.bucket_failed(who, Action::ListParts, err)),
         };
-        self.confirmer().check_stored(who, &signed, &key, &etag, now).await
+        self.check_stored(who, &signed, &key, &etag, now).await
     }
 
-    pub(super) async fn abort_upload(
+    /// Aborts the upload: the bucket drops every part it has.
+    pub async fn abort_multipart(
         &self,
         who: &Requester,
         sealed: String,
     ) -> Result<(), UploadError> {
-        let (_, multipart, key) = self.open_multipart(who, &sealed, self.now())?;
-        let objects = self.objects_or_unavailable()?;
+        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now())?;
+        let objects = self.bucket_objects(NOT_HERE)?;
         objects
             .abort_multipart(&key, &multipart.upload_id)
             .await
-            .map_err(|err| self.bucket_unavailable(who, "abort", err))?;
+            .map_err(|err| self.bucket_failed(who, Action::Abort, err))?;
         tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key));
         Ok(())
+    }
+
+    /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a
+    /// forged or foreign one as a security event).
+    fn open_multipart(
+        &self,
+        who: &Requester,
+        sealed: &str,
+        now: OffsetDateTime,
+    ) -> Result<Opened, UploadError> {
+        let security_event = |problem: &str| {
+            self.metrics.mismatched();
+            tracing::error!(target: "audit", event = "multipart_receipt_refused", uploader = who.uploader.as_str(), ip = ?who.ip, problem);
+            UploadError::Mismatch(problem.into())
+        };
+        if who.scope.is_some() {
+            return Err(security_event("a return link cannot be used for a multipart upload"));
+        }
+        match Receipt::open_multipart(&self.seal, sealed, &who.uploader, now) {
+            Ok((receipt, multipart)) => Ok(Opened { key: receipt.key(), receipt, multipart }),
+            Err(Unaccepted::NotOurs) => {
+                Err(security_event("the receipt is not one this service issued"))
+            }
+            Err(Unaccepted::OtherUploader) => {
+                Err(security_event("the receipt was issued to someone else"))
+            }
+            Err(Unaccepted::Expired) => Err(UploadError::Expired(
+                "this upload was started too long ago; start it again".into(),
+            )),
+        }
+    }
+
+    /// What the page is told when the bucket could not do `action`; a failure is logged.
+    fn bucket_failed(&self, who: &Requester, action: Action, err: BucketError) -> UploadError {
+        match err {
+            BucketError::NoSuchUpload => UploadError::Gone(
+                "the bucket no longer has this upload (it was completed, cancelled, or cleaned \
+                 up after a day); start it again"
+                    .into(),
+            ),
+            BucketError::Other(err) => {
+                tracing::error!(target: "audit", event = "multipart_failed", uploader = who.uploader.as_str(), action = action.as_str(), error = %err);
+                UploadError::Unavailable(
+                    "the bucket cannot be reached right now; try again in a moment".into(),
+                )
+            }
+        }
     }
 }
 

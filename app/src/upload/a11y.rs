@@ -1,6 +1,7 @@
 //! What a screen reader hears: a polite live region for files queued, finished and progress in
 //! quarters, an assertive one for failures. Both are in the page from the start (empty), so
-//! assistive technology is already watching them when something is said.
+//! assistive technology is already watching them when something is said. And where the
+//! keyboard focus goes after an action ([`focus`]).
 
 use leptos::prelude::*;
 
@@ -36,5 +37,13 @@ pub fn LiveRegions(announcer: Announcer) -> impl IntoView {
         <div class="visually-hidden announce-assertive" role="alert" aria-live="assertive" aria-atomic="true">
             {move || announcer.assertive.get()}
         </div>
+    }
+}
+
+/// Moves the keyboard focus to `element`, when it is on the page.
+pub fn focus(element: Option<web_sys::HtmlElement>) {
+    if let Some(element) = element {
+        // Fails only for an element that cannot take focus; these all can.
+        let _ = element.focus();
     }
 }

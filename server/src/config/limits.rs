@@ -1,0 +1,169 @@
+//! What may be uploaded, as the operator configured it: sizes, types, budgets, the access code
+//! and the checksum limit. The rules themselves (what a size or type must be) are
+//! [`app::rules`]'s; these are their settings.
+
+use std::num::NonZeroU32;
+
+use app::rules::{MAX_OBJECT_BYTES, MAX_POST_BYTES};
+
+use super::{invalid, number, Lookup, Setting};
+use crate::config::ConfigError;
+
+/// What may be uploaded: checked before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `UPLOAD_MAX_BYTES` (default 5 GiB, what one POST can carry; at most 5 TiB, S3's largest
+    /// object: files above 5 GiB always go in parts).
+    pub max_bytes: u64,
+    /// `UPLOAD_MULTIPART_THRESHOLD` (default 100 MiB, at most 5 GiB): larger files go in parts.
+    pub multipart_threshold: u64,
+    /// `UPLOAD_ALLOWED_TYPES`: comma-separated types, `type/*` wildcards allowed; empty: any.
+    pub allowed_types: Vec<String>,
+    /// `UPLOAD_FILES_PER_MINUTE` (default 60): files (signatures) one uploader may ask for.
+    pub files_per_minute: NonZeroU32,
+    /// `UPLOAD_SIGNS_PER_MINUTE_PER_IP` (default 600): the same, for one client address.
+    pub signs_per_minute_per_ip: NonZeroU32,
+    /// `UPLOAD_ACCESS_CODE`: when set, signing needs it. Kept only as its SHA-256.
+    pub access_code_sha256: Option<[u8; 32]>,
+    /// `UPLOAD_CHECKSUM_MAX_BYTES` (default 256 MiB; 0: off): files up to this size are
+    /// hashed by the browser and the bucket checks their SHA-256.
+    pub checksum_max_bytes: u64,
+}
+
+const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
+const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 << 20;
+const DEFAULT_FILES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(60).expect("not zero");
+const DEFAULT_SIGNS_PER_MINUTE_PER_IP: NonZeroU32 = NonZeroU32::new(600).expect("not zero");
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: MAX_POST_BYTES,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            allowed_types: Vec::new(),
+            files_per_minute: DEFAULT_FILES_PER_MINUTE,
+            signs_per_minute_per_ip: DEFAULT_SIGNS_PER_MINUTE_PER_IP,
+            access_code_sha256: None,
+            checksum_max_bytes: DEFAULT_CHECKSUM_MAX_BYTES,
+        }
+    }
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+fn per_minute(
+    get: &impl Lookup,
+    setting: Setting,
+    default: NonZeroU32,
+) -> Result<NonZeroU32, ConfigError> {
+    let any = NonZeroU32::MIN..=NonZeroU32::MAX;
+    number(get, setting, default, any, "a count per minute of at least 1")
+}
+
+/// `UPLOAD_ALLOWED_TYPES`: `type/subtype` or `type/*`, lowercased.
+fn allowed_types(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
+    let listed = get(Setting::AllowedTypes).unwrap_or_default();
+    let mut allowed = Vec::new();
+    for pattern in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let pattern = pattern.to_ascii_lowercase();
+        let valid = matches!(pattern.split_once('/'),
+            Some((t, s)) if !t.is_empty() && t != "*" && !s.is_empty() && !s.contains('/'));
+        if !valid {
+            return Err(invalid(
+                Setting::AllowedTypes,
+                format!("expected types such as image/png or image/*, got {pattern:?}"),
+            ));
+        }
+        allowed.push(pattern);
+    }
+    Ok(allowed)
+}
+
+impl Limits {
+    pub(super) fn from_lookup(get: &impl Lookup) -> Result<Self, ConfigError> {
+        let max_bytes = number(
+            get,
+            Setting::MaxBytes,
+            MAX_POST_BYTES,
+            1..=MAX_OBJECT_BYTES,
+            &format!("bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB)"),
+        )?;
+        let multipart_threshold = number(
+            get,
+            Setting::MultipartThreshold,
+            DEFAULT_MULTIPART_THRESHOLD,
+            1..=MAX_POST_BYTES,
+            &format!("bytes from 1 to {MAX_POST_BYTES} (5 GiB, what one POST carries)"),
+        )?;
+        let checksum_max_bytes = number(
+            get,
+            Setting::ChecksumMaxBytes,
+            DEFAULT_CHECKSUM_MAX_BYTES,
+            0..=u64::MAX,
+            "bytes (0 turns checksums off)",
+        )?;
+        Ok(Self {
+            max_bytes,
+            multipart_threshold,
+            allowed_types: allowed_types(get)?,
+            files_per_minute: per_minute(get, Setting::FilesPerMinute, DEFAULT_FILES_PER_MINUTE)?,
+            signs_per_minute_per_ip: per_minute(
+                get,
+                Setting::SignsPerMinutePerIp,
+                DEFAULT_SIGNS_PER_MINUTE_PER_IP,
+            )?,
+            access_code_sha256: get(Setting::AccessCode).map(|code| sha256(&code)),
+            checksum_max_bytes,
+        })
+    }
+
+    /// Whether `code` is the operator's access code (always true when none is set). Digests are
+    /// compared, so the comparison's timing says nothing useful about the code.
+    pub fn accepts_access_code(&self, code: &str) -> bool {
+        self.access_code_sha256.is_none_or(|want| sha256(code) == want)
+    }
+
+    /// Whether `content_type` (parameters ignored, any case) is on the allow-list.
+    pub fn allows_type(&self, content_type: &str) -> bool {
+        app::rules::type_allowed(&self.allowed_types, content_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{table, Config};
+
+    const BASE: [(&str, &str); 2] = [("UPLOAD_BUCKET", "uploads"), ("AWS_REGION", "garage")];
+
+    #[test]
+    fn allowed_types_take_wildcards_and_ignore_case_and_parameters() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ALLOWED_TYPES", "image/*, application/PDF"));
+        pairs.push(("UPLOAD_MAX_BYTES", "1048576"));
+        let limits = Config::from_lookup(table(&pairs)).unwrap().limits;
+        assert_eq!(limits.max_bytes, 1_048_576);
+        for ok in ["image/png", "IMAGE/JPEG", "application/pdf; charset=x"] {
+            assert!(limits.allows_type(ok), "{ok}");
+        }
+        for refused in ["text/html", "application/pdfx", "imagex/png", "application/octet-stream"] {
+            assert!(!limits.allows_type(refused), "{refused}");
+        }
+        assert!(Limits::default().allows_type("anything/at-all"));
+    }
+
+    #[test]
+    fn the_access_code_is_checked_only_when_set() {
+        assert!(Limits::default().accepts_access_code(""));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ACCESS_CODE", "open sesame"));
+        let limits = Config::from_lookup(table(&pairs)).unwrap().limits;
+        assert!(limits.accepts_access_code("open sesame"));
+        assert!(!limits.accepts_access_code("open sesame "));
+        assert!(!limits.accepts_access_code(""));
+        assert!(!format!("{limits:?}").contains("open sesame"));
+    }
+}

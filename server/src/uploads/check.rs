@@ -1,0 +1,191 @@
+//! What every request to sign goes through first, a POST form or a multipart upload alike: the
+//! access code, the signing budgets, and what [`app::rules`] says of the name, size, type,
+//! checksum and metadata. A request that fails is refused with a [`Reason`] (its metric label)
+//! and counted and logged once, in [`Uploads::counted`].
+
+use std::future::Future;
+use std::time::Instant;
+
+use app::rules;
+use app::service::{Requester, UploadRequest};
+use app::wire::UploadError;
+
+use super::guard::retry_after;
+use super::Uploads;
+use crate::logging::clip;
+
+/// Why a signature was not made; each is a value of the `uploads_refused_total{reason}` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A budget of the uploader, the address or wrong access codes is spent.
+    RateLimited,
+    AccessCode,
+    InvalidName,
+    /// An empty file.
+    InvalidSize,
+    TooLarge,
+    InvalidType,
+    TypeNotAllowed,
+    InvalidChecksum,
+    /// A file within the checksum limit came without its SHA-256.
+    ChecksumMissing,
+    InvalidMetadata,
+    /// No credentials to sign with (STS or the chain failed).
+    Credentials,
+    /// The signer or the bucket failed.
+    Unavailable,
+}
+
+impl Reason {
+    /// Its metric label, as alerts and dashboards know it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::RateLimited => "rate_limited",
+            Reason::AccessCode => "access_code",
+            Reason::InvalidName => "invalid_name",
+            Reason::InvalidSize => "invalid_size",
+            Reason::TooLarge => "too_large",
+            Reason::InvalidType => "invalid_type",
+            Reason::TypeNotAllowed => "type_not_allowed",
+            Reason::InvalidChecksum => "invalid_checksum",
+            Reason::ChecksumMissing => "checksum_missing",
+            Reason::InvalidMetadata => "invalid_metadata",
+            Reason::Credentials => "credentials",
+            Reason::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A refusal to sign: why, for metrics and logs, and what the page is told.
+#[derive(Debug)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub error: UploadError,
+}
+
+impl Refusal {
+    pub fn new(reason: Reason, error: UploadError) -> Self {
+        Self { reason, error }
+    }
+
+    /// A file that cannot be uploaded as described.
+    fn file(reason: Reason) -> impl Fn(String) -> Self {
+        move |message| Self::new(reason, UploadError::Refused(message))
+    }
+}
+
+/// How a file goes to the bucket: one POST, or in parts (each with its own checksum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Post,
+    Parts,
+}
+
+/// A request that passed every check, in the form it is signed in.
+pub struct Checked {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub checksum: Option<String>,
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Uploads {
+    /// Everything that can be said about a request without credentials: rate, access code, and
+    /// what [`app::rules`] says of the name, size, type, checksum and metadata.
+    pub(super) async fn check(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+        via: Via,
+    ) -> Result<Checked, Refusal> {
+        let too_many = |wait| Refusal::new(Reason::RateLimited, retry_after(wait));
+        // The code first: a caller without it spends only a budget of guesses of its own, never
+        // the signing budgets of the address or of anyone else.
+        if !self.config.limits.accepts_access_code(&request.access_code) {
+            self.guard.spend_wrong_code(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
+            let message = if request.access_code.is_empty() {
+                "uploading here needs an access code"
+            } else {
+                "that access code is not right"
+            };
+            return Err(Refusal::new(Reason::AccessCode, UploadError::AccessCode(message.into())));
+        }
+        self.guard.spend_signature(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
+        let name =
+            rules::file_name(&request.file_name).map_err(Refusal::file(Reason::InvalidName))?;
+        let limits = &self.config.limits;
+        // The page checks size and type with the same functions before asking.
+        let size = request.size;
+        if let Some(message) = rules::size_refusal(size, limits.max_bytes) {
+            let reason = if size == 0 { Reason::InvalidSize } else { Reason::TooLarge };
+            return Err(Refusal::file(reason)(message));
+        }
+        if via == Via::Post && size > rules::MAX_POST_BYTES {
+            return Err(Refusal::file(Reason::TooLarge)(format!(
+                "one POST carries at most {}: a file this big goes in parts (start_multipart)",
+                app::format::human_bytes(rules::MAX_POST_BYTES)
+            )));
+        }
+        let content_type = rules::content_type(&request.content_type)
+            .map_err(Refusal::file(Reason::InvalidType))?;
+        if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
+            return Err(Refusal::file(Reason::TypeNotAllowed)(message));
+        }
+        let checksum = request
+            .checksum_sha256
+            .as_deref()
+            .map(rules::checksum_sha256)
+            .transpose()
+            .map_err(Refusal::file(Reason::InvalidChecksum))?;
+        // What the README promises: with checksums on, the bucket checks every byte of every
+        // file up to the checksum limit. A client that leaves the hash out gets no form.
+        // (A multipart upload checks every part's SHA-256 instead.)
+        if via == Via::Post && checksum.is_none() && size <= limits.checksum_max_bytes {
+            return Err(Refusal::file(Reason::ChecksumMissing)(format!(
+                "files up to {} are sent with their SHA-256 (checksum_sha256), so that the \
+                 bucket can refuse any other bytes",
+                app::format::human_bytes(limits.checksum_max_bytes)
+            )));
+        }
+        let metadata =
+            rules::metadata(&request.metadata).map_err(Refusal::file(Reason::InvalidMetadata))?;
+        Ok(Checked { name, size, content_type, checksum, metadata })
+    }
+
+    /// Runs one `attempt` to sign for `request` (a form or a multipart upload): counted and
+    /// timed when it signs, counted and logged when it is refused.
+    pub(super) async fn counted<T>(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+        attempt: impl Future<Output = Result<T, Refusal>>,
+    ) -> Result<T, UploadError> {
+        let started = Instant::now();
+        match attempt.await {
+            Ok(signed) => {
+                self.metrics.signed(started.elapsed().as_secs_f64());
+                Ok(signed)
+            }
+            Err(refusal) => Err(self.refused(who, request, refusal)),
+        }
+    }
+
+    /// Counts and logs a refusal to sign, and answers its error.
+    fn refused(&self, who: &Requester, request: &UploadRequest, refusal: Refusal) -> UploadError {
+        let Refusal { reason, error } = refusal;
+        self.metrics.refused(reason.label());
+        tracing::warn!(
+            target: "audit",
+            event = "policy_refused",
+            uploader = who.uploader.as_str(),
+            ip = ?who.ip,
+            file_name = ?clip(&request.file_name),
+            size = request.size,
+            content_type = ?clip(&request.content_type),
+            reason = reason.label(),
+            message = ?clip(&error.to_string()),
+        );
+        error
+    }
+}

@@ -1,0 +1,46 @@
+//! `my_uploads`: the uploader's objects as the bucket lists them, newest first (the key layout
+//! makes the bucket's order newest first, so the first page is enough), with fresh links to
+//! view them; without the files plain forms stored after their first.
+
+use app::service::Requester;
+use app::wire::{StoredUpload, UploadError};
+
+use super::plain_form::one_per_form;
+use super::Uploads;
+use crate::policy::rfc3339;
+
+/// "Your uploads" shows this many, newest first.
+pub const MAX_LISTED: usize = 100;
+
+impl Uploads {
+    /// The uploader's uploads, newest first; nothing for a return token (it shows its one
+    /// upload's verdict) or where no bucket can be listed.
+    pub async fn my_uploads(&self, who: &Requester) -> Result<Vec<StoredUpload>, UploadError> {
+        let Some(objects) = &self.objects else { return Ok(Vec::new()) };
+        if who.scope.is_some() {
+            return Ok(Vec::new());
+        }
+        let prefix = format!("uploads/{}/", who.uploader.as_str());
+        let unavailable = |err: String| {
+            tracing::error!(event = "list_failed", uploader = who.uploader.as_str(), error = %err);
+            UploadError::Unavailable("your uploads cannot be listed right now".into())
+        };
+        let listed = objects.list(&prefix, MAX_LISTED).await.map_err(unavailable)?;
+        let listed = one_per_form(objects, listed).await.map_err(unavailable)?;
+        let mut uploads = Vec::with_capacity(listed.len());
+        for item in listed {
+            // Presigned links are short-lived: made fresh for every listing.
+            let view_url = objects.view_url(&item.key).await.unwrap_or_default();
+            uploads.push(StoredUpload {
+                name: item.key.rsplit('/').next().unwrap_or_default().to_owned(),
+                key: item.key,
+                size: item.size,
+                content_type: None,
+                etag: item.etag,
+                view_url,
+                stored_at: rfc3339(item.last_modified),
+            });
+        }
+        Ok(uploads)
+    }
+}

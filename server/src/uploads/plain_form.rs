@@ -1,0 +1,149 @@
+//! `page_form`: the page's no-JavaScript form, and the rule that comes with it. The form lets
+//! the browser choose the name (`${filename}`) and, like every POST policy, can be used again
+//! until it expires; so one form keeps one file, the first stored in its directory, under a
+//! name [`app::rules::file_name`] accepts as it is. Confirming ([`keep_one_plain_upload`]) and
+//! listing ([`one_per_form`]) both remove what breaks the rule, through [`keep_first`].
+
+use app::service::Requester;
+use app::wire::{SignedUpload, UploadError};
+
+use super::objects::{Listed, Objects};
+use super::receipt::Receipt;
+use super::{fresh_directory, Uploads};
+use crate::logging::clip;
+use crate::policy::{OnSuccess, SizeRule};
+use crate::seal::ReturnPass;
+
+/// What a plain form stores a file as: it cannot tell the type.
+const PLAIN_TYPE: &str = "application/octet-stream";
+
+/// How long after its form expires a no-JavaScript upload may still come back to the return page.
+const RETURN_UPLOAD_TIME: time::Duration = time::Duration::hours(1);
+
+impl Uploads {
+    /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
+    /// prefix, 1 byte to the size limit, stored as application/octet-stream, and a redirect back
+    /// to `redirect` carrying the receipt. `None` where a plain form cannot be offered.
+    pub async fn page_form(
+        &self,
+        who: &Requester,
+        redirect: String,
+    ) -> Result<Option<SignedUpload>, UploadError> {
+        let limits = &self.config.limits;
+        // A pre-signed form can neither ask for the code nor tell the type.
+        if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
+            return Ok(None);
+        }
+        // With STS a form costs an STS call for its uploader: a first page view (no cookie yet,
+        // as every request of a client that keeps none) gets no form, so that a flood of
+        // cookie-less views makes no STS calls. The next view, with the cookie, has one.
+        if who.new_visitor && self.credentials_per_uploader() {
+            return Ok(None);
+        }
+        // Every page view signs one: it counts as a file for the uploader and the address (a
+        // plain form is a write grant like any other); past either budget the page simply
+        // offers no plain form.
+        if self.guard.spend_signature(who.uploader.as_str(), who.ip).await.is_err() {
+            self.metrics.refused(super::check::Reason::RateLimited.label());
+            return Ok(None);
+        }
+        let now = self.now();
+        let directory = fresh_directory(&who.uploader, now);
+        let size = SizeRule::Range { min: 1, max: limits.max_bytes };
+        let signer = self.policy_signer(&who.uploader, now).await?;
+        let mut spec =
+            self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
+        let receipt =
+            Receipt::for_form(&who.uploader, directory.clone(), None, &spec, now).seal(&self.seal);
+        // The return page names the uploader by this token (the redirect comes without the
+        // cookie), for this directory only, until the form expires and an hour of upload time.
+        let expires = now + self.config.policy_lifetime + RETURN_UPLOAD_TIME;
+        let pass = ReturnPass {
+            uploader: who.uploader.clone(),
+            directory,
+            expires: expires.unix_timestamp(),
+        }
+        .seal(&self.seal);
+        // The redirect is signed into the policy: token and receipt come back with the bucket's
+        // `bucket`, `key` and `etag` (both are base64url and hex: nothing to escape).
+        let separator = if redirect.contains('?') { '&' } else { '?' };
+        spec.on_success = Some(OnSuccess::Redirect(format!(
+            "{redirect}{separator}session={pass}&receipt={receipt}"
+        )));
+        let form = self.sign_form(&signer, &spec, now, who.uploader.as_str())?;
+        Ok(Some(self.answer(spec.key, form, receipt)))
+    }
+}
+
+/// Confirming a plain form's upload at `key`: its name must be one the rules accept as it is,
+/// and it must be its form's first file. Anything else is removed.
+pub(super) async fn keep_one_plain_upload(
+    objects: &Objects,
+    signed: &Receipt,
+    key: &str,
+) -> Result<(), UploadError> {
+    let name = key.rsplit('/').next().unwrap_or_default();
+    let removed = |reason: &'static str, message: String| async move {
+        if let Err(err) = objects.delete(key).await {
+            tracing::error!(target: "audit", event = "mismatch_not_removed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
+        }
+        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason);
+        UploadError::Refused(message)
+    };
+    if app::rules::file_name(name).ok().as_deref() != Some(name) {
+        return Err(removed(
+            "unusable name",
+            format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
+        )
+        .await);
+    }
+    match keep_first(objects, &signed.directory).await {
+        Ok(Some(kept)) if kept == key => Ok(()),
+        Ok(_) => Err(removed(
+            "the form was used again",
+            "this form was already used for another file; the upload was removed".into(),
+        )
+        .await),
+        Err(err) => {
+            tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
+            Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
+        }
+    }
+}
+
+/// A listing (in key order) without the files plain forms stored after their first. A
+/// directory is one signature: more than one object in it means a plain form was POSTed again,
+/// and only its first object is kept (and listed).
+pub(super) async fn one_per_form(
+    objects: &Objects,
+    mut listed: Vec<Listed>,
+) -> Result<Vec<Listed>, String> {
+    let directory = |key: &str| key.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+    let mut crowded: Vec<String> = Vec::new();
+    for pair in listed.windows(2) {
+        let (first, second) = (directory(&pair[0].key), directory(&pair[1].key));
+        if first == second && crowded.last() != Some(&first) {
+            crowded.push(first);
+        }
+    }
+    for crowded in crowded {
+        let prefix = format!("{crowded}/");
+        let kept = keep_first(objects, &prefix).await?;
+        listed.retain(|item| !item.key.starts_with(&prefix) || Some(&item.key) == kept.as_ref());
+    }
+    Ok(listed)
+}
+
+/// Keeps the first object stored under `directory` (the oldest; by key among equals) and
+/// removes every other. Answers the key kept, if any.
+async fn keep_first(objects: &Objects, directory: &str) -> Result<Option<String>, String> {
+    let mut listed = objects.list(directory, 1000).await?;
+    listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
+    let mut rest = listed.into_iter();
+    let Some(first) = rest.next() else { return Ok(None) };
+    for extra in rest {
+        objects.delete(&extra.key).await?;
+        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&extra.key), reason = "the form was used again");
+    }
+    Ok(Some(first.key))
+}

@@ -1,0 +1,214 @@
+//! `sign_upload`: a POST form for one checked file, under a fresh directory of the uploader's
+//! prefix, signed with the uploader's credentials, and its sealed receipt. Every form the
+//! server signs (this one, the plain form, `server sign`) goes through [`Uploads::sign_form`],
+//! which writes the audit event.
+
+use app::service::{Requester, UploadRequest};
+use app::wire::{SignedUpload, UploadError};
+use time::OffsetDateTime;
+
+use super::check::{Checked, Reason, Refusal, Via};
+use super::receipt::Receipt;
+use super::{fresh_directory, Uploads};
+use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+
+impl Uploads {
+    /// Checks `request`, then signs a form for exactly that file; counted and logged either way.
+    pub async fn sign_upload(
+        &self,
+        who: &Requester,
+        request: UploadRequest,
+    ) -> Result<SignedUpload, UploadError> {
+        self.counted(who, &request, self.try_sign(who, &request)).await
+    }
+
+    async fn try_sign(
+        &self,
+        who: &Requester,
+        request: &UploadRequest,
+    ) -> Result<SignedUpload, Refusal> {
+        let Checked { name, size, content_type, checksum, metadata } =
+            self.check(who, request, Via::Post).await?;
+        let now = self.now();
+        let directory = fresh_directory(&who.uploader, now);
+        let key = format!("{directory}{name}");
+        let signer = self
+            .policy_signer(&who.uploader, now)
+            .await
+            .map_err(|e| Refusal::new(Reason::Credentials, e))?;
+        let mut spec = self.spec(key, Some(content_type), SizeRule::Exact(size));
+        spec.checksum_sha256 = checksum;
+        spec.metadata = metadata;
+        let form = self
+            .sign_form(&signer, &spec, now, who.uploader.as_str())
+            .map_err(|e| Refusal::new(Reason::Unavailable, e))?;
+        let receipt = Receipt::for_form(&who.uploader, directory, Some(name), &spec, now);
+        Ok(self.answer(spec.key, form, receipt.seal(&self.seal)))
+    }
+
+    /// The form for one upload; what both the server function and `server sign` go through.
+    pub fn spec(&self, key: String, content_type: Option<String>, size: SizeRule) -> FormSpec {
+        let mut spec = FormSpec::new(self.config.bucket.name.clone(), key, size);
+        spec.content_type = content_type;
+        spec.on_success = Some(OnSuccess::Status(201));
+        spec.expires_in = self.config.policy_lifetime;
+        spec
+    }
+
+    /// Signs a form and writes the audit event; every signature the server makes comes here.
+    pub fn sign_form(
+        &self,
+        signer: &PolicySigner,
+        spec: &FormSpec,
+        now: OffsetDateTime,
+        uploader: &str,
+    ) -> Result<SignedForm, UploadError> {
+        let form = signer.sign(spec, now).map_err(|err| {
+            tracing::error!(target: "audit", event = "signing_failed", uploader, error = %err);
+            UploadError::Unavailable(err.to_string())
+        })?;
+        tracing::info!(
+            target: "audit",
+            event = "policy_signed",
+            uploader,
+            key = %spec.key,
+            size = ?spec.size,
+            content_type = spec.content_type.as_deref().unwrap_or(""),
+            checksum = spec.checksum_sha256.is_some(),
+            expires_at = %rfc3339(form.expires_at()),
+            credentials = self.source.kind(),
+        );
+        Ok(form)
+    }
+
+    /// What the browser gets for a form signed for `key`, with its sealed receipt.
+    pub(super) fn answer(&self, key: String, form: SignedForm, receipt: String) -> SignedUpload {
+        SignedUpload {
+            url: self.config.bucket.post_url(),
+            key,
+            expires_at: rfc3339(form.expires_at()),
+            fields: form.fields,
+            receipt,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Limits};
+    use crate::policy::{Bucket, Credentials};
+    use app::service::UploaderId;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    fn uploads() -> Uploads {
+        let config = Config {
+            bucket: Bucket::new("uploads", "garage", Some("http://127.0.0.1:3900".into())),
+            credentials: Some(Credentials::new("GK0123456789abcdef01234567", "secret")),
+            sts: None,
+            policy_lifetime: Duration::from_secs(300),
+            limits: Limits {
+                max_bytes: 1000,
+                allowed_types: vec!["image/*".into(), "text/plain".into()],
+                checksum_max_bytes: 0,
+                ..Default::default()
+            },
+        };
+        Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
+    }
+
+    impl Uploads {
+        fn sign_blocking(
+            &self,
+            who: &Requester,
+            request: UploadRequest,
+        ) -> Result<SignedUpload, UploadError> {
+            futures::executor::block_on(self.sign_upload(who, request))
+        }
+    }
+
+    fn uploader() -> Requester {
+        Requester {
+            uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            ip: None,
+            scope: None,
+            new_visitor: false,
+        }
+    }
+
+    fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
+        UploadRequest {
+            file_name: name.into(),
+            size,
+            content_type: content_type.into(),
+            access_code: String::new(),
+            checksum_sha256: None,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn signs_a_key_under_the_uploader_prefix() {
+        let signed =
+            uploads().sign_blocking(&uploader(), request("../cat.png", 42, "image/png")).unwrap();
+        assert_eq!(signed.url, "http://127.0.0.1:3900/uploads");
+        assert!(
+            signed.key.starts_with("uploads/0123456789abcdef0123456789abcdef/"),
+            "{}",
+            signed.key
+        );
+        assert!(signed.key.ends_with("/cat.png"), "{}", signed.key);
+        assert_eq!(signed.fields[0], ("key".to_string(), signed.key.clone()));
+        assert_eq!(signed.expires_at, "2026-11-28T12:00:00Z");
+    }
+
+    #[test]
+    fn unknown_type_is_signed_as_octet_stream() {
+        let mut config = uploads().config;
+        config.limits = Limits { checksum_max_bytes: 0, ..Default::default() };
+        let signed =
+            Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
+        assert_eq!(
+            signed.fields[1],
+            ("Content-Type".to_string(), "application/octet-stream".to_string())
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_a_reason() {
+        let s = uploads();
+        for req in [
+            request("..", 1, "text/plain"),
+            request("a.txt", 0, "text/plain"),
+            request("a.txt", 1, "not a type"),
+        ] {
+            assert!(
+                matches!(s.sign_blocking(&uploader(), req.clone()), Err(UploadError::Refused(_))),
+                "{req:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_configured_limits_are_enforced_with_readable_reasons() {
+        let s = uploads();
+        assert_eq!(
+            s.sign_blocking(&uploader(), request("big.png", 1001, "image/png")),
+            Err(UploadError::Refused(
+                "the file is 1001 B; files here can be at most 1000 B".into()
+            ))
+        );
+        assert_eq!(
+            s.sign_blocking(&uploader(), request("page.html", 10, "text/html")),
+            Err(UploadError::Refused(
+                "files of type text/html are not accepted here (allowed: image/*, text/plain)"
+                    .into()
+            ))
+        );
+        // An unknown type is application/octet-stream, which this list does not allow either.
+        assert!(s.sign_blocking(&uploader(), request("blob", 10, "")).is_err());
+        assert!(s.sign_blocking(&uploader(), request("cat.webp", 1000, "image/webp")).is_ok());
+    }
+}
