@@ -14,6 +14,8 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== shellcheck"
 shellcheck scripts/*.sh .ci/run
+echo "== module imports"
+scripts/check-modules.py
 
 # The same cfg cargo-leptos gives debug builds, so both share one set of compiled crates. Every
 # test runs here: one that needs a tool the machine lacks fails instead of skipping.

@@ -1,12 +1,15 @@
 //! The AWS SDK side of the server: the SDK configuration (fixed keys or the default chain),
 //! the S3 client the server's own calls use (confirm, `cors`, `doctor`), the credential
-//! source policies are signed with, and the upload service for a real bucket built from them.
+//! source policies are signed with, the upload service for a real bucket built from them, and
+//! an SDK error in one line ([`brief`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::config::Config;
 use crate::credentials::{to_sdk, Chain, Source, Sts};
@@ -85,4 +88,34 @@ pub async fn bucket_uploads(
     let client = s3_client(&sdk, &config);
     let objects = Objects::S3 { client: client.clone(), bucket: config.bucket.name.clone() };
     Ok((Uploads::with_source(config, source).with_objects(objects).with_metrics(metrics), client))
+}
+
+/// An SDK error in one line: S3's code and message, or the innermost cause of a failure to
+/// reach it (the SDK's own Display nests several layers of wrappers).
+pub fn brief<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = err
+                .raw_response()
+                .map(|r| format!("HTTP {}: ", r.status().as_u16()))
+                .unwrap_or_default();
+            let meta = service.err();
+            format!(
+                "{status}{} {}",
+                meta.code().unwrap_or("error"),
+                meta.message().unwrap_or("(no message)")
+            )
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        other => {
+            let mut cause: &dyn std::error::Error = other;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            format!("cannot reach it: {cause}")
+        }
+    }
 }

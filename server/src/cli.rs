@@ -1,5 +1,6 @@
 //! The server binary's command line: `server` (or `server serve`) runs the app; the operator
-//! commands (`sign`, `cors`, `doctor`, in [`crate::operator`]) help from a shell.
+//! commands (`sign`, `cors`, `lifecycle`, `doctor`, `iam-policy`, in [`crate::operator`]) help
+//! from a shell.
 
 use std::path::PathBuf;
 

@@ -8,7 +8,10 @@
 //! - [`shared`]: the store every instance shares (Redis), for budgets and verdicts;
 //! - [`devbucket`]: the embedded S3-compatible bucket for development and tests;
 //! - [`logging`]: one event a line, whatever a client put in its fields;
-//! - [`operator`]: `server sign`, `server cors`, `server doctor`.
+//! - [`operator`]: `server sign`, `server cors`, `server lifecycle`, `server doctor`,
+//!   `server iam-policy`;
+//! - [`aws`]: the AWS SDK's configuration and clients; [`metrics`]: what is counted;
+//!   [`cli`]: the command line.
 //!
 //! `main.rs` only wires these together.
 

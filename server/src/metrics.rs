@@ -81,7 +81,11 @@ impl Metrics {
             "Time to check and sign one upload",
             signing_seconds.clone(),
         );
-        registry.register("dev_bucket_stored", "Objects the dev bucket stored", dev_stored.clone());
+        registry.register(
+            "dev_bucket_stored",
+            "Objects and parts of multipart uploads the dev bucket stored",
+            dev_stored.clone(),
+        );
         registry.register(
             "dev_bucket_refused",
             "Uploads the dev bucket refused, by S3 error code",

@@ -37,6 +37,11 @@ impl Refusal {
         message.contains("request has expired") || message.contains("date is too old")
     }
 
+    /// The bucket refused the signature (or the policy refused the form).
+    pub fn is_access_denied(&self) -> bool {
+        self.code == "AccessDenied"
+    }
+
     /// The bytes are not the ones the checksum (or Content-MD5) was computed over.
     pub fn is_bad_digest(&self) -> bool {
         matches!(self.code.as_str(), "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch")

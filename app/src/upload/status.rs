@@ -154,15 +154,14 @@ pub fn not_signed(err: &UploadError) -> Status {
 
 /// The bucket's refusal, in its words, with what it means for the person uploading.
 pub fn bucket_refused(refusal: &Refusal) -> Status {
-    let hint = match refusal.code.as_str() {
-        _ if refusal.is_bad_digest() => {
-            " The file changed after it was checked, or was damaged on the way; choose it again."
-        }
-        _ if refusal.is_expired_policy() => {
-            " The upload policy expired twice; check this computer's clock."
-        }
-        "AccessDenied" => " The bucket did not accept this upload's signature.",
-        _ => "",
+    let hint = if refusal.is_bad_digest() {
+        " The file changed after it was checked, or was damaged on the way; choose it again."
+    } else if refusal.is_expired_policy() {
+        " The upload policy expired twice; check this computer's clock."
+    } else if refusal.is_access_denied() {
+        " The bucket did not accept this upload's signature."
+    } else {
+        ""
     };
     failed(
         FailureCode::Bucket(refusal.code.clone()),

@@ -6,8 +6,8 @@ use std::num::NonZeroU32;
 
 use app::rules::{MAX_OBJECT_BYTES, MAX_POST_BYTES};
 
-use super::{invalid, number, Lookup, Setting};
-use crate::config::ConfigError;
+use super::read::{invalid, number, ConfigError, Lookup};
+use super::settings::Setting;
 
 /// What may be uploaded: checked before anything is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{invalid, missing, number, policy_lifetime, Config, ConfigError, Limits, Lookup};
-use super::{Setting, Settings};
+use super::bucket::Config;
+use super::limits::Limits;
+use super::read::{invalid, missing, number, policy_lifetime, ConfigError, Lookup};
+use super::settings::{Setting, Settings};
 use crate::edge::client::TrustedProxies;
 use crate::policy::{Bucket, Credentials};
 use crate::seal::SessionKey;

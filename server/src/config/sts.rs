@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{invalid, missing, number, ConfigError, Lookup, Setting};
+use super::read::{invalid, missing, number, ConfigError, Lookup};
+use super::settings::Setting;
 use crate::credentials::StsMode;
 
 /// Temporary credentials from STS, scoped to each uploader's prefix.

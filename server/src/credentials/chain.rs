@@ -9,7 +9,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use super::{fresh, from_sdk, CredentialError};
+use super::fetch::{fresh, from_sdk, CredentialError};
 use crate::policy::PolicySigner;
 
 pub struct Chain {

@@ -11,7 +11,8 @@ use app::service::UploaderId;
 use aws_sdk_sts::error::DisplayErrorContext;
 use time::OffsetDateTime;
 
-use super::{fresh, session_policy, CredentialError};
+use super::fetch::{fresh, CredentialError};
+use super::session_policy::{partition_for, session_policy};
 use crate::metrics::Metrics;
 use crate::policy::{Credentials, PolicySigner};
 
@@ -143,7 +144,7 @@ impl Sts {
 
     async fn fetch(&self, uploader: &UploaderId) -> Result<Credentials, String> {
         let prefix = format!("uploads/{}/", uploader.as_str());
-        let policy = session_policy(super::partition_for(&self.region), &self.bucket, &prefix);
+        let policy = session_policy(partition_for(&self.region), &self.bucket, &prefix);
         // STS takes 900 s to 12 h (role chaining: 1 h); the configuration is checked at start.
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
         let issued = match &self.mode {

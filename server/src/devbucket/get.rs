@@ -9,7 +9,7 @@ use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio_util::io::ReaderStream;
 
-use super::{s3_error, set_header, DevBucket};
+use super::bucket::{s3_error, set_header, DevBucket};
 use crate::policy::error;
 
 pub async fn object(

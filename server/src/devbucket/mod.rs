@@ -3,12 +3,13 @@
 //! (CORS preflight included) that it makes to S3. It checks every form with the policy core's
 //! verifier and every part's URL with its presigned-URL verifier, and answers as S3 answers.
 //!
-//! Its parts: the handlers, one per request kind ([`post`]: a form, `put_part`: one part of a
-//! multipart upload, `get`: an object); the [`store`] on disk (objects in `<data>/<bucket>/<key>`,
-//! each written whole or not at all), its multipart uploads ([`parts`]), and the one path every
-//! body takes to disk ([`intake`]). Every refusal is answered, counted and logged in one place
-//! ([`respond`]).
+//! Its parts: the handlers, one per request kind (`post`: a form, `put_part`: one part of a
+//! multipart upload, `get`: an object), over the state they share and the one way they answer
+//! ([`DevBucket`], in `bucket`: every refusal answered, counted and logged in one place); the
+//! [`store`] on disk (objects in `<data>/<bucket>/<key>`, each written whole or not at all), its
+//! multipart uploads ([`parts`]), and the one path every body takes to disk ([`intake`]).
 
+mod bucket;
 mod get;
 pub mod intake;
 pub mod parts;
@@ -20,83 +21,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, DevBucketConfig};
 pub use crate::config::{DEV_BUCKET, DEV_REGION};
-use crate::logging::clip;
 use crate::metrics::Metrics;
-use crate::policy::{Bucket, Credentials, S3Error};
+pub use bucket::DevBucket;
 pub use store::Store;
-
-pub struct DevBucket {
-    /// Its name, region and base URL (e.g. `http://127.0.0.1:3002`).
-    pub bucket: Bucket,
-    pub credentials: Credentials,
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-}
-
-impl DevBucket {
-    /// The dev bucket ([`DEV_BUCKET`] in [`DEV_REGION`]) served at `endpoint`, taking what is
-    /// signed with `credentials`, storing in `store`, counting into `metrics`.
-    pub fn new(
-        endpoint: String,
-        credentials: Credentials,
-        store: Store,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
-            bucket: Bucket::new(DEV_BUCKET, DEV_REGION, Some(endpoint)),
-            credentials,
-            store,
-            metrics,
-        }
-    }
-
-    /// The credentials of `access_key_id`, if it is the dev bucket's: what the verifiers look
-    /// a key up with.
-    fn credentials_of(&self, access_key_id: &str) -> Option<Credentials> {
-        (access_key_id == self.credentials.access_key_id()).then(|| self.credentials.clone())
-    }
-}
-
-/// Sets a header from text, skipping a value that cannot be one (stored metadata, say).
-pub(crate) fn set_header(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(name, value);
-    }
-}
-
-/// An S3 error as S3 sends it: its status and an XML body.
-pub(crate) fn s3_error(err: S3Error) -> Response {
-    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, [(header::CONTENT_TYPE, "application/xml")], err.to_xml()).into_response()
-}
-
-/// How a write (a POST, a part's PUT) to `bucket` is answered: what it stored is counted; a
-/// refusal is counted by its code, logged, and answered as S3 answers it.
-pub(crate) fn respond(
-    dev: &DevBucket,
-    bucket: &str,
-    result: Result<Response, S3Error>,
-) -> Response {
-    match result {
-        Ok(response) => {
-            dev.metrics.dev_stored();
-            response
-        }
-        Err(err) => {
-            dev.metrics.dev_refused(err.code);
-            tracing::warn!(target: "audit", event = "dev_bucket_refused", bucket = ?clip(bucket), code = err.code, reason = ?clip(&err.message));
-            s3_error(err)
-        }
-    }
-}
 
 /// The dev bucket's HTTP surface. `origins` are the app's origins, allowed by CORS.
 pub fn router(dev: Arc<DevBucket>, origins: Vec<HeaderValue>) -> Router {

@@ -12,13 +12,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
+use super::bucket::{respond, set_header, DevBucket};
 use super::intake::{Digests, Unreceived};
 use super::store::ObjectMeta;
-use super::{respond, set_header, DevBucket};
+use app::rules::MAX_POST_BYTES;
+
 use crate::policy::error;
 use crate::policy::{
-    post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_POST_OBJECT_SIZE,
-    MAX_PRE_DATA_BYTES,
+    post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_PRE_DATA_BYTES,
 };
 
 pub async fn upload(
@@ -154,8 +155,7 @@ async fn store(
     let key = accepted.key.clone();
     // Before reading the file: a key the dev bucket cannot store is refused at once.
     let paths = dev.store.paths(bucket, &key)?;
-    let max =
-        accepted.size_range.map_or(MAX_POST_OBJECT_SIZE, |(_, max)| max.min(MAX_POST_OBJECT_SIZE));
+    let max = accepted.size_range.map_or(MAX_POST_BYTES, |(_, max)| max.min(MAX_POST_BYTES));
     let expected_sha256 = expected_checksum(&accepted)?;
     let digests = Digests { md5: true, sha256: expected_sha256.is_some() };
     let received = dev.store.receive(part, max, digests).await.map_err(|err| match err {

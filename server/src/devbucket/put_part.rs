@@ -11,9 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
+use super::bucket::{respond, set_header, DevBucket};
 use super::intake::{Digests, Unreceived};
 use super::parts::{PartMeta, MAX_PART_NUMBER, MAX_PART_SIZE};
-use super::{respond, set_header, DevBucket};
 use crate::policy::{error, verify_presigned, Received, S3Error};
 
 const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";

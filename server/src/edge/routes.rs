@@ -54,7 +54,8 @@ pub fn app(
         .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
         // Before anything reads a server function's body.
         .layer(axum::middleware::from_fn(body_limit::limit))
-        // Outermost: a cross-site request is refused before anything else happens.
+        // Before anything the app does: a cross-site request is refused here (only the caching
+        // and referrer headers, layered outside, still mark its answer).
         .layer(cross_site_guard)
         // Hashed assets kept a year, pages never (every answer, refusals included).
         .layer(axum::middleware::from_fn_with_state(assets, caching::set))

@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
-use super::brief;
+use crate::aws::brief;
 
 /// The id of the rule `server cors` writes; rules with other ids are left alone.
 pub const CORS_RULE_ID: &str = "browser-uploads";

@@ -11,9 +11,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use time::OffsetDateTime;
 
-use super::brief;
 use super::cors::{allows_parts_from, allows_uploads_from};
 use super::lifecycle::abort_days;
+use crate::aws::brief;
 use crate::policy::error::code;
 use crate::policy::rfc3339;
 use crate::uploads::Uploads;

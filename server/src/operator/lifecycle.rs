@@ -7,7 +7,7 @@ use aws_sdk_s3::types::{
     LifecycleRuleFilter,
 };
 
-use super::brief;
+use crate::aws::brief;
 
 /// The id of the rule `server lifecycle` writes; rules with other ids are left alone.
 pub const LIFECYCLE_RULE_ID: &str = "abort-incomplete-uploads";

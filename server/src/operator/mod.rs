@@ -13,9 +13,6 @@ pub mod sign;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-
 use crate::cli::{Command, IamPolicyArgs};
 use crate::config::{Config, Settings};
 use crate::metrics::Metrics;
@@ -89,36 +86,6 @@ fn finish(result: Result<String, String>) -> ExitCode {
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(2)
-        }
-    }
-}
-
-/// An SDK error in one line: S3's code and message, or the innermost cause of a failure to
-/// reach it (the SDK's own Display nests several layers of wrappers).
-pub fn brief<E>(err: &SdkError<E, HttpResponse>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let status = err
-                .raw_response()
-                .map(|r| format!("HTTP {}: ", r.status().as_u16()))
-                .unwrap_or_default();
-            let meta = service.err();
-            format!(
-                "{status}{} {}",
-                meta.code().unwrap_or("error"),
-                meta.message().unwrap_or("(no message)")
-            )
-        }
-        SdkError::TimeoutError(_) => "timed out".into(),
-        other => {
-            let mut cause: &dyn std::error::Error = other;
-            while let Some(inner) = cause.source() {
-                cause = inner;
-            }
-            format!("cannot reach it: {cause}")
         }
     }
 }

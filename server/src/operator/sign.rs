@@ -6,7 +6,9 @@ use serde::Serialize;
 use app::service::UploaderId;
 
 use crate::cli::SignArgs;
-use crate::policy::{rfc3339, SizeRule, MAX_POST_OBJECT_SIZE};
+use app::rules::MAX_POST_BYTES;
+
+use crate::policy::{rfc3339, SizeRule};
 use crate::uploads::Uploads;
 
 #[derive(Serialize)]
@@ -45,9 +47,8 @@ pub async fn sign(uploads: &Uploads, args: SignArgs) -> Result<String, String> {
         }
         (None, None, None) => return Err("give --size N, --max-size N or --curl FILE".into()),
     };
-    if matches!(size, SizeRule::Exact(n) | SizeRule::Range { max: n, .. } if n > MAX_POST_OBJECT_SIZE)
-    {
-        return Err(format!("one POST carries at most 5 GiB ({MAX_POST_OBJECT_SIZE} bytes)"));
+    if matches!(size, SizeRule::Exact(n) | SizeRule::Range { max: n, .. } if n > MAX_POST_BYTES) {
+        return Err(format!("one POST carries at most 5 GiB ({MAX_POST_BYTES} bytes)"));
     }
     if let Some(sum) = &args.checksum_sha256 {
         app::rules::checksum_sha256(sum)

@@ -8,7 +8,9 @@ use base64::Engine;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{timefmt::iso8601_millis, MAX_POST_OBJECT_SIZE};
+use app::rules::MAX_POST_BYTES;
+
+use super::timefmt::iso8601_millis;
 
 /// Why a condition cannot be part of a policy S3 would accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,7 +131,7 @@ impl<'a> Condition<'a> {
         if min > max {
             return Err(ConditionError::EmptyRange { min, max });
         }
-        if max > MAX_POST_OBJECT_SIZE {
+        if max > MAX_POST_BYTES {
             return Err(ConditionError::RangeTooLarge(max));
         }
         Ok(Self::ContentLengthRange { min, max })
@@ -314,7 +316,7 @@ mod tests {
             vec![
                 Condition::eq("bucket", "b"),
                 Condition::starts_with("key", "uploads/u1/").unwrap(),
-                Condition::content_length_range(1, MAX_POST_OBJECT_SIZE).unwrap(),
+                Condition::content_length_range(1, MAX_POST_BYTES).unwrap(),
                 Condition::eq("x-amz-meta-note", "quote \" and \\ and é"),
             ],
         );
@@ -346,8 +348,8 @@ mod tests {
             Err(ConditionError::EmptyRange { min: 2, max: 1 })
         );
         assert_eq!(
-            Condition::content_length_range(0, MAX_POST_OBJECT_SIZE + 1),
-            Err(ConditionError::RangeTooLarge(MAX_POST_OBJECT_SIZE + 1))
+            Condition::content_length_range(0, MAX_POST_BYTES + 1),
+            Err(ConditionError::RangeTooLarge(MAX_POST_BYTES + 1))
         );
     }
 

@@ -35,7 +35,3 @@ pub use timefmt::{amz_date, iso8601_millis, parse_amz_date, rfc3339};
 pub use verify::{
     substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES,
 };
-
-/// The largest object one POST may carry (5 GiB); bigger objects need multipart upload.
-/// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
-pub const MAX_POST_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;

@@ -39,7 +39,6 @@ use crate::policy::PolicySigner;
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
 use guard::Guard;
-pub use listing::MAX_LISTED;
 pub use objects::{Listed, ObjectHead, Objects};
 
 /// Reads the current time; injected so tests can pin it.
