@@ -1,6 +1,13 @@
 //! The upload page: choose files (picker, drop, paste), see each one queued, hashed, signed,
 //! POSTed straight to the bucket with its progress, and verified; cancel or retry any. Before
 //! the wasm runs (or without JavaScript), a plain signed form does one file.
+//!
+//! The page (here) holds the [`queue`], which sends a file in one POST or hands it to the
+//! [`parts`] engine; both update the file's [`row`]. What they share sits below them, each in a
+//! module that imports none of those above it: where an upload stands and how it fails
+//! ([`status`]), what lets a file in parts resume ([`resume`]; its list is [`unfinished`]), the
+//! requests ([`xhr`], [`s3_response`]), hashing, the file's metadata, and what a screen reader
+//! hears ([`a11y`]).
 
 mod a11y;
 mod file;

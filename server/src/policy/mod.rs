@@ -1,6 +1,7 @@
 //! S3 POST policies: the model, the SigV4 signer, the form builder and the verifier; and
 //! presigned URLs (SigV4 in the query string, [`presign`]). Pure: no I/O and no clock reads
-//! (the time is always passed in), so every path is deterministic.
+//! (the time is always passed in), so every path is deterministic. Where a bucket is (the URL
+//! forms go to, the path a URL is signed for) is [`Bucket`]'s, in S3's URI encoding.
 //!
 //! This module is the only place in the project that builds, signs or checks a policy.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>

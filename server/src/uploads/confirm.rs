@@ -1,5 +1,5 @@
-//! Confirming an upload: after the browser reports that the bucket took a file, the server
-//! opens the receipt it sealed when signing, looks at the object itself and compares the two.
+//! `confirm_upload`: after the browser reports that the bucket took a file, the server opens
+//! the receipt it sealed when signing, looks at the object itself and compares the two.
 //! Anything else (a receipt not ours, a missing object, other bytes, another type) is logged as
 //! a security event; an object that is not what was signed is removed from the bucket.
 

@@ -1,6 +1,7 @@
 //! The server's own look at the bucket: HEAD an object (to confirm it), list an uploader's
 //! objects (ListObjectsV2), remove one that is not what was signed, and a link to view one
-//! (presigned GET for S3; the dev bucket serves objects as they are).
+//! (presigned GET for S3; the dev bucket serves objects as they are). The multipart calls are
+//! in `multipart/bucket.rs`.
 
 use std::time::Duration;
 
