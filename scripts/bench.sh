@@ -97,8 +97,11 @@ load() { # url duration [wrk args...]
 # --- bytes -------------------------------------------------------------------------------
 log "bytes shipped"
 pkg=target/site/pkg
+# A pattern that matches nothing is left out, not passed on as it is.
+shopt -s nullglob
 ours=$(node scripts/bench/sizes.mjs "$pkg"/*.wasm "$pkg"/*.js "$pkg"/*.css)
 wasm=$(node scripts/bench/sizes.mjs "$pkg"/*.wasm)
+shopt -u nullglob
 (cd scripts/bench/uppy && npx esbuild entry.js --bundle --minify --format=esm --log-level=error --outfile="$work/uppy.js")
 cat scripts/bench/uppy/node_modules/@uppy/core/dist/style.min.css scripts/bench/uppy/node_modules/@uppy/dashboard/dist/style.min.css > "$work/uppy.css"
 uppy=$(node scripts/bench/sizes.mjs "$work/uppy.js" "$work/uppy.css")

@@ -1,7 +1,7 @@
 //! Starts the uploader: `server` serves the app where cargo-leptos says (`LEPTOS_SITE_ADDR`);
 //! `server sign`, `server cors`, `server lifecycle`, `server doctor` and `server iam-policy` are
-//! the operator commands. Every command
-//! stops with a clear message if the configuration is incomplete. This file only wires.
+//! the operator commands. Every command stops with a clear message if the configuration is
+//! incomplete. This file only wires.
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 

@@ -110,7 +110,7 @@ mod tests {
     use crate::config::read::table;
     use crate::credentials::StsMode;
 
-    pub(super) const BASE: [(&str, &str); 4] = [
+    const BASE: [(&str, &str); 4] = [
         ("UPLOAD_BUCKET", "uploads"),
         ("AWS_REGION", "garage"),
         ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),

@@ -84,30 +84,22 @@ fn allowed_types(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
 
 impl Limits {
     pub(super) fn from_lookup(get: &impl Lookup) -> Result<Self, ConfigError> {
-        let max_bytes = number(
-            get,
-            Setting::MaxBytes,
-            MAX_POST_BYTES,
-            1..=MAX_OBJECT_BYTES,
-            &format!("bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB)"),
-        )?;
-        let multipart_threshold = number(
-            get,
-            Setting::MultipartThreshold,
-            DEFAULT_MULTIPART_THRESHOLD,
-            1..=MAX_POST_BYTES,
-            &format!("bytes from 1 to {MAX_POST_BYTES} (5 GiB, what one POST carries)"),
-        )?;
-        let checksum_max_bytes = number(
-            get,
-            Setting::ChecksumMaxBytes,
-            DEFAULT_CHECKSUM_MAX_BYTES,
-            0..=u64::MAX,
-            "bytes (0 turns checksums off)",
-        )?;
+        // In the order they are reported when several are wrong.
         Ok(Self {
-            max_bytes,
-            multipart_threshold,
+            max_bytes: number(
+                get,
+                Setting::MaxBytes,
+                MAX_POST_BYTES,
+                1..=MAX_OBJECT_BYTES,
+                &format!("bytes from 1 to {MAX_OBJECT_BYTES} (5 TiB)"),
+            )?,
+            multipart_threshold: number(
+                get,
+                Setting::MultipartThreshold,
+                DEFAULT_MULTIPART_THRESHOLD,
+                1..=MAX_POST_BYTES,
+                &format!("bytes from 1 to {MAX_POST_BYTES} (5 GiB, what one POST carries)"),
+            )?,
             allowed_types: allowed_types(get)?,
             files_per_minute: per_minute(get, Setting::FilesPerMinute, DEFAULT_FILES_PER_MINUTE)?,
             signs_per_minute_per_ip: per_minute(
@@ -116,7 +108,13 @@ impl Limits {
                 DEFAULT_SIGNS_PER_MINUTE_PER_IP,
             )?,
             access_code_sha256: get(Setting::AccessCode).map(|code| sha256(&code)),
-            checksum_max_bytes,
+            checksum_max_bytes: number(
+                get,
+                Setting::ChecksumMaxBytes,
+                DEFAULT_CHECKSUM_MAX_BYTES,
+                0..=u64::MAX,
+                "bytes (0 turns checksums off)",
+            )?,
         })
     }
 

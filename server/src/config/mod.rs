@@ -15,6 +15,6 @@ pub mod sts;
 pub use bucket::Config;
 pub use limits::Limits;
 pub use read::{table, ConfigError, Lookup};
-pub use serve::{DevBucketConfig, ServeConfig, Target, DEV_BUCKET, DEV_REGION};
+pub use serve::{dev_bucket_at, DevBucketConfig, ServeConfig, Target, DEV_BUCKET, DEV_REGION};
 pub use settings::{Setting, Settings};
 pub use sts::StsConfig;

@@ -21,6 +21,11 @@ pub const DEV_BUCKET: &str = "dev-uploads";
 /// The region its signatures are scoped to.
 pub const DEV_REGION: &str = "us-east-1";
 
+/// The dev bucket served at `endpoint`: [`DEV_BUCKET`] in [`DEV_REGION`].
+pub fn dev_bucket_at(endpoint: String) -> Bucket {
+    Bucket::new(DEV_BUCKET, DEV_REGION, Some(endpoint))
+}
+
 /// What serving the app needs, beside the bucket: read and checked before anything starts.
 pub struct ServeConfig {
     /// `UPLOAD_SESSION_SECRET` (64 hex digits): the key uploader cookies, return tokens and
@@ -65,8 +70,7 @@ pub struct DevBucketConfig {
 impl DevBucketConfig {
     /// The dev bucket's configuration, now that it listens at `endpoint`.
     pub fn config(&self, endpoint: String) -> Config {
-        let bucket = Bucket::new(DEV_BUCKET, DEV_REGION, Some(endpoint));
-        Config { bucket, ..self.signing.clone() }
+        Config { bucket: dev_bucket_at(endpoint), ..self.signing.clone() }
     }
 }
 
@@ -88,7 +92,7 @@ impl Config {
             _ => Credentials::new(format!("DEV{}", random_hex(10).to_uppercase()), random_hex(32)),
         };
         Ok(Self {
-            bucket: Bucket::new(DEV_BUCKET, DEV_REGION, Some(endpoint)),
+            bucket: dev_bucket_at(endpoint),
             credentials: Some(credentials),
             sts: None,
             policy_lifetime: policy_lifetime(&get)?,
@@ -191,6 +195,7 @@ mod tests {
         ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
         ("AWS_SECRET_ACCESS_KEY", "topsecret"),
     ];
+
     #[test]
     fn dev_bucket_credentials_are_fresh_unless_pinned() {
         let a = Config::dev_bucket(table(&[]), "http://127.0.0.1:1".into()).unwrap();

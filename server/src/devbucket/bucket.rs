@@ -1,5 +1,6 @@
 //! The dev bucket's state, shared by its handlers (its name and keys, its store, its counters),
-//! and how every handler answers: as S3 does, each refusal counted and logged once.
+//! and how every handler answers: as S3 does, and for a write (a POST, a part) counted and
+//! logged once, stored or refused.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::store::Store;
-use crate::config::{DEV_BUCKET, DEV_REGION};
+use crate::config::dev_bucket_at;
 use crate::logging::clip;
 use crate::metrics::Metrics;
 use crate::policy::{Bucket, Credentials, S3Error};
@@ -21,7 +22,7 @@ pub struct DevBucket {
 }
 
 impl DevBucket {
-    /// The dev bucket ([`DEV_BUCKET`] in [`DEV_REGION`]) served at `endpoint`, taking what is
+    /// The dev bucket served at `endpoint` ([`dev_bucket_at`]), taking what is
     /// signed with `credentials`, storing in `store`, counting into `metrics`.
     pub fn new(
         endpoint: String,
@@ -29,12 +30,7 @@ impl DevBucket {
         store: Store,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self {
-            bucket: Bucket::new(DEV_BUCKET, DEV_REGION, Some(endpoint)),
-            credentials,
-            store,
-            metrics,
-        }
+        Self { bucket: dev_bucket_at(endpoint), credentials, store, metrics }
     }
 
     /// The credentials of `access_key_id`, if it is the dev bucket's: what the verifiers look

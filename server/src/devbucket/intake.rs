@@ -23,14 +23,14 @@ pub struct Digests {
 }
 
 /// A body received whole, in a temp file not yet committed.
-pub struct Received {
+pub struct ReceivedBody {
     pub temp: TempObject,
     pub size: u64,
     pub md5: Option<[u8; 16]>,
     pub sha256: Option<[u8; 32]>,
 }
 
-impl Received {
+impl ReceivedBody {
     /// The ETag S3 gives it as one object or one part: its MD5 in hex, quoted.
     pub fn etag(&self) -> Option<String> {
         self.md5.map(|md5| format!("\"{}\"", hex::encode(md5)))
@@ -61,7 +61,7 @@ impl Store {
         body: impl Stream<Item = Result<Bytes, E>>,
         limit: u64,
         digests: Digests,
-    ) -> Result<Received, Unreceived<E>> {
+    ) -> Result<ReceivedBody, Unreceived<E>> {
         let mut temp = self.begin().await.map_err(|err| Unreceived::Disk(io_failed(err)))?;
         let mut md5 = digests.md5.then(Md5::new);
         let mut sha256 = digests.sha256.then(Sha256::new);
@@ -81,7 +81,7 @@ impl Store {
             }
             temp.write(&chunk).await.map_err(|err| Unreceived::Disk(io_failed(err)))?;
         }
-        Ok(Received {
+        Ok(ReceivedBody {
             temp,
             size,
             md5: md5.map(|md5| md5.finalize().into()),

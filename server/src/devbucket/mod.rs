@@ -5,7 +5,7 @@
 //!
 //! Its parts: the handlers, one per request kind (`post`: a form, `put_part`: one part of a
 //! multipart upload, `get`: an object), over the state they share and the one way they answer
-//! ([`DevBucket`], in `bucket`: every refusal answered, counted and logged in one place); the
+//! ([`DevBucket`], in `bucket`: every refused write answered, counted and logged in one place); the
 //! [`store`] on disk (objects in `<data>/<bucket>/<key>`, each written whole or not at all), its
 //! multipart uploads ([`parts`]), and the one path every body takes to disk ([`intake`]).
 

@@ -190,19 +190,8 @@ impl Store {
         }
         let dir = self.upload_dir(upload_id)?;
         let paths = self.paths(bucket, key)?;
-        // The object's bytes: the parts' files one after the other, through the one intake.
-        let files: Vec<PathBuf> =
-            parts.iter().map(|part| dir.join(part.number.to_string())).collect();
-        let joined = futures::stream::iter(files)
-            .then(|path| async move { tokio::fs::File::open(path).await.map(ReaderStream::new) })
-            .try_flatten();
-        let received =
-            self.receive(joined, u64::MAX, Digests::default()).await.map_err(|err| match err {
-                Unreceived::Body(err) => io_failed(err),
-                Unreceived::OverLimit { .. } => error::internal_error(),
-                Unreceived::Disk(err) => err,
-            })?;
-        // S3's multipart ETag and composite checksum: digests of the parts' digests.
+        // S3's multipart ETag and composite checksum: digests of the parts' digests (decoded
+        // first: a part whose recorded digests do not decode is not worth joining).
         let (mut etags, mut digests) = (Md5::new(), Sha256::new());
         for part in &parts {
             etags.update(
@@ -214,6 +203,22 @@ impl Store {
                     .map_err(|_| error::internal_error())?,
             );
         }
+        // The object's bytes: the parts' files one after the other, through the one intake, read
+        // a MiB at a time (each read is a trip to the blocking pool).
+        let files: Vec<PathBuf> =
+            parts.iter().map(|part| dir.join(part.number.to_string())).collect();
+        let joined = futures::stream::iter(files)
+            .then(|path| async move {
+                tokio::fs::File::open(path).await.map(|f| ReaderStream::with_capacity(f, 1 << 20))
+            })
+            .try_flatten();
+        // No limit: each part was checked when it came.
+        let received =
+            self.receive(joined, u64::MAX, Digests::default()).await.map_err(|err| match err {
+                Unreceived::Body(err) => io_failed(err),
+                Unreceived::OverLimit { .. } => unreachable!("no limit"),
+                Unreceived::Disk(err) => err,
+            })?;
         let count = parts.len();
         let meta = ObjectMeta {
             content_type: pending.content_type,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use app::rules::MAX_POST_BYTES;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,8 +16,6 @@ use time::OffsetDateTime;
 use super::bucket::{respond, set_header, DevBucket};
 use super::intake::{Digests, Unreceived};
 use super::store::ObjectMeta;
-use app::rules::MAX_POST_BYTES;
-
 use crate::policy::error;
 use crate::policy::{
     post_response_xml, verify_fields, Accepted, Context, S3Error, MAX_PRE_DATA_BYTES,

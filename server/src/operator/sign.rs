@@ -1,13 +1,11 @@
 //! `server sign`: prints a signed POST form from a shell, as JSON or as a curl command, through
 //! the same upload service (and audit log) the app uses.
 
+use app::rules::MAX_POST_BYTES;
+use app::service::UploaderId;
 use serde::Serialize;
 
-use app::service::UploaderId;
-
 use crate::cli::SignArgs;
-use app::rules::MAX_POST_BYTES;
-
 use crate::policy::{rfc3339, SizeRule};
 use crate::uploads::Uploads;
 

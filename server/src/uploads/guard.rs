@@ -71,7 +71,7 @@ impl Guard {
     ) -> Result<(), Duration> {
         let mut budgets = vec![Self::budget(format!("u:{uploader}"), self.per_uploader)];
         budgets.extend(ip.map(|ip| Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)));
-        self.spend(&budgets, || self.local.check(uploader, ip)).await
+        self.spend(&budgets, || self.local.spend_signature(uploader, ip)).await
     }
 
     /// Spends one wrong access code from `ip`'s (or, without an address, `uploader`'s) budget of
@@ -84,15 +84,17 @@ impl Guard {
     ) -> Result<(), Duration> {
         let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
         let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
-        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || self.local.check_guess(&who))
-            .await
+        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || {
+            self.local.spend_wrong_code(&who)
+        })
+        .await
     }
 
     /// Spends one look at the bucket for `uploader`'s uploads (as many a minute as files may be
     /// signed): `Ok`, or how long to wait first.
     pub async fn spend_bucket_check(&self, uploader: &str) -> Result<(), Duration> {
         self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || {
-            self.local.check_confirm(uploader)
+            self.local.spend_bucket_check(uploader)
         })
         .await
     }

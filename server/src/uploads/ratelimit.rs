@@ -53,7 +53,7 @@ impl SignLimits {
     }
 
     /// `Ok` to sign, or how long to wait first, counting against the client address only.
-    pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+    pub fn spend_address(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
         if self.per_ip.len() > PRUNE_ABOVE {
             self.per_ip.retain_recent();
         }
@@ -67,7 +67,7 @@ impl SignLimits {
     }
 
     /// `Ok` for one more wrong access code from `who`, or how long to wait first.
-    pub fn check_guess(&self, who: &str) -> Result<(), Duration> {
+    pub fn spend_wrong_code(&self, who: &str) -> Result<(), Duration> {
         if self.guesses.len() > PRUNE_ABOVE {
             self.guesses.retain_recent();
         }
@@ -76,7 +76,7 @@ impl SignLimits {
     }
 
     /// `Ok` to ask the bucket about one of `uploader`'s uploads, or how long to wait first.
-    pub fn check_confirm(&self, uploader: &str) -> Result<(), Duration> {
+    pub fn spend_bucket_check(&self, uploader: &str) -> Result<(), Duration> {
         if self.confirms.len() > PRUNE_ABOVE {
             self.confirms.retain_recent();
         }
@@ -85,7 +85,7 @@ impl SignLimits {
     }
 
     /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.
-    pub fn check(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+    pub fn spend_signature(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         if self.per_uploader.len() > PRUNE_ABOVE {
             self.per_uploader.retain_recent();
         }
@@ -94,7 +94,7 @@ impl SignLimits {
         self.per_uploader
             .check_key(&uploader.to_owned())
             .map_err(|wait| wait.wait_time_from(now))?;
-        self.check_ip(ip)
+        self.spend_address(ip)
     }
 }
 
@@ -110,25 +110,25 @@ mod tests {
     fn each_uploader_and_each_address_has_its_own_budget() {
         let limits = SignLimits::per_minute(n(2), n(3));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(limits.check("a", Some(ip)).is_ok());
-        assert!(limits.check("a", Some(ip)).is_ok());
-        let wait = limits.check("a", Some(ip)).unwrap_err();
+        assert!(limits.spend_signature("a", Some(ip)).is_ok());
+        assert!(limits.spend_signature("a", Some(ip)).is_ok());
+        let wait = limits.spend_signature("a", Some(ip)).unwrap_err();
         assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
         // Another uploader on the same address uses the address's last token...
-        assert!(limits.check("b", Some(ip)).is_ok());
+        assert!(limits.spend_signature("b", Some(ip)).is_ok());
         // ...and then the address is out, whatever the cookie.
-        assert!(limits.check("c", Some(ip)).is_err());
-        assert!(limits.check("c", Some("192.0.2.2".parse().unwrap())).is_ok());
+        assert!(limits.spend_signature("c", Some(ip)).is_err());
+        assert!(limits.spend_signature("c", Some("192.0.2.2".parse().unwrap())).is_ok());
     }
 
     #[test]
     fn ipv6_addresses_share_their_64s_budget() {
         let limits = SignLimits::per_minute(n(100), n(2));
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        assert!(limits.check_ip(ip("2001:db8:1:2::1")).is_ok());
-        assert!(limits.check_ip(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
-        assert!(limits.check_ip(ip("2001:db8:1:2::99")).is_err(), "same /64");
-        assert!(limits.check_ip(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        assert!(limits.spend_address(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limits.spend_address(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
+        assert!(limits.spend_address(ip("2001:db8:1:2::99")).is_err(), "same /64");
+        assert!(limits.spend_address(ip("2001:db8:1:3::1")).is_ok(), "another /64");
         assert_eq!(
             address_key("::ffff:192.0.2.1".parse().unwrap()),
             "192.0.2.1".parse::<IpAddr>().unwrap()

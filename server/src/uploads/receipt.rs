@@ -88,13 +88,14 @@ impl Receipt {
     }
 
     /// A multipart upload's receipt: the file `name` of exactly `size` bytes of `content_type`
-    /// in `directory`, the bucket's `upload_id` and the part size, for `uploader`, from `now`.
+    /// in `directory`, the bucket's upload and the part size, for `uploader`, from `now`.
     /// (Every part carries its own checksum: the whole file has none to bind.)
     pub fn for_multipart(
         uploader: &UploaderId,
         directory: String,
         name: String,
-        (size, content_type): (u64, String),
+        size: u64,
+        content_type: String,
         multipart: Multipart,
         now: OffsetDateTime,
     ) -> Self {

@@ -117,7 +117,8 @@ impl Uploads {
             &who.uploader,
             directory,
             name,
-            (size, content_type),
+            size,
+            content_type,
             multipart,
             now,
         );
