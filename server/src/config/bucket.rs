@@ -110,12 +110,7 @@ mod tests {
     use crate::config::read::table;
     use crate::credentials::StsMode;
 
-    const BASE: [(&str, &str); 4] = [
-        ("UPLOAD_BUCKET", "uploads"),
-        ("AWS_REGION", "garage"),
-        ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
-        ("AWS_SECRET_ACCESS_KEY", "topsecret"),
-    ];
+    use crate::config::read::TEST_SETTINGS as BASE;
 
     #[test]
     fn each_missing_variable_is_named() {

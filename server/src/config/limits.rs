@@ -135,7 +135,10 @@ mod tests {
     use super::*;
     use crate::config::{table, Config};
 
-    const BASE: [(&str, &str); 2] = [("UPLOAD_BUCKET", "uploads"), ("AWS_REGION", "garage")];
+    use crate::config::read::TEST_SETTINGS;
+
+    /// A bucket and its region, no keys (the default chain).
+    const BASE: &[(&str, &str)] = &[TEST_SETTINGS[0], TEST_SETTINGS[1]];
 
     #[test]
     fn allowed_types_take_wildcards_and_ignore_case_and_parameters() {

@@ -66,6 +66,15 @@ pub fn policy_lifetime(get: &impl Lookup) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A bucket, its region and its keys: what the configuration's tests start from.
+#[cfg(test)]
+pub const TEST_SETTINGS: [(&str, &str); 4] = [
+    ("UPLOAD_BUCKET", "uploads"),
+    ("AWS_REGION", "garage"),
+    ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
+    ("AWS_SECRET_ACCESS_KEY", "topsecret"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,12 +189,7 @@ mod tests {
     use super::*;
     use crate::config::table;
 
-    const BASE: [(&str, &str); 4] = [
-        ("UPLOAD_BUCKET", "uploads"),
-        ("AWS_REGION", "garage"),
-        ("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
-        ("AWS_SECRET_ACCESS_KEY", "topsecret"),
-    ];
+    use crate::config::read::TEST_SETTINGS as BASE;
 
     #[test]
     fn dev_bucket_credentials_are_fresh_unless_pinned() {
