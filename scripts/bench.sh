@@ -221,6 +221,7 @@ fleet() { # label redis(0/1) instances...
     echo "UPLOAD_SESSION_SECRET=$(hex 32)"
     echo "LEPTOS_SITE_ROOT=$PWD/target/site"
     echo "UPLOAD_TRUSTED_PROXIES=127.0.0.1"
+    echo "UPLOAD_PUBLIC_ORIGIN=http://127.0.0.1:3199"
     printf '%s\n' "${made_up[@]}" "${raised[@]}"
     [ "$redis" = 1 ] && echo "UPLOAD_REDIS_URL=redis://127.0.0.1:3195"
   } > "$dir/instance.env"

@@ -39,6 +39,18 @@ pub struct Requester {
     /// No cookie came with the request: the id was just made for it (a first page view, or a
     /// client that keeps no cookies).
     pub new_visitor: bool,
+    /// The browser marked the request as coming from another site (`Sec-Fetch-Site:
+    /// cross-site`: a link or a frame there). Server functions refuse such requests outright; a
+    /// page so reached is shown, but signs nothing that costs a credentials fetch or a form.
+    pub cross_site: bool,
+}
+
+impl Requester {
+    /// Whether this request stands for a visitor the service knows: it came with the cookie,
+    /// from this site. Only such a request may cost an STS call or be given a plain form.
+    pub fn is_known(&self) -> bool {
+        !self.new_visitor && !self.cross_site
+    }
 }
 
 /// Who is asking, as the server's edge established it for one request. This is the link

@@ -9,6 +9,7 @@ use clap::Parser;
 use leptos::config::get_configuration;
 use server::cli::{Cli, Command};
 use server::config::{ServeConfig, Settings, Target};
+use server::edge::host::SiteHosts;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::metrics::Metrics;
@@ -74,8 +75,10 @@ async fn serve(settings: &Settings) -> ExitCode {
     let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
     let sessions =
         Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
+    let hosts = if config.hosts.is_empty() { SiteHosts::listening_on(addr) } else { config.hosts };
+    tracing::info!(hosts = ?hosts.names(), "serving these host names only (UPLOAD_PUBLIC_ORIGIN)");
     let app = operable(
-        server::app(leptos, Arc::new(uploads), sessions, metrics.clone()),
+        server::app(leptos, Arc::new(uploads), sessions, hosts, metrics.clone()),
         readiness.clone(),
         &config.instance,
     );

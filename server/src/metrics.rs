@@ -34,6 +34,12 @@ pub struct Op {
     pub op: String,
 }
 
+/// Which server function a budget stopped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Call {
+    pub call: String,
+}
+
 /// Where the app is served: `loopback` or `public` (any other address).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Site {
@@ -53,6 +59,10 @@ pub struct Metrics {
     cross_site_refused: Counter,
     dev_bucket_in_use: Family<Site, Gauge>,
     shared_store_errors: Family<Op, Counter>,
+    receipts_refused: Family<Reason, Counter>,
+    calls_limited: Family<Call, Counter>,
+    guesses_capped: Counter,
+    hosts_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -101,7 +111,7 @@ impl Metrics {
         );
         registry.register(
             "uploads_mismatched",
-            "Uploads found missing or different from what was signed (security events)",
+            "Objects in the bucket found different from what was signed (security events)",
             mismatched.clone(),
         );
         registry.register(
@@ -140,9 +150,33 @@ impl Metrics {
             shared_store_errors.clone(),
         );
         // At 0 from the start, for the same reason as the STS series.
-        for op in ["rate", "verdict"] {
+        for op in ["rate", "tally", "verdict"] {
             drop(shared_store_errors.get_or_create(&Op { op: op.to_owned() }));
         }
+        let receipts_refused = Family::<Reason, Counter>::default();
+        registry.register(
+            "uploads_receipts_refused",
+            "Receipts and reports refused as forged, foreign or false (nothing in the bucket differs), by reason",
+            receipts_refused.clone(),
+        );
+        let calls_limited = Family::<Call, Counter>::default();
+        registry.register(
+            "upload_calls_limited",
+            "Calls that would ask the bucket or STS, refused by a budget (429), by server function",
+            calls_limited.clone(),
+        );
+        let guesses_capped = Counter::default();
+        registry.register(
+            "access_code_fleet_capped",
+            "Wrong access codes refused because the whole fleet's budget of guesses is spent",
+            guesses_capped.clone(),
+        );
+        let hosts_refused = Counter::default();
+        registry.register(
+            "hosts_refused",
+            "Requests for a host name this site does not serve (421)",
+            hosts_refused.clone(),
+        );
         Self {
             registry,
             signed,
@@ -156,7 +190,39 @@ impl Metrics {
             cross_site_refused,
             dev_bucket_in_use,
             shared_store_errors,
+            receipts_refused,
+            calls_limited,
+            guesses_capped,
+            hosts_refused,
         }
+    }
+
+    /// Makes the series of these receipt-refusal reasons exist, at 0: an alert's increase()
+    /// misses a series that first appears at 1, and an empty family is not exported.
+    pub fn receipt_reasons(&self, reasons: impl IntoIterator<Item = &'static str>) {
+        for reason in reasons {
+            drop(self.receipts_refused.get_or_create(&Reason { reason: reason.to_owned() }));
+        }
+    }
+
+    /// A receipt or report refused as forged, foreign or false, for `reason`.
+    pub fn receipt_refused(&self, reason: &str) {
+        self.receipts_refused.get_or_create(&Reason { reason: reason.to_owned() }).inc();
+    }
+
+    /// A call of the server function `call` refused by a budget.
+    pub fn call_limited(&self, call: &str) {
+        self.calls_limited.get_or_create(&Call { call: call.to_owned() }).inc();
+    }
+
+    /// A wrong access code refused by the fleet's cap.
+    pub fn guesses_capped(&self) {
+        self.guesses_capped.inc();
+    }
+
+    /// A request for a host this site does not serve.
+    pub fn host_refused(&self) {
+        self.hosts_refused.inc();
     }
 
     /// A call to the shared store failed; the instance decided alone.

@@ -1,5 +1,6 @@
 //! The store every instance shares (Redis, `UPLOAD_REDIS_URL`): rate-limit budgets (GCRA, one
-//! atomic script) and "one verdict per receipt" claims (set-if-absent with a TTL). Only counters
+//! atomic script), tallies (what one receipt may still be given; one atomic script) and "one
+//! verdict per receipt" claims (set-if-absent with a TTL). Only counters
 //! and claims go there, never a secret. Every call is bounded in time; a failure is an error the
 //! caller falls back from, and after one the store is skipped for a moment rather than waited on.
 
@@ -41,6 +42,19 @@ end
 return 0
 ";
 
+/// Counts ARGV[1] more against KEYS[1], which may hold ARGV[2] in all, for ARGV[3] ms after the
+/// first: 1 when that fits (and it is counted), 0 when it does not (and nothing is).
+const TALLY: &str = r"
+local n = tonumber(ARGV[1])
+local total = redis.call('INCRBY', KEYS[1], n)
+if total == n then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if total > tonumber(ARGV[2]) then
+  redis.call('DECRBY', KEYS[1], n)
+  return 0
+end
+return 1
+";
+
 /// One budget: `burst` at once, one more every `interval`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budget {
@@ -58,6 +72,7 @@ pub struct SharedStore {
     connection: OnceCell<ConnectionManager>,
     down_until: Mutex<Option<Instant>>,
     gcra: Script,
+    tally: Script,
     /// Where it is, without any password, for messages.
     shown: String,
 }
@@ -80,6 +95,7 @@ impl SharedStore {
             connection: OnceCell::new(),
             down_until: Mutex::new(None),
             gcra: Script::new(GCRA),
+            tally: Script::new(TALLY),
             shown,
         })
     }
@@ -89,6 +105,8 @@ impl SharedStore {
         &self.shown
     }
 
+    /// The connection, made on first use; within [`CALL_TIMEOUT`] or an error (a store that is
+    /// down at start must not hold a request longer than one that goes down later).
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
         if self
             .down_until
@@ -102,12 +120,16 @@ impl SharedStore {
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT))
             .set_number_of_retries(1);
-        let connection = self
+        let connecting = self
             .connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .map_err(|err| self.failed(err.to_string()))?;
-        Ok(connection.clone())
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config));
+        match tokio::time::timeout(CALL_TIMEOUT, connecting).await {
+            Ok(Ok(connection)) => Ok(connection.clone()),
+            Ok(Err(err)) => Err(self.failed(err.to_string())),
+            Err(_) => {
+                Err(self.failed(format!("no connection within {} ms", CALL_TIMEOUT.as_millis())))
+            }
+        }
     }
 
     fn failed(&self, why: String) -> StoreError {
@@ -138,6 +160,23 @@ impl SharedStore {
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
     }
 
+    /// Counts `n` more against `name`, which may take `most` in all until `ttl` after its first:
+    /// true when that fits (and it is counted), false when it does not (and nothing is).
+    pub async fn tally(
+        &self,
+        name: &str,
+        n: u64,
+        most: u64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.connection().await?;
+        let mut call = self.tally.prepare_invoke();
+        call.key(format!("{PREFIX}{name}"));
+        call.arg(n).arg(most).arg(ttl.as_millis().max(1) as u64);
+        let fits: u64 = self.bounded(call.invoke_async(&mut connection)).await?;
+        Ok(fits == 1)
+    }
+
     /// Claims `name` for `ttl`: true for the first caller in the fleet, false for every later one.
     pub async fn claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut connection = self.connection().await?;
@@ -159,9 +198,9 @@ impl SharedStore {
         self.bounded(del.query_async::<i64>(&mut connection)).await.map(drop)
     }
 
-    /// Whether the store answers (for `/readyz`). Asks even during the back-off.
+    /// Whether the store answers (for `/readyz`), as any other call: during the back-off after
+    /// a failure it is not asked, so a balancer's probes never add load to a store in trouble.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let mut connection = self.connection().await?;
         let pong: String = self.bounded(redis::cmd("PING").query_async(&mut connection)).await?;
         if pong == "PONG" {

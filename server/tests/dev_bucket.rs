@@ -442,6 +442,7 @@ mod confirm {
             ip: None,
             scope: None,
             new_visitor: false,
+            cross_site: false,
         }
     }
 
@@ -503,6 +504,7 @@ mod confirm {
             ip: None,
             scope: None,
             new_visitor: false,
+            cross_site: false,
         };
         assert!(one.my_uploads(&stranger).await.unwrap().is_empty());
     }
@@ -562,6 +564,7 @@ mod confirm {
             ip: None,
             scope: None,
             new_visitor: false,
+            cross_site: false,
         };
         let theirs = uploads.sign_upload(&stranger, text_file("theirs.txt", 3)).await.unwrap();
         mismatch(

@@ -301,3 +301,208 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
         .collect()
 }
+
+const ME: &str = "0123456789abcdef0123456789abcdef";
+
+/// A multipart receipt the router tests' app sealed for [`ME`]: 20 MiB in parts of 8 MiB.
+fn sealed_multipart(now: time::OffsetDateTime) -> String {
+    use server::uploads::receipt::{Multipart, Receipt};
+    let me = app::service::UploaderId::parse(ME).unwrap();
+    let multipart = Multipart { upload_id: "f".repeat(32), part_size: 8 << 20 };
+    Receipt::for_multipart(
+        &me,
+        format!("uploads/{ME}/d/"),
+        "big.bin".into(),
+        20 << 20,
+        "application/octet-stream".into(),
+        multipart,
+        now,
+    )
+    .seal(&common::router::session_key().key)
+}
+
+/// `text` with a few of its bytes replaced, cut short, or grown.
+fn mutated(
+    text: String,
+    edits: Vec<(prop::sample::Index, u8)>,
+    cut: Option<prop::sample::Index>,
+) -> String {
+    let mut bytes = text.into_bytes();
+    for (at, byte) in edits {
+        if !bytes.is_empty() {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        } else {
+            bytes.push(byte);
+        }
+    }
+    if let Some(at) = cut {
+        bytes.truncate(at.index(bytes.len() + 1));
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn multipart_receipts_open_only_as_sealed() {
+    use server::uploads::receipt::Receipt;
+    let now = time::OffsetDateTime::now_utc();
+    let original = sealed_multipart(now);
+    let key = common::router::session_key().key;
+    let me = app::service::UploaderId::parse(ME).unwrap();
+    let strategy = (
+        proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        prop::option::of(any::<prop::sample::Index>()),
+        prop_oneof![Just(None), ".{0,300}".prop_map(Some)],
+    );
+    runner()
+        .run(&strategy, |(edits, cut, garbage)| {
+            let text = garbage.unwrap_or_else(|| mutated(original.clone(), edits, cut));
+            if let Ok((receipt, multipart)) = Receipt::open_multipart(&key, &text, &me, now) {
+                // Only the receipt as sealed opens (a mutation that changes nothing aside).
+                prop_assert_eq!(&text, &original);
+                prop_assert_eq!(multipart.upload_id, "f".repeat(32));
+                prop_assert_eq!(receipt.size, (20 << 20, 20 << 20));
+            }
+            // Never a POST receipt, whatever it holds.
+            prop_assert!(Receipt::open(&key, &text, &me, now).is_err());
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn sign_parts_answers_any_json_body_without_a_server_error() {
+    let app = common::router::app();
+    let now = time::OffsetDateTime::now_utc();
+    let original = sealed_multipart(now);
+    let me = common::router::session_key().seal(&app::service::UploaderId::parse(ME).unwrap());
+    let receipt = (
+        proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..2),
+        prop::option::of(any::<prop::sample::Index>()),
+    )
+        .prop_map(move |(edits, cut)| mutated(original.clone(), edits, cut));
+    let part = (
+        prop_oneof![Just(1u64), Just(3), any::<u64>()],
+        prop_oneof![Just(8u64 << 20), Just(4 << 20), any::<u64>()],
+        prop_oneof![Just("A".repeat(43) + "="), "[A-Za-z0-9+/=]{0,50}"],
+    )
+        .prop_map(|(n, len, sum)| {
+            format!(r#"{{"number":{n},"length":{len},"checksum_sha256":"{sum}"}}"#)
+        });
+    let json = (receipt, proptest::collection::vec(part, 0..20)).prop_map(|(receipt, parts)| {
+        format!(r#"{{"receipt":{},"parts":[{}]}}"#, serde_json::json!(receipt), parts.join(","))
+    });
+    let body = prop_oneof![json, ".{0,200}", r#"\{"receipt":.{0,30},"parts":.{0,60}\}"#];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runner()
+        .run(&(body, any::<bool>()), |(body, with_cookie)| {
+            let mut request = Request::post("/api/sign_parts")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json");
+            if with_cookie {
+                request = request.header(header::COOKIE, format!("uploader={me}"));
+            }
+            let response = runtime
+                .block_on(app.clone().oneshot(request.body(Body::from(body.clone())).unwrap()))
+                .unwrap();
+            let status = response.status();
+            prop_assert!(!status.is_server_error(), "{status} for {body:?}");
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_dev_bucket_answers_any_part_put_with_an_s3_error_and_keeps_only_whole_parts() {
+    use server::devbucket::parts::Pending;
+    use server::policy::{PolicySigner, Presign};
+    let dir = std::env::temp_dir().join(format!("fuzz-parts-{}", uuid::Uuid::new_v4().simple()));
+    let credentials = server::policy::Credentials::new("DEVTESTKEY", "d".repeat(64));
+    let store = Store::new(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let key = "uploads/u/d/big.bin";
+    let pending = Pending {
+        bucket: devbucket::DEV_BUCKET.into(),
+        key: key.into(),
+        content_type: "application/octet-stream".into(),
+        metadata: vec![],
+    };
+    let upload_id = runtime.block_on(store.create_multipart(&pending)).unwrap();
+    let endpoint = "http://127.0.0.1:9";
+    let dev = Arc::new(DevBucket::new(
+        endpoint.into(),
+        credentials.clone(),
+        store.clone(),
+        Default::default(),
+    ));
+    let router = devbucket::router(dev, vec![]);
+    let signer = PolicySigner::new(credentials, devbucket::DEV_REGION);
+    let strategy = (
+        any::<bool>(),
+        prop_oneof![Just("1".to_owned()), Just("10001".to_owned()), "[0-9]{0,6}", ".{0,6}"],
+        prop_oneof![Just(upload_id.clone()), "[0-9a-f]{32}", ".{0,40}"],
+        proptest::collection::vec(any::<u8>(), 0..64),
+        prop_oneof![Just(0i8), Just(1), Just(-1), Just(100)],
+        prop_oneof![Just(0u8), Just(1), Just(2)],
+        proptest::collection::vec(("[A-Za-z-]{1,16}", ".{0,20}"), 0..3),
+    );
+    runner()
+        .run(&strategy, |(signed, number, id, body, length_off, checksum_kind, extra)| {
+            use base64::Engine;
+            let sha = base64::engine::general_purpose::STANDARD
+                .encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+            let checksum = match checksum_kind {
+                0 => Some(sha.clone()),
+                1 => Some("B".repeat(43) + "="),
+                _ => None,
+            };
+            let length = (body.len() as i64 + i64::from(length_off)).max(0).to_string();
+            let path = format!("/{}/{key}", devbucket::DEV_BUCKET);
+            let mut query: Vec<(String, String)> =
+                vec![("partNumber".into(), number.clone()), ("uploadId".into(), id.clone())];
+            let uri = if signed {
+                let mut headers = vec![("content-length", length.as_str())];
+                if let Some(sum) = &checksum {
+                    headers.push(("x-amz-checksum-sha256", sum.as_str()));
+                }
+                let request = Presign {
+                    method: "PUT",
+                    endpoint,
+                    path: &path,
+                    query: query.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+                    headers,
+                    expires_in_secs: 300,
+                };
+                match signer.presign(&request, time::OffsetDateTime::now_utc()) {
+                    Ok((url, _)) => url.strip_prefix(endpoint).unwrap().to_owned(),
+                    Err(_) => path.clone(),
+                }
+            } else {
+                query.extend(extra.clone());
+                let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+                format!("{path}?{encoded}")
+            };
+            let mut request =
+                Request::put(uri.as_str()).header(header::CONTENT_LENGTH, length.as_str());
+            if let Some(sum) = &checksum {
+                request = request.header("x-amz-checksum-sha256", sum.as_str());
+            }
+            let Ok(request) = request.body(Body::from(body.clone())) else { return Ok(()) };
+            let status = runtime.block_on(router.clone().oneshot(request)).unwrap().status();
+            let whole = signed && length_off == 0 && checksum_kind == 0 && id == upload_id;
+            prop_assert!(
+                status.is_client_error()
+                    || status == StatusCode::NOT_IMPLEMENTED
+                    || (whole && status.is_success()),
+                "{status} for {uri}"
+            );
+            Ok(())
+        })
+        .unwrap();
+    // Only whole parts were kept: every record's bytes are what it says, and no temp file stays.
+    let parts = runtime.block_on(store.list_parts(devbucket::DEV_BUCKET, key, &upload_id)).unwrap();
+    assert!(parts.iter().all(|part| part.number == 1 && part.size <= 64), "{parts:?}");
+    let temps: Vec<_> = walk(&dir.join(".tmp"));
+    assert!(temps.is_empty(), "{temps:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

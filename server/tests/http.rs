@@ -43,7 +43,7 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
         .unwrap()
         .to_owned();
     assert!(cookie.starts_with("uploader="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     let sealed = cookie["uploader=".len()..].split(';').next().unwrap().to_owned();
     let id = session_key().open(&sealed).expect("the cookie is signed").as_str().to_owned();
@@ -388,7 +388,7 @@ async fn metrics_count_signatures_and_refusals_by_reason_on_their_own_address_on
 
 #[tokio::test]
 async fn an_access_code_gates_signing_when_the_operator_sets_one() {
-    let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron")]);
+    let app = app_with(&[("UPLOAD_ACCESS_CODE", "blue heron at dawn")]);
     let ask = |code: &str| {
         app.clone().oneshot(sign_request(
             &format!("access_code={code}&file_name=a&size=1&content_type="),
@@ -403,7 +403,7 @@ async fn an_access_code_gates_signing_when_the_operator_sets_one() {
         app::wire::UploadError::AccessCode("uploading here needs an access code".into())
     );
     assert_eq!(ask("red+heron").await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(ask("blue+heron+at+dawn").await.unwrap().status(), StatusCode::OK);
 }
 
 /// A body that counts what is read of it: `total` bytes in 1 KiB chunks, or without end.
@@ -487,7 +487,10 @@ async fn a_planted_second_uploader_cookie_steers_nothing() {
         .oneshot(sign_request("access_code=&file_name=a.txt&size=1&content_type=", Some(&both)))
         .await
         .unwrap();
-    assert!(res.headers().contains_key(header::SET_COOKIE), "neither is believed: a fresh id");
+    assert!(
+        !res.headers().contains_key(header::SET_COOKIE),
+        "neither is believed (a fresh id for this request), and neither is replaced"
+    );
     let signed: app::wire::SignedUpload = serde_json::from_str(&body_text(res).await).unwrap();
     assert!(!signed.key.contains(theirs) && !signed.key.contains(mine), "{}", signed.key);
     // The same cookie twice is still one uploader.
@@ -551,9 +554,11 @@ async fn with_checksums_on_a_file_within_the_limit_needs_its_sha256() {
 async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_budget() {
     use axum::extract::connect_info::MockConnectInfo;
     let guesser: std::net::SocketAddr = "192.0.2.66:4000".parse().unwrap();
-    let app =
-        app_with(&[("UPLOAD_ACCESS_CODE", "blue heron"), ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3")])
-            .layer(MockConnectInfo(guesser));
+    let app = app_with(&[
+        ("UPLOAD_ACCESS_CODE", "blue heron at dawn"),
+        ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "3"),
+    ])
+    .layer(MockConnectInfo(guesser));
     let ask = |code: &str| {
         app.clone().oneshot(sign_request(
             &format!("access_code={code}&file_name=a&size=1&content_type="),
@@ -569,9 +574,9 @@ async fn wrong_access_codes_spend_a_budget_of_their_own_not_the_address_signing_
     assert_eq!(statuses[10..], [StatusCode::TOO_MANY_REQUESTS; 2]);
     // Yet the address's three signatures are all still there for the right code.
     for _ in 0..3 {
-        assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::OK);
+        assert_eq!(ask("blue+heron+at+dawn").await.unwrap().status(), StatusCode::OK);
     }
-    assert_eq!(ask("blue+heron").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ask("blue+heron+at+dawn").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
@@ -675,4 +680,111 @@ async fn unhashed_assets_are_checked_again_before_use() {
     let res = app.oneshot(get("/pkg/s3-uploader.0ld.wasm", "br")).await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn cacheable_answers_set_no_cookie_and_static_files_vary_on_encoding() {
+    let (_root, options) = built_site(true);
+    let app = common::router::app_serving(&[], options).0;
+    for path in ["/pkg/s3-uploader.Tq1x9Gm2.wasm", "/favicon.svg"] {
+        for encoding in ["br", "identity"] {
+            let res = app.clone().oneshot(get(path, encoding)).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert!(res.headers().get(header::SET_COOKIE).is_none(), "{path}: a cache keeps it");
+            let vary: Vec<_> = res.headers().get_all(header::VARY).iter().collect();
+            assert!(
+                vary.iter().any(|v| v
+                    .to_str()
+                    .unwrap()
+                    .to_ascii_lowercase()
+                    .contains("accept-encoding")),
+                "{path} {encoding}: {vary:?}"
+            );
+        }
+    }
+    // A page (never kept) still gives a new visitor its cookie.
+    let res = app.oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert!(res.headers().get(header::SET_COOKIE).is_some());
+}
+
+#[tokio::test]
+async fn no_site_may_frame_a_page() {
+    for path in ["/healthz", "/no-such-page", "/api/upload_target"] {
+        let res = app().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'");
+        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
+    }
+}
+
+fn with_host(host: &str, origin: Option<&str>) -> Request<Body> {
+    let mut req = sign_request("access_code=&file_name=a.txt&size=1&content_type=", None);
+    req.headers_mut().insert(header::HOST, host.parse().unwrap());
+    if let Some(origin) = origin {
+        req.headers_mut().insert(header::ORIGIN, origin.parse().unwrap());
+    }
+    req
+}
+
+#[tokio::test]
+async fn only_the_sites_own_host_names_are_served() {
+    // DNS rebinding: another name pointing at a loopback server, its Origin matching.
+    let res = app().oneshot(with_host("evil.test", Some("http://evil.test"))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
+    let res = app().oneshot(with_host("evil.test:3000", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
+    // The listening address and its loopback names are the site's own.
+    for own in ["127.0.0.1:3000", "localhost:3000", "[::1]:3000"] {
+        let res = app().oneshot(with_host(own, Some(&format!("http://{own}")))).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{own}");
+    }
+    // Balancers probe by address: health and readiness answer whatever the name.
+    for probe in ["/healthz", "/readyz"] {
+        let mut req = Request::get(probe).body(Body::empty()).unwrap();
+        req.headers_mut().insert(header::HOST, "10.0.0.7:3000".parse().unwrap());
+        assert_eq!(app().oneshot(req).await.unwrap().status(), StatusCode::OK, "{probe}");
+    }
+    // UPLOAD_PUBLIC_ORIGIN names them; a trusted proxy's X-Forwarded-Host is believed, anyone
+    // else's is not.
+    let public = [
+        ("UPLOAD_PUBLIC_ORIGIN", "https://upload.example.com"),
+        ("UPLOAD_TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let res = app_with(&public)
+        .oneshot(with_host("upload.example.com", Some("https://upload.example.com")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app_with(&public).oneshot(with_host("127.0.0.1:3000", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST, "not a public name");
+    for (peer, status) in
+        [("127.0.0.1:5000", StatusCode::OK), ("192.0.2.9:5000", StatusCode::MISDIRECTED_REQUEST)]
+    {
+        let mut req = from_peer(peer, None, None);
+        req.headers_mut().insert(header::HOST, "10.0.0.7:3000".parse().unwrap());
+        req.headers_mut().insert("x-forwarded-host", "upload.example.com".parse().unwrap());
+        assert_eq!(app_with(&public).oneshot(req).await.unwrap().status(), status, "{peer}");
+    }
+}
+
+#[tokio::test]
+async fn a_plain_form_is_offered_even_when_files_may_be_larger_than_one_post() {
+    let id = app::service::UploaderId::parse("00112233445566778899aabbccddeeff").unwrap();
+    let cookie = format!("uploader={}", session_key().seal(&id));
+    let metrics_app = app_and_metrics(&[("UPLOAD_MAX_BYTES", "10737418240")]);
+    let req = Request::post("/api/page_form")
+        .header(header::COOKIE, cookie)
+        .header(header::ACCEPT, "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let res = metrics_app.0.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let form: Option<app::wire::SignedUpload> =
+        serde_json::from_str(&body_text(res).await).unwrap();
+    let form = form.expect("a plain form, for files up to what one POST carries");
+    let policy = form.fields.iter().find(|(n, _)| n == "policy").unwrap().1.clone();
+    use base64::Engine;
+    let policy =
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(policy).unwrap())
+            .unwrap();
+    assert!(policy.contains("[\"content-length-range\",1,5368709120]"), "{policy}");
 }

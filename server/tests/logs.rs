@@ -58,6 +58,7 @@ fn me() -> Requester {
         ip: None,
         scope: None,
         new_visitor: false,
+        cross_site: false,
     }
 }
 
@@ -133,7 +134,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
     assert!(uploads.confirm_upload(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(lines[0].contains("upload_mismatch") && lines[0].contains("ETag"), "{lines:?}");
+    assert!(lines[0].contains("receipt_refused") && lines[0].contains("ETag"), "{lines:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -148,10 +149,10 @@ async fn cr_and_lf_in_a_key_never_start_a_log_line() {
     assert!(uploads().confirm_upload(&me(), report).await.is_err());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(lines[0].contains("upload_mismatch"));
+    assert!(lines[0].contains("receipt_refused"));
     assert!(!lines.iter().any(|l| l.contains("INFO")
         && l.contains("upload_confirmed")
-        && !l.contains("upload_mismatch")));
+        && !l.contains("receipt_refused")));
 }
 
 #[tokio::test]

@@ -16,7 +16,11 @@ use tower::ServiceExt;
 async fn page_views_sign_plain_forms_within_the_address_budget() {
     use axum::extract::connect_info::MockConnectInfo;
     let addr: std::net::SocketAddr = "192.0.2.9:50000".parse().unwrap();
-    let app = app_with(&[("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2")]).layer(MockConnectInfo(addr));
+    let app = app_with(&[
+        ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "2"),
+        ("UPLOAD_PUBLIC_ORIGIN", "http://upload.example"),
+    ])
+    .layer(MockConnectInfo(addr));
     let mut offered = vec![];
     for _ in 0..3 {
         let res = app

@@ -177,3 +177,28 @@ async fn without_redis_each_instance_decides_alone_and_says_so_then_shares_again
         "after Redis came back, the two instances did not share one budget again"
     );
 }
+
+#[tokio::test]
+async fn a_store_that_hangs_holds_no_request_past_its_bound_even_before_it_ever_answered() {
+    // A "Redis" that takes connections and never answers: down at start, and hung.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", hung.local_addr().unwrap());
+    let metrics = Arc::new(Metrics::new());
+    let guard = Arc::new(instance(&url, 1000, &metrics));
+    let started = Instant::now();
+    let spends = (0..50).map(|i| {
+        let guard = guard.clone();
+        tokio::spawn(async move {
+            let at = Instant::now();
+            let spent = guard.spend_signature(&format!("u{i}"), None).await;
+            (spent, at.elapsed())
+        })
+    });
+    for done in futures::future::join_all(spends).await {
+        let (spent, took) = done.unwrap();
+        assert!(spent.is_ok(), "decided with this instance's own budgets");
+        assert!(took < Duration::from_secs(1), "one signature waited {took:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    drop(hung);
+}

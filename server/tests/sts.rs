@@ -215,6 +215,7 @@ fn who(id: &str) -> Requester {
         ip: None,
         scope: None,
         new_visitor: false,
+        cross_site: false,
     }
 }
 
@@ -395,4 +396,73 @@ async fn page_views_without_a_cookie_make_no_sts_call() {
         .unwrap()
         .is_some());
     assert!(calls().ends_with(" 1"), "{}", calls());
+}
+
+#[tokio::test]
+async fn unknown_visitors_cost_no_sts_call_and_part_signatures_pay_for_the_fetches() {
+    use server::uploads::receipt::{Multipart, Receipt};
+    let Some(moto) = start_moto().await else { return };
+    let metrics = Arc::new(Metrics::new());
+    let uploads = uploads_on(
+        moto.addr,
+        StsMode::AssumeRole { role_arn: ROLE.into() },
+        Arc::default(),
+        metrics.clone(),
+    );
+    let calls = || {
+        let text = metrics.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"}"))
+            .unwrap()
+            .to_owned();
+        line.rsplit(' ').next().unwrap().parse::<u32>().unwrap()
+    };
+    // No cookie, or a page reached from another site: signing is refused before STS.
+    for n in 0..20 {
+        let new = Requester { new_visitor: true, ..who(&format!("{n:032x}")) };
+        let err = uploads.sign_upload(&new, request()).await.unwrap_err();
+        assert!(
+            matches!(&err, UploadError::Refused(m) if m.contains("open the upload page")),
+            "{err:?}"
+        );
+        let linked = Requester { cross_site: true, ..who(&format!("{n:032x}")) };
+        assert!(uploads.sign_upload(&linked, request()).await.is_err());
+    }
+    assert_eq!(calls(), 0);
+    // Receipts of 650 uploaders whose credentials are not cached, from one address: each
+    // fetch spends a signature of the address's 600 a minute, so 600 are fetched and the rest
+    // are told to wait; nothing more reaches STS.
+    let key = Arc::new(server::seal::SessionKey::from_hex(&"5a".repeat(32)).unwrap());
+    let uploads = uploads.with_session_key(key.clone());
+    let ip: std::net::IpAddr = "192.0.2.50".parse().unwrap();
+    let sum = "A".repeat(43) + "=";
+    let (mut signed, mut waited) = (0, 0);
+    for n in 0..650u32 {
+        let id = UploaderId::parse(&format!("{:032x}", 1000 + n)).unwrap();
+        let receipt = Receipt::for_multipart(
+            &id,
+            format!("uploads/{}/d/", id.as_str()),
+            "big.bin".into(),
+            8 << 20,
+            "application/octet-stream".into(),
+            Multipart { upload_id: "b".repeat(32), part_size: 8 << 20 },
+            uploads.now(),
+        )
+        .seal(&key);
+        let requester = Requester { ip: Some(ip), ..who(id.as_str()) };
+        let part =
+            app::wire::PartToSign { number: 1, length: 8 << 20, checksum_sha256: sum.clone() };
+        match uploads.sign_parts(&requester, receipt, vec![part]).await {
+            Ok(_) => signed += 1,
+            Err(UploadError::TooManyRequests { .. }) => waited += 1,
+            Err(err) => panic!("{err:?}"),
+        }
+    }
+    // 600 at once, and 10 a second more while the loop runs (it takes a few seconds).
+    assert!(
+        waited > 0 && signed + waited == 650 && signed < 640,
+        "{signed} signed, {waited} waited"
+    );
+    assert_eq!(calls(), signed, "one fetch per uploader signed for, each paid for");
 }

@@ -262,6 +262,16 @@ async fn send_part(
                         sleep(backoff(attempt)).await;
                         continue;
                     }
+                    // Too many calls at once (other tabs, other files): wait as long as the
+                    // server says, when that is a short while.
+                    Err(UploadError::TooManyRequests { retry_after_secs })
+                        if attempt + 1 < MAX_ATTEMPTS && retry_after_secs <= 60 =>
+                    {
+                        attempt += 1;
+                        let wait = i32::try_from(retry_after_secs.max(1) * 1000).unwrap_or(60_000);
+                        sleep(wait).await;
+                        continue;
+                    }
                     Err(err) => return Err(Stop::Failed(not_signed(&err))),
                 }
             }

@@ -6,6 +6,11 @@ use std::num::NonZeroU32;
 
 use app::rules::{MAX_OBJECT_BYTES, MAX_POST_BYTES};
 
+/// The shortest access code accepted: 12 characters. Guessed at the fleet's cap of wrong codes
+/// (300 a minute), even 12 lowercase letters (26^12, about 9.5e16) take about 600 million years
+/// on average.
+pub const MIN_ACCESS_CODE_CHARS: usize = 12;
+
 use super::read::{invalid, number, ConfigError, Lookup};
 use super::settings::Setting;
 
@@ -82,6 +87,22 @@ fn allowed_types(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
     Ok(allowed)
 }
 
+/// `UPLOAD_ACCESS_CODE`, kept as its SHA-256: at least [`MIN_ACCESS_CODE_CHARS`] characters, so
+/// that even the fleet's whole budget of guesses cannot find it (README, "Security").
+fn access_code(code: String) -> Result<[u8; 32], ConfigError> {
+    let chars = code.chars().count();
+    if chars < MIN_ACCESS_CODE_CHARS {
+        return Err(invalid(
+            Setting::AccessCode,
+            format!(
+                "expected at least {MIN_ACCESS_CODE_CHARS} characters (it has {chars}): a short \
+                 code can be guessed; e.g. four random words, or openssl rand -base64 12"
+            ),
+        ));
+    }
+    Ok(sha256(&code))
+}
+
 impl Limits {
     pub(super) fn from_lookup(get: &impl Lookup) -> Result<Self, ConfigError> {
         // In the order they are reported when several are wrong.
@@ -107,7 +128,7 @@ impl Limits {
                 Setting::SignsPerMinutePerIp,
                 DEFAULT_SIGNS_PER_MINUTE_PER_IP,
             )?,
-            access_code_sha256: get(Setting::AccessCode).map(|code| sha256(&code)),
+            access_code_sha256: get(Setting::AccessCode).map(access_code).transpose()?,
             checksum_max_bytes: number(
                 get,
                 Setting::ChecksumMaxBytes,
@@ -160,11 +181,22 @@ mod tests {
     fn the_access_code_is_checked_only_when_set() {
         assert!(Limits::default().accepts_access_code(""));
         let mut pairs = BASE.to_vec();
-        pairs.push(("UPLOAD_ACCESS_CODE", "open sesame"));
+        pairs.push(("UPLOAD_ACCESS_CODE", "open sesame, please"));
         let limits = Config::from_lookup(table(&pairs)).unwrap().limits;
-        assert!(limits.accepts_access_code("open sesame"));
-        assert!(!limits.accepts_access_code("open sesame "));
+        assert!(limits.accepts_access_code("open sesame, please"));
+        assert!(!limits.accepts_access_code("open sesame, please "));
         assert!(!limits.accepts_access_code(""));
         assert!(!format!("{limits:?}").contains("open sesame"));
+    }
+
+    #[test]
+    fn access_codes_shorter_than_12_characters_are_refused_at_start() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("UPLOAD_ACCESS_CODE", "élévation1!"));
+        let err = Config::from_lookup(table(&pairs)).err().unwrap().to_string();
+        assert!(err.starts_with("UPLOAD_ACCESS_CODE is invalid: expected at least 12"), "{err}");
+        assert!(err.contains("it has 11") && !err.contains("élévation"), "{err}");
+        pairs[BASE.len()].1 = "élévation12!";
+        assert!(Config::from_lookup(table(&pairs)).is_ok(), "12 characters (14 bytes)");
     }
 }

@@ -13,7 +13,7 @@ pub mod settings;
 pub mod sts;
 
 pub use bucket::Config;
-pub use limits::Limits;
+pub use limits::{Limits, MIN_ACCESS_CODE_CHARS};
 pub use read::{table, ConfigError, Lookup};
 pub use serve::{dev_bucket_at, DevBucketConfig, ServeConfig, Target, DEV_BUCKET, DEV_REGION};
 pub use settings::{Setting, Settings};

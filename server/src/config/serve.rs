@@ -12,6 +12,7 @@ use super::limits::Limits;
 use super::read::{invalid, missing, number, policy_lifetime, ConfigError, Lookup};
 use super::settings::{Setting, Settings};
 use crate::edge::client::TrustedProxies;
+use crate::edge::host::SiteHosts;
 use crate::policy::{Bucket, Credentials};
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
@@ -37,6 +38,9 @@ pub struct ServeConfig {
     pub shared: Option<Arc<SharedStore>>,
     /// `UPLOAD_TRUSTED_PROXIES`: whose forwarding headers are believed (default: nobody's).
     pub proxies: TrustedProxies,
+    /// `UPLOAD_PUBLIC_ORIGIN`: the host names the site is served under; empty: the listening
+    /// address and its loopback names (see [`SiteHosts::listening_on`]).
+    pub hosts: SiteHosts,
     /// `UPLOAD_INSTANCE_ID` (default: the host name): named in every response's
     /// `x-upload-instance` header.
     pub instance: String,
@@ -138,6 +142,8 @@ impl ServeConfig {
         };
         let proxies = TrustedProxies::parse(&get(Setting::TrustedProxies).unwrap_or_default())
             .map_err(|reason| invalid(Setting::TrustedProxies, reason))?;
+        let hosts = SiteHosts::parse(&get(Setting::PublicOrigin).unwrap_or_default())
+            .map_err(|reason| invalid(Setting::PublicOrigin, reason))?;
         let instance = match get(Setting::InstanceId) {
             Some(id) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()) => id,
             Some(id) => {
@@ -162,6 +168,7 @@ impl ServeConfig {
             session_key: Arc::new(session_key),
             shared,
             proxies,
+            hosts,
             instance,
             drain: Duration::from_secs(drain),
             metrics_addr,
@@ -260,6 +267,7 @@ mod tests {
             ("UPLOAD_TRUSTED_PROXIES", "10.0.0.0/99"),
             ("UPLOAD_INSTANCE_ID", "a b"),
             ("UPLOAD_DRAIN_SECS", "301"),
+            ("UPLOAD_PUBLIC_ORIGIN", "upload.example.com"),
         ] {
             let err = ServeConfig::from_lookup(table(&[
                 (name, value),

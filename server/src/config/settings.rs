@@ -92,6 +92,9 @@ settings! {
         StsDurationSecs(sts_duration_secs): "UPLOAD_STS_DURATION_SECS", "SECS";
         /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated CIDRs.
         TrustedProxies(trusted_proxies): "UPLOAD_TRUSTED_PROXIES", "CIDRS";
+        /// The site's public origins, comma-separated (https://upload.example.com); requests for
+        /// any other host name get 421 [default: the listening address and its loopback names].
+        PublicOrigin(public_origin): "UPLOAD_PUBLIC_ORIGIN", "ORIGINS";
         /// This instance's name in the `x-upload-instance` header (default: the host name).
         InstanceId(instance_id): "UPLOAD_INSTANCE_ID", "NAME";
         /// Where `/metrics` is served (default 127.0.0.1:9464; never on the app's own port).

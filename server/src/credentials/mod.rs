@@ -47,6 +47,15 @@ impl Source {
         }
     }
 
+    /// Whether signing for `uploader` at `now` needs no fetch of credentials (only STS fetches
+    /// per uploader; the chain's are shared and re-read ahead of expiry).
+    pub fn holds(&self, uploader: &UploaderId, now: OffsetDateTime) -> bool {
+        match self {
+            Source::Sts(sts) => sts.holds(uploader, now),
+            Source::Fixed(_) | Source::Chain(_) => true,
+        }
+    }
+
     /// For logs and `server doctor`: `static`, `default_chain`, `assume_role` or `federation`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -3,7 +3,7 @@
 //! margin before its credentials do.
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>
 
-use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,16 +38,10 @@ impl StsMode {
 /// signatures for one uploader make one STS call.
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<PolicySigner>>>>;
 
-/// At most this many uploaders' credentials are kept; past it the longest-cached go first (in
-/// O(1): the cache never scans itself). An evicted uploader costs one more STS call.
-const MAX_CACHED: usize = 10_000;
-
-/// The cache: each uploader's slot, and the order they came in.
-#[derive(Default)]
-struct Slots {
-    by_uploader: HashMap<UploaderId, Slot>,
-    arrival: VecDeque<UploaderId>,
-}
+/// At most this many uploaders' credentials are kept; past it the one used longest ago goes
+/// (in O(1)), so that uploaders signing now keep theirs however many others come and go. An
+/// evicted uploader costs one more STS call, which its budget of signatures pays for.
+const MAX_CACHED: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zero");
 
 pub struct Sts {
     client: aws_sdk_sts::Client,
@@ -58,7 +52,7 @@ pub struct Sts {
     /// Refresh when fewer than this remain: the longest policy plus its margin.
     ahead: Duration,
     metrics: Arc<Metrics>,
-    slots: Mutex<Slots>,
+    slots: Mutex<lru::LruCache<UploaderId, Slot>>,
 }
 
 impl Sts {
@@ -80,7 +74,7 @@ impl Sts {
             region,
             ahead,
             metrics,
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(lru::LruCache::new(MAX_CACHED)),
         }
     }
 
@@ -88,26 +82,29 @@ impl Sts {
         &self.mode
     }
 
+    /// `uploader`'s slot, made if need be; either way now the most recently used.
     fn slot(&self, uploader: &UploaderId) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(slot) = slots.by_uploader.get(uploader) {
-            return Arc::clone(slot);
-        }
-        let slot = Slot::default();
-        slots.by_uploader.insert(uploader.clone(), Arc::clone(&slot));
-        slots.arrival.push_back(uploader.clone());
-        while slots.arrival.len() > MAX_CACHED {
-            // A slot being refreshed stays alive with its caller; only the cache forgets it.
-            if let Some(oldest) = slots.arrival.pop_front() {
-                slots.by_uploader.remove(&oldest);
-            }
-        }
-        slot
+        // A slot being refreshed stays alive with its caller when evicted; only the cache
+        // forgets it.
+        Arc::clone(slots.get_or_insert(uploader.clone(), Slot::default))
     }
 
     /// How many uploaders' credentials are cached.
     pub fn cached(&self) -> usize {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_uploader.len()
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    /// Whether `uploader` has credentials fresh at `now` (or being fetched): signing with them
+    /// makes no STS call. Looks without making the uploader recently used.
+    pub fn holds(&self, uploader: &UploaderId, now: OffsetDateTime) -> bool {
+        let slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.peek(uploader).is_some_and(|slot| match slot.try_lock() {
+            Ok(cached) => cached
+                .as_ref()
+                .is_some_and(|s| fresh(s.credentials().expires_at(), now, self.ahead)),
+            Err(_) => true,
+        })
     }
 
     pub async fn signer_for(
@@ -210,21 +207,29 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_bounded_and_forgets_the_longest_cached_first() {
+    fn the_cache_is_bounded_and_keeps_what_is_used() {
         let sts = sts();
         let slot = sts.slot(&id(0));
         assert!(Arc::ptr_eq(&slot, &sts.slot(&id(0))), "one slot per uploader");
         let started = std::time::Instant::now();
-        for n in 1..=3 * MAX_CACHED {
+        // Three times the cache's size of uploaders come and go; uploader 0 keeps signing.
+        for n in 1..=3 * MAX_CACHED.get() {
             sts.slot(&id(n));
+            if n % 1000 == 0 {
+                sts.slot(&id(0));
+            }
         }
         // Constant work per uploader: 30 000 arrivals take milliseconds, not a scan each.
         assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
-        assert_eq!(sts.cached(), MAX_CACHED);
-        assert!(!Arc::ptr_eq(&slot, &sts.slot(&id(0))), "the first uploader was forgotten");
+        assert_eq!(sts.cached(), MAX_CACHED.get());
+        assert!(Arc::ptr_eq(&slot, &sts.slot(&id(0))), "the uploader in use was kept");
+        assert!(!sts.slots.lock().unwrap().contains(&id(1)), "the one unused longest went");
         assert!(
-            sts.slots.lock().unwrap().by_uploader.contains_key(&id(3 * MAX_CACHED)),
+            sts.slots.lock().unwrap().contains(&id(3 * MAX_CACHED.get())),
             "the newest is kept"
         );
+        // Nothing fetched yet: signing would call STS.
+        assert!(!sts.holds(&id(0), OffsetDateTime::now_utc()));
+        assert!(!sts.holds(&id(999_999), OffsetDateTime::now_utc()));
     }
 }

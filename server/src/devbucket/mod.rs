@@ -63,6 +63,20 @@ fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
     origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
 }
 
+/// How long an unfinished multipart upload is kept: a day, as `server lifecycle` sets by default
+/// on a real bucket.
+pub const UNFINISHED_UPLOAD_LIFETIME: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// Removes unfinished multipart uploads past [`UNFINISHED_UPLOAD_LIFETIME`], at start and then
+/// every hour, as a real bucket's lifecycle rule does.
+async fn sweep_unfinished(store: Store) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        store.sweep_multipart(UNFINISHED_UPLOAD_LIFETIME).await;
+    }
+}
+
 /// A dev bucket that runs: what the upload service needs to sign for it and to check what it
 /// stores (`Uploads::for_dev_bucket`).
 pub struct Running {
@@ -97,7 +111,8 @@ pub async fn start(
     let credentials = config.credentials.clone().expect("the dev bucket has its own keys");
     let endpoint = config.bucket.endpoint.clone().expect("the dev bucket has its endpoint");
     let store = Store::new(&settings.data_dir);
-    let dev = Arc::new(DevBucket::new(endpoint, credentials, store, metrics.clone()));
+    let dev = Arc::new(DevBucket::new(endpoint, credentials, store.clone(), metrics.clone()));
+    tokio::spawn(sweep_unfinished(store));
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, router(dev, app_origins(app_addr))).await {
             tracing::error!(error = %err, "the dev bucket stopped");

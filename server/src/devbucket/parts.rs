@@ -1,7 +1,9 @@
 //! The dev bucket's multipart uploads, as S3 keeps them: `<root>/.multipart/<upload id>/` holds
-//! `upload.json` (bucket, key, type, metadata) and each part as `<n>` beside `<n>.json` (its
-//! size, ETag and SHA-256). A part is written to a temp file and renamed into place, so it is
-//! whole or absent, and a part sent again replaces the one before. Completing joins the parts
+//! `upload.json` (bucket, key, type, metadata) and each part as `<n>.json` (its size, ETag,
+//! SHA-256 and the file its bytes are in, `<n>.<put id>`). A part is written to a temp file and
+//! renamed into place, then its record, so it is whole or absent, and a part sent again replaces
+//! the one before. Uploads unfinished a day after they started are removed, as the lifecycle
+//! rule removes them from a real bucket. Completing joins the parts
 //! into one object through the one intake ([`super::intake`]), commits it like any other and
 //! removes the directory; aborting removes it.
 
@@ -46,9 +48,25 @@ pub struct PartMeta {
     pub checksum_sha256: String,
 }
 
+/// A part as kept on disk: what it is, and the file its bytes are in. The file is named for the
+/// PUT that sent it, so two PUTs of one number at once never share one: whichever record is
+/// renamed into place last names its own bytes, and the other's file is left unnamed (removed
+/// with the upload).
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    #[serde(flatten)]
+    part: PartMeta,
+    file: String,
+}
+
 /// Upload ids are ours: 32 lowercase hex digits, so one can name a directory as it is.
 fn valid_id(upload_id: &str) -> bool {
     upload_id.len() == 32 && upload_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A part's record, if it is there and reads.
+async fn read_kept(path: &std::path::Path) -> Option<Kept> {
+    serde_json::from_slice(&tokio::fs::read(path).await.ok()?).ok()
 }
 
 impl Store {
@@ -101,24 +119,25 @@ impl Store {
         part: &PartMeta,
     ) -> Result<(), S3Error> {
         let dir = self.upload_dir(upload_id)?;
-        let path = dir.join(part.number.to_string());
         // Aborted meanwhile: the directory is gone, and so is the part (dropping `temp`).
         if tokio::fs::metadata(&dir).await.is_err() {
             return Err(error::no_such_upload());
         }
-        tokio::fs::write(
-            dir.join(format!("{}.json.tmp", part.number)),
-            serde_json::to_vec(part).expect("serializes"),
-        )
-        .await
-        .map_err(io_failed)?;
-        temp.persist(&path).await.map_err(io_failed)?;
-        tokio::fs::rename(
-            dir.join(format!("{}.json.tmp", part.number)),
-            dir.join(format!("{}.json", part.number)),
-        )
-        .await
-        .map_err(io_failed)?;
+        let this_put = uuid::Uuid::new_v4().simple().to_string();
+        let kept = Kept { part: part.clone(), file: format!("{}.{this_put}", part.number) };
+        let record = dir.join(format!("{}.json", part.number));
+        let staged = dir.join(format!("{}.json.{this_put}.tmp", part.number));
+        temp.persist(&dir.join(&kept.file)).await.map_err(io_failed)?;
+        tokio::fs::write(&staged, serde_json::to_vec(&kept).expect("serializes"))
+            .await
+            .map_err(io_failed)?;
+        let before = read_kept(&record).await;
+        tokio::fs::rename(&staged, &record).await.map_err(io_failed)?;
+        // The bytes of the part this one replaced (if another PUT renamed its record in between,
+        // its own file stays, unnamed, until the upload ends).
+        if let Some(before) = before.filter(|before| before.file != kept.file) {
+            let _ = tokio::fs::remove_file(dir.join(before.file)).await;
+        }
         Ok(())
     }
 
@@ -129,6 +148,16 @@ impl Store {
         key: &str,
         upload_id: &str,
     ) -> Result<Vec<PartMeta>, S3Error> {
+        Ok(self.kept_parts(bucket, key, upload_id).await?.into_iter().map(|k| k.part).collect())
+    }
+
+    /// The parts the upload has, by number, with their files.
+    async fn kept_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<Kept>, S3Error> {
         self.pending(bucket, key, upload_id).await?;
         let dir = self.upload_dir(upload_id)?;
         let mut parts = Vec::new();
@@ -142,15 +171,33 @@ impl Store {
             else {
                 continue;
             };
-            let Ok(json) = tokio::fs::read(entry.path()).await else { continue };
-            if let Ok(part) = serde_json::from_slice::<PartMeta>(&json) {
-                if part.number == number {
-                    parts.push(part);
+            if let Some(kept) = read_kept(&entry.path()).await {
+                if kept.part.number == number && kept.file.starts_with(&format!("{number}.")) {
+                    parts.push(kept);
                 }
             }
         }
-        parts.sort_by_key(|p| p.number);
+        parts.sort_by_key(|k| k.part.number);
         Ok(parts)
+    }
+
+    /// Removes the multipart uploads started more than `age` ago, as the lifecycle rule the
+    /// real bucket gets (`server lifecycle`) aborts them: how many were removed.
+    pub async fn sweep_multipart(&self, age: std::time::Duration) -> usize {
+        let mut removed = 0;
+        for id in self.multipart_uploads().await {
+            let Ok(dir) = self.upload_dir(&id) else { continue };
+            let started = tokio::fs::metadata(dir.join("upload.json"))
+                .await
+                .and_then(|meta| meta.modified())
+                .ok();
+            let old = started.and_then(|at| at.elapsed().ok()).is_some_and(|elapsed| elapsed > age);
+            if old && tokio::fs::remove_dir_all(&dir).await.is_ok() {
+                tracing::info!(event = "dev_bucket_upload_expired", upload_id = %id, "an unfinished multipart upload was removed, as the lifecycle rule does");
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// `CompleteMultipartUpload` with `chosen` (part number and ETag, ascending): joins those
@@ -170,12 +217,13 @@ impl Store {
         if chosen.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
             return Err(error::invalid_part_order());
         }
-        let have = self.list_parts(bucket, key, upload_id).await?;
+        let have = self.kept_parts(bucket, key, upload_id).await?;
         let mut parts = Vec::with_capacity(chosen.len());
+        let mut files = Vec::with_capacity(chosen.len());
         for (number, etag) in chosen {
-            let part = have
+            let Kept { part, file } = have
                 .iter()
-                .find(|p| p.number == *number)
+                .find(|k| k.part.number == *number)
                 .ok_or_else(|| error::invalid_part(format!("part {number} was not uploaded")))?;
             if part.etag.trim_matches('"') != etag.trim_matches('"') {
                 return Err(error::invalid_part(format!(
@@ -184,6 +232,7 @@ impl Store {
                 )));
             }
             parts.push(part.clone());
+            files.push(file.clone());
         }
         if let Some(small) = parts[..parts.len() - 1].iter().find(|p| p.size < MIN_PART_SIZE) {
             return Err(error::entity_too_small(small.size, MIN_PART_SIZE));
@@ -205,8 +254,7 @@ impl Store {
         }
         // The object's bytes: the parts' files one after the other, through the one intake, read
         // a MiB at a time (each read is a trip to the blocking pool).
-        let files: Vec<PathBuf> =
-            parts.iter().map(|part| dir.join(part.number.to_string())).collect();
+        let files: Vec<PathBuf> = files.iter().map(|file| dir.join(file)).collect();
         let joined = futures::stream::iter(files)
             .then(|path| async move {
                 tokio::fs::File::open(path).await.map(|f| ReaderStream::with_capacity(f, 1 << 20))
@@ -366,6 +414,82 @@ mod tests {
         for bad in ["../../etc", "", "ABCDEF0123456789ABCDEF0123456789"] {
             assert_eq!(store.list_parts("b", "k", bad).await.unwrap_err().code, "NoSuchUpload");
         }
+    }
+
+    #[tokio::test]
+    async fn two_puts_of_one_part_at_once_keep_one_whole_part() {
+        let dir = tempdir();
+        let store = Store::new(&dir);
+        let pending = Pending {
+            bucket: "b".into(),
+            key: "k".into(),
+            content_type: "x/y".into(),
+            metadata: vec![],
+        };
+        let id = store.create_multipart(&pending).await.unwrap();
+        for round in 0..20u8 {
+            // Both bodies are written before either is committed, then the commits race.
+            let (a, b) = (vec![round; 1000], vec![round + 100; 3000]);
+            let receive = |bytes: Vec<u8>| {
+                let store = store.clone();
+                async move {
+                    let body =
+                        futures::stream::once(async move { Ok::<_, std::io::Error>(bytes.into()) });
+                    store.receive(body, u64::MAX, Digests::default()).await.unwrap()
+                }
+            };
+            let (ta, tb) = (receive(a.clone()).await, receive(b.clone()).await);
+            let meta = |bytes: &[u8]| PartMeta {
+                number: 1,
+                size: bytes.len() as u64,
+                etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))),
+                checksum_sha256: sha(bytes),
+            };
+            let (ma, mb) = (meta(&a), meta(&b));
+            let (ra, rb) = tokio::join!(
+                store.commit_part(&id, ta.temp, &ma),
+                store.commit_part(&id, tb.temp, &mb)
+            );
+            ra.unwrap();
+            rb.unwrap();
+            let kept = store.kept_parts("b", "k", &id).await.unwrap();
+            assert_eq!(kept.len(), 1);
+            let bytes =
+                std::fs::read(dir.join(".multipart").join(&id).join(&kept[0].file)).unwrap();
+            // The record and the bytes are one PUT's, whichever won.
+            assert_eq!(kept[0].part, meta(&bytes), "round {round}");
+            assert!(bytes == a || bytes == b);
+        }
+    }
+
+    #[tokio::test]
+    async fn unfinished_uploads_are_removed_after_their_lifetime_as_the_lifecycle_rule_does() {
+        let dir = tempdir();
+        let store = Store::new(&dir);
+        let pending = Pending {
+            bucket: "b".into(),
+            key: "k".into(),
+            content_type: "x/y".into(),
+            metadata: vec![],
+        };
+        let (old, new) = (
+            store.create_multipart(&pending).await.unwrap(),
+            store.create_multipart(&pending).await.unwrap(),
+        );
+        put(&store, &old, 1, b"bytes").await;
+        // Started two days ago.
+        let started = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(".multipart").join(&old).join("upload.json"))
+            .unwrap()
+            .set_modified(started)
+            .unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(store.sweep_multipart(day).await, 1);
+        assert_eq!(store.multipart_uploads().await, vec![new.clone()]);
+        assert_eq!(store.list_parts("b", "k", &old).await.unwrap_err().code, "NoSuchUpload");
+        assert_eq!(store.sweep_multipart(day).await, 0, "a fresh one stays");
     }
 
     fn tempdir() -> PathBuf {

@@ -2,6 +2,9 @@
 //! (a new build has new names, so a second visit downloads nothing), the same files under
 //! fixed names only after asking again, the other static files for a day, and pages and server
 //! functions not at all (they carry signed forms, return tokens and links made for one visitor).
+//! An answer a cache may keep never sets a cookie (a CDN keeping one would hand one uploader id
+//! to every visitor), and a static file, sent compressed or not as the browser asked, says so
+//! (`Vary: Accept-Encoding`).
 
 use std::sync::Arc;
 
@@ -10,7 +13,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use leptos::config::LeptosOptions;
 
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -51,15 +54,49 @@ impl Assets {
 }
 
 /// Sets [`policy`] on every successful answer that has no `Cache-Control` of its own; errors
-/// are never kept.
+/// are never kept. Then: no `Set-Cookie` on what may be kept, and `Vary` on static files.
 pub async fn set(State(assets): State<Assets>, request: Request, next: Next) -> Response {
-    let value = policy(request.uri().path(), &assets.pkg_dir, assets.hashed);
+    let path = request.uri().path().to_owned();
+    let value = policy(&path, &assets.pkg_dir, assets.hashed);
     let mut response = next.run(request).await;
     let status = response.status();
     let value =
         if status.is_success() || status == StatusCode::NOT_MODIFIED { value } else { NEVER };
-    response.headers_mut().entry(header::CACHE_CONTROL).or_insert(value);
+    let headers = response.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(value);
+    if may_be_kept(headers) {
+        headers.remove(header::SET_COOKIE);
+    }
+    let compressible = policy(&path, &assets.pkg_dir, true) != NEVER;
+    if compressible || headers.contains_key(header::CONTENT_ENCODING) {
+        vary_on_encoding(headers);
+    }
     response
+}
+
+/// Whether a cache may keep this answer: anything but `no-store` or `private` (`no-cache` is
+/// kept, only checked before use).
+fn may_be_kept(headers: &HeaderMap) -> bool {
+    let directives = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase());
+    !directives.into_iter().any(|d| d == "no-store" || d == "private")
+}
+
+/// Adds `Accept-Encoding` to `Vary` unless it is named already.
+fn vary_on_encoding(headers: &mut HeaderMap) {
+    let named = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*");
+    if !named {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
 }
 
 /// Leptos's options, with `hash_files` on when the build left its hash file beside this binary
@@ -88,5 +125,24 @@ mod tests {
         for page in ["/", "/uploaded", "/api/sign_upload", "/pkgs/x.wasm", "/pkg"] {
             assert_eq!(policy(page, "pkg", true), NEVER, "{page}");
         }
+    }
+
+    #[test]
+    fn only_no_store_and_private_answers_are_kept_by_no_cache() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+            headers
+        };
+        for kept in ["public, max-age=31536000, immutable", "no-cache", "public, max-age=86400"] {
+            assert!(may_be_kept(&with(kept)), "{kept}");
+        }
+        for not in ["no-store", "private, max-age=60", "No-Store"] {
+            assert!(!may_be_kept(&with(not)), "{not}");
+        }
+        let mut headers = with("no-cache");
+        headers.insert(header::VARY, HeaderValue::from_static("Origin, Accept-Encoding"));
+        vary_on_encoding(&mut headers);
+        assert_eq!(headers.get_all(header::VARY).iter().count(), 1);
     }
 }

@@ -1,9 +1,13 @@
 //! What a load balancer asks: `/readyz` answers 200 only while this instance can serve (the
 //! bucket answers, the shared store answers when one is configured, and it is not shutting
-//! down), else 503 with the reason; every response names the instance (`x-upload-instance`).
+//! down), else 503 with a short reason (the details go to the log: the public may ask too);
+//! every response names the instance (`x-upload-instance`). The answer is kept for
+//! [`CHECK_EVERY`], so however often it is asked, the bucket and the store are asked at most
+//! once in that time.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::{extract::State, response::IntoResponse, routing::get, Router};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -14,16 +18,40 @@ use crate::uploads::Objects;
 
 pub const INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-upload-instance");
 
+/// How long one check's answer is given to every later probe.
+pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// Why this instance should get no traffic: what `/readyz` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReady {
+    ShuttingDown,
+    Bucket,
+    SharedStore,
+}
+
+impl NotReady {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotReady::ShuttingDown => "shutting down",
+            NotReady::Bucket => "the bucket does not answer",
+            NotReady::SharedStore => "the shared store does not answer",
+        }
+    }
+}
+
 /// What `/readyz` checks.
 pub struct Readiness {
     objects: Option<Objects>,
     shared: Option<Arc<SharedStore>>,
     draining: AtomicBool,
+    /// The last answer and when it was found; the lock also makes concurrent probes share one
+    /// check.
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), NotReady>)>>,
 }
 
 impl Readiness {
     pub fn new(objects: Option<Objects>, shared: Option<Arc<SharedStore>>) -> Self {
-        Self { objects, shared, draining: AtomicBool::new(false) }
+        Self { objects, shared, draining: AtomicBool::new(false), last: Default::default() }
     }
 
     /// From now on `/readyz` says 503: the balancer stops sending new requests here.
@@ -31,21 +59,36 @@ impl Readiness {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// `Ok`, or why this instance should get no traffic.
-    pub async fn check(&self) -> Result<(), String> {
+    /// `Ok`, or why this instance should get no traffic: found at most once per
+    /// [`CHECK_EVERY`] (draining is seen at once).
+    pub async fn check(&self) -> Result<(), NotReady> {
         if self.draining.load(Ordering::SeqCst) {
-            return Err("shutting down".into());
+            return Err(NotReady::ShuttingDown);
         }
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = *last {
+            if at.elapsed() < CHECK_EVERY {
+                return answer;
+            }
+        }
+        let answer = self.ask().await;
+        *last = Some((Instant::now(), answer));
+        answer
+    }
+
+    /// Asks the bucket and the store; what they said goes to the log.
+    async fn ask(&self) -> Result<(), NotReady> {
         if let Some(objects) = &self.objects {
-            objects
-                .reachable()
-                .await
-                .map_err(|err| format!("the bucket does not answer: {err}"))?;
+            if let Err(err) = objects.reachable().await {
+                tracing::warn!(event = "not_ready", reason = NotReady::Bucket.as_str(), error = %err);
+                return Err(NotReady::Bucket);
+            }
         }
         if let Some(shared) = &self.shared {
-            shared.ping().await.map_err(|err| {
-                format!("the shared store ({}) does not answer: {err}", shared.address())
-            })?;
+            if let Err(err) = shared.ping().await {
+                tracing::warn!(event = "not_ready", reason = NotReady::SharedStore.as_str(), store = shared.address(), error = %err);
+                return Err(NotReady::SharedStore);
+            }
         }
         Ok(())
     }
@@ -54,10 +97,7 @@ impl Readiness {
 async fn readyz(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
     match readiness.check().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
-        Err(why) => {
-            tracing::warn!(event = "not_ready", reason = %why);
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
-        }
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", why.as_str())),
     }
 }
 

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::host::{self, HostCheck, SiteHosts};
 use super::{body_limit, caching, identity, same_origin};
 use crate::metrics::Metrics;
 
@@ -27,17 +28,24 @@ impl axum::extract::FromRef<Site> for LeptosOptions {
     }
 }
 
+/// No site may frame a page of this one (clickjacking); the old header too, for old browsers.
+const NO_FRAMING: HeaderValue = HeaderValue::from_static("frame-ancestors 'none'");
+const DENY: HeaderValue = HeaderValue::from_static("DENY");
+
 /// The whole application; `uploads` is the service the server functions call, `sessions` the
-/// key uploader cookies are sealed with (and whose forwarding headers to believe), `metrics`
-/// what the edge counts.
+/// key uploader cookies are sealed with (and whose forwarding headers to believe), `hosts` the
+/// names the site is served under, `metrics` what the edge counts.
 pub fn app(
     options: LeptosOptions,
     uploads: Arc<dyn UploadService>,
     sessions: Arc<identity::Sessions>,
+    hosts: SiteHosts,
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(uploads.clone());
+    let host_check =
+        Arc::new(HostCheck { hosts, proxies: sessions.proxies.clone(), metrics: metrics.clone() });
     let cross_site_guard = axum::middleware::from_fn_with_state(metrics, same_origin::only);
     let assets = caching::Assets::of(&options);
     let site = Site(Arc::new(options));
@@ -57,6 +65,8 @@ pub fn app(
         // Before anything the app does: a cross-site request is refused here (only the caching
         // and referrer headers, layered outside, still mark its answer).
         .layer(cross_site_guard)
+        // Only the site's own names, before anything else looks at the request.
+        .layer(axum::middleware::from_fn_with_state(host_check, host::only_own))
         // Hashed assets kept a year, pages never (every answer, refusals included).
         .layer(axum::middleware::from_fn_with_state(assets, caching::set))
         // Pages carry return tokens and view links in URLs: never send them on as a referrer.
@@ -64,6 +74,9 @@ pub fn app(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        // Unless a route allows framing of its own (an embeddable page, for its origins).
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, NO_FRAMING))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, DENY))
         .with_state(site)
 }
 

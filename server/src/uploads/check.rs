@@ -32,6 +32,10 @@ pub enum Reason {
     InvalidMetadata,
     /// No credentials to sign with (STS or the chain failed).
     Credentials,
+    /// Temporary credentials asked for by a visitor the service does not know yet (no cookie,
+    /// or a page reached from another site): it gets none (a flood of them would be a flood of
+    /// STS calls).
+    UnknownVisitor,
     /// The signer or the bucket failed.
     Unavailable,
 }
@@ -51,7 +55,54 @@ impl Reason {
             Reason::ChecksumMissing => "checksum_missing",
             Reason::InvalidMetadata => "invalid_metadata",
             Reason::Credentials => "credentials",
+            Reason::UnknownVisitor => "unknown_visitor",
             Reason::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Why a receipt or a browser's report was refused while nothing in the bucket is wrong (a
+/// forged or foreign receipt, a report of an object that is not there): each is a value of the
+/// `uploads_receipts_refused_total{reason}` label. Anyone can send these, so they are counted
+/// apart from real mismatches (which page the operator), logged at warn level, and budgeted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadReceipt {
+    /// Its seal is not ours.
+    NotOurs,
+    /// Sealed for another uploader, or naming a key under another's prefix.
+    OtherUploader,
+    /// Sealed for another key.
+    OtherKey,
+    /// Reached through a return link for another upload, or one that cannot be used so.
+    ReturnLink,
+    /// The reported ETag is not one a bucket gives.
+    BadEtag,
+    /// The bucket has no object where the report says one is.
+    NoObject,
+    /// The object is as signed, but the report names another ETag.
+    EtagDiffers,
+}
+
+impl BadReceipt {
+    pub const ALL: [BadReceipt; 7] = [
+        BadReceipt::NotOurs,
+        BadReceipt::OtherUploader,
+        BadReceipt::OtherKey,
+        BadReceipt::ReturnLink,
+        BadReceipt::BadEtag,
+        BadReceipt::NoObject,
+        BadReceipt::EtagDiffers,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BadReceipt::NotOurs => "not_ours",
+            BadReceipt::OtherUploader => "other_uploader",
+            BadReceipt::OtherKey => "other_key",
+            BadReceipt::ReturnLink => "return_link",
+            BadReceipt::BadEtag => "bad_etag",
+            BadReceipt::NoObject => "no_object",
+            BadReceipt::EtagDiffers => "etag_differs",
         }
     }
 }
@@ -169,6 +220,38 @@ impl Uploads {
             }
             Err(refusal) => Err(self.refused(who, request, refusal)),
         }
+    }
+
+    /// A receipt or report refused for `reason` (nothing in the bucket differs): counted,
+    /// logged at warn level, spent from the address's budget of bad receipts, and what the
+    /// page is told (past the budget: to wait).
+    pub(super) async fn bad_receipt(
+        &self,
+        who: &Requester,
+        key: &str,
+        reason: BadReceipt,
+        problem: String,
+    ) -> UploadError {
+        self.metrics.receipt_refused(reason.label());
+        tracing::warn!(target: "audit", event = "receipt_refused", uploader = who.uploader.as_str(), ip = ?who.ip, key = ?clip(key), reason = reason.label(), problem = ?clip(&problem));
+        match self.guard.spend_bad_receipt(who.uploader.as_str(), who.ip).await {
+            Ok(()) => UploadError::Mismatch(problem),
+            Err(wait) => retry_after(wait),
+        }
+    }
+
+    /// Spends one call that asks the bucket (or STS) for `who`, for the server function `call`:
+    /// `Ok`, or the 429 it answers (counted).
+    pub(super) async fn spend_call(
+        &self,
+        who: &Requester,
+        call: &'static str,
+    ) -> Result<(), UploadError> {
+        self.guard.spend_call(who.uploader.as_str(), who.ip).await.map_err(|wait| {
+            self.metrics.call_limited(call);
+            tracing::warn!(target: "audit", event = "call_limited", uploader = who.uploader.as_str(), ip = ?who.ip, call);
+            retry_after(wait)
+        })
     }
 
     /// Counts and logs a refusal to sign, and answers its error.

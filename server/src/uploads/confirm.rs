@@ -1,7 +1,8 @@
 //! `confirm_upload`: after the browser reports that the bucket took a file, the server opens
 //! the receipt it sealed when signing, looks at the object itself and compares the two.
-//! Anything else (a receipt not ours, a missing object, other bytes, another type) is logged as
-//! a security event; an object that is not what was signed is removed from the bucket.
+//! An object that is not what was signed is a security event (it pages), and is removed from
+//! the bucket; a receipt not ours or someone else's, or a report of an object that is not there,
+//! is refused and counted apart ([`BadReceipt`]): anyone can send those.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use time::OffsetDateTime;
 
-use super::guard::retry_after;
+use super::check::BadReceipt;
 use super::objects::ObjectHead;
 use super::plain_form::keep_one_plain_upload;
 use super::receipt::{Receipt, Unaccepted};
@@ -79,20 +80,35 @@ impl Uploads {
         let now = self.now();
         let uploader = who.uploader.as_str();
         let key = report.key.as_str();
-        let mismatch = |problem: &str| self.mismatch(who, key, problem.into());
+        let refused =
+            |reason, problem: &str| self.bad_receipt(who, key, reason, problem.to_owned());
         if !key.starts_with(&format!("uploads/{uploader}/")) {
-            return Err(mismatch("that upload belongs to someone else"));
+            return Err(
+                refused(BadReceipt::OtherUploader, "that upload belongs to someone else").await
+            );
         }
         if !is_etag(&report.etag) {
-            return Err(mismatch("the reported ETag is not one a bucket gives"));
+            return Err(refused(
+                BadReceipt::BadEtag,
+                "the reported ETag is not one a bucket gives",
+            )
+            .await);
         }
         let signed = match Receipt::open(&self.seal, &report.receipt, &who.uploader, now) {
             Ok(receipt) => receipt,
             Err(Unaccepted::NotOurs) => {
-                return Err(mismatch("the receipt is not one this service issued"))
+                return Err(refused(
+                    BadReceipt::NotOurs,
+                    "the receipt is not one this service issued",
+                )
+                .await)
             }
             Err(Unaccepted::OtherUploader) => {
-                return Err(mismatch("the receipt was issued to someone else"))
+                return Err(refused(
+                    BadReceipt::OtherUploader,
+                    "the receipt was issued to someone else",
+                )
+                .await)
             }
             Err(Unaccepted::Expired) => {
                 tracing::warn!(target: "audit", event = "receipt_expired", uploader, key = ?clip(key));
@@ -102,16 +118,21 @@ impl Uploads {
             }
         };
         if !signed.covers(key) {
-            return Err(mismatch("the receipt was issued for another key"));
+            return Err(
+                refused(BadReceipt::OtherKey, "the receipt was issued for another key").await
+            );
         }
         // Named by a return token: only the upload of that token's form.
         if who.scope.as_ref().is_some_and(|scope| *scope != signed.directory) {
-            return Err(mismatch("the return link is for another upload"));
+            return Err(
+                refused(BadReceipt::ReturnLink, "the return link is for another upload").await
+            );
         }
         self.check_stored(who, &signed, key, &report.etag, now).await
     }
 
-    /// A security event: counted, logged as `upload_mismatch`, and what the page is told.
+    /// A security event: an object in the bucket that is not what was signed. Counted, logged
+    /// as `upload_mismatch` (at error level: it pages), and what the page is told.
     fn mismatch(&self, who: &Requester, key: &str, problem: String) -> UploadError {
         self.metrics.mismatched();
         tracing::error!(target: "audit", event = "upload_mismatch", uploader = who.uploader.as_str(), ip = ?who.ip, key = ?clip(key), problem = ?clip(&problem));
@@ -143,9 +164,9 @@ impl Uploads {
         }
         // Each look at the bucket is counted: a bucket that keeps failing releases the verdict,
         // and a client retrying without end would otherwise make the service ask without end.
-        if let Err(wait) = self.guard.spend_bucket_check(uploader).await {
+        if let Err(limited) = self.spend_call(who, "confirm_upload").await {
             self.guard.release_verdict(&signed.directory).await;
-            return Err(retry_after(wait));
+            return Err(limited);
         }
         let found = match objects.head(key).await {
             Ok(found) => found,
@@ -159,7 +180,8 @@ impl Uploads {
             }
         };
         let Some(found) = found else {
-            return Err(self.mismatch(who, key, "the bucket has no object under that key".into()));
+            let problem = "the bucket has no object under that key".to_owned();
+            return Err(self.bad_receipt(who, key, BadReceipt::NoObject, problem).await);
         };
         let (object, report_differs) = differences(signed, key, reported_etag, &found);
         if !object.is_empty() {
@@ -181,7 +203,7 @@ impl Uploads {
         if !report_differs.is_empty() {
             let problem =
                 format!("the report does not match the stored file: {}", report_differs.join("; "));
-            return Err(self.mismatch(who, key, problem));
+            return Err(self.bad_receipt(who, key, BadReceipt::EtagDiffers, problem).await);
         }
         if signed.name.is_none() {
             keep_one_plain_upload(objects, signed, key).await?;

@@ -4,7 +4,7 @@
 //! whenever the shared store fails (each fallback logged and counted, never an error for the
 //! client).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -15,23 +15,54 @@ use app::wire::UploadError;
 use crate::metrics::Metrics;
 use crate::shared::{Budget, SharedStore};
 
-use super::ratelimit::{address_key, SignLimits, GUESSES_PER_MINUTE};
+use super::ratelimit::{
+    address_keys, per_minute, times, LocalBudgets, FLEET_GUESSES_PER_MINUTE, GUESSES_PER_MINUTE,
+};
+
+/// Calls that ask the bucket (listing, parts, completing, aborting, confirming) one uploader may
+/// make a minute, per file it may sign: a file's confirm or completion, a resume's listing, and
+/// the page's listing after it, with room to spare.
+const CALLS_PER_FILE: u32 = 4;
 
 pub struct Guard {
-    local: SignLimits,
-    verdicts: LocalClaims,
+    local: LocalBudgets,
+    tallies: LocalTallies,
     shared: Option<Arc<SharedStore>>,
     per_uploader: NonZeroU32,
     per_ip: NonZeroU32,
     metrics: Arc<Metrics>,
 }
 
+/// What a budget is spent on: each its own budgets, so that one never starves another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spent {
+    /// A signature (a file), or a fetch of credentials.
+    Signature,
+    /// A call that asks the bucket.
+    Call,
+    /// A wrong access code.
+    Guess,
+    /// A receipt or report refused as forged or foreign.
+    BadReceipt,
+}
+
+impl Spent {
+    fn prefix(self) -> &'static str {
+        match self {
+            Spent::Signature => "s",
+            Spent::Call => "k",
+            Spent::Guess => "g",
+            Spent::BadReceipt => "f",
+        }
+    }
+}
+
 impl Guard {
-    /// Budgets of `per_uploader` and `per_ip` signatures a minute.
+    /// Budgets of `per_uploader` and `per_ip` signatures a minute (and calls in proportion).
     pub fn new(per_uploader: NonZeroU32, per_ip: NonZeroU32, metrics: Arc<Metrics>) -> Self {
         Self {
-            local: SignLimits::per_minute(per_uploader, per_ip),
-            verdicts: LocalClaims::default(),
+            local: LocalBudgets::default(),
+            tallies: LocalTallies::default(),
             shared: None,
             per_uploader,
             per_ip,
@@ -49,63 +80,92 @@ impl Guard {
         self.metrics = metrics;
     }
 
-    fn budget(key: String, per_minute: NonZeroU32) -> Budget {
-        Budget {
-            key,
-            interval: Duration::from_secs(60) / per_minute.get(),
-            burst: per_minute.get(),
-        }
-    }
-
     fn fell_back(&self, op: &str, err: &dyn std::fmt::Display) {
         self.metrics.shared_store_error(op);
         tracing::warn!(event = "shared_store_fallback", op, error = %err, "deciding with this instance's own limits");
     }
 
-    /// Spends one signature (a file) from `uploader`'s and `ip`'s budgets: `Ok`, or how long
-    /// to wait first.
+    /// The budgets `spent` takes from: the uploader's first, then the address's (its /64 and
+    /// /48 for IPv6), each `per_uploader` and `per_ip` a minute.
+    fn budgets(
+        spent: Spent,
+        uploader: &str,
+        ip: Option<IpAddr>,
+        per_uploader: NonZeroU32,
+        per_ip: NonZeroU32,
+    ) -> Vec<Budget> {
+        let tag = spent.prefix();
+        let mut budgets = vec![per_minute(format!("{tag}u:{uploader}"), per_uploader)];
+        for (key, share) in ip.map(address_keys).unwrap_or_default() {
+            budgets.push(per_minute(format!("{tag}ip:{key}"), times(per_ip, share)));
+        }
+        budgets
+    }
+
+    /// Spends one signature (a file, or a fetch of credentials for one) from `uploader`'s and
+    /// `ip`'s budgets: `Ok`, or how long to wait first.
     pub async fn spend_signature(
         &self,
         uploader: &str,
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
-        let mut budgets = vec![Self::budget(format!("u:{uploader}"), self.per_uploader)];
-        budgets.extend(ip.map(|ip| Self::budget(format!("ip:{}", address_key(ip)), self.per_ip)));
-        self.spend(&budgets, || self.local.spend_signature(uploader, ip)).await
+        let (u, a) = (self.per_uploader, self.per_ip);
+        self.spend(&Self::budgets(Spent::Signature, uploader, ip, u, a)).await
+    }
+
+    /// Spends one call that asks the bucket from `uploader`'s ([`CALLS_PER_FILE`] per file) and
+    /// `ip`'s (as many as signatures) budgets: `Ok`, or how long to wait first.
+    pub async fn spend_call(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let (u, a) = (times(self.per_uploader, CALLS_PER_FILE), self.per_ip);
+        self.spend(&Self::budgets(Spent::Call, uploader, ip, u, a)).await
     }
 
     /// Spends one wrong access code from `ip`'s (or, without an address, `uploader`'s) budget of
-    /// [`GUESSES_PER_MINUTE`] a minute, apart from the signing budgets: `Ok`, or how long to
-    /// wait first.
+    /// [`GUESSES_PER_MINUTE`] a minute, apart from the signing budgets, then from the fleet's
+    /// [`FLEET_GUESSES_PER_MINUTE`]: `Ok`, or how long to wait first.
     pub async fn spend_wrong_code(
         &self,
         uploader: &str,
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
-        let who = ip.map_or_else(|| format!("u:{uploader}"), |ip| address_key(ip).to_string());
-        let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
-        self.spend(&[Self::budget(format!("g:{who}"), per_minute)], || {
-            self.local.spend_wrong_code(&who)
+        self.spend_bad(Spent::Guess, uploader, ip).await?;
+        let fleet = NonZeroU32::new(FLEET_GUESSES_PER_MINUTE).expect("not zero");
+        self.spend(&[per_minute("g:fleet".into(), fleet)]).await.inspect_err(|_| {
+            self.metrics.guesses_capped();
+            tracing::warn!(target: "audit", event = "access_code_fleet_cap", "wrong access codes are coming in faster than the fleet takes them");
         })
-        .await
     }
 
-    /// Spends one look at the bucket for `uploader`'s uploads (as many a minute as files may be
-    /// signed): `Ok`, or how long to wait first.
-    pub async fn spend_bucket_check(&self, uploader: &str) -> Result<(), Duration> {
-        self.spend(&[Self::budget(format!("c:{uploader}"), self.per_uploader)], || {
-            self.local.spend_bucket_check(uploader)
-        })
-        .await
+    /// Spends one refused receipt or report (forged, foreign, or about an object that is not
+    /// there) from `ip`'s (or `uploader`'s) budget, as wrong access codes are spent.
+    pub async fn spend_bad_receipt(
+        &self,
+        uploader: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Duration> {
+        self.spend_bad(Spent::BadReceipt, uploader, ip).await
+    }
+
+    /// One of [`GUESSES_PER_MINUTE`] a minute per address (its /64 and /48), or per uploader
+    /// without one.
+    async fn spend_bad(
+        &self,
+        spent: Spent,
+        uploader: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Duration> {
+        let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
+        let mut budgets = Self::budgets(spent, uploader, ip, per_minute, per_minute);
+        if ip.is_some() {
+            // By address only: a client cannot buy more tries with fresh cookies.
+            budgets.remove(0);
+        }
+        self.spend(&budgets).await
     }
 
     /// Spends from `budgets` in the shared store, or, without one (or when it fails), from this
-    /// instance's own limits (`local`).
-    async fn spend(
-        &self,
-        budgets: &[Budget],
-        local: impl FnOnce() -> Result<(), Duration>,
-    ) -> Result<(), Duration> {
+    /// instance's own.
+    async fn spend(&self, budgets: &[Budget]) -> Result<(), Duration> {
         if let Some(store) = &self.shared {
             match store.spend(budgets).await {
                 Ok(None) => return Ok(()),
@@ -113,7 +173,19 @@ impl Guard {
                 Err(err) => self.fell_back("rate", &err),
             }
         }
-        local()
+        self.local.spend(budgets)
+    }
+
+    /// Counts `n` more against `name`, which may take `most` in all until `ttl` after its first:
+    /// true when that fits (and it is counted), false when it does not (and nothing is).
+    pub async fn tally(&self, name: &str, n: u64, most: u64, ttl: Duration) -> bool {
+        if let Some(store) = &self.shared {
+            match store.tally(&format!("tally:{name}"), n, most, ttl).await {
+                Ok(fits) => return fits,
+                Err(err) => self.fell_back("tally", &err),
+            }
+        }
+        self.tallies.add(name, n, most, ttl)
     }
 
     /// True the first time the fleet checks the upload named `name` in `ttl`; false after.
@@ -124,7 +196,7 @@ impl Guard {
                 Err(err) => self.fell_back("verdict", &err),
             }
         }
-        self.verdicts.claim(name, ttl)
+        self.tallies.add(&format!("verdict:{name}"), 1, 1, ttl)
     }
 
     /// The check could not be made (the bucket did not answer): it may be asked again.
@@ -134,7 +206,7 @@ impl Guard {
                 self.fell_back("verdict", &err);
             }
         }
-        self.verdicts.release(name);
+        self.tallies.remove(&format!("verdict:{name}"));
     }
 }
 
@@ -145,45 +217,59 @@ pub fn retry_after(wait: Duration) -> UploadError {
     }
 }
 
-/// Claims in this instance's memory: bounded, oldest dropped first, expired ones pruned as new
-/// ones arrive (one TTL for all, so arrival order is expiry order: O(1) per claim).
+/// Tallies in this instance's memory (a verdict claim is a tally of at most one): bounded,
+/// oldest dropped first, expired ones pruned as new ones arrive (in arrival order, which for one
+/// TTL is expiry order: O(1) per tally; a longer-lived one may outlive a shorter one behind it,
+/// which only keeps it a little longer).
 #[derive(Default)]
-struct LocalClaims {
-    inner: Mutex<Claims>,
+struct LocalTallies {
+    inner: Mutex<Tallies>,
 }
 
 #[derive(Default)]
-struct Claims {
-    held: HashSet<String>,
+struct Tallies {
+    counts: HashMap<String, (u64, Instant)>,
     order: VecDeque<(Instant, String)>,
 }
 
-/// A dropped claim only allows one more check of that upload: memory stays bounded.
-const MAX_LOCAL_CLAIMS: usize = 100_000;
+/// A dropped tally only allows a little more of what it counted: memory stays bounded.
+const MAX_LOCAL_TALLIES: usize = 100_000;
 
-impl LocalClaims {
-    fn claim(&self, name: &str, ttl: Duration) -> bool {
-        let mut claims = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+impl LocalTallies {
+    fn add(&self, name: &str, n: u64, most: u64, ttl: Duration) -> bool {
+        let mut tallies = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        while let Some((expires, _)) = claims.order.front() {
-            if *expires > now && claims.order.len() < MAX_LOCAL_CLAIMS {
+        while let Some((expires, _)) = tallies.order.front() {
+            if *expires > now && tallies.order.len() < MAX_LOCAL_TALLIES {
                 break;
             }
-            if let Some((_, old)) = claims.order.pop_front() {
-                claims.held.remove(&old);
+            if let Some((expires, old)) = tallies.order.pop_front() {
+                // Only the entry it was queued for (a name released and counted again since has
+                // a later expiry of its own).
+                if tallies.counts.get(&old).is_some_and(|(_, until)| *until == expires) {
+                    tallies.counts.remove(&old);
+                }
             }
         }
-        if !claims.held.insert(name.to_owned()) {
-            return false;
+        let Tallies { counts, order } = &mut *tallies;
+        match counts.get_mut(name) {
+            Some((count, _)) if *count + n > most => false,
+            Some((count, _)) => {
+                *count += n;
+                true
+            }
+            None if n > most => false,
+            None => {
+                counts.insert(name.to_owned(), (n, now + ttl));
+                order.push_back((now + ttl, name.to_owned()));
+                true
+            }
         }
-        claims.order.push_back((now + ttl, name.to_owned()));
-        true
     }
 
-    fn release(&self, name: &str) {
-        // Its entry in `order` stays until it expires; it then removes nothing that matters
-        // (or a later claim of the same name early, which only allows one more check).
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).held.remove(name);
+    fn remove(&self, name: &str) {
+        // Its entry in `order` stays until it expires, and then removes nothing.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).counts.remove(name);
     }
 }
 
@@ -192,25 +278,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_claim_is_granted_once_until_released() {
-        let claims = LocalClaims::default();
-        assert!(claims.claim("a", Duration::from_secs(60)));
-        assert!(!claims.claim("a", Duration::from_secs(60)));
-        assert!(claims.claim("b", Duration::from_secs(60)));
-        claims.release("a");
-        assert!(claims.claim("a", Duration::from_secs(60)));
+    fn a_claim_is_granted_once_until_released_and_a_tally_up_to_its_most() {
+        let tallies = LocalTallies::default();
+        let minute = Duration::from_secs(60);
+        assert!(tallies.add("a", 1, 1, minute));
+        assert!(!tallies.add("a", 1, 1, minute));
+        assert!(tallies.add("b", 1, 1, minute));
+        tallies.remove("a");
+        assert!(tallies.add("a", 1, 1, minute));
+        assert!(tallies.add("parts", 16, 20, minute));
+        assert!(!tallies.add("parts", 16, 20, minute), "32 > 20: refused, and not counted");
+        assert!(tallies.add("parts", 4, 20, minute));
+        assert!(!tallies.add("big", 21, 20, minute));
     }
 
     #[test]
     fn expired_claims_are_pruned_and_the_table_stays_bounded() {
-        let claims = LocalClaims::default();
-        assert!(claims.claim("gone", Duration::ZERO));
-        assert!(claims.claim("gone", Duration::from_secs(60)), "an expired claim is free again");
-        for i in 0..MAX_LOCAL_CLAIMS + 10 {
-            claims.claim(&i.to_string(), Duration::from_secs(60));
+        let tallies = LocalTallies::default();
+        assert!(tallies.add("gone", 1, 1, Duration::ZERO));
+        assert!(tallies.add("gone", 1, 1, Duration::from_secs(60)), "an expired one is free again");
+        for i in 0..MAX_LOCAL_TALLIES + 10 {
+            tallies.add(&i.to_string(), 1, 1, Duration::from_secs(60));
         }
-        let inner = claims.inner.lock().unwrap();
-        assert!(inner.order.len() <= MAX_LOCAL_CLAIMS && inner.held.len() <= MAX_LOCAL_CLAIMS);
+        let inner = tallies.inner.lock().unwrap();
+        assert!(inner.order.len() <= MAX_LOCAL_TALLIES && inner.counts.len() <= MAX_LOCAL_TALLIES);
     }
 
     #[tokio::test]

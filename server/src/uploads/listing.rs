@@ -14,12 +14,14 @@ pub const MAX_LISTED: usize = 100;
 
 impl Uploads {
     /// The uploader's uploads, newest first; nothing for a return token (it shows its one
-    /// upload's verdict) or where no bucket can be listed.
+    /// upload's verdict), for a visitor whose id was made for this request (it has none yet:
+    /// the bucket is not asked), or where no bucket can be listed.
     pub async fn my_uploads(&self, who: &Requester) -> Result<Vec<StoredUpload>, UploadError> {
         let Some(objects) = &self.objects else { return Ok(Vec::new()) };
-        if who.scope.is_some() {
+        if who.scope.is_some() || who.new_visitor {
             return Ok(Vec::new());
         }
+        self.spend_call(who, "my_uploads").await?;
         let prefix = format!("uploads/{}/", who.uploader.as_str());
         let unavailable = |err: String| {
             tracing::error!(event = "list_failed", uploader = who.uploader.as_str(), error = %err);

@@ -28,7 +28,7 @@ mod signing;
 
 use std::sync::Arc;
 
-use app::service::UploaderId;
+use app::service::{Requester, UploaderId};
 use app::wire::{BucketInfo, UploadError};
 use time::OffsetDateTime;
 
@@ -116,6 +116,7 @@ impl Uploads {
 
     /// Counts into `metrics` (by default, a registry of its own).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        metrics.receipt_reasons(check::BadReceipt::ALL.map(check::BadReceipt::label));
         self.guard.set_metrics(metrics.clone());
         self.metrics = metrics;
         self
@@ -174,6 +175,27 @@ impl Uploads {
             tracing::error!(target: "audit", event = "credentials_unavailable", uploader = uploader.as_str(), error = %err);
             signing_unavailable()
         })
+    }
+
+    /// The signer for `who`'s request: a visitor the service does not know yet (no cookie, or a
+    /// page reached from another site) gets no temporary credentials of its own, so that a flood
+    /// of them makes no STS calls.
+    pub(super) async fn signer(
+        &self,
+        who: &Requester,
+        now: OffsetDateTime,
+    ) -> Result<Arc<PolicySigner>, UploadError> {
+        if self.credentials_per_uploader()
+            && !who.is_known()
+            && !self.source.holds(&who.uploader, now)
+        {
+            return Err(UploadError::Refused(
+                "this service signs only for visitors it knows: open the upload page first (and \
+                 keep the cookie it sets)"
+                    .into(),
+            ));
+        }
+        self.policy_signer(&who.uploader, now).await
     }
 
     /// Which bucket uploads go to, and what it takes: what the page shows and checks with.

@@ -4,6 +4,7 @@
 //! name [`app::rules::file_name`] accepts as it is. Confirming ([`keep_one_plain_upload`]) and
 //! listing ([`one_per_form`]) both remove what breaks the rule, through [`keep_first`].
 
+use app::rules::MAX_POST_BYTES;
 use app::service::Requester;
 use app::wire::{SignedUpload, UploadError};
 
@@ -22,7 +23,7 @@ const RETURN_UPLOAD_TIME: time::Duration = time::Duration::hours(1);
 
 impl Uploads {
     /// The page's no-JavaScript form: `${filename}` under a fresh directory of the uploader's
-    /// prefix, 1 byte to the size limit, stored as application/octet-stream, and a redirect back
+    /// prefix, 1 byte to the size limit (or what one POST carries), stored as application/octet-stream, and a redirect back
     /// to `redirect` carrying the receipt. `None` where a plain form cannot be offered.
     pub async fn page_form(
         &self,
@@ -34,10 +35,15 @@ impl Uploads {
         if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
             return Ok(None);
         }
+        // A page reached from another site (a link, a frame) signs nothing: the next view,
+        // from this site, has the form.
+        if who.cross_site {
+            return Ok(None);
+        }
         // With STS a form costs an STS call for its uploader: a first page view (no cookie yet,
         // as every request of a client that keeps none) gets no form, so that a flood of
         // cookie-less views makes no STS calls. The next view, with the cookie, has one.
-        if who.new_visitor && self.credentials_per_uploader() {
+        if !who.is_known() && self.credentials_per_uploader() {
             return Ok(None);
         }
         // Every page view signs one: it counts as a file for the uploader and the address (a
@@ -49,8 +55,9 @@ impl Uploads {
         }
         let now = self.now();
         let directory = fresh_directory(&who.uploader, now);
-        let size = SizeRule::Range { min: 1, max: limits.max_bytes };
-        let signer = self.policy_signer(&who.uploader, now).await?;
+        // One POST carries at most 5 GiB, whatever larger files may go in parts.
+        let size = SizeRule::Range { min: 1, max: limits.max_bytes.min(MAX_POST_BYTES) };
+        let signer = self.signer(who, now).await?;
         let mut spec =
             self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
         let receipt =

@@ -1,100 +1,93 @@
-//! This instance's own rate limits on signing, per uploader and per client address, so that one
-//! visitor (or one address cycling through fresh cookies) cannot mint policies without end; what
-//! [`super::guard::Guard`] decides with when no shared store answers.
+//! The budgets themselves: which keys a client address spends from, and this instance's own
+//! keeper of budgets ([`LocalBudgets`]), what [`super::guard::Guard`] decides with when no shared
+//! store answers. The same [`Budget`]s go to the shared store, so both decide alike.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Keys are forgotten once their bucket is full again, when the tables grow past this.
+use crate::shared::Budget;
+
+/// Keys are forgotten once their bucket is full again, when a table grows past this.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// Wrong access codes one address may send a minute.
+/// Wrong access codes one address (an IPv6 /64) may send a minute.
 pub const GUESSES_PER_MINUTE: u32 = 10;
+/// Wrong access codes the whole fleet takes a minute, from everyone together: with a code of at
+/// least [`crate::config::MIN_ACCESS_CODE_CHARS`] characters, guessing it at this rate takes longer than
+/// anyone waits (README, "Security").
+pub const FLEET_GUESSES_PER_MINUTE: u32 = 300;
+/// An IPv6 /48 (a site: 65 536 /64s) spends this many times one address's budget, together.
+pub const NETWORK_SHARE: u32 = 4;
 
-pub struct SignLimits {
-    /// Wrong access codes, per address (or uploader): apart from the signing budgets.
-    guesses: DefaultKeyedRateLimiter<String>,
-    per_uploader: DefaultKeyedRateLimiter<String>,
-    /// Checks of the bucket made for an uploader (confirming): a client whose confirm keeps
-    /// failing on the bucket cannot make the service ask it without end.
-    confirms: DefaultKeyedRateLimiter<String>,
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+/// The budgets an address spends from, with how many times the per-address budget each holds:
+/// an IPv4 address alone; an IPv6 address by its /64 (one subscriber usually holds a whole /64,
+/// and could otherwise take a fresh budget per address) and by its /48 together with every
+/// other /64 of it (a site holds a /48, and could otherwise take 65 536 budgets).
+pub fn address_keys(ip: IpAddr) -> Vec<(String, u32)> {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let net = |bits: u32| Ipv6Addr::from(v6.to_bits() & !(u128::MAX >> bits));
+            vec![(format!("{}/64", net(64)), 1), (format!("{}/48", net(48)), NETWORK_SHARE)]
+        }
+        IpAddr::V6(v6) => vec![(v6.to_ipv4_mapped().expect("mapped").to_string(), 1)],
+        v4 => vec![(v4.to_string(), 1)],
+    }
+}
+
+/// `per_minute` a minute, all of it at once, refilled evenly over the minute.
+pub fn per_minute(key: String, per_minute: NonZeroU32) -> Budget {
+    Budget { key, interval: Duration::from_secs(60) / per_minute.get(), burst: per_minute.get() }
+}
+
+/// `per_minute` times `factor` (saturating).
+pub fn times(per_minute: NonZeroU32, factor: u32) -> NonZeroU32 {
+    per_minute.saturating_mul(NonZeroU32::new(factor).unwrap_or(NonZeroU32::MIN))
+}
+
+type Limiter = Arc<DefaultKeyedRateLimiter<String>>;
+
+/// This instance's budgets: one keyed limiter for each size of budget, made when first used.
+#[derive(Default)]
+pub struct LocalBudgets {
+    limiters: Mutex<HashMap<(Duration, u32), Limiter>>,
     clock: DefaultClock,
 }
 
-/// The budget an address spends from: IPv4 addresses one by one, IPv6 by /64 (one subscriber
-/// usually holds a whole /64, and could otherwise take a fresh budget per address).
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
-        },
-        v4 => v4,
-    }
-}
-
-impl SignLimits {
-    /// Each limit allows a burst of its whole per-minute count, refilled evenly over the minute.
-    pub fn per_minute(per_uploader: NonZeroU32, per_ip: NonZeroU32) -> Self {
-        Self {
-            per_uploader: RateLimiter::keyed(Quota::per_minute(per_uploader)),
-            confirms: RateLimiter::keyed(Quota::per_minute(per_uploader)),
-            guesses: RateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero"),
-            )),
-            per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
-            clock: DefaultClock::default(),
-        }
+impl LocalBudgets {
+    fn limiter(&self, budget: &Budget) -> Limiter {
+        let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        let quota = || {
+            let burst = NonZeroU32::new(budget.burst).unwrap_or(NonZeroU32::MIN);
+            Quota::with_period(budget.interval.max(Duration::from_nanos(1)))
+                .expect("a period above zero")
+                .allow_burst(burst)
+        };
+        Arc::clone(
+            limiters
+                .entry((budget.interval, budget.burst))
+                .or_insert_with(|| Arc::new(RateLimiter::keyed(quota()))),
+        )
     }
 
-    /// `Ok` to sign, or how long to wait first, counting against the client address only.
-    pub fn spend_address(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        if self.per_ip.len() > PRUNE_ABOVE {
-            self.per_ip.retain_recent();
-        }
-        let now = self.clock.now();
-        match ip {
-            Some(ip) => {
-                self.per_ip.check_key(&address_key(ip)).map_err(|wait| wait.wait_time_from(now))
+    /// Spends one from each of `budgets` in turn: `Ok`, or how long to wait for the first that
+    /// is spent (those before it stay spent: the first budgets are the narrowest, so a client
+    /// over its own does not spend the wider ones).
+    pub fn spend(&self, budgets: &[Budget]) -> Result<(), Duration> {
+        for budget in budgets {
+            let limiter = self.limiter(budget);
+            if limiter.len() > PRUNE_ABOVE {
+                limiter.retain_recent();
             }
-            None => Ok(()),
+            let now = self.clock.now();
+            limiter.check_key(&budget.key).map_err(|wait| wait.wait_time_from(now))?;
         }
-    }
-
-    /// `Ok` for one more wrong access code from `who`, or how long to wait first.
-    pub fn spend_wrong_code(&self, who: &str) -> Result<(), Duration> {
-        if self.guesses.len() > PRUNE_ABOVE {
-            self.guesses.retain_recent();
-        }
-        let now = self.clock.now();
-        self.guesses.check_key(&who.to_owned()).map_err(|wait| wait.wait_time_from(now))
-    }
-
-    /// `Ok` to ask the bucket about one of `uploader`'s uploads, or how long to wait first.
-    pub fn spend_bucket_check(&self, uploader: &str) -> Result<(), Duration> {
-        if self.confirms.len() > PRUNE_ABOVE {
-            self.confirms.retain_recent();
-        }
-        let now = self.clock.now();
-        self.confirms.check_key(&uploader.to_owned()).map_err(|wait| wait.wait_time_from(now))
-    }
-
-    /// `Ok` to sign one file for `uploader` at `ip`, or how long to wait first.
-    pub fn spend_signature(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
-        if self.per_uploader.len() > PRUNE_ABOVE {
-            self.per_uploader.retain_recent();
-        }
-        // The uploader first: a visitor over its own limit does not spend its address's budget.
-        let now = self.clock.now();
-        self.per_uploader
-            .check_key(&uploader.to_owned())
-            .map_err(|wait| wait.wait_time_from(now))?;
-        self.spend_address(ip)
+        Ok(())
     }
 }
 
@@ -106,32 +99,57 @@ mod tests {
         NonZeroU32::new(v).unwrap()
     }
 
-    #[test]
-    fn each_uploader_and_each_address_has_its_own_budget() {
-        let limits = SignLimits::per_minute(n(2), n(3));
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(limits.spend_signature("a", Some(ip)).is_ok());
-        assert!(limits.spend_signature("a", Some(ip)).is_ok());
-        let wait = limits.spend_signature("a", Some(ip)).unwrap_err();
-        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
-        // Another uploader on the same address uses the address's last token...
-        assert!(limits.spend_signature("b", Some(ip)).is_ok());
-        // ...and then the address is out, whatever the cookie.
-        assert!(limits.spend_signature("c", Some(ip)).is_err());
-        assert!(limits.spend_signature("c", Some("192.0.2.2".parse().unwrap())).is_ok());
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// What signing spends for `uploader` at `ip`: 2 for the uploader, 3 for the address.
+    fn signing(uploader: &str, at: &str) -> Vec<Budget> {
+        let mut budgets = vec![per_minute(format!("u:{uploader}"), n(2))];
+        budgets.extend(
+            address_keys(ip(at))
+                .into_iter()
+                .map(|(key, share)| per_minute(format!("ip:{key}"), times(n(3), share))),
+        );
+        budgets
     }
 
     #[test]
-    fn ipv6_addresses_share_their_64s_budget() {
-        let limits = SignLimits::per_minute(n(100), n(2));
-        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        assert!(limits.spend_address(ip("2001:db8:1:2::1")).is_ok());
-        assert!(limits.spend_address(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
-        assert!(limits.spend_address(ip("2001:db8:1:2::99")).is_err(), "same /64");
-        assert!(limits.spend_address(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+    fn each_uploader_and_each_address_has_its_own_budget() {
+        let limits = LocalBudgets::default();
+        assert!(limits.spend(&signing("a", "192.0.2.1")).is_ok());
+        assert!(limits.spend(&signing("a", "192.0.2.1")).is_ok());
+        let wait = limits.spend(&signing("a", "192.0.2.1")).unwrap_err();
+        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
+        // Another uploader on the same address uses the address's last token...
+        assert!(limits.spend(&signing("b", "192.0.2.1")).is_ok());
+        // ...and then the address is out, whatever the cookie.
+        assert!(limits.spend(&signing("c", "192.0.2.1")).is_err());
+        assert!(limits.spend(&signing("c", "192.0.2.2")).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64s_budget_and_their_48s_aggregate() {
+        let limits = LocalBudgets::default();
+        let address = |at: &str| -> Vec<Budget> {
+            address_keys(ip(at))
+                .into_iter()
+                .map(|(key, share)| per_minute(format!("ip:{key}"), times(n(2), share)))
+                .collect()
+        };
+        assert!(limits.spend(&address("2001:db8:1:2::1")).is_ok());
+        assert!(limits.spend(&address("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_ok());
+        assert!(limits.spend(&address("2001:db8:1:2::99")).is_err(), "same /64");
+        // Many /64s of one /48: each has its own 2, but together they have 8.
+        let spent = (3..1000)
+            .filter(|subnet| limits.spend(&address(&format!("2001:db8:1:{subnet:x}::1"))).is_ok())
+            .count();
+        assert_eq!(spent, 6, "the /48's 8 less the 2 spent above");
+        assert!(limits.spend(&address("2001:db8:2:1::1")).is_ok(), "another /48");
+        assert_eq!(address_keys(ip("::ffff:192.0.2.1")), [("192.0.2.1".to_owned(), 1)]);
         assert_eq!(
-            address_key("::ffff:192.0.2.1".parse().unwrap()),
-            "192.0.2.1".parse::<IpAddr>().unwrap()
+            address_keys(ip("2001:db8:1:2:3:4:5:6")),
+            [("2001:db8:1:2::/64".to_owned(), 1), ("2001:db8:1::/48".to_owned(), NETWORK_SHARE)]
         );
     }
 }

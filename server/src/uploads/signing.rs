@@ -32,10 +32,13 @@ impl Uploads {
         let now = self.now();
         let directory = fresh_directory(&who.uploader, now);
         let key = format!("{directory}{name}");
-        let signer = self
-            .policy_signer(&who.uploader, now)
-            .await
-            .map_err(|e| Refusal::new(Reason::Credentials, e))?;
+        let signer = self.signer(who, now).await.map_err(|e| {
+            let reason = match e {
+                UploadError::Refused(_) => Reason::UnknownVisitor,
+                _ => Reason::Credentials,
+            };
+            Refusal::new(reason, e)
+        })?;
         let mut spec = self.spec(key, Some(content_type), SizeRule::Exact(size));
         spec.checksum_sha256 = checksum;
         spec.metadata = metadata;
@@ -135,6 +138,7 @@ mod tests {
             ip: None,
             scope: None,
             new_visitor: false,
+            cross_site: false,
         }
     }
 

@@ -8,6 +8,7 @@ use axum::{body::Body, Router};
 use leptos::prelude::LeptosOptions;
 use server::config::{table, Config};
 use server::edge::client::TrustedProxies;
+use server::edge::host::SiteHosts;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::seal::SessionKey;
@@ -49,7 +50,13 @@ pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router
     let proxies =
         settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
     let sessions = Sessions { key, proxies: TrustedProxies::parse(proxies).unwrap() };
-    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), metrics.clone());
+    let origins =
+        settings.iter().find(|(n, _)| *n == "UPLOAD_PUBLIC_ORIGIN").map_or("", |(_, v)| v);
+    let hosts = match SiteHosts::parse(origins).unwrap() {
+        hosts if hosts.is_empty() => SiteHosts::listening_on(options.site_addr),
+        hosts => hosts,
+    };
+    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), hosts, metrics.clone());
     // No bucket to ask: ready as long as it is not shutting down.
     (operable(app, Arc::new(Readiness::new(None, None)), "test-1"), server::edge::metrics(metrics))
 }
@@ -67,4 +74,16 @@ pub fn session_key() -> Sessions {
 pub async fn body_text(res: http::Response<Body>) -> String {
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// The app over `uploads` (sealing with the router tests' key, serving the default host names),
+/// counting into `metrics`.
+pub fn app_over(uploads: Uploads, metrics: Arc<server::metrics::Metrics>) -> Router {
+    let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
+    let uploads = uploads.with_metrics(metrics.clone()).with_session_key(key.clone());
+    let sessions = Sessions { key, proxies: TrustedProxies::default() };
+    let options = LeptosOptions::builder().output_name("s3-uploader").build();
+    let hosts = SiteHosts::listening_on(options.site_addr);
+    let app = server::app(options, Arc::new(uploads), Arc::new(sessions), hosts, metrics);
+    operable(app, Arc::new(Readiness::new(None, None)), "test-1")
 }

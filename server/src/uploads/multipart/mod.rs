@@ -16,11 +16,16 @@ use time::OffsetDateTime;
 
 pub use bucket::BucketError;
 
-use super::check::{Checked, Reason, Refusal, Via};
+use super::check::{BadReceipt, Checked, Reason, Refusal, Via};
 use super::receipt::{Multipart, Receipt, Unaccepted};
 use super::{fresh_directory, signing_unavailable, Uploads};
 use crate::logging::clip;
 use crate::policy::{rfc3339, Presign};
+
+/// How many times each part may be signed, on average, over its upload's life.
+const PART_SIGNATURES_PER_PART: u64 = 3;
+/// How many times an abort is made while the bucket still lists parts.
+const ABORTS: u32 = 3;
 
 /// What the page is told where no bucket can be asked (an `Uploads` without objects).
 const NOT_HERE: &str = "multipart uploads are not possible here";
@@ -134,7 +139,7 @@ impl Uploads {
         parts: Vec<PartToSign>,
     ) -> Result<Vec<SignedPart>, UploadError> {
         let now = self.now();
-        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now)?;
+        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now).await?;
         let size = receipt.size.1;
         if parts.is_empty() || parts.len() > MAX_PARTS_PER_CALL {
             return Err(UploadError::Refused(format!(
@@ -159,7 +164,31 @@ impl Uploads {
             }
             rules::checksum_sha256(&part.checksum_sha256).map_err(UploadError::Refused)?;
         }
-        let signer = self.policy_signer(&who.uploader, now).await?;
+        // The budget is the receipt's: every part signed a few times over (a URL expires, a part
+        // is damaged on the way and hashed again), and no more, however the calls come.
+        let count = rules::part_count(size, multipart.part_size);
+        let most = count.saturating_mul(PART_SIGNATURES_PER_PART) + MAX_PARTS_PER_CALL as u64;
+        let ttl = std::time::Duration::from_secs(
+            u64::try_from(receipt.expires - now.unix_timestamp()).unwrap_or(0).max(1),
+        );
+        let asked = parts.len() as u64;
+        // Named by its directory (fresh for every upload) and the bucket's id for it.
+        let tally = format!("parts:{}{}", receipt.directory, multipart.upload_id);
+        if !self.guard.tally(&tally, asked, most, ttl).await {
+            self.metrics.call_limited("sign_parts");
+            tracing::warn!(target: "audit", event = "call_limited", uploader = who.uploader.as_str(), ip = ?who.ip, call = "sign_parts");
+            return Err(UploadError::Refused(format!(
+                "this upload's {most} part signatures are spent; start it again"
+            )));
+        }
+        // Fetching credentials costs what a signature costs.
+        if !self.source.holds(&who.uploader, now) {
+            self.guard
+                .spend_signature(who.uploader.as_str(), who.ip)
+                .await
+                .map_err(super::guard::retry_after)?;
+        }
+        let signer = self.signer(who, now).await?;
         let (endpoint, path) = self.config.bucket.object_location(&key);
         let lifetime = u32::try_from(self.config.policy_lifetime.as_secs()).unwrap_or(u32::MAX);
         let mut signed = Vec::with_capacity(parts.len());
@@ -201,8 +230,9 @@ impl Uploads {
         who: &Requester,
         sealed: String,
     ) -> Result<Vec<StoredPart>, UploadError> {
-        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now())?;
+        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now()).await?;
         let objects = self.bucket_objects(NOT_HERE)?;
+        self.spend_call(who, "list_parts").await?;
         objects
             .list_parts(&key, &multipart.upload_id)
             .await
@@ -217,8 +247,9 @@ impl Uploads {
         sealed: String,
     ) -> Result<StoredUpload, UploadError> {
         let now = self.now();
-        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now)?;
+        let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now).await?;
         let objects = self.bucket_objects(NOT_HERE)?;
+        self.spend_call(who, "complete_multipart").await?;
         let size = receipt.size.1;
         // What the object is checked against, and the ETag the bucket gave it.
         let (signed, etag) = match objects.list_parts(&key, &multipart.upload_id).await {
@@ -260,45 +291,66 @@ impl Uploads {
         self.check_stored(who, &signed, &key, &etag, now).await
     }
 
-    /// Aborts the upload: the bucket drops every part it has.
+    /// Aborts the upload: the bucket drops every part it has. A part still arriving while it
+    /// aborts may be kept (S3 says so), so the parts are listed after, and the abort made again
+    /// while any is there, up to [`ABORTS`] times in all.
     pub async fn abort_multipart(
         &self,
         who: &Requester,
         sealed: String,
     ) -> Result<(), UploadError> {
-        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now())?;
+        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now()).await?;
         let objects = self.bucket_objects(NOT_HERE)?;
-        objects
-            .abort_multipart(&key, &multipart.upload_id)
-            .await
-            .map_err(|err| self.bucket_failed(who, Action::Abort, err))?;
-        tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key));
-        Ok(())
+        self.spend_call(who, "abort_multipart").await?;
+        let id = &multipart.upload_id;
+        for abort in 1..=ABORTS {
+            match objects.abort_multipart(&key, id).await {
+                Ok(()) => {}
+                // Gone after an abort of this loop: nothing more to abort.
+                Err(BucketError::NoSuchUpload) if abort > 1 => {}
+                Err(err) => return Err(self.bucket_failed(who, Action::Abort, err)),
+            }
+            match objects.list_parts(&key, id).await {
+                Err(BucketError::NoSuchUpload) => {
+                    tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key), aborts = abort);
+                    return Ok(());
+                }
+                Ok(parts) => {
+                    tracing::warn!(target: "audit", event = "abort_left_parts", uploader = who.uploader.as_str(), key = ?clip(&key), parts = parts.len(), aborts = abort);
+                }
+                Err(err) => return Err(self.bucket_failed(who, Action::ListParts, err)),
+            }
+        }
+        // Still listed: the bucket's lifecycle rule removes what is left within a day.
+        tracing::error!(target: "audit", event = "abort_incomplete", uploader = who.uploader.as_str(), key = ?clip(&key), aborts = ABORTS);
+        Err(UploadError::Unavailable(
+            "the bucket did not drop every part of this upload; they are removed within a day"
+                .into(),
+        ))
     }
 
     /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a
-    /// forged or foreign one as a security event).
-    fn open_multipart(
+    /// forged or foreign one counted and budgeted as a [`BadReceipt`]).
+    async fn open_multipart(
         &self,
         who: &Requester,
         sealed: &str,
         now: OffsetDateTime,
     ) -> Result<Opened, UploadError> {
-        let security_event = |problem: &str| {
-            self.metrics.mismatched();
-            tracing::error!(target: "audit", event = "multipart_receipt_refused", uploader = who.uploader.as_str(), ip = ?who.ip, problem);
-            UploadError::Mismatch(problem.into())
-        };
+        let refused = |reason, problem: &str| self.bad_receipt(who, "", reason, problem.into());
         if who.scope.is_some() {
-            return Err(security_event("a return link cannot be used for a multipart upload"));
+            let problem = "a return link cannot be used for a multipart upload";
+            return Err(refused(BadReceipt::ReturnLink, problem).await);
         }
         match Receipt::open_multipart(&self.seal, sealed, &who.uploader, now) {
             Ok((receipt, multipart)) => Ok(Opened { key: receipt.key(), receipt, multipart }),
             Err(Unaccepted::NotOurs) => {
-                Err(security_event("the receipt is not one this service issued"))
+                Err(refused(BadReceipt::NotOurs, "the receipt is not one this service issued")
+                    .await)
             }
             Err(Unaccepted::OtherUploader) => {
-                Err(security_event("the receipt was issued to someone else"))
+                Err(refused(BadReceipt::OtherUploader, "the receipt was issued to someone else")
+                    .await)
             }
             Err(Unaccepted::Expired) => Err(UploadError::Expired(
                 "this upload was started too long ago; start it again".into(),
