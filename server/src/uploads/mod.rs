@@ -14,6 +14,7 @@
 //! Budgets and verdict claims are the [`guard`]'s; the bucket is reached through [`Objects`].
 //! It keeps nothing per upload: any instance with the same session key answers any request.
 
+mod bad_receipt;
 mod check;
 mod confirm;
 pub mod guard;
@@ -116,7 +117,7 @@ impl Uploads {
 
     /// Counts into `metrics` (by default, a registry of its own).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        metrics.receipt_reasons(check::BadReceipt::ALL.map(check::BadReceipt::label));
+        metrics.receipt_reasons(bad_receipt::BadReceipt::ALL.map(bad_receipt::BadReceipt::label));
         self.guard.set_metrics(metrics.clone());
         self.metrics = metrics;
         self
