@@ -22,7 +22,7 @@ test('a link from another site keeps the uploader: same cookie, same uploads', a
   const arrived = page.waitForResponse((r) => r.url() === `${baseURL}/`);
   await page.click('#go');
   const response = await arrived;
-  expect(await response.request().headerValue('sec-fetch-site')).toBe('cross-site');
+  expect((await response.request().allHeaders())['sec-fetch-site']).toBe('cross-site');
   expect(await response.headerValue('set-cookie')).toBeNull();
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
 

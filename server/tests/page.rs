@@ -48,3 +48,27 @@ async fn page_views_sign_plain_forms_within_the_address_budget() {
     // A new visitor each time: the plain form costs a signature, so the address's budget ends it.
     assert_eq!(offered, [true, true, false]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_reached_from_another_site_signs_no_plain_form_and_keeps_the_cookie() {
+    let id = app::service::UploaderId::parse("00112233445566778899aabbccddeeff").unwrap();
+    let cookie = format!("uploader={}", common::router::session_key().seal(&id));
+    let app = app_with(&[("UPLOAD_PUBLIC_ORIGIN", "http://upload.example")]);
+    let view = |site: &'static str| {
+        Request::get("/")
+            .header(header::HOST, "upload.example")
+            .header(header::COOKIE, cookie.clone())
+            .header("sec-fetch-site", site)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (site, offered) in [("cross-site", false), ("same-origin", true), ("none", true)] {
+        let res = app.clone().oneshot(view(site)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get(header::SET_COOKIE).is_none(), "{site}: the cookie is kept");
+        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res))
+            .await
+            .expect("the page renders");
+        assert_eq!(html.contains("class=\"plain-form\""), offered, "{site}");
+    }
+}

@@ -108,3 +108,53 @@ pub fn operable(app: Router, readiness: Arc<Readiness>, instance: &str) -> Route
     app.route("/readyz", get(readyz).with_state(readiness))
         .layer(SetResponseHeaderLayer::overriding(INSTANCE_HEADER, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A "Redis" that takes connections and closes them at once, counting them.
+    async fn closing_store() -> (Arc<SharedStore>, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        (Arc::new(SharedStore::new(&url).unwrap()), accepted)
+    }
+
+    #[tokio::test]
+    async fn probes_share_one_check_in_a_while_and_say_little() {
+        let (store, accepted) = closing_store().await;
+        let readiness = Readiness::new(None, Some(store));
+        assert_eq!(readiness.check().await, Err(NotReady::SharedStore));
+        let asked = accepted.load(Ordering::SeqCst);
+        assert!(asked > 0);
+        for _ in 0..100 {
+            assert_eq!(readiness.check().await, Err(NotReady::SharedStore));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), asked, "answered from the last check");
+        assert_eq!(NotReady::SharedStore.as_str(), "the shared store does not answer");
+        readiness.drain();
+        assert_eq!(readiness.check().await, Err(NotReady::ShuttingDown), "at once");
+    }
+
+    #[tokio::test]
+    async fn a_probe_keeps_the_stores_back_off() {
+        let (store, accepted) = closing_store().await;
+        let budget =
+            crate::shared::Budget { key: "k".into(), interval: Duration::from_secs(1), burst: 1 };
+        assert!(store.spend(&[budget]).await.is_err());
+        let asked = accepted.load(Ordering::SeqCst);
+        // Within the back-off, the probe does not ask the store again.
+        let readiness = Readiness::new(None, Some(store));
+        assert_eq!(readiness.check().await, Err(NotReady::SharedStore));
+        assert_eq!(accepted.load(Ordering::SeqCst), asked);
+    }
+}

@@ -305,6 +305,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn wrong_codes_are_capped_per_48_and_for_the_whole_fleet() {
+        let metrics = Arc::new(Metrics::new());
+        let n = NonZeroU32::new(1000).unwrap();
+        let guard = Guard::new(n, n, metrics.clone());
+        let ip = |s: String| Some(s.parse::<IpAddr>().unwrap());
+        // Many /64s of one /48: 10 each, 40 for the /48 together.
+        let mut from_one_48 = 0;
+        for subnet in 0..20u32 {
+            for _ in 0..10 {
+                let at = ip(format!("2001:db8:7:{subnet:x}::1"));
+                from_one_48 += usize::from(guard.spend_wrong_code("u", at).await.is_ok());
+            }
+        }
+        assert_eq!(from_one_48, 40);
+        // Addresses everywhere: 10 each, until the fleet has had its 300 a minute (less the 40).
+        let mut taken = 0;
+        for a in 0..40u32 {
+            for _ in 0..10 {
+                let at = ip(format!("198.51.{}.{}", a / 250, a % 250 + 1));
+                taken += usize::from(guard.spend_wrong_code("u", at).await.is_ok());
+            }
+        }
+        assert_eq!(taken, usize::try_from(FLEET_GUESSES_PER_MINUTE).unwrap() - 40);
+        assert!(metrics.encode().contains("access_code_fleet_capped_total 140"));
+    }
+
+    #[tokio::test]
     async fn a_shared_store_that_is_down_falls_back_and_is_counted() {
         let n = NonZeroU32::new(2).unwrap();
         let metrics = Arc::new(Metrics::new());
