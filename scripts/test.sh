@@ -86,7 +86,7 @@ mkdir -p "$work/fleet"
   echo "UPLOAD_TRUSTED_PROXIES=127.0.0.1"
   # The names the browsers use: the balancer's, and each instance's, which the scale-out tests
   # call directly (any other host is answered 421).
-  echo "UPLOAD_PUBLIC_ORIGIN=http://127.0.0.1:3100, http://127.0.0.1:3103, http://127.0.0.1:3104"
+  echo "UPLOAD_PUBLIC_ORIGIN=http://127.0.0.1:3100,http://127.0.0.1:3103,http://127.0.0.1:3104"
   # Every browser test comes from 127.0.0.1: one address budget for the whole run is too small.
   echo "UPLOAD_SIGNS_PER_MINUTE_PER_IP=100000"
   echo "LEPTOS_SITE_ROOT=$PWD/target/site"

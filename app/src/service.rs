@@ -46,10 +46,11 @@ pub struct Requester {
 }
 
 impl Requester {
-    /// Whether this request stands for a visitor the service knows: it came with the cookie,
-    /// from this site. Only such a request may cost an STS call or be given a plain form.
+    /// Whether this request stands for a visitor the service knows: it came with the cookie
+    /// (not a return token), from this site. Only such a request may cost an STS call or be
+    /// given a plain form.
     pub fn is_known(&self) -> bool {
-        !self.new_visitor && !self.cross_site
+        !self.new_visitor && !self.cross_site && self.scope.is_none()
     }
 }
 

@@ -44,7 +44,8 @@ async fn counting_bucket() -> (String, Arc<AtomicUsize>) {
     (endpoint, asked)
 }
 
-/// The app over that bucket: 5 files a minute per uploader (so 20 calls), 30 per address.
+/// The app over that bucket: 5 files a minute per uploader, 10 per address (so 20 and 40
+/// calls).
 async fn app_on(endpoint: &str, metrics: Arc<Metrics>) -> Router {
     let settings = [
         ("UPLOAD_BUCKET", "uploads"),
@@ -53,7 +54,7 @@ async fn app_on(endpoint: &str, metrics: Arc<Metrics>) -> Router {
         ("AWS_SECRET_ACCESS_KEY", common::router::SECRET),
         ("AWS_ENDPOINT_URL_S3", endpoint),
         ("UPLOAD_FILES_PER_MINUTE", "5"),
-        ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "30"),
+        ("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "10"),
     ];
     let config = Config::from_lookup(table(&settings)).unwrap();
     let sdk = server::aws::sdk_config(&config).await;
@@ -145,15 +146,15 @@ async fn each_call_that_asks_the_bucket_spends_the_uploaders_budget() {
 async fn fresh_cookies_from_one_address_share_its_budget_and_no_cookie_asks_nothing() {
     let (endpoint, asked) = counting_bucket().await;
     let app = app_on(&endpoint, Arc::default()).await;
-    // A new uploader (with a receipt of its own) for every call: the address's 30 bound them.
+    // A new uploader (with a receipt of its own) for every call: the address's 40 bound them.
     let (statuses, say_when) = burst(&app, 100, |i| {
         let who = uploader(100 + i as u32);
         call("list_parts", Some(&who), format!("receipt={}", receipt(&who, 20 << 20)), false)
     })
     .await;
-    assert_eq!(limited(&statuses), 70, "{statuses:?}");
+    assert_eq!(limited(&statuses), 60, "{statuses:?}");
     assert!(say_when);
-    assert_eq!(asked.load(Ordering::SeqCst), 30);
+    assert_eq!(asked.load(Ordering::SeqCst), 40);
     // Without a cookie there are no uploads to list: the bucket is not asked at all.
     let (endpoint, asked) = counting_bucket().await;
     let app = app_on(&endpoint, Arc::default()).await;

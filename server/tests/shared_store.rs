@@ -197,7 +197,8 @@ async fn a_store_that_hangs_holds_no_request_past_its_bound_even_before_it_ever_
     for done in futures::future::join_all(spends).await {
         let (spent, took) = done.unwrap();
         assert!(spent.is_ok(), "decided with this instance's own budgets");
-        assert!(took < Duration::from_secs(1), "one signature waited {took:?}");
+        // The bound is 250 ms; a little more for 50 tasks on two cores.
+        assert!(took < Duration::from_millis(450), "one signature waited {took:?}");
     }
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     drop(hung);

@@ -20,6 +20,7 @@ mod row;
 mod s3_response;
 mod status;
 mod unfinished;
+mod waiting;
 mod xhr;
 
 use leptos::prelude::*;

@@ -20,6 +20,7 @@ use super::s3_response::Outcome;
 use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, FailureCode, Status,
 };
+use super::waiting::{short_wait, sleep, when_allowed};
 use super::xhr;
 use crate::api::{complete_multipart, list_parts, sign_parts, start_multipart};
 use crate::format::RateMeter;
@@ -30,14 +31,6 @@ pub const PARTS_IN_FLIGHT: usize = 4;
 /// How often one part is tried before the upload fails (a refusal that says what to fix, such
 /// as a wrong signature, is not tried again).
 const MAX_ATTEMPTS: u32 = 5;
-
-/// Waits `ms` milliseconds.
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
 
 /// 1 s, 2 s, 4 s... between attempts.
 fn backoff(attempt: u32) -> i32 {
@@ -86,7 +79,7 @@ pub async fn upload(
     }
     // What the bucket already has (nothing, for a fresh upload) is not sent again.
     let count = unfinished.part_count();
-    let stored = list_parts(unfinished.receipt.clone())
+    let stored = when_allowed(|| list_parts(unfinished.receipt.clone()))
         .await
         .map_err(|err| failed(FailureCode::NotResumable, err.to_string()))?;
     let have =
@@ -128,9 +121,14 @@ pub async fn upload(
         return Err(failure);
     }
     row.status.set(Status::Verifying);
-    let result = complete_multipart(unfinished.receipt.clone()).await;
-    // Completed or refused for good: there is nothing left to resume either way.
-    if !matches!(result, Err(UploadError::Transport(_) | UploadError::Unavailable(_))) {
+    let result = when_allowed(|| complete_multipart(unfinished.receipt.clone())).await;
+    // Completed or refused for good: there is nothing left to resume either way. (Busy, or
+    // not reachable: it stays, for Resume.)
+    let for_now = |err: &UploadError| {
+        matches!(err, UploadError::Transport(_) | UploadError::Unavailable(_))
+            || matches!(err, UploadError::TooManyRequests { .. })
+    };
+    if !result.as_ref().is_err_and(for_now) {
         forget(&unfinished.key);
         row.multipart.set_value(None);
         row.file.set_value(None);
@@ -264,12 +262,9 @@ async fn send_part(
                     }
                     // Too many calls at once (other tabs, other files): wait as long as the
                     // server says, when that is a short while.
-                    Err(UploadError::TooManyRequests { retry_after_secs })
-                        if attempt + 1 < MAX_ATTEMPTS && retry_after_secs <= 60 =>
-                    {
+                    Err(err) if attempt + 1 < MAX_ATTEMPTS && short_wait(&err).is_some() => {
                         attempt += 1;
-                        let wait = i32::try_from(retry_after_secs.max(1) * 1000).unwrap_or(60_000);
-                        sleep(wait).await;
+                        sleep(short_wait(&err).unwrap_or(1000)).await;
                         continue;
                     }
                     Err(err) => return Err(Stop::Failed(not_signed(&err))),

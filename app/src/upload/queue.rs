@@ -13,6 +13,7 @@ use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, unreadable, FailureCode,
     Status,
 };
+use super::waiting::when_allowed;
 use super::{file, parts, xhr};
 use crate::api::{confirm_upload, sign_upload};
 use crate::format::RateMeter;
@@ -178,9 +179,11 @@ impl Queue {
         // In the bucket: the file is not needed for a retry any more.
         row.file.set_value(None);
         row.status.set(Status::Verifying);
-        let done = confirm_upload(signed.key, stored.etag, signed.receipt)
-            .await
-            .map_err(|err| failed(FailureCode::NotVerified, err.to_string()))?;
+        let done = when_allowed(|| {
+            confirm_upload(signed.key.clone(), stored.etag.clone(), signed.receipt.clone())
+        })
+        .await
+        .map_err(|err| failed(FailureCode::NotVerified, err.to_string()))?;
         Ok(Some(done))
     }
 

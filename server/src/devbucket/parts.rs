@@ -131,13 +131,9 @@ impl Store {
         tokio::fs::write(&staged, serde_json::to_vec(&kept).expect("serializes"))
             .await
             .map_err(io_failed)?;
-        let before = read_kept(&record).await;
+        // The part this one replaces keeps its file, unnamed, until the upload ends: a
+        // completion that read its record a moment ago can still join it.
         tokio::fs::rename(&staged, &record).await.map_err(io_failed)?;
-        // The bytes of the part this one replaced (if another PUT renamed its record in between,
-        // its own file stays, unnamed, until the upload ends).
-        if let Some(before) = before.filter(|before| before.file != kept.file) {
-            let _ = tokio::fs::remove_file(dir.join(before.file)).await;
-        }
         Ok(())
     }
 

@@ -23,7 +23,7 @@ pub struct SiteHosts(Vec<String>);
 
 /// `host[:port]` lowercased, without a default port (`:80`, `:443`): how a browser's `Host`
 /// and an origin compare.
-fn normalized(authority: &str) -> String {
+pub fn normalized(authority: &str) -> String {
     let lower = authority.trim().to_ascii_lowercase();
     for default in [":80", ":443"] {
         if let Some(bare) = lower.strip_suffix(default) {
@@ -62,9 +62,8 @@ impl SiteHosts {
         if !addr.ip().is_unspecified() {
             hosts.push(normalized(&addr.to_string()));
         }
-        for alias in
-            [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
-        {
+        for alias in ["localhost", "127.0.0.1", "[::1]"] {
+            let alias = normalized(&format!("{alias}:{port}"));
             if !hosts.contains(&alias) {
                 hosts.push(alias);
             }
@@ -95,18 +94,19 @@ pub struct HostCheck {
 }
 
 /// The host the browser asked for: a trusted proxy's `X-Forwarded-Host` (the last, which the
-/// nearest proxy set), else `Host`, else the request line's authority (HTTP/2).
+/// nearest proxy set; the proxy must set it itself, over whatever the client sent), else
+/// `Host`, else the request line's authority (HTTP/2). `Some("")` for a name that does not
+/// read (no name is served under it).
 fn asked_for(check: &HostCheck, peer: Option<IpAddr>, request: &Request) -> Option<String> {
     let headers = request.headers();
+    let readable = |v: &HeaderValue| v.to_str().unwrap_or_default().to_owned();
     let forwarded = peer
         .filter(|peer| check.proxies.trusts(*peer))
         .and_then(|_| headers.get_all("x-forwarded-host").iter().next_back())
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim);
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let authority = request.uri().authority().map(|a| a.as_str());
-    forwarded.or(host).or(authority).map(str::to_owned)
+        .map(|v| readable(v).rsplit(',').next().unwrap_or_default().trim().to_owned());
+    let host = headers.get(header::HOST).map(readable);
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    forwarded.or(host).or(authority)
 }
 
 /// axum middleware for the whole site. A request naming no host at all (no browser sends one)
@@ -133,7 +133,7 @@ pub async fn only_own(
             return (StatusCode::MISDIRECTED_REQUEST, "this site is not served under that name")
                 .into_response();
         }
-        if let Ok(value) = HeaderValue::from_str(&host) {
+        if let Ok(value) = HeaderValue::from_str(&host.to_ascii_lowercase()) {
             request.headers_mut().insert(header::HOST, value);
         }
     }
@@ -171,5 +171,9 @@ mod tests {
         }
         let any = SiteHosts::listening_on("0.0.0.0:3000".parse().unwrap());
         assert!(!any.serves("0.0.0.0:3000") && any.serves("localhost:3000"));
+        // On port 80 a browser sends no port.
+        let http = SiteHosts::listening_on("127.0.0.1:80".parse().unwrap());
+        assert!(http.serves("localhost") && http.serves("127.0.0.1:80"));
+        assert!(!SiteHosts::parse("").unwrap().serves(""), "a name that does not read");
     }
 }

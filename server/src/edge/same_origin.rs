@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::{middleware::Next, response::IntoResponse, response::Response};
 use http::{header, Method, StatusCode};
 
+use super::host::normalized;
 use crate::metrics::Metrics;
 
 fn cross_site(request: &Request) -> Option<String> {
@@ -20,8 +21,11 @@ fn cross_site(request: &Request) -> Option<String> {
     }
     let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("invalid");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let same =
-        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+    // The host the check in `super::host` let through; compared as browsers write them.
+    let same = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|origin_host| normalized(origin_host) == normalized(host));
     (!same).then(|| format!("Origin: {origin}"))
 }
 

@@ -128,6 +128,8 @@ impl Uploads {
                 refused(BadReceipt::ReturnLink, "the return link is for another upload").await
             );
         }
+        // A look at the bucket, paid for here (completing a multipart upload pays for its own).
+        self.spend_call(who, "confirm_upload").await?;
         self.check_stored(who, &signed, key, &report.etag, now).await
     }
 
@@ -140,7 +142,9 @@ impl Uploads {
     }
 
     /// Checks the object at `key` against what `signed` allowed (and the ETag the bucket gave
-    /// for it), once per receipt; the receipt is already opened and known to cover `key`.
+    /// for it), once per receipt; the receipt is already opened and known to cover `key`, and
+    /// the call paid for (a bucket that keeps failing releases the verdict, so a client retrying
+    /// without end spends its budget each time).
     pub(super) async fn check_stored(
         &self,
         who: &Requester,
@@ -161,12 +165,6 @@ impl Uploads {
             return Err(UploadError::AlreadyChecked(
                 "this upload was already checked; Your uploads lists it if it was kept".into(),
             ));
-        }
-        // Each look at the bucket is counted: a bucket that keeps failing releases the verdict,
-        // and a client retrying without end would otherwise make the service ask without end.
-        if let Err(limited) = self.spend_call(who, "confirm_upload").await {
-            self.guard.release_verdict(&signed.directory).await;
-            return Err(limited);
         }
         let found = match objects.head(key).await {
             Ok(found) => found,

@@ -19,9 +19,9 @@ use super::ratelimit::{
     address_keys, per_minute, times, LocalBudgets, FLEET_GUESSES_PER_MINUTE, GUESSES_PER_MINUTE,
 };
 
-/// Calls that ask the bucket (listing, parts, completing, aborting, confirming) one uploader may
-/// make a minute, per file it may sign: a file's confirm or completion, a resume's listing, and
-/// the page's listing after it, with room to spare.
+/// Calls that ask the bucket (listing, parts, completing, aborting, confirming) one uploader or
+/// address may make a minute, per file it may sign: a file's confirm or completion, a resume's
+/// listing, and the page's listing after it (three at most), with room for one retry.
 const CALLS_PER_FILE: u32 = 4;
 
 pub struct Guard {
@@ -113,10 +113,10 @@ impl Guard {
         self.spend(&Self::budgets(Spent::Signature, uploader, ip, u, a)).await
     }
 
-    /// Spends one call that asks the bucket from `uploader`'s ([`CALLS_PER_FILE`] per file) and
-    /// `ip`'s (as many as signatures) budgets: `Ok`, or how long to wait first.
+    /// Spends one call that asks the bucket from `uploader`'s and `ip`'s budgets
+    /// ([`CALLS_PER_FILE`] for each file each may sign): `Ok`, or how long to wait first.
     pub async fn spend_call(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
-        let (u, a) = (times(self.per_uploader, CALLS_PER_FILE), self.per_ip);
+        let (u, a) = (times(self.per_uploader, CALLS_PER_FILE), times(self.per_ip, CALLS_PER_FILE));
         self.spend(&Self::budgets(Spent::Call, uploader, ip, u, a)).await
     }
 
@@ -252,6 +252,10 @@ impl LocalTallies {
             }
         }
         let Tallies { counts, order } = &mut *tallies;
+        // One that expired behind a longer-lived one, not pruned yet, counts as gone.
+        if counts.get(name).is_some_and(|(_, until)| *until <= now) {
+            counts.remove(name);
+        }
         match counts.get_mut(name) {
             Some((count, _)) if *count + n > most => false,
             Some((count, _)) => {

@@ -104,6 +104,17 @@ impl Uploads {
         request: &UploadRequest,
     ) -> Result<MultipartUpload, Refusal> {
         let unavailable = |error| Refusal::new(Reason::Unavailable, error);
+        // As for a form: a visitor the service does not know gets no upload it could not sign
+        // parts for (no STS credentials of its own).
+        if self.credentials_per_uploader() && !who.is_known() {
+            return Err(Refusal::new(
+                Reason::UnknownVisitor,
+                UploadError::Refused(
+                    "this service signs only for visitors it knows: open the upload page first"
+                        .into(),
+                ),
+            ));
+        }
         let Checked { name, size, content_type, metadata, .. } =
             self.check(who, request, Via::Parts).await?;
         let objects = self.bucket_objects(NOT_HERE).map_err(unavailable)?;
@@ -164,6 +175,14 @@ impl Uploads {
             }
             rules::checksum_sha256(&part.checksum_sha256).map_err(UploadError::Refused)?;
         }
+        // Fetching credentials costs what a signature costs.
+        if !self.source.holds(&who.uploader, now) {
+            self.guard
+                .spend_signature(who.uploader.as_str(), who.ip)
+                .await
+                .map_err(super::guard::retry_after)?;
+        }
+        let signer = self.signer(who, now).await?;
         // The budget is the receipt's: every part signed a few times over (a URL expires, a part
         // is damaged on the way and hashed again), and no more, however the calls come.
         let count = rules::part_count(size, multipart.part_size);
@@ -181,14 +200,6 @@ impl Uploads {
                 "this upload's {most} part signatures are spent; start it again"
             )));
         }
-        // Fetching credentials costs what a signature costs.
-        if !self.source.holds(&who.uploader, now) {
-            self.guard
-                .spend_signature(who.uploader.as_str(), who.ip)
-                .await
-                .map_err(super::guard::retry_after)?;
-        }
-        let signer = self.signer(who, now).await?;
         let (endpoint, path) = self.config.bucket.object_location(&key);
         let lifetime = u32::try_from(self.config.policy_lifetime.as_secs()).unwrap_or(u32::MAX);
         let mut signed = Vec::with_capacity(parts.len());
