@@ -19,6 +19,9 @@ test('a link from another site keeps the uploader: same cookie, same uploads', a
     route.fulfill({ contentType: 'text/html', body: `<a id="go" href="${baseURL}/">to the uploader</a>` }),
   );
   await page.goto('http://elsewhere.test/page');
+  // Interception runs before the network stack adds Sec-Fetch-* (and cookies): with a route still
+  // set, Chromium reports the navigation without them. The link is followed with none.
+  await page.unrouteAll();
   const arrived = page.waitForResponse((r) => r.url() === `${baseURL}/`);
   await page.click('#go');
   const response = await arrived;

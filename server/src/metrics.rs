@@ -34,6 +34,16 @@ pub struct Op {
     pub op: String,
 }
 
+/// The server functions whose calls a budget may refuse (`upload_calls_limited_total{call}`).
+pub const LIMITED_CALLS: [&str; 6] = [
+    "sign_parts",
+    "list_parts",
+    "complete_multipart",
+    "abort_multipart",
+    "confirm_upload",
+    "my_uploads",
+];
+
 /// Which server function a budget stopped.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Call {
@@ -165,10 +175,15 @@ impl Metrics {
             "Calls that would ask the bucket or STS, refused by a budget (429), by server function",
             calls_limited.clone(),
         );
+        // Every limited call's series exists from the start, at 0 (an empty family is not
+        // exported, and increase() misses a series that first appears at 1).
+        for call in LIMITED_CALLS {
+            drop(calls_limited.get_or_create(&Call { call: call.to_owned() }));
+        }
         let guesses_capped = Counter::default();
         registry.register(
             "access_code_fleet_capped",
-            "Wrong access codes refused because the whole fleet's budget of guesses is spent",
+            "Access codes refused because the whole fleet's budget of wrong guesses is spent (none is compared then, right or wrong)",
             guesses_capped.clone(),
         );
         let hosts_refused = Counter::default();
@@ -210,7 +225,7 @@ impl Metrics {
         self.receipts_refused.get_or_create(&Reason { reason: reason.to_owned() }).inc();
     }
 
-    /// A call of the server function `call` refused by a budget.
+    /// A call of the server function `call` (one of [`LIMITED_CALLS`]) refused by a budget.
     pub fn call_limited(&self, call: &str) {
         self.calls_limited.get_or_create(&Call { call: call.to_owned() }).inc();
     }
@@ -311,5 +326,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("dev_bucket_in_use{site=\"public\"} 1"), "{text}");
+        // Exported before any budget stops a call, so dashboards and increase() see them.
+        for call in LIMITED_CALLS {
+            assert!(text.contains(&format!("upload_calls_limited_total{{call=\"{call}\"}} 0")));
+        }
     }
 }

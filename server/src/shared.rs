@@ -19,10 +19,13 @@ const BACKOFF: Duration = Duration::from_secs(1);
 /// Every key this service writes starts with this.
 const PREFIX: &str = "s3up:";
 
-/// GCRA over several budgets at once: spends one from each, or from none. KEYS are the budgets;
-/// ARGV holds, per key, its emission interval and its burst. Answers 0 when spent, else how many
-/// milliseconds until it could be. The time is Redis's own, so instances' clocks do not matter.
-const GCRA: &str = r"
+/// GCRA over several budgets at once, up to the decision: KEYS are the budgets; ARGV holds, per
+/// key, its emission interval and its burst. Returns how many milliseconds until one more could
+/// be spent from the first budget that is out; falls through with `now` and `next_tats` when
+/// every budget has room. The time is Redis's own, so instances' clocks do not matter.
+macro_rules! gcra_decide {
+    () => {
+        r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local next_tats = {}
@@ -36,11 +39,24 @@ for i, key in ipairs(KEYS) do
   if allowed_at > now then return allowed_at - now end
   next_tats[i] = next_tat
 end
+"
+    };
+}
+
+/// Spends one from each budget, or from none: 0 when spent, else how many milliseconds until
+/// it could be.
+const GCRA: &str = concat!(
+    gcra_decide!(),
+    r"
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, next_tats[i], 'PX', next_tats[i] - now)
 end
 return 0
-";
+"
+);
+
+/// The same decision, spending nothing: 0 when every budget has room for one more.
+const GCRA_ROOM: &str = concat!(gcra_decide!(), "return 0\n");
 
 /// Counts ARGV[1] more against KEYS[1], which may hold ARGV[2] in all, for ARGV[3] ms after the
 /// first: 1 when that fits (and it is counted), 0 when it does not (and nothing is).
@@ -72,6 +88,7 @@ pub struct SharedStore {
     connection: OnceCell<ConnectionManager>,
     down_until: Mutex<Option<Instant>>,
     gcra: Script,
+    gcra_room: Script,
     tally: Script,
     /// Where it is, without any password, for messages.
     shown: String,
@@ -95,6 +112,7 @@ impl SharedStore {
             connection: OnceCell::new(),
             down_until: Mutex::new(None),
             gcra: Script::new(GCRA),
+            gcra_room: Script::new(GCRA_ROOM),
             tally: Script::new(TALLY),
             shown,
         })
@@ -150,8 +168,22 @@ impl SharedStore {
 
     /// Spends one from every budget, or from none: `None` when spent, else how long to wait.
     pub async fn spend(&self, budgets: &[Budget]) -> Result<Option<Duration>, StoreError> {
+        self.run_gcra(&self.gcra, budgets).await
+    }
+
+    /// Whether every budget has room for one more, spending nothing: `None` when it has, else
+    /// how long until it will.
+    pub async fn room(&self, budgets: &[Budget]) -> Result<Option<Duration>, StoreError> {
+        self.run_gcra(&self.gcra_room, budgets).await
+    }
+
+    async fn run_gcra(
+        &self,
+        script: &Script,
+        budgets: &[Budget],
+    ) -> Result<Option<Duration>, StoreError> {
         let mut connection = self.connection().await?;
-        let mut call = self.gcra.prepare_invoke();
+        let mut call = script.prepare_invoke();
         for budget in budgets {
             call.key(format!("{PREFIX}rate:{}", budget.key));
             call.arg(budget.interval.as_millis().max(1) as u64).arg(budget.burst);

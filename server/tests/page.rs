@@ -34,6 +34,9 @@ async fn page_views_sign_plain_forms_within_the_address_budget() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
+        // No other site may frame the page (clickjacking).
+        assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'");
+        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
         let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res))
             .await
             .expect("the page renders");

@@ -134,6 +134,30 @@ async fn the_address_budget_is_shared_and_spent_with_the_uploaders_or_not_at_all
 }
 
 #[tokio::test]
+async fn room_is_asked_without_spending_and_a_spent_guess_budget_closes_every_instance() {
+    let Some(redis) = Redis::start() else { return };
+    let store = SharedStore::new(&redis.url()).unwrap();
+    let key = format!("g-{}", uuid::Uuid::new_v4().simple());
+    let budget = [Budget { key, interval: Duration::from_secs(30), burst: 2 }];
+    for _ in 0..5 {
+        assert_eq!(store.room(&budget).await.unwrap(), None, "asking spends nothing");
+    }
+    assert_eq!(store.spend(&budget).await.unwrap(), None);
+    assert_eq!(store.spend(&budget).await.unwrap(), None);
+    let wait = store.room(&budget).await.unwrap().expect("spent");
+    assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+    // Ten wrong codes on one instance: the other compares no code from that address either.
+    let metrics = Arc::new(Metrics::new());
+    let (a, b) = (instance(&redis.url(), 4, &metrics), instance(&redis.url(), 4, &metrics));
+    let at = Some("198.18.0.1".parse().unwrap());
+    for _ in 0..10 {
+        assert!(a.spend_wrong_code("u", at).await.is_ok());
+    }
+    assert!(b.may_try_a_code("u", at).await.is_err());
+    assert!(metrics.encode().contains("shared_store_errors_total{op=\"rate\"} 0"));
+}
+
+#[tokio::test]
 async fn without_redis_each_instance_decides_alone_and_says_so_then_shares_again() {
     let Some(mut redis) = Redis::start() else { return };
     let (port, dir) = (redis.port, redis.dir.clone());

@@ -107,7 +107,11 @@ impl Uploads {
     ) -> Result<Checked, Refusal> {
         let too_many = |wait| Refusal::new(Reason::RateLimited, retry_after(wait));
         // The code first: a caller without it spends only a budget of guesses of its own, never
-        // the signing budgets of the address or of anyone else.
+        // the signing budgets of the address or of anyone else. Past that budget (or the
+        // fleet's) no code is compared, so the answer never says whether a guess was right.
+        if self.config.limits.access_code_sha256.is_some() {
+            self.guard.may_try_a_code(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
+        }
         if !self.config.limits.accepts_access_code(&request.access_code) {
             self.guard.spend_wrong_code(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
             let message = if request.access_code.is_empty() {

@@ -128,12 +128,47 @@ impl Guard {
         uploader: &str,
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
-        self.spend_bad(Spent::Guess, uploader, ip).await?;
-        let fleet = NonZeroU32::new(FLEET_GUESSES_PER_MINUTE).expect("not zero");
-        self.spend(&[per_minute("g:fleet".into(), fleet)]).await.inspect_err(|_| {
+        self.spend(&Self::bad_budgets(Spent::Guess, uploader, ip)).await?;
+        self.spend(&[Self::fleet_guesses()]).await.inspect_err(|_| {
             self.metrics.guesses_capped();
             tracing::warn!(target: "audit", event = "access_code_fleet_cap", "wrong access codes are coming in faster than the fleet takes them");
         })
+    }
+
+    /// Whether a code from `uploader` at `ip` may be compared at all: `Ok` while its budgets of
+    /// wrong codes (and the fleet's) have room, else how long to wait. Asked before a code is
+    /// compared, right or wrong: a caller past its budget is not told whether a guess was right,
+    /// so the budgets bound guessing itself, not just the answers to wrong guesses.
+    pub async fn may_try_a_code(&self, uploader: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let mut budgets = Self::bad_budgets(Spent::Guess, uploader, ip);
+        budgets.push(Self::fleet_guesses());
+        let wait = match self.room(&budgets).await {
+            Ok(()) => return Ok(()),
+            Err(wait) => wait,
+        };
+        // Which budget is out matters only for the alert: asked again, on this rare path.
+        let fleet = Self::fleet_guesses();
+        if self.room(std::slice::from_ref(&fleet)).await.is_err() {
+            self.metrics.guesses_capped();
+        }
+        Err(wait)
+    }
+
+    /// Whether every one of `budgets` has room for one more, spending nothing, in the shared
+    /// store or, without one (or when it fails), in this instance's own.
+    async fn room(&self, budgets: &[Budget]) -> Result<(), Duration> {
+        if let Some(store) = &self.shared {
+            match store.room(budgets).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(err) => self.fell_back("rate", &err),
+            }
+        }
+        self.local.room(budgets)
+    }
+
+    fn fleet_guesses() -> Budget {
+        per_minute("g:fleet".into(), NonZeroU32::new(FLEET_GUESSES_PER_MINUTE).expect("not zero"))
     }
 
     /// Spends one refused receipt or report (forged, foreign, or about an object that is not
@@ -146,21 +181,26 @@ impl Guard {
         self.spend_bad(Spent::BadReceipt, uploader, ip).await
     }
 
-    /// One of [`GUESSES_PER_MINUTE`] a minute per address (its /64 and /48), or per uploader
-    /// without one.
+    /// Spends one refused receipt or report from the budgets of [`Guard::bad_budgets`].
     async fn spend_bad(
         &self,
         spent: Spent,
         uploader: &str,
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
+        self.spend(&Self::bad_budgets(spent, uploader, ip)).await
+    }
+
+    /// [`GUESSES_PER_MINUTE`] a minute per address (its /64 and /48), or per uploader without
+    /// one.
+    fn bad_budgets(spent: Spent, uploader: &str, ip: Option<IpAddr>) -> Vec<Budget> {
         let per_minute = NonZeroU32::new(GUESSES_PER_MINUTE).expect("not zero");
         let mut budgets = Self::budgets(spent, uploader, ip, per_minute, per_minute);
         if ip.is_some() {
             // By address only: a client cannot buy more tries with fresh cookies.
             budgets.remove(0);
         }
-        self.spend(&budgets).await
+        budgets
     }
 
     /// Spends from `budgets` in the shared store, or, without one (or when it fails), from this
@@ -333,6 +373,25 @@ mod tests {
         }
         assert_eq!(taken, usize::try_from(FLEET_GUESSES_PER_MINUTE).unwrap() - 40);
         assert!(metrics.encode().contains("access_code_fleet_capped_total 140"));
+        // Past the caps no code is compared, right or wrong: the /48 and the fleet are out.
+        assert!(guard.may_try_a_code("u", ip("2001:db8:7:99::1".into())).await.is_err());
+        assert!(guard.may_try_a_code("u", ip("203.0.113.9".into())).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_address_past_its_wrong_codes_may_try_no_code_until_it_has_room() {
+        let n = NonZeroU32::new(1000).unwrap();
+        let guard = Guard::new(n, n, Arc::new(Metrics::new()));
+        let at = Some("192.0.2.7".parse::<IpAddr>().unwrap());
+        for _ in 0..GUESSES_PER_MINUTE {
+            assert!(guard.may_try_a_code("u", at).await.is_ok(), "asking spends nothing");
+            assert!(guard.spend_wrong_code("u", at).await.is_ok());
+        }
+        let wait = guard.spend_wrong_code("u", at).await.unwrap_err();
+        let until = guard.may_try_a_code("other uploader", at).await.unwrap_err();
+        assert!(until <= wait && until > Duration::ZERO, "{until:?} {wait:?}");
+        let elsewhere = Some("192.0.2.8".parse::<IpAddr>().unwrap());
+        assert!(guard.may_try_a_code("u", elsewhere).await.is_ok(), "another address");
     }
 
     #[tokio::test]

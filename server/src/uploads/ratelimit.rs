@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -57,6 +57,10 @@ type Limiter = Arc<DefaultKeyedRateLimiter<String>>;
 pub struct LocalBudgets {
     limiters: Mutex<HashMap<(Duration, u32), Limiter>>,
     clock: DefaultClock,
+    /// Budgets found spent, with when one more fits: what [`LocalBudgets::room`] answers from
+    /// (the limiter cannot be asked without spending). A refused spend changes nothing in a
+    /// budget, so that time stays right until it passes.
+    closed: Mutex<HashMap<String, Instant>>,
 }
 
 impl LocalBudgets {
@@ -85,9 +89,35 @@ impl LocalBudgets {
                 limiter.retain_recent();
             }
             let now = self.clock.now();
-            limiter.check_key(&budget.key).map_err(|wait| wait.wait_time_from(now))?;
+            limiter.check_key(&budget.key).map_err(|wait| {
+                let wait = wait.wait_time_from(now);
+                self.close(&budget.key, wait);
+                wait
+            })?;
         }
         Ok(())
+    }
+
+    /// Whether each of `budgets` has room for one more, spending nothing: `Ok`, or how long
+    /// until the first that is spent has. Knows only what [`LocalBudgets::spend`] found spent.
+    pub fn room(&self, budgets: &[Budget]) -> Result<(), Duration> {
+        let closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        for budget in budgets {
+            if let Some(until) = closed.get(&budget.key).filter(|until| **until > now) {
+                return Err(*until - now);
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&self, key: &str, wait: Duration) {
+        let mut closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if closed.len() > PRUNE_ABOVE {
+            closed.retain(|_, until| *until > now);
+        }
+        closed.insert(key.to_owned(), now + wait);
     }
 }
 
@@ -151,5 +181,20 @@ mod tests {
             address_keys(ip("2001:db8:1:2:3:4:5:6")),
             [("2001:db8:1:2::/64".to_owned(), 1), ("2001:db8:1::/48".to_owned(), NETWORK_SHARE)]
         );
+    }
+
+    #[test]
+    fn room_is_known_without_spending_once_a_budget_is_found_spent() {
+        let limits = LocalBudgets::default();
+        let budget = [per_minute("g:x".into(), n(2))];
+        assert!(limits.room(&budget).is_ok());
+        assert!(limits.room(&budget).is_ok(), "asking spends nothing");
+        assert!(limits.spend(&budget).is_ok());
+        assert!(limits.spend(&budget).is_ok());
+        assert!(limits.room(&budget).is_ok(), "not yet found spent");
+        let wait = limits.spend(&budget).unwrap_err();
+        let until = limits.room(&budget).unwrap_err();
+        assert!(until <= wait && until > wait - Duration::from_secs(1), "{until:?} {wait:?}");
+        assert!(limits.room(&[per_minute("g:y".into(), n(2))]).is_ok(), "another budget");
     }
 }
