@@ -74,9 +74,13 @@ impl SessionKey {
     }
 
     /// The payload of `sealed`, if it was sealed for `purpose` under this key (checked in
-    /// constant time).
+    /// constant time), written exactly as [`SessionKey::seal`] writes it: lowercase hex only,
+    /// so that no sealed value has a second spelling (found by the receipts' fuzz target).
     pub fn open<'a>(&self, purpose: Purpose, sealed: &'a str) -> Option<&'a str> {
         let (payload, signature) = sealed.rsplit_once('.')?;
+        if !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
         self.mac(purpose, payload).verify_slice(&hex::decode(signature).ok()?).ok()?;
         Some(payload)
     }
@@ -148,6 +152,11 @@ mod tests {
         assert_eq!(key.open(Purpose::Return, &sealed), None);
         assert_eq!(key.open(Purpose::Receipt, &sealed.replacen("pay", "Pay", 1)), None);
         assert_eq!(key.open(Purpose::Receipt, "payload"), None);
+        // One spelling only: the same MAC in uppercase hex is not the sealed value.
+        let (payload, mac) = sealed.rsplit_once('.').unwrap();
+        let shouted = format!("{payload}.{}", mac.to_ascii_uppercase());
+        assert_ne!(shouted, sealed);
+        assert_eq!(key.open(Purpose::Receipt, &shouted), None);
     }
 
     #[test]
