@@ -30,9 +30,18 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' } },
+    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2)\.spec\.ts/ },
     { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content)\.spec\.ts/ },
     // A dev-bucket instance without the small size limit, for files in parts.
     { name: 'dev-parts', use: { baseURL: process.env.DEV_PARTS_APP_URL ?? 'http://127.0.0.1:3106' }, testMatch: /multipart\.spec\.ts/ },
+    // Stores without POST uploads: instances with UPLOAD_METHOD=put, on Garage and on the dev bucket.
+    { name: 'put-garage', use: { baseURL: process.env.PUT_APP_URL ?? 'http://127.0.0.1:3108' }, testMatch: /put\.spec\.ts/ },
+    { name: 'put-dev', use: { baseURL: process.env.DEV_PUT_APP_URL ?? 'http://127.0.0.1:3109' }, testMatch: /put\.spec\.ts/ },
+    // MD5 in Content-MD5 instead of checksum headers (UPLOAD_CHECKSUM=md5, with PUT): on Garage,
+    // and on the dev bucket answering as Backblaze B2 (checksum headers refused).
+    { name: 'md5-garage', use: { baseURL: process.env.MD5_APP_URL ?? 'http://127.0.0.1:3113' }, testMatch: /put\.spec\.ts/ },
+    { name: 'md5-b2', use: { baseURL: process.env.DEV_B2_APP_URL ?? 'http://127.0.0.1:3114' }, testMatch: /put\.spec\.ts/ },
+    // The dev bucket answering as Cloudflare R2 (no POST uploads), the service left in POST mode.
+    { name: 'r2-dev', use: { baseURL: process.env.DEV_R2_APP_URL ?? 'http://127.0.0.1:3111' }, testMatch: /r2\.spec\.ts/ },
   ],
 });

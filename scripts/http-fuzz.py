@@ -62,8 +62,15 @@ def request(base):
     try:
         conn.request(method, path, body=body, headers=headers)
         return conn.getresponse().status, f"{method} {path}"
+    except (ConnectionError, http.client.HTTPException, OSError) as err:
+        # Named in the failure, so that a run's tail says which request went unanswered.
+        raise Unanswered(f"{method} {path} {headers!r} body={body[:300]!r}: {err}") from err
     finally:
         conn.close()
+
+
+class Unanswered(Exception):
+    pass
 
 
 def main():
@@ -75,8 +82,8 @@ def main():
         for base in urls:
             try:
                 status, what = request(base)
-            except (ConnectionError, http.client.HTTPException, OSError) as err:
-                failures.append(f"{base}: no answer ({err})")
+            except Unanswered as err:
+                failures.append(f"{base}: no answer to {err}")
                 continue
             counts[status] = counts.get(status, 0) + 1
             if status >= 500:

@@ -54,8 +54,11 @@ cleanup() {
 trap cleanup EXIT
 # Ports of their own, so tests can run beside `scripts/run.sh`: Garage nodes on 3910/3920/3930,
 # nginx on 3100 in front of instances a (3103) and b (3104), Redis on 3105, the dev-bucket app on
-# 3101 and its bucket on 3102; each app's metrics on its port + 1000.
-scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 --nodes 3
+# 3101 and its bucket on 3102 (3106/3107 for files in parts), PUT-mode apps on 3108 (Garage) and
+# 3109 (its dev bucket on 3110), a dev bucket answering as R2 on 3112 (its app on 3111), MD5-mode
+# apps on 3113 (Garage) and 3114 (a dev bucket answering as B2, on 3115); each app's metrics on
+# its port + 1000.
+scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 http://127.0.0.1:3108 http://127.0.0.1:3113 --nodes 3
 # Written at run time: nothing for shellcheck to follow.
 set -a
 # shellcheck source=/dev/null
@@ -68,12 +71,16 @@ set +a
 echo "== server doctor"
 target/debug/server doctor --origin http://127.0.0.1:3100 | tee "$work/doctor.txt"
 grep -q "^ok   CORS: http://127.0.0.1:3100 may POST" "$work/doctor.txt"
+grep -q "^ok   POST uploads: taken, and a form that breaks its policy is refused" "$work/doctor.txt"
 grep -q "^ok   IAM: s3:GetObject and s3:ListBucket on uploads/" "$work/doctor.txt"
 grep -q "^note IAM, not visible from here: s3:PutObject" "$work/doctor.txt"
 if target/debug/server doctor --origin http://elsewhere.example > "$work/doctor-other.txt"; then
   echo "server doctor passed an origin the CORS rule does not cover"; exit 1
 fi
 grep -q "fix: run: server cors --origin http://elsewhere.example" "$work/doctor-other.txt"
+# A store without POST uploads, with UPLOAD_METHOD=put: the rule must let its page PUT files.
+UPLOAD_METHOD=put target/debug/server doctor --origin http://127.0.0.1:3108 | tee "$work/doctor-put.txt"
+grep -q "^ok   CORS: http://127.0.0.1:3108 may PUT files" "$work/doctor-put.txt"
 export LEPTOS_SITE_ROOT=target/site
 
 # Two instances behind nginx: one secret, one Redis, the balancer's forwarding believed.
@@ -116,6 +123,31 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3106 UPLOAD_METRICS_ADDR=127.0.0
   UPLOAD_POLICY_TTL_SECS=30 \
   target/debug/server > "$work/app-dev-parts.log" 2>&1 &
 pids+=($!)
+# Stores without POST uploads (put.spec.ts): UPLOAD_METHOD=put on Garage, and on a dev bucket.
+export PUT_APP_URL=http://127.0.0.1:3108
+LEPTOS_SITE_ADDR=127.0.0.1:3108 UPLOAD_METRICS_ADDR=127.0.0.1:4108 UPLOAD_METHOD=put \
+  target/debug/server > "$work/app-put.log" 2>&1 &
+pids+=($!)
+export DEV_PUT_APP_URL=http://127.0.0.1:3109 DEV_PUT_BUCKET_ENDPOINT=http://127.0.0.1:3110 DEV_PUT_DATA_DIR="$work/dev-put-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3109 UPLOAD_METRICS_ADDR=127.0.0.1:4109 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3110 UPLOAD_DEV_DATA_DIR="$DEV_PUT_DATA_DIR" \
+  UPLOAD_METHOD=put target/debug/server > "$work/app-dev-put.log" 2>&1 &
+pids+=($!)
+# MD5 instead of checksum headers (UPLOAD_CHECKSUM=md5, with PUT): on Garage, and on a dev bucket
+# answering as Backblaze B2 (which refuses x-amz-checksum-* headers).
+export MD5_APP_URL=http://127.0.0.1:3113
+LEPTOS_SITE_ADDR=127.0.0.1:3113 UPLOAD_METRICS_ADDR=127.0.0.1:4113 UPLOAD_METHOD=put UPLOAD_CHECKSUM=md5 \
+  target/debug/server > "$work/app-md5.log" 2>&1 &
+pids+=($!)
+export DEV_B2_APP_URL=http://127.0.0.1:3114 DEV_B2_BUCKET_ENDPOINT=http://127.0.0.1:3115 DEV_B2_DATA_DIR="$work/dev-b2-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3114 UPLOAD_METRICS_ADDR=127.0.0.1:4114 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3115 UPLOAD_DEV_DATA_DIR="$DEV_B2_DATA_DIR" \
+  UPLOAD_DEV_EMULATE=b2 UPLOAD_METHOD=put UPLOAD_CHECKSUM=md5 target/debug/server > "$work/app-dev-b2.log" 2>&1 &
+pids+=($!)
+# A store without POST uploads: the dev bucket answering as Cloudflare R2, the service in POST
+# mode (r2.spec.ts, and `server doctor` after the browser tests).
+export DEV_R2_APP_URL=http://127.0.0.1:3111 DEV_R2_BUCKET_ENDPOINT=http://127.0.0.1:3112 DEV_R2_DATA_DIR="$work/dev-r2-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3111 UPLOAD_METRICS_ADDR=127.0.0.1:4111 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3112 UPLOAD_DEV_DATA_DIR="$DEV_R2_DATA_DIR" \
+  UPLOAD_DEV_EMULATE=r2 target/debug/server > "$work/app-dev-r2.log" 2>&1 &
+pids+=($!)
 
 # On failure the logs come first and Playwright's account of what failed last, where a reader of
 # the output's tail (CI keeps only the tail) finds it: the first failure's error, then the list.
@@ -127,13 +159,30 @@ if ! (cd end2end && npx playwright test 2>&1 | tee "$work/playwright.txt"); then
   exit 1
 fi
 
+# `server doctor` finds that a store takes no POST uploads and names the setting (the R2 dev
+# bucket, which answers no other check: the run fails, as it must).
+echo "== server doctor on a store without POST uploads"
+if env UPLOAD_BUCKET=dev-uploads AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3="$DEV_R2_BUCKET_ENDPOINT" \
+  AWS_ACCESS_KEY_ID="$UPLOAD_DEV_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$UPLOAD_DEV_SECRET_ACCESS_KEY" \
+  target/debug/server doctor --origin "$DEV_R2_APP_URL" > "$work/doctor-r2.txt"; then
+  cat "$work/doctor-r2.txt"; echo "server doctor passed a store without POST uploads"; exit 1
+fi
+cat "$work/doctor-r2.txt"
+grep -q "^FAIL POST uploads: the store does not take them" "$work/doctor-r2.txt"
+grep -q "fix: set UPLOAD_METHOD=put" "$work/doctor-r2.txt"
+
 # Every metric the alert rules and the dashboard use, as the two running apps export them.
 echo "== metrics in the alerts and the dashboard"
 scripts/check-metrics.py http://127.0.0.1:4103 http://127.0.0.1:4104 http://127.0.0.1:4101
 
 # Random requests at every server for a while: no answer may be a server error.
 echo "== HTTP fuzz"
-scripts/http-fuzz.py 15 http://127.0.0.1:3100 "$DEV_APP_URL" "$DEV_BUCKET_ENDPOINT"
+if ! scripts/http-fuzz.py 15 http://127.0.0.1:3100 "$DEV_APP_URL" "$DEV_BUCKET_ENDPOINT"; then
+  # An unanswered request is most likely a panic: the logs say where.
+  echo "== panics in the app logs"
+  grep -h -A3 "panicked" "$work"/app-*.log "$work"/fleet/app-*.log | cut -c1-400 || echo "(none)"
+  exit 1
+fi
 
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"

@@ -13,8 +13,9 @@ use crate::wire::{
 /// An empty `content_type` (browsers report one for unknown extensions) is signed as
 /// `application/octet-stream`, which the browser must then send. `access_code` is checked when
 /// the operator set one (see [`BucketInfo::access_code_required`]); otherwise it is ignored.
-/// With `checksum_sha256` (base64), the bucket accepts only those exact bytes; `metadata` is
-/// stored with the object (names of lowercase letters, digits and `-`; 2 KB in all).
+/// With `checksum_sha256` (base64; or `content_md5` where the service checks MD5, see
+/// [`BucketInfo::checksum`]), the bucket accepts only those exact bytes; `metadata` is stored
+/// with the object (names of lowercase letters, digits and `-`; 2 KB in all).
 #[server(endpoint = "sign_upload")]
 pub async fn sign_upload(
     file_name: String,
@@ -23,6 +24,7 @@ pub async fn sign_upload(
     access_code: String,
     #[server(default)] checksum_sha256: Option<String>,
     #[server(default)] metadata: std::collections::BTreeMap<String, String>,
+    #[server(default)] content_md5: Option<String>,
 ) -> Result<SignedUpload, UploadError> {
     let request = crate::service::UploadRequest {
         file_name,
@@ -30,6 +32,7 @@ pub async fn sign_upload(
         content_type,
         access_code,
         checksum_sha256,
+        content_md5,
         metadata,
     };
     server_side::serve(|service, who| async move { service.sign_upload(&who, request).await }).await
@@ -86,6 +89,7 @@ pub async fn start_multipart(
         content_type,
         access_code,
         checksum_sha256: None,
+        content_md5: None,
         metadata,
     };
     server_side::serve(|service, who| async move { service.start_multipart(&who, request).await })

@@ -175,6 +175,24 @@ pub fn checksum_sha256(raw: &str) -> Result<String, String> {
     }
 }
 
+/// An MD5 digest as `Content-MD5` carries it: the base64 of 16 bytes.
+pub fn content_md5(raw: &str) -> Result<String, String> {
+    use base64::Engine;
+    match base64::engine::general_purpose::STANDARD.decode(raw) {
+        Ok(digest) if digest.len() == 16 => Ok(raw.to_owned()),
+        _ => Err("the file's checksum is not an MD5 (base64 of 16 bytes)".into()),
+    }
+}
+
+/// A digest in `mode`'s algorithm, as the browser sends it.
+pub fn checksum(mode: crate::wire::ChecksumMode, raw: &str) -> Result<String, String> {
+    match mode {
+        crate::wire::ChecksumMode::Sha256 => checksum_sha256(raw),
+        crate::wire::ChecksumMode::Md5 => content_md5(raw),
+        crate::wire::ChecksumMode::Off => Err("checksums are off here: send none".into()),
+    }
+}
+
 /// The largest file one POST can carry (5 GiB); anything bigger goes in parts.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
 pub const MAX_POST_BYTES: u64 = 5 << 30;
@@ -357,6 +375,12 @@ mod tests {
     #[test]
     fn checksums_are_32_bytes_of_base64() {
         assert!(checksum_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").is_ok());
+        assert!(content_md5("1B2M2Y8AsgTpgAmY7PhCfg==").is_ok());
+        assert!(content_md5("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").is_err());
+        use crate::wire::ChecksumMode;
+        assert!(checksum(ChecksumMode::Md5, "1B2M2Y8AsgTpgAmY7PhCfg==").is_ok());
+        assert!(checksum(ChecksumMode::Sha256, "1B2M2Y8AsgTpgAmY7PhCfg==").is_err());
+        assert!(checksum(ChecksumMode::Off, "1B2M2Y8AsgTpgAmY7PhCfg==").is_err());
         for bad in ["", "47DEQpj8HBSa", "not base64 at all!", "AAAA"] {
             assert!(checksum_sha256(bad).is_err(), "{bad:?}");
         }

@@ -88,6 +88,8 @@ pub struct UploadRequest {
     /// The file's SHA-256 as the browser computed it (base64), when it did: the policy then
     /// binds it and the bucket refuses any other bytes.
     pub checksum_sha256: Option<String>,
+    /// The file's MD5 (base64), where the service checks MD5 (`UPLOAD_CHECKSUM=md5`).
+    pub content_md5: Option<String>,
     /// User metadata to store with the object (`x-amz-meta-<name>`), bound by the policy.
     pub metadata: std::collections::BTreeMap<String, String>,
 }

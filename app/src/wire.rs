@@ -7,15 +7,77 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-/// What the browser needs to POST one file straight to the bucket.
+/// How single-request uploads reach the bucket (`UPLOAD_METHOD`): a POST form where the store
+/// takes browser-based uploads (AWS, Garage), a presigned PUT where it does not (Cloudflare R2,
+/// Backblaze B2). Either way what was signed binds the key, the size, the type and the checksum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum UploadMethod {
+    #[default]
+    Post,
+    Put,
+}
+
+impl UploadMethod {
+    /// As the setting and the HTTP method name it, in lowercase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadMethod::Post => "post",
+            UploadMethod::Put => "put",
+        }
+    }
+}
+
+/// Which digest of the bytes the bucket checks (`UPLOAD_CHECKSUM`): SHA-256 in the
+/// `x-amz-checksum-sha256` header or a POST field (AWS, Garage), MD5 in `Content-MD5` for stores
+/// that refuse checksum headers (Backblaze B2; a PUT only: no store checks a form's MD5), or
+/// none. The page hashes what the service asks for; the service binds it into what it signs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumMode {
+    #[default]
+    Sha256,
+    Md5,
+    Off,
+}
+
+impl ChecksumMode {
+    /// As the setting names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumMode::Sha256 => "sha256",
+            ChecksumMode::Md5 => "md5",
+            ChecksumMode::Off => "off",
+        }
+    }
+
+    /// The header a PUT (of a file or of a part) carries the digest in.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            ChecksumMode::Sha256 => Some("x-amz-checksum-sha256"),
+            ChecksumMode::Md5 => Some("content-md5"),
+            ChecksumMode::Off => None,
+        }
+    }
+}
+
+/// What the browser needs to send one file straight to the bucket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedUpload {
-    /// The bucket's URL: the form is POSTed here.
+    /// Where the request goes: the bucket's URL for a form, the object's presigned URL for a PUT.
     pub url: String,
     /// The object key the file will be stored under.
     pub key: String,
-    /// Form fields in the order they must be sent; the file is appended after them.
+    /// How the file goes: `POST` (a form: `fields`, then the file) or `PUT` (the file as the
+    /// whole body, with `headers`). A plain struct rather than a tagged enum: serde's tagged
+    /// enums buffer what they read, and that code would weigh on every page's wasm.
+    pub method: UploadMethod,
+    /// A form's fields, in the order they must be sent; the file is appended after them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<(String, String)>,
+    /// A PUT's headers: exactly these, signed (the bucket refuses the request without them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
     /// When the policy stops being accepted (RFC 3339).
     pub expires_at: String,
     /// What was signed, sealed by the server: handed back to [`crate::api::confirm_upload`], so
@@ -55,12 +117,15 @@ pub struct PartToSign {
     pub number: u64,
     /// Its length in bytes, as [`crate::rules::part_length`] says it must be.
     pub length: u64,
-    /// The part's SHA-256 (base64): the URL is good for these bytes only.
-    pub checksum_sha256: String,
+    /// The part's digest (base64) in the service's [`ChecksumMode`]: its SHA-256, or its MD5;
+    /// none with checksums off. The URL is good for these bytes only.
+    #[serde(default, alias = "checksum_sha256")]
+    pub checksum: Option<String>,
 }
 
 /// Where to PUT one part: a presigned `UploadPart` URL that binds the part's length and
-/// checksum. The request must carry the `x-amz-checksum-sha256` header with the part's checksum.
+/// checksum. The request must carry the checksum in the mode's header
+/// ([`ChecksumMode::header`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedPart {
     pub number: u64,
@@ -101,6 +166,8 @@ pub struct BucketInfo {
     pub bucket: String,
     /// Where forms are POSTed.
     pub url: String,
+    /// How single-request uploads are sent (a `PUT` store has no plain form).
+    pub method: UploadMethod,
     /// Set for the embedded dev bucket: the directory its files land in.
     pub dev_data_dir: Option<String>,
     /// The largest file the server signs for.
@@ -111,9 +178,11 @@ pub struct BucketInfo {
     pub access_code_required: bool,
     /// Files one uploader may upload per minute.
     pub files_per_minute: u32,
-    /// Files up to this size are hashed in the browser and the bucket checks the SHA-256;
-    /// 0 turns checksums off.
+    /// Files up to this size are hashed in the browser and the bucket checks the digest;
+    /// 0 turns checksums off for files in one request.
     pub checksum_max_bytes: u64,
+    /// Which digest: SHA-256, MD5 (with PUT) or none.
+    pub checksum: ChecksumMode,
     /// Files above this size (and every file above 5 GiB) go in parts, each with its SHA-256
     /// ([`crate::rules::goes_multipart`]).
     pub multipart_threshold: u64,

@@ -123,6 +123,9 @@ function devBucket(endpointVar = 'DEV_BUCKET_ENDPOINT', dataVar = 'DEV_DATA_DIR'
 /** The bucket behind a Playwright project. */
 export function backendFor(project: string): Backend {
   if (project === 'dev-parts') return devBucket('DEV_PARTS_BUCKET_ENDPOINT', 'DEV_PARTS_DATA_DIR');
+  if (project === 'put-dev') return devBucket('DEV_PUT_BUCKET_ENDPOINT', 'DEV_PUT_DATA_DIR');
+  if (project === 'md5-b2') return devBucket('DEV_B2_BUCKET_ENDPOINT', 'DEV_B2_DATA_DIR');
+  if (project === 'r2-dev') return devBucket('DEV_R2_BUCKET_ENDPOINT', 'DEV_R2_DATA_DIR');
   return project === 'dev-bucket' ? devBucket() : garage();
 }
 

@@ -51,6 +51,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         content_type: "text/plain".into(),
         access_code: String::new(),
         checksum_sha256: None,
+        content_md5: None,
         metadata: Default::default(),
     };
     let signed = uploads.sign_upload(&me, request).await.unwrap();

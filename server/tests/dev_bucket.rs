@@ -29,6 +29,11 @@ impl Drop for Running {
 }
 
 async fn start() -> Running {
+    start_as(None).await
+}
+
+/// The dev bucket answering as `emulated` does (`UPLOAD_DEV_EMULATE`).
+async fn start_as(emulated: Option<devbucket::emulate::Emulated>) -> Running {
     // The data directory sits inside a sandbox directory, so that a write escaping it would show.
     let sandbox =
         std::env::temp_dir().join(format!("dev-bucket-test-{}", uuid::Uuid::new_v4().simple()));
@@ -37,12 +42,15 @@ async fn start() -> Running {
     let credentials = Credentials::new("DEVTESTKEY", "d".repeat(64));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let dev = Arc::new(DevBucket::new(
-        format!("http://{addr}"),
-        credentials.clone(),
-        Store::new(&data),
-        Default::default(),
-    ));
+    let dev = Arc::new(
+        DevBucket::new(
+            format!("http://{addr}"),
+            credentials.clone(),
+            Store::new(&data),
+            Default::default(),
+        )
+        .emulating(emulated),
+    );
     let router = devbucket::router(dev, vec![HeaderValue::from_static("http://127.0.0.1:3000")]);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Running { addr, data, signer: PolicySigner::new(credentials, devbucket::DEV_REGION) }
@@ -419,15 +427,20 @@ mod confirm {
 
     /// An instance of the upload service for `running`; every instance shares the session key.
     fn uploads_for(running: &Running) -> Uploads {
+        // These uploads are checked by size, type and ETag; checksums in tests/http.rs, the
+        // PUT tests below and end2end.
+        uploads_with(running, &[("UPLOAD_CHECKSUM_MAX_BYTES", "0")])
+    }
+
+    /// The same, with `extra` settings.
+    pub(super) fn uploads_with(running: &Running, extra: &[(&str, &str)]) -> Uploads {
         let endpoint = format!("http://{}", running.addr);
         let secret = "d".repeat(64);
-        let settings = [
+        let mut settings = vec![
             ("UPLOAD_DEV_ACCESS_KEY_ID", "DEVTESTKEY"),
             ("UPLOAD_DEV_SECRET_ACCESS_KEY", secret.as_str()),
-            // These uploads are checked by size, type and ETag; checksums in tests/http.rs
-            // and end2end.
-            ("UPLOAD_CHECKSUM_MAX_BYTES", "0"),
         ];
+        settings.extend_from_slice(extra);
         let config = Config::dev_bucket(table(&settings), endpoint).unwrap();
         let objects =
             Objects::Dev { store: Store::new(&running.data), bucket: config.bucket.clone() };
@@ -436,7 +449,7 @@ mod confirm {
             .with_session_key(Arc::new(SessionKey::from_hex(SECRET).unwrap()))
     }
 
-    fn me() -> Requester {
+    pub(super) fn me() -> Requester {
         Requester {
             uploader: UploaderId::parse(ME).unwrap(),
             ip: None,
@@ -446,13 +459,14 @@ mod confirm {
         }
     }
 
-    fn text_file(name: &str, size: u64) -> UploadRequest {
+    pub(super) fn text_file(name: &str, size: u64) -> UploadRequest {
         UploadRequest {
             file_name: name.into(),
             size,
             content_type: "text/plain".into(),
             access_code: String::new(),
             checksum_sha256: None,
+            content_md5: None,
             metadata: Default::default(),
         }
     }
@@ -777,10 +791,21 @@ mod confirm {
 
     /// PUTs `body` to a presigned part URL over a raw connection, with `checksum` as its header.
     async fn put_part(running: &Running, url: &str, body: &[u8], checksum: &str) -> (u16, String) {
+        put(running, url, &[("x-amz-checksum-sha256".into(), checksum.into())], body).await
+    }
+
+    /// PUTs `body` to a presigned URL over a raw connection, with `headers` (and its length).
+    pub(super) async fn put(
+        running: &Running,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, String) {
         let path = url.split_once(&running.addr.to_string()).expect("a URL of this bucket").1;
         let mut stream = TcpStream::connect(running.addr).await.unwrap();
+        let headers: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
         let head = format!(
-            "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nx-amz-checksum-sha256: {checksum}\r\nConnection: close\r\n\r\n",
+            "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n",
             running.addr,
             body.len()
         );
@@ -790,7 +815,7 @@ mod confirm {
         read_answer(&mut stream).await
     }
 
-    fn sha256_base64(bytes: &[u8]) -> String {
+    pub(super) fn sha256_base64(bytes: &[u8]) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
     }
@@ -816,7 +841,7 @@ mod confirm {
         let ask = |number: u64, bytes: &[u8]| PartToSign {
             number,
             length: bytes.len() as u64,
-            checksum_sha256: sha256_base64(bytes),
+            checksum: Some(sha256_base64(bytes)),
         };
         // Only the parts the file has, each of the length it must have.
         let refused = other
@@ -896,7 +921,7 @@ mod confirm {
         let past = OffsetDateTime::now_utc() - time::Duration::minutes(10);
         let late = uploads_for(&running).with_clock(Arc::new(move || past));
         let started = late.start_multipart(&me(), text_file("old.txt", 4)).await.unwrap();
-        let part = PartToSign { number: 1, length: 4, checksum_sha256: sha256_base64(b"four") };
+        let part = PartToSign { number: 1, length: 4, checksum: Some(sha256_base64(b"four")) };
         let urls = late.sign_parts(&me(), started.receipt.clone(), vec![part]).await.unwrap();
         let (status, answer) =
             put_part(&running, &urls[0].url, b"four", &sha256_base64(b"four")).await;
@@ -916,6 +941,172 @@ mod confirm {
             uploads.list_parts(&me(), post.receipt).await,
             Err(UploadError::Mismatch(_))
         ));
+    }
+}
+
+mod put_mode {
+    //! `UPLOAD_METHOD=put`: a presigned PUT of the whole file, through the service and the dev
+    //! bucket over HTTP.
+    use super::confirm::{me, put, sha256_base64, text_file, uploads_with};
+    use super::*;
+    use app::wire::{UploadMethod, UploadReport};
+    use md5::Digest;
+
+    fn header_of(answer: &str, name: &str) -> Option<String> {
+        answer.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_put_lands_byte_for_byte_and_the_bucket_refuses_anything_else_it_was_not_signed_for()
+    {
+        let running = start().await;
+        let put_mode = [("UPLOAD_METHOD", "put")];
+        let (one, other) = (uploads_with(&running, &put_mode), uploads_with(&running, &put_mode));
+        let body = b"hello, put";
+        let mut request = text_file("hello.txt", body.len() as u64);
+        request.checksum_sha256 = Some(sha256_base64(body));
+        request.metadata.insert("note".into(), "hi".into());
+        let signed = one.sign_upload(&me(), request).await.unwrap();
+        assert_eq!(signed.method, UploadMethod::Put, "a PUT store gets a PUT: {signed:?}");
+        let headers = signed.headers.clone();
+        let with = |name: &str, value: &str| -> Vec<(String, String)> {
+            let mut changed: Vec<_> = headers.iter().filter(|(n, _)| n != name).cloned().collect();
+            changed.push((name.into(), value.into()));
+            changed
+        };
+        let refused = [
+            ("another length", put(&running, &signed.url, &headers, b"hello, put!").await),
+            (
+                "another type",
+                put(&running, &signed.url, &with("content-type", "text/html"), body).await,
+            ),
+            (
+                "another key",
+                put(&running, &signed.url.replace("/hello.txt?", "/other.txt?"), &headers, body)
+                    .await,
+            ),
+            (
+                "another checksum",
+                put(
+                    &running,
+                    &signed.url,
+                    &with("x-amz-checksum-sha256", &sha256_base64(b"x")),
+                    body,
+                )
+                .await,
+            ),
+            (
+                "other metadata",
+                put(&running, &signed.url, &with("x-amz-meta-note", "bye"), body).await,
+            ),
+            (
+                "metadata added",
+                put(&running, &signed.url, &with("x-amz-meta-extra", "1"), body).await,
+            ),
+        ];
+        for (what, (status, answer)) in &refused {
+            assert_eq!(*status, 403, "{what}: {answer}");
+        }
+        assert!(refused[5].1 .1.contains("headers present in the request which were not signed"));
+        // Other bytes of the signed length: the checksum refuses them.
+        let (status, answer) = put(&running, &signed.url, &headers, b"HELLO, PUT").await;
+        assert!(status == 400 && answer.contains("<Code>BadDigest</Code>"), "{answer}");
+        assert!(
+            files_under(&running.data.join(devbucket::DEV_BUCKET)).is_empty(),
+            "nothing refused is stored"
+        );
+        assert!(running.temp_files().is_empty());
+
+        let (status, answer) = put(&running, &signed.url, &headers, body).await;
+        assert_eq!(status, 200, "{answer}");
+        let etag = header_of(&answer, "etag").expect("an ETag");
+        assert_eq!(etag, format!("\"{}\"", hex::encode(md5::Md5::digest(body))));
+        let report = UploadReport { key: signed.key.clone(), etag, receipt: signed.receipt };
+        let stored = other.confirm_upload(&me(), report).await.unwrap();
+        assert_eq!((stored.size, stored.content_type.as_deref()), (10, Some("text/plain")));
+        let (mut file, meta) =
+            Store::new(&running.data).open(devbucket::DEV_BUCKET, &signed.key).await.unwrap();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).await.unwrap();
+        assert_eq!(bytes, body);
+        assert_eq!(meta.metadata, [("note".to_owned(), "hi".to_owned())]);
+        assert_eq!(meta.checksum_sha256, Some(sha256_base64(body)));
+        // A browser form cannot PUT: no plain form is offered.
+        assert_eq!(one.page_form(&me(), "http://127.0.0.1:3000/uploaded".into()).await, Ok(None));
+    }
+
+    fn md5_base64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
+    }
+
+    /// `UPLOAD_CHECKSUM=md5` on a store that refuses checksum headers (the dev bucket as B2):
+    /// every file and every part carries its Content-MD5, and the store refuses other bytes.
+    #[tokio::test]
+    async fn with_md5_a_store_that_refuses_checksum_headers_still_refuses_other_bytes() {
+        use app::wire::{PartToSign, UploadError};
+        let running = start_as(Some(devbucket::emulate::Emulated::B2)).await;
+        let md5_mode = [("UPLOAD_METHOD", "put"), ("UPLOAD_CHECKSUM", "md5")];
+        let (one, other) = (uploads_with(&running, &md5_mode), uploads_with(&running, &md5_mode));
+        let body = b"hello, md5";
+        // A SHA-256 is not what this service checks: refused, with what to send.
+        let mut wrong = text_file("hello.txt", body.len() as u64);
+        wrong.checksum_sha256 = Some(sha256_base64(body));
+        let refused = one.sign_upload(&me(), wrong).await;
+        assert!(
+            matches!(&refused, Err(UploadError::Refused(m)) if m.contains("content_md5")),
+            "{refused:?}"
+        );
+        let mut request = text_file("hello.txt", body.len() as u64);
+        request.content_md5 = Some(md5_base64(body));
+        let signed = one.sign_upload(&me(), request).await.unwrap();
+        assert_eq!(signed.method, UploadMethod::Put, "{signed:?}");
+        let headers = signed.headers.clone();
+        assert!(headers.contains(&("content-md5".into(), md5_base64(body))), "{headers:?}");
+        let (status, answer) = put(&running, &signed.url, &headers, b"HELLO, MD5").await;
+        assert!(status == 400 && answer.contains("<Code>BadDigest</Code>"), "{answer}");
+        // The store refuses a checksum header, as B2 has.
+        let mut with_sha = headers.clone();
+        with_sha.push(("x-amz-checksum-sha256".into(), sha256_base64(body)));
+        let (status, answer) = put(&running, &signed.url, &with_sha, body).await;
+        assert!(status == 400 && answer.contains("Unsupported header"), "{answer}");
+        let (status, answer) = put(&running, &signed.url, &headers, body).await;
+        assert_eq!(status, 200, "{answer}");
+        let etag = header_of(&answer, "etag").unwrap();
+        let report = UploadReport { key: signed.key, etag, receipt: signed.receipt };
+        other.confirm_upload(&me(), report).await.unwrap();
+
+        // In parts: each part's URL binds its Content-MD5.
+        let file: Vec<u8> = (0..(9u32 << 20) + 10).map(|i| (i % 251) as u8).collect();
+        let (first, second) = file.split_at(8 << 20);
+        let started =
+            one.start_multipart(&me(), text_file("big.txt", file.len() as u64)).await.unwrap();
+        let ask = |number: u64, bytes: &[u8]| PartToSign {
+            number,
+            length: bytes.len() as u64,
+            checksum: Some(md5_base64(bytes)),
+        };
+        let sha = PartToSign { checksum: Some(sha256_base64(first)), ..ask(1, first) };
+        assert!(other.sign_parts(&me(), started.receipt.clone(), vec![sha]).await.is_err());
+        let urls = other
+            .sign_parts(&me(), started.receipt.clone(), vec![ask(1, first), ask(2, second)])
+            .await
+            .unwrap();
+        let md5_of = |bytes: &[u8]| vec![("content-md5".to_owned(), md5_base64(bytes))];
+        let mut damaged = first.to_vec();
+        damaged[7] ^= 1;
+        let (status, answer) = put(&running, &urls[0].url, &md5_of(first), &damaged).await;
+        assert!(status == 400 && answer.contains("<Code>BadDigest</Code>"), "{answer}");
+        for (url, bytes) in [(&urls[0].url, first), (&urls[1].url, second)] {
+            let (status, answer) = put(&running, url, &md5_of(bytes), bytes).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        let stored = one.complete_multipart(&me(), started.receipt).await.unwrap();
+        assert!(stored.etag.trim_matches('"').ends_with("-2"), "{}", stored.etag);
+        assert_eq!(stored.size, file.len() as u64);
     }
 }
 

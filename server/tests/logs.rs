@@ -85,6 +85,7 @@ async fn a_huge_file_name_is_refused_and_logged_in_a_few_hundred_bytes() {
         content_type: "t".repeat(1 << 20),
         access_code: String::new(),
         checksum_sha256: None,
+        content_md5: None,
         metadata: Default::default(),
     };
     assert!(uploads().sign_upload(&me(), request).await.is_err());
@@ -110,6 +111,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
         content_type: "text/plain".into(),
         access_code: String::new(),
         checksum_sha256: None,
+        content_md5: None,
         metadata: Default::default(),
     };
     let signed = uploads.sign_upload(&me(), request).await.unwrap();

@@ -241,6 +241,7 @@ fn request() -> UploadRequest {
         content_type: "image/png".into(),
         access_code: String::new(),
         checksum_sha256: None,
+        content_md5: None,
         metadata: Default::default(),
     }
 }
@@ -468,7 +469,7 @@ async fn unknown_visitors_cost_no_sts_call_and_part_signatures_pay_for_the_fetch
         .seal(&key);
         let requester = Requester { ip: Some(ip), ..who(id.as_str()) };
         let part =
-            app::wire::PartToSign { number: 1, length: 8 << 20, checksum_sha256: sum.clone() };
+            app::wire::PartToSign { number: 1, length: 8 << 20, checksum: Some(sum.clone()) };
         match uploads.sign_parts(&requester, receipt, vec![part]).await {
             Ok(_) => signed += 1,
             Err(UploadError::TooManyRequests { .. }) => waited += 1,

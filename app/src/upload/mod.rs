@@ -29,7 +29,7 @@ use web_sys::{FileList, HtmlInputElement};
 use crate::api::{my_uploads, upload_target};
 use crate::format::{human_bytes, stored_time};
 use crate::rules;
-use crate::wire::BucketInfo;
+use crate::wire::{BucketInfo, ChecksumMode};
 use a11y::{focus, Announcer, LiveRegions};
 use queue::Queue;
 use resume::Unfinished;
@@ -67,6 +67,7 @@ pub fn UploadPage() -> impl IntoView {
         running: StoredValue::new(0),
         access_code: RwSignal::new(String::new()),
         checksum_max_bytes: RwSignal::new(0),
+        checksum: RwSignal::new(Default::default()),
         multipart_threshold: RwSignal::new(rules::MAX_POST_BYTES),
         uploads_changed,
     };
@@ -85,6 +86,7 @@ pub fn UploadPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
             queue.checksum_max_bytes.set(info.checksum_max_bytes);
+            queue.checksum.set(info.checksum);
             queue.multipart_threshold.set(info.multipart_threshold);
         }
     });
@@ -226,17 +228,23 @@ pub fn UploadPage() -> impl IntoView {
 #[component]
 fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView {
     let limits = limits_line(&info);
-    let checksum = (info.checksum_max_bytes > 0).then(|| {
+    let digest = match info.checksum {
+        ChecksumMode::Sha256 => Some("SHA-256"),
+        ChecksumMode::Md5 => Some("MD5"),
+        ChecksumMode::Off => None,
+    };
+    let checksum = digest.filter(|_| info.checksum_max_bytes > 0).map(|digest| {
         format!(
-            "Files up to {} are checked with SHA-256: the bucket refuses any other bytes.",
+            "Files up to {} are checked with {digest}: the bucket refuses any other bytes.",
             human_bytes(info.checksum_max_bytes)
         )
     });
     let per_minute = format!("At most {} files a minute.", info.files_per_minute);
     // Only said where it can happen: a file this big is allowed.
     let parts = rules::goes_multipart(info.max_bytes, info.multipart_threshold).then(|| {
+        let checked = digest.map(|d| format!(", each checked with {d}")).unwrap_or_default();
         format!(
-            " Files over {} go in parts, each checked with SHA-256: they can be paused, and resumed even after a reload.",
+            " Files over {} go in parts{checked}: they can be paused, and resumed even after a reload.",
             human_bytes(rules::multipart_above(info.multipart_threshold))
         )
     });

@@ -24,7 +24,7 @@ use super::waiting::{short_wait, sleep, when_allowed};
 use super::xhr;
 use crate::api::{complete_multipart, list_parts, sign_parts, start_multipart};
 use crate::format::RateMeter;
-use crate::wire::{PartToSign, StoredUpload, UploadError};
+use crate::wire::{ChecksumMode, PartToSign, StoredUpload, UploadError};
 
 /// How many parts go at the same time.
 pub const PARTS_IN_FLIGHT: usize = 4;
@@ -61,13 +61,14 @@ pub async fn upload(
     row: &Row,
     file: &File,
     access_code: String,
+    checksum: ChecksumMode,
 ) -> Result<Option<StoredUpload>, Status> {
     let stopped = || row.stopped();
     let unfinished = match row.multipart.get_value() {
         Some(unfinished) => unfinished,
         None => {
             row.status.set(Status::Signing);
-            let unfinished = start(row, file, access_code).await?;
+            let unfinished = start(row, file, access_code, checksum).await?;
             row.multipart.set_value(Some(unfinished.clone()));
             remember(&unfinished);
             unfinished
@@ -86,10 +87,9 @@ pub async fn upload(
         |n: u64| stored.iter().any(|p| p.number == n && Some(p.size) == unfinished.part_length(n));
     // A file picked again must be the same file: its first part is compared with the one
     // hashed before (or the bucket's), whenever the bucket has any part of it.
-    let recorded = unfinished
-        .first_part
-        .clone()
-        .or_else(|| stored.iter().find(|p| p.number == 1).and_then(|p| p.checksum_sha256.clone()));
+    let recorded = unfinished.first_part.clone().or_else(|| {
+        stored.iter().find(|p| p.number == 1).and_then(|p| unfinished.listed_digest(p))
+    });
     if let (false, Some(recorded)) = (stored.is_empty(), recorded) {
         if unfinished.first_part_differs(file, &recorded, stopped).await? {
             return Err(failed(
@@ -147,7 +147,12 @@ async fn finish_stopped(row: &Row, unfinished: Unfinished) -> Result<Option<Stor
     Ok(None)
 }
 
-async fn start(row: &Row, file: &File, access_code: String) -> Result<Unfinished, Status> {
+async fn start(
+    row: &Row,
+    file: &File,
+    access_code: String,
+    checksum: ChecksumMode,
+) -> Result<Unfinished, Status> {
     let started = start_multipart(
         row.name.clone(),
         row.size,
@@ -165,6 +170,7 @@ async fn start(row: &Row, file: &File, access_code: String) -> Result<Unfinished
         modified: file.last_modified() as u64,
         part_size: started.part_size,
         first_part: None,
+        checksum,
     })
 }
 
@@ -213,7 +219,8 @@ async fn send_part(
 ) -> Result<u64, Stop> {
     let stopped = || row.stopped();
     let (blob, length) = unfinished.part_of(file, number).map_err(Stop::Failed)?;
-    let (mut checksum, mut url): (Option<String>, Option<String>) = (None, None);
+    // The part's digest once hashed (`Some(None)` with checksums off), and its URL once signed.
+    let (mut checksum, mut url): (Option<Option<String>>, Option<String>) = (None, None);
     let mut attempt = 0;
     loop {
         if stopped() {
@@ -221,6 +228,7 @@ async fn send_part(
         }
         let sum = match &checksum {
             Some(sum) => sum.clone(),
+            None if unfinished.checksum == ChecksumMode::Off => None,
             None => {
                 let sum = unfinished
                     .hash_part(file, number, stopped)
@@ -233,14 +241,14 @@ async fn send_part(
                     row.multipart.set_value(Some(recorded.clone()));
                     remember(&recorded);
                 }
-                checksum = Some(sum.clone());
-                sum
+                checksum = Some(Some(sum.clone()));
+                Some(sum)
             }
         };
         let put_url = match &url {
             Some(url) => url.clone(),
             None => {
-                let part = PartToSign { number, length, checksum_sha256: sum.clone() };
+                let part = PartToSign { number, length, checksum: sum.clone() };
                 match sign_parts(unfinished.receipt.clone(), vec![part]).await {
                     Ok(signed) if !signed.is_empty() => {
                         url = Some(signed[0].url.clone());
@@ -282,7 +290,8 @@ async fn send_part(
             speed.set(meter.try_update_value(|m| m.record(js_sys::Date::now(), total)).flatten());
         };
         let sent_request = StoredValue::new_local(None);
-        let outcome = xhr::put_part(&put_url, &blob, &sum, on_progress, move |xhr| {
+        let header = unfinished.checksum.header().zip(sum.clone());
+        let outcome = xhr::put_part(&put_url, &blob, header, on_progress, move |xhr| {
             requests.update_value(|all| all.push(xhr.clone()));
             sent_request.set_value(Some(xhr));
         })

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
-use super::hash::sha256_base64;
+use super::hash::checksum_base64;
 use super::row::Row;
 use super::s3_response::Outcome;
 use super::status::{
@@ -18,7 +18,7 @@ use super::{file, parts, xhr};
 use crate::api::{confirm_upload, sign_upload};
 use crate::format::RateMeter;
 use crate::rules;
-use crate::wire::{SignedUpload, StoredUpload};
+use crate::wire::{ChecksumMode, SignedUpload, StoredUpload, UploadMethod};
 
 /// How many files upload at the same time; the rest wait their turn.
 pub const CONCURRENT_UPLOADS: usize = 3;
@@ -34,6 +34,8 @@ pub struct Queue {
     pub access_code: RwSignal<String>,
     /// Files up to this size are hashed first (0: none).
     pub checksum_max_bytes: RwSignal<u64>,
+    /// With which digest (and whether parts are hashed at all).
+    pub checksum: RwSignal<ChecksumMode>,
     /// Files above this size go in parts ([`crate::rules::goes_multipart`]).
     pub multipart_threshold: RwSignal<u64>,
     /// Bumped after each verified upload, so "Your uploads" refreshes.
@@ -119,14 +121,19 @@ impl Queue {
     /// Whether this file is hashed before it is signed (a file in parts hashes each part).
     fn hashes(self, row: &Row) -> bool {
         let max = self.checksum_max_bytes.get_untracked();
-        max > 0 && row.size <= max && !self.in_parts(row)
+        self.checksum.get_untracked() != ChecksumMode::Off
+            && max > 0
+            && row.size <= max
+            && !self.in_parts(row)
     }
 
     /// Hash, sign, send (in one POST or in parts), verify. Every way this ends leaves the row
     /// done, failed, cancelled or paused.
     async fn run(self, row: &Row, file: File) -> Result<(), Status> {
         let done = if self.in_parts(row) {
-            parts::upload(row, &file, self.access_code.get_untracked()).await?
+            let (code, checksum) =
+                (self.access_code.get_untracked(), self.checksum.get_untracked());
+            parts::upload(row, &file, code, checksum).await?
         } else {
             self.post_whole(row, &file).await?
         };
@@ -141,7 +148,7 @@ impl Queue {
     async fn post_whole(self, row: &Row, file: &File) -> Result<Option<StoredUpload>, Status> {
         let checksum = if self.hashes(row) {
             let hashed = row.hashed;
-            let hashing = sha256_base64(file, move |done| {
+            let hashing = checksum_base64(self.checksum.get_untracked(), file, move |done| {
                 hashed.set(done);
                 !row.cancelled()
             });
@@ -163,13 +170,15 @@ impl Queue {
             }
             row.key.set(Some(signed.key.clone()));
             row.status.set(Status::Uploading);
-            let outcome = self.post(row, file, &signed).await?;
+            let outcome = self.send(row, file, &signed).await?;
             if row.cancelled() {
                 return Ok(None);
             }
             match outcome {
                 Outcome::Stored(stored) => break (stored, signed),
-                Outcome::Refused(refusal) if !resigned && refusal.is_expired_policy() => {
+                Outcome::Refused(refusal)
+                    if !resigned && (refusal.is_expired_policy() || refusal.is_expired_url()) =>
+                {
                     resigned = true
                 }
                 Outcome::Refused(refusal) => return Err(bucket_refused(&refusal)),
@@ -195,6 +204,11 @@ impl Queue {
         checksum: Option<String>,
     ) -> Result<SignedUpload, Status> {
         let metadata = file::metadata(file);
+        // The digest goes in the argument the service's mode reads.
+        let (sha256, md5) = match self.checksum.get_untracked() {
+            ChecksumMode::Md5 => (None, checksum),
+            _ => (checksum, None),
+        };
         for _ in 0..2 {
             row.status.set(Status::Signing);
             let code = self.access_code.get_untracked();
@@ -203,8 +217,9 @@ impl Queue {
                 row.size,
                 file.type_(),
                 code,
-                checksum.clone(),
+                sha256.clone(),
                 metadata.clone(),
+                md5.clone(),
             )
             .await
             .map_err(|err| not_signed(&err))?;
@@ -220,7 +235,8 @@ impl Queue {
         ))
     }
 
-    async fn post(self, row: &Row, file: &File, signed: &SignedUpload) -> Result<Outcome, Status> {
+    /// Sends the file in the one request `signed` describes: a form's POST or a PUT.
+    async fn send(self, row: &Row, file: &File, signed: &SignedUpload) -> Result<Outcome, Status> {
         let (sent, speed, requests) = (row.sent, row.speed, row.requests);
         sent.set(0.0);
         let meter = StoredValue::new(RateMeter::default());
@@ -229,10 +245,15 @@ impl Queue {
             let rate = meter.try_update_value(|m| m.record(js_sys::Date::now(), done)).flatten();
             speed.set(rate);
         };
-        let outcome = xhr::post_form(&signed.url, &signed.fields, file, on_progress, move |xhr| {
-            requests.set_value(vec![xhr])
-        })
-        .await;
+        let on_sent = move |xhr| requests.set_value(vec![xhr]);
+        let outcome = match signed.method {
+            UploadMethod::Post => {
+                xhr::post_form(&signed.url, &signed.fields, file, on_progress, on_sent).await
+            }
+            UploadMethod::Put => {
+                xhr::put(&signed.url, &signed.headers, file, on_progress, on_sent).await
+            }
+        };
         row.requests.set_value(Vec::new());
         row.speed.set(None);
         let outcome = outcome.map_err(|err| failed(FailureCode::BrowserError, js_error(&err)))?;

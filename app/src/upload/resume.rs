@@ -7,10 +7,11 @@ use leptos::prelude::window;
 use serde::{Deserialize, Serialize};
 use web_sys::{Blob, File};
 
-use super::hash::sha256_base64;
+use super::hash::checksum_base64;
 use super::status::{failed, js_error, unreadable, FailureCode, Status};
 use crate::api::abort_multipart;
 use crate::rules;
+use crate::wire::{ChecksumMode, StoredPart};
 
 /// Where unfinished uploads are kept between page loads.
 const STORAGE_KEY: &str = "s3-uploader.unfinished";
@@ -27,8 +28,11 @@ pub struct Unfinished {
     /// integer: parsing floats from JSON would add its own code to the wasm.
     pub modified: u64,
     pub part_size: u64,
-    /// The first part's SHA-256, once hashed: a file picked again must have the same.
+    /// The first part's digest, once hashed: a file picked again must have the same.
     pub first_part: Option<String>,
+    /// Which digest the parts carry (the service's mode when the upload started).
+    #[serde(default)]
+    pub checksum: ChecksumMode,
 }
 
 impl Unfinished {
@@ -61,7 +65,8 @@ impl Unfinished {
         Ok((blob, length))
     }
 
-    /// The SHA-256 of part `number` of `file`, read in slices; `None` when `stopped` meanwhile.
+    /// The digest of part `number` of `file`, read in slices; `None` when `stopped` meanwhile
+    /// (or with checksums off).
     pub async fn hash_part(
         &self,
         file: &File,
@@ -69,10 +74,30 @@ impl Unfinished {
         stopped: impl Fn() -> bool,
     ) -> Result<Option<String>, Status> {
         let (blob, _) = self.part_of(file, number)?;
-        sha256_base64(&blob, |_| !stopped()).await.map_err(|err| unreadable(&err))
+        checksum_base64(self.checksum, &blob, |_| !stopped()).await.map_err(|err| unreadable(&err))
     }
 
-    /// Whether `file`'s first part is known to differ from `recorded` (its SHA-256): then it
+    /// The digest the bucket lists for `part` in this upload's mode: its SHA-256, or its MD5
+    /// (a part's ETag).
+    pub fn listed_digest(&self, part: &StoredPart) -> Option<String> {
+        use base64::Engine;
+        match self.checksum {
+            ChecksumMode::Sha256 => part.checksum_sha256.clone(),
+            ChecksumMode::Md5 => {
+                let hex = part.etag.trim_matches('"');
+                let bytes: Option<Vec<u8>> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect();
+                bytes
+                    .filter(|b| b.len() == 16)
+                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            ChecksumMode::Off => None,
+        }
+    }
+
+    /// Whether `file`'s first part is known to differ from `recorded` (its digest): then it
     /// is not the file this upload was of. Not known when stopped meanwhile.
     pub async fn first_part_differs(
         &self,

@@ -42,6 +42,12 @@ impl Refusal {
         self.code == "AccessDenied"
     }
 
+    /// The store does not take browser-based POST uploads (Cloudflare R2 answers a form with
+    /// 501 NotImplemented).
+    pub fn is_post_unsupported(&self) -> bool {
+        self.status == 501 || self.code == "NotImplemented"
+    }
+
     /// The bytes are not the ones the checksum (or Content-MD5) was computed over.
     pub fn is_bad_digest(&self) -> bool {
         matches!(self.code.as_str(), "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch")

@@ -156,7 +156,10 @@ pub fn not_signed(err: &UploadError) -> Status {
 pub fn bucket_refused(refusal: &Refusal) -> Status {
     let hint = if refusal.is_bad_digest() {
         " The file changed after it was checked, or was damaged on the way; choose it again."
-    } else if refusal.is_expired_policy() {
+    } else if refusal.is_post_unsupported() {
+        " This store takes no POST uploads (Cloudflare R2 does not): the operator sets \
+         UPLOAD_METHOD=put (server --method put) to send files with a presigned PUT."
+    } else if refusal.is_expired_policy() || refusal.is_expired_url() {
         " The upload policy expired twice; check this computer's clock."
     } else if refusal.is_access_denied() {
         " The bucket did not accept this upload's signature."

@@ -1,6 +1,6 @@
 //! The requests straight to the bucket, with XMLHttpRequest: unlike `fetch`, it reports upload
-//! progress. A POST of a whole file, and the PUT of one part; the `File` (or the part's slice
-//! of it) goes as a handle, its bytes are never read into wasm.
+//! progress. A POST of a whole file, and the PUT of a whole file or of one part; the `File` (or
+//! the part's slice of it) goes as a handle, its bytes are never read into wasm.
 
 use std::cell::Cell;
 
@@ -34,18 +34,34 @@ pub async fn post_form(
     Ok(outcome(status, &body))
 }
 
-/// PUTs one part (`blob`, a slice of the file) to its presigned URL with its checksum header;
-/// answers like [`post_form`], the part's ETag (from the answer's header) in `Stored`.
+/// PUTs one part (`blob`, a slice of the file) to its presigned URL with its checksum header
+/// (its name and value), if it has one; answers like [`put`].
 pub async fn put_part(
     url: &str,
     blob: &Blob,
-    checksum_sha256: &str,
+    checksum: Option<(&str, String)>,
+    on_progress: impl Fn(f64, f64) + 'static,
+    on_sent: impl FnOnce(XmlHttpRequest),
+) -> Result<Outcome, JsValue> {
+    let headers: Vec<(String, String)> =
+        checksum.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+    put(url, &headers, blob, on_progress, on_sent).await
+}
+
+/// PUTs `blob` (a whole file, or a part's slice of one) to a presigned URL with the headers it
+/// was signed with; answers like [`post_form`], the ETag (from the answer's header) in `Stored`.
+pub async fn put(
+    url: &str,
+    headers: &[(String, String)],
+    blob: &Blob,
     on_progress: impl Fn(f64, f64) + 'static,
     on_sent: impl FnOnce(XmlHttpRequest),
 ) -> Result<Outcome, JsValue> {
     let xhr = XmlHttpRequest::new()?;
     xhr.open("PUT", url)?;
-    xhr.set_request_header("x-amz-checksum-sha256", checksum_sha256)?;
+    for (name, value) in headers {
+        xhr.set_request_header(name, value)?;
+    }
     send(&xhr, Body::Blob(blob), on_progress, on_sent).await?;
     let status = xhr.status()?;
     let body = xhr.response_text()?.unwrap_or_default();

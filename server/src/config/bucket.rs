@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use super::limits::Limits;
-use super::read::{invalid, missing, policy_lifetime, ConfigError, Lookup};
+use super::read::{invalid, missing, policy_lifetime, upload_method, ConfigError, Lookup};
 use super::settings::{Setting, Settings};
 use super::sts::StsConfig;
 use crate::policy::{Bucket, Credentials};
+use app::wire::UploadMethod;
 
 /// Everything the signer needs to know about the bucket.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Config {
     pub policy_lifetime: Duration,
     /// What the signer accepts to sign.
     pub limits: Limits,
+    /// `UPLOAD_METHOD` (default `post`): how a file in one request goes to the bucket.
+    pub method: UploadMethod,
 }
 
 impl Config {
@@ -79,12 +82,14 @@ impl Config {
             }
         };
 
+        let limits = Limits::from_lookup(&get)?;
         Ok(Self {
             bucket: Bucket::new(name, region, endpoint),
             credentials,
             sts,
             policy_lifetime: policy_lifetime(&get)?,
-            limits: Limits::from_lookup(&get)?,
+            method: upload_method(&get, limits.checksum)?,
+            limits,
         })
     }
 }
@@ -119,6 +124,27 @@ mod tests {
             let err = Config::from_lookup(table(&pairs)).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn md5_needs_put_and_each_mode_is_read() {
+        use app::wire::{ChecksumMode, UploadMethod};
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = BASE.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(table(&pairs))
+        };
+        let err = with(&[("UPLOAD_CHECKSUM", "md5")]).unwrap_err().to_string();
+        assert!(err.starts_with("UPLOAD_CHECKSUM") && err.contains("UPLOAD_METHOD=put"), "{err}");
+        let config = with(&[("UPLOAD_CHECKSUM", "MD5"), ("UPLOAD_METHOD", "put")]).unwrap();
+        assert_eq!((config.limits.checksum, config.method), (ChecksumMode::Md5, UploadMethod::Put));
+        let config = with(&[]).unwrap();
+        assert_eq!(
+            (config.limits.checksum, config.method),
+            (ChecksumMode::Sha256, UploadMethod::Post)
+        );
+        assert!(with(&[("UPLOAD_METHOD", "patch")]).unwrap_err().to_string().contains("post"));
+        assert!(with(&[("UPLOAD_CHECKSUM", "crc32")]).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::num::NonZeroU32;
 
 use app::rules::{MAX_OBJECT_BYTES, MAX_POST_BYTES};
+use app::wire::ChecksumMode;
 
 /// The shortest access code accepted: 12 characters. Guessed at the fleet's cap of wrong codes
 /// (300 a minute), even 12 lowercase letters (26^12, about 9.5e16) take about 600 million years
@@ -31,8 +32,10 @@ pub struct Limits {
     /// `UPLOAD_ACCESS_CODE`: when set, signing needs it. Kept only as its SHA-256.
     pub access_code_sha256: Option<[u8; 32]>,
     /// `UPLOAD_CHECKSUM_MAX_BYTES` (default 256 MiB; 0: off): files up to this size are
-    /// hashed by the browser and the bucket checks their SHA-256.
+    /// hashed by the browser and the bucket checks their digest.
     pub checksum_max_bytes: u64,
+    /// `UPLOAD_CHECKSUM` (default `sha256`): which digest, for files and parts alike.
+    pub checksum: ChecksumMode,
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
@@ -50,6 +53,7 @@ impl Default for Limits {
             signs_per_minute_per_ip: DEFAULT_SIGNS_PER_MINUTE_PER_IP,
             access_code_sha256: None,
             checksum_max_bytes: DEFAULT_CHECKSUM_MAX_BYTES,
+            checksum: ChecksumMode::Sha256,
         }
     }
 }
@@ -136,6 +140,17 @@ impl Limits {
                 0..=u64::MAX,
                 "bytes (0 turns checksums off)",
             )?,
+            checksum: match get(Setting::Checksum).map(|m| m.to_ascii_lowercase()).as_deref() {
+                None | Some("sha256") => ChecksumMode::Sha256,
+                Some("md5") => ChecksumMode::Md5,
+                Some("off") => ChecksumMode::Off,
+                Some(other) => {
+                    return Err(invalid(
+                        Setting::Checksum,
+                        format!("expected sha256, md5 or off, got {other:?}"),
+                    ))
+                }
+            },
         })
     }
 

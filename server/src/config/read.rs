@@ -66,6 +66,32 @@ pub fn policy_lifetime(get: &impl Lookup) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(secs))
 }
 
+/// `UPLOAD_METHOD`: `post` (the default) or `put`; `UPLOAD_CHECKSUM=md5` needs `put`.
+pub fn upload_method(
+    get: &impl Lookup,
+    checksum: app::wire::ChecksumMode,
+) -> Result<app::wire::UploadMethod, ConfigError> {
+    use app::wire::{ChecksumMode, UploadMethod};
+    let method = match get(Setting::Method).map(|m| m.to_ascii_lowercase()).as_deref() {
+        None | Some("post") => UploadMethod::Post,
+        Some("put") => UploadMethod::Put,
+        Some(other) => {
+            return Err(invalid(
+                Setting::Method,
+                format!("expected post (a form) or put (a presigned PUT), got {other:?}"),
+            ))
+        }
+    };
+    if checksum == ChecksumMode::Md5 && method == UploadMethod::Post {
+        return Err(invalid(
+            Setting::Checksum,
+            "md5 needs UPLOAD_METHOD=put: no store checks the MD5 of a POSTed form, only a PUT's \
+             Content-MD5",
+        ));
+    }
+    Ok(method)
+}
+
 /// A bucket, its region and its keys: what the configuration's tests start from.
 #[cfg(test)]
 pub const TEST_SETTINGS: [(&str, &str); 4] = [

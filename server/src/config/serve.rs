@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use super::bucket::Config;
 use super::limits::Limits;
-use super::read::{invalid, missing, number, policy_lifetime, ConfigError, Lookup};
+use super::read::{invalid, missing, number, policy_lifetime, upload_method, ConfigError, Lookup};
 use super::settings::{Setting, Settings};
+use crate::devbucket::emulate::Emulated;
 use crate::edge::client::TrustedProxies;
 use crate::edge::host::SiteHosts;
 use crate::policy::{Bucket, Credentials};
@@ -67,6 +68,8 @@ pub struct DevBucketConfig {
     pub addr: String,
     /// `UPLOAD_DEV_DATA_DIR` (default `data`): objects land in `<dir>/<bucket>/<key>`.
     pub data_dir: PathBuf,
+    /// `UPLOAD_DEV_EMULATE` (`r2`, `b2`): answer as that store does where it differs from S3.
+    pub emulate: Option<Emulated>,
     /// The signing configuration for it, but for the endpoint: see [`DevBucketConfig::config`].
     signing: Config,
 }
@@ -95,12 +98,14 @@ impl Config {
             (Some(id), Some(secret)) => Credentials::new(id, secret),
             _ => Credentials::new(format!("DEV{}", random_hex(10).to_uppercase()), random_hex(32)),
         };
+        let limits = Limits::from_lookup(&get)?;
         Ok(Self {
             bucket: dev_bucket_at(endpoint),
             credentials: Some(credentials),
             sts: None,
             policy_lifetime: policy_lifetime(&get)?,
-            limits: Limits::from_lookup(&get)?,
+            method: upload_method(&get, limits.checksum)?,
+            limits,
         })
     }
 }
@@ -117,6 +122,12 @@ impl ServeConfig {
             Target::Dev(DevBucketConfig {
                 addr: get(Setting::DevBucketAddr).unwrap_or_else(|| "127.0.0.1:0".into()),
                 data_dir: get(Setting::DevDataDir).unwrap_or_else(|| "data".into()).into(),
+                emulate: match get(Setting::DevEmulate) {
+                    None => None,
+                    Some(name) => Some(Emulated::parse(&name).ok_or_else(|| {
+                        invalid(Setting::DevEmulate, format!("expected r2 or b2, got {name:?}"))
+                    })?),
+                },
                 signing: Config::dev_bucket(&get, String::new())?,
             })
         };

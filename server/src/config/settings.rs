@@ -84,6 +84,14 @@ settings! {
         /// Files up to this size are hashed in the browser and checked by the bucket; 0: off
         /// [default: 268435456].
         ChecksumMaxBytes(checksum_max_bytes): "UPLOAD_CHECKSUM_MAX_BYTES", "BYTES";
+        /// How single-request uploads go to the bucket: `post` (a form; AWS, Garage) or `put`
+        /// (a presigned PUT, for stores without POST uploads: Cloudflare R2, Backblaze B2)
+        /// [default: post].
+        Method(method): "UPLOAD_METHOD", "post|put";
+        /// Which digest the bucket checks: `sha256` (x-amz-checksum-sha256), `md5` (Content-MD5,
+        /// for stores that refuse checksum headers; needs --method put) or `off`
+        /// [default: sha256].
+        Checksum(checksum): "UPLOAD_CHECKSUM", "sha256|md5|off";
         /// Sign with temporary credentials from STS AssumeRole on this role, scoped per uploader.
         RoleArn(role_arn): "UPLOAD_ROLE_ARN", "ARN";
         /// `assume-role` (with --role-arn) or `federation` (GetFederationToken).
@@ -105,6 +113,9 @@ settings! {
         DevBucketAddr(dev_bucket_addr): "UPLOAD_DEV_BUCKET_ADDR", "ADDR";
         /// Where the embedded dev bucket stores files [default: data].
         DevDataDir(dev_data_dir): "UPLOAD_DEV_DATA_DIR", "DIR";
+        /// The embedded dev bucket answers as this store is documented to (`r2`: POST uploads
+        /// refused; `b2`: those and `x-amz-checksum-*` headers refused), for tests.
+        DevEmulate(dev_emulate): "UPLOAD_DEV_EMULATE", "r2|b2";
     }
     environment_only {
         /// The access key id the server signs with (with the secret below).

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::emulate::Emulated;
 use super::store::Store;
 use crate::config::dev_bucket_at;
 use crate::logging::clip;
@@ -19,6 +20,8 @@ pub struct DevBucket {
     pub credentials: Credentials,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// `UPLOAD_DEV_EMULATE`: the store whose refusals it answers with, if any.
+    pub emulated: Option<Emulated>,
 }
 
 impl DevBucket {
@@ -30,7 +33,13 @@ impl DevBucket {
         store: Store,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { bucket: dev_bucket_at(endpoint), credentials, store, metrics }
+        Self { bucket: dev_bucket_at(endpoint), credentials, store, metrics, emulated: None }
+    }
+
+    /// Answers as `store` does where it refuses what S3 takes ([`Emulated`]).
+    pub fn emulating(mut self, store: Option<Emulated>) -> Self {
+        self.emulated = store;
+        self
     }
 
     /// The credentials of `access_key_id`, if it is the dev bucket's: what the verifiers look

@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 
 use super::store::{io_failed, Store, TempObject};
-use crate::policy::S3Error;
+use crate::policy::{error, S3Error};
 
 /// Which digests of the bytes [`Store::receive`] computes as they go by.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,6 +21,45 @@ pub struct Digests {
     /// For `x-amz-checksum-sha256`.
     pub sha256: bool,
 }
+
+/// The digests a PUT's headers say its body has (base64): `x-amz-checksum-sha256` and
+/// `Content-MD5`, each checked when present, as S3 checks them.
+#[derive(Debug, Default)]
+pub struct Expected {
+    pub sha256: Option<String>,
+    pub md5: Option<String>,
+}
+
+/// What `headers` say the body's digests are; a value that is no digest is refused at once.
+pub fn expected_digests(headers: &axum::http::HeaderMap) -> Result<Expected, S3Error> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let sha256 = header(SHA256_HEADER)
+        .map(|v| {
+            app::rules::checksum_sha256(v).map_err(|_| error::invalid_checksum_value(SHA256_HEADER))
+        })
+        .transpose()?;
+    // S3: 400 InvalidDigest for a Content-MD5 that is not the base64 of 16 bytes.
+    let md5 = header("content-md5")
+        .map(|v| app::rules::content_md5(v).map_err(|_| error::invalid_digest()))
+        .transpose()?;
+    Ok(Expected { sha256, md5 })
+}
+
+impl Expected {
+    /// Refuses `received` when it is not what the headers said (S3's 400 BadDigest).
+    pub fn check(&self, received: &ReceivedBody) -> Result<(), S3Error> {
+        if self.sha256.is_some() && received.sha256_base64() != self.sha256 {
+            return Err(error::bad_digest(SHA256_HEADER));
+        }
+        let md5 = received.md5.map(|d| base64::engine::general_purpose::STANDARD.encode(d));
+        if self.md5.is_some() && md5 != self.md5 {
+            return Err(error::bad_digest("Content-MD5"));
+        }
+        Ok(())
+    }
+}
+
+const SHA256_HEADER: &str = "x-amz-checksum-sha256";
 
 /// A body received whole, in a temp file not yet committed.
 pub struct ReceivedBody {

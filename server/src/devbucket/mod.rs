@@ -4,16 +4,19 @@
 //! verifier and every part's URL with its presigned-URL verifier, and answers as S3 answers.
 //!
 //! Its parts: the handlers, one per request kind (`post`: a form, `put_part`: one part of a
-//! multipart upload, `get`: an object), over the state they share and the one way they answer
-//! ([`DevBucket`], in `bucket`: every refused write answered, counted and logged in one place); the
-//! [`store`] on disk (objects in `<data>/<bucket>/<key>`, each written whole or not at all), its
-//! multipart uploads ([`parts`]), and the one path every body takes to disk ([`intake`]).
+//! multipart upload, `put_object`: a whole object, `get`: an object), over the state they share
+//! and the one way they answer ([`DevBucket`], in `bucket`: every refused write answered,
+//! counted and logged in one place); the [`store`] on disk (objects in `<data>/<bucket>/<key>`,
+//! each written whole or not at all), its multipart uploads ([`parts`]), and the one path every
+//! body takes to disk ([`intake`]).
 
 mod bucket;
+pub mod emulate;
 mod get;
 pub mod intake;
 pub mod parts;
 mod post;
+mod put_object;
 mod put_part;
 pub mod store;
 
@@ -111,7 +114,10 @@ pub async fn start(
     let credentials = config.credentials.clone().expect("the dev bucket has its own keys");
     let endpoint = config.bucket.endpoint.clone().expect("the dev bucket has its endpoint");
     let store = Store::new(&settings.data_dir);
-    let dev = Arc::new(DevBucket::new(endpoint, credentials, store.clone(), metrics.clone()));
+    let dev = Arc::new(
+        DevBucket::new(endpoint, credentials, store.clone(), metrics.clone())
+            .emulating(settings.emulate),
+    );
     tokio::spawn(sweep_unfinished(store));
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, router(dev, app_origins(app_addr))).await {
@@ -120,6 +126,12 @@ pub async fn start(
     });
     let files = bucket_dir.display().to_string();
     tracing::info!(post_url = %config.bucket.post_url(), files = %files, "no UPLOAD_BUCKET set: uploads go to the embedded dev bucket");
+    if let Some(store) = settings.emulate {
+        tracing::warn!(
+            store = store.name(),
+            "the dev bucket answers as this store does (UPLOAD_DEV_EMULATE)"
+        );
+    }
     // Fine on a developer's machine; an alert (monitoring/alerts.yml) when the app is public.
     metrics.dev_bucket_in_use(!app_addr.ip().is_loopback());
     Ok(Running { config, store: Store::new(&settings.data_dir), files })

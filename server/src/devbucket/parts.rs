@@ -44,8 +44,9 @@ pub struct PartMeta {
     pub size: u64,
     /// Quoted hex MD5.
     pub etag: String,
-    /// Base64.
-    pub checksum_sha256: String,
+    /// Base64, when the part came with one (an upload with SHA-256 checksums).
+    #[serde(default)]
+    pub checksum_sha256: Option<String>,
 }
 
 /// A part as kept on disk: what it is, and the file its bytes are in. The file is named for the
@@ -237,16 +238,20 @@ impl Store {
         let paths = self.paths(bucket, key)?;
         // S3's multipart ETag and composite checksum: digests of the parts' digests (decoded
         // first: a part whose recorded digests do not decode is not worth joining).
+        // The composite checksum only when every part has one (an upload with checksums).
         let (mut etags, mut digests) = (Md5::new(), Sha256::new());
+        let every_sha256 = parts.iter().all(|p| p.checksum_sha256.is_some());
         for part in &parts {
             etags.update(
                 hex::decode(part.etag.trim_matches('"')).map_err(|_| error::internal_error())?,
             );
-            digests.update(
-                base64::engine::general_purpose::STANDARD
-                    .decode(&part.checksum_sha256)
-                    .map_err(|_| error::internal_error())?,
-            );
+            if let Some(sum) = part.checksum_sha256.as_deref().filter(|_| every_sha256) {
+                digests.update(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(sum)
+                        .map_err(|_| error::internal_error())?,
+                );
+            }
         }
         // The object's bytes: the parts' files one after the other, through the one intake, read
         // a MiB at a time (each read is a trip to the blocking pool).
@@ -269,10 +274,12 @@ impl Store {
             etag: format!("\"{}-{count}\"", hex::encode(etags.finalize())),
             size: received.size,
             metadata: pending.metadata,
-            checksum_sha256: Some(format!(
-                "{}-{count}",
-                base64::engine::general_purpose::STANDARD.encode(digests.finalize())
-            )),
+            checksum_sha256: every_sha256.then(|| {
+                format!(
+                    "{}-{count}",
+                    base64::engine::general_purpose::STANDARD.encode(digests.finalize())
+                )
+            }),
         };
         self.commit(received.temp, &paths, key, &meta).await?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -317,7 +324,7 @@ mod tests {
             number,
             size: bytes.len() as u64,
             etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))),
-            checksum_sha256: sha(bytes),
+            checksum_sha256: Some(sha(bytes)),
         };
         store.commit_part(id, received.temp, &part).await.unwrap();
         part
@@ -379,10 +386,14 @@ mod tests {
             .complete_multipart("b", "k/x.bin", &id, &[(1, p1.etag.clone()), (2, p2.etag.clone())])
             .await
             .unwrap();
-        let mut digests =
-            base64::engine::general_purpose::STANDARD.decode(&p1.checksum_sha256).unwrap();
-        digests
-            .extend(base64::engine::general_purpose::STANDARD.decode(&p2.checksum_sha256).unwrap());
+        let mut digests = base64::engine::general_purpose::STANDARD
+            .decode(p1.checksum_sha256.as_ref().unwrap())
+            .unwrap();
+        digests.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(p2.checksum_sha256.as_ref().unwrap())
+                .unwrap(),
+        );
         assert_eq!(meta.checksum_sha256, Some(format!("{}-2", sha(&digests))));
         assert!(meta.etag.ends_with("-2\""), "{}", meta.etag);
         let stored = std::fs::read(dir.join("b/k/x.bin")).unwrap();
@@ -439,7 +450,7 @@ mod tests {
                 number: 1,
                 size: bytes.len() as u64,
                 etag: format!("\"{}\"", hex::encode(Md5::digest(bytes))),
-                checksum_sha256: sha(bytes),
+                checksum_sha256: Some(sha(bytes)),
             };
             let (ma, mb) = (meta(&a), meta(&b));
             let (ra, rb) = tokio::join!(

@@ -97,6 +97,9 @@ async fn receive(
     if bucket != dev.bucket.name {
         return Err(error::no_such_bucket(bucket));
     }
+    if let Some(store) = dev.emulated {
+        return Err(store.refuse_post());
+    }
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type).map_err(|_| error::not_multipart())?;

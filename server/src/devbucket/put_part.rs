@@ -1,5 +1,6 @@
 //! `PUT /<bucket>/<key>?partNumber=N&uploadId=ID`: one part of a multipart upload, with a
-//! presigned URL, handled as S3 handles it. The URL is checked by the policy core's
+//! presigned URL, handled as S3 handles it (a PUT without them is a whole object:
+//! [`super::put_object`]). The URL is checked by the policy core's
 //! [`verify_presigned`]; the body goes to disk through the one intake ([`super::intake`]) while
 //! its length and SHA-256 are checked, and only a whole, matching part is kept.
 
@@ -12,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use super::bucket::{respond, set_header, DevBucket};
-use super::intake::{Digests, Unreceived};
+use super::intake::{expected_digests, Digests, Unreceived};
 use super::parts::{PartMeta, MAX_PART_NUMBER, MAX_PART_SIZE};
+use super::put_object;
 use crate::policy::{error, verify_presigned, Received, S3Error};
 
 const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
@@ -43,16 +45,21 @@ async fn receive(
         .map_err(|_| error::invalid_argument("The query string is malformed."))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Authentication before anything else is looked at.
-    {
+    let signed = {
         let path = format!("/{bucket}/{key}");
         let received = Received { method: "PUT", path: &path, query: &query, header: &header };
-        verify_presigned(&received, &dev.bucket.region, now, |id| dev.credentials_of(id))?;
+        verify_presigned(&received, &dev.bucket.region, now, |id| dev.credentials_of(id))?
+    };
+    if let Some(refusal) = dev.emulated.and_then(|store| store.refuse_put(headers)) {
+        return Err(refusal);
     }
     let param = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    let (Some(number), Some(upload_id)) = (param("partNumber"), param("uploadId")) else {
-        return Err(S3Error::not_implemented(
-            "The dev bucket takes PUT only for parts of a multipart upload (partNumber and uploadId).",
-        ));
+    let (number, upload_id) = match (param("partNumber"), param("uploadId")) {
+        (Some(number), Some(upload_id)) => (number, upload_id),
+        (None, None) => return put_object::store(dev, bucket, key, headers, &signed, body).await,
+        _ => {
+            return Err(error::invalid_argument("A part's PUT names both partNumber and uploadId."))
+        }
     };
 
     if bucket != dev.bucket.name {
@@ -67,14 +74,7 @@ async fn receive(
         }
     };
     dev.store.pending(bucket, key, &upload_id).await?;
-    // Every upload the service starts has SHA-256 checksums: each part must say its own.
-    let expected = header(CHECKSUM_HEADER).ok_or_else(|| {
-        error::invalid_argument(
-            "x-amz-checksum-sha256 is missing: this upload checks SHA-256 for every part.",
-        )
-    })?;
-    app::rules::checksum_sha256(&expected)
-        .map_err(|_| error::invalid_checksum_value(CHECKSUM_HEADER))?;
+    let expected = expected_digests(headers)?;
     let declared = header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(error::missing_content_length)?;
@@ -82,7 +82,7 @@ async fn receive(
         return Err(error::entity_too_large(declared, MAX_PART_SIZE));
     }
 
-    let digests = Digests { md5: true, sha256: true };
+    let digests = Digests { md5: true, sha256: expected.sha256.is_some() };
     let received = dev.store.receive(body.into_data_stream(), declared, digests).await;
     // Shorter or longer than declared, or a client that went away mid-part: dropping the temp
     // file removes what was written.
@@ -93,20 +93,16 @@ async fn receive(
         }
         Err(Unreceived::Disk(err)) => return Err(err),
     };
+    expected.check(&received)?;
     let etag = received.etag().expect("the MD5 was asked for");
-    let actual = received.sha256_base64().expect("the SHA-256 was asked for");
-    if actual != expected {
-        return Err(error::bad_digest(CHECKSUM_HEADER));
-    }
-    let part = PartMeta { number, size: received.size, etag, checksum_sha256: actual };
+    let part =
+        PartMeta { number, size: received.size, etag, checksum_sha256: received.sha256_base64() };
     dev.store.commit_part(&upload_id, received.temp, &part).await?;
     tracing::info!(target: "audit", event = "dev_bucket_part_stored", bucket, key = %key, part = number, size = part.size);
     let mut answer = HeaderMap::new();
     set_header(&mut answer, header::ETAG, &part.etag);
-    set_header(
-        &mut answer,
-        header::HeaderName::from_static(CHECKSUM_HEADER),
-        &part.checksum_sha256,
-    );
+    if let Some(sum) = &part.checksum_sha256 {
+        set_header(&mut answer, header::HeaderName::from_static(CHECKSUM_HEADER), sum);
+    }
     Ok((StatusCode::OK, answer).into_response())
 }

@@ -9,17 +9,21 @@ pub const CORS_RULE_ID: &str = "browser-uploads";
 /// What the page reads from the bucket's answers (a part's ETag is what completing needs).
 pub const EXPOSED_HEADERS: [&str; 4] =
     ["ETag", "Location", "x-amz-request-id", "x-amz-checksum-sha256"];
-/// What the page sends with a part, beside what browsers send anyway.
-pub const PART_HEADERS: [&str; 2] = ["x-amz-checksum-sha256", "content-type"];
+/// What the page sends with a part or a whole file's PUT (`UPLOAD_METHOD=put`), beside what
+/// browsers send anyway: the signed type, checksum (or `Content-MD5`, `UPLOAD_CHECKSUM=md5`) and
+/// the one metadata the page stores.
+pub const REQUEST_HEADERS: [&str; 4] =
+    ["x-amz-checksum-sha256", "content-md5", "content-type", "x-amz-meta-file-last-modified"];
 
-/// The rule browsers need to POST forms and PUT parts from `origins` and read the answers.
+/// The rule browsers need to POST forms and PUT parts and files from `origins` and read the
+/// answers.
 pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
     let mut rule = CorsRule::builder()
         .id(CORS_RULE_ID)
         .allowed_methods("POST")
         .allowed_methods("PUT")
         .max_age_seconds(3000);
-    for header in PART_HEADERS {
+    for header in REQUEST_HEADERS {
         rule = rule.allowed_headers(header);
     }
     for origin in origins {
@@ -54,6 +58,12 @@ pub fn allows_uploads_from(rules: &[CorsRule], origin: &str) -> bool {
 /// Whether `rules` let a page on `origin` PUT a part with its checksum and read its ETag.
 pub fn allows_parts_from(rules: &[CorsRule], origin: &str) -> bool {
     allows(rules, origin, "PUT", &["x-amz-checksum-sha256"])
+}
+
+/// Whether `rules` let a page on `origin` PUT a whole file with its signed headers and read its
+/// ETag (`UPLOAD_METHOD=put`).
+pub fn allows_puts_from(rules: &[CorsRule], origin: &str) -> bool {
+    allows(rules, origin, "PUT", &REQUEST_HEADERS)
 }
 
 /// `server cors --origin URL...`: replaces this tool's rule, keeping any others.
@@ -103,6 +113,7 @@ mod tests {
         let rules = [upload_rule(&["https://app.example/".into()]).unwrap()];
         assert!(allows_uploads_from(&rules, "https://app.example"));
         assert!(allows_parts_from(&rules, "https://app.example"));
+        assert!(allows_puts_from(&rules, "https://app.example"));
         assert!(!allows_uploads_from(&rules, "https://evil.example"));
         assert!(!allows_parts_from(&rules, "https://evil.example"));
         let post_only = CorsRule::builder()
@@ -113,6 +124,7 @@ mod tests {
             .build()
             .unwrap();
         assert!(allows_uploads_from(std::slice::from_ref(&post_only), "https://app.example"));
+        assert!(!allows_puts_from(std::slice::from_ref(&post_only), "https://app.example"));
         assert!(!allows_parts_from(&[post_only], "https://app.example"), "parts need PUT");
         assert_eq!(rules[0].expose_headers(), EXPOSED_HEADERS);
         let get_only = CorsRule::builder()

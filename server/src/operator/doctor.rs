@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use app::service::UploaderId;
+use app::wire::UploadMethod;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -11,8 +12,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use time::OffsetDateTime;
 
-use super::cors::{allows_parts_from, allows_uploads_from};
+use super::cors::{allows_parts_from, allows_puts_from, allows_uploads_from};
 use super::lifecycle::abort_days;
+use super::post_probe::{self, PostSupport};
 use crate::aws::brief;
 use crate::policy::error::code;
 use crate::policy::rfc3339;
@@ -82,11 +84,12 @@ fn note(what: String) -> Check {
 /// Every check, in order.
 pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str) -> Vec<Check> {
     let bucket = uploads.config().bucket.name.as_str();
-    let mut checks = vec![ok(format!(
-        "bucket {bucket} in region {}, forms POSTed to {}",
-        uploads.config().bucket.region,
-        uploads.config().bucket.post_url()
-    ))];
+    let sent = match uploads.config().method {
+        UploadMethod::Post => format!("forms POSTed to {}", uploads.config().bucket.post_url()),
+        UploadMethod::Put => "files sent with presigned PUTs (UPLOAD_METHOD=put)".to_owned(),
+    };
+    let mut checks =
+        vec![ok(format!("bucket {bucket} in region {}, {sent}", uploads.config().bucket.region))];
 
     let now = uploads.now();
     let probe = UploaderId::parse(&"0".repeat(32)).expect("32 hex digits");
@@ -104,6 +107,24 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
             "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile; with STS, check UPLOAD_ROLE_ARN and that the base credentials may call it (the server log has the cause)",
         ),
     });
+
+    // Before the bucket's other checks, which a store without POST uploads may fail as well.
+    if uploads.config().method == UploadMethod::Post {
+        let key =
+            format!("uploads/{}/doctor-probe-{}", probe.as_str(), uuid::Uuid::new_v4().simple());
+        checks.push(match post_probe::probe(uploads, client, &key).await {
+            PostSupport::Checked => ok("POST uploads: taken, and a form that breaks its policy is refused".into()),
+            PostSupport::Unsupported(answer) => fail(
+                format!("POST uploads: the store does not take them ({answer})"),
+                "set UPLOAD_METHOD=put (server --method put): files then go with presigned PUTs, and server cors allows them",
+            ),
+            PostSupport::Unchecked => fail(
+                "POST uploads: the store kept a form that broke its policy (it does not check POST policies; the probe was removed)".into(),
+                "use a store that checks POST policies, or set UPLOAD_METHOD=put",
+            ),
+            PostSupport::Unknown(answer) => fail(format!("POST uploads: a probe form got {answer}"), "check AWS_ENDPOINT_URL_S3 and the bucket's settings"),
+        });
+    }
 
     let date = ServerDate::default();
     match client.head_bucket().bucket(bucket).customize().interceptor(date.clone()).send().await {
@@ -135,7 +156,15 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
         None => fail("clock: the bucket sent no usable Date header".into(), "check AWS_ENDPOINT_URL_S3: S3 always sends Date"),
     });
 
+    let put = uploads.config().method == UploadMethod::Put;
     checks.push(match client.get_bucket_cors().bucket(bucket).send().await {
+        Ok(answer) if put && allows_puts_from(answer.cors_rules(), origin) => {
+            ok(format!("CORS: {origin} may PUT files and parts with their signed headers, and read ETag"))
+        }
+        Ok(_) if put => fail(
+            format!("CORS: no rule lets {origin} PUT files with their signed headers (content-type, x-amz-checksum-sha256, content-md5, x-amz-meta-file-last-modified) and read ETag"),
+            format!("run: server cors --origin {origin}"),
+        ),
         Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) && allows_parts_from(answer.cors_rules(), origin) => {
             ok(format!("CORS: {origin} may POST forms, PUT parts with their checksum, and read ETag"))
         }

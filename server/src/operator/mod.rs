@@ -8,6 +8,7 @@ pub mod cors;
 pub mod doctor;
 pub mod iam;
 pub mod lifecycle;
+pub mod post_probe;
 pub mod sign;
 
 use std::process::ExitCode;

@@ -1,13 +1,23 @@
-//! `server sign`: prints a signed POST form from a shell, as JSON or as a curl command, through
+//! `server sign`: prints a signed POST form (with `UPLOAD_METHOD=put`, a presigned PUT) from a
+//! shell, as JSON or as a curl command, through
 //! the same upload service (and audit log) the app uses.
 
 use app::rules::MAX_POST_BYTES;
 use app::service::UploaderId;
+use app::wire::UploadMethod;
 use serde::Serialize;
 
 use crate::cli::SignArgs;
 use crate::policy::{rfc3339, SizeRule};
 use crate::uploads::Uploads;
+
+#[derive(Serialize)]
+struct PutJson {
+    method: &'static str,
+    url: String,
+    headers: Vec<(String, String)>,
+    expires_at: String,
+}
 
 #[derive(Serialize)]
 struct FormJson {
@@ -60,6 +70,19 @@ pub async fn sign(uploads: &Uploads, args: SignArgs) -> Result<String, String> {
     spec.expires_in = std::time::Duration::from_secs(args.expires_in);
     let now = args.now.unwrap_or_else(|| uploads.now());
     let policy_signer = uploads.policy_signer(&uploader, now).await.map_err(|e| e.to_string())?;
+    if uploads.config().method == UploadMethod::Put {
+        let put = uploads.sign_put(&policy_signer, &spec, now, "cli").map_err(|e| e.to_string())?;
+        return Ok(match args.curl {
+            None => serde_json::to_string_pretty(&PutJson {
+                method: "PUT",
+                url: put.url,
+                headers: put.headers,
+                expires_at: rfc3339(put.expires_at),
+            })
+            .expect("strings always serialize"),
+            Some(file) => curl_put(&put.url, &put.headers, &file.to_string_lossy()),
+        });
+    }
     let form = uploads.sign_form(&policy_signer, &spec, now, "cli").map_err(|e| e.to_string())?;
 
     Ok(match args.curl {
@@ -73,6 +96,17 @@ pub async fn sign(uploads: &Uploads, args: SignArgs) -> Result<String, String> {
             curl_command(&uploads.config().bucket.post_url(), &form.fields, &file.to_string_lossy())
         }
     })
+}
+
+/// A PUT of `file` with its signed headers (curl sets `Content-Length` from the file).
+fn curl_put(url: &str, headers: &[(String, String)], file: &str) -> String {
+    let mut cmd = String::from("curl --fail-with-body -sS -X PUT");
+    for (name, value) in headers {
+        cmd.push_str(&format!(" \\\n  -H {}", shell_quote(&format!("{name}: {value}"))));
+    }
+    cmd.push_str(&format!(" \\\n  --upload-file {}", shell_quote(file)));
+    cmd.push_str(&format!(" \\\n  {}", shell_quote(url)));
+    cmd
 }
 
 /// `--form-string` sends values verbatim (plain `-F` would read `@file` and `<file` in them).
@@ -119,5 +153,15 @@ mod tests {
         let file = cmd.find("-F 'file=@f.txt'").unwrap();
         assert!(key < policy && policy < file, "{cmd}");
         assert!(cmd.ends_with("'http://h/b'"));
+    }
+
+    #[test]
+    fn curl_puts_the_file_with_its_signed_headers() {
+        let cmd =
+            curl_put("http://h/b/k?X=1", &[("content-type".into(), "text/plain".into())], "f.txt");
+        assert!(cmd.starts_with("curl --fail-with-body -sS -X PUT"), "{cmd}");
+        assert!(cmd.contains("-H 'content-type: text/plain'"), "{cmd}");
+        assert!(cmd.contains("--upload-file 'f.txt'"), "{cmd}");
+        assert!(cmd.ends_with("'http://h/b/k?X=1'"), "{cmd}");
     }
 }

@@ -17,6 +17,7 @@ pub mod code {
     pub const INTERNAL_ERROR: &str = "InternalError";
     pub const INVALID_ACCESS_KEY_ID: &str = "InvalidAccessKeyId";
     pub const INVALID_ARGUMENT: &str = "InvalidArgument";
+    pub const INVALID_DIGEST: &str = "InvalidDigest";
     pub const INVALID_PART: &str = "InvalidPart";
     pub const INVALID_PART_ORDER: &str = "InvalidPartOrder";
     pub const INVALID_POLICY_DOCUMENT: &str = "InvalidPolicyDocument";
@@ -125,6 +126,18 @@ pub fn signature_mismatch() -> S3Error {
         403,
         code::SIGNATURE_DOES_NOT_MATCH,
         "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    )
+}
+
+/// A presigned request carrying `x-amz-*` headers its signature does not cover.
+pub fn headers_not_signed(names: &[String]) -> S3Error {
+    S3Error::new(
+        403,
+        code::ACCESS_DENIED,
+        format!(
+            "There were headers present in the request which were not signed: {}",
+            names.join(", ")
+        ),
     )
 }
 
@@ -290,6 +303,11 @@ pub fn invalid_part_order() -> S3Error {
         code::INVALID_PART_ORDER,
         "The list of parts was not in ascending order. Parts must be ordered by part number.",
     )
+}
+
+/// A `Content-MD5` that is not the base64 of an MD5.
+pub fn invalid_digest() -> S3Error {
+    S3Error::new(400, code::INVALID_DIGEST, "The Content-MD5 you specified was invalid.")
 }
 
 pub fn bad_digest(algorithm: &str) -> S3Error {

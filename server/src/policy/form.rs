@@ -46,6 +46,9 @@ pub struct FormSpec {
     pub metadata: Vec<(String, String)>,
     /// Base64 SHA-256 of the file: the bucket then refuses any other bytes.
     pub checksum_sha256: Option<String>,
+    /// Base64 MD5 of the file, for a PUT's `Content-MD5` ([`FormSpec::put_headers`]); a form
+    /// cannot bind one (no store checks a form's MD5), so signing a form with it is refused.
+    pub content_md5: Option<String>,
     /// How long the form should be accepted; the signer may shorten it (see [`super::ExpiryLimits`]).
     pub expires_in: Duration,
 }
@@ -60,6 +63,7 @@ impl FormSpec {
             on_success: None,
             metadata: Vec::new(),
             checksum_sha256: None,
+            content_md5: None,
             expires_in: Duration::from_secs(300),
         }
     }
@@ -103,6 +107,10 @@ pub enum FormError {
     MetadataTooLarge(usize),
     #[error("the SHA-256 checksum must be the base64 of 32 bytes")]
     Checksum,
+    #[error("the MD5 must be the base64 of 16 bytes")]
+    ContentMd5,
+    #[error("a form cannot bind an MD5: no store checks it (sign a PUT)")]
+    Md5InForm,
     #[error("the signing key is not for this day and region")]
     KeyOutOfScope,
 }
@@ -111,7 +119,7 @@ pub enum FormError {
 pub const MAX_METADATA_BYTES: usize = 2048;
 
 impl FormSpec {
-    fn validate(&self) -> Result<(), FormError> {
+    pub(super) fn validate(&self) -> Result<(), FormError> {
         // The same rules as the app's (`app::rules::metadata`; tests/rules.rs pins the two):
         // values travel as HTTP headers, and proxies drop header names with '_'.
         for (name, value) in &self.metadata {
@@ -136,6 +144,14 @@ impl FormSpec {
                 return Err(FormError::Checksum);
             }
         }
+        if let Some(sum) = &self.content_md5 {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(sum)
+                .map_err(|_| FormError::ContentMd5)?;
+            if decoded.len() != 16 {
+                return Err(FormError::ContentMd5);
+            }
+        }
         Ok(())
     }
 
@@ -152,6 +168,9 @@ impl FormSpec {
             return Err(FormError::KeyOutOfScope);
         }
         self.validate()?;
+        if self.content_md5.is_some() {
+            return Err(FormError::Md5InForm);
+        }
         let (min, max) = match self.size {
             SizeRule::Exact(n) => (n, n),
             SizeRule::Range { min, max } => (min, max),

@@ -1,5 +1,5 @@
 //! S3 POST policies: the model, the SigV4 signer, the form builder and the verifier; and
-//! presigned URLs (SigV4 in the query string, [`presign`]). Pure: no I/O and no clock reads
+//! presigned URLs (SigV4 in the query string, [`presign`]; a whole object's PUT, [`SignedPut`]). Pure: no I/O and no clock reads
 //! (the time is always passed in), so every path is deterministic. Where a bucket is (the URL
 //! forms go to, the path a URL is signed for) is [`Bucket`]'s, in S3's URI encoding.
 //!
@@ -14,6 +14,7 @@ mod expiry;
 mod form;
 mod parse;
 mod presign;
+mod put;
 mod response;
 mod signer;
 mod sigv4;
@@ -29,6 +30,7 @@ pub use expiry::{policy_expiry, ExpiryError, ExpiryLimits};
 pub use form::{FormError, FormSpec, OnSuccess, SignedForm, SizeRule, MAX_METADATA_BYTES};
 pub use parse::ReceivedPolicy;
 pub use presign::{presign, verify_presigned, Presign, PresignError, Received, MAX_PRESIGNED_SECS};
+pub use put::{PutError, SignedPut};
 pub use response::post_response_xml;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};

@@ -259,7 +259,7 @@ pub fn verify_presigned(
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use time::macros::datetime;
 
@@ -379,7 +379,7 @@ mod tests {
     }
 
     /// A presigned URL as a bucket receives it: decoded path and query, and its headers.
-    fn receive(
+    pub(in crate::policy) fn receive(
         url: &str,
         method: &str,
         headers: &[(&str, &str)],

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use app::rules;
 use app::service::{Requester, UploadRequest};
-use app::wire::UploadError;
+use app::wire::{ChecksumMode, UploadError};
 
 pub use super::bad_receipt::BadReceipt;
 use super::guard::retry_after;
@@ -87,11 +87,30 @@ pub enum Via {
     Parts,
 }
 
+/// The digest `mode` checks, as people name it.
+fn checksum_name(mode: ChecksumMode) -> &'static str {
+    match mode {
+        ChecksumMode::Sha256 => "SHA-256",
+        ChecksumMode::Md5 => "MD5",
+        ChecksumMode::Off => "no checksum",
+    }
+}
+
+/// The argument of `sign_upload` that carries `mode`'s digest.
+fn checksum_argument(mode: ChecksumMode) -> Option<&'static str> {
+    match mode {
+        ChecksumMode::Sha256 => Some("checksum_sha256"),
+        ChecksumMode::Md5 => Some("content_md5"),
+        ChecksumMode::Off => None,
+    }
+}
+
 /// A request that passed every check, in the form it is signed in.
 pub struct Checked {
     pub name: String,
     pub size: u64,
     pub content_type: String,
+    /// Its digest (base64) in the service's [`ChecksumMode`], when it came with one.
     pub checksum: Option<String>,
     pub metadata: Vec<(String, String)>,
 }
@@ -142,21 +161,38 @@ impl Uploads {
         if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
             return Err(Refusal::file(Reason::TypeNotAllowed)(message));
         }
-        let checksum = request
-            .checksum_sha256
+        // The digest in the argument the mode reads; the other one is a client that hashed
+        // for another service, told so rather than ignored.
+        let mode = limits.checksum;
+        let (given, other) = match mode {
+            ChecksumMode::Md5 => (&request.content_md5, &request.checksum_sha256),
+            _ => (&request.checksum_sha256, &request.content_md5),
+        };
+        if other.is_some() || (mode == ChecksumMode::Off && given.is_some()) {
+            return Err(Refusal::file(Reason::InvalidChecksum)(format!(
+                "this service checks {} (UPLOAD_CHECKSUM={}): send {}",
+                checksum_name(mode),
+                mode.as_str(),
+                checksum_argument(mode).unwrap_or("no checksum"),
+            )));
+        }
+        let checksum = given
             .as_deref()
-            .map(rules::checksum_sha256)
+            .map(|raw| rules::checksum(mode, raw))
             .transpose()
             .map_err(Refusal::file(Reason::InvalidChecksum))?;
         // What the README promises: with checksums on, the bucket checks every byte of every
         // file up to the checksum limit. A client that leaves the hash out gets no form.
-        // (A multipart upload checks every part's SHA-256 instead.)
-        if via == Via::Post && checksum.is_none() && size <= limits.checksum_max_bytes {
-            return Err(Refusal::file(Reason::ChecksumMissing)(format!(
-                "files up to {} are sent with their SHA-256 (checksum_sha256), so that the \
-                 bucket can refuse any other bytes",
-                app::format::human_bytes(limits.checksum_max_bytes)
-            )));
+        // (A multipart upload checks every part's digest instead.)
+        if let Some(argument) = checksum_argument(mode) {
+            if via == Via::Post && checksum.is_none() && size <= limits.checksum_max_bytes {
+                return Err(Refusal::file(Reason::ChecksumMissing)(format!(
+                    "files up to {} are sent with their {} ({argument}), so that the bucket \
+                     can refuse any other bytes",
+                    app::format::human_bytes(limits.checksum_max_bytes),
+                    checksum_name(mode),
+                )));
+            }
         }
         let metadata =
             rules::metadata(&request.metadata).map_err(Refusal::file(Reason::InvalidMetadata))?;

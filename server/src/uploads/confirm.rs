@@ -53,6 +53,13 @@ pub fn differences(
             object.push(format!("its SHA-256 is {have}, signed for {want}"));
         }
     }
+    // Where MD5s were bound, the ETag is the digest the bucket computed.
+    if let Some(want) = &signed.etag {
+        let have = found.etag.trim_matches('"');
+        if !have.eq_ignore_ascii_case(want) {
+            object.push(format!("its ETag (MD5) is {have}, signed for {want}"));
+        }
+    }
     let mut report = Vec::new();
     if found.etag.trim_matches('"') != reported_etag.trim_matches('"') {
         report.push(format!("its ETag is {}, the browser reported {reported_etag:?}", found.etag));
@@ -235,6 +242,7 @@ mod tests {
             size: (10, 10),
             content_type: Some("image/png".into()),
             checksum_sha256: Some("A".repeat(44)),
+            etag: None,
             expires: datetime!(2026-11-29 12:00 UTC).unix_timestamp(),
             multipart: None,
         }
@@ -308,5 +316,15 @@ mod tests {
             // Only a wrong ETag is the report's fault; the rest is the object's.
             assert_eq!(report.len(), usize::from(expect == "ETag"), "{differs:?}");
         }
+    }
+
+    #[test]
+    fn where_md5s_were_bound_the_etag_is_checked_as_the_object() {
+        let md5 = Receipt { etag: Some("abc".into()), ..signed() };
+        let none = (Vec::<String>::new(), Vec::<String>::new());
+        assert_eq!(differences(&md5, "uploads/u/d/cat.png", "\"abc\"", &head()), none);
+        let other = ObjectHead { etag: "\"abd\"".into(), ..head() };
+        let (object, _) = differences(&md5, "uploads/u/d/cat.png", "\"abd\"", &other);
+        assert_eq!(object, ["its ETag (MD5) is abd, signed for abc"]);
     }
 }

@@ -205,12 +205,14 @@ impl Uploads {
         BucketInfo {
             bucket: self.config.bucket.name.clone(),
             url: self.config.bucket.post_url(),
+            method: self.config.method,
             dev_data_dir: self.dev_data_dir.clone(),
             max_bytes: limits.max_bytes,
             allowed_types: limits.allowed_types.clone(),
             access_code_required: limits.access_code_sha256.is_some(),
             files_per_minute: limits.files_per_minute.get(),
             checksum_max_bytes: limits.checksum_max_bytes,
+            checksum: limits.checksum,
             multipart_threshold: limits.multipart_threshold,
         }
     }

@@ -31,8 +31,12 @@ impl Uploads {
         redirect: String,
     ) -> Result<Option<SignedUpload>, UploadError> {
         let limits = &self.config.limits;
-        // A pre-signed form can neither ask for the code nor tell the type.
-        if limits.access_code_sha256.is_some() || !limits.allows_type(PLAIN_TYPE) {
+        // A pre-signed form can neither ask for the code nor tell the type; and a browser form
+        // cannot PUT, so a store without POST uploads has none.
+        if limits.access_code_sha256.is_some()
+            || !limits.allows_type(PLAIN_TYPE)
+            || self.config.method == app::wire::UploadMethod::Put
+        {
             return Ok(None);
         }
         // A page reached from another site (a link, a frame) signs nothing: the next view,

@@ -37,6 +37,10 @@ pub struct Receipt {
     /// Base64 SHA-256 the policy bound, if any.
     #[serde(rename = "c")]
     pub checksum_sha256: Option<String>,
+    /// The ETag the object must have (hex, no quotes; `-<parts>` for parts), where MD5s were
+    /// bound (`UPLOAD_CHECKSUM=md5`): a PUT's ETag is its `Content-MD5` in hex.
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     /// Unix seconds after which the receipt is refused.
     #[serde(rename = "e")]
     pub expires: i64,
@@ -65,6 +69,12 @@ pub enum Unaccepted {
     Expired,
 }
 
+/// A base64 MD5 (`Content-MD5`) in hex, as an ETag gives it.
+fn md5_hex(base64: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(base64).ok()?;
+    (bytes.len() == 16).then(|| hex::encode(bytes))
+}
+
 impl Receipt {
     /// A signed form's receipt: what `spec` binds, in `directory` (`name` is `None` when the
     /// form lets the browser choose it), for `uploader`, from `now`.
@@ -82,6 +92,7 @@ impl Receipt {
             size: Self::size_of(spec.size),
             content_type: spec.content_type.clone(),
             checksum_sha256: spec.checksum_sha256.clone(),
+            etag: spec.content_md5.as_deref().and_then(md5_hex),
             expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
             multipart: None,
         }
@@ -106,6 +117,7 @@ impl Receipt {
             size: (size, size),
             content_type: Some(content_type),
             checksum_sha256: None,
+            etag: None,
             expires: (now + RECEIPT_LIFETIME).unix_timestamp(),
             multipart: Some(multipart),
         }
@@ -221,6 +233,7 @@ mod tests {
             size: (10, 10),
             content_type: Some("image/png".into()),
             checksum_sha256: None,
+            etag: None,
             expires: (NOW + RECEIPT_LIFETIME).unix_timestamp(),
             multipart: None,
         }

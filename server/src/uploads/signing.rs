@@ -1,16 +1,17 @@
-//! `sign_upload`: a POST form for one checked file, under a fresh directory of the uploader's
+//! `sign_upload`: a POST form (or, for stores without POST uploads, a presigned PUT) for one
+//! checked file, under a fresh directory of the uploader's
 //! prefix, signed with the uploader's credentials, and its sealed receipt. Every form the
 //! server signs (this one, the plain form, `server sign`) goes through [`Uploads::sign_form`],
 //! which writes the audit event.
 
 use app::service::{Requester, UploadRequest};
-use app::wire::{SignedUpload, UploadError};
+use app::wire::{ChecksumMode, SignedUpload, UploadError, UploadMethod};
 use time::OffsetDateTime;
 
 use super::check::{Checked, Reason, Refusal, Via};
 use super::receipt::Receipt;
 use super::{fresh_directory, Uploads};
-use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SizeRule};
+use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SignedPut, SizeRule};
 
 impl Uploads {
     /// Checks `request`, then signs a form for exactly that file; counted and logged either way.
@@ -40,13 +41,60 @@ impl Uploads {
             Refusal::new(reason, e)
         })?;
         let mut spec = self.spec(key, Some(content_type), SizeRule::Exact(size));
-        spec.checksum_sha256 = checksum;
+        match self.config.limits.checksum {
+            ChecksumMode::Md5 => spec.content_md5 = checksum,
+            _ => spec.checksum_sha256 = checksum,
+        }
         spec.metadata = metadata;
-        let form = self
-            .sign_form(&signer, &spec, now, who.uploader.as_str())
-            .map_err(|e| Refusal::new(Reason::Unavailable, e))?;
+        let uploader = who.uploader.as_str();
         let receipt = Receipt::for_form(&who.uploader, directory, Some(name), &spec, now);
-        Ok(self.answer(spec.key, form, receipt.seal(&self.seal)))
+        let receipt = receipt.seal(&self.seal);
+        let unavailable = |e| Refusal::new(Reason::Unavailable, e);
+        match self.config.method {
+            UploadMethod::Post => {
+                let form = self.sign_form(&signer, &spec, now, uploader).map_err(unavailable)?;
+                Ok(self.answer(spec.key, form, receipt))
+            }
+            UploadMethod::Put => {
+                let put = self.sign_put(&signer, &spec, now, uploader).map_err(unavailable)?;
+                Ok(SignedUpload {
+                    url: put.url,
+                    key: spec.key,
+                    method: UploadMethod::Put,
+                    fields: Vec::new(),
+                    headers: put.headers,
+                    expires_at: rfc3339(put.expires_at),
+                    receipt,
+                })
+            }
+        }
+    }
+
+    /// Presigns a PUT of one whole object and writes the audit event, as [`Self::sign_form`]
+    /// does for a form.
+    pub fn sign_put(
+        &self,
+        signer: &PolicySigner,
+        spec: &FormSpec,
+        now: OffsetDateTime,
+        uploader: &str,
+    ) -> Result<SignedPut, UploadError> {
+        let put = signer.presign_put(spec, &self.config.bucket, now).map_err(|err| {
+            tracing::error!(target: "audit", event = "signing_failed", uploader, error = %err);
+            UploadError::Unavailable(err.to_string())
+        })?;
+        tracing::info!(
+            target: "audit",
+            event = "put_signed",
+            uploader,
+            key = %spec.key,
+            size = ?spec.size,
+            content_type = spec.content_type.as_deref().unwrap_or(""),
+            checksum = spec.checksum_sha256.is_some() || spec.content_md5.is_some(),
+            expires_at = %rfc3339(put.expires_at),
+            credentials = self.source.kind(),
+        );
+        Ok(put)
     }
 
     /// The form for one upload; what both the server function and `server sign` go through.
@@ -90,7 +138,9 @@ impl Uploads {
             url: self.config.bucket.post_url(),
             key,
             expires_at: rfc3339(form.expires_at()),
+            method: UploadMethod::Post,
             fields: form.fields,
+            headers: Vec::new(),
             receipt,
         }
     }
@@ -102,6 +152,7 @@ mod tests {
     use crate::config::{Config, Limits};
     use crate::policy::{Bucket, Credentials};
     use app::service::UploaderId;
+    use app::wire::{ChecksumMode, UploadMethod};
     use std::sync::Arc;
     use std::time::Duration;
     use time::macros::datetime;
@@ -118,6 +169,7 @@ mod tests {
                 checksum_max_bytes: 0,
                 ..Default::default()
             },
+            method: UploadMethod::Post,
         };
         Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
     }
@@ -149,6 +201,7 @@ mod tests {
             content_type: content_type.into(),
             access_code: String::new(),
             checksum_sha256: None,
+            content_md5: None,
             metadata: Default::default(),
         }
     }
@@ -214,5 +267,72 @@ mod tests {
         // An unknown type is application/octet-stream, which this list does not allow either.
         assert!(s.sign_blocking(&uploader(), request("blob", 10, "")).is_err());
         assert!(s.sign_blocking(&uploader(), request("cat.webp", 1000, "image/webp")).is_ok());
+    }
+
+    #[test]
+    fn a_put_store_gets_a_presigned_put_with_the_same_receipt() {
+        let mut config = uploads().config;
+        config.method = UploadMethod::Put;
+        let s = Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)));
+        let mut req = request("cat.png", 42, "image/png");
+        req.metadata.insert("note".into(), "hi".into());
+        let signed = s.sign_blocking(&uploader(), req).unwrap();
+        let prefix = "http://127.0.0.1:3900/uploads/uploads/0123456789abcdef0123456789abcdef/";
+        assert!(signed.url.starts_with(prefix), "{}", signed.url);
+        assert!(
+            signed.url.contains("/cat.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&"),
+            "{}",
+            signed.url
+        );
+        assert!(
+            signed.url.contains(
+                "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-meta-note&"
+            ),
+            "{}",
+            signed.url
+        );
+        assert_eq!(signed.method, UploadMethod::Put);
+        assert_eq!(
+            signed.headers,
+            [("content-type".into(), "image/png".into()), ("x-amz-meta-note".into(), "hi".into())]
+        );
+        assert!(signed.fields.is_empty());
+        assert_eq!(signed.expires_at, "2026-11-28T12:00:00Z");
+        // The answer the page gets names its shape.
+        let json = serde_json::to_value(&signed).unwrap();
+        assert_eq!(json["method"], "PUT");
+        assert!(Receipt::open(&s.seal, &signed.receipt, &uploader().uploader, s.now()).is_ok());
+    }
+
+    #[test]
+    fn each_checksum_mode_takes_its_own_digest_and_no_other() {
+        let with = |mode, method| {
+            let mut config = uploads().config;
+            config.limits.checksum = mode;
+            config.limits.checksum_max_bytes = 1000;
+            config.method = method;
+            Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
+        };
+        let sha256 = || Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".to_owned());
+        let md5 = || Some("1B2M2Y8AsgTpgAmY7PhCfg==".to_owned());
+        let ask = |s: &Uploads, sha: Option<String>, md5: Option<String>| {
+            let mut req = request("cat.png", 42, "image/png");
+            (req.checksum_sha256, req.content_md5) = (sha, md5);
+            s.sign_blocking(&uploader(), req)
+        };
+        let refused = |r: Result<SignedUpload, UploadError>, says: &str| {
+            assert!(matches!(&r, Err(UploadError::Refused(m)) if m.contains(says)), "{r:?}");
+        };
+        let off = with(ChecksumMode::Off, UploadMethod::Post);
+        assert!(ask(&off, None, None).is_ok(), "off: nothing to hash");
+        refused(ask(&off, sha256(), None), "no checksum");
+        let md5_mode = with(ChecksumMode::Md5, UploadMethod::Put);
+        refused(ask(&md5_mode, None, None), "content_md5");
+        refused(ask(&md5_mode, sha256(), None), "content_md5");
+        let signed = ask(&md5_mode, None, md5()).unwrap();
+        assert!(signed.headers.contains(&("content-md5".into(), md5().unwrap())));
+        let sha_mode = with(ChecksumMode::Sha256, UploadMethod::Post);
+        refused(ask(&sha_mode, None, md5()), "checksum_sha256");
+        assert!(ask(&sha_mode, sha256(), None).is_ok());
     }
 }

@@ -44,12 +44,14 @@ fn dev(err: crate::policy::S3Error) -> BucketError {
 }
 
 impl Objects {
-    /// `CreateMultipartUpload` with SHA-256 checksums for every part: the upload id.
+    /// `CreateMultipartUpload` (with SHA-256 checksums for every part when `sha256`): the
+    /// upload id.
     pub async fn create_multipart(
         &self,
         key: &str,
         content_type: &str,
         metadata: &[(String, String)],
+        sha256: bool,
     ) -> Result<String, BucketError> {
         match self {
             Objects::S3 { client, bucket } => {
@@ -58,7 +60,7 @@ impl Objects {
                     .bucket(bucket)
                     .key(key)
                     .content_type(content_type)
-                    .checksum_algorithm(ChecksumAlgorithm::Sha256);
+                    .set_checksum_algorithm(sha256.then_some(ChecksumAlgorithm::Sha256));
                 for (name, value) in metadata {
                     create = create.metadata(name, value);
                 }
@@ -123,7 +125,7 @@ impl Objects {
                         number: p.number,
                         size: p.size,
                         etag: p.etag,
-                        checksum_sha256: Some(p.checksum_sha256),
+                        checksum_sha256: p.checksum_sha256,
                     })
                     .collect())
             }

@@ -9,7 +9,9 @@ mod bucket;
 use app::api::MAX_PARTS_PER_CALL;
 use app::rules;
 use app::service::{Requester, UploadRequest};
-use app::wire::{MultipartUpload, PartToSign, SignedPart, StoredPart, StoredUpload, UploadError};
+use app::wire::{
+    ChecksumMode, MultipartUpload, PartToSign, SignedPart, StoredPart, StoredUpload, UploadError,
+};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -46,6 +48,17 @@ pub fn composite_sha256(parts: &[StoredPart]) -> Option<String> {
         base64::engine::general_purpose::STANDARD.encode(hasher.finalize()),
         parts.len()
     ))
+}
+
+/// The ETag S3 gives a multipart object: the MD5 of the parts' MD5s (their ETags), then
+/// `-<parts>`; `None` when a part's ETag is not an MD5.
+pub fn composite_etag(parts: &[StoredPart]) -> Option<String> {
+    let mut hasher = md5::Md5::new();
+    for part in parts {
+        let digest = hex::decode(part.etag.trim_matches('"')).ok().filter(|d| d.len() == 16)?;
+        hasher.update(digest);
+    }
+    Some(format!("{}-{}", hex::encode(hasher.finalize()), parts.len()))
 }
 
 /// Which of parts `1..=count` are missing from `parts` or have another length than the
@@ -118,11 +131,12 @@ impl Uploads {
         let Checked { name, size, content_type, metadata, .. } =
             self.check(who, request, Via::Parts).await?;
         let objects = self.bucket_objects(NOT_HERE).map_err(unavailable)?;
+        let mode = self.config.limits.checksum;
         let now = self.now();
         let directory = fresh_directory(&who.uploader, now);
         let key = format!("{directory}{name}");
         let upload_id = objects
-            .create_multipart(&key, &content_type, &metadata)
+            .create_multipart(&key, &content_type, &metadata, mode == ChecksumMode::Sha256)
             .await
             .map_err(|err| unavailable(self.bucket_failed(who, Action::Create, err)))?;
         let part_size = rules::part_size(size);
@@ -152,6 +166,7 @@ impl Uploads {
         let now = self.now();
         let Opened { receipt, multipart, key } = self.open_multipart(who, &sealed, now).await?;
         let size = receipt.size.1;
+        let mode = self.config.limits.checksum;
         if parts.is_empty() || parts.len() > MAX_PARTS_PER_CALL {
             return Err(UploadError::Refused(format!(
                 "ask for 1 to {MAX_PARTS_PER_CALL} parts at a time"
@@ -173,7 +188,24 @@ impl Uploads {
                 }
                 Some(_) => {}
             }
-            rules::checksum_sha256(&part.checksum_sha256).map_err(UploadError::Refused)?;
+            match (mode, &part.checksum) {
+                (ChecksumMode::Off, None) => {}
+                (ChecksumMode::Off, Some(_)) => {
+                    return Err(UploadError::Refused(
+                        "checksums are off here (UPLOAD_CHECKSUM=off): send none".into(),
+                    ))
+                }
+                (_, None) => {
+                    return Err(UploadError::Refused(format!(
+                        "part {} needs its checksum ({})",
+                        part.number,
+                        mode.as_str()
+                    )))
+                }
+                (_, Some(sum)) => {
+                    rules::checksum(mode, sum).map_err(UploadError::Refused)?;
+                }
+            }
         }
         // Fetching credentials costs what a signature costs.
         if !self.source.holds(&who.uploader, now) {
@@ -205,15 +237,14 @@ impl Uploads {
         let mut signed = Vec::with_capacity(parts.len());
         for part in &parts {
             let (number, length) = (part.number.to_string(), part.length.to_string());
+            let mut headers = vec![("content-length", length.as_str())];
+            headers.extend(mode.header().zip(part.checksum.as_deref()));
             let request = Presign {
                 method: "PUT",
                 endpoint: &endpoint,
                 path: &path,
                 query: vec![("partNumber", &number), ("uploadId", &multipart.upload_id)],
-                headers: vec![
-                    ("content-length", &length),
-                    ("x-amz-checksum-sha256", &part.checksum_sha256),
-                ],
+                headers,
                 expires_in_secs: lifetime,
             };
             let (url, expires_at) = signer.presign(&request, now).map_err(|err| {
@@ -283,8 +314,16 @@ impl Uploads {
                     .await
                     .map_err(|err| self.bucket_failed(who, Action::Complete, err))?;
                 tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
-                // The bucket keeps the composite of the parts' checksums: checked with the rest.
-                (Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }, etag)
+                // The bucket keeps the composite of the parts' checksums (SHA-256), or gives the
+                // object the MD5 of their MD5s as its ETag: checked with the rest.
+                let checked = match self.config.limits.checksum {
+                    ChecksumMode::Sha256 => {
+                        Receipt { checksum_sha256: composite_sha256(&parts), ..receipt }
+                    }
+                    ChecksumMode::Md5 => Receipt { etag: composite_etag(&parts), ..receipt },
+                    ChecksumMode::Off => receipt,
+                };
+                (checked, etag)
             }
             // Completed already (an answer lost on the way): the object is checked as it is.
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
@@ -425,5 +464,21 @@ mod tests {
         );
         assert_eq!(composite_sha256(&parts), Some(want));
         assert_eq!(composite_sha256(&[StoredPart { checksum_sha256: None, ..part(1, 1) }]), None);
+    }
+
+    #[test]
+    fn the_multipart_etag_is_the_md5_of_the_part_md5s() {
+        let md5 = |bytes: &[u8]| format!("\"{}\"", hex::encode(md5::Md5::digest(bytes)));
+        let parts = [
+            StoredPart { etag: md5(b"one"), ..part(1, 3) },
+            StoredPart { etag: md5(b"two"), ..part(2, 3) },
+        ];
+        let mut both = md5::Md5::digest(b"one").to_vec();
+        both.extend(md5::Md5::digest(b"two"));
+        assert_eq!(
+            composite_etag(&parts),
+            Some(format!("{}-2", hex::encode(md5::Md5::digest(&both))))
+        );
+        assert_eq!(composite_etag(&[part(1, 1)]), None, "an ETag that is no MD5");
     }
 }
