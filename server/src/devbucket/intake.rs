@@ -59,7 +59,8 @@ impl Expected {
     }
 }
 
-const SHA256_HEADER: &str = "x-amz-checksum-sha256";
+/// The header a PUT (and the answer to one) carries a SHA-256 in.
+pub const SHA256_HEADER: &str = "x-amz-checksum-sha256";
 
 /// A body received whole, in a temp file not yet committed.
 pub struct ReceivedBody {

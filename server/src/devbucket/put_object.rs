@@ -10,11 +10,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::bucket::{set_header, DevBucket};
-use super::intake::{expected_digests, Digests, Unreceived};
+use super::intake::{expected_digests, Digests, Unreceived, SHA256_HEADER};
 use super::store::ObjectMeta;
 use crate::policy::{error, S3Error};
-
-const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 
 /// Stores the body of a verified PUT at `key`. `signed` are the headers its signature covers.
 pub async fn store(
@@ -78,7 +76,7 @@ pub async fn store(
     let mut answer = HeaderMap::new();
     set_header(&mut answer, header::ETAG, &etag);
     if let Some(sum) = &checksum_sha256 {
-        set_header(&mut answer, header::HeaderName::from_static(CHECKSUM_HEADER), sum);
+        set_header(&mut answer, header::HeaderName::from_static(SHA256_HEADER), sum);
     }
     Ok((StatusCode::OK, answer).into_response())
 }

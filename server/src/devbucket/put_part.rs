@@ -13,12 +13,10 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use super::bucket::{respond, set_header, DevBucket};
-use super::intake::{expected_digests, Digests, Unreceived};
+use super::intake::{expected_digests, Digests, Unreceived, SHA256_HEADER};
 use super::parts::{PartMeta, MAX_PART_NUMBER, MAX_PART_SIZE};
 use super::put_object;
 use crate::policy::{error, verify_presigned, Received, S3Error};
-
-const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 
 pub async fn upload_part(
     State(dev): State<Arc<DevBucket>>,
@@ -102,7 +100,7 @@ async fn receive(
     let mut answer = HeaderMap::new();
     set_header(&mut answer, header::ETAG, &part.etag);
     if let Some(sum) = &part.checksum_sha256 {
-        set_header(&mut answer, header::HeaderName::from_static(CHECKSUM_HEADER), sum);
+        set_header(&mut answer, header::HeaderName::from_static(SHA256_HEADER), sum);
     }
     Ok((StatusCode::OK, answer).into_response())
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use time::OffsetDateTime;
 
 use super::{
@@ -136,21 +135,12 @@ impl FormSpec {
         if metadata_bytes > MAX_METADATA_BYTES {
             return Err(FormError::MetadataTooLarge(metadata_bytes));
         }
+        // The digests as the app's rules read them (the page and the server decide alike).
         if let Some(sum) = &self.checksum_sha256 {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(sum)
-                .map_err(|_| FormError::Checksum)?;
-            if decoded.len() != 32 {
-                return Err(FormError::Checksum);
-            }
+            app::rules::checksum_sha256(sum).map_err(|_| FormError::Checksum)?;
         }
         if let Some(sum) = &self.content_md5 {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(sum)
-                .map_err(|_| FormError::ContentMd5)?;
-            if decoded.len() != 16 {
-                return Err(FormError::ContentMd5);
-            }
+            app::rules::content_md5(sum).map_err(|_| FormError::ContentMd5)?;
         }
         Ok(())
     }
@@ -233,6 +223,7 @@ impl FormSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-28 11:55:00 UTC);
