@@ -19,8 +19,16 @@ scripts/check-modules.py
 
 # The same cfg cargo-leptos gives debug builds, so both share one set of compiled crates. Every
 # test runs here: one that needs a tool the machine lacks fails instead of skipping.
+# Built first, then run on a clock (about a minute here): a test that hangs is named by the
+# harness ("has been running for over 60 seconds") and stopped, not left to eat the CI's time.
 echo "== cargo test"
-UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" cargo test
+RUSTFLAGS="--cfg erase_components" cargo test --no-run
+rc=0
+UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 15m cargo test || rc=$?
+if [ "$rc" -eq 124 ]; then
+  echo "cargo test: stopped after 15 minutes; the test still running is named above" >&2
+fi
+[ "$rc" -eq 0 ] || exit "$rc"
 
 # Lints on the server side (app and server, default features), with the flags of the build
 # above so that build scripts and macros are shared.

@@ -1,15 +1,14 @@
 //! The rendered page over HTTP, without a socket: each page view carries a plain form signed
 //! for the visitor (for browsers without JavaScript), within the address's signing budget.
-//! A test binary of its own, on a multi-thread runtime as the server runs: rendering runs on
-//! tasks leptos spawns, and beside the router tests' many short-lived runtimes in one process
-//! it stalled.
+//! On a multi-thread runtime as the server runs: rendering runs on tasks leptos spawns. Tests
+//! here build routers while others render: the route list is made once per process for that
+//! (`edge::routes`), and every page view is bounded, so a stall fails with its name.
 
 mod common;
 
 use axum::body::Body;
-use common::router::{app_with, body_text, SECRET};
+use common::router::{app_with, render, SECRET};
 use http::{header, Request, StatusCode};
-use tower::ServiceExt;
 
 // Rendering streams from tasks leptos spawns: they need a runtime with worker threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,23 +22,15 @@ async fn page_views_sign_plain_forms_within_the_address_budget() {
     .layer(MockConnectInfo(addr));
     let mut offered = vec![];
     for _ in 0..3 {
-        let res = app
-            .clone()
-            .oneshot(
-                Request::get("/")
-                    .header(header::HOST, "upload.example")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        let (res, html) = render(
+            app.clone(),
+            Request::get("/").header(header::HOST, "upload.example").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK);
         // No other site may frame the page (clickjacking).
-        assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'");
-        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
-        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res))
-            .await
-            .expect("the page renders");
+        assert_eq!(res.headers[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'");
+        assert_eq!(res.headers[header::X_FRAME_OPTIONS], "DENY");
         assert!(!html.contains(SECRET));
         if html.contains("class=\"plain-form\"") {
             // Signed for ${filename} under a fresh directory, coming back to this site.
@@ -66,12 +57,9 @@ async fn a_page_reached_from_another_site_signs_no_plain_form_and_keeps_the_cook
             .unwrap()
     };
     for (site, offered) in [("cross-site", false), ("same-origin", true), ("none", true)] {
-        let res = app.clone().oneshot(view(site)).await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        assert!(res.headers().get(header::SET_COOKIE).is_none(), "{site}: the cookie is kept");
-        let html = tokio::time::timeout(std::time::Duration::from_secs(20), body_text(res))
-            .await
-            .expect("the page renders");
+        let (res, html) = render(app.clone(), view(site)).await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert!(res.headers.get(header::SET_COOKIE).is_none(), "{site}: the cookie is kept");
         assert_eq!(html.contains("class=\"plain-form\""), offered, "{site}");
     }
 }

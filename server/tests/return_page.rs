@@ -1,13 +1,11 @@
 //! The no-JavaScript form's return page over HTTP, without a socket: a return token names its
-//! uploader there only, until it expires. A test binary of its own, like `page.rs`: rendering
-//! runs on tasks leptos spawns, and two rendering tests in one process stalled.
+//! uploader there only, until it expires.
 
 mod common;
 
 use axum::body::Body;
-use common::router::{app, session_key};
+use common::router::{app, render, session_key};
 use http::{header, Request};
-use tower::ServiceExt;
 
 // Rendering streams from tasks leptos spawns: they need a runtime with worker threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,10 +26,10 @@ async fn a_return_token_names_its_uploader_on_the_return_page_only_until_it_expi
     let minted = |path: String| {
         let app = app();
         async move {
-            app.oneshot(Request::get(path).body(Body::empty()).unwrap())
+            render(app, Request::get(path).body(Body::empty()).unwrap())
                 .await
-                .unwrap()
-                .headers()
+                .0
+                .headers
                 .contains_key(header::SET_COOKIE)
         }
     };

@@ -28,6 +28,17 @@ impl axum::extract::FromRef<Site> for LeptosOptions {
     }
 }
 
+/// The app's routes, listed once per process. Listing renders the app with every resource
+/// held back by a process-wide flag, and a resource first polled while the flag is up never
+/// loads (leptos-rs/leptos#4773): a page rendered during a second listing hung forever (seen
+/// in tests, which build many routers in one process). One listing, before any router exists,
+/// leaves no window.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// No site may frame a page of this one (clickjacking); the old header too, for old browsers.
 const NO_FRAMING: HeaderValue = HeaderValue::from_static("frame-ancestors 'none'");
 const DENY: HeaderValue = HeaderValue::from_static("DENY");
@@ -42,7 +53,7 @@ pub fn app(
     hosts: SiteHosts,
     metrics: Arc<Metrics>,
 ) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = move || provide_context(uploads.clone());
     let host_check =
         Arc::new(HostCheck { hosts, proxies: sessions.proxies.clone(), metrics: metrics.clone() });

@@ -71,6 +71,20 @@ pub fn session_key() -> Sessions {
     }
 }
 
+/// A rendered page's answer and text, within 20 s: a rendering that stalls fails the test with
+/// its name instead of hanging the run.
+#[allow(dead_code)] // Only the page-rendering test binaries use it.
+pub async fn render(app: Router, req: http::Request<Body>) -> (http::response::Parts, String) {
+    use tower::ServiceExt;
+    let rendered = async {
+        let (head, body) = app.oneshot(req).await.unwrap().into_parts();
+        (head, body_text(http::Response::new(body)).await)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), rendered)
+        .await
+        .expect("the page renders within 20 s")
+}
+
 pub async fn body_text(res: http::Response<Body>) -> String {
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
