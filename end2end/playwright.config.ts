@@ -30,7 +30,7 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2)\.spec\.ts/ },
+    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2|identity-token|identity-proxy)\.spec\.ts/ },
     { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content)\.spec\.ts/ },
     // A dev-bucket instance without the small size limit, for files in parts.
     { name: 'dev-parts', use: { baseURL: process.env.DEV_PARTS_APP_URL ?? 'http://127.0.0.1:3106' }, testMatch: /multipart\.spec\.ts/ },
@@ -43,5 +43,9 @@ export default defineConfig({
     { name: 'md5-b2', use: { baseURL: process.env.DEV_B2_APP_URL ?? 'http://127.0.0.1:3114' }, testMatch: /put\.spec\.ts/ },
     // The dev bucket answering as Cloudflare R2 (no POST uploads), the service left in POST mode.
     { name: 'r2-dev', use: { baseURL: process.env.DEV_R2_APP_URL ?? 'http://127.0.0.1:3111' }, testMatch: /r2\.spec\.ts/ },
+    // Uploaders who are an application's users: by its tokens (UPLOAD_AUTH=token), and named by
+    // an authenticating proxy (nginx auth_request, UPLOAD_AUTH=proxy), each on a dev bucket.
+    { name: 'token-dev', use: { baseURL: process.env.TOKEN_APP_URL ?? 'http://127.0.0.1:3116' }, testMatch: /identity-token\.spec\.ts/ },
+    { name: 'proxy-dev', use: { baseURL: process.env.PROXY_URL ?? 'http://127.0.0.1:3119' }, testMatch: /identity-proxy\.spec\.ts/ },
   ],
 });

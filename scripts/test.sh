@@ -57,6 +57,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   scripts/fleet.sh stop-all "$work/fleet"
   scripts/garage.sh stop "$work/garage"
+  scripts/auth-proxy.sh stop "$work/auth-proxy"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -64,7 +65,9 @@ trap cleanup EXIT
 # nginx on 3100 in front of instances a (3103) and b (3104), Redis on 3105, the dev-bucket app on
 # 3101 and its bucket on 3102 (3106/3107 for files in parts), PUT-mode apps on 3108 (Garage) and
 # 3109 (its dev bucket on 3110), a dev bucket answering as R2 on 3112 (its app on 3111), MD5-mode
-# apps on 3113 (Garage) and 3114 (a dev bucket answering as B2, on 3115); each app's metrics on
+# apps on 3113 (Garage) and 3114 (a dev bucket answering as B2, on 3115), a token-mode app on
+# 3116 (its bucket 3117; its sign-in page 3118, played by the test), a proxy-mode app on 3121
+# (its bucket 3122) behind nginx on 3119 and its authenticator on 3120; each app's metrics on
 # its port + 1000.
 scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 http://127.0.0.1:3108 http://127.0.0.1:3113 --nodes 3
 # Written at run time: nothing for shellcheck to follow.
@@ -157,6 +160,25 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3111 UPLOAD_METRICS_ADDR=127.0.0
   UPLOAD_DEV_EMULATE=r2 target/debug/server > "$work/app-dev-r2.log" 2>&1 &
 pids+=($!)
 
+# Uploaders who are the application's users (identity.spec.ts): signed tokens exchanged for a
+# session (its sign-in page is played by the test), on a dev bucket; and an authenticating
+# proxy (nginx auth_request) naming the user, in front of another.
+TOKEN_HS256_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+export TOKEN_HS256_SECRET TOKEN_ISSUER=https://app.example TOKEN_AUDIENCE=uploads
+export TOKEN_APP_URL=http://127.0.0.1:3116 TOKEN_BUCKET_ENDPOINT=http://127.0.0.1:3117 TOKEN_DATA_DIR="$work/token-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3116 UPLOAD_METRICS_ADDR=127.0.0.1:4116 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3117 UPLOAD_DEV_DATA_DIR="$TOKEN_DATA_DIR" \
+  UPLOAD_AUTH=token UPLOAD_TOKEN_HS256_SECRET="$TOKEN_HS256_SECRET" UPLOAD_TOKEN_ISSUER="$TOKEN_ISSUER" UPLOAD_TOKEN_AUDIENCE="$TOKEN_AUDIENCE" \
+  UPLOAD_SIGN_IN_URL=http://127.0.0.1:3118/sign-in UPLOAD_MULTIPART_THRESHOLD=5242880 \
+  target/debug/server > "$work/app-token.log" 2>&1 &
+pids+=($!)
+export PROXY_URL=http://127.0.0.1:3119 PROXY_APP_URL=http://127.0.0.1:3121 PROXY_BUCKET_ENDPOINT=http://127.0.0.1:3122 PROXY_DATA_DIR="$work/proxy-data"
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3121 UPLOAD_METRICS_ADDR=127.0.0.1:4121 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3122 UPLOAD_DEV_DATA_DIR="$PROXY_DATA_DIR" \
+  UPLOAD_AUTH=proxy UPLOAD_AUTH_HEADER=X-Auth-Request-User UPLOAD_AUTH_ROLES_HEADER=X-Auth-Request-Groups UPLOAD_AUTH_PROXIES=127.0.0.2 \
+  UPLOAD_PUBLIC_ORIGIN="$PROXY_URL,$PROXY_APP_URL" \
+  target/debug/server > "$work/app-proxy.log" 2>&1 &
+pids+=($!)
+scripts/auth-proxy.sh start "$work/auth-proxy" 3119 3121 3120
+
 # On failure the logs come first and Playwright's account of what failed last, where a reader of
 # the output's tail (CI keeps only the tail) finds it: the first failure's error, then the list.
 if ! (cd end2end && npx playwright test 2>&1 | tee "$work/playwright.txt"); then
@@ -195,7 +217,7 @@ fi
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"
 fleet_secret=$(sed -n 's/^UPLOAD_SESSION_SECRET=//p' "$work/fleet/instance.env")
-for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE" "$fleet_secret"; do
+for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE" "$fleet_secret" "$TOKEN_HS256_SECRET"; do
   if grep -qF "$secret" "$work"/app-*.log "$work"/fleet/app-*.log; then
     echo "a secret key appears in the server logs"; exit 1
   fi

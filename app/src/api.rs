@@ -69,7 +69,23 @@ pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
 /// The bucket this server signs for.
 #[server(endpoint = "upload_target")]
 pub async fn upload_target() -> Result<BucketInfo, UploadError> {
-    server_side::service().map(|service| service.upload_target())
+    let mut info = server_side::service()?.upload_target();
+    info.who = server_side::who();
+    Ok(info)
+}
+
+/// Exchanges the application's token (which the page took from its URL's fragment) for a
+/// session cookie; answers when the session ends (unix seconds). `UPLOAD_AUTH=token` only.
+#[server(endpoint = "start_session")]
+pub async fn start_session(token: String) -> Result<i64, UploadError> {
+    server_side::start_session(token).await
+}
+
+/// Ends the session: the browser's cookie is cleared.
+#[server(endpoint = "end_session")]
+pub async fn end_session() -> Result<(), UploadError> {
+    server_side::end_session();
+    Ok(())
 }
 
 /// Starts a multipart upload for a file too big for one POST (see
@@ -160,7 +176,8 @@ mod server_side {
     fn context() -> Result<(Arc<dyn UploadService>, Requester), UploadError> {
         let who = identity()
             .ok_or_else(|| UploadError::Unavailable("no uploader session".into()))?
-            .requester;
+            .requester
+            .map_err(UploadError::SignIn)?;
         Ok((service()?, who))
     }
 
@@ -178,15 +195,81 @@ mod server_side {
             Err(err) => Err(err),
         };
         if let (Err(err), Some(response)) = (&result, response) {
-            response.set_status(err.status());
-            if let UploadError::TooManyRequests { retry_after_secs } = err {
-                response.insert_header(
-                    http::header::RETRY_AFTER,
-                    http::HeaderValue::from(*retry_after_secs),
-                );
-            }
+            refuse(&response, err);
         }
         result
+    }
+
+    /// The status an error means, and the header that goes with it.
+    fn refuse(response: &leptos_axum::ResponseOptions, err: &UploadError) {
+        response.set_status(err.status());
+        match err {
+            UploadError::TooManyRequests { retry_after_secs } => response.insert_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(*retry_after_secs),
+            ),
+            UploadError::SignIn(sign_in) => response.insert_header(
+                http::header::WWW_AUTHENTICATE,
+                crate::wire::www_authenticate(sign_in.reason),
+            ),
+            _ => {}
+        }
+    }
+
+    fn sign_in_service() -> Result<Arc<dyn crate::service::SignInService>, UploadError> {
+        use_context::<Arc<dyn crate::service::SignInService>>()
+            .ok_or_else(|| UploadError::Unavailable("signing in is not configured".into()))
+    }
+
+    fn set_cookies(
+        response: Option<&leptos_axum::ResponseOptions>,
+        values: impl IntoIterator<Item = String>,
+    ) {
+        for value in values {
+            if let (Some(response), Ok(value)) = (response, http::HeaderValue::from_str(&value)) {
+                response.append_header(http::header::SET_COOKIE, value);
+            }
+        }
+    }
+
+    /// Everything is read from the context before the first await.
+    /// Who the request names, as the page shows it.
+    pub fn who() -> crate::wire::Who {
+        use crate::wire::Who;
+        let sessions = sign_in_service().is_ok_and(|service| service.has_sessions());
+        match identity().map(|identity| identity.requester) {
+            Some(Ok(Requester { user: Some(user), .. })) => {
+                Who::User { name: user.subject, can_sign_out: sessions }
+            }
+            Some(Err(sign_in)) => Who::Nobody(sign_in),
+            _ => Who::Anonymous,
+        }
+    }
+
+    pub async fn start_session(token: String) -> Result<i64, UploadError> {
+        let https = identity().is_some_and(|identity| identity.https);
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        let result = match sign_in_service() {
+            Ok(service) => service.start_session(&token, https).await,
+            Err(err) => Err(err),
+        };
+        match &result {
+            Ok(started) => set_cookies(response.as_ref(), [started.set_cookie.clone()]),
+            Err(err) => {
+                if let Some(response) = &response {
+                    refuse(response, err);
+                }
+            }
+        }
+        result.map(|started| started.expires_at)
+    }
+
+    pub fn end_session() {
+        let https = identity().is_some_and(|identity| identity.https);
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        if let Ok(service) = sign_in_service() {
+            set_cookies(response.as_ref(), service.end_session(https));
+        }
     }
 
     /// An absolute URL on this site (as the browser addresses it) for `path`. The scheme is

@@ -27,10 +27,49 @@ impl UploaderId {
     }
 }
 
+/// A person the operator's application vouches for, by a token it signed or by its
+/// authenticating proxy's header. Their uploader id is derived from issuer and subject.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The token's `iss`; `proxy` for a proxy's header.
+    pub issuer: String,
+    /// The token's `sub`, or the proxy header's value: who the application says this is.
+    pub subject: String,
+    /// The token's `roles`, or the proxy's roles header (read and carried; logged).
+    pub roles: Vec<String>,
+    /// What the token narrows (never widens) for this user.
+    pub narrowing: Narrowing,
+}
+
+/// Subjects are personal data: a `Debug` print names the issuer and the roles, not who it is.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("issuer", &self.issuer)
+            .field("subject", &"<subject>")
+            .field("roles", &self.roles)
+            .field("narrowing", &self.narrowing)
+            .finish()
+    }
+}
+
+/// Claims a token may carry to narrow what the configuration allows for its user; a value
+/// above the configured one changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Narrowing {
+    /// The upload profile the user may use (read by profiles, which come later).
+    pub profile: Option<String>,
+    pub max_bytes: Option<u64>,
+    pub files_per_minute: Option<u32>,
+}
+
 /// Who asks for a signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requester {
     pub uploader: UploaderId,
+    /// The signed-in user the uploader id stands for; `None` for an anonymous browser (its id
+    /// is then a random one in its cookie).
+    pub user: Option<User>,
     /// The client's address: the connection's, or as a trusted proxy reported it.
     pub ip: Option<std::net::IpAddr>,
     /// Set when the uploader is named by a no-JavaScript form's return token rather than the
@@ -60,7 +99,9 @@ impl Requester {
 /// [`Identity::of`]. Nothing else travels that way.
 #[derive(Clone, Debug)]
 pub struct Identity {
-    pub requester: Requester,
+    /// Who asks, or, where the service uploads for signed-in users only, why nobody is named:
+    /// no server function call gets a [`Requester`] without a live identity.
+    pub requester: Result<Requester, crate::wire::SignIn>,
     /// Whether the browser reached the site over https (directly, or as a trusted proxy says).
     pub https: bool,
 }
@@ -75,6 +116,34 @@ impl Identity {
     pub fn attach(self, extensions: &mut http::Extensions) {
         extensions.insert(self);
     }
+}
+
+/// Signing in and out where uploaders are the application's users (`UPLOAD_AUTH=token`):
+/// declared here, implemented by the server (which holds the keys tokens are checked with and
+/// the key sessions are sealed with).
+pub trait SignInService: Send + Sync + 'static {
+    /// Checks the application's token and answers the `Set-Cookie` value of a session for its
+    /// user.
+    fn start_session<'a>(
+        &'a self,
+        token: &'a str,
+        https: bool,
+    ) -> BoxFuture<'a, Result<SessionStarted, UploadError>>;
+
+    /// The `Set-Cookie` values that clear the session cookie.
+    fn end_session(&self, https: bool) -> Vec<String>;
+
+    /// Whether people sign in here with tokens (and so may sign out of this service).
+    fn has_sessions(&self) -> bool;
+}
+
+/// A session the page now holds.
+#[derive(Clone, Debug)]
+pub struct SessionStarted {
+    /// The `Set-Cookie` header value (sealed; never shown to the page's script).
+    pub set_cookie: String,
+    /// Unix seconds at which it ends.
+    pub expires_at: i64,
 }
 
 /// One file the browser wants to upload, as it describes it.

@@ -186,6 +186,21 @@ pub struct BucketInfo {
     /// Files above this size (and every file above 5 GiB) go in parts, each with its SHA-256
     /// ([`crate::rules::goes_multipart`]).
     pub multipart_threshold: u64,
+    /// Who the page uploads as (the service's answer says anonymous; the server function
+    /// fills in the request's identity).
+    pub who: Who,
+}
+
+/// Who the page uploads as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Who {
+    /// An anonymous browser (`UPLOAD_AUTH=anonymous`).
+    Anonymous,
+    /// A user of the application: `name` is the subject it gave; `can_sign_out` when the
+    /// session is this service's (`UPLOAD_AUTH=token`), not a proxy's.
+    User { name: String, can_sign_out: bool },
+    /// Nobody: uploads need signing in first.
+    Nobody(SignIn),
 }
 
 /// Why the server would not sign, check or go on with an upload, one variant per meaning (the
@@ -219,6 +234,93 @@ pub enum UploadError {
     /// The request did not reach the server function or its answer was unreadable.
     #[error("could not reach the upload service: {0}")]
     Transport(String),
+    /// This service uploads for the application's signed-in users only, and the request named
+    /// none (or a token that does not hold): nothing was signed.
+    #[error("{0}")]
+    SignIn(SignIn),
+}
+
+/// Why a request names no user, and where the person signs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub reason: NoUser,
+    /// The application's page that signs people in and comes back with a token, when the
+    /// operator named one (`UPLOAD_SIGN_IN_URL`).
+    pub sign_in_url: Option<String>,
+}
+
+impl std::fmt::Display for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = self.reason.explain();
+        match &self.sign_in_url {
+            Some(url) => write!(f, "{why}: sign in at {url}, then come back"),
+            None => write!(f, "{why}: sign in to the application that sent you here"),
+        }
+    }
+}
+
+/// Why no user is named, as the 401's JSON body and the refusal counter say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoUser {
+    /// No token, session or proxy header came with the request.
+    Missing,
+    /// The token's `exp` (or the session's end) has passed.
+    Expired,
+    /// The token's `nbf` or `iat` is still ahead.
+    NotYetValid,
+    WrongAudience,
+    WrongIssuer,
+    /// Signed with a key the service does not know (no such `kid` in the JWKS).
+    UnknownKey,
+    /// The signature does not hold, or the algorithm is not the key's.
+    BadSignature,
+    /// Not a token, or one without the claims the service needs.
+    Malformed,
+    /// The session cookie names another user than the token sent beside it.
+    OtherUser,
+    /// The user header came from an address that is not the authenticating proxy.
+    UntrustedProxy,
+}
+
+impl NoUser {
+    pub const ALL: [NoUser; 10] = [
+        NoUser::Missing,
+        NoUser::Expired,
+        NoUser::NotYetValid,
+        NoUser::WrongAudience,
+        NoUser::WrongIssuer,
+        NoUser::UnknownKey,
+        NoUser::BadSignature,
+        NoUser::Malformed,
+        NoUser::OtherUser,
+        NoUser::UntrustedProxy,
+    ];
+
+    /// Its name in the 401's body, the logs and the metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoUser::Missing => "missing",
+            NoUser::Expired => "expired",
+            NoUser::NotYetValid => "not_yet_valid",
+            NoUser::WrongAudience => "wrong_audience",
+            NoUser::WrongIssuer => "wrong_issuer",
+            NoUser::UnknownKey => "unknown_key",
+            NoUser::BadSignature => "bad_signature",
+            NoUser::Malformed => "malformed",
+            NoUser::OtherUser => "other_user",
+            NoUser::UntrustedProxy => "untrusted_proxy",
+        }
+    }
+
+    fn explain(self) -> &'static str {
+        match self {
+            NoUser::Missing => "you are not signed in",
+            NoUser::Expired => "your session has ended",
+            NoUser::OtherUser => "you signed in as someone else meanwhile",
+            _ => "your sign-in could not be checked",
+        }
+    }
 }
 
 impl FromServerFnError for UploadError {
@@ -227,6 +329,16 @@ impl FromServerFnError for UploadError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         UploadError::Transport(value.to_string())
     }
+}
+
+/// The `WWW-Authenticate` of a 401 (RFC 6750): a missing token is only a challenge; any other
+/// reason says the token did not hold.
+#[cfg(feature = "ssr")]
+pub fn www_authenticate(reason: NoUser) -> http::HeaderValue {
+    http::HeaderValue::from_static(match reason {
+        NoUser::Missing => "Bearer",
+        _ => "Bearer error=\"invalid_token\"",
+    })
 }
 
 #[cfg(feature = "ssr")]
@@ -243,6 +355,7 @@ impl UploadError {
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
             UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
             UploadError::Mismatch(_) => http::StatusCode::CONFLICT,
+            UploadError::SignIn(_) => http::StatusCode::UNAUTHORIZED,
         }
     }
 }

@@ -126,6 +126,8 @@ export function backendFor(project: string): Backend {
   if (project === 'put-dev') return devBucket('DEV_PUT_BUCKET_ENDPOINT', 'DEV_PUT_DATA_DIR');
   if (project === 'md5-b2') return devBucket('DEV_B2_BUCKET_ENDPOINT', 'DEV_B2_DATA_DIR');
   if (project === 'r2-dev') return devBucket('DEV_R2_BUCKET_ENDPOINT', 'DEV_R2_DATA_DIR');
+  if (project === 'token-dev') return devBucket('TOKEN_BUCKET_ENDPOINT', 'TOKEN_DATA_DIR');
+  if (project === 'proxy-dev') return devBucket('PROXY_BUCKET_ENDPOINT', 'PROXY_DATA_DIR');
   return project === 'dev-bucket' ? devBucket() : garage();
 }
 

@@ -15,6 +15,7 @@
 //!
 //! `main.rs` only wires these together.
 
+pub mod auth;
 pub mod aws;
 pub mod cli;
 pub mod config;

@@ -52,13 +52,15 @@ async fn serve(settings: &Settings) -> ExitCode {
                 Err(err) => return server::config_error(err),
             }
         }
-        Target::Dev(dev) => match server::devbucket::start(dev, addr, metrics.clone()).await {
-            Ok(running) => Uploads::for_dev_bucket(running).with_metrics(metrics.clone()),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return ExitCode::from(1);
+        Target::Dev(dev) => {
+            match server::devbucket::start(dev, addr, &config.hosts, metrics.clone()).await {
+                Ok(running) => Uploads::for_dev_bucket(running).with_metrics(metrics.clone()),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::from(1);
+                }
             }
-        },
+        }
     };
     let uploads = uploads
         .with_session_key(config.session_key.clone())
@@ -73,8 +75,11 @@ async fn serve(settings: &Settings) -> ExitCode {
         "signing uploads"
     );
     let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
-    let sessions =
-        Arc::new(Sessions { key: config.session_key.clone(), proxies: config.proxies.clone() });
+    let sessions = Arc::new(Sessions {
+        key: config.session_key.clone(),
+        proxies: config.proxies.clone(),
+        auth: config.auth.clone(),
+    });
     let hosts = if config.hosts.is_empty() { SiteHosts::listening_on(addr) } else { config.hosts };
     tracing::info!(hosts = ?hosts.names(), "serving these host names only (UPLOAD_PUBLIC_ORIGIN)");
     let app = operable(

@@ -73,6 +73,7 @@ pub struct Metrics {
     calls_limited: Family<Call, Counter>,
     guesses_capped: Counter,
     hosts_refused: Counter,
+    users_refused: Family<Reason, Counter>,
 }
 
 impl Default for Metrics {
@@ -192,6 +193,16 @@ impl Metrics {
             "Requests for a host name this site does not serve (421)",
             hosts_refused.clone(),
         );
+        let users_refused = Family::<Reason, Counter>::default();
+        registry.register(
+            "upload_users_refused",
+            "Requests that named no user where one is needed (UPLOAD_AUTH=token or proxy), by reason: a token that does not hold, a user header from an untrusted address, none at all",
+            users_refused.clone(),
+        );
+        // Every reason's series at 0 from the start (alert BadTokensBurst uses increase()).
+        for reason in app::wire::NoUser::ALL {
+            drop(users_refused.get_or_create(&Reason { reason: reason.as_str().to_owned() }));
+        }
         Self {
             registry,
             signed,
@@ -209,6 +220,7 @@ impl Metrics {
             calls_limited,
             guesses_capped,
             hosts_refused,
+            users_refused,
         }
     }
 
@@ -238,6 +250,11 @@ impl Metrics {
     /// A request for a host this site does not serve.
     pub fn host_refused(&self) {
         self.hosts_refused.inc();
+    }
+
+    /// A request that needed a user and named none, for `reason`.
+    pub fn user_refused(&self, reason: app::wire::NoUser) {
+        self.users_refused.get_or_create(&Reason { reason: reason.as_str().to_owned() }).inc();
     }
 
     /// A call to the shared store failed; the instance decided alone.

@@ -26,6 +26,8 @@ pub enum Purpose {
     /// A multipart upload's receipt: carried to every call for that upload, and never taken
     /// for a POST's receipt (or the other way round).
     Multipart,
+    /// A signed-in user's session cookie (`auth::session`).
+    Session,
 }
 
 impl Purpose {
@@ -35,6 +37,7 @@ impl Purpose {
             Purpose::Return => "return:",
             Purpose::Receipt => "receipt:",
             Purpose::Multipart => "multipart:",
+            Purpose::Session => "session:",
         }
     }
 }

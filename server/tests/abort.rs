@@ -75,6 +75,7 @@ async fn uploads_on(endpoint: &str) -> (Uploads, Arc<server::seal::SessionKey>) 
 fn me() -> Requester {
     Requester {
         uploader: UploaderId::parse(ME).unwrap(),
+        user: None,
         ip: None,
         scope: None,
         new_visitor: false,

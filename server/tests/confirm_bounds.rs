@@ -40,6 +40,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         Uploads::new(config).with_objects(Objects::S3 { client, bucket: "uploads".into() });
     let me = Requester {
         uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+        user: None,
         ip: None,
         scope: None,
         new_visitor: false,

@@ -452,6 +452,7 @@ mod confirm {
     pub(super) fn me() -> Requester {
         Requester {
             uploader: UploaderId::parse(ME).unwrap(),
+            user: None,
             ip: None,
             scope: None,
             new_visitor: false,
@@ -515,6 +516,7 @@ mod confirm {
         // Nobody else's listing holds them.
         let stranger = Requester {
             uploader: UploaderId::parse(&"f".repeat(32)).unwrap(),
+            user: None,
             ip: None,
             scope: None,
             new_visitor: false,
@@ -575,6 +577,7 @@ mod confirm {
         // Someone else's receipt, used with their key or with mine.
         let stranger = Requester {
             uploader: UploaderId::parse(&"f".repeat(32)).unwrap(),
+            user: None,
             ip: None,
             scope: None,
             new_visitor: false,

@@ -55,6 +55,7 @@ const ME: &str = "0123456789abcdef0123456789abcdef";
 fn me() -> Requester {
     Requester {
         uploader: UploaderId::parse(ME).unwrap(),
+        user: None,
         ip: None,
         scope: None,
         new_visitor: false,

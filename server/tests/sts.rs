@@ -227,6 +227,7 @@ fn assert_grants_put_under_only(policy: &str, uploader: &str) {
 fn who(id: &str) -> Requester {
     Requester {
         uploader: UploaderId::parse(id).unwrap(),
+        user: None,
         ip: None,
         scope: None,
         new_visitor: false,

@@ -5,11 +5,12 @@
 //! The page (here) holds the [`queue`], which sends a file in one POST or hands it to the
 //! [`parts`] engine; both update the file's [`row`]. What they share sits below them, each in a
 //! module that imports none of those above it: where an upload stands and how it fails
-//! ([`status`]), what lets a file in parts resume ([`resume`]; its list is [`unfinished`]), the
+//! ([`status`]), who the page uploads as ([`account`]), what lets a file in parts resume ([`resume`]; its list is [`unfinished`]), the
 //! requests ([`xhr`], [`s3_response`]), hashing, the file's metadata, and what a screen reader
 //! hears ([`a11y`]).
 
 mod a11y;
+mod account;
 mod file;
 mod hash;
 mod parts;
@@ -82,6 +83,18 @@ pub fn UploadPage() -> impl IntoView {
         if let Some(performance) = window().performance() {
             let _ = performance.mark("hydrated");
         }
+    });
+    // A token the application handed over in the address: exchanged for a session, then
+    // the page asks again who it uploads as, and lists that user's uploads.
+    let session_refused = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        account::exchange_token(
+            move || {
+                target.refetch();
+                uploads_changed.update(|n| *n += 1);
+            },
+            move |message| session_refused.set(Some(message)),
+        );
     });
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
@@ -194,11 +207,15 @@ pub fn UploadPage() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match target.await {
-                        Ok(info) => view! { <TargetInfo info access_code/> }.into_any(),
+                        Ok(info) => view! {
+                            <account::Account who=info.who.clone()/>
+                            <TargetInfo info access_code/>
+                        }.into_any(),
                         Err(err) => view! { <p class="target error">{err.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
+            {move || session_refused.get().map(|message| view! { <p class="account signed-out" role="alert">{message}</p> })}
             <label class="picker" class:dragging=move || dragging.get()
                 on:drop=on_drop on:dragover=on_dragover on:dragleave=move |_| dragging.set(false)>
                 <span>"Choose files, drop them here, or paste them"</span>

@@ -90,6 +90,8 @@ pub enum FailureCode {
     AccessCode,
     TooManyRequests,
     NotSigned,
+    /// Nobody is signed in (or the session ended): off to the application's sign-in page.
+    SignIn,
     /// Every policy is (nearly) expired on arrival: the computer's clock is off.
     PolicyExpired,
     /// The server cannot say which parts the bucket has.
@@ -116,6 +118,7 @@ impl FailureCode {
             FailureCode::AccessCode => "AccessCode",
             FailureCode::TooManyRequests => "TooManyRequests",
             FailureCode::NotSigned => "NotSigned",
+            FailureCode::SignIn => "SignIn",
             FailureCode::PolicyExpired => "PolicyExpired",
             FailureCode::NotResumable => "NotResumable",
             FailureCode::NotVerified => "NotVerified",
@@ -142,11 +145,16 @@ pub fn failed(code: FailureCode, message: impl Into<String>) -> Status {
     Status::Failed { code, message: message.into() }
 }
 
-/// A server function's refusal to sign.
+/// A server function's refusal to sign. One for want of a user sends the person to sign in,
+/// where the application said where: every upload meets it here, in one request or in parts.
 pub fn not_signed(err: &UploadError) -> Status {
     let code = match err {
         UploadError::TooManyRequests { .. } => FailureCode::TooManyRequests,
         UploadError::AccessCode(_) => FailureCode::AccessCode,
+        UploadError::SignIn(sign_in) => {
+            super::account::go_sign_in(sign_in);
+            FailureCode::SignIn
+        }
         _ => FailureCode::NotSigned,
     };
     failed(code, err.to_string())

@@ -1,10 +1,11 @@
 //! The server's configuration: every setting is declared once, as a flag and a variable, in
 //! [`settings`], and read and checked once, at start ([`read`] has what every reading shares):
 //! the bucket and how to sign for it in [`bucket`] ([`Config`]), what may be uploaded in
-//! [`limits`], STS in [`sts`], what serving needs beside the bucket in [`serve`] (the dev
+//! [`limits`], STS in [`sts`], who uploads in [`auth`], what serving needs beside the bucket in [`serve`] (the dev
 //! bucket's settings among them). A missing or invalid setting stops the server with a message
 //! naming its variable and its flag.
 
+pub mod auth;
 pub mod bucket;
 pub mod limits;
 pub mod read;

@@ -39,6 +39,8 @@ pub struct ServeConfig {
     pub shared: Option<Arc<SharedStore>>,
     /// `UPLOAD_TRUSTED_PROXIES`: whose forwarding headers are believed (default: nobody's).
     pub proxies: TrustedProxies,
+    /// `UPLOAD_AUTH` and its settings: who uploads.
+    pub auth: Arc<crate::auth::Auth>,
     /// `UPLOAD_PUBLIC_ORIGIN`: the host names the site is served under; empty: the listening
     /// address and its loopback names (see [`SiteHosts::listening_on`]).
     pub hosts: SiteHosts,
@@ -153,6 +155,7 @@ impl ServeConfig {
         };
         let proxies = TrustedProxies::parse(&get(Setting::TrustedProxies).unwrap_or_default())
             .map_err(|reason| invalid(Setting::TrustedProxies, reason))?;
+        let auth = Arc::new(super::auth::auth(&get, &proxies)?);
         let hosts = SiteHosts::parse(&get(Setting::PublicOrigin).unwrap_or_default())
             .map_err(|reason| invalid(Setting::PublicOrigin, reason))?;
         let instance = match get(Setting::InstanceId) {
@@ -179,6 +182,7 @@ impl ServeConfig {
             session_key: Arc::new(session_key),
             shared,
             proxies,
+            auth,
             hosts,
             instance,
             drain: Duration::from_secs(drain),

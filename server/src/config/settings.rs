@@ -100,6 +100,31 @@ settings! {
         StsDurationSecs(sts_duration_secs): "UPLOAD_STS_DURATION_SECS", "SECS";
         /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated CIDRs.
         TrustedProxies(trusted_proxies): "UPLOAD_TRUSTED_PROXIES", "CIDRS";
+        /// Who uploads: `anonymous` (a random id per browser, in a cookie), `token` (the
+        /// application's users, by JWTs it signs) or `proxy` (named by an authenticating
+        /// proxy's header) [default: anonymous].
+        Auth(auth): "UPLOAD_AUTH", "anonymous|token|proxy";
+        /// With --auth token: the issuer's JWKS, fetched and cached (EdDSA, ES256, RS256 keys).
+        TokenJwksUrl(token_jwks_url): "UPLOAD_TOKEN_JWKS_URL", "URL";
+        /// With --auth token: a PEM public key file (Ed25519, P-256 or RSA) instead of a JWKS.
+        TokenPublicKeyFile(token_public_key_file): "UPLOAD_TOKEN_PUBLIC_KEY_FILE", "PATH";
+        /// With --auth token: the `aud` every token must name.
+        TokenAudience(token_audience): "UPLOAD_TOKEN_AUDIENCE", "AUDIENCE";
+        /// With --auth token: the `iss` every token must name.
+        TokenIssuer(token_issuer): "UPLOAD_TOKEN_ISSUER", "ISSUER";
+        /// With --auth token: how long a session exchanged for a token lasts [default: 28800].
+        SessionTtlSecs(session_ttl_secs): "UPLOAD_SESSION_TTL_SECS", "SECS";
+        /// With --auth token: the application's page that signs people in and comes back
+        /// here with `#token=...`.
+        SignInUrl(sign_in_url): "UPLOAD_SIGN_IN_URL", "URL";
+        /// With --auth proxy: the header the proxy names the user in (e.g. X-Auth-Request-User).
+        AuthHeader(auth_header): "UPLOAD_AUTH_HEADER", "HEADER";
+        /// With --auth proxy: the header with the user's roles, comma-separated.
+        AuthRolesHeader(auth_roles_header): "UPLOAD_AUTH_ROLES_HEADER", "HEADER";
+        /// With --auth proxy: the proxy's addresses, CIDRs [default: --trusted-proxies].
+        AuthProxies(auth_proxies): "UPLOAD_AUTH_PROXIES", "CIDRS";
+        /// The role that names the operator (read and carried for now).
+        AdminRole(admin_role): "UPLOAD_ADMIN_ROLE", "ROLE";
         /// The site's public origins, comma-separated (https://upload.example.com); requests for
         /// any other host name get 421 [default: the listening address and its loopback names].
         PublicOrigin(public_origin): "UPLOAD_PUBLIC_ORIGIN", "ORIGINS";
@@ -130,6 +155,9 @@ settings! {
         AccessCode: "UPLOAD_ACCESS_CODE";
         /// The key cookies, return tokens and receipts are sealed with (64 hex digits).
         SessionSecret: "UPLOAD_SESSION_SECRET";
+        /// With UPLOAD_AUTH=token: the shared secret HS256 tokens are signed with (32 bytes or
+        /// more).
+        TokenHs256Secret: "UPLOAD_TOKEN_HS256_SECRET";
         /// The store the instances share (Redis); the URL may hold a password.
         RedisUrl: "UPLOAD_REDIS_URL";
         /// Pins the dev bucket's access key id (tests sign forms from outside with it).

@@ -29,6 +29,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::edge::host::SiteHosts;
+
 use crate::config::{Config, DevBucketConfig};
 pub use crate::config::{DEV_BUCKET, DEV_REGION};
 use crate::metrics::Metrics;
@@ -57,11 +59,15 @@ pub fn router(dev: Arc<DevBucket>, origins: Vec<HeaderValue>) -> Router {
         .with_state(dev)
 }
 
-/// The app's own origins, which the dev bucket's CORS rule allows.
-fn app_origins(addr: SocketAddr) -> Vec<HeaderValue> {
+/// The app's own origins, which the dev bucket's CORS rule allows: where it listens, and the
+/// names it is served under (`UPLOAD_PUBLIC_ORIGIN`: behind a proxy, pages come from there).
+fn app_origins(addr: SocketAddr, public: &SiteHosts) -> Vec<HeaderValue> {
     let mut origins = vec![format!("http://{addr}")];
     if addr.ip().is_loopback() {
         origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    for name in public.names() {
+        origins.extend([format!("http://{name}"), format!("https://{name}")]);
     }
     origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
 }
@@ -90,11 +96,12 @@ pub struct Running {
     pub files: String,
 }
 
-/// Starts the dev bucket on its own port, for the app at `app_addr`. The error says what could
-/// not be done.
+/// Starts the dev bucket on its own port, for the app at `app_addr` served as `public`. The
+/// error says what could not be done.
 pub async fn start(
     settings: DevBucketConfig,
     app_addr: SocketAddr,
+    public: &SiteHosts,
     metrics: Arc<Metrics>,
 ) -> Result<Running, String> {
     let addr = &settings.addr;
@@ -119,8 +126,9 @@ pub async fn start(
             .emulating(settings.emulate),
     );
     tokio::spawn(sweep_unfinished(store));
+    let origins = app_origins(app_addr, public);
     tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router(dev, app_origins(app_addr))).await {
+        if let Err(err) = axum::serve(listener, router(dev, origins)).await {
             tracing::error!(error = %err, "the dev bucket stopped");
         }
     });

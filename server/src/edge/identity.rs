@@ -1,8 +1,15 @@
-//! Who is asking: gives every browser an anonymous uploader id in a signed, HttpOnly,
-//! SameSite=Lax cookie (Secure behind https), and hands it, with the client's address (and,
-//! on the no-JavaScript return page, the one upload a return token names), to the server
-//! functions as one [`Identity`] in the request's extensions (the server functions read it with
-//! `Identity::of`). The signature stops a visitor from choosing someone else's upload prefix.
+//! Who is asking, as `UPLOAD_AUTH` says uploaders are named ([`crate::auth`]), handed with the
+//! client's address to the server functions as one [`Identity`] in the request's extensions (the
+//! server functions read it with `Identity::of`):
+//! - `anonymous`: every browser gets an uploader id in a signed, HttpOnly, SameSite=Lax cookie
+//!   (Secure behind https); on the no-JavaScript return page, a return token names the one
+//!   upload it is for. The signature stops a visitor from choosing someone else's prefix.
+//! - `token`: a `Bearer` token (never a cookie for it), else the session cookie a token was
+//!   exchanged for; a token that does not hold is answered 401 here, before anything else.
+//! - `proxy`: the authenticating proxy's header, from its addresses only (401 from others).
+//!
+//! In the last two modes a request that names nobody gets no id: its server functions answer
+//! 401 with the reason, and the page says how to sign in.
 //!
 //! Why Lax, settled once for every later feature: a link from another site must arrive with the
 //! cookie (with Strict it did not, and the new id the server then set replaced the visitor's
@@ -20,11 +27,14 @@ use axum::{
     response::Response,
 };
 use cookie::{Cookie, SameSite};
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
 
-use app::service::{Identity, Requester, UploaderId};
+use app::service::{Identity, Requester, UploaderId, User};
+use app::wire::{NoUser, UploadError};
 
 use super::client::TrustedProxies;
+use crate::auth::{session, uploader_id, Auth, Mode};
+use crate::metrics::Metrics;
 use crate::seal::{Purpose, ReturnPass, SessionKey};
 
 pub const COOKIE_NAME: &str = "uploader";
@@ -32,11 +42,12 @@ pub const COOKIE_NAME: &str = "uploader";
 /// set by this host, over https, for the whole site, so no other site or port can plant one.
 pub const SECURE_COOKIE_NAME: &str = "__Host-uploader";
 
-/// What the identity middleware needs: the key ids are sealed with, and whose forwarding
-/// headers to believe.
+/// What the identity middleware needs: the key ids are sealed with, whose forwarding headers
+/// to believe, and how uploaders are named.
 pub struct Sessions {
     pub key: Arc<SessionKey>,
     pub proxies: TrustedProxies,
+    pub auth: Arc<Auth>,
 }
 
 impl Sessions {
@@ -98,8 +109,93 @@ fn from_return_token(key: &Sessions, request: &http::request::Parts) -> Option<R
     ReturnPass::open(&key.key, token, time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
-/// axum middleware: reuse the browser's id, or mint one and set the cookie on the response.
-pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Next) -> Response {
+/// How this request names its uploader, before the cookie question.
+enum Named {
+    /// An anonymous browser: its cookie's id, a return token's, or a fresh one to set.
+    Anonymous { id: UploaderId, scope: Option<String>, minted: bool },
+    /// A user of the application (token, session or proxy header).
+    User(User),
+    /// Nobody, where uploads need a user: every server function answers 401 for this reason.
+    Nobody(NoUser),
+}
+
+/// A `Bearer` token in the `Authorization` header (the query string is never read: it
+/// reaches logs).
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The session cookie's user: `Some(Err(()))` when it opens but has ended.
+fn session(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Option<Result<User, ()>> {
+    let name = if secure { session::SECURE_COOKIE_NAME } else { session::COOKIE_NAME };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .find_map(|cookie| session::open(&key.key, cookie.value(), now))
+}
+
+/// Who a request in `token` or `proxy` mode names: `Err` is refused at once (a token that
+/// does not hold, a header from outside the proxy), `Nobody` waits for a server function.
+async fn user(
+    key: &Sessions,
+    peer: Option<std::net::IpAddr>,
+    headers: &http::HeaderMap,
+    secure: bool,
+) -> Result<Named, NoUser> {
+    match &key.auth.mode {
+        Mode::Anonymous => unreachable!("anonymous browsers are named by their cookie"),
+        Mode::Token(verifier) => {
+            let session = session(key, headers, secure);
+            let Some(token) = bearer(headers) else {
+                return Ok(match session {
+                    Some(Ok(user)) => Named::User(user),
+                    Some(Err(())) => Named::Nobody(NoUser::Expired),
+                    None => Named::Nobody(NoUser::Missing),
+                });
+            };
+            // A token wins over a cookie; a cookie naming someone else is a mix-up, refused.
+            let user = verifier.verify(token).await?;
+            match session {
+                Some(Ok(other)) if uploader_id(&other) != uploader_id(&user) => {
+                    Err(NoUser::OtherUser)
+                }
+                _ => Ok(Named::User(user)),
+            }
+        }
+        Mode::Proxy(proxy) => Ok(match proxy.user(peer, headers)? {
+            Some(user) => Named::User(user),
+            None => Named::Nobody(NoUser::Missing),
+        }),
+    }
+}
+
+/// The 401 for a request that names nobody: `WWW-Authenticate`, and the reason as the server
+/// functions' JSON error, so the page reads it as it reads theirs.
+fn refuse(auth: &Auth, reason: NoUser) -> Response {
+    let body = serde_json::to_string(&UploadError::SignIn(auth.sign_in(reason)))
+        .expect("an error serializes");
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(WWW_AUTHENTICATE, app::wire::www_authenticate(reason));
+    headers.insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// axum middleware: names the uploader (see [`Named`]); for an anonymous browser, reuses its
+/// id or mints one and sets the cookie on the response.
+pub async fn assign(
+    State((key, metrics)): State<(Arc<Sessions>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
     // The address through the extractor, which knows both real connections and test mocks.
     let (mut parts, body) = request.into_parts();
     let peer = ConnectInfo::<std::net::SocketAddr>::from_request_parts(&mut parts, &())
@@ -109,34 +205,66 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
     let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
     let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
     let cookies = from_cookies(&key, &parts.headers, secure);
-    let (id, scope, minted) = match (&cookies, from_return_token(&key, &parts)) {
-        (Cookies::Names(id), _) => (id.clone(), None, false),
-        // The token names the uploader for this page and one upload; it does not become a
-        // cookie.
-        (_, Some(pass)) => (pass.uploader, Some(pass.directory), false),
-        (_, None) => {
-            let fresh = uuid::Uuid::new_v4().simple().to_string();
-            (
-                UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits"),
-                None,
-                true,
-            )
+    let named = if matches!(key.auth.mode, Mode::Anonymous) {
+        match (&cookies, from_return_token(&key, &parts)) {
+            (Cookies::Names(id), _) => {
+                Named::Anonymous { id: id.clone(), scope: None, minted: false }
+            }
+            // The token names the uploader for this page and one upload; it does not become a
+            // cookie.
+            (_, Some(pass)) => {
+                Named::Anonymous { id: pass.uploader, scope: Some(pass.directory), minted: false }
+            }
+            (_, None) => {
+                let fresh = uuid::Uuid::new_v4().simple().to_string();
+                let id =
+                    UploaderId::parse(&fresh).expect("a simple uuid is 32 lowercase hex digits");
+                Named::Anonymous { id, scope: None, minted: true }
+            }
+        }
+    } else {
+        match user(&key, peer, &parts.headers, secure).await {
+            Ok(named) => named,
+            Err(reason) => {
+                metrics.user_refused(reason);
+                tracing::warn!(target: "audit", event = "user_refused", ip = ?ip, path = parts.uri.path(), reason = reason.as_str());
+                return refuse(&key.auth, reason);
+            }
         }
     };
     let cross_site = parts
         .headers
         .get("sec-fetch-site")
         .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    let identity = Identity {
-        requester: Requester { uploader: id.clone(), ip, scope, new_visitor: minted, cross_site },
-        https: secure,
+    let mut mint = None;
+    let requester = match named {
+        Named::Anonymous { id, scope, minted } => {
+            if minted {
+                mint = Some(id.clone());
+            }
+            Ok(Requester { uploader: id, user: None, ip, scope, new_visitor: minted, cross_site })
+        }
+        Named::User(user) => Ok(Requester {
+            uploader: uploader_id(&user),
+            user: Some(user),
+            ip,
+            scope: None,
+            new_visitor: false,
+            cross_site,
+        }),
+        Named::Nobody(reason) => {
+            if parts.uri.path().starts_with(SERVER_FUNCTIONS) {
+                metrics.user_refused(reason);
+            }
+            Err(key.auth.sign_in(reason))
+        }
     };
-    identity.attach(&mut parts.extensions);
+    Identity { requester, https: secure }.attach(&mut parts.extensions);
     let request = Request::from_parts(parts, body);
     let mut response = next.run(request).await;
     // Never over a cookie of ours that opens (the conflict case included: replacing one of the
     // two would hand the visitor whichever the planter chose).
-    if minted && cookies == Cookies::Unknown {
+    if let (Some(id), Cookies::Unknown) = (mint, &cookies) {
         let cookie =
             Cookie::build((if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }, key.seal(&id)))
                 .path("/")
@@ -152,12 +280,19 @@ pub async fn assign(State(key): State<Arc<Sessions>>, request: Request, next: Ne
     response
 }
 
+/// Where the server functions are served: a request there that names nobody is a 401.
+const SERVER_FUNCTIONS: &str = "/api/";
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sessions() -> Sessions {
-        Sessions { key: Arc::new(SessionKey::random()), proxies: TrustedProxies::default() }
+        Sessions {
+            key: Arc::new(SessionKey::random()),
+            proxies: TrustedProxies::default(),
+            auth: Arc::new(Auth::anonymous()),
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use app::{service::UploadService, shell, App};
+use app::service::{SignInService, UploadService};
+use app::{shell, App};
 use axum::{routing::get, Router};
 use http::{header, HeaderValue};
 use leptos::prelude::*;
@@ -54,10 +55,18 @@ pub fn app(
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = route_list();
-    let context = move || provide_context(uploads.clone());
+    let sign_in: Arc<dyn SignInService> = Arc::new(crate::auth::session::Desk {
+        auth: sessions.auth.clone(),
+        key: sessions.key.clone(),
+        metrics: metrics.clone(),
+    });
+    let context = move || {
+        provide_context(uploads.clone());
+        provide_context(sign_in.clone());
+    };
     let host_check =
         Arc::new(HostCheck { hosts, proxies: sessions.proxies.clone(), metrics: metrics.clone() });
-    let cross_site_guard = axum::middleware::from_fn_with_state(metrics, same_origin::only);
+    let cross_site_guard = axum::middleware::from_fn_with_state(metrics.clone(), same_origin::only);
     let assets = caching::Assets::of(&options);
     let site = Site(Arc::new(options));
     Router::<Site>::new()
@@ -70,7 +79,7 @@ pub fn app(
         // A path with a `.` or `..` segment names no page and no file: 404 here, before the
         // static-file handler (which answered 503 for it: found by the HTTP fuzz pass).
         .layer(axum::middleware::from_fn(no_dot_segments))
-        .layer(axum::middleware::from_fn_with_state(sessions, identity::assign))
+        .layer(axum::middleware::from_fn_with_state((sessions, metrics), identity::assign))
         // Before anything reads a server function's body.
         .layer(axum::middleware::from_fn(body_limit::limit))
         // Before anything the app does: a cross-site request is refused here (only the caching

@@ -12,8 +12,14 @@ pub const EXPOSED_HEADERS: [&str; 4] =
 /// What the page sends with a part or a whole file's PUT (`UPLOAD_METHOD=put`), beside what
 /// browsers send anyway: the signed type, checksum (or `Content-MD5`, `UPLOAD_CHECKSUM=md5`) and
 /// the one metadata the page stores.
-pub const REQUEST_HEADERS: [&str; 4] =
-    ["x-amz-checksum-sha256", "content-md5", "content-type", "x-amz-meta-file-last-modified"];
+pub const REQUEST_HEADERS: [&str; 5] = [
+    "x-amz-checksum-sha256",
+    "content-md5",
+    "content-type",
+    "x-amz-meta-file-last-modified",
+    // Who uploaded (UPLOAD_AUTH=token or proxy), a signed header of every presigned PUT.
+    "x-amz-meta-uploader",
+];
 
 /// The rule browsers need to POST forms and PUT parts and files from `origins` and read the
 /// answers.

@@ -162,7 +162,7 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
             ok(format!("CORS: {origin} may PUT files and parts with their signed headers, and read ETag"))
         }
         Ok(_) if put => fail(
-            format!("CORS: no rule lets {origin} PUT files with their signed headers (content-type, x-amz-checksum-sha256, content-md5, x-amz-meta-file-last-modified) and read ETag"),
+            format!("CORS: no rule lets {origin} PUT files with their signed headers (content-type, x-amz-checksum-sha256, content-md5, x-amz-meta-file-last-modified, x-amz-meta-uploader) and read ETag"),
             format!("run: server cors --origin {origin}"),
         ),
         Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) && allows_parts_from(answer.cors_rules(), origin) => {

@@ -105,6 +105,31 @@ fn checksum_argument(mode: ChecksumMode) -> Option<&'static str> {
     }
 }
 
+/// The metadata that names who uploaded an object (`x-amz-meta-uploader`): the user's subject,
+/// for the operator. The service's own: a request may not set it.
+pub const UPLOADER_METADATA: &str = "uploader";
+
+/// The subject of a signed-in user as metadata (`x-amz-meta-uploader`). Metadata travels in
+/// HTTP headers: bytes outside printable ASCII, and `%`, are percent-encoded.
+pub fn uploader_metadata(who: &Requester) -> Option<(String, String)> {
+    let user = who.user.as_ref()?;
+    let mut value = String::with_capacity(user.subject.len());
+    for byte in user.subject.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            value.push(byte as char);
+        } else {
+            value.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Some((UPLOADER_METADATA.to_owned(), value))
+}
+
+/// Who the metadata names as the uploader (the audit events' `subject`); empty for an
+/// anonymous browser.
+pub fn subject_of(metadata: &[(String, String)]) -> &str {
+    metadata.iter().find(|(name, _)| name == UPLOADER_METADATA).map_or("", |(_, value)| value)
+}
+
 /// A request that passed every check, in the form it is signed in.
 pub struct Checked {
     pub name: String,
@@ -146,7 +171,13 @@ impl Uploads {
         let limits = &self.config.limits;
         // The page checks size and type with the same functions before asking.
         let size = request.size;
-        if let Some(message) = rules::size_refusal(size, limits.max_bytes) {
+        // A token may narrow the largest file for its user, never widen it.
+        let max_bytes = who
+            .user
+            .as_ref()
+            .and_then(|user| user.narrowing.max_bytes)
+            .map_or(limits.max_bytes, |narrowed| narrowed.min(limits.max_bytes));
+        if let Some(message) = rules::size_refusal(size, max_bytes) {
             let reason = if size == 0 { Reason::InvalidSize } else { Reason::TooLarge };
             return Err(Refusal::file(reason)(message));
         }
@@ -194,8 +225,15 @@ impl Uploads {
                 )));
             }
         }
-        let metadata =
+        if request.metadata.contains_key(UPLOADER_METADATA) {
+            return Err(Refusal::file(Reason::InvalidMetadata)(format!(
+                "the metadata {UPLOADER_METADATA:?} is the service's: it names who uploaded"
+            )));
+        }
+        let mut metadata =
             rules::metadata(&request.metadata).map_err(Refusal::file(Reason::InvalidMetadata))?;
+        metadata.extend(uploader_metadata(who));
+        metadata.sort();
         Ok(Checked { name, size, content_type, checksum, metadata })
     }
 

@@ -214,6 +214,7 @@ impl Uploads {
             checksum_max_bytes: limits.checksum_max_bytes,
             checksum: limits.checksum,
             multipart_threshold: limits.multipart_threshold,
+            who: app::wire::Who::Anonymous,
         }
     }
 

@@ -64,6 +64,7 @@ impl Uploads {
         let signer = self.signer(who, now).await?;
         let mut spec =
             self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
+        spec.metadata.extend(super::check::uploader_metadata(who));
         let receipt =
             Receipt::for_form(&who.uploader, directory.clone(), None, &spec, now).seal(&self.seal);
         // The return page names the uploader by this token (the redirect comes without the

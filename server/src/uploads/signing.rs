@@ -87,6 +87,7 @@ impl Uploads {
             target: "audit",
             event = "put_signed",
             uploader,
+            subject = super::check::subject_of(&spec.metadata),
             key = %spec.key,
             size = ?spec.size,
             content_type = spec.content_type.as_deref().unwrap_or(""),
@@ -122,6 +123,7 @@ impl Uploads {
             target: "audit",
             event = "policy_signed",
             uploader,
+            subject = super::check::subject_of(&spec.metadata),
             key = %spec.key,
             size = ?spec.size,
             content_type = spec.content_type.as_deref().unwrap_or(""),
@@ -187,6 +189,7 @@ mod tests {
     fn uploader() -> Requester {
         Requester {
             uploader: UploaderId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            user: None,
             ip: None,
             scope: None,
             new_visitor: false,

@@ -49,7 +49,9 @@ pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router
     let uploads = Uploads::new(config).with_metrics(metrics.clone()).with_session_key(key.clone());
     let proxies =
         settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
-    let sessions = Sessions { key, proxies: TrustedProxies::parse(proxies).unwrap() };
+    let proxies = TrustedProxies::parse(proxies).unwrap();
+    let auth = Arc::new(server::config::auth::auth(&table(&all), &proxies).unwrap());
+    let sessions = Sessions { key, proxies, auth };
     let origins =
         settings.iter().find(|(n, _)| *n == "UPLOAD_PUBLIC_ORIGIN").map_or("", |(_, v)| v);
     let hosts = match SiteHosts::parse(origins).unwrap() {
@@ -68,6 +70,7 @@ pub fn session_key() -> Sessions {
     Sessions {
         key: Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap()),
         proxies: TrustedProxies::default(),
+        auth: Arc::new(server::auth::Auth::anonymous()),
     }
 }
 
@@ -95,7 +98,11 @@ pub async fn body_text(res: http::Response<Body>) -> String {
 pub fn app_over(uploads: Uploads, metrics: Arc<server::metrics::Metrics>) -> Router {
     let key = Arc::new(SessionKey::from_hex(SESSION_SECRET).unwrap());
     let uploads = uploads.with_metrics(metrics.clone()).with_session_key(key.clone());
-    let sessions = Sessions { key, proxies: TrustedProxies::default() };
+    let sessions = Sessions {
+        key,
+        proxies: TrustedProxies::default(),
+        auth: Arc::new(server::auth::Auth::anonymous()),
+    };
     let options = LeptosOptions::builder().output_name("s3-uploader").build();
     let hosts = SiteHosts::listening_on(options.site_addr);
     let app = server::app(options, Arc::new(uploads), Arc::new(sessions), hosts, metrics);

@@ -141,7 +141,7 @@ impl Uploads {
             .map_err(|err| unavailable(self.bucket_failed(who, Action::Create, err)))?;
         let part_size = rules::part_size(size);
         let parts = rules::part_count(size, part_size);
-        tracing::info!(target: "audit", event = "multipart_started", uploader = who.uploader.as_str(), key = %key, size, content_type, parts, part_size);
+        tracing::info!(target: "audit", event = "multipart_started", uploader = who.uploader.as_str(), subject = super::check::subject_of(&metadata), key = %key, size, content_type, parts, part_size);
         let multipart = Multipart { upload_id: upload_id.clone(), part_size };
         let receipt = Receipt::for_multipart(
             &who.uploader,
