@@ -71,14 +71,18 @@ pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
 pub async fn upload_target() -> Result<BucketInfo, UploadError> {
     let mut info = server_side::service()?.upload_target();
     info.who = server_side::who();
+    // What the user's token narrows, the page says too.
+    if let Some(max) = server_side::narrowed_max_bytes() {
+        info.max_bytes = info.max_bytes.min(max);
+    }
     Ok(info)
 }
 
 /// Exchanges the application's token (which the page took from its URL's fragment) for a
 /// session cookie; answers when the session ends (unix seconds). `UPLOAD_AUTH=token` only.
 #[server(endpoint = "start_session")]
-pub async fn start_session(token: String) -> Result<i64, UploadError> {
-    server_side::start_session(token).await
+pub async fn start_session(token: crate::wire::Token) -> Result<i64, UploadError> {
+    server_side::start_session(token.0).await
 }
 
 /// Ends the session: the browser's cookie is cleared.
@@ -246,12 +250,35 @@ mod server_side {
         }
     }
 
+    /// The largest file the user's token allows, where it narrows the configuration's.
+    pub fn narrowed_max_bytes() -> Option<u64> {
+        match identity()?.requester {
+            Ok(Requester { user: Some(user), .. }) => user.narrowing.max_bytes,
+            _ => None,
+        }
+    }
+
+    /// Whether the request carries its own credentials (`Authorization`): an API client, which
+    /// never gets a cookie.
+    fn bearer() -> bool {
+        use_context::<http::request::Parts>()
+            .is_some_and(|parts| parts.headers.contains_key(http::header::AUTHORIZATION))
+    }
+
     pub async fn start_session(token: String) -> Result<i64, UploadError> {
         let https = identity().is_some_and(|identity| identity.https);
         let response = use_context::<leptos_axum::ResponseOptions>();
-        let result = match sign_in_service() {
-            Ok(service) => service.start_session(&token, https).await,
-            Err(err) => Err(err),
+        let result = if bearer() {
+            Err(UploadError::Refused(
+                "a session is for the page: API clients send their token with every call \
+                 (Authorization: Bearer)"
+                    .into(),
+            ))
+        } else {
+            match sign_in_service() {
+                Ok(service) => service.start_session(&token, https).await,
+                Err(err) => Err(err),
+            }
         };
         match &result {
             Ok(started) => set_cookies(response.as_ref(), [started.set_cookie.clone()]),
@@ -267,8 +294,9 @@ mod server_side {
     pub fn end_session() {
         let https = identity().is_some_and(|identity| identity.https);
         let response = use_context::<leptos_axum::ResponseOptions>();
-        if let Ok(service) = sign_in_service() {
-            set_cookies(response.as_ref(), service.end_session(https));
+        match sign_in_service() {
+            Ok(service) if !bearer() => set_cookies(response.as_ref(), service.end_session(https)),
+            _ => {}
         }
     }
 

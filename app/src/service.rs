@@ -138,12 +138,21 @@ pub trait SignInService: Send + Sync + 'static {
 }
 
 /// A session the page now holds.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SessionStarted {
     /// The `Set-Cookie` header value (sealed; never shown to the page's script).
     pub set_cookie: String,
     /// Unix seconds at which it ends.
     pub expires_at: i64,
+}
+
+/// The sealed cookie is a credential: never printed.
+impl std::fmt::Debug for SessionStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStarted")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One file the browser wants to upload, as it describes it.

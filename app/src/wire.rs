@@ -240,6 +240,18 @@ pub enum UploadError {
     SignIn(SignIn),
 }
 
+/// A token the page hands over to be exchanged for a session: a credential, so never printed
+/// (a server function's arguments are `Debug`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
 /// Why a request names no user, and where the person signs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {

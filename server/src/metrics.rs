@@ -74,6 +74,7 @@ pub struct Metrics {
     guesses_capped: Counter,
     hosts_refused: Counter,
     users_refused: Family<Reason, Counter>,
+    sessions_started: Counter,
 }
 
 impl Default for Metrics {
@@ -203,6 +204,12 @@ impl Metrics {
         for reason in app::wire::NoUser::ALL {
             drop(users_refused.get_or_create(&Reason { reason: reason.as_str().to_owned() }));
         }
+        let sessions_started = Counter::default();
+        registry.register(
+            "upload_sessions_started",
+            "Tokens exchanged for a session cookie by the page (UPLOAD_AUTH=token)",
+            sessions_started.clone(),
+        );
         Self {
             registry,
             signed,
@@ -221,6 +228,7 @@ impl Metrics {
             guesses_capped,
             hosts_refused,
             users_refused,
+            sessions_started,
         }
     }
 
@@ -255,6 +263,11 @@ impl Metrics {
     /// A request that needed a user and named none, for `reason`.
     pub fn user_refused(&self, reason: app::wire::NoUser) {
         self.users_refused.get_or_create(&Reason { reason: reason.as_str().to_owned() }).inc();
+    }
+
+    /// A token exchanged for a session.
+    pub fn session_started(&self) {
+        self.sessions_started.inc();
     }
 
     /// A call to the shared store failed; the instance decided alone.

@@ -116,6 +116,7 @@ async fn each_refusal_names_its_reason() {
         ("alg_none", NoUser::Malformed),
         ("no_sub", NoUser::Malformed),
         ("no_exp", NoUser::Malformed),
+        ("hs_many_roles", NoUser::Malformed),
         ("garbage", NoUser::Malformed),
         ("ed", NoUser::BadSignature),
     ] {
@@ -148,6 +149,34 @@ async fn a_rotated_key_is_fetched_and_known_keys_outlive_the_issuer() {
     assert_eq!(jwks.verify(token(&minted, "ed3")).await.err(), Some(NoUser::UnknownKey));
     assert!(jwks.verify(token(&minted, "ed")).await.is_ok());
     assert!(jwks.verify(token(&minted, "ed2")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_caller_that_hangs_up_does_not_cancel_the_fetch_it_started() {
+    let Some(minted) = minted() else { return };
+    // An issuer slow to answer.
+    let slow = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get({
+            let body = minted["jwks_a"].to_string();
+            move || async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                ([(header::CONTENT_TYPE, "application/json")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap()).parse().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    // One fetch a minute, as configured.
+    let jwks = verifier(Keys::Set(Arc::new(Jwks::new(url, Duration::from_secs(60)))));
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(50), jwks.verify(token(&minted, "ed")));
+    assert!(gave_up.await.is_err(), "the caller hangs up mid-fetch");
+    // The fetch it started went on: the key is known, though no other fetch is allowed yet.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(jwks.verify(token(&minted, "ed")).await.unwrap().subject, "ada");
+    server.abort();
 }
 
 /// The router with HS256 tokens, as `server --auth token` runs it.
@@ -268,6 +297,26 @@ async fn a_token_is_exchanged_once_for_a_session_that_signs_until_sign_out() {
     // A token naming someone else beside the cookie is a mix-up: refused.
     let res = app.clone().oneshot(sign(Some(token(&minted, "hs_bob")), Some(&cookie), "")).await;
     assert_eq!(refusal(res.unwrap()).await.0, "other_user");
+    // Two live sessions naming different users (one planted): neither is believed.
+    let bob = app.clone().oneshot(exchange(token(&minted, "hs_bob"))).await.unwrap().headers()
+        [header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let both = format!("{bob}; {cookie}");
+    let res = app.clone().oneshot(sign(None, Some(&both), "")).await.unwrap();
+    assert_eq!(refusal(res).await.0, "other_user");
+    // An API client (Bearer) is never given a cookie, a session included.
+    let mut by_api = exchange(token(&minted, "hs"));
+    by_api
+        .headers_mut()
+        .insert(header::AUTHORIZATION, format!("Bearer {}", token(&minted, "hs")).parse().unwrap());
+    let res = app.clone().oneshot(by_api).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(header::SET_COOKIE).is_none());
     // An anonymous cookie names nobody here.
     let anonymous = format!(
         "uploader={}",
@@ -291,6 +340,42 @@ async fn a_token_is_exchanged_once_for_a_session_that_signs_until_sign_out() {
     assert_eq!(res.status(), StatusCode::OK);
     let cleared = res.headers()[header::SET_COOKIE].to_str().unwrap();
     assert!(cleared.starts_with("upload_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+}
+
+#[tokio::test]
+async fn a_token_narrows_the_largest_file_and_never_widens_it() {
+    let Some(minted) = minted() else { return };
+    let app = token_app(&[("UPLOAD_MAX_BYTES", "1000")]);
+    // 42 bytes: above nora's 10, within the configured 1000.
+    let res = app.clone().oneshot(sign(Some(token(&minted, "hs_narrow")), None, "")).await;
+    assert_eq!(res.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.clone().oneshot(sign(Some(token(&minted, "hs")), None, "")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The page is told the narrowed limit; a token asking for more gets the configured one.
+    let target = |name: &str| {
+        let token = token(&minted, name).to_owned();
+        let app = app.clone();
+        async move {
+            let req = Request::post("/api/upload_target")
+                .header(header::ACCEPT, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let info: Value =
+                serde_json::from_str(&body_text(app.oneshot(req).await.unwrap()).await).unwrap();
+            info["max_bytes"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(target("hs_narrow").await, 10);
+    assert_eq!(target("hs_wide").await, 1000);
+    let res = app.clone().oneshot({
+        let mut req = sign(Some(token(&minted, "hs_wide")), None, "");
+        *req.body_mut() = Body::from("access_code=&file_name=big.bin&size=2000&content_type=");
+        req
+    });
+    assert_eq!(res.await.unwrap().status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

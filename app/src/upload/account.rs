@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 
 use crate::api::{end_session, start_session};
-use crate::wire::{SignIn, Who};
+use crate::wire::{SignIn, Token, Who};
 
 const TOKEN_FRAGMENT: &str = "#token=";
 
@@ -33,7 +33,7 @@ fn take_token() -> Option<String> {
 pub fn exchange_token(signed_in: impl Fn() + 'static, refused: impl Fn(String) + 'static) {
     let Some(token) = take_token() else { return };
     leptos::task::spawn_local(async move {
-        match start_session(token).await {
+        match start_session(Token(token)).await {
             Ok(_) => signed_in(),
             Err(err) => refused(err.to_string()),
         }

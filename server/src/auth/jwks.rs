@@ -1,10 +1,15 @@
 //! The token issuer's public keys, from its JWKS URL (`UPLOAD_TOKEN_JWKS_URL`): fetched when a
-//! token names a key id not yet known (at most once a [`Jwks::min_refresh`], so a flood of
-//! made-up ids costs the issuer one request a minute), and again when the set is older than
-//! [`MAX_AGE`] and in use. A failed fetch keeps the keys already known: tokens signed with
-//! them go on working while the issuer's host is down.
+//! token names a key id not yet known (at most once a `min_refresh`, a minute, so a flood of
+//! made-up ids costs the issuer one request a minute), and in the background when the set in
+//! use is older than [`MAX_AGE`] (keys are revoked by leaving it). A failed fetch keeps the keys
+//! already known: tokens signed with them go on working while the issuer's host is down.
+//!
+//! A token whose key is known never waits for a fetch. Fetches run one at a time on tasks of
+//! their own, so a caller that hangs up mid-fetch does not cancel it (which would spend the
+//! minute's fetch for nothing, and could keep the set from ever refreshing).
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
@@ -13,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::key::VerifyingKey;
 
-/// A known set is fetched again, when used, after this long (keys are revoked by leaving it).
+/// A known set is fetched again, in the background, once it is this old and used.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 /// How long one fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,16 +30,17 @@ pub struct Jwks {
     client: reqwest::Client,
     /// At most one fetch per this long (one minute; shorter in tests).
     min_refresh: Duration,
-    state: Mutex<State>,
+    /// The keys known, and when they were fetched: read by every token, never held across a
+    /// fetch.
+    known: RwLock<Known>,
+    /// One fetch at a time: when the last one was started.
+    gate: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
-struct State {
+struct Known {
     keys: HashMap<String, VerifyingKey>,
-    /// When the set in `keys` was fetched.
     fetched: Option<Instant>,
-    /// When a fetch was last tried, whatever came of it.
-    tried: Option<Instant>,
 }
 
 impl Jwks {
@@ -44,47 +50,90 @@ impl Jwks {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client with a timeout builds");
-        Self { url, client, min_refresh, state: Mutex::new(State::default()) }
+        Self {
+            url,
+            client,
+            min_refresh,
+            known: RwLock::new(Known::default()),
+            gate: Mutex::new(None),
+        }
     }
 
-    /// The key with id `kid`, fetching the set again if it is unknown or old (within the
-    /// refresh limit).
-    pub async fn key(&self, kid: &str) -> Option<VerifyingKey> {
-        let mut state = self.state.lock().await;
-        let known = state.keys.get(kid).cloned();
-        let stale = state.fetched.is_none_or(|at| at.elapsed() >= MAX_AGE);
-        let may_fetch = state.tried.is_none_or(|at| at.elapsed() >= self.min_refresh);
-        if (known.is_none() || stale) && may_fetch {
-            state.tried = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => {
-                    tracing::info!(event = "jwks_fetched", url = %self.url, keys = keys.len());
-                    state.keys = keys;
-                    state.fetched = Some(Instant::now());
-                }
-                Err(err) => {
-                    tracing::warn!(event = "jwks_unavailable", url = %self.url, known = state.keys.len(), error = %err);
-                }
+    /// The key with id `kid`, and whether the set it came from is due for a refresh.
+    fn lookup(&self, kid: &str) -> (Option<VerifyingKey>, bool) {
+        let known = self.known.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stale = known.fetched.is_none_or(|at| at.elapsed() >= MAX_AGE);
+        (known.keys.get(kid).cloned(), stale)
+    }
+
+    fn may_fetch(&self, last: Option<Instant>) -> bool {
+        last.is_none_or(|at| at.elapsed() >= self.min_refresh)
+    }
+
+    /// The key with id `kid`: at once when it is known; otherwise after a fetch, if one may
+    /// be made now.
+    pub async fn key(self: &Arc<Self>, kid: &str) -> Option<VerifyingKey> {
+        if let (Some(key), stale) = self.lookup(kid) {
+            if stale {
+                self.refresh_in_background();
             }
-            return state.keys.get(kid).cloned();
+            return Some(key);
         }
-        known
+        let mut last = self.gate.lock().await;
+        // A fetch that finished while this one waited may have brought it.
+        if let (Some(key), _) = self.lookup(kid) {
+            return Some(key);
+        }
+        if !self.may_fetch(*last) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        let _ = tokio::spawn(Arc::clone(self).fetch_and_keep()).await;
+        drop(last);
+        self.lookup(kid).0
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(mut last) = self.gate.try_lock() else { return };
+        if self.may_fetch(*last) {
+            *last = Some(Instant::now());
+            tokio::spawn(Arc::clone(self).fetch_and_keep());
+        }
+    }
+
+    async fn fetch_and_keep(self: Arc<Self>) {
+        // The host only: a URL may carry credentials.
+        let host = self.url.host_str().unwrap_or_default().to_owned();
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::info!(event = "jwks_fetched", host, keys = keys.len());
+                let mut known =
+                    self.known.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *known = Known { keys, fetched: Some(Instant::now()) };
+            }
+            Err(err) => {
+                let known = self.known.read().map_or(0, |known| known.keys.len());
+                tracing::warn!(event = "jwks_unavailable", host, known, error = %err);
+            }
+        }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, VerifyingKey>, String> {
-        let response = self
+        let mut response = self
             .client
             .get(self.url.clone())
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|err| err.without_url().to_string())?;
-        if response.content_length().is_some_and(|len| len > MAX_BYTES as u64) {
-            return Err("the JWKS is too large".into());
-        }
-        let body = response.bytes().await.map_err(|err| err.without_url().to_string())?;
-        if body.len() > MAX_BYTES {
-            return Err("the JWKS is too large".into());
+        let mut body = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|err| err.without_url().to_string())?
+        {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err("the JWKS is too large".into());
+            }
+            body.extend_from_slice(&chunk);
         }
         parse(&body)
     }

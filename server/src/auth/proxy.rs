@@ -39,18 +39,19 @@ impl ProxyAuth {
         if subject.is_empty() || subject.len() > 256 {
             return Err(NoUser::Malformed);
         }
-        let roles = self
-            .roles_header
-            .as_ref()
-            .and_then(|name| headers.get(name)?.to_str().ok())
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The roles header likewise: a second value is one the proxy let the client keep.
+        let roles = match &self.roles_header {
+            None => Vec::new(),
+            Some(name) => {
+                let mut values = headers.get_all(name).iter();
+                let first = values.next();
+                if values.next().is_some() {
+                    return Err(NoUser::Malformed);
+                }
+                let list = first.map(|v| v.to_str().map_err(|_| NoUser::Malformed)).transpose()?;
+                super::roles(list.unwrap_or_default().split(','))?
+            }
+        };
         Ok(Some(User {
             issuer: PROXY_ISSUER.into(),
             subject: subject.to_owned(),
@@ -96,6 +97,13 @@ mod tests {
         assert_eq!(proxy.user(from_proxy, &headers(&[])), Ok(None));
         let twice = headers(&[("x-auth-request-user", "eve"), ("x-auth-request-user", "ada")]);
         assert_eq!(proxy.user(from_proxy, &twice), Err(NoUser::Malformed));
+        // A roles header the client sent, kept beside the proxy's: refused, not read first.
+        let kept = headers(&[
+            ("x-auth-request-user", "ada"),
+            ("x-auth-request-groups", "admin"),
+            ("x-auth-request-groups", "uploader"),
+        ]);
+        assert_eq!(proxy.user(from_proxy, &kept), Err(NoUser::Malformed));
         assert_eq!(
             proxy.user(from_proxy, &headers(&[("x-auth-request-user", " ")])),
             Err(NoUser::Malformed)

@@ -111,6 +111,7 @@ impl SignInService for Desk {
             let ttl = self.auth.session_ttl;
             let expires_at = now + ttl.as_secs() as i64;
             let uploader = super::uploader_id(&user);
+            self.metrics.session_started();
             tracing::info!(target: "audit", event = "session_started", uploader = uploader.as_str(), issuer = %user.issuer, subject = ?clip(&user.subject), roles = ?user.roles, admin = self.auth.is_admin(&user), expires_at);
             let cookie = Cookie::build((cookie_name(https), seal(&self.key, &user, expires_at)))
                 .path("/")

@@ -76,10 +76,11 @@ impl TokenVerifier {
         {
             return Err(NoUser::Malformed);
         }
+        let roles = super::roles(claims.roles.iter().map(String::as_str))?;
         Ok(User {
             issuer: claims.iss,
             subject: claims.sub,
-            roles: claims.roles,
+            roles,
             narrowing: Narrowing {
                 profile: claims.profile,
                 max_bytes: claims.max_bytes,

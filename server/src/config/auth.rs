@@ -17,12 +17,12 @@ use crate::edge::client::TrustedProxies;
 /// How often a JWKS may be fetched for an unknown key id.
 const JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
 
-/// The identity settings; `proxies` is `UPLOAD_TRUSTED_PROXIES`, the default proxy list.
-pub fn auth(get: &impl Lookup, proxies: &TrustedProxies) -> Result<Auth, ConfigError> {
+/// The identity settings.
+pub fn auth(get: &impl Lookup) -> Result<Auth, ConfigError> {
     let mode = match get(Setting::Auth).as_deref() {
         None | Some("anonymous") => Mode::Anonymous,
         Some("token") => Mode::Token(token(get)?),
-        Some("proxy") => Mode::Proxy(proxy(get, proxies)?),
+        Some("proxy") => Mode::Proxy(proxy(get)?),
         Some(other) => {
             return Err(invalid(
                 Setting::Auth,
@@ -57,6 +57,13 @@ pub fn auth(get: &impl Lookup, proxies: &TrustedProxies) -> Result<Auth, ConfigE
     })
 }
 
+/// Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn token(get: &impl Lookup) -> Result<TokenVerifier, ConfigError> {
     const KEYS: &str = "UPLOAD_AUTH=token needs the keys tokens are checked with: \
                         UPLOAD_TOKEN_JWKS_URL, UPLOAD_TOKEN_PUBLIC_KEY_FILE or \
@@ -69,11 +76,16 @@ fn token(get: &impl Lookup) -> Result<TokenVerifier, ConfigError> {
         [] => return Err(missing(Setting::TokenJwksUrl, KEYS)),
         [Setting::TokenJwksUrl] => {
             let raw = get(Setting::TokenJwksUrl).unwrap_or_default();
+            // Over plain http anyone on the way could serve their own keys and mint any user:
+            // https, but for an issuer on this machine.
             let url = reqwest::Url::parse(&raw)
                 .ok()
-                .filter(|url| matches!(url.scheme(), "https" | "http"))
+                .filter(|url| {
+                    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
+                })
                 .ok_or_else(|| {
-                    invalid(Setting::TokenJwksUrl, format!("expected an http(s) URL, got {raw:?}"))
+                    let expected = "expected an https URL (http only on loopback)";
+                    invalid(Setting::TokenJwksUrl, format!("{expected}, got {raw:?}"))
                 })?;
             Keys::Set(Arc::new(Jwks::new(url, JWKS_MIN_REFRESH)))
         }
@@ -116,7 +128,7 @@ fn token(get: &impl Lookup) -> Result<TokenVerifier, ConfigError> {
     Ok(TokenVerifier { keys, issuer, audience })
 }
 
-fn proxy(get: &impl Lookup, default: &TrustedProxies) -> Result<ProxyAuth, ConfigError> {
+fn proxy(get: &impl Lookup) -> Result<ProxyAuth, ConfigError> {
     let header_named = |setting: Setting| -> Result<Option<HeaderName>, ConfigError> {
         get(setting)
             .map(|name| {
@@ -128,17 +140,19 @@ fn proxy(get: &impl Lookup, default: &TrustedProxies) -> Result<ProxyAuth, Confi
     let header = header_named(Setting::AuthHeader)?.ok_or_else(|| {
         missing(Setting::AuthHeader, "UPLOAD_AUTH=proxy needs the header the proxy names the user in (e.g. X-Auth-Request-User)")
     })?;
+    // Its own list, not the balancers' (UPLOAD_TRUSTED_PROXIES, often a whole network): a hop
+    // that only forwards would pass a client's header on, and the client would choose its user.
     let proxies = match get(Setting::AuthProxies) {
         Some(list) => {
             TrustedProxies::parse(&list).map_err(|reason| invalid(Setting::AuthProxies, reason))?
         }
-        None => default.clone(),
+        None => TrustedProxies::default(),
     };
     if proxies == TrustedProxies::default() {
         return Err(missing(
             Setting::AuthProxies,
-            "UPLOAD_AUTH=proxy needs the proxy's addresses, whose user header is believed \
-             (or UPLOAD_TRUSTED_PROXIES)",
+            "UPLOAD_AUTH=proxy needs the authenticating proxy's addresses (CIDRs), the only \
+             ones whose user header is believed",
         ));
     }
     Ok(ProxyAuth { header, roles_header: header_named(Setting::AuthRolesHeader)?, proxies })
@@ -150,7 +164,7 @@ mod tests {
     use crate::config::table;
 
     fn error(pairs: &[(&str, &str)]) -> String {
-        match auth(&table(pairs), &TrustedProxies::default()) {
+        match auth(&table(pairs)) {
             Ok(_) => panic!("{pairs:?} was accepted"),
             Err(err) => err.to_string(),
         }
@@ -158,10 +172,7 @@ mod tests {
 
     #[test]
     fn each_mode_names_what_it_misses() {
-        assert!(matches!(
-            auth(&table(&[]), &TrustedProxies::default()).unwrap().mode,
-            Mode::Anonymous
-        ));
+        assert!(matches!(auth(&table(&[])).unwrap().mode, Mode::Anonymous));
         assert!(error(&[("UPLOAD_AUTH", "oidc")]).contains("expected anonymous, token or proxy"));
         let keys = error(&[("UPLOAD_AUTH", "token")]);
         assert!(keys.contains("UPLOAD_TOKEN_HS256_SECRET"), "{keys}");
@@ -170,24 +181,28 @@ mod tests {
         let aud = ("UPLOAD_TOKEN_AUDIENCE", "uploads");
         assert!(error(&[("UPLOAD_AUTH", "token"), secret, aud]).contains("UPLOAD_TOKEN_ISSUER"));
         let iss = ("UPLOAD_TOKEN_ISSUER", "https://app.example");
-        assert!(auth(
-            &table(&[("UPLOAD_AUTH", "token"), secret, aud, iss]),
-            &TrustedProxies::default()
-        )
-        .is_ok());
+        assert!(auth(&table(&[("UPLOAD_AUTH", "token"), secret, aud, iss])).is_ok());
         let short = ("UPLOAD_TOKEN_HS256_SECRET", "short");
         assert!(error(&[("UPLOAD_AUTH", "token"), short, aud, iss]).contains("at least 32 bytes"));
         let jwks = ("UPLOAD_TOKEN_JWKS_URL", "https://app.example/jwks.json");
-        assert!(
-            error(&[("UPLOAD_AUTH", "token"), secret, jwks, aud, iss]).contains("set only one of")
-        );
+        let both = error(&[("UPLOAD_AUTH", "token"), secret, jwks, aud, iss]);
+        assert!(both.contains("set only one of"), "{both}");
+        assert!(auth(&table(&[("UPLOAD_AUTH", "token"), jwks, aud, iss])).is_ok());
+        // Plain http only for an issuer on this machine.
+        let local = ("UPLOAD_TOKEN_JWKS_URL", "http://127.0.0.1:8080/jwks.json");
+        assert!(auth(&table(&[("UPLOAD_AUTH", "token"), local, aud, iss])).is_ok());
+        let plain = ("UPLOAD_TOKEN_JWKS_URL", "http://app.example/jwks.json");
+        assert!(error(&[("UPLOAD_AUTH", "token"), plain, aud, iss]).contains("https URL"));
         let pem = ("UPLOAD_TOKEN_PUBLIC_KEY_FILE", "/nonexistent.pem");
         assert!(error(&[("UPLOAD_AUTH", "token"), pem, aud, iss]).contains("cannot read"));
 
         assert!(error(&[("UPLOAD_AUTH", "proxy")]).contains("UPLOAD_AUTH_HEADER"));
         let header = ("UPLOAD_AUTH_HEADER", "X-Auth-Request-User");
-        assert!(error(&[("UPLOAD_AUTH", "proxy"), header]).contains("UPLOAD_AUTH_PROXIES"));
-        let proxies = TrustedProxies::parse("127.0.0.1").unwrap();
-        assert!(auth(&table(&[("UPLOAD_AUTH", "proxy"), header]), &proxies).is_ok());
+        // The balancers' list is not the proxy's.
+        let balancers = ("UPLOAD_TRUSTED_PROXIES", "10.0.0.0/8");
+        let unnamed = error(&[("UPLOAD_AUTH", "proxy"), header, balancers]);
+        assert!(unnamed.contains("UPLOAD_AUTH_PROXIES"), "{unnamed}");
+        let proxy = ("UPLOAD_AUTH_PROXIES", "127.0.0.2");
+        assert!(auth(&table(&[("UPLOAD_AUTH", "proxy"), header, proxy])).is_ok());
     }
 }

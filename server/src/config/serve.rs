@@ -155,7 +155,7 @@ impl ServeConfig {
         };
         let proxies = TrustedProxies::parse(&get(Setting::TrustedProxies).unwrap_or_default())
             .map_err(|reason| invalid(Setting::TrustedProxies, reason))?;
-        let auth = Arc::new(super::auth::auth(&get, &proxies)?);
+        let auth = Arc::new(super::auth::auth(&get)?);
         let hosts = SiteHosts::parse(&get(Setting::PublicOrigin).unwrap_or_default())
             .map_err(|reason| invalid(Setting::PublicOrigin, reason))?;
         let instance = match get(Setting::InstanceId) {

@@ -121,7 +121,8 @@ settings! {
         AuthHeader(auth_header): "UPLOAD_AUTH_HEADER", "HEADER";
         /// With --auth proxy: the header with the user's roles, comma-separated.
         AuthRolesHeader(auth_roles_header): "UPLOAD_AUTH_ROLES_HEADER", "HEADER";
-        /// With --auth proxy: the proxy's addresses, CIDRs [default: --trusted-proxies].
+        /// With --auth proxy: the authenticating proxy's addresses, CIDRs (required; not the
+        /// balancers' list).
         AuthProxies(auth_proxies): "UPLOAD_AUTH_PROXIES", "CIDRS";
         /// The role that names the operator (read and carried for now).
         AdminRole(admin_role): "UPLOAD_ADMIN_ROLE", "ROLE";

@@ -123,22 +123,46 @@ enum Named {
 /// reaches logs).
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+    let (scheme, token) = value.split_once(|c: char| c.is_ascii_whitespace())?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The session cookie's user: `Some(Err(()))` when it opens but has ended.
-fn session(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Option<Result<User, ()>> {
+/// What the session cookies say (see [`session`]).
+enum Session {
+    /// None of ours.
+    None,
+    /// Ours, all ended.
+    Ended,
+    /// One user, in every live one.
+    User(User),
+    /// Live ones naming different users: one was planted (another port of this host over
+    /// http, where cookies cannot be `__Host-`). Neither is believed.
+    Conflict,
+}
+
+fn session(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Session {
     let name = if secure { session::SECURE_COOKIE_NAME } else { session::COOKIE_NAME };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    headers
+    let opened: Vec<Result<User, ()>> = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .filter(|cookie| cookie.name() == name)
-        .find_map(|cookie| session::open(&key.key, cookie.value(), now))
+        .filter_map(|cookie| session::open(&key.key, cookie.value(), now))
+        .collect();
+    if opened.is_empty() {
+        return Session::None;
+    }
+    let mut live = opened.into_iter().filter_map(Result::ok);
+    let Some(first) = live.next() else { return Session::Ended };
+    let id = uploader_id(&first);
+    if live.all(|other| uploader_id(&other) == id) {
+        Session::User(first)
+    } else {
+        Session::Conflict
+    }
 }
 
 /// Who a request in `token` or `proxy` mode names: `Err` is refused at once (a token that
@@ -155,17 +179,19 @@ async fn user(
             let session = session(key, headers, secure);
             let Some(token) = bearer(headers) else {
                 return Ok(match session {
-                    Some(Ok(user)) => Named::User(user),
-                    Some(Err(())) => Named::Nobody(NoUser::Expired),
-                    None => Named::Nobody(NoUser::Missing),
+                    Session::User(user) => Named::User(user),
+                    Session::Ended => Named::Nobody(NoUser::Expired),
+                    Session::None => Named::Nobody(NoUser::Missing),
+                    Session::Conflict => Named::Nobody(NoUser::OtherUser),
                 });
             };
             // A token wins over a cookie; a cookie naming someone else is a mix-up, refused.
             let user = verifier.verify(token).await?;
             match session {
-                Some(Ok(other)) if uploader_id(&other) != uploader_id(&user) => {
+                Session::User(other) if uploader_id(&other) != uploader_id(&user) => {
                     Err(NoUser::OtherUser)
                 }
+                Session::Conflict => Err(NoUser::OtherUser),
                 _ => Ok(Named::User(user)),
             }
         }

@@ -124,6 +124,15 @@ pub fn uploader_metadata(who: &Requester) -> Option<(String, String)> {
     Some((UPLOADER_METADATA.to_owned(), value))
 }
 
+/// The largest file `who` may upload: the configuration's, or less where their token narrows
+/// it (never more).
+pub fn max_bytes_for(who: &Requester, configured: u64) -> u64 {
+    who.user
+        .as_ref()
+        .and_then(|user| user.narrowing.max_bytes)
+        .map_or(configured, |narrowed| narrowed.min(configured))
+}
+
 /// Who the metadata names as the uploader (the audit events' `subject`); empty for an
 /// anonymous browser.
 pub fn subject_of(metadata: &[(String, String)]) -> &str {
@@ -171,13 +180,7 @@ impl Uploads {
         let limits = &self.config.limits;
         // The page checks size and type with the same functions before asking.
         let size = request.size;
-        // A token may narrow the largest file for its user, never widen it.
-        let max_bytes = who
-            .user
-            .as_ref()
-            .and_then(|user| user.narrowing.max_bytes)
-            .map_or(limits.max_bytes, |narrowed| narrowed.min(limits.max_bytes));
-        if let Some(message) = rules::size_refusal(size, max_bytes) {
+        if let Some(message) = rules::size_refusal(size, max_bytes_for(who, limits.max_bytes)) {
             let reason = if size == 0 { Reason::InvalidSize } else { Reason::TooLarge };
             return Err(Refusal::file(reason)(message));
         }
@@ -230,10 +233,10 @@ impl Uploads {
                 "the metadata {UPLOADER_METADATA:?} is the service's: it names who uploaded"
             )));
         }
-        let mut metadata =
-            rules::metadata(&request.metadata).map_err(Refusal::file(Reason::InvalidMetadata))?;
-        metadata.extend(uploader_metadata(who));
-        metadata.sort();
+        // The uploader's name counts against S3's limits with the rest: checked together.
+        let mut entries = request.metadata.clone();
+        entries.extend(uploader_metadata(who));
+        let metadata = rules::metadata(&entries).map_err(Refusal::file(Reason::InvalidMetadata))?;
         Ok(Checked { name, size, content_type, checksum, metadata })
     }
 

@@ -60,7 +60,8 @@ impl Uploads {
         let now = self.now();
         let directory = fresh_directory(&who.uploader, now);
         // One POST carries at most 5 GiB, whatever larger files may go in parts.
-        let size = SizeRule::Range { min: 1, max: limits.max_bytes.min(MAX_POST_BYTES) };
+        let max = super::check::max_bytes_for(who, limits.max_bytes);
+        let size = SizeRule::Range { min: 1, max: max.min(MAX_POST_BYTES) };
         let signer = self.signer(who, now).await?;
         let mut spec =
             self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);

@@ -50,7 +50,7 @@ pub fn app_serving(settings: &[(&str, &str)], options: LeptosOptions) -> (Router
     let proxies =
         settings.iter().find(|(n, _)| *n == "UPLOAD_TRUSTED_PROXIES").map_or("", |(_, v)| v);
     let proxies = TrustedProxies::parse(proxies).unwrap();
-    let auth = Arc::new(server::config::auth::auth(&table(&all), &proxies).unwrap());
+    let auth = Arc::new(server::config::auth::auth(&table(&all)).unwrap());
     let sessions = Sessions { key, proxies, auth };
     let origins =
         settings.iter().find(|(n, _)| *n == "UPLOAD_PUBLIC_ORIGIN").map_or("", |(_, v)| v);
