@@ -8,6 +8,7 @@
 pub mod jwks;
 pub mod key;
 pub mod proxy;
+pub mod roles;
 pub mod session;
 pub mod token;
 
@@ -67,26 +68,6 @@ impl Auth {
     /// Why a request names nobody, as the page and the 401 tell it.
     pub fn sign_in(&self, reason: app::wire::NoUser) -> app::wire::SignIn {
         app::wire::SignIn { reason, sign_in_url: self.sign_in_url.clone() }
-    }
-}
-
-/// At most this many roles, each at most [`MAX_ROLE_LEN`] bytes: they travel in the session
-/// cookie, which browsers drop silently past 4 KB.
-pub const MAX_ROLES: usize = 16;
-pub const MAX_ROLE_LEN: usize = 64;
-
-/// Roles as a token or the proxy gives them (blank ones skipped), within the bounds above.
-pub fn roles<'a>(
-    given: impl IntoIterator<Item = &'a str>,
-) -> Result<Vec<String>, app::wire::NoUser> {
-    let roles: Vec<String> =
-        given.into_iter().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
-    let fits = roles.len() <= MAX_ROLES
-        && roles.iter().all(|r| r.len() <= MAX_ROLE_LEN && !r.chars().any(char::is_control));
-    if fits {
-        Ok(roles)
-    } else {
-        Err(app::wire::NoUser::Malformed)
     }
 }
 

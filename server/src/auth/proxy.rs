@@ -49,7 +49,7 @@ impl ProxyAuth {
                     return Err(NoUser::Malformed);
                 }
                 let list = first.map(|v| v.to_str().map_err(|_| NoUser::Malformed)).transpose()?;
-                super::roles(list.unwrap_or_default().split(','))?
+                super::roles::bounded(list.unwrap_or_default().split(','))?
             }
         };
         Ok(Some(User {

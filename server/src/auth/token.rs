@@ -76,7 +76,7 @@ impl TokenVerifier {
         {
             return Err(NoUser::Malformed);
         }
-        let roles = super::roles(claims.roles.iter().map(String::as_str))?;
+        let roles = super::roles::bounded(claims.roles.iter().map(String::as_str))?;
         Ok(User {
             issuer: claims.iss,
             subject: claims.sub,
