@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
-function need(name: string): string {
+/** A setting scripts/test.sh exports for the tests. */
+export function need(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests through scripts/test.sh`);
   return value;

@@ -5,13 +5,7 @@
 // straight to the app is refused.
 import { createHash } from 'node:crypto';
 import { expect, test } from '@playwright/test';
-import { backendFor } from './bucket';
-
-function need(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the tests through scripts/test.sh`);
-  return value;
-}
+import { backendFor, need } from './bucket';
 
 test('the proxy names the user; uploads go under them; the header from anyone else is refused', async ({ page, context, request }) => {
   // Signed out at the proxy: it answers, not the app.

@@ -11,16 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page, type Route } from '@playwright/test';
 import { SignJWT } from 'jose';
-import { backendFor } from './bucket';
+import { backendFor, need } from './bucket';
 
 const MiB = 1024 * 1024;
 const backend = () => backendFor(test.info().project.name);
-
-function need(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the tests through scripts/test.sh`);
-  return value;
-}
 
 /** A token for `subject`, as the application signs it. */
 async function tokenFor(subject: string): Promise<string> {

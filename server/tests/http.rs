@@ -4,19 +4,11 @@
 mod common;
 
 use axum::body::Body;
-use common::router::{app, app_and_metrics, app_with, body_text, session_key, SECRET};
+use common::router::{
+    app, app_and_metrics, app_with, body_text, session_key, sign_request, SECRET,
+};
 use http::{header, Request, StatusCode};
 use tower::ServiceExt;
-
-fn sign_request(form: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut req = Request::post("/api/sign_upload")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    if let Some(cookie) = cookie {
-        req = req.header(header::COOKIE, cookie);
-    }
-    req.body(Body::from(form.to_owned())).unwrap()
-}
 
 #[tokio::test]
 async fn healthz_answers_ok() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use app::wire::NoUser;
 use axum::body::Body;
-use common::router::{app_with, body_text};
+use common::router::{app_with, body_text, sign_request};
 use http::{header, Request, StatusCode};
 use serde_json::Value;
 use server::auth::jwks::Jwks;
@@ -192,17 +192,16 @@ fn token_app(extra: &[(&'static str, &'static str)]) -> axum::Router {
     app_with(&settings)
 }
 
+/// `sign_upload` for a 42-byte picture, with a Bearer token and a cookie when given, and
+/// `query` after the path.
 fn sign(auth: Option<&str>, cookie: Option<&str>, query: &str) -> Request<Body> {
-    let mut req = Request::post(format!("/api/sign_upload{query}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
+    let form = "access_code=&file_name=cat.png&size=42&content_type=image%2Fpng";
+    let mut req = sign_request(form, cookie);
+    *req.uri_mut() = format!("/api/sign_upload{query}").parse().unwrap();
     if let Some(token) = auth {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        req.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
     }
-    if let Some(cookie) = cookie {
-        req = req.header(header::COOKIE, cookie);
-    }
-    req.body(Body::from("access_code=&file_name=cat.png&size=42&content_type=image%2Fpng")).unwrap()
+    req
 }
 
 /// The 401's reason and challenge.

@@ -9,11 +9,11 @@ use app::service::{Narrowing, SessionStarted, SignInService, User};
 use app::wire::UploadError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use cookie::{Cookie, SameSite};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{Auth, Mode};
+use crate::edge::cookies;
 use crate::logging::clip;
 use crate::metrics::Metrics;
 use crate::seal::{Purpose, SessionKey};
@@ -113,14 +113,10 @@ impl SignInService for Desk {
             let uploader = super::uploader_id(&user);
             self.metrics.session_started();
             tracing::info!(target: "audit", event = "session_started", uploader = uploader.as_str(), issuer = %user.issuer, subject = ?clip(&user.subject), roles = ?user.roles, admin = self.auth.is_admin(&user), expires_at);
-            let cookie = Cookie::build((cookie_name(https), seal(&self.key, &user, expires_at)))
-                .path("/")
-                .http_only(true)
-                .secure(https)
-                .same_site(SameSite::Lax)
-                .max_age(cookie::time::Duration::seconds(ttl.as_secs() as i64))
-                .build();
-            Ok(SessionStarted { set_cookie: cookie.to_string(), expires_at })
+            let max_age = cookie::time::Duration::seconds(ttl.as_secs() as i64);
+            let sealed = seal(&self.key, &user, expires_at);
+            let set_cookie = cookies::set(cookie_name(https), &sealed, https, max_age);
+            Ok(SessionStarted { set_cookie, expires_at })
         })
     }
 
@@ -129,14 +125,7 @@ impl SignInService for Desk {
     }
 
     fn end_session(&self, https: bool) -> Vec<String> {
-        let cookie = Cookie::build((cookie_name(https), ""))
-            .path("/")
-            .http_only(true)
-            .secure(https)
-            .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::ZERO)
-            .build();
-        vec![cookie.to_string()]
+        vec![cookies::set(cookie_name(https), "", https, cookie::time::Duration::ZERO)]
     }
 }
 

@@ -26,13 +26,13 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use cookie::{Cookie, SameSite};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
 
 use app::service::{Identity, Requester, UploaderId, User};
 use app::wire::{NoUser, UploadError};
 
 use super::client::TrustedProxies;
+use super::cookies;
 use crate::auth::{session, uploader_id, Auth, Mode};
 use crate::metrics::Metrics;
 use crate::seal::{Purpose, ReturnPass, SessionKey};
@@ -77,14 +77,7 @@ enum Cookies {
 
 fn from_cookies(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Cookies {
     let name = if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME };
-    let mut ids = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .filter_map(|cookie| key.open(cookie.value()));
+    let mut ids = cookies::values(headers, name).into_iter().filter_map(|value| key.open(&value));
     let Some(first) = ids.next() else { return Cookies::Unknown };
     if ids.all(|other| other == first) {
         Cookies::Names(first)
@@ -143,14 +136,9 @@ enum Session {
 fn session(key: &Sessions, headers: &http::HeaderMap, secure: bool) -> Session {
     let name = if secure { session::SECURE_COOKIE_NAME } else { session::COOKIE_NAME };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let opened: Vec<Result<User, ()>> = headers
-        .get_all(COOKIE)
+    let opened: Vec<Result<User, ()>> = cookies::values(headers, name)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .filter_map(|cookie| session::open(&key.key, cookie.value(), now))
+        .filter_map(|value| session::open(&key.key, value, now))
         .collect();
     if opened.is_empty() {
         return Session::None;
@@ -230,9 +218,9 @@ pub async fn assign(
         .map(|ConnectInfo(addr)| addr.ip());
     let ip = peer.map(|peer| key.proxies.client(peer, &parts.headers));
     let secure = key.proxies.https(peer, parts.uri.scheme_str(), &parts.headers);
-    let cookies = from_cookies(&key, &parts.headers, secure);
+    let carried = from_cookies(&key, &parts.headers, secure);
     let named = if matches!(key.auth.mode, Mode::Anonymous) {
-        match (&cookies, from_return_token(&key, &parts)) {
+        match (&carried, from_return_token(&key, &parts)) {
             (Cookies::Names(id), _) => {
                 Named::Anonymous { id: id.clone(), scope: None, minted: false }
             }
@@ -290,16 +278,10 @@ pub async fn assign(
     let mut response = next.run(request).await;
     // Never over a cookie of ours that opens (the conflict case included: replacing one of the
     // two would hand the visitor whichever the planter chose).
-    if let (Some(id), Cookies::Unknown) = (mint, &cookies) {
-        let cookie =
-            Cookie::build((if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }, key.seal(&id)))
-                .path("/")
-                .http_only(true)
-                .secure(secure)
-                .same_site(SameSite::Lax)
-                .max_age(cookie::time::Duration::days(365))
-                .build();
-        if let Ok(value) = cookie.to_string().parse() {
+    if let (Some(id), Cookies::Unknown) = (mint, &carried) {
+        let name = if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME };
+        let cookie = cookies::set(name, &key.seal(&id), secure, cookie::time::Duration::days(365));
+        if let Ok(value) = cookie.parse() {
             response.headers_mut().append(SET_COOKIE, value);
         }
     }

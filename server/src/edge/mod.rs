@@ -9,6 +9,7 @@
 pub mod body_limit;
 pub mod caching;
 pub mod client;
+pub mod cookies;
 pub mod host;
 pub mod identity;
 pub mod ready;

@@ -74,6 +74,18 @@ pub fn session_key() -> Sessions {
     }
 }
 
+/// A `sign_upload` call with the form `form`, carrying `cookie` when given.
+#[allow(dead_code)] // Only the test binaries that sign use it.
+pub fn sign_request(form: &str, cookie: Option<&str>) -> http::Request<Body> {
+    let mut req = http::Request::post("/api/sign_upload")
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(http::header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        req = req.header(http::header::COOKIE, cookie);
+    }
+    req.body(Body::from(form.to_owned())).unwrap()
+}
+
 /// A rendered page's answer and text, within 20 s: a rendering that stalls fails the test with
 /// its name instead of hanging the run.
 #[allow(dead_code)] // Only the page-rendering test binaries use it.
