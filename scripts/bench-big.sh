@@ -27,7 +27,7 @@ set +a
 start() {
   LEPTOS_SITE_ADDR=127.0.0.1:$1 LEPTOS_SITE_ROOT="$PWD/target/site" UPLOAD_METRICS_ADDR=127.0.0.1:$(($1 + 1000)) \
     UPLOAD_MAX_BYTES=$((big_mib << 20)) UPLOAD_MULTIPART_THRESHOLD=$2 UPLOAD_CHECKSUM_MAX_BYTES=5368709120 \
-    target/debug/server > "$work/app-$1.log" 2>&1 &
+    UPLOAD_STATE_DIR="$work/state-$1" target/debug/server > "$work/app-$1.log" 2>&1 &
   apps+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/healthz" > /dev/null && break; sleep 0.2; done
 }

@@ -17,7 +17,7 @@ key_id=DEVBENCH$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 env -u UPLOAD_BUCKET LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR=127.0.0.1:3201 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3202 \
   UPLOAD_DEV_DATA_DIR="$work/data" UPLOAD_DEV_ACCESS_KEY_ID="$key_id" UPLOAD_DEV_SECRET_ACCESS_KEY="$secret" \
-  target/debug/server > "$work/server.log" 2>&1 &
+  UPLOAD_STATE_DIR="$work/state" target/debug/server > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:3201/healthz && break; sleep 0.1; done
 

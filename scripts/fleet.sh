@@ -67,8 +67,9 @@ case "$cmd" in
       set +a
       cd "$root"
       # Its metrics on the port 1000 above its own.
+      # Its own embedded state without Redis (with Redis, the fleet's is there).
       LEPTOS_SITE_ADDR=127.0.0.1:$port UPLOAD_METRICS_ADDR=127.0.0.1:$((port + 1000)) UPLOAD_INSTANCE_ID=$name \
-        exec "${SERVER_BIN:-target/debug/server}"
+        UPLOAD_STATE_DIR="${UPLOAD_STATE_DIR:-$work/state-$name}" exec "${SERVER_BIN:-target/debug/server}"
     ) >> "$work/app-$name.log" 2>&1 &
     echo $! > "$work/instance-$name.pid"
     wait_for "instance $name" "http://127.0.0.1:$port/healthz" ;;

@@ -30,27 +30,7 @@ if [ "$rc" -eq 124 ]; then
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
-# Lints on the server side (app and server, default features), with the flags of the build
-# above so that build scripts and macros are shared.
-echo "== clippy, server side"
-RUSTFLAGS="--cfg erase_components" cargo clippy --all-targets -- -D warnings
-
-# The alert rules, on series that must fire them and series that must not.
-echo "== alert rules"
-promtool check rules monitoring/alerts.yml
-promtool test rules monitoring/alerts.test.yml
-
-echo "== build the app"
-cargo leptos build
-
-# Lints on the browser side: the wasm crate and `app` with `hydrate`, never in one command with
-# the server (cargo would unify their features), in cargo-leptos's own target directory for the
-# wasm so that its build scripts and macros are shared.
-echo "== clippy, browser side"
-RUSTFLAGS="--cfg erase_components" cargo clippy -p frontend -p app --target wasm32-unknown-unknown \
-  --target-dir target/front -- -D warnings
-
-echo "== end-to-end"
+# Every server started from here on is stopped on exit, whatever happens.
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -76,6 +56,35 @@ set -a
 . "$work/garage/env"
 set +a
 
+# Every grant gets a verdict on Garage too: the reconciler's tests against the cluster, and two
+# instances sharing a Redis of their own whose lease holder is killed mid-round (about a
+# minute). Before `cargo leptos build`: a test build of the server must not replace the one
+# the browsers are served by (its site settings differ).
+echo "== reconciler on Garage"
+UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 10m \
+  cargo test --test reconcile --test reconcile_fleet -- --ignored
+
+# Lints on the server side (app and server, default features), with the flags of the build
+# above so that build scripts and macros are shared.
+echo "== clippy, server side"
+RUSTFLAGS="--cfg erase_components" cargo clippy --all-targets -- -D warnings
+
+# The alert rules, on series that must fire them and series that must not.
+echo "== alert rules"
+promtool check rules monitoring/alerts.yml
+promtool test rules monitoring/alerts.test.yml
+
+echo "== build the app"
+cargo leptos build
+
+# Lints on the browser side: the wasm crate and `app` with `hydrate`, never in one command with
+# the server (cargo would unify their features), in cargo-leptos's own target directory for the
+# wasm so that its build scripts and macros are shared.
+echo "== clippy, browser side"
+RUSTFLAGS="--cfg erase_components" cargo clippy -p frontend -p app --target wasm32-unknown-unknown \
+  --target-dir target/front -- -D warnings
+
+echo "== end-to-end"
 # The operator commands against a real bucket: `server cors` wrote the rule (scripts/garage.sh);
 # `server doctor` must find everything in order for the app's origin, and name the fix for
 # an origin the rule does not cover.
@@ -123,40 +132,40 @@ UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export UPLOAD_DEV_ACCESS_KEY_ID UPLOAD_DEV_SECRET_ACCESS_KEY
 # This instance also has a size limit and an access code, which the page must handle.
 export DEV_ACCESS_CODE="e2e access code"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_STATE_DIR="$work/state-3101" UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
   UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
 # And one with the dev bucket and no size limit, for files in parts (multipart.spec.ts); its part
 # URLs live 30 s, so that a test can see one expire.
 export DEV_PARTS_APP_URL=http://127.0.0.1:3106 DEV_PARTS_BUCKET_ENDPOINT=http://127.0.0.1:3107 DEV_PARTS_DATA_DIR="$work/dev-parts-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3106 UPLOAD_METRICS_ADDR=127.0.0.1:4106 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3107 UPLOAD_DEV_DATA_DIR="$DEV_PARTS_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3106 UPLOAD_STATE_DIR="$work/state-3106" UPLOAD_METRICS_ADDR=127.0.0.1:4106 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3107 UPLOAD_DEV_DATA_DIR="$DEV_PARTS_DATA_DIR" \
   UPLOAD_POLICY_TTL_SECS=30 \
   target/debug/server > "$work/app-dev-parts.log" 2>&1 &
 pids+=($!)
 # Stores without POST uploads (put.spec.ts): UPLOAD_METHOD=put on Garage, and on a dev bucket.
 export PUT_APP_URL=http://127.0.0.1:3108
-LEPTOS_SITE_ADDR=127.0.0.1:3108 UPLOAD_METRICS_ADDR=127.0.0.1:4108 UPLOAD_METHOD=put \
+LEPTOS_SITE_ADDR=127.0.0.1:3108 UPLOAD_STATE_DIR="$work/state-3108" UPLOAD_METRICS_ADDR=127.0.0.1:4108 UPLOAD_METHOD=put \
   target/debug/server > "$work/app-put.log" 2>&1 &
 pids+=($!)
 export DEV_PUT_APP_URL=http://127.0.0.1:3109 DEV_PUT_BUCKET_ENDPOINT=http://127.0.0.1:3110 DEV_PUT_DATA_DIR="$work/dev-put-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3109 UPLOAD_METRICS_ADDR=127.0.0.1:4109 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3110 UPLOAD_DEV_DATA_DIR="$DEV_PUT_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3109 UPLOAD_STATE_DIR="$work/state-3109" UPLOAD_METRICS_ADDR=127.0.0.1:4109 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3110 UPLOAD_DEV_DATA_DIR="$DEV_PUT_DATA_DIR" \
   UPLOAD_METHOD=put target/debug/server > "$work/app-dev-put.log" 2>&1 &
 pids+=($!)
 # MD5 instead of checksum headers (UPLOAD_CHECKSUM=md5, with PUT): on Garage, and on a dev bucket
 # answering as Backblaze B2 (which refuses x-amz-checksum-* headers).
 export MD5_APP_URL=http://127.0.0.1:3113
-LEPTOS_SITE_ADDR=127.0.0.1:3113 UPLOAD_METRICS_ADDR=127.0.0.1:4113 UPLOAD_METHOD=put UPLOAD_CHECKSUM=md5 \
+LEPTOS_SITE_ADDR=127.0.0.1:3113 UPLOAD_STATE_DIR="$work/state-3113" UPLOAD_METRICS_ADDR=127.0.0.1:4113 UPLOAD_METHOD=put UPLOAD_CHECKSUM=md5 \
   target/debug/server > "$work/app-md5.log" 2>&1 &
 pids+=($!)
 export DEV_B2_APP_URL=http://127.0.0.1:3114 DEV_B2_BUCKET_ENDPOINT=http://127.0.0.1:3115 DEV_B2_DATA_DIR="$work/dev-b2-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3114 UPLOAD_METRICS_ADDR=127.0.0.1:4114 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3115 UPLOAD_DEV_DATA_DIR="$DEV_B2_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3114 UPLOAD_STATE_DIR="$work/state-3114" UPLOAD_METRICS_ADDR=127.0.0.1:4114 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3115 UPLOAD_DEV_DATA_DIR="$DEV_B2_DATA_DIR" \
   UPLOAD_DEV_EMULATE=b2 UPLOAD_METHOD=put UPLOAD_CHECKSUM=md5 target/debug/server > "$work/app-dev-b2.log" 2>&1 &
 pids+=($!)
 # A store without POST uploads: the dev bucket answering as Cloudflare R2, the service in POST
 # mode (r2.spec.ts, and `server doctor` after the browser tests).
 export DEV_R2_APP_URL=http://127.0.0.1:3111 DEV_R2_BUCKET_ENDPOINT=http://127.0.0.1:3112 DEV_R2_DATA_DIR="$work/dev-r2-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3111 UPLOAD_METRICS_ADDR=127.0.0.1:4111 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3112 UPLOAD_DEV_DATA_DIR="$DEV_R2_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3111 UPLOAD_STATE_DIR="$work/state-3111" UPLOAD_METRICS_ADDR=127.0.0.1:4111 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3112 UPLOAD_DEV_DATA_DIR="$DEV_R2_DATA_DIR" \
   UPLOAD_DEV_EMULATE=r2 target/debug/server > "$work/app-dev-r2.log" 2>&1 &
 pids+=($!)
 
@@ -166,13 +175,13 @@ pids+=($!)
 TOKEN_HS256_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export TOKEN_HS256_SECRET TOKEN_ISSUER=https://app.example TOKEN_AUDIENCE=uploads
 export TOKEN_APP_URL=http://127.0.0.1:3116 TOKEN_BUCKET_ENDPOINT=http://127.0.0.1:3117 TOKEN_DATA_DIR="$work/token-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3116 UPLOAD_METRICS_ADDR=127.0.0.1:4116 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3117 UPLOAD_DEV_DATA_DIR="$TOKEN_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3116 UPLOAD_STATE_DIR="$work/state-3116" UPLOAD_METRICS_ADDR=127.0.0.1:4116 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3117 UPLOAD_DEV_DATA_DIR="$TOKEN_DATA_DIR" \
   UPLOAD_AUTH=token UPLOAD_TOKEN_HS256_SECRET="$TOKEN_HS256_SECRET" UPLOAD_TOKEN_ISSUER="$TOKEN_ISSUER" UPLOAD_TOKEN_AUDIENCE="$TOKEN_AUDIENCE" \
   UPLOAD_SIGN_IN_URL=http://127.0.0.1:3118/sign-in UPLOAD_MULTIPART_THRESHOLD=5242880 \
   target/debug/server > "$work/app-token.log" 2>&1 &
 pids+=($!)
 export PROXY_URL=http://127.0.0.1:3119 PROXY_APP_URL=http://127.0.0.1:3121 PROXY_BUCKET_ENDPOINT=http://127.0.0.1:3122 PROXY_DATA_DIR="$work/proxy-data"
-env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3121 UPLOAD_METRICS_ADDR=127.0.0.1:4121 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3122 UPLOAD_DEV_DATA_DIR="$PROXY_DATA_DIR" \
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3121 UPLOAD_STATE_DIR="$work/state-3121" UPLOAD_METRICS_ADDR=127.0.0.1:4121 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3122 UPLOAD_DEV_DATA_DIR="$PROXY_DATA_DIR" \
   UPLOAD_AUTH=proxy UPLOAD_AUTH_HEADER=X-Auth-Request-User UPLOAD_AUTH_ROLES_HEADER=X-Auth-Request-Groups UPLOAD_AUTH_PROXIES=127.0.0.2 \
   UPLOAD_PUBLIC_ORIGIN="$PROXY_URL,$PROXY_APP_URL" \
   target/debug/server > "$work/app-proxy.log" 2>&1 &

@@ -5,7 +5,9 @@
 //! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
 //! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
 //! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
-//! - [`shared`]: the store every instance shares (Redis), for budgets and verdicts;
+//! - [`shared`]: the store every instance shares (Redis), for budgets;
+//! - [`state`]: the durable state (pending uploads, verdict claims, the verdicts' log), in Redis
+//!   or an embedded store;
 //! - [`devbucket`]: the embedded S3-compatible bucket for development and tests;
 //! - [`logging`]: one event a line, whatever a client put in its fields;
 //! - [`operator`]: `server sign`, `server cors`, `server lifecycle`, `server doctor`,
@@ -28,6 +30,7 @@ pub mod operator;
 pub mod policy;
 pub mod seal;
 pub mod shared;
+pub mod state;
 pub mod uploads;
 
 pub use edge::app;

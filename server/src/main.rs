@@ -13,6 +13,8 @@ use server::edge::host::SiteHosts;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::metrics::Metrics;
+use server::state::State;
+use server::uploads::reconcile::reconcile_forever;
 use server::uploads::Uploads;
 
 // Every request allocates a few dozen small strings and buffers: mimalloc serves them from
@@ -62,9 +64,25 @@ async fn serve(settings: &Settings) -> ExitCode {
             }
         }
     };
-    let uploads = uploads
-        .with_session_key(config.session_key.clone())
-        .with_shared_store(config.shared.clone());
+    // The record of pending uploads: the fleet's in Redis, or this instance's own on disk.
+    let state = match &config.shared {
+        Some(shared) => State::redis(shared.clone()),
+        None => match State::embedded(&config.state_dir) {
+            Ok(state) => state,
+            Err(err) => {
+                eprintln!("error: UPLOAD_STATE_DIR: {err}");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let state = Arc::new(state);
+    let uploads = Arc::new(
+        uploads
+            .with_session_key(config.session_key.clone())
+            .with_shared_store(config.shared.clone())
+            .with_state(state.clone())
+            .with_reconcile_grace(config.reconcile_grace),
+    );
     let target = uploads.upload_target();
     tracing::info!(
         bucket = %target.bucket,
@@ -72,8 +90,14 @@ async fn serve(settings: &Settings) -> ExitCode {
         credentials = uploads.credential_kind(),
         instance = %config.instance,
         shared_store = config.shared.as_ref().map_or("none (limits per instance)", |s| s.address()),
+        state = state.kind(),
         "signing uploads"
     );
+    // Every grant gets a verdict: the reconciler looks at what no browser came back for. Its
+    // lease is held under this instance's name and a random suffix (two instances given one
+    // name still hold it one at a time).
+    let holder = format!("{}-{}", config.instance, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    tokio::spawn(reconcile_forever(uploads.clone(), holder.clone(), config.reconcile_every));
     let readiness = Arc::new(Readiness::new(uploads.objects().cloned(), config.shared.clone()));
     let sessions = Arc::new(Sessions {
         key: config.session_key.clone(),
@@ -83,7 +107,7 @@ async fn serve(settings: &Settings) -> ExitCode {
     let hosts = if config.hosts.is_empty() { SiteHosts::listening_on(addr) } else { config.hosts };
     tracing::info!(hosts = ?hosts.names(), "serving these host names only (UPLOAD_PUBLIC_ORIGIN)");
     let app = operable(
-        server::app(leptos, Arc::new(uploads), sessions, hosts, metrics.clone()),
+        server::app(leptos, uploads, sessions, hosts, metrics.clone()),
         readiness.clone(),
         &config.instance,
     );
@@ -138,6 +162,21 @@ async fn serve(settings: &Settings) -> ExitCode {
         () = async { stopping.notified().await; tokio::time::sleep(drained).await } => {
             tracing::warn!(event = "drain_timeout", secs = drained.as_secs(), "requests still in flight at the drain deadline; exiting");
         }
+    }
+    // Every grant signed is recorded before the process ends; another instance takes the
+    // reconciler over at once, not when the lease expires.
+    match tokio::time::timeout(drained, state.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(event = "records_not_flushed", error = %err),
+        Err(_) => {
+            tracing::error!(
+                event = "records_not_flushed",
+                error = "the store did not take them in time"
+            )
+        }
+    }
+    if let Err(err) = state.give_up_lease(&holder).await {
+        tracing::warn!(event = "lease_not_given_up", error = %err);
     }
     tracing::info!(event = "stopped", "stopped");
     ExitCode::SUCCESS

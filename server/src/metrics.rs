@@ -34,6 +34,16 @@ pub struct Op {
     pub op: String,
 }
 
+/// A verdict and who gave it (`upload_verdicts_total{verdict,by}`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictBy {
+    pub verdict: String,
+    pub by: String,
+}
+
+/// What the durable state was asked when it failed (`upload_state_errors_total{op}`).
+pub const STATE_OPS: [&str; 5] = ["record", "claim", "conclude", "get", "backlog"];
+
 /// The server functions whose calls a budget may refuse (`upload_calls_limited_total{call}`).
 pub const LIMITED_CALLS: [&str; 6] = [
     "sign_parts",
@@ -75,6 +85,13 @@ pub struct Metrics {
     hosts_refused: Counter,
     users_refused: Family<Reason, Counter>,
     sessions_started: Counter,
+    verdicts: Family<VerdictBy, Counter>,
+    reconciler_looked: Counter,
+    reconciler_removed: Counter,
+    reconciler_deferred: Counter,
+    reconciler_due: Gauge,
+    reconciler_lag: Gauge,
+    state_errors: Family<Op, Counter>,
 }
 
 impl Default for Metrics {
@@ -162,7 +179,7 @@ impl Metrics {
             shared_store_errors.clone(),
         );
         // At 0 from the start, for the same reason as the STS series.
-        for op in ["rate", "tally", "verdict"] {
+        for op in ["rate", "tally"] {
             drop(shared_store_errors.get_or_create(&Op { op: op.to_owned() }));
         }
         let receipts_refused = Family::<Reason, Counter>::default();
@@ -210,6 +227,57 @@ impl Metrics {
             "Tokens exchanged for a session cookie by the page (UPLOAD_AUTH=token)",
             sessions_started.clone(),
         );
+        let verdicts = Family::<VerdictBy, Counter>::default();
+        registry.register(
+            "upload_verdicts",
+            "Verdicts on signed grants (verified, mismatched, abandoned), by who gave them (browser or reconciler)",
+            verdicts.clone(),
+        );
+        for verdict in ["verified", "mismatched", "abandoned"] {
+            for by in ["browser", "reconciler"] {
+                let labels = VerdictBy { verdict: verdict.to_owned(), by: by.to_owned() };
+                drop(verdicts.get_or_create(&labels));
+            }
+        }
+        let reconciler_looked = Counter::default();
+        registry.register(
+            "upload_reconciler_looked",
+            "Pending grants the reconciler looked at when they fell due",
+            reconciler_looked.clone(),
+        );
+        let reconciler_removed = Counter::default();
+        registry.register(
+            "upload_reconciler_removed",
+            "Objects the reconciler removed: mismatches, and plain forms' files after their first",
+            reconciler_removed.clone(),
+        );
+        let reconciler_deferred = Counter::default();
+        registry.register(
+            "upload_reconciler_deferred",
+            "Looks the reconciler could not finish (the bucket or the store did not answer, a check under way) and left for a minute later",
+            reconciler_deferred.clone(),
+        );
+        let reconciler_due = Gauge::default();
+        registry.register(
+            "upload_reconciler_due",
+            "Pending grants due for a look now",
+            reconciler_due.clone(),
+        );
+        let reconciler_lag = Gauge::default();
+        registry.register(
+            "upload_reconciler_lag_seconds",
+            "How long the longest-due pending grant has waited past its due time (0: none is due)",
+            reconciler_lag.clone(),
+        );
+        let state_errors = Family::<Op, Counter>::default();
+        registry.register(
+            "upload_state_errors",
+            "Calls to the durable state (Redis or the embedded store) that failed, by what was asked",
+            state_errors.clone(),
+        );
+        for op in STATE_OPS {
+            drop(state_errors.get_or_create(&Op { op: op.to_owned() }));
+        }
         Self {
             registry,
             signed,
@@ -229,7 +297,43 @@ impl Metrics {
             hosts_refused,
             users_refused,
             sessions_started,
+            verdicts,
+            reconciler_looked,
+            reconciler_removed,
+            reconciler_deferred,
+            reconciler_due,
+            reconciler_lag,
+            state_errors,
         }
+    }
+
+    /// A verdict on a grant, given `by` the browser or the reconciler.
+    pub fn verdict(&self, verdict: &str, by: &str) {
+        let labels = VerdictBy { verdict: verdict.to_owned(), by: by.to_owned() };
+        self.verdicts.get_or_create(&labels).inc();
+    }
+
+    pub fn reconciler_looked(&self) {
+        self.reconciler_looked.inc();
+    }
+
+    pub fn reconciler_removed(&self) {
+        self.reconciler_removed.inc();
+    }
+
+    pub fn reconciler_later(&self) {
+        self.reconciler_deferred.inc();
+    }
+
+    /// How many grants are due, and how long the longest due has waited (seconds).
+    pub fn reconciler_backlog(&self, due: u64, lag_secs: i64) {
+        self.reconciler_due.set(i64::try_from(due).unwrap_or(i64::MAX));
+        self.reconciler_lag.set(lag_secs);
+    }
+
+    /// A call to the durable state failed.
+    pub fn state_error(&self, op: &str) {
+        self.state_errors.get_or_create(&Op { op: op.to_owned() }).inc();
     }
 
     /// Makes the series of these receipt-refusal reasons exist, at 0: an alert's increase()

@@ -1,8 +1,9 @@
 //! The store every instance shares (Redis, `UPLOAD_REDIS_URL`): rate-limit budgets (GCRA, one
-//! atomic script), tallies (what one receipt may still be given; one atomic script) and "one
-//! verdict per receipt" claims (set-if-absent with a TTL). Only counters
-//! and claims go there, never a secret. Every call is bounded in time; a failure is an error the
-//! caller falls back from, and after one the store is skipped for a moment rather than waited on.
+//! atomic script) and tallies (what one receipt may still be given; one atomic script); the
+//! durable state ([`crate::state`]) uses its connection too. Only counters, claims and records
+//! go there, never a secret. Every call is bounded in time; a failure is an error the caller
+//! falls back from (or refuses on), and after one the store is skipped for a moment rather than
+//! waited on.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, how long calls fail fast instead of waiting on a store that is down.
 const BACKOFF: Duration = Duration::from_secs(1);
 /// Every key this service writes starts with this.
-const PREFIX: &str = "s3up:";
+pub(crate) const PREFIX: &str = "s3up:";
 
 /// GCRA over several budgets at once, up to the decision: KEYS are the budgets; ARGV holds, per
 /// key, its emission interval and its burst. Returns how many milliseconds until one more could
@@ -125,7 +126,7 @@ impl SharedStore {
 
     /// The connection, made on first use; within [`CALL_TIMEOUT`] or an error (a store that is
     /// down at start must not hold a request longer than one that goes down later).
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager, StoreError> {
         if self
             .down_until
             .lock()
@@ -155,7 +156,7 @@ impl SharedStore {
         StoreError(why)
     }
 
-    async fn bounded<T>(
+    pub(crate) async fn bounded<T>(
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
@@ -163,6 +164,20 @@ impl SharedStore {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(self.failed(err.to_string())),
             Err(_) => Err(self.failed(format!("no answer within {} ms", CALL_TIMEOUT.as_millis()))),
+        }
+    }
+
+    /// Like [`SharedStore::bounded`] within `within`, for work no request waits on: a timeout or
+    /// an error is the caller's to retry, and does not make the instance skip the store.
+    pub(crate) async fn bounded_quietly<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+        within: Duration,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(within, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError(err.to_string())),
+            Err(_) => Err(StoreError(format!("no answer within {} ms", within.as_millis()))),
         }
     }
 
@@ -209,27 +224,6 @@ impl SharedStore {
         Ok(fits == 1)
     }
 
-    /// Claims `name` for `ttl`: true for the first caller in the fleet, false for every later one.
-    pub async fn claim(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut connection = self.connection().await?;
-        let set = redis::cmd("SET")
-            .arg(format!("{PREFIX}claim:{name}"))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis().max(1) as u64)
-            .to_owned();
-        let answer: Option<String> = self.bounded(set.query_async(&mut connection)).await?;
-        Ok(answer.is_some())
-    }
-
-    /// Gives a claim up (the work it guarded could not be done).
-    pub async fn release(&self, name: &str) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
-        let del = redis::cmd("DEL").arg(format!("{PREFIX}claim:{name}")).to_owned();
-        self.bounded(del.query_async::<i64>(&mut connection)).await.map(drop)
-    }
-
     /// Whether the store answers (for `/readyz`), as any other call: during the back-off after
     /// a failure it is not asked, so a balancer's probes never add load to a store in trouble.
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -265,7 +259,7 @@ mod tests {
             .await
             .is_err());
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-        let err = store.claim("x", Duration::from_secs(1)).await.unwrap_err();
+        let err = store.ping().await.unwrap_err();
         assert!(err.0.contains("not asked"), "{err}");
     }
 }

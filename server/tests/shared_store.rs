@@ -4,80 +4,25 @@
 
 mod common;
 
+use common::redis::Redis;
+
 use std::net::TcpListener;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server::metrics::Metrics;
 use server::shared::{Budget, SharedStore};
+use server::state::{Claim, Conclusion, Entry, State};
 use server::uploads::guard::Guard;
-
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    /// Redis on `port` with its files in `dir`; `None` (the test skips) where redis-server is
-    /// not installed.
-    fn start_on(port: u16, dir: PathBuf) -> Option<Self> {
-        let program = common::tools::redis_server()?;
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(program)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let redis = Self { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
-    }
-
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir =
-            std::env::temp_dir().join(format!("redis-test-{}", uuid::Uuid::new_v4().simple()));
-        Self::start_on(port, dir)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn n(v: u32) -> NonZeroU32 {
     NonZeroU32::new(v).unwrap()
+}
+
+/// One instance's durable state, in Redis at `url`.
+fn state(url: &str) -> State {
+    State::redis(Arc::new(SharedStore::new(url).unwrap()))
 }
 
 /// One instance's guard: its own memory, the shared store, its own metrics.
@@ -106,10 +51,17 @@ async fn budgets_and_verdicts_hold_across_instances() {
     // Another uploader has its own budget.
     assert!(b.spend_signature("someone-else", None).await.is_ok());
     // One verdict per receipt in the whole fleet; released, it may be checked again.
-    assert!(a.claim_verdict("uploads/u/d/", Duration::from_secs(60)).await);
-    assert!(!b.claim_verdict("uploads/u/d/", Duration::from_secs(60)).await);
-    b.release_verdict("uploads/u/d/").await;
-    assert!(a.claim_verdict("uploads/u/d/", Duration::from_secs(60)).await);
+    let (sa, sb) = (state(&redis.url()), state(&redis.url()));
+    let minute = Duration::from_secs(60);
+    assert_eq!(sa.claim("uploads/u/d/", "checking", minute).await.unwrap(), Claim::Taken);
+    assert_eq!(
+        sb.claim("uploads/u/d/", "checking", minute).await.unwrap(),
+        Claim::Held("checking".into())
+    );
+    sb.release("uploads/u/d/", "not what it holds").await.unwrap();
+    assert!(matches!(sb.claim("uploads/u/d/", "checking", minute).await.unwrap(), Claim::Held(_)));
+    sb.release("uploads/u/d/", "checking").await.unwrap();
+    assert_eq!(sa.claim("uploads/u/d/", "checking", minute).await.unwrap(), Claim::Taken);
     assert!(metrics.encode().contains("shared_store_errors_total{op=\"rate\"} 0"));
 }
 
@@ -226,4 +178,56 @@ async fn a_store_that_hangs_holds_no_request_past_its_bound_even_before_it_ever_
     }
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     drop(hung);
+}
+
+#[tokio::test]
+async fn records_claims_verdicts_and_the_lease_are_the_fleets() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, b) = (state(&redis.url()), state(&redis.url()));
+    let entry = |id: &str, due| Entry { id: id.into(), due, body: format!("{{\"id\":\"{id}\"}}") };
+    // Queued on one instance (a batch), due for the other.
+    a.record_later(entry("later", 5)).unwrap();
+    a.record(vec![entry("b", 20), entry("a", 10), entry("c", 30)]).await.unwrap();
+    let ids = |v: Vec<Entry>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.get("later").await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the batch was never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ids(b.due(20, 10).await.unwrap()), ["later", "a", "b"]);
+    assert_eq!(b.backlog(20).await.unwrap(), (Some(5), 3));
+    // Rescheduled: one record, due later.
+    b.record(vec![entry("a", 40)]).await.unwrap();
+    assert_eq!(ids(a.due(30, 10).await.unwrap()), ["later", "b", "c"]);
+    // A verdict: the claim holds it, the record is gone, the log has one line.
+    let minute = Duration::from_secs(60);
+    assert_eq!(a.claim("b", "checking", minute).await.unwrap(), Claim::Taken);
+    let verdict = Conclusion {
+        id: "b",
+        holding: Some("checking"),
+        claim: Some(("verified", minute)),
+        log: Some("v-b"),
+        remove: true,
+    };
+    let lost = Conclusion { holding: Some("checking:another"), ..verdict };
+    assert!(!a.conclude(lost).await.unwrap(), "a claim no longer held writes nothing");
+    assert!(a.conclude(verdict).await.unwrap());
+    // Ended: a reschedule does not bring it back; one that exists moves.
+    b.reschedule(vec![entry("b", 1), entry("c", 50)]).await.unwrap();
+    assert!(b.get("b").await.unwrap().is_none());
+    assert_eq!(b.get("c").await.unwrap().map(|e| e.due), Some(50));
+    assert_eq!(b.claim("b", "checking", minute).await.unwrap(), Claim::Held("verified".into()));
+    assert!(b.get("b").await.unwrap().is_none());
+    let log = b.verdicts(None, 10).await.unwrap();
+    assert_eq!(log.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["v-b"]);
+    assert!(b.verdicts(Some(&log[0].position), 10).await.unwrap().is_empty());
+    // One lease holder at a time; given up (or expired), another takes it.
+    let short = Duration::from_millis(300);
+    assert!(a.lease("a", short).await.unwrap());
+    assert!(!b.lease("b", short).await.unwrap());
+    assert!(a.lease("a", short).await.unwrap(), "renewed");
+    a.give_up_lease("a").await.unwrap();
+    assert!(b.lease("b", short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(a.lease("a", short).await.unwrap(), "b stopped renewing");
 }

@@ -53,6 +53,14 @@ pub struct ServeConfig {
     /// `UPLOAD_METRICS_ADDR` (default `127.0.0.1:9464`): where `/metrics` is served, apart from
     /// the app, so that the public cannot read the counters.
     pub metrics_addr: SocketAddr,
+    /// `UPLOAD_STATE_DIR` (default `data/state`): the embedded store of pending uploads and
+    /// verdicts, used without `UPLOAD_REDIS_URL`.
+    pub state_dir: PathBuf,
+    /// `UPLOAD_RECONCILE_GRACE_SECS` (default 900): how long after a form's policy expires the
+    /// reconciler first looks at what it stored.
+    pub reconcile_grace: Duration,
+    /// `UPLOAD_RECONCILE_EVERY_SECS` (default 5): the reconciler's rounds.
+    pub reconcile_every: Duration,
     pub target: Target,
 }
 
@@ -178,7 +186,21 @@ impl ServeConfig {
                 )
             })?,
         };
+        let state_dir = get(Setting::StateDir).unwrap_or_else(|| "data/state".into()).into();
+        let default_grace = crate::uploads::DEFAULT_GRACE.as_secs();
+        let grace = number(
+            &get,
+            Setting::ReconcileGraceSecs,
+            default_grace,
+            1..=86_400,
+            "whole seconds from 1 to 86400",
+        )?;
+        let every =
+            number(&get, Setting::ReconcileEverySecs, 5, 1..=300, "whole seconds from 1 to 300")?;
         Ok(Self {
+            state_dir,
+            reconcile_grace: Duration::from_secs(grace),
+            reconcile_every: Duration::from_secs(every),
             session_key: Arc::new(session_key),
             shared,
             proxies,
@@ -274,6 +296,11 @@ mod tests {
         assert!(serve.shared.is_some());
         assert!(serve.proxies.trusts("::1".parse().unwrap()));
         assert_eq!((serve.instance.as_str(), serve.drain), ("a-1", Duration::from_secs(20)));
+        assert_eq!(
+            (serve.reconcile_grace, serve.reconcile_every),
+            (Duration::from_secs(900), Duration::from_secs(5))
+        );
+        assert_eq!(serve.state_dir, PathBuf::from("data/state"));
         // A single instance needs neither, and names itself after the host.
         let single = ServeConfig::from_lookup(table(&[])).unwrap();
         assert!(single.shared.is_none() && !single.instance.is_empty());
@@ -283,6 +310,8 @@ mod tests {
             ("UPLOAD_INSTANCE_ID", "a b"),
             ("UPLOAD_DRAIN_SECS", "301"),
             ("UPLOAD_PUBLIC_ORIGIN", "upload.example.com"),
+            ("UPLOAD_RECONCILE_GRACE_SECS", "0"),
+            ("UPLOAD_RECONCILE_EVERY_SECS", "soon"),
         ] {
             let err = ServeConfig::from_lookup(table(&[
                 (name, value),

@@ -135,6 +135,14 @@ settings! {
         MetricsAddr(metrics_addr): "UPLOAD_METRICS_ADDR", "ADDR";
         /// On SIGTERM, how long requests in flight may take before the server exits (default 20).
         DrainSecs(drain_secs): "UPLOAD_DRAIN_SECS", "SECS";
+        /// Where the record of pending uploads and their verdicts is kept without
+        /// UPLOAD_REDIS_URL (one instance's own) [default: data/state].
+        StateDir(state_dir): "UPLOAD_STATE_DIR", "DIR";
+        /// Seconds after a form's policy expires before the reconciler checks what it stored,
+        /// 1 to 86400 [default: 900].
+        ReconcileGraceSecs(reconcile_grace_secs): "UPLOAD_RECONCILE_GRACE_SECS", "SECS";
+        /// Seconds between the reconciler's rounds, 1 to 300 [default: 5].
+        ReconcileEverySecs(reconcile_every_secs): "UPLOAD_RECONCILE_EVERY_SECS", "SECS";
         /// Where the embedded dev bucket listens [default: 127.0.0.1:0, any free port].
         DevBucketAddr(dev_bucket_addr): "UPLOAD_DEV_BUCKET_ADDR", "ADDR";
         /// Where the embedded dev bucket stores files [default: data].

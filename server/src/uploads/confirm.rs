@@ -4,16 +4,16 @@
 //! the bucket; a receipt not ours or someone else's, or a report of an object that is not there,
 //! is refused and counted apart ([`BadReceipt`]): anyone can send those.
 
-use std::time::Duration;
-
 use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use time::OffsetDateTime;
 
 use super::check::BadReceipt;
 use super::objects::ObjectHead;
-use super::plain_form::keep_one_plain_upload;
+use super::pending::{By, Pending, Verdict, BROWSER};
+use super::plain_form::{keep_one_plain_upload, Plain};
 use super::receipt::{Receipt, Unaccepted};
+use super::verdicts::{Claimed, Judged};
 use super::Uploads;
 use crate::logging::clip;
 use crate::policy::rfc3339;
@@ -150,8 +150,10 @@ impl Uploads {
 
     /// Checks the object at `key` against what `signed` allowed (and the ETag the bucket gave
     /// for it), once per receipt; the receipt is already opened and known to cover `key`, and
-    /// the call paid for (a bucket that keeps failing releases the verdict, so a client retrying
-    /// without end spends its budget each time).
+    /// the call paid for. The verdict is written as the reconciler's would be
+    /// ([`Uploads::conclude`]); a check that could not be made (the bucket did not answer, no
+    /// object yet) is no verdict, and may be asked again (a client retrying without end spends
+    /// its budget each time).
     pub(super) async fn check_stored(
         &self,
         who: &Requester,
@@ -162,67 +164,101 @@ impl Uploads {
     ) -> Result<StoredUpload, UploadError> {
         let uploader = who.uploader.as_str();
         let objects = self.bucket_objects("uploads cannot be checked here")?;
-        // One verdict per receipt, fleet-wide: a client cannot make the service ask the bucket
-        // without end. Held until the receipt would expire anyway.
-        let ttl = Duration::from_secs(
-            u64::try_from(signed.expires - now.unix_timestamp()).unwrap_or(0).max(1),
-        );
-        if !self.guard.claim_verdict(&signed.directory, ttl).await {
-            tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
-            return Err(UploadError::AlreadyChecked(
-                "this upload was already checked; Your uploads lists it if it was kept".into(),
-            ));
-        }
+        // One verdict per receipt, fleet-wide, whoever gives it: a client cannot make the
+        // service ask the bucket without end, nor race the reconciler to a second verdict.
+        let directory = signed.directory.as_str();
+        let holding = match self.claim_check(directory, BROWSER).await? {
+            Claimed::Mine(holding) => holding,
+            Claimed::Held(_) => {
+                tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
+                return Err(UploadError::AlreadyChecked(
+                    "this upload was already checked; Your uploads lists it if it was kept".into(),
+                ));
+            }
+        };
         let found = match objects.head(key).await {
-            Ok(found) => found,
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                self.release_check(directory, &holding).await;
+                let problem = "the bucket has no object under that key".to_owned();
+                return Err(self.bad_receipt(who, key, BadReceipt::NoObject, problem).await);
+            }
             Err(err) => {
-                // A bucket that cannot be asked is not a verdict: the check may be made again.
-                self.guard.release_verdict(&signed.directory).await;
+                self.release_check(directory, &holding).await;
                 tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
                 return Err(UploadError::Unavailable(
                     "the bucket cannot be checked right now".into(),
                 ));
             }
         };
-        let Some(found) = found else {
-            let problem = "the bucket has no object under that key".to_owned();
-            return Err(self.bad_receipt(who, key, BadReceipt::NoObject, problem).await);
-        };
+        let record = Pending::new(signed.clone(), who.user.as_ref().map(|u| u.subject.clone()));
+        let plain = signed.name.is_none();
         let (object, report_differs) = differences(signed, key, reported_etag, &found);
         if !object.is_empty() {
             // Not what was signed: nothing half-right stays listed as this uploader's.
-            let removed = match objects.delete(key).await {
-                Ok(()) => "removed",
-                Err(err) => {
-                    tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key = ?clip(key), error = %err);
-                    "could not be removed"
-                }
-            };
+            let removed = self.remove_mismatch(objects, uploader, key).await;
             let all = [object, report_differs].concat();
             let problem = format!(
                 "the stored file is not the one that was signed ({removed}): {}",
                 all.join("; ")
             );
+            let judged = Judged {
+                verdict: Verdict::Mismatched,
+                key: key.to_owned(),
+                found: Some(found),
+                problem: Some(problem.clone()),
+            };
+            self.conclude(&record, &judged, By::Browser, plain, &holding).await;
             return Err(self.mismatch(who, key, problem));
         }
         if !report_differs.is_empty() {
+            // The object is as signed, the report is not: no verdict from this report.
+            self.release_check(directory, &holding).await;
             let problem =
                 format!("the report does not match the stored file: {}", report_differs.join("; "));
             return Err(self.bad_receipt(who, key, BadReceipt::EtagDiffers, problem).await);
         }
-        if signed.name.is_none() {
-            keep_one_plain_upload(objects, signed, key).await?;
+        if plain {
+            match keep_one_plain_upload(objects, signed, key).await {
+                Ok(Plain::Kept) => {}
+                Ok(Plain::NotFirst(refused)) => {
+                    // Another object is the form's: its verdict is still to be given.
+                    self.release_check(directory, &holding).await;
+                    return Err(refused);
+                }
+                Ok(Plain::UnusableName(refused)) => {
+                    let judged = Judged {
+                        verdict: Verdict::Mismatched,
+                        key: key.to_owned(),
+                        found: Some(found),
+                        problem: Some("a name the rules do not accept as it is".into()),
+                    };
+                    self.conclude(&record, &judged, By::Browser, true, &holding).await;
+                    return Err(refused);
+                }
+                Err(unavailable) => {
+                    self.release_check(directory, &holding).await;
+                    return Err(unavailable);
+                }
+            }
         }
         let view_url = objects.view_url(key).await.unwrap_or_default();
         let upload = StoredUpload {
             key: key.to_owned(),
             name: key.rsplit('/').next().unwrap_or_default().to_owned(),
             size: found.size,
-            content_type: Some(found.content_type),
-            etag: found.etag,
+            content_type: Some(found.content_type.clone()),
+            etag: found.etag.clone(),
             view_url,
             stored_at: rfc3339(found.last_modified.unwrap_or(now)),
         };
+        let judged = Judged {
+            verdict: Verdict::Verified,
+            key: key.to_owned(),
+            found: Some(found),
+            problem: None,
+        };
+        self.conclude(&record, &judged, By::Browser, plain, &holding).await;
         self.metrics.confirmed();
         tracing::info!(target: "audit", event = "upload_confirmed", uploader, key = ?clip(key), size = upload.size, etag = ?upload.etag);
         Ok(upload)

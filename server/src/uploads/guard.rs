@@ -1,5 +1,6 @@
-//! What stops clients from making the service sign or check without end: the signing budgets
-//! (per uploader, per client address) and "one verdict per receipt". Shared by every instance
+//! What stops clients from making the service sign or ask the bucket without end: the signing
+//! budgets (per uploader, per client address) and the tallies of what a receipt may still be
+//! given. Shared by every instance
 //! through the [`SharedStore`] when one is configured; this instance's own memory otherwise, and
 //! whenever the shared store fails (each fallback logged and counted, never an error for the
 //! client).
@@ -227,27 +228,6 @@ impl Guard {
         }
         self.tallies.add(name, n, most, ttl)
     }
-
-    /// True the first time the fleet checks the upload named `name` in `ttl`; false after.
-    pub async fn claim_verdict(&self, name: &str, ttl: Duration) -> bool {
-        if let Some(store) = &self.shared {
-            match store.claim(&format!("verdict:{name}"), ttl).await {
-                Ok(first) => return first,
-                Err(err) => self.fell_back("verdict", &err),
-            }
-        }
-        self.tallies.add(&format!("verdict:{name}"), 1, 1, ttl)
-    }
-
-    /// The check could not be made (the bucket did not answer): it may be asked again.
-    pub async fn release_verdict(&self, name: &str) {
-        if let Some(store) = &self.shared {
-            if let Err(err) = store.release(&format!("verdict:{name}")).await {
-                self.fell_back("verdict", &err);
-            }
-        }
-        self.tallies.remove(&format!("verdict:{name}"));
-    }
 }
 
 /// What a client that must wait `wait` is told: the seconds, rounded up (the `Retry-After`).
@@ -257,7 +237,7 @@ pub fn retry_after(wait: Duration) -> UploadError {
     }
 }
 
-/// Tallies in this instance's memory (a verdict claim is a tally of at most one): bounded,
+/// Tallies in this instance's memory: bounded,
 /// oldest dropped first, expired ones pruned as new ones arrive (in arrival order, which for one
 /// TTL is expiry order: O(1) per tally; a longer-lived one may outlive a shorter one behind it,
 /// which only keeps it a little longer).
@@ -284,8 +264,8 @@ impl LocalTallies {
                 break;
             }
             if let Some((expires, old)) = tallies.order.pop_front() {
-                // Only the entry it was queued for (a name released and counted again since has
-                // a later expiry of its own).
+                // Only the entry it was queued for (a name expired and counted again since has a
+                // later expiry of its own).
                 if tallies.counts.get(&old).is_some_and(|(_, until)| *until == expires) {
                     tallies.counts.remove(&old);
                 }
@@ -310,11 +290,6 @@ impl LocalTallies {
             }
         }
     }
-
-    fn remove(&self, name: &str) {
-        // Its entry in `order` stays until it expires, and then removes nothing.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).counts.remove(name);
-    }
 }
 
 #[cfg(test)]
@@ -322,14 +297,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_claim_is_granted_once_until_released_and_a_tally_up_to_its_most() {
+    fn a_tally_takes_up_to_its_most() {
         let tallies = LocalTallies::default();
         let minute = Duration::from_secs(60);
         assert!(tallies.add("a", 1, 1, minute));
         assert!(!tallies.add("a", 1, 1, minute));
         assert!(tallies.add("b", 1, 1, minute));
-        tallies.remove("a");
-        assert!(tallies.add("a", 1, 1, minute));
         assert!(tallies.add("parts", 16, 20, minute));
         assert!(!tallies.add("parts", 16, 20, minute), "32 > 20: refused, and not counted");
         assert!(tallies.add("parts", 4, 20, minute));
@@ -337,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn expired_claims_are_pruned_and_the_table_stays_bounded() {
+    fn expired_tallies_are_pruned_and_the_table_stays_bounded() {
         let tallies = LocalTallies::default();
         assert!(tallies.add("gone", 1, 1, Duration::ZERO));
         assert!(tallies.add("gone", 1, 1, Duration::from_secs(60)), "an expired one is free again");
@@ -404,10 +377,7 @@ mod tests {
         assert!(guard.spend_signature("u", None).await.is_ok());
         assert!(guard.spend_signature("u", None).await.is_ok());
         assert!(guard.spend_signature("u", None).await.is_err(), "the local budget holds");
-        assert!(guard.claim_verdict("v", Duration::from_secs(60)).await);
-        assert!(!guard.claim_verdict("v", Duration::from_secs(60)).await);
         let exported = metrics.encode();
         assert!(exported.contains("shared_store_errors_total{op=\"rate\"} 3"), "{exported}");
-        assert!(exported.contains("shared_store_errors_total{op=\"verdict\"} 2"), "{exported}");
     }
 }

@@ -9,10 +9,13 @@
 //! - [`confirm`]: `confirm_upload`, what arrived checked against its receipt;
 //! - [`listing`]: `my_uploads`, the uploader's objects from the bucket;
 //! - [`multipart`]: files too big for one POST, in parts;
+//! - [`pending`] and [`verdicts`]: the record of every grant signed, and its one verdict,
+//!   whoever gives it; [`reconcile`]: the reconciler, which gives it where no browser did;
 //! - [`service`]: the [`UploadService`] the server functions call, one method each.
 //!
-//! Budgets and verdict claims are the [`guard`]'s; the bucket is reached through [`Objects`].
-//! It keeps nothing per upload: any instance with the same session key answers any request.
+//! Budgets are the [`guard`]'s; records and verdict claims live in the [`State`]; the bucket is
+//! reached through [`Objects`]. Any instance with the same session key (and the same Redis)
+//! answers any request.
 
 mod bad_receipt;
 mod check;
@@ -21,11 +24,14 @@ pub mod guard;
 mod listing;
 mod multipart;
 mod objects;
+pub mod pending;
 mod plain_form;
 mod ratelimit;
 pub mod receipt;
+pub mod reconcile;
 mod service;
 mod signing;
+mod verdicts;
 
 use std::sync::Arc;
 
@@ -39,6 +45,7 @@ use crate::metrics::Metrics;
 use crate::policy::PolicySigner;
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
+use crate::state::State;
 use guard::Guard;
 pub use objects::{Listed, ObjectHead, Objects};
 
@@ -61,7 +68,14 @@ pub struct Uploads {
     dev_data_dir: Option<String>,
     guard: Guard,
     metrics: Arc<Metrics>,
+    /// Where grants are recorded and verdicts claimed (by default, in memory).
+    state: Arc<State>,
+    /// How long after a form's policy expires the reconciler first looks at it.
+    grace: time::Duration,
 }
+
+/// `UPLOAD_RECONCILE_GRACE_SECS`'s default: see the README ("Every upload gets a verdict").
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// A fresh directory for one upload under the uploader's prefix: two files with one name never
 /// overwrite each other, and keys sort newest first (the time counts down), so the bucket's
@@ -100,7 +114,26 @@ impl Uploads {
             dev_data_dir: None,
             guard,
             metrics,
+            state: Arc::new(State::in_memory()),
+            grace: time::Duration::try_from(DEFAULT_GRACE).expect("fits"),
         }
+    }
+
+    /// Records grants and claims verdicts in `state` (give every instance of a fleet the same).
+    pub fn with_state(mut self, state: Arc<State>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Looks at a form `grace` after its policy expires.
+    pub fn with_reconcile_grace(mut self, grace: std::time::Duration) -> Self {
+        self.grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MAX);
+        self
+    }
+
+    /// Where grants are recorded.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -130,7 +163,7 @@ impl Uploads {
         self
     }
 
-    /// Shares rate budgets and verdicts with every instance through `store`.
+    /// Shares rate budgets with every instance through `store`.
     pub fn with_shared_store(mut self, store: Option<Arc<SharedStore>>) -> Self {
         self.guard = self.guard.shared(store);
         self

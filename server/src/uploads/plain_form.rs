@@ -66,8 +66,8 @@ impl Uploads {
         let mut spec =
             self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
         spec.metadata.extend(super::check::uploader_metadata(who));
-        let receipt =
-            Receipt::for_form(&who.uploader, directory.clone(), None, &spec, now).seal(&self.seal);
+        let granted = Receipt::for_form(&who.uploader, directory.clone(), None, &spec, now);
+        let receipt = granted.seal(&self.seal);
         // The return page names the uploader by this token (the redirect comes without the
         // cookie), for this directory only, until the form expires and an hour of upload time.
         let expires = now + self.config.policy_lifetime + RETURN_UPLOAD_TIME;
@@ -84,17 +84,29 @@ impl Uploads {
             "{redirect}{separator}session={pass}&receipt={receipt}"
         )));
         let form = self.sign_form(&signer, &spec, now, who.uploader.as_str())?;
+        self.record_grant(&granted, who, form.expires_at())?;
         Ok(Some(self.answer(spec.key, form, receipt)))
     }
 }
 
+/// What confirming a plain form's upload found.
+pub(super) enum Plain {
+    /// It is the form's first file, under a usable name: kept.
+    Kept,
+    /// Its name is not one the rules accept as it is: removed, with what the page is told.
+    UnusableName(UploadError),
+    /// The form stored another file first: removed, with what the page is told.
+    NotFirst(UploadError),
+}
+
 /// Confirming a plain form's upload at `key`: its name must be one the rules accept as it is,
-/// and it must be its form's first file. Anything else is removed.
+/// and it must be its form's first file. Anything else is removed. An error only when the
+/// bucket cannot be asked.
 pub(super) async fn keep_one_plain_upload(
     objects: &Objects,
     signed: &Receipt,
     key: &str,
-) -> Result<(), UploadError> {
+) -> Result<Plain, UploadError> {
     let name = key.rsplit('/').next().unwrap_or_default();
     let removed = |reason: &'static str, message: String| async move {
         if let Err(err) = objects.delete(key).await {
@@ -103,25 +115,35 @@ pub(super) async fn keep_one_plain_upload(
         tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason);
         UploadError::Refused(message)
     };
-    if app::rules::file_name(name).ok().as_deref() != Some(name) {
-        return Err(removed(
-            "unusable name",
-            format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
-        )
-        .await);
+    if !usable_name(name) {
+        return Ok(Plain::UnusableName(
+            removed(
+                "unusable name",
+                format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
+            )
+            .await,
+        ));
     }
     match keep_first(objects, &signed.directory).await {
-        Ok(Some(kept)) if kept == key => Ok(()),
-        Ok(_) => Err(removed(
-            "the form was used again",
-            "this form was already used for another file; the upload was removed".into(),
-        )
-        .await),
+        Ok((Some(kept), _)) if kept == key => Ok(Plain::Kept),
+        Ok(_) => Ok(Plain::NotFirst(
+            removed(
+                "the form was used again",
+                "this form was already used for another file; the upload was removed".into(),
+            )
+            .await,
+        )),
         Err(err) => {
             tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
             Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
         }
     }
+}
+
+/// Whether a plain form's file may keep the name its browser gave it: one
+/// [`app::rules::file_name`] accepts as it is.
+pub(super) fn usable_name(name: &str) -> bool {
+    app::rules::file_name(name).ok().as_deref() == Some(name)
 }
 
 /// A listing (in key order) without the files plain forms stored after their first. A
@@ -141,22 +163,45 @@ pub(super) async fn one_per_form(
     }
     for crowded in crowded {
         let prefix = format!("{crowded}/");
-        let kept = keep_first(objects, &prefix).await?;
+        let (kept, _) = keep_first(objects, &prefix).await?;
         listed.retain(|item| !item.key.starts_with(&prefix) || Some(&item.key) == kept.as_ref());
     }
     Ok(listed)
 }
 
+/// Removes every object under `directory` but `keep` (all of them for `None`): a plain form's,
+/// once its browser's verdict kept `keep`. Answers how many were removed.
+pub(super) async fn remove_all_but(
+    objects: &Objects,
+    directory: &str,
+    keep: Option<&str>,
+) -> Result<usize, String> {
+    let mut removed = 0;
+    for item in objects.list(directory, 1000).await? {
+        if Some(item.key.as_str()) != keep {
+            objects.delete(&item.key).await?;
+            removed += 1;
+            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&item.key), reason = "the form was used again");
+        }
+    }
+    Ok(removed)
+}
+
 /// Keeps the first object stored under `directory` (the oldest; by key among equals) and
-/// removes every other. Answers the key kept, if any.
-async fn keep_first(objects: &Objects, directory: &str) -> Result<Option<String>, String> {
+/// removes every other. Answers the key kept, if any, and how many were removed.
+pub(super) async fn keep_first(
+    objects: &Objects,
+    directory: &str,
+) -> Result<(Option<String>, usize), String> {
     let mut listed = objects.list(directory, 1000).await?;
     listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
     let mut rest = listed.into_iter();
-    let Some(first) = rest.next() else { return Ok(None) };
+    let Some(first) = rest.next() else { return Ok((None, 0)) };
+    let mut removed = 0;
     for extra in rest {
         objects.delete(&extra.key).await?;
+        removed += 1;
         tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&extra.key), reason = "the form was used again");
     }
-    Ok(Some(first.key))
+    Ok((Some(first.key), removed))
 }

@@ -47,16 +47,18 @@ impl Uploads {
         }
         spec.metadata = metadata;
         let uploader = who.uploader.as_str();
-        let receipt = Receipt::for_form(&who.uploader, directory, Some(name), &spec, now);
-        let receipt = receipt.seal(&self.seal);
+        let granted = Receipt::for_form(&who.uploader, directory, Some(name), &spec, now);
+        let receipt = granted.seal(&self.seal);
         let unavailable = |e| Refusal::new(Reason::Unavailable, e);
         match self.config.method {
             UploadMethod::Post => {
                 let form = self.sign_form(&signer, &spec, now, uploader).map_err(unavailable)?;
+                self.record_grant(&granted, who, form.expires_at()).map_err(unavailable)?;
                 Ok(self.answer(spec.key, form, receipt))
             }
             UploadMethod::Put => {
                 let put = self.sign_put(&signer, &spec, now, uploader).map_err(unavailable)?;
+                self.record_grant(&granted, who, put.expires_at).map_err(unavailable)?;
                 Ok(SignedUpload {
                     url: put.url,
                     key: spec.key,

@@ -3,6 +3,8 @@
 //! binary uses its own part.
 #![allow(dead_code)]
 
+pub mod buckets;
 pub mod policy;
+pub mod redis;
 pub mod router;
 pub mod tools;

@@ -11,11 +11,13 @@ use crate::uploads::Objects;
 use app::wire::StoredPart;
 
 /// What went wrong asking the bucket.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BucketError {
     /// The upload is not (or no longer) there: completed, aborted, or cleaned up.
+    #[error("the bucket has no such upload")]
     NoSuchUpload,
     /// The bucket refused the request (its code and message) or could not be asked.
+    #[error("{0}")]
     Other(String),
 }
 

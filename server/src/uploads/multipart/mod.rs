@@ -19,7 +19,9 @@ use time::OffsetDateTime;
 pub use bucket::BucketError;
 
 use super::check::{BadReceipt, Checked, Reason, Refusal, Via};
+use super::pending::{By, Pending, Verdict, BROWSER};
 use super::receipt::{Multipart, Receipt, Unaccepted};
+use super::verdicts::{Claimed, Judged};
 use super::{fresh_directory, signing_unavailable, Uploads};
 use crate::logging::clip;
 use crate::policy::{rfc3339, Presign};
@@ -75,7 +77,7 @@ fn unfit_parts(parts: &[StoredPart], size: u64, part_size: u64) -> Vec<u64> {
 
 /// What the service asked the bucket, for the log of a failure.
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub(super) enum Action {
     Create,
     ListParts,
     Complete,
@@ -91,6 +93,14 @@ impl Action {
             Action::Abort => "abort",
         }
     }
+}
+
+/// Why an abort did not leave the upload gone.
+pub(super) enum Aborted {
+    /// The bucket failed at an action.
+    Failed(Action, BucketError),
+    /// Parts were still listed after every abort (or no bucket to ask).
+    PartsLeft,
 }
 
 /// A multipart upload's receipt, opened: what it allows, the bucket's upload, and its key.
@@ -152,6 +162,7 @@ impl Uploads {
             multipart,
             now,
         );
+        self.record_grant(&receipt, who, now).map_err(unavailable)?;
         Ok(MultipartUpload { key, upload_id, part_size, parts, receipt: receipt.seal(&self.seal) })
     }
 
@@ -309,11 +320,6 @@ impl Uploads {
                     .into_iter()
                     .filter(|p| p.number <= rules::part_count(size, multipart.part_size))
                     .collect();
-                let etag = objects
-                    .complete_multipart(&key, &multipart.upload_id, &parts)
-                    .await
-                    .map_err(|err| self.bucket_failed(who, Action::Complete, err))?;
-                tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
                 // The bucket keeps the composite of the parts' checksums (SHA-256), or gives the
                 // object the MD5 of their MD5s as its ETag: checked with the rest.
                 let checked = match self.config.limits.checksum {
@@ -323,11 +329,20 @@ impl Uploads {
                     ChecksumMode::Md5 => Receipt { etag: composite_etag(&parts), ..receipt },
                     ChecksumMode::Off => receipt,
                 };
+                // Written before the bucket is asked: a completion retried after a lost answer
+                // (below) or the reconciler compares the object with it.
+                self.record_completion(who, &checked).await?;
+                let etag = objects
+                    .complete_multipart(&key, &multipart.upload_id, &parts)
+                    .await
+                    .map_err(|err| self.bucket_failed(who, Action::Complete, err))?;
+                tracing::info!(target: "audit", event = "multipart_completed", uploader = who.uploader.as_str(), key = %key, parts = parts.len());
                 (checked, etag)
             }
-            // Completed already (an answer lost on the way): the object is checked as it is.
+            // Completed already (an answer lost on the way): the object is checked against what
+            // the parts added up to when completing began.
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
-                Ok(Some(head)) => (receipt, head.etag),
+                Ok(Some(head)) => (self.completed_receipt(receipt).await?, head.etag),
                 _ => {
                     return Err(self.bucket_failed(
                         who,
@@ -349,34 +364,107 @@ impl Uploads {
         who: &Requester,
         sealed: String,
     ) -> Result<(), UploadError> {
-        let Opened { multipart, key, .. } = self.open_multipart(who, &sealed, self.now()).await?;
-        let objects = self.bucket_objects(NOT_HERE)?;
+        let Opened { receipt, multipart, key } =
+            self.open_multipart(who, &sealed, self.now()).await?;
+        self.bucket_objects(NOT_HERE)?;
         self.spend_call(who, "abort_multipart").await?;
-        let id = &multipart.upload_id;
+        // A cancel is a verdict (abandoned): claimed like any, so that the reconciler (or a
+        // second cancel) gives no other. Already given: the upload is gone, as the bucket says.
+        let directory = receipt.directory.clone();
+        let holding = match self.claim_check(&directory, BROWSER).await? {
+            Claimed::Mine(holding) => holding,
+            Claimed::Held(_) => {
+                return Err(self.bucket_failed(who, Action::Abort, BucketError::NoSuchUpload))
+            }
+        };
+        let aborted = self.abort_fully(&receipt.uploader, &key, &multipart.upload_id).await;
+        if aborted.is_err() {
+            self.release_check(&directory, &holding).await;
+        }
+        match aborted {
+            Ok(()) => {
+                let record = Pending::new(receipt, who.user.as_ref().map(|u| u.subject.clone()));
+                let judged =
+                    Judged { verdict: Verdict::Abandoned, key, found: None, problem: None };
+                self.conclude(&record, &judged, By::Browser, false, &holding).await;
+                Ok(())
+            }
+            Err(Aborted::Failed(action, err)) => Err(self.bucket_failed(who, action, err)),
+            Err(Aborted::PartsLeft) => Err(UploadError::Unavailable(
+                "the bucket did not drop every part of this upload; they are removed within a day"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Aborts the upload `upload_id` of `key`: the bucket drops every part it has. A part still
+    /// arriving while it aborts may be kept (S3 says so), so the parts are listed after, and the
+    /// abort made again while any is there, up to [`ABORTS`] times in all.
+    pub(super) async fn abort_fully(
+        &self,
+        uploader: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), Aborted> {
+        let objects = self.objects.as_ref().ok_or(Aborted::PartsLeft)?;
         for abort in 1..=ABORTS {
-            match objects.abort_multipart(&key, id).await {
+            match objects.abort_multipart(key, upload_id).await {
                 Ok(()) => {}
                 // Gone after an abort of this loop: nothing more to abort.
                 Err(BucketError::NoSuchUpload) if abort > 1 => {}
-                Err(err) => return Err(self.bucket_failed(who, Action::Abort, err)),
+                Err(err) => return Err(Aborted::Failed(Action::Abort, err)),
             }
-            match objects.list_parts(&key, id).await {
+            match objects.list_parts(key, upload_id).await {
                 Err(BucketError::NoSuchUpload) => {
-                    tracing::info!(target: "audit", event = "multipart_aborted", uploader = who.uploader.as_str(), key = ?clip(&key), aborts = abort);
+                    tracing::info!(target: "audit", event = "multipart_aborted", uploader, key = ?clip(key), aborts = abort);
                     return Ok(());
                 }
                 Ok(parts) => {
-                    tracing::warn!(target: "audit", event = "abort_left_parts", uploader = who.uploader.as_str(), key = ?clip(&key), parts = parts.len(), aborts = abort);
+                    tracing::warn!(target: "audit", event = "abort_left_parts", uploader, key = ?clip(key), parts = parts.len(), aborts = abort);
                 }
-                Err(err) => return Err(self.bucket_failed(who, Action::ListParts, err)),
+                Err(err) => return Err(Aborted::Failed(Action::ListParts, err)),
             }
         }
         // Still listed: the bucket's lifecycle rule removes what is left within a day.
-        tracing::error!(target: "audit", event = "abort_incomplete", uploader = who.uploader.as_str(), key = ?clip(&key), aborts = ABORTS);
-        Err(UploadError::Unavailable(
-            "the bucket did not drop every part of this upload; they are removed within a day"
-                .into(),
-        ))
+        tracing::error!(target: "audit", event = "abort_incomplete", uploader, key = ?clip(key), aborts = ABORTS);
+        Err(Aborted::PartsLeft)
+    }
+
+    /// Writes, before completing, what the parts add up to into the upload's record (`checked`
+    /// is its receipt with the composite digest).
+    async fn record_completion(
+        &self,
+        who: &Requester,
+        checked: &Receipt,
+    ) -> Result<(), UploadError> {
+        let record = Pending {
+            completing: true,
+            ..Pending::new(checked.clone(), who.user.as_ref().map(|u| u.subject.clone()))
+        };
+        self.state.record(vec![record.entry(checked.expires)]).await.map_err(|err| {
+            self.metrics.state_error("record");
+            tracing::error!(event = "completion_not_recorded", uploader = who.uploader.as_str(), error = %err);
+            UploadError::Unavailable("the upload cannot be completed right now; try again in a minute".into())
+        })
+    }
+
+    /// What a completed upload's object is checked against: its receipt with the digest its
+    /// record took when completing began (the receipt alone when there is none).
+    async fn completed_receipt(&self, receipt: Receipt) -> Result<Receipt, UploadError> {
+        match self.state.get(&receipt.directory).await {
+            Ok(entry) => Ok(entry
+                .as_ref()
+                .and_then(Pending::from_entry)
+                .filter(|record| record.completing)
+                .map_or(receipt, |record| record.receipt)),
+            Err(err) => {
+                self.metrics.state_error("get");
+                tracing::error!(event = "record_unreadable", error = %err);
+                Err(UploadError::Unavailable(
+                    "the upload cannot be checked right now; try again in a minute".into(),
+                ))
+            }
+        }
     }
 
     /// Opens a multipart receipt for `who`; anything but a fresh one of theirs is refused (a

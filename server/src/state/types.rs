@@ -1,0 +1,53 @@
+//! What the store keeps and answers, whichever it is: records, claims, verdicts, its errors.
+
+use std::time::Duration;
+
+/// One record as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// What names it (an upload's directory): one record per id.
+    pub id: String,
+    /// When it is next due, in Unix seconds.
+    pub due: i64,
+    /// What it holds (JSON).
+    pub body: String,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// It was free and is now the caller's.
+    Taken,
+    /// Someone holds it; with what they wrote (a check under way, or the verdict given).
+    Held(String),
+}
+
+/// How a verdict (or the end of a record without one) is written, at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Conclusion<'a> {
+    pub id: &'a str,
+    /// Written only while the claim still holds this (the caller's check): a caller whose
+    /// claim expired and was taken by another writes nothing. `None`: whatever it holds.
+    pub holding: Option<&'a str>,
+    /// The claim's new state and how long it is kept: the verdict, so that a later check makes
+    /// no second one.
+    pub claim: Option<(&'a str, Duration)>,
+    /// The verdict's line in the log, if there is a new one.
+    pub log: Option<&'a str>,
+    /// Whether the record is done with (removed), or stays due.
+    pub remove: bool,
+}
+
+/// One verdict from the log: its position in it and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub position: String,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state store: {0}")]
+pub struct StateError(pub String);
+
+/// How many verdicts the log keeps (the oldest go first).
+pub const LOG_KEEPS: u64 = 100_000;

@@ -1,0 +1,282 @@
+//! The reconciler in running servers, killed outright (SIGKILL) mid-way: an instance without
+//! Redis restarted finds what it signed before on disk and reconciles it; two instances sharing
+//! Redis (on Garage), the lease holder killed mid-round, the other takes over, and every grant
+//! gets exactly one verdict. Forms expire after 30 s (the shortest policy) with a grace of 1 s,
+//! so each test takes about a minute. The Garage test runs from `scripts/test.sh`
+//! (`cargo test --test reconcile_fleet -- --ignored`), with the cluster up.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::buckets::post_form;
+use common::redis::Redis;
+use server::uploads::pending::{Verdict, VerdictLine};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A server process, logging to a file; killed with SIGKILL when dropped.
+struct Instance {
+    child: Child,
+    port: u16,
+    metrics: u16,
+    log: PathBuf,
+}
+
+impl Instance {
+    fn start(settings: &[(&str, String)], log: &Path) -> Self {
+        let (port, metrics) = (free_port(), free_port());
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("UPLOAD_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+            .env("UPLOAD_POLICY_TTL_SECS", "30")
+            .env("UPLOAD_RECONCILE_GRACE_SECS", "1")
+            .env("UPLOAD_RECONCILE_EVERY_SECS", "1")
+            .env("UPLOAD_CHECKSUM_MAX_BYTES", "0")
+            .env("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "100000")
+            .env("RUST_LOG", "info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("the server starts");
+        let instance = Self { child, port, metrics, log: log.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest_blocking(&format!("http://127.0.0.1:{port}/healthz")).is_none() {
+            assert!(Instant::now() < deadline, "the server did not start: {}", instance.tail());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        instance
+    }
+
+    fn tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Signs a 4-byte text file, as the page asks (no cookie: a new uploader each time).
+    async fn sign(&self, name: &str) -> (String, String, Vec<(String, String)>) {
+        let answer = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/api/sign_upload", self.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(format!("access_code=&file_name={name}&size=4&content_type=text%2Fplain"))
+            .send()
+            .await
+            .unwrap();
+        let signed: serde_json::Value =
+            serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+        let fields = signed["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a signed form: {signed}"))
+            .iter()
+            .map(|f| (f[0].as_str().unwrap().to_owned(), f[1].as_str().unwrap().to_owned()))
+            .collect();
+        (signed["url"].as_str().unwrap().into(), signed["key"].as_str().unwrap().into(), fields)
+    }
+
+    /// A counter's value in this instance's metrics.
+    async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} is not exported"))
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET that answers 200, or `None`.
+fn reqwest_blocking(url: &str) -> Option<()> {
+    let out = Command::new("curl")
+        .args(["-fs", "-o", "/dev/null", url])
+        .stdout(Stdio::null())
+        .status()
+        .ok()?;
+    out.success().then_some(())
+}
+
+fn scratch() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("reconcile-fleet-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const VERIFIED_BY_RECONCILER: &str =
+    "upload_verdicts_total{verdict=\"verified\",by=\"reconciler\"}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_without_redis_killed_and_restarted_reconciles_what_it_signed() {
+    let dir = scratch();
+    let settings = [
+        ("UPLOAD_DEV_DATA_DIR", dir.join("data").display().to_string()),
+        ("UPLOAD_STATE_DIR", dir.join("state").display().to_string()),
+        ("UPLOAD_DEV_BUCKET_ADDR", format!("127.0.0.1:{}", free_port())),
+    ];
+    let log = dir.join("server.log");
+    let mut first = Instance::start(&settings, &log);
+    let mut keys = Vec::new();
+    for name in ["one.txt", "two.txt"] {
+        let (url, key, fields) = first.sign(name).await;
+        let (status, answer) = post_form(&url, &fields, name, b"kept").await;
+        assert_eq!(status, 201, "{answer}");
+        keys.push(key);
+    }
+    // Killed outright a moment after signing (each record is written within a commit or two).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let again = Instance::start(&settings, &log);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while again.metric(VERIFIED_BY_RECONCILER).await < 2.0 {
+        assert!(Instant::now() < deadline, "not reconciled after the restart:\n{}", again.tail());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let log = std::fs::read_to_string(&log).unwrap();
+    for key in &keys {
+        let verdicts = log
+            .lines()
+            .filter(|l| l.contains("upload_verdict") && l.contains(key.as_str()))
+            .count();
+        assert_eq!(verdicts, 1, "one verdict for {key}");
+    }
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Garage: scripts/test.sh runs it with its cluster up"]
+async fn the_lease_holder_killed_mid_round_is_taken_over_and_each_grant_gets_one_verdict() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = scratch();
+    let mut settings: Vec<(&str, String)> = [
+        "UPLOAD_BUCKET",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .into_iter()
+    .map(|n| (n, std::env::var(n).unwrap_or_else(|_| panic!("{n}: run with Garage up"))))
+    .collect();
+    settings.push(("UPLOAD_REDIS_URL", redis.url()));
+    settings.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
+    let mut instances: Vec<(String, Option<Instance>)> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let mut own = settings.clone();
+            own.push(("UPLOAD_INSTANCE_ID", name.into()));
+            (name.to_owned(), Some(Instance::start(&own, &dir.join(format!("{name}.log")))))
+        })
+        .collect();
+
+    // Many grants, each POSTed (so that each is checked, not left for its receipt's expiry).
+    const GRANTS: usize = 300;
+    let signer = instances[0].1.as_ref().unwrap();
+    let mut keys = HashSet::new();
+    for i in 0..GRANTS {
+        let (url, key, fields) = signer.sign(&format!("f{i}.txt")).await;
+        let (status, answer) = post_form(&url, &fields, "f.txt", b"fact").await;
+        assert_eq!(status, 201, "{answer}");
+        keys.insert(key);
+    }
+
+    // As soon as the first verdicts are in, the lease holder is killed.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut redis_conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let given_before_kill = loop {
+        let given: usize =
+            redis::cmd("XLEN").arg("s3up:verdicts").query_async(&mut redis_conn).await.unwrap();
+        if given > 0 {
+            break given;
+        }
+        assert!(Instant::now() < deadline, "no verdict within 90 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let holder: String =
+        redis::cmd("GET").arg("s3up:reconciler").query_async(&mut redis_conn).await.unwrap();
+    let killed = instances
+        .iter_mut()
+        .find(|(name, _)| holder.starts_with(&format!("{name}-")))
+        .unwrap_or_else(|| panic!("the lease is held by {holder:?}"));
+    let name = killed.0.clone();
+    drop(killed.1.take());
+    let given_at_kill: usize =
+        redis::cmd("XLEN").arg("s3up:verdicts").query_async(&mut redis_conn).await.unwrap();
+    assert!(
+        given_at_kill < GRANTS,
+        "{name} finished the round before it was killed ({given_before_kill} then {given_at_kill})"
+    );
+
+    // The other takes the lease over when it expires (15 s), and the check the killed one was
+    // making with it, and finishes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let given: usize =
+            redis::cmd("XLEN").arg("s3up:verdicts").query_async(&mut redis_conn).await.unwrap();
+        let due: usize =
+            redis::cmd("ZCARD").arg("s3up:pending:due").query_async(&mut redis_conn).await.unwrap();
+        if given >= GRANTS && due == 0 {
+            break;
+        }
+        let survivor = instances.iter().find_map(|(_, i)| i.as_ref()).unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "{given} verdicts, {due} records due:\n{}",
+            survivor.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let rows: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg("s3up:verdicts")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    let mut seen = HashSet::new();
+    for (_, fields) in rows {
+        let line: VerdictLine = serde_json::from_str(&fields[1]).unwrap();
+        assert_eq!(line.verdict, Verdict::Verified, "{line:?}");
+        assert!(seen.insert(line.key.clone()), "checked twice: {}", line.key);
+    }
+    assert_eq!(seen, keys, "every grant got its verdict, and only those");
+    let survivor_log: String = instances
+        .iter()
+        .filter(|(_, i)| i.is_some())
+        .map(|(n, _)| std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap())
+        .collect();
+    assert!(survivor_log.contains("reconciler_lease_taken"), "the survivor took the lease over");
+    drop(instances);
+    let _ = std::fs::remove_dir_all(&dir);
+}
