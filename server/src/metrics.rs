@@ -317,8 +317,9 @@ impl Metrics {
         self.reconciler_looked.inc();
     }
 
-    pub fn reconciler_removed(&self) {
-        self.reconciler_removed.inc();
+    /// `n` objects removed by the reconciler.
+    pub fn reconciler_removed(&self, n: u64) {
+        self.reconciler_removed.inc_by(n);
     }
 
     pub fn reconciler_later(&self) {

@@ -414,8 +414,10 @@ async fn an_endless_part_header_or_a_flood_of_nameless_parts_is_refused_early() 
 
 mod confirm {
     use super::*;
-    use app::service::{Requester, UploadRequest, UploaderId};
+    use app::service::{Requester, UploaderId};
     use app::wire::{UploadError, UploadReport};
+    use common::buckets::etag_of;
+    pub(super) use common::buckets::text_file;
     use md5::Digest;
     use server::config::{table, Config};
     use server::seal::{Purpose, SessionKey};
@@ -458,24 +460,6 @@ mod confirm {
             new_visitor: false,
             cross_site: false,
         }
-    }
-
-    pub(super) fn text_file(name: &str, size: u64) -> UploadRequest {
-        UploadRequest {
-            file_name: name.into(),
-            size,
-            content_type: "text/plain".into(),
-            access_code: String::new(),
-            checksum_sha256: None,
-            content_md5: None,
-            metadata: Default::default(),
-        }
-    }
-
-    fn etag_of(answer: &str) -> String {
-        let start = answer.find("<ETag>").expect("an ETag in the answer") + "<ETag>".len();
-        let end = answer[start..].find("</ETag>").unwrap() + start;
-        answer[start..end].replace("&quot;", "\"")
     }
 
     /// Signs through the upload service and uploads `body` with the form it gave.

@@ -10,10 +10,10 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app::service::{Requester, UploadRequest, UploaderId};
+use app::service::{Requester, UploaderId};
 use app::wire::{PartToSign, UploadError, UploadReport};
 use base64::Engine;
-use common::buckets::{etag_of, post_form, put, Bucket, TestClock};
+use common::buckets::{etag_of, post_form, put, text_file, Bucket, TestClock};
 use server::state::{Claim, State};
 use server::uploads::pending;
 use server::uploads::pending::{By, Verdict, VerdictLine};
@@ -34,18 +34,6 @@ fn someone() -> Requester {
         scope: None,
         new_visitor: false,
         cross_site: false,
-    }
-}
-
-fn text_file(name: &str, size: u64) -> UploadRequest {
-    UploadRequest {
-        file_name: name.into(),
-        size,
-        content_type: "text/plain".into(),
-        access_code: String::new(),
-        checksum_sha256: None,
-        content_md5: None,
-        metadata: Default::default(),
     }
 }
 

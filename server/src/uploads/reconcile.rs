@@ -113,7 +113,7 @@ impl Uploads {
                 if record.kind() == Kind::PlainForm {
                     let directory = &record.receipt.directory;
                     match remove_all_but(objects, directory, record.kept.as_deref()).await {
-                        Ok(removed) => (0..removed).for_each(|_| self.metrics.reconciler_removed()),
+                        Ok(removed) => self.metrics.reconciler_removed(removed as u64),
                         Err(err) => return self.later(&record, now, &err).await,
                     }
                 }
@@ -175,7 +175,7 @@ impl Uploads {
         }
         let removed = self.remove_mismatch(objects, &record.receipt.uploader, &key).await;
         if removed == "removed" {
-            self.metrics.reconciler_removed();
+            self.metrics.reconciler_removed(1);
         }
         let problem = format!(
             "the stored file is not the one that was signed ({removed}): {}",
@@ -205,7 +205,7 @@ impl Uploads {
         if !usable_name(name) {
             let removed = self.remove_mismatch(objects, &record.receipt.uploader, &first).await;
             if removed == "removed" {
-                self.metrics.reconciler_removed();
+                self.metrics.reconciler_removed(1);
             }
             tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&first), reason = "unusable name");
             return Ok(Found::Verdict(Judged {
@@ -225,9 +225,7 @@ impl Uploads {
         record: &Pending,
     ) -> Result<Option<String>, String> {
         let (kept, removed) = keep_first(objects, &record.receipt.directory).await?;
-        for _ in 0..removed {
-            self.metrics.reconciler_removed();
-        }
+        self.metrics.reconciler_removed(removed as u64);
         Ok(kept)
     }
 

@@ -210,6 +210,19 @@ pub async fn put(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, 
     curl(args, file).await
 }
 
+/// What the page asks to sign for a text file of `size` bytes named `name`.
+pub fn text_file(name: &str, size: u64) -> app::service::UploadRequest {
+    app::service::UploadRequest {
+        file_name: name.into(),
+        size,
+        content_type: "text/plain".into(),
+        access_code: String::new(),
+        checksum_sha256: None,
+        content_md5: None,
+        metadata: Default::default(),
+    }
+}
+
 /// The ETag in a bucket's answer to a POST with `success_action_status=201`.
 pub fn etag_of(answer: &str) -> String {
     let start = answer.find("<ETag>").expect("an ETag in the answer") + "<ETag>".len();
