@@ -34,8 +34,9 @@ const VERDICTS: TableDefinition<u64, &str> = TableDefinition::new("verdicts");
 const QUEUE: usize = 65_536;
 /// How long new records gather before they are committed together: what a crash may lose is
 /// this long (Redis's `appendfsync everysec`: a second). Measured beside the commit before the
-/// record (scripts/bench-record.sh): records taken as they came, one wake-up of the writer
-/// each, signing ran at 0.71x; gathered 10 ms, 0.89x; 50 ms, 0.92x.
+/// record: records taken as they came, one wake-up of the writer each, signing ran at 0.74x;
+/// taken every 10 ms without a wake-up each, 0.89x; every 50 ms, 0.94x (0.92x in
+/// scripts/bench-record.sh). See docs/benchmarks.md.
 const RECORDS_GATHER: Duration = Duration::from_millis(50);
 /// Expired claims dropped per commit, at most (they are dropped a few at a time, as they come).
 const PRUNE_PER_COMMIT: usize = 256;
