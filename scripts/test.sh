@@ -5,6 +5,12 @@
 # S3-compatible server), and one instance with the embedded dev bucket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A full disk shows up as a compiler or linker crash ("Bus error", "No space left on device"), so
+# a failed run ends by saying how much room was left.
+disk_note() {
+  [ "$1" -eq 0 ] || echo "test.sh: failed (exit $1) with $(df -Pm . | awk 'NR == 2 { print $4 }') MiB free for target/" >&2
+}
+trap 'disk_note $?' EXIT
 scripts/setup.sh test
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export NODE_NO_WARNINGS=1
@@ -34,11 +40,13 @@ fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  local rc=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   scripts/fleet.sh stop-all "$work/fleet"
   scripts/garage.sh stop "$work/garage"
   scripts/auth-proxy.sh stop "$work/auth-proxy"
   rm -rf "$work"
+  disk_note "$rc"
 }
 trap cleanup EXIT
 # Ports of their own, so tests can run beside `scripts/run.sh`: Garage nodes on 3910/3920/3930,

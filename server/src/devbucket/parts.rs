@@ -332,8 +332,8 @@ mod tests {
 
     #[tokio::test]
     async fn parts_join_in_order_with_s3s_etag_and_composite_checksum() {
-        let dir = tempdir();
-        let store = Store::new(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
         let pending = Pending {
             bucket: "b".into(),
             key: "k/x.bin".into(),
@@ -396,7 +396,7 @@ mod tests {
         );
         assert_eq!(meta.checksum_sha256, Some(format!("{}-2", sha(&digests))));
         assert!(meta.etag.ends_with("-2\""), "{}", meta.etag);
-        let stored = std::fs::read(dir.join("b/k/x.bin")).unwrap();
+        let stored = std::fs::read(dir.path().join("b/k/x.bin")).unwrap();
         assert_eq!(stored, [one, two].concat());
         assert!(store.multipart_uploads().await.is_empty(), "completed uploads are forgotten");
         assert_eq!(store.list_parts("b", "k/x.bin", &id).await.unwrap_err().code, "NoSuchUpload");
@@ -404,8 +404,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_aborted_upload_leaves_nothing_and_ids_are_never_paths() {
-        let dir = tempdir();
-        let store = Store::new(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
         let pending = Pending {
             bucket: "b".into(),
             key: "k".into(),
@@ -417,7 +417,7 @@ mod tests {
         assert_eq!(store.multipart_uploads().await, vec![id.clone()]);
         store.abort_multipart("b", "k", &id).await.unwrap();
         assert!(store.multipart_uploads().await.is_empty());
-        assert!(std::fs::read_dir(dir.join(".multipart")).unwrap().next().is_none());
+        assert!(std::fs::read_dir(dir.path().join(".multipart")).unwrap().next().is_none());
         for bad in ["../../etc", "", "ABCDEF0123456789ABCDEF0123456789"] {
             assert_eq!(store.list_parts("b", "k", bad).await.unwrap_err().code, "NoSuchUpload");
         }
@@ -425,8 +425,8 @@ mod tests {
 
     #[tokio::test]
     async fn two_puts_of_one_part_at_once_keep_one_whole_part() {
-        let dir = tempdir();
-        let store = Store::new(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
         let pending = Pending {
             bucket: "b".into(),
             key: "k".into(),
@@ -462,7 +462,7 @@ mod tests {
             let kept = store.kept_parts("b", "k", &id).await.unwrap();
             assert_eq!(kept.len(), 1);
             let bytes =
-                std::fs::read(dir.join(".multipart").join(&id).join(&kept[0].file)).unwrap();
+                std::fs::read(dir.path().join(".multipart").join(&id).join(&kept[0].file)).unwrap();
             // The record and the bytes are one PUT's, whichever won.
             assert_eq!(kept[0].part, meta(&bytes), "round {round}");
             assert!(bytes == a || bytes == b);
@@ -471,8 +471,8 @@ mod tests {
 
     #[tokio::test]
     async fn unfinished_uploads_are_removed_after_their_lifetime_as_the_lifecycle_rule_does() {
-        let dir = tempdir();
-        let store = Store::new(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
         let pending = Pending {
             bucket: "b".into(),
             key: "k".into(),
@@ -488,7 +488,7 @@ mod tests {
         let started = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
         std::fs::File::options()
             .write(true)
-            .open(dir.join(".multipart").join(&old).join("upload.json"))
+            .open(dir.path().join(".multipart").join(&old).join("upload.json"))
             .unwrap()
             .set_modified(started)
             .unwrap();
@@ -497,12 +497,5 @@ mod tests {
         assert_eq!(store.multipart_uploads().await, vec![new.clone()]);
         assert_eq!(store.list_parts("b", "k", &old).await.unwrap_err().code, "NoSuchUpload");
         assert_eq!(store.sweep_multipart(day).await, 0, "a fresh one stays");
-    }
-
-    fn tempdir() -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("devbucket-parts-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }
