@@ -55,7 +55,8 @@ trap cleanup EXIT
 # 3109 (its dev bucket on 3110), a dev bucket answering as R2 on 3112 (its app on 3111), MD5-mode
 # apps on 3113 (Garage) and 3114 (a dev bucket answering as B2, on 3115), a token-mode app on
 # 3116 (its bucket 3117; its sign-in page 3118, played by the test), a proxy-mode app on 3121
-# (its bucket 3122) behind nginx on 3119 and its authenticator on 3120; each app's metrics on
+# (its bucket 3122) behind nginx on 3119 and its authenticator on 3120, the webhook receiver of
+# the dev-bucket app on 3123; each app's metrics on
 # its port + 1000.
 scripts/garage.sh start "$work/garage" 3910 http://127.0.0.1:3100 http://127.0.0.1:3108 http://127.0.0.1:3113 --nodes 3
 # Written at run time: nothing for shellcheck to follow.
@@ -138,10 +139,15 @@ export DEV_APP_URL=http://127.0.0.1:3101 DEV_BUCKET_ENDPOINT=http://127.0.0.1:31
 UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export UPLOAD_DEV_ACCESS_KEY_ID UPLOAD_DEV_SECRET_ACCESS_KEY
-# This instance also has a size limit and an access code, which the page must handle.
+# This instance also has a size limit and an access code, which the page must handle, and sends
+# its events to a receiver on 3123 that verifies each (events.spec.ts).
 export DEV_ACCESS_CODE="e2e access code"
+export WEBHOOK_RECEIVER_URL=http://127.0.0.1:3123
+webhook_secret="whsec_$(head -c 32 /dev/urandom | base64)"
+.venv/bin/python scripts/webhook-receiver.py 3123 "$work/webhooks.jsonl" --secret "$webhook_secret" > "$work/webhooks.log" 2>&1 &
+pids+=($!)
 env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_STATE_DIR="$work/state-3101" UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
-  UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" \
+  UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" UPLOAD_WEBHOOK_URL="$WEBHOOK_RECEIVER_URL/hooks/uploads" UPLOAD_WEBHOOK_SECRET="$webhook_secret" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
 pids+=($!)
 # And one with the dev bucket and no size limit, for files in parts (multipart.spec.ts); its part

@@ -40,6 +40,40 @@ pub enum Command {
     /// Print the IAM policies the configured bucket and credential mode need, as JSON: the base
     /// credentials' and, with UPLOAD_ROLE_ARN, the role's permissions and trust policy.
     IamPolicy(IamPolicyArgs),
+    /// The events' outbox (UPLOAD_WEBHOOK_URL), in Redis or UPLOAD_STATE_DIR: list what waits
+    /// or was given up, send events again, enable the endpoint after a 410.
+    Webhooks(WebhooksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    #[command(subcommand)]
+    pub action: WebhooksAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// The events waiting for delivery, oldest first, one JSON line each (id, type, key,
+    /// attempts, queued_at); with --dead, those given up after UPLOAD_WEBHOOK_RETRY_SECS.
+    List {
+        #[arg(long)]
+        dead: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
+    /// Send events again, with their own webhook-id: one by its id (a dead letter, or any
+    /// event still in the verdicts' log), or every event whose verdict came at or after --since.
+    Replay {
+        /// The event's webhook-id (evt_...).
+        #[arg(required_unless_present = "since", conflicts_with = "since")]
+        id: Option<String>,
+        /// Every event since this time (RFC 3339).
+        #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+        since: Option<OffsetDateTime>,
+    },
+    /// Enable the endpoint again after it answered 410 Gone: the events that waited go.
+    Enable,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod config;
 pub mod credentials;
 pub mod devbucket;
 pub mod edge;
+pub mod events;
 pub mod logging;
 pub mod metrics;
 pub mod operator;

@@ -12,6 +12,7 @@ use server::config::{ServeConfig, Settings, Target};
 use server::edge::host::SiteHosts;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
+use server::events::deliver::Deliverer;
 use server::metrics::Metrics;
 use server::state::State;
 use server::uploads::reconcile::reconcile_forever;
@@ -76,13 +77,31 @@ async fn serve(settings: &Settings) -> ExitCode {
         },
     };
     let state = Arc::new(state);
-    let uploads = Arc::new(
-        uploads
-            .with_session_key(config.session_key.clone())
-            .with_shared_store(config.shared.clone())
-            .with_state(state.clone())
-            .with_reconcile_grace(config.reconcile_grace),
-    );
+    let uploads = uploads
+        .with_session_key(config.session_key.clone())
+        .with_shared_store(config.shared.clone())
+        .with_state(state.clone())
+        .with_reconcile_grace(config.reconcile_grace);
+    // Events, when a webhook is configured: verdicts go to the outbox too, and this instance
+    // delivers from it (the fleet's, with Redis).
+    let uploads = Arc::new(match &config.webhook {
+        None => uploads,
+        Some(webhook) => {
+            let wake = Arc::new(tokio::sync::Notify::new());
+            tracing::info!(endpoint = %webhook.endpoint.shown(), retry_secs = webhook.window.as_secs(), "sending events");
+            tokio::spawn(
+                Deliverer {
+                    state: state.clone(),
+                    endpoint: webhook.endpoint.clone(),
+                    metrics: metrics.clone(),
+                    window: webhook.window,
+                    wake: wake.clone(),
+                }
+                .run(),
+            );
+            uploads.with_events(wake)
+        }
+    });
     let target = uploads.upload_target();
     tracing::info!(
         bucket = %target.bucket,

@@ -12,6 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::events::metrics::WebhookMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     pub reason: String,
@@ -42,7 +44,7 @@ pub struct VerdictBy {
 }
 
 /// What the durable state was asked when it failed (`upload_state_errors_total{op}`).
-pub const STATE_OPS: [&str; 5] = ["record", "claim", "conclude", "get", "backlog"];
+pub const STATE_OPS: [&str; 6] = ["record", "claim", "conclude", "get", "backlog", "outbox"];
 
 /// The server functions whose calls a budget may refuse (`upload_calls_limited_total{call}`).
 pub const LIMITED_CALLS: [&str; 6] = [
@@ -92,6 +94,7 @@ pub struct Metrics {
     reconciler_due: Gauge,
     reconciler_lag: Gauge,
     state_errors: Family<Op, Counter>,
+    webhooks: WebhookMetrics,
 }
 
 impl Default for Metrics {
@@ -278,7 +281,9 @@ impl Metrics {
         for op in STATE_OPS {
             drop(state_errors.get_or_create(&Op { op: op.to_owned() }));
         }
+        let webhooks = WebhookMetrics::register(&mut registry);
         Self {
+            webhooks,
             registry,
             signed,
             refused,
@@ -308,6 +313,11 @@ impl Metrics {
     }
 
     /// A verdict on a grant, given `by` the browser or the reconciler.
+    /// The webhooks' ([`WebhookMetrics`]).
+    pub fn webhooks(&self) -> &WebhookMetrics {
+        &self.webhooks
+    }
+
     pub fn verdict(&self, verdict: &str, by: &str) {
         let labels = VerdictBy { verdict: verdict.to_owned(), by: by.to_owned() };
         self.verdicts.get_or_create(&labels).inc();

@@ -16,7 +16,7 @@ use base64::Engine;
 use common::buckets::{etag_of, post_form, put, text_file, Bucket, TestClock};
 use server::state::{Claim, State};
 use server::uploads::pending;
-use server::uploads::pending::{By, Verdict, VerdictLine};
+use server::uploads::pending::{By, Outcome, VerdictLine};
 use server::uploads::Uploads;
 use sha2::Digest;
 
@@ -53,7 +53,7 @@ async fn verdicts(state: &State) -> HashMap<String, Vec<VerdictLine>> {
     by_key
 }
 
-fn only(lines: &HashMap<String, Vec<VerdictLine>>, key: &str) -> (Verdict, By) {
+fn only(lines: &HashMap<String, Vec<VerdictLine>>, key: &str) -> (Outcome, By) {
     let found = lines.get(key).map(Vec::as_slice).unwrap_or_default();
     assert_eq!(found.len(), 1, "one verdict for {key}: {found:?}");
     (found[0].verdict, found[0].by)
@@ -83,8 +83,8 @@ async fn unconfirmed_forms(bucket: &Bucket) {
     let round = reconcile(&uploads).await;
     assert_eq!((round.looked, round.verdicts, round.later), (3, 2, 1), "{round:?}");
     let lines = verdicts(&state).await;
-    assert_eq!(only(&lines, &good.key), (Verdict::Verified, By::Reconciler));
-    assert_eq!(only(&lines, &other.key), (Verdict::Mismatched, By::Reconciler));
+    assert_eq!(only(&lines, &good.key), (Outcome::Verified, By::Reconciler));
+    assert_eq!(only(&lines, &other.key), (Outcome::Mismatched, By::Reconciler));
     let problem = lines[&other.key][0].problem.clone().unwrap_or_default();
     assert!(problem.contains("text/html") && problem.contains("(removed)"), "{problem}");
     let objects = bucket.objects().await;
@@ -105,7 +105,7 @@ async fn unconfirmed_forms(bucket: &Bucket) {
     clock.advance(RECEIPT_OVER);
     let round = reconcile(&uploads).await;
     assert_eq!((round.looked, round.verdicts), (1, 1), "{round:?}");
-    assert_eq!(only(&verdicts(&state).await, &never.key), (Verdict::Abandoned, By::Reconciler));
+    assert_eq!(only(&verdicts(&state).await, &never.key), (Outcome::Abandoned, By::Reconciler));
     let now = uploads.now().unix_timestamp();
     assert_eq!(state.backlog(now).await.unwrap(), (None, 0), "nothing left to look at");
 }
@@ -137,7 +137,7 @@ async fn a_plain_form_posted_twenty_times(bucket: &Bucket) {
     let left = objects.list(&prefix, 1000).await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].key.ends_with("/file-00.txt"), "the first is kept: {left:?}");
-    assert_eq!(only(&verdicts(&state).await, &left[0].key), (Verdict::Verified, By::Reconciler));
+    assert_eq!(only(&verdicts(&state).await, &left[0].key), (Outcome::Verified, By::Reconciler));
     if bucket.dev_store().is_some() {
         // The dev bucket is this test's own: nothing else is in it at all.
         assert_eq!(objects.list("", 1000).await.unwrap().len(), 1);
@@ -169,7 +169,7 @@ async fn a_plain_form_confirmed_then_posted_again(bucket: &Bucket) {
     let left: Vec<String> =
         objects.list(&prefix, 1000).await.unwrap().into_iter().map(|l| l.key).collect();
     assert_eq!(left, std::slice::from_ref(&key));
-    assert_eq!(only(&verdicts(&state).await, &key), (Verdict::Verified, By::Browser));
+    assert_eq!(only(&verdicts(&state).await, &key), (Outcome::Verified, By::Browser));
 }
 
 /// A multipart upload left half done: when its receipt expires it is aborted, no part is left,
@@ -195,7 +195,7 @@ async fn a_multipart_upload_left_half_done(bucket: &Bucket) {
     clock.advance(RECEIPT_OVER);
     let round = reconcile(&uploads).await;
     assert_eq!((round.looked, round.verdicts), (1, 1), "{round:?}");
-    assert_eq!(only(&verdicts(&state).await, &started.key), (Verdict::Abandoned, By::Reconciler));
+    assert_eq!(only(&verdicts(&state).await, &started.key), (Outcome::Abandoned, By::Reconciler));
     let objects = bucket.objects().await;
     assert!(objects.list_parts(&started.key, &started.upload_id).await.is_err(), "no such upload");
     match (bucket.dev_store(), &objects) {
@@ -247,7 +247,7 @@ async fn confirms_racing_the_reconciler(bucket: &Bucket) {
     let lines = verdicts(&state).await;
     for report in &reports {
         let (verdict, _) = only(&lines, &report.key);
-        assert_eq!(verdict, Verdict::Verified);
+        assert_eq!(verdict, Outcome::Verified);
     }
     let by_browser = confirmed.iter().filter(|r| r.is_ok()).count();
     let by_reconciler = lines.values().flatten().filter(|l| l.by == By::Reconciler).count();
@@ -279,7 +279,7 @@ async fn a_check_left_by_a_stopped_reconciler_is_taken_over() {
     let round = reconcile(&uploads).await;
     assert_eq!((round.looked, round.verdicts, round.later), (2, 1, 1), "{round:?}");
     let lines = verdicts(&state).await;
-    assert_eq!(only(&lines, &keys[0]), (Verdict::Verified, By::Reconciler));
+    assert_eq!(only(&lines, &keys[0]), (Outcome::Verified, By::Reconciler));
     assert!(!lines.contains_key(&keys[1]), "the browser's check is its own to finish");
 }
 
@@ -303,7 +303,7 @@ async fn records_on_disk_outlive_a_restart() {
     let uploads = bucket.uploads(state.clone(), &clock).await;
     clock.advance(FORM_DUE);
     assert_eq!(reconcile(&uploads).await.verdicts, 1);
-    assert_eq!(only(&verdicts(&state).await, &signed.key), (Verdict::Verified, By::Reconciler));
+    assert_eq!(only(&verdicts(&state).await, &signed.key), (Outcome::Verified, By::Reconciler));
     drop((uploads, state));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,120 +8,13 @@
 mod common;
 
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::buckets::post_form;
+use common::instance::{free_port, Instance};
 use common::redis::Redis;
-use server::uploads::pending::{Verdict, VerdictLine};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A server process, logging to a file; killed with SIGKILL when dropped.
-struct Instance {
-    child: Child,
-    port: u16,
-    metrics: u16,
-    log: PathBuf,
-}
-
-impl Instance {
-    fn start(settings: &[(&str, String)], log: &Path) -> Self {
-        let (port, metrics) = (free_port(), free_port());
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-        command
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("UPLOAD_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
-            .env("UPLOAD_POLICY_TTL_SECS", "30")
-            .env("UPLOAD_RECONCILE_GRACE_SECS", "1")
-            .env("UPLOAD_RECONCILE_EVERY_SECS", "1")
-            .env("UPLOAD_CHECKSUM_MAX_BYTES", "0")
-            .env("UPLOAD_SIGNS_PER_MINUTE_PER_IP", "100000")
-            .env("RUST_LOG", "info")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
-        for (name, value) in settings {
-            command.env(name, value);
-        }
-        let child = command.spawn().expect("the server starts");
-        let instance = Self { child, port, metrics, log: log.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest_blocking(&format!("http://127.0.0.1:{port}/healthz")).is_none() {
-            assert!(Instant::now() < deadline, "the server did not start: {}", instance.tail());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        instance
-    }
-
-    fn tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Signs a 4-byte text file, as the page asks (no cookie: a new uploader each time).
-    async fn sign(&self, name: &str) -> (String, String, Vec<(String, String)>) {
-        let answer = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{}/api/sign_upload", self.port))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(format!("access_code=&file_name={name}&size=4&content_type=text%2Fplain"))
-            .send()
-            .await
-            .unwrap();
-        let signed: serde_json::Value =
-            serde_json::from_str(&answer.text().await.unwrap()).unwrap();
-        let fields = signed["fields"]
-            .as_array()
-            .unwrap_or_else(|| panic!("a signed form: {signed}"))
-            .iter()
-            .map(|f| (f[0].as_str().unwrap().to_owned(), f[1].as_str().unwrap().to_owned()))
-            .collect();
-        (signed["url"].as_str().unwrap().into(), signed["key"].as_str().unwrap().into(), fields)
-    }
-
-    /// A counter's value in this instance's metrics.
-    async fn metric(&self, series: &str) -> f64 {
-        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{series} is not exported"))
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A GET that answers 200, or `None`.
-fn reqwest_blocking(url: &str) -> Option<()> {
-    let out = Command::new("curl")
-        .args(["-fs", "-o", "/dev/null", url])
-        .stdout(Stdio::null())
-        .status()
-        .ok()?;
-    out.success().then_some(())
-}
+use server::uploads::pending::{Outcome, VerdictLine};
 
 fn scratch() -> PathBuf {
     let dir =
@@ -267,7 +160,7 @@ async fn the_lease_holder_killed_mid_round_is_taken_over_and_each_grant_gets_one
     let mut seen = HashSet::new();
     for (_, fields) in rows {
         let line: VerdictLine = serde_json::from_str(&fields[1]).unwrap();
-        assert_eq!(line.verdict, Verdict::Verified, "{line:?}");
+        assert_eq!(line.verdict, Outcome::Verified, "{line:?}");
         assert!(seen.insert(line.key.clone()), "checked twice: {}", line.key);
     }
     assert_eq!(seen, keys, "every grant got its verdict, and only those");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use server::metrics::Metrics;
 use server::shared::{Budget, SharedStore};
-use server::state::{Claim, Conclusion, Entry, State};
+use server::state::{Claim, Conclusion, Entry, Settle, State};
 use server::uploads::guard::Guard;
 
 fn n(v: u32) -> NonZeroU32 {
@@ -208,6 +208,7 @@ async fn records_claims_verdicts_and_the_lease_are_the_fleets() {
         claim: Some(("verified", minute)),
         log: Some("v-b"),
         remove: true,
+        outbox: false,
     };
     let lost = Conclusion { holding: Some("checking:another"), ..verdict };
     assert!(!a.conclude(lost).await.unwrap(), "a claim no longer held writes nothing");
@@ -230,4 +231,46 @@ async fn records_claims_verdicts_and_the_lease_are_the_fleets() {
     assert!(b.lease("b", short).await.unwrap());
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(a.lease("a", short).await.unwrap(), "b stopped renewing");
+}
+
+#[tokio::test]
+async fn the_outbox_is_the_fleets_and_an_event_leased_by_one_goes_to_another_when_it_ends() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, b) = (state(&redis.url()), state(&redis.url()));
+    let minute = Duration::from_secs(60);
+    a.record(vec![Entry { id: "x".into(), due: 1, body: "{}".into() }]).await.unwrap();
+    assert_eq!(a.claim("x", "checking", minute).await.unwrap(), Claim::Taken);
+    let verdict = Conclusion {
+        id: "x",
+        holding: Some("checking"),
+        claim: Some(("verified", minute)),
+        log: Some("event-x"),
+        remove: true,
+        outbox: true,
+    };
+    assert!(a.conclude(verdict).await.unwrap(), "appended with its verdict");
+    b.enqueue(vec!["event-y".into()]).await.unwrap();
+    // Taken by a for a moment only: a dies, b takes them when the lease ends.
+    let taken = a.take(Duration::from_millis(200), 10).await.unwrap();
+    let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();
+    assert_eq!(lines, ["event-x", "event-y"]);
+    assert!(b.take(minute, 10).await.unwrap().is_empty(), "leased to a");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = b.take(minute, 10).await.unwrap();
+    assert_eq!(again.iter().map(|t| t.attempt).collect::<Vec<_>>(), [2, 2]);
+    // b delivers one; the other fails for good and is a dead letter, revived by an operator.
+    b.settle(&again[0].position, Settle::Delivered).await.unwrap();
+    b.settle(&again[1].position, Settle::Dead).await.unwrap();
+    let stats = a.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead, stats.oldest_ms), (0, 1, None));
+    let dead = a.outbox(true, 10).await.unwrap();
+    assert_eq!(dead[0].line, "event-y");
+    assert!(a.revive(&dead[0].position).await.unwrap());
+    assert!(!a.revive(&dead[0].position).await.unwrap(), "once");
+    let revived = b.take(minute, 10).await.unwrap();
+    assert_eq!((revived[0].line.as_str(), revived[0].attempt), ("event-y", 1));
+    b.settle(&revived[0].position, Settle::RetryAt(0)).await.unwrap();
+    assert_eq!(a.outbox(false, 10).await.unwrap()[0].attempts, 1);
+    a.set_flag("f", Some("why")).await.unwrap();
+    assert_eq!(b.flag("f").await.unwrap().as_deref(), Some("why"));
 }

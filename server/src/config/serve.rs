@@ -61,6 +61,8 @@ pub struct ServeConfig {
     pub reconcile_grace: Duration,
     /// `UPLOAD_RECONCILE_EVERY_SECS` (default 5): the reconciler's rounds.
     pub reconcile_every: Duration,
+    /// `UPLOAD_WEBHOOK_URL` and its secret: where events go, if anywhere.
+    pub webhook: Option<super::WebhookConfig>,
     pub target: Target,
 }
 
@@ -197,7 +199,9 @@ impl ServeConfig {
         )?;
         let every =
             number(&get, Setting::ReconcileEverySecs, 5, 1..=300, "whole seconds from 1 to 300")?;
+        let webhook = super::webhooks::webhook(&get)?;
         Ok(Self {
+            webhook,
             state_dir,
             reconcile_grace: Duration::from_secs(grace),
             reconcile_every: Duration::from_secs(every),

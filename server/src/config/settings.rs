@@ -143,6 +143,11 @@ settings! {
         ReconcileGraceSecs(reconcile_grace_secs): "UPLOAD_RECONCILE_GRACE_SECS", "SECS";
         /// Seconds between the reconciler's rounds, 1 to 300 [default: 5].
         ReconcileEverySecs(reconcile_every_secs): "UPLOAD_RECONCILE_EVERY_SECS", "SECS";
+        /// Where events are sent (Standard Webhooks; with UPLOAD_WEBHOOK_SECRET). Unset: none.
+        WebhookUrl(webhook_url): "UPLOAD_WEBHOOK_URL", "URL";
+        /// How long an event is tried before it is a dead letter, 10 to 2592000 [default:
+        /// 259200, three days].
+        WebhookRetrySecs(webhook_retry_secs): "UPLOAD_WEBHOOK_RETRY_SECS", "SECS";
         /// Where the embedded dev bucket listens [default: 127.0.0.1:0, any free port].
         DevBucketAddr(dev_bucket_addr): "UPLOAD_DEV_BUCKET_ADDR", "ADDR";
         /// Where the embedded dev bucket stores files [default: data].
@@ -169,6 +174,8 @@ settings! {
         TokenHs256Secret: "UPLOAD_TOKEN_HS256_SECRET";
         /// The store the instances share (Redis); the URL may hold a password.
         RedisUrl: "UPLOAD_REDIS_URL";
+        /// The webhook's `whsec_` secrets, space-separated during a rotation (each signs).
+        WebhookSecret: "UPLOAD_WEBHOOK_SECRET";
         /// Pins the dev bucket's access key id (tests sign forms from outside with it).
         DevAccessKeyId: "UPLOAD_DEV_ACCESS_KEY_ID";
         /// Pins the dev bucket's secret key.

@@ -2,7 +2,8 @@
 //! a signed form ([`sign`]), `server cors` writes the CORS rule browser uploads need ([`cors`]), `server lifecycle` the
 //! rule that aborts unfinished multipart uploads ([`lifecycle`]),
 //! `server doctor` checks the set-up and says what to fix ([`doctor`]), `server iam-policy`
-//! prints the IAM policies it needs ([`iam`]).
+//! prints the IAM policies it needs ([`iam`]), `server webhooks` lists and replays the events'
+//! outbox ([`webhooks`]).
 
 pub mod cors;
 pub mod doctor;
@@ -10,6 +11,7 @@ pub mod iam;
 pub mod lifecycle;
 pub mod post_probe;
 pub mod sign;
+pub mod webhooks;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +22,10 @@ use crate::metrics::Metrics;
 
 /// Runs one operator command; `Serve` is not one (the binary's `main` serves).
 pub async fn run(command: Command, settings: &Settings) -> ExitCode {
+    // The outbox needs the store, not the bucket.
+    if let Command::Webhooks(args) = command {
+        return finish(webhooks::run(args.action, settings).await);
+    }
     let config = match Config::from_settings(settings) {
         Ok(config) => config,
         Err(err) => return crate::config_error(err),
@@ -34,7 +40,9 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
         Err(err) => return crate::config_error(err),
     };
     match command {
-        Command::Serve | Command::IamPolicy(_) => unreachable!("served or printed above"),
+        Command::Serve | Command::IamPolicy(_) | Command::Webhooks(_) => {
+            unreachable!("served or done above")
+        }
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
         Command::Cors(args) => {
             finish(cors::cors(&client, &uploads.config().bucket.name, &args.origins).await)

@@ -1,6 +1,7 @@
 //! The little durable state the service keeps: the record of every grant it signed that has no
 //! verdict yet (pending uploads, by when each is due), the verdict claims (one verdict per
-//! receipt), the log of verdicts, and the reconciler's lease. In Redis (`UPLOAD_REDIS_URL`),
+//! receipt), the log of verdicts, the reconciler's lease, and the outbox of events waiting to be
+//! delivered (appended with their verdict, in the same write). In Redis (`UPLOAD_REDIS_URL`),
 //! shared by the fleet, when it is configured ([`redis`]); in an embedded store otherwise
 //! (redb under `UPLOAD_STATE_DIR`, [`embedded`]), this instance's own. What goes there is what
 //! checks an upload (keys, sizes, digests, who), never a secret.
@@ -17,7 +18,9 @@ pub mod embedded;
 pub mod redis;
 mod types;
 
-pub use types::{Claim, Conclusion, Entry, Logged, StateError, LOG_KEEPS};
+pub use types::{
+    Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle, StateError, LOG_KEEPS,
+};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,6 +184,70 @@ impl State {
         match self {
             State::Redis(r) => r.give_up_lease(holder).await,
             State::Embedded(_) => Ok(()),
+        }
+    }
+
+    /// Appends `lines` to the outbox, due now (a plain form's extra objects removed, a replay).
+    pub async fn enqueue(&self, lines: Vec<String>) -> Result<(), StateError> {
+        match self {
+            State::Redis(r) => r.outbox().enqueue(lines).await,
+            State::Embedded(e) => e.enqueue(lines).await,
+        }
+    }
+
+    /// Takes up to `max` events due from the outbox, each leased to the caller for `lease`: due
+    /// again when it ends unless settled ([`State::settle`]) before.
+    pub async fn take(&self, lease: Duration, max: usize) -> Result<Vec<Outgoing>, StateError> {
+        match self {
+            State::Redis(r) => r.outbox().take(lease, max).await,
+            State::Embedded(e) => e.take(lease, max).await,
+        }
+    }
+
+    /// What became of an event taken.
+    pub async fn settle(&self, position: &str, settle: Settle) -> Result<(), StateError> {
+        match self {
+            State::Redis(r) => r.outbox().settle(position, settle).await,
+            State::Embedded(e) => e.settle(position, settle).await,
+        }
+    }
+
+    /// Up to `max` events, pending or `dead`, oldest first.
+    pub async fn outbox(&self, dead: bool, max: usize) -> Result<Vec<Listed>, StateError> {
+        match self {
+            State::Redis(r) => r.outbox().outbox(dead, max).await,
+            State::Embedded(e) => e.outbox(dead, max).await,
+        }
+    }
+
+    /// Puts a dead letter back in the outbox, due now: false when there is none at `position`.
+    pub async fn revive(&self, position: &str) -> Result<bool, StateError> {
+        match self {
+            State::Redis(r) => r.outbox().revive(position).await,
+            State::Embedded(e) => e.revive(position).await,
+        }
+    }
+
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StateError> {
+        match self {
+            State::Redis(r) => r.outbox().outbox_stats().await,
+            State::Embedded(e) => e.outbox_stats().await,
+        }
+    }
+
+    /// A named flag's value (an endpoint disabled, and why), the fleet's with Redis.
+    pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
+        match self {
+            State::Redis(r) => r.outbox().flag(name).await,
+            State::Embedded(e) => e.flag(name).await,
+        }
+    }
+
+    /// Sets a named flag, or clears it (`None`).
+    pub async fn set_flag(&self, name: &str, value: Option<&str>) -> Result<(), StateError> {
+        match self {
+            State::Redis(r) => r.outbox().set_flag(name, value).await,
+            State::Embedded(e) => e.set_flag(name, value).await,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct Conclusion<'a> {
     pub log: Option<&'a str>,
     /// Whether the record is done with (removed), or stays due.
     pub remove: bool,
+    /// Whether the log line also goes to the outbox, for delivery (a webhook is configured).
+    pub outbox: bool,
 }
 
 /// One verdict from the log: its position in it and its line.
@@ -51,3 +53,46 @@ pub struct StateError(pub String);
 
 /// How many verdicts the log keeps (the oldest go first).
 pub const LOG_KEEPS: u64 = 100_000;
+
+/// An event in the outbox, as a deliverer took it: leased to the taker until a settle, or
+/// until the lease ends (a taker that died: another takes it then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Its place in the outbox: what settles it.
+    pub position: String,
+    /// How many times it was taken, this time included.
+    pub attempt: u32,
+    /// When it was appended, Unix milliseconds.
+    pub queued_ms: i64,
+    /// The log line it reports.
+    pub line: String,
+}
+
+/// What becomes of an event taken from the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Delivered: it leaves the outbox.
+    Delivered,
+    /// Taken again at this time (Unix milliseconds).
+    RetryAt(i64),
+    /// Its last attempt failed: it goes to the dead letters, where an operator may replay it.
+    Dead,
+}
+
+/// One event listed (`server webhooks list`): its place, attempts so far and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub position: String,
+    pub attempts: u32,
+    pub queued_ms: i64,
+    pub line: String,
+}
+
+/// The outbox at a glance, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: u64,
+    /// When the oldest pending event was appended, Unix milliseconds.
+    pub oldest_ms: Option<i64>,
+    pub dead: u64,
+}

@@ -221,9 +221,11 @@ impl Uploads {
         if plain {
             match keep_one_plain_upload(objects, signed, key).await {
                 Ok(Plain::Kept) => {}
-                Ok(Plain::NotFirst(refused)) => {
+                Ok(Plain::NotFirst(refused, extra)) => {
                     // Another object is the form's: its verdict is still to be given.
                     self.release_check(directory, &holding).await;
+                    let subject = record.subject.as_deref();
+                    self.report_removed(directory, uploader, subject, &extra, By::Browser).await;
                     return Err(refused);
                 }
                 Ok(Plain::UnusableName(refused)) => {

@@ -72,6 +72,9 @@ pub struct Uploads {
     state: Arc<State>,
     /// How long after a form's policy expires the reconciler first looks at it.
     grace: time::Duration,
+    /// Set when a webhook is configured: verdicts then also go to the outbox, and this wakes
+    /// the instance's deliverer.
+    events: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// `UPLOAD_RECONCILE_GRACE_SECS`'s default: see the README ("Every upload gets a verdict").
@@ -116,6 +119,7 @@ impl Uploads {
             metrics,
             state: Arc::new(State::in_memory()),
             grace: time::Duration::try_from(DEFAULT_GRACE).expect("fits"),
+            events: None,
         }
     }
 
@@ -128,6 +132,13 @@ impl Uploads {
     /// Looks at a form `grace` after its policy expires.
     pub fn with_reconcile_grace(mut self, grace: std::time::Duration) -> Self {
         self.grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MAX);
+        self
+    }
+
+    /// With events: every verdict also goes to the outbox, and `wake` is told (the
+    /// deliverer, `events::deliver`, waits on it).
+    pub fn with_events(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.events = Some(wake);
         self
     }
 

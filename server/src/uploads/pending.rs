@@ -4,6 +4,8 @@
 //! next. And the verdicts: what the log says of each grant, once. Pure: the store keeps records
 //! as JSON ([`crate::state`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -77,12 +79,34 @@ pub struct Pending {
     /// none). Every other object in its directory is removed at its due time.
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     pub kept: Option<String>,
+    /// The user metadata signed with the object (`x-amz-meta-*`, names without the prefix):
+    /// what its events report.
+    #[serde(rename = "m", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Pending {
     /// A new grant's record: its first look is due at `first_due`.
     pub fn new(receipt: Receipt, subject: Option<String>) -> Self {
-        Self { receipt, subject, look: Look::First, completing: false, kept: None }
+        Self {
+            receipt,
+            subject,
+            look: Look::First,
+            completing: false,
+            kept: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// With the user metadata signed with the object.
+    pub fn with_metadata(mut self, metadata: &[(String, String)]) -> Self {
+        self.metadata = metadata.iter().cloned().collect();
+        self
+    }
+
+    /// When its grant was signed (Unix seconds): its receipt lives a day from then.
+    pub fn signed_at(&self) -> i64 {
+        self.receipt.expires - super::receipt::RECEIPT_LIFETIME.whole_seconds()
     }
 
     /// Its id in the store: the grant's directory, fresh for every grant.
@@ -166,6 +190,41 @@ impl Verdict {
     }
 }
 
+/// What a line of the log says became of an object: its grant's verdict, or, for one of a
+/// plain form's extra objects, that it was removed (the form keeps its first file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Verified,
+    Mismatched,
+    Abandoned,
+    Removed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] =
+        [Outcome::Verified, Outcome::Mismatched, Outcome::Abandoned, Outcome::Removed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Verified => "verified",
+            Outcome::Mismatched => "mismatched",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Removed => "removed",
+        }
+    }
+}
+
+impl From<Verdict> for Outcome {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Verified => Outcome::Verified,
+            Verdict::Mismatched => Outcome::Mismatched,
+            Verdict::Abandoned => Outcome::Abandoned,
+        }
+    }
+}
+
 /// Who gave a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,7 +244,7 @@ impl By {
     }
 }
 
-/// One verdict as the log keeps it.
+/// One verdict as the log keeps it: all that its event reports (`events::event`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictLine {
     /// The grant's directory (its record's id).
@@ -195,10 +254,25 @@ pub struct VerdictLine {
     pub uploader: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    pub verdict: Verdict,
+    pub verdict: Outcome,
     pub by: By,
     /// Unix seconds.
     pub at: i64,
+    /// The bucket the grant was for.
+    #[serde(default)]
+    pub bucket: String,
+    /// When the grant was signed, Unix seconds.
+    #[serde(default)]
+    pub signed: i64,
+    /// The type signed for, where one was.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The SHA-256 the bucket checked, as S3 reports it: base64, or for parts the composite,
+    /// `<base64>-<parts>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +283,35 @@ pub struct VerdictLine {
 }
 
 impl VerdictLine {
+    /// The line for `record`'s grant in `bucket`: `outcome` for `key`, by `by` at `at` (Unix
+    /// seconds); what was found and what differed are the caller's to add.
+    pub fn new(
+        record: &Pending,
+        bucket: &str,
+        key: &str,
+        outcome: Outcome,
+        by: By,
+        at: i64,
+    ) -> Self {
+        Self {
+            id: record.id().to_owned(),
+            key: key.to_owned(),
+            uploader: record.receipt.uploader.clone(),
+            subject: record.subject.clone(),
+            verdict: outcome,
+            by,
+            at,
+            size: None,
+            etag: None,
+            problem: None,
+            bucket: bucket.to_owned(),
+            signed: record.signed_at(),
+            content_type: record.receipt.content_type.clone(),
+            checksum: record.receipt.checksum_sha256.clone(),
+            metadata: record.metadata.clone(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a verdict serializes")
     }

@@ -84,7 +84,7 @@ impl Uploads {
             "{redirect}{separator}session={pass}&receipt={receipt}"
         )));
         let form = self.sign_form(&signer, &spec, now, who.uploader.as_str())?;
-        self.record_grant(&granted, who, form.expires_at())?;
+        self.record_grant(&granted, who, form.expires_at(), &spec.metadata)?;
         Ok(Some(self.answer(spec.key, form, receipt)))
     }
 }
@@ -95,8 +95,9 @@ pub(super) enum Plain {
     Kept,
     /// Its name is not one the rules accept as it is: removed, with what the page is told.
     UnusableName(UploadError),
-    /// The form stored another file first: removed, with what the page is told.
-    NotFirst(UploadError),
+    /// The form stored another file first: removed (with any other extra found), with what
+    /// the page is told.
+    NotFirst(UploadError, Vec<Listed>),
 }
 
 /// Confirming a plain form's upload at `key`: its name must be one the rules accept as it is,
@@ -126,13 +127,24 @@ pub(super) async fn keep_one_plain_upload(
     }
     match keep_first(objects, &signed.directory).await {
         Ok((Some(kept), _)) if kept == key => Ok(Plain::Kept),
-        Ok(_) => Ok(Plain::NotFirst(
-            removed(
+        Ok((_, mut extra)) => {
+            let head = objects.head(key).await.ok().flatten();
+            let refused = removed(
                 "the form was used again",
                 "this form was already used for another file; the upload was removed".into(),
             )
-            .await,
-        )),
+            .await;
+            if !extra.iter().any(|item| item.key == key) {
+                let now = time::OffsetDateTime::now_utc();
+                extra.push(Listed {
+                    key: key.to_owned(),
+                    size: head.as_ref().map_or(0, |h| h.size),
+                    last_modified: head.as_ref().and_then(|h| h.last_modified).unwrap_or(now),
+                    etag: head.map(|h| h.etag).unwrap_or_default(),
+                });
+            }
+            Ok(Plain::NotFirst(refused, extra))
+        }
         Err(err) => {
             tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
             Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
@@ -148,11 +160,12 @@ pub(super) fn usable_name(name: &str) -> bool {
 
 /// A listing (in key order) without the files plain forms stored after their first. A
 /// directory is one signature: more than one object in it means a plain form was POSTed again,
-/// and only its first object is kept (and listed).
+/// and only its first object is kept (and listed). Answers the listing, and what was removed
+/// by directory.
 pub(super) async fn one_per_form(
     objects: &Objects,
     mut listed: Vec<Listed>,
-) -> Result<Vec<Listed>, String> {
+) -> Result<(Vec<Listed>, Vec<(String, Vec<Listed>)>), String> {
     let directory = |key: &str| key.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
     let mut crowded: Vec<String> = Vec::new();
     for pair in listed.windows(2) {
@@ -161,47 +174,49 @@ pub(super) async fn one_per_form(
             crowded.push(first);
         }
     }
+    let mut removed = Vec::new();
     for crowded in crowded {
         let prefix = format!("{crowded}/");
-        let (kept, _) = keep_first(objects, &prefix).await?;
+        let (kept, extra) = keep_first(objects, &prefix).await?;
         listed.retain(|item| !item.key.starts_with(&prefix) || Some(&item.key) == kept.as_ref());
+        removed.push((prefix, extra));
     }
-    Ok(listed)
+    Ok((listed, removed))
 }
 
 /// Removes every object under `directory` but `keep` (all of them for `None`): a plain form's,
-/// once its browser's verdict kept `keep`. Answers how many were removed.
+/// once its browser's verdict kept `keep`. Answers what was removed.
 pub(super) async fn remove_all_but(
     objects: &Objects,
     directory: &str,
     keep: Option<&str>,
-) -> Result<usize, String> {
-    let mut removed = 0;
+) -> Result<Vec<Listed>, String> {
+    let mut removed = Vec::new();
     for item in objects.list(directory, 1000).await? {
         if Some(item.key.as_str()) != keep {
             objects.delete(&item.key).await?;
-            removed += 1;
             tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&item.key), reason = "the form was used again");
+            removed.push(item);
         }
     }
     Ok(removed)
 }
 
 /// Keeps the first object stored under `directory` (the oldest; by key among equals) and
-/// removes every other. Answers the key kept, if any, and how many were removed.
+/// removes every other. Answers the key kept, if any, and what was removed.
 pub(super) async fn keep_first(
     objects: &Objects,
     directory: &str,
-) -> Result<(Option<String>, usize), String> {
+) -> Result<(Option<String>, Vec<Listed>), String> {
     let mut listed = objects.list(directory, 1000).await?;
     listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
     let mut rest = listed.into_iter();
-    let Some(first) = rest.next() else { return Ok((None, 0)) };
-    let mut removed = 0;
+    let Some(first) = rest.next() else { return Ok((None, Vec::new())) };
+    let mut removed = Vec::new();
     for extra in rest {
         objects.delete(&extra.key).await?;
-        removed += 1;
         tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&extra.key), reason = "the form was used again");
+        removed.push(extra);
     }
     Ok((Some(first.key), removed))
 }

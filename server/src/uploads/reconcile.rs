@@ -113,7 +113,19 @@ impl Uploads {
                 if record.kind() == Kind::PlainForm {
                     let directory = &record.receipt.directory;
                     match remove_all_but(objects, directory, record.kept.as_deref()).await {
-                        Ok(removed) => self.metrics.reconciler_removed(removed as u64),
+                        Ok(removed) => {
+                            self.metrics.reconciler_removed(removed.len() as u64);
+                            let (uploader, subject) =
+                                (&record.receipt.uploader, record.subject.as_deref());
+                            self.report_removed(
+                                directory,
+                                uploader,
+                                subject,
+                                &removed,
+                                By::Reconciler,
+                            )
+                            .await;
+                        }
                         Err(err) => return self.later(&record, now, &err).await,
                     }
                 }
@@ -224,8 +236,11 @@ impl Uploads {
         objects: &Objects,
         record: &Pending,
     ) -> Result<Option<String>, String> {
-        let (kept, removed) = keep_first(objects, &record.receipt.directory).await?;
-        self.metrics.reconciler_removed(removed as u64);
+        let directory = &record.receipt.directory;
+        let (kept, removed) = keep_first(objects, directory).await?;
+        self.metrics.reconciler_removed(removed.len() as u64);
+        let (uploader, subject) = (&record.receipt.uploader, record.subject.as_deref());
+        self.report_removed(directory, uploader, subject, &removed, By::Reconciler).await;
         Ok(kept)
     }
 
@@ -278,7 +293,8 @@ impl Uploads {
 
     /// Ends a record with no new verdict.
     async fn forget(&self, id: &str) {
-        let end = Conclusion { id, holding: None, claim: None, log: None, remove: true };
+        let end =
+            Conclusion { id, holding: None, claim: None, log: None, remove: true, outbox: false };
         if let Err(err) = self.state.conclude(end).await {
             self.metrics.state_error("conclude");
             tracing::error!(event = "record_not_ended", id = ?clip(id), error = %err);

@@ -53,12 +53,14 @@ impl Uploads {
         match self.config.method {
             UploadMethod::Post => {
                 let form = self.sign_form(&signer, &spec, now, uploader).map_err(unavailable)?;
-                self.record_grant(&granted, who, form.expires_at()).map_err(unavailable)?;
+                self.record_grant(&granted, who, form.expires_at(), &spec.metadata)
+                    .map_err(unavailable)?;
                 Ok(self.answer(spec.key, form, receipt))
             }
             UploadMethod::Put => {
                 let put = self.sign_put(&signer, &spec, now, uploader).map_err(unavailable)?;
-                self.record_grant(&granted, who, put.expires_at).map_err(unavailable)?;
+                self.record_grant(&granted, who, put.expires_at, &spec.metadata)
+                    .map_err(unavailable)?;
                 Ok(SignedUpload {
                     url: put.url,
                     key: spec.key,

@@ -6,8 +6,8 @@ use app::service::Requester;
 use app::wire::UploadError;
 use time::OffsetDateTime;
 
-use super::objects::{ObjectHead, Objects};
-use super::pending::{checking, By, Pending, Verdict, VerdictLine, CHECKING_FOR};
+use super::objects::{Listed, ObjectHead, Objects};
+use super::pending::{checking, By, Outcome, Pending, Verdict, VerdictLine, CHECKING_FOR};
 use super::receipt::{Receipt, RECEIPT_LIFETIME};
 use super::Uploads;
 use crate::logging::clip;
@@ -45,14 +45,27 @@ impl Uploads {
         receipt: &Receipt,
         who: &Requester,
         policy_expires: OffsetDateTime,
+        metadata: &[(String, String)],
     ) -> Result<(), UploadError> {
-        let record = Pending::new(receipt.clone(), who.user.as_ref().map(|u| u.subject.clone()));
+        let record = Pending::new(receipt.clone(), who.user.as_ref().map(|u| u.subject.clone()))
+            .with_metadata(metadata);
         let due = record.first_due(policy_expires, self.grace);
         self.state.record_later(record.entry(due)).map_err(|err| {
             self.metrics.state_error("record");
             tracing::error!(event = "grant_not_recorded", uploader = who.uploader.as_str(), error = %err);
             super::signing_unavailable()
         })
+    }
+
+    /// The record of `who`'s grant `receipt`, keeping the metadata its stored record has (a
+    /// completion or cancel rewrites it; the receipt does not carry metadata).
+    pub(super) async fn record_for(&self, receipt: Receipt, who: &Requester) -> Pending {
+        let stored = match self.state.get(&receipt.directory).await {
+            Ok(entry) => entry.as_ref().and_then(Pending::from_entry),
+            Err(_) => None,
+        };
+        let metadata = stored.map(|record| record.metadata).unwrap_or_default();
+        Pending { metadata, ..Pending::new(receipt, who.user.as_ref().map(|u| u.subject.clone())) }
     }
 
     /// Claims the check of the grant in `directory` for `checker` ([`BROWSER`], or the
@@ -99,17 +112,13 @@ impl Uploads {
         holding: &str,
     ) -> bool {
         let now = self.now();
+        let bucket = &self.config.bucket.name;
+        let outcome = judged.verdict.into();
         let line = VerdictLine {
-            id: record.id().to_owned(),
-            key: judged.key.clone(),
-            uploader: record.receipt.uploader.clone(),
-            subject: record.subject.clone(),
-            verdict: judged.verdict,
-            by,
-            at: now.unix_timestamp(),
             size: judged.found.as_ref().map(|f| f.size),
             etag: judged.found.as_ref().map(|f| f.etag.clone()),
             problem: judged.problem.clone(),
+            ..VerdictLine::new(record, bucket, &judged.key, outcome, by, now.unix_timestamp())
         }
         .to_json();
         let conclusion = Conclusion {
@@ -118,6 +127,7 @@ impl Uploads {
             claim: Some((judged.verdict.as_str(), record.verdict_kept(now))),
             log: Some(&line),
             remove: !keep_record,
+            outbox: self.events.is_some(),
         };
         let mut written = self.state.conclude(conclusion).await;
         for pause in [100, 400, 1600] {
@@ -128,7 +138,7 @@ impl Uploads {
             written = self.state.conclude(conclusion).await;
         }
         match written {
-            Ok(true) => {}
+            Ok(true) => self.events_waiting(),
             Ok(false) => {
                 tracing::warn!(event = "verdict_superseded", directory = ?clip(record.id()), verdict = judged.verdict.as_str(), "the check took longer than its claim, and another check took it over");
                 return false;
@@ -152,6 +162,76 @@ impl Uploads {
         self.metrics.verdict(judged.verdict.as_str(), by.as_str());
         tracing::info!(target: "audit", event = "upload_verdict", verdict = judged.verdict.as_str(), by = by.as_str(), uploader = record.receipt.uploader.as_str(), subject = record.subject.as_deref().unwrap_or(""), key = ?clip(&judged.key), problem = ?judged.problem.as_deref().map(clip));
         true
+    }
+
+    /// Wakes this instance's deliverer: an event is in the outbox.
+    fn events_waiting(&self) {
+        if let Some(events) = &self.events {
+            events.notify_one();
+        }
+    }
+
+    /// Reports objects removed from the plain form in `directory` (each a file stored after
+    /// the form's first): an `upload.removed` event each, when events are on. The grant's
+    /// record says who and what; without it (already ended), the uploader and `subject` do.
+    pub(super) async fn report_removed(
+        &self,
+        directory: &str,
+        uploader: &str,
+        subject: Option<&str>,
+        removed: &[Listed],
+        by: By,
+    ) {
+        if self.events.is_none() || removed.is_empty() {
+            return;
+        }
+        let record = match self.state.get(directory).await {
+            Ok(entry) => entry.as_ref().and_then(Pending::from_entry),
+            Err(_) => None,
+        };
+        let now = self.now().unix_timestamp();
+        let bucket = &self.config.bucket.name;
+        let lines = removed
+            .iter()
+            .map(|item| {
+                let line = match &record {
+                    Some(record) => {
+                        VerdictLine::new(record, bucket, &item.key, Outcome::Removed, by, now)
+                    }
+                    None => VerdictLine {
+                        id: directory.to_owned(),
+                        key: item.key.clone(),
+                        uploader: uploader.to_owned(),
+                        subject: subject.map(str::to_owned),
+                        verdict: Outcome::Removed,
+                        by,
+                        at: now,
+                        size: None,
+                        etag: None,
+                        problem: None,
+                        bucket: bucket.clone(),
+                        signed: 0,
+                        content_type: None,
+                        checksum: None,
+                        metadata: Default::default(),
+                    },
+                };
+                VerdictLine {
+                    size: Some(item.size),
+                    etag: Some(item.etag.clone()),
+                    problem: Some("the form was used again: it keeps its first file".into()),
+                    ..line
+                }
+                .to_json()
+            })
+            .collect();
+        match self.state.enqueue(lines).await {
+            Ok(()) => self.events_waiting(),
+            Err(err) => {
+                self.metrics.state_error("outbox");
+                tracing::error!(event = "events_not_queued", directory = ?clip(directory), removed = removed.len(), error = %err);
+            }
+        }
     }
 
     /// When a form's record is first due: its policy's expiry (from when its receipt was

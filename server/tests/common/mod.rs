@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod buckets;
+pub mod instance;
 pub mod policy;
+pub mod receiver;
 pub mod redis;
 pub mod router;
 pub mod tools;

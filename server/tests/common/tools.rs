@@ -52,3 +52,11 @@ pub fn redis_server() -> Option<PathBuf> {
     });
     found("redis-server", on_path)
 }
+
+/// Prometheus's promtool (Debian's prometheus package), from the PATH.
+pub fn promtool() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join("promtool")).find(|p| p.is_file())
+    });
+    found("promtool", on_path)
+}

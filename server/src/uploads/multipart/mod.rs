@@ -162,7 +162,7 @@ impl Uploads {
             multipart,
             now,
         );
-        self.record_grant(&receipt, who, now).map_err(unavailable)?;
+        self.record_grant(&receipt, who, now, &metadata).map_err(unavailable)?;
         Ok(MultipartUpload { key, upload_id, part_size, parts, receipt: receipt.seal(&self.seal) })
     }
 
@@ -383,7 +383,7 @@ impl Uploads {
         }
         match aborted {
             Ok(()) => {
-                let record = Pending::new(receipt, who.user.as_ref().map(|u| u.subject.clone()));
+                let record = self.record_for(receipt, who).await;
                 let judged =
                     Judged { verdict: Verdict::Abandoned, key, found: None, problem: None };
                 self.conclude(&record, &judged, By::Browser, false, &holding).await;
@@ -437,10 +437,7 @@ impl Uploads {
         who: &Requester,
         checked: &Receipt,
     ) -> Result<(), UploadError> {
-        let record = Pending {
-            completing: true,
-            ..Pending::new(checked.clone(), who.user.as_ref().map(|u| u.subject.clone()))
-        };
+        let record = Pending { completing: true, ..self.record_for(checked.clone(), who).await };
         self.state.record(vec![record.entry(checked.expires)]).await.map_err(|err| {
             self.metrics.state_error("record");
             tracing::error!(event = "completion_not_recorded", uploader = who.uploader.as_str(), error = %err);

@@ -1,7 +1,9 @@
 //! The state in Redis, shared by the fleet: a sorted set of record ids by due time and a key per
 //! record, the claims (`SET NX` with a TTL, holding what their holder wrote), the verdicts in a
-//! capped stream, and the reconciler's lease. Each change that must be whole is one script.
+//! capped stream, the reconciler's lease, and the events' outbox ([`outbox`]). Each change that must be whole is one script.
 //! For "nothing lost", Redis must persist (`appendonly yes`).
+
+mod outbox;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -55,10 +57,11 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 ";
 
-/// KEYS: the claim, the due set, the record, the log. ARGV: the claim's new state ('' to leave
-/// it), its TTL in ms, the id, '1' to remove the record, the log line ('' for none), the log's
-/// length, what the claim must still hold ('' for anything). 0 when it did not (nothing
-/// written), 1 when written.
+/// KEYS: the claim, the due set, the record, the log, the outbox, the outbox's schedule. ARGV:
+/// the claim's new state ('' to leave it), its TTL in ms, the id, '1' to remove the record, the
+/// log line ('' for none), the log's length, what the claim must still hold ('' for anything),
+/// '1' to append the line to the outbox too, now in ms. 0 when it did not (nothing written), 1
+/// when written.
 const CONCLUDE: &str = r"
 if ARGV[7] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[7] then return 0 end
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
@@ -68,6 +71,10 @@ if ARGV[4] == '1' then
 end
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'v', ARGV[5])
+  if ARGV[8] == '1' then
+    local id = redis.call('XADD', KEYS[5], '*', 'v', ARGV[5])
+    redis.call('ZADD', KEYS[6], ARGV[9], id)
+  end
 end
 return 1
 ";
@@ -129,6 +136,7 @@ pub struct RedisState {
     conclude: Script,
     lease: Script,
     give_up: Script,
+    outbox: outbox::Scripts,
     /// The batches' queue, and the task writing them: started with the first record.
     queue: OnceLock<mpsc::Sender<Queued>>,
 }
@@ -150,6 +158,7 @@ impl RedisState {
             conclude: Script::new(CONCLUDE),
             lease: Script::new(LEASE),
             give_up: Script::new(GIVE_UP),
+            outbox: outbox::Scripts::new(),
             queue: OnceLock::new(),
         }
     }
@@ -296,12 +305,19 @@ impl RedisState {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.conclude.prepare_invoke();
         call.key(claim_key(c.id)).key(due_set()).key(record_key(c.id)).key(log_key());
+        call.key(outbox::events_key()).key(outbox::schedule_key());
         let (state, ttl) = c.claim.unwrap_or(("", Duration::ZERO));
         call.arg(state).arg(ms(ttl)).arg(c.id).arg(if c.remove { "1" } else { "0" });
         call.arg(c.log.unwrap_or_default()).arg(LOG_KEEPS).arg(c.holding.unwrap_or_default());
+        call.arg(if c.outbox { "1" } else { "0" }).arg(outbox::now_ms());
         let written: i64 =
             self.store.bounded(call.invoke_async(&mut connection)).await.map_err(failed)?;
         Ok(written == 1)
+    }
+
+    /// The events' outbox ([`outbox`]).
+    pub fn outbox(&self) -> outbox::Outbox<'_> {
+        outbox::Outbox { store: &self.store, scripts: &self.outbox }
     }
 
     pub async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, StateError> {

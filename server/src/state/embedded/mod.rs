@@ -16,7 +16,11 @@ use redb::{
 };
 use tokio::sync::oneshot;
 
-use super::types::{Claim, Conclusion, Entry, Logged, StateError, LOG_KEEPS};
+mod outbox;
+
+use super::types::{
+    Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle, StateError, LOG_KEEPS,
+};
 
 /// [`record_key`] of the id -> (due, body).
 const RECORDS: TableDefinition<&str, (i64, &str)> = TableDefinition::new("records");
@@ -67,6 +71,7 @@ enum Op {
         reply: Reply<()>,
     },
     Conclude(OwnedConclusion, Reply<bool>),
+    Outbox(outbox::Op, Reply<outbox::Answer>),
 }
 
 struct OwnedConclusion {
@@ -75,6 +80,7 @@ struct OwnedConclusion {
     claim: Option<(String, Duration)>,
     log: Option<String>,
     remove: bool,
+    outbox: bool,
 }
 
 /// What one write answered.
@@ -83,6 +89,7 @@ enum Answer {
     Claimed(Claim),
     Concluded(bool),
     Stolen(bool),
+    Outbox(outbox::Answer),
 }
 
 pub struct Embedded {
@@ -241,6 +248,7 @@ impl Embedded {
             claim: c.claim.map(|(state, ttl)| (state.to_owned(), ttl)),
             log: c.log.map(str::to_owned),
             remove: c.remove,
+            outbox: c.outbox,
         };
         self.ask(|reply| Op::Conclude(owned, reply)).await
     }
@@ -322,6 +330,62 @@ impl Embedded {
     }
 }
 
+/// The outbox ([`outbox`]).
+impl Embedded {
+    async fn outbox_write(&self, op: outbox::Op) -> Result<outbox::Answer, StateError> {
+        self.ask(|reply| Op::Outbox(op, reply)).await
+    }
+
+    pub async fn enqueue(&self, lines: Vec<String>) -> Result<(), StateError> {
+        self.outbox_write(outbox::Op::Enqueue(lines)).await.map(drop)
+    }
+
+    pub async fn take(&self, lease: Duration, max: usize) -> Result<Vec<Outgoing>, StateError> {
+        // Looked at several times a second: a commit (a sync to disk) only when one is due.
+        if self.read(outbox::first_due).await?.is_none_or(|due| due > now_ms()) {
+            return Ok(Vec::new());
+        }
+        let op = outbox::Op::Take { lease_ms: ms(lease), max };
+        match self.outbox_write(op).await? {
+            outbox::Answer::Taken(taken) => Ok(taken),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    pub async fn settle(&self, position: &str, settle: Settle) -> Result<(), StateError> {
+        let position = parse_position(position)?;
+        self.outbox_write(outbox::Op::Settle(position, settle)).await.map(drop)
+    }
+
+    pub async fn revive(&self, position: &str) -> Result<bool, StateError> {
+        let position = parse_position(position)?;
+        let revived = self.outbox_write(outbox::Op::Revive(position)).await?;
+        Ok(matches!(revived, outbox::Answer::Revived(true)))
+    }
+
+    pub async fn set_flag(&self, name: &str, value: Option<&str>) -> Result<(), StateError> {
+        let op = outbox::Op::Flag(name.to_owned(), value.map(str::to_owned));
+        self.outbox_write(op).await.map(drop)
+    }
+
+    pub async fn outbox(&self, dead: bool, max: usize) -> Result<Vec<Listed>, StateError> {
+        self.read(move |txn| outbox::list(txn, dead, max)).await
+    }
+
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StateError> {
+        self.read(outbox::stats).await
+    }
+
+    pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
+        let name = name.to_owned();
+        self.read(move |txn| outbox::flag(txn, &name)).await
+    }
+}
+
+fn parse_position(position: &str) -> Result<u64, StateError> {
+    position.parse().map_err(|_| StateError(format!("no outbox position {position:?}")))
+}
+
 impl Drop for Embedded {
     /// Stops the writer after the writes already queued, and waits for it: the file is unlocked
     /// when this returns (a restart in the same process opens it again).
@@ -341,6 +405,7 @@ struct Tables<'t> {
     claims: Table<'t, &'static str, (i64, &'static str)>,
     claim_expiry: Table<'t, (i64, &'static str), ()>,
     verdicts: Table<'t, u64, &'static str>,
+    outbox: outbox::Tables<'t>,
 }
 
 impl<'t> Tables<'t> {
@@ -351,6 +416,7 @@ impl<'t> Tables<'t> {
             claims: txn.open_table(CLAIMS)?,
             claim_expiry: txn.open_table(CLAIM_EXPIRY)?,
             verdicts: txn.open_table(VERDICTS)?,
+            outbox: outbox::Tables::open(txn)?,
         })
     }
 
@@ -454,9 +520,13 @@ impl<'t> Tables<'t> {
                 }
                 if let Some(line) = &c.log {
                     self.log(line)?;
+                    if c.outbox {
+                        self.outbox.enqueue(line, now)?;
+                    }
                 }
                 return Ok(Answer::Concluded(true));
             }
+            Op::Outbox(op, _) => return self.outbox.apply(op, now).map(Answer::Outbox),
         }
         Ok(Answer::Done)
     }
@@ -563,6 +633,12 @@ fn reply(op: Op, answer: Result<Answer, String>) {
         Op::Conclude(_, reply) => {
             let _ = reply.send(answer.map(|a| matches!(a, Answer::Concluded(true))));
         }
+        Op::Outbox(_, reply) => {
+            let _ = reply.send(answer.map(|a| match a {
+                Answer::Outbox(answer) => answer,
+                _ => outbox::Answer::Done,
+            }));
+        }
         Op::Steal { reply, .. } => {
             let _ = reply.send(answer.map(|a| matches!(a, Answer::Stolen(true))));
         }
@@ -574,7 +650,9 @@ fn reply(op: Op, answer: Result<Answer, String>) {
         Op::Claim { reply, .. } => {
             let claimed = answer.map(|a| match a {
                 Answer::Claimed(claim) => claim,
-                Answer::Done | Answer::Concluded(_) | Answer::Stolen(_) => Claim::Taken,
+                Answer::Done | Answer::Concluded(_) | Answer::Stolen(_) | Answer::Outbox(_) => {
+                    Claim::Taken
+                }
             });
             let _ = reply.send(claimed);
         }
@@ -637,6 +715,7 @@ mod tests {
             claim: Some(("verified", minute)),
             log: Some("v1"),
             remove: true,
+            outbox: false,
         };
         let stale = Conclusion { holding: Some("checking:expired"), ..done };
         assert!(!store.conclude(stale).await.unwrap(), "a claim lost is no verdict");
@@ -652,6 +731,54 @@ mod tests {
         let log = store.verdicts(None, 10).await.unwrap();
         assert_eq!(log.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["v1"]);
         assert!(store.verdicts(Some(&log[0].position), 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_outbox_leases_what_it_hands_out_and_keeps_what_is_not_delivered() {
+        let store = Embedded::in_memory();
+        let minute = Duration::from_secs(60);
+        store.record(vec![entry("x", 1)]).await.unwrap();
+        assert_eq!(store.claim("x", "checking", minute).await.unwrap(), Claim::Taken);
+        let verdict = Conclusion {
+            id: "x",
+            holding: Some("checking"),
+            claim: Some(("verified", minute)),
+            log: Some("event-x"),
+            remove: true,
+            outbox: true,
+        };
+        assert!(store.conclude(verdict).await.unwrap(), "appended with its verdict");
+        store.enqueue(vec!["event-y".into()]).await.unwrap();
+        let taken = store.take(minute, 10).await.unwrap();
+        let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();
+        assert_eq!(lines, ["event-x", "event-y"]);
+        assert!(taken.iter().all(|t| t.attempt == 1));
+        assert!(store.take(minute, 10).await.unwrap().is_empty(), "leased: nobody else takes it");
+        assert_eq!(store.outbox_stats().await.unwrap().pending, 2);
+        // Delivered, it goes; failed, it comes back when due, counted; given up, it is dead.
+        store.settle(&taken[0].position, Settle::Delivered).await.unwrap();
+        store.settle(&taken[1].position, Settle::RetryAt(0)).await.unwrap();
+        let again = store.take(minute, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempt), (1, 2));
+        store.settle(&again[0].position, Settle::Dead).await.unwrap();
+        let stats = store.outbox_stats().await.unwrap();
+        assert_eq!((stats.pending, stats.dead, stats.oldest_ms), (0, 1, None));
+        let dead = store.outbox(true, 10).await.unwrap();
+        assert_eq!(dead[0].line, "event-y");
+        assert!(store.revive(&dead[0].position).await.unwrap());
+        assert!(!store.revive(&dead[0].position).await.unwrap(), "once");
+        assert_eq!(store.take(minute, 10).await.unwrap()[0].line, "event-y");
+        // A lease that ends (its taker died) hands the event out again.
+        store.enqueue(vec!["event-z".into()]).await.unwrap();
+        let first = store.take(Duration::from_millis(1), 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(store.take(minute, 10).await.unwrap()[0].line, "event-z");
+        assert_eq!(store.flag("f").await.unwrap(), None);
+        store.set_flag("f", Some("why")).await.unwrap();
+        assert_eq!(store.flag("f").await.unwrap().as_deref(), Some("why"));
+        store.set_flag("f", None).await.unwrap();
+        assert_eq!(store.flag("f").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -1,0 +1,199 @@
+//! The deliverer: each instance takes what is due from the outbox (the fleet's, with Redis),
+//! sends it, and settles it: delivered, tried again later ([`schedule`]), or, past the retry
+//! window, a dead letter. Taking leases an event for longer than an attempt can take, so an
+//! instance that dies mid-delivery leaves its events to another when the lease ends; the
+//! receiver may then see an event twice, with one `webhook-id` (at least once, never lost).
+//! A 410 disables the endpoint for the whole fleet until `server webhooks enable`; its events
+//! wait in the outbox meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use super::endpoint::{Endpoint, TIMEOUT};
+use super::event::{webhook_id, Event};
+use super::schedule::{self, Attempted, Next};
+use crate::logging::clip;
+use crate::metrics::Metrics;
+use crate::state::{Outgoing, Settle, State};
+use crate::uploads::pending::VerdictLine;
+
+/// How long a taken event is the taker's: longer than an attempt can take.
+pub const LEASE: Duration = Duration::from_secs(TIMEOUT.as_secs() + 15);
+/// Events taken at once, at most.
+const BATCH: usize = 32;
+/// Events sent at once, at most.
+const AT_ONCE: usize = 8;
+/// How often the outbox is looked at when nothing wakes the deliverer (events appended by
+/// other instances, retries falling due).
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// How often the outbox's figures (and the endpoint's flag) are read for the metrics.
+const STATS_EVERY: Duration = Duration::from_secs(5);
+
+/// The store's flag that says an endpoint is disabled, and why.
+pub fn disabled_flag(endpoint: &str) -> String {
+    format!("webhook-disabled:{endpoint}")
+}
+
+pub struct Deliverer {
+    pub state: Arc<State>,
+    pub endpoint: Arc<Endpoint>,
+    pub metrics: Arc<Metrics>,
+    /// How long an event is tried before it is a dead letter (`UPLOAD_WEBHOOK_RETRY_SECS`).
+    pub window: Duration,
+    /// Told when this instance appends an event: it goes at once.
+    pub wake: Arc<Notify>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// A number in `[0, 1)` for the back-off's jitter.
+fn jitter() -> f64 {
+    f64::from(uuid::Uuid::new_v4().as_u128() as u32) / (f64::from(u32::MAX) + 1.0)
+}
+
+impl Deliverer {
+    /// Delivers until the process ends.
+    pub async fn run(self) {
+        let client = Endpoint::client();
+        let flag = disabled_flag(&self.endpoint.name);
+        let mut disabled = false;
+        let mut stats_due = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= stats_due {
+                stats_due = tokio::time::Instant::now() + STATS_EVERY;
+                disabled = self.observe(&flag).await.unwrap_or(disabled);
+            }
+            if disabled {
+                tokio::time::sleep(STATS_EVERY).await;
+                continue;
+            }
+            let taken = match self.state.take(LEASE, BATCH).await {
+                Ok(taken) => taken,
+                Err(err) => {
+                    self.metrics.state_error("outbox");
+                    tracing::error!(event = "outbox_unreadable", error = %err);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if taken.is_empty() {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(LOOK_EVERY) => {}
+                }
+                continue;
+            }
+            let gone = futures_util::stream::iter(taken)
+                .map(|event| self.deliver(&client, event))
+                .buffer_unordered(AT_ONCE)
+                .fold(false, |gone, this| async move { gone || this })
+                .await;
+            if gone {
+                disabled = true;
+                self.disable(&flag).await;
+            }
+        }
+    }
+
+    /// Reads the outbox's figures and the endpoint's flag: whether it is disabled (`None` when
+    /// the store did not answer).
+    async fn observe(&self, flag: &str) -> Option<bool> {
+        let disabled = self.state.flag(flag).await.ok()?.is_some();
+        let stats = self.state.outbox_stats().await.ok()?;
+        self.metrics.webhooks().outbox(stats, now_ms(), disabled);
+        Some(disabled)
+    }
+
+    async fn disable(&self, flag: &str) {
+        let reason = format!("410 Gone at {}", OffsetDateTime::now_utc().unix_timestamp());
+        if let Err(err) = self.state.set_flag(flag, Some(&reason)).await {
+            self.metrics.state_error("outbox");
+            tracing::error!(event = "outbox_unwritable", error = %err);
+        }
+        if let Ok(stats) = self.state.outbox_stats().await {
+            self.metrics.webhooks().outbox(stats, now_ms(), true);
+        }
+        tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable`; events wait in the outbox");
+    }
+
+    /// One attempt at `event`, settled: whether the endpoint answered 410 Gone.
+    async fn deliver(&self, client: &reqwest::Client, event: Outgoing) -> bool {
+        let Ok(line) = serde_json::from_str::<VerdictLine>(&event.line) else {
+            tracing::error!(target: "audit", event = "webhook_dead", id = "", position = %event.position, attempts = event.attempt, reason = "the outbox holds a line that is no event", key = "");
+            self.settle(&event, Settle::Dead).await;
+            return false;
+        };
+        let id = webhook_id(&line);
+        let body = Event::of(&line).body();
+        let now = now_ms();
+        let outcome = self.endpoint.send(client, &id, &body, now / 1000).await;
+        let kind = line.verdict.as_str();
+        match outcome.attempted {
+            Attempted::Delivered => {
+                self.settle(&event, Settle::Delivered).await;
+                let delay = (now_ms() - event.queued_ms).max(0) as f64 / 1000.0;
+                self.metrics.webhooks().delivered(delay);
+                tracing::debug!(
+                    event = "webhook_delivered",
+                    id,
+                    kind,
+                    attempt = event.attempt,
+                    status = outcome.status
+                );
+                false
+            }
+            Attempted::Gone => {
+                // Due again at once: it goes when the endpoint is enabled again.
+                self.settle(&event, Settle::RetryAt(now)).await;
+                true
+            }
+            Attempted::Failed { retry_after } => {
+                if let Some(failure) = outcome.failure {
+                    self.metrics.webhooks().failed(failure);
+                }
+                let reason = outcome.failure.map_or("", |f| f.as_str());
+                match schedule::next(
+                    event.attempt,
+                    event.queued_ms,
+                    now,
+                    self.window,
+                    retry_after,
+                    jitter(),
+                ) {
+                    Next::RetryAt(at) => {
+                        tracing::warn!(
+                            event = "webhook_failed",
+                            id,
+                            kind,
+                            attempt = event.attempt,
+                            status = outcome.status,
+                            reason,
+                            retry_in_ms = at - now
+                        );
+                        self.settle(&event, Settle::RetryAt(at)).await;
+                    }
+                    Next::GiveUp => {
+                        tracing::error!(target: "audit", event = "webhook_dead", id, position = %event.position, attempts = event.attempt, reason, key = ?clip(&line.key));
+                        self.settle(&event, Settle::Dead).await;
+                        self.metrics.webhooks().dead();
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    async fn settle(&self, event: &Outgoing, settle: Settle) {
+        if let Err(err) = self.state.settle(&event.position, settle).await {
+            // Left leased: it is taken again when the lease ends.
+            self.metrics.state_error("outbox");
+            tracing::error!(event = "outbox_unwritable", position = %event.position, error = %err);
+        }
+    }
+}

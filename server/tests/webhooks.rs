@@ -1,0 +1,389 @@
+//! Events, delivered at least once and never lost (issue #25), to a receiver that verifies each
+//! delivery with the Standard Webhooks reference library and validates each event against the
+//! schema in docs/events.md (`scripts/webhook-receiver.py`): through errors, an outage and a
+//! receiver slower than the timeout; across a restart without Redis; from a fleet whose
+//! delivering instance is killed (SIGKILL) mid-delivery; past a 410 that disables the endpoint
+//! (its alert fires, `server webhooks enable` lifts it); across a secret rotation; and for every
+//! kind of verdict. Running servers (the binary) on the dev bucket, except the last, which
+//! drives the service in-process with its clock moved on.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::buckets::{etag_of, post_form, text_file, Bucket, TestClock};
+use common::instance::{free_port, Instance, Signed};
+use common::receiver::Receiver;
+use common::redis::Redis;
+use serde_json::json;
+use server::events::deliver::Deliverer;
+use server::events::endpoint::Endpoint;
+use server::events::signature::Secrets;
+use server::state::State;
+
+/// A `whsec_` secret of 32 bytes of `n`.
+fn secret(n: u8) -> String {
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode([n; 32]))
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("webhooks-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An instance's settings: its own dev bucket and state under `dir`, files hashed and checked,
+/// events to `receiver` signed with `secrets`, tried for `retry_secs`.
+fn settings(
+    dir: &std::path::Path,
+    receiver: &Receiver,
+    secrets: &str,
+    retry_secs: u32,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("UPLOAD_DEV_DATA_DIR", dir.join("data").display().to_string()),
+        ("UPLOAD_STATE_DIR", dir.join("state").display().to_string()),
+        ("UPLOAD_DEV_BUCKET_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("UPLOAD_CHECKSUM_MAX_BYTES", "1048576".into()),
+        ("UPLOAD_WEBHOOK_URL", receiver.url()),
+        ("UPLOAD_WEBHOOK_SECRET", secrets.into()),
+        ("UPLOAD_WEBHOOK_RETRY_SECS", retry_secs.to_string()),
+    ]
+}
+
+/// Signs `body` through `instance`, POSTs it to the bucket, and (if `confirm`) confirms it as the
+/// page does.
+async fn upload(instance: &Instance, name: &str, body: &[u8], confirm: bool) -> Signed {
+    let signed = instance.sign_checked(name, body).await;
+    let (status, answer) = post_form(&signed.url, &signed.fields, name, body).await;
+    assert_eq!(status, 201, "{answer}");
+    if confirm {
+        let stored = instance.confirm(&signed, &etag_of(&answer)).await;
+        assert_eq!(stored["key"], signed.key.as_str(), "{stored}");
+    }
+    signed
+}
+
+/// Waits until `instance`'s metric `series` reaches `at_least`.
+async fn wait_metric(instance: &Instance, series: &str, at_least: f64, within: Duration) {
+    let deadline = Instant::now() + within;
+    while instance.metric(series).await < at_least {
+        assert!(Instant::now() < deadline, "{series} < {at_least}:\n{}", instance.tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+const DELIVERED: &str = "upload_webhook_delivered_total";
+
+/// The events `receiver` took, by the object's key: (type, by, checksum value).
+fn by_key(receiver: &Receiver) -> BTreeMap<String, (String, String, String)> {
+    receiver
+        .taken()
+        .into_values()
+        .map(|event| {
+            let data = &event["data"];
+            (
+                data["key"].as_str().unwrap_or_default().to_owned(),
+                (
+                    event["type"].as_str().unwrap_or_default().to_owned(),
+                    data["by"].as_str().unwrap_or_default().to_owned(),
+                    data["checksum"]["value"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_receiver() {
+    let Some(mut receiver) = Receiver::start(&[&secret(1)]) else { return };
+    receiver.plan(json!([{"status": 500, "times": 3}])).await;
+    let dir = scratch();
+    let instance =
+        Instance::start(&settings(&dir, &receiver, &secret(1), 160), &dir.join("server.log"));
+    // One upload no browser confirms: the reconciler verifies it after its policy (30 s) and
+    // the grace (1 s). Five confirmed by their browsers.
+    let unconfirmed = upload(&instance, "unconfirmed.txt", b"nobody came back", false).await;
+    let mut files = BTreeMap::new();
+    for i in 0..5 {
+        let signed =
+            upload(&instance, &format!("f{i}.txt"), format!("file {i}").as_bytes(), true).await;
+        files.insert(signed.key.clone(), signed.sha256.clone());
+    }
+    // The first tries are answered 500; then the receiver is down for 30 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.deliveries().iter().filter(|d| d.status == 500).count() < 3 {
+        assert!(Instant::now() < deadline, "no 500s: {:#?}", receiver.deliveries());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    receiver.stop();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Back, and slower than the service waits (15 s) once; then well.
+    receiver.restart(&[&secret(1)]).unwrap();
+    receiver.plan(json!([{"delay": 17, "times": 1}])).await;
+    wait_metric(&instance, DELIVERED, 6.0, Duration::from_secs(120)).await;
+
+    let events = by_key(&receiver);
+    for (key, sha) in &files {
+        assert_eq!(
+            events.get(key),
+            Some(&("upload.verified".into(), "browser".into(), sha.clone())),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        events.get(&unconfirmed.key),
+        Some(&("upload.verified".into(), "reconciler".into(), unconfirmed.sha256.clone())),
+        "the reconciler's verdict is an event too, with the file's SHA-256"
+    );
+    assert_eq!(events.len(), 6, "no other event: {events:#?}");
+    let refused: Vec<_> = receiver.deliveries().into_iter().filter(|d| !d.verified).collect();
+    assert!(refused.is_empty(), "every delivery verifies and matches the schema: {refused:#?}");
+    for reason in ["status", "unreachable", "timeout"] {
+        let series = format!("upload_webhook_failed_attempts_total{{reason=\"{reason}\"}}");
+        assert!(instance.metric(&series).await >= 1.0, "{series}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_without_redis_restarted_with_events_pending_delivers_them() {
+    let Some(mut receiver) = Receiver::start(&[&secret(1)]) else { return };
+    receiver.stop();
+    let dir = scratch();
+    let settings = settings(&dir, &receiver, &secret(1), 600);
+    let log = dir.join("server.log");
+    let mut first = Instance::start(&settings, &log);
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        keys.push(upload(&first, &format!("r{i}.txt"), b"restart", true).await.key);
+    }
+    let unreachable = "upload_webhook_failed_attempts_total{reason=\"unreachable\"}";
+    wait_metric(&first, unreachable, 3.0, Duration::from_secs(20)).await;
+    first.kill();
+
+    receiver.restart(&[&secret(1)]).unwrap();
+    let again = Instance::start(&settings, &log);
+    wait_metric(&again, DELIVERED, 3.0, Duration::from_secs(60)).await;
+    let events = by_key(&receiver);
+    for key in &keys {
+        assert_eq!(events.get(key).map(|e| e.0.as_str()), Some("upload.verified"), "{key}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
+    let Some(redis) = Redis::start() else { return };
+    let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
+    // The first four deliveries are held 8 s: in flight when their instance dies.
+    receiver.plan(json!([{"delay": 8, "times": 4}])).await;
+    let dir = scratch();
+    let fleet = |name: &str| {
+        let mut own = settings(&dir.join(name), &receiver, &secret(1), 600);
+        own.push(("UPLOAD_REDIS_URL", redis.url()));
+        own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
+        own.push(("UPLOAD_INSTANCE_ID", name.into()));
+        Instance::start(&own, &dir.join(format!("{name}.log")))
+    };
+    let mut a = fleet("a");
+    let mut keys = Vec::new();
+    for i in 0..4 {
+        keys.push(upload(&a, &format!("k{i}.txt"), b"in flight", true).await.key);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(a.metric(DELIVERED).await, 0.0, "still in flight");
+    a.kill();
+
+    // Another instance takes them when their lease (30 s) ends.
+    let b = fleet("b");
+    wait_metric(&b, DELIVERED, 4.0, Duration::from_secs(60)).await;
+    let events = by_key(&receiver);
+    for key in &keys {
+        assert_eq!(events.get(key).map(|e| e.0.as_str()), Some("upload.verified"), "{key}");
+    }
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let left: usize =
+        redis::cmd("XLEN").arg("s3up:outbox").query_async(&mut connection).await.unwrap();
+    assert_eq!(left, 0, "the outbox is empty");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `server webhooks ARGS` against `redis`: its output.
+fn webhooks_command(redis: &Redis, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("webhooks")
+        .args(args)
+        .env("UPLOAD_REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "server webhooks {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it() {
+    let Some(redis) = Redis::start() else { return };
+    let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
+    let Some(promtool) = common::tools::promtool() else { return };
+    receiver.plan(json!([{"status": 410}])).await;
+    let dir = scratch();
+    let mut own = settings(&dir, &receiver, &secret(1), 600);
+    own.push(("UPLOAD_REDIS_URL", redis.url()));
+    own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
+    let instance = Instance::start(&own, &dir.join("server.log"));
+    let first = upload(&instance, "gone.txt", b"410", true).await;
+    wait_metric(&instance, "upload_webhook_endpoint_disabled", 1.0, Duration::from_secs(20)).await;
+    let log = std::fs::read_to_string(&instance.log).unwrap();
+    assert!(log.contains("webhook_endpoint_disabled"), "logged");
+
+    // The alert fires on what the instance exports.
+    let disabled = instance.metric("upload_webhook_endpoint_disabled").await;
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../monitoring/alerts.yml");
+    // promtool compares the annotations too: the rule's own, as written.
+    let text = std::fs::read_to_string(rules).unwrap();
+    let rule = &text[text.find("alert: WebhookEndpointDisabled").unwrap()..];
+    let annotation = |name: &str| {
+        let at = rule.find(&format!("{name}: ")).unwrap() + name.len() + 2;
+        rule[at..].lines().next().unwrap().to_owned()
+    };
+    let (summary, description) = (annotation("summary"), annotation("description"));
+    let test = format!(
+        "rule_files: [{rules}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'upload_webhook_endpoint_disabled{{instance=\"a\"}}'\n        values: '{disabled}x5'\n    alert_rule_test:\n      - eval_time: 1m\n        alertname: WebhookEndpointDisabled\n        exp_alerts:\n          - exp_labels: {{ severity: page }}\n            exp_annotations:\n              summary: {summary}\n              description: {description}\n"
+    );
+    let file = dir.join("disabled.test.yml");
+    std::fs::write(&file, test).unwrap();
+    let out = Command::new(promtool).args(["test", "rules"]).arg(&file).output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("SUCCESS"), "{said}");
+
+    // Nothing is sent while it is disabled; the operator sees what waits, and enables it.
+    let second = upload(&instance, "waits.txt", b"waiting", true).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.deliveries().len(), 1, "only the 410: {:#?}", receiver.deliveries());
+    let listed = webhooks_command(&redis, &["list"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(listed.contains(&second.key) && listed.contains("upload.verified"), "{listed}");
+    webhooks_command(&redis, &["enable"]);
+    wait_metric(&instance, DELIVERED, 2.0, Duration::from_secs(20)).await;
+    let events = by_key(&receiver);
+    assert!(events.contains_key(&first.key) && events.contains_key(&second.key), "{events:#?}");
+    assert_eq!(webhooks_command(&redis, &["list"]).trim(), "(none)");
+
+    // A replay sends the event again, with its own id.
+    let id = receiver
+        .taken()
+        .into_iter()
+        .find(|(_, e)| e["data"]["key"] == first.key.as_str())
+        .unwrap()
+        .0;
+    let said = webhooks_command(&redis, &["replay", &id]);
+    assert!(said.contains("queued again"), "{said}");
+    wait_metric(&instance, DELIVERED, 3.0, Duration::from_secs(20)).await;
+    let again = receiver
+        .deliveries()
+        .iter()
+        .filter(|d| d.id.as_deref() == Some(id.as_str()) && d.status == 204)
+        .count();
+    assert_eq!(again, 2, "delivered twice with one webhook-id");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_is_refused_and_retried_and_a_rotation_verifies_with_either_secret() {
+    // A receiver holding a secret the service does not have refuses what it is sent.
+    let Some(mut receiver) = Receiver::start(&[&secret(3)]) else { return };
+    let dir = scratch();
+    let both = format!("{} {}", secret(1), secret(2));
+    let instance = Instance::start(&settings(&dir, &receiver, &both, 600), &dir.join("server.log"));
+    let first = upload(&instance, "old.txt", b"rotation", true).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !receiver.deliveries().iter().any(|d| {
+        d.status == 400 && d.refused.as_deref().is_some_and(|r| r.starts_with("signature"))
+    }) {
+        assert!(Instant::now() < deadline, "not refused: {:#?}", receiver.deliveries());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Given the old secret, the receiver verifies the retry; given only the new one, the next.
+    receiver.restart(&[&secret(1)]).unwrap();
+    wait_metric(&instance, DELIVERED, 1.0, Duration::from_secs(30)).await;
+    receiver.restart(&[&secret(2)]).unwrap();
+    let second = upload(&instance, "new.txt", b"rotation", true).await;
+    wait_metric(&instance, DELIVERED, 2.0, Duration::from_secs(30)).await;
+    let events = by_key(&receiver);
+    assert!(events.contains_key(&first.key) && events.contains_key(&second.key), "{events:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_verdict_is_an_event_that_matches_the_schema() {
+    let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
+    let bucket = Bucket::dev().await;
+    let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let uploads = bucket.uploads(state.clone(), &clock).await.with_events(wake.clone());
+    let metrics = Arc::new(server::metrics::Metrics::new());
+    let endpoint =
+        Endpoint::new("default", &receiver.url(), Secrets::parse(&secret(1)).unwrap()).unwrap();
+    tokio::spawn(
+        Deliverer {
+            state: state.clone(),
+            endpoint: Arc::new(endpoint),
+            metrics,
+            window: Duration::from_secs(600),
+            wake,
+        }
+        .run(),
+    );
+    let who = app::service::Requester {
+        uploader: app::service::UploaderId::parse(&uuid::Uuid::new_v4().simple().to_string())
+            .unwrap(),
+        user: None,
+        ip: None,
+        scope: None,
+        new_visitor: false,
+        cross_site: false,
+    };
+    // Verified and mismatched by the reconciler, a form never used abandoned, and a plain form
+    // POSTed twice: its first file verified, the second removed.
+    let good = uploads.sign_upload(&who, text_file("good.txt", 5)).await.unwrap();
+    assert_eq!(post_form(&good.url, &good.fields, "good.txt", b"hello").await.0, 201);
+    let other = uploads.sign_upload(&who, text_file("other.txt", 5)).await.unwrap();
+    let own = bucket.own_form(&other.key, "text/html");
+    assert_eq!(post_form(&other.url, &own, "other.txt", b"<p>other</p>").await.0, 201);
+    let never = uploads.sign_upload(&who, text_file("never.txt", 3)).await.unwrap();
+    let plain = uploads.page_form(&who, "http://127.0.0.1:9/".into()).await.unwrap().unwrap();
+    for name in ["first.txt", "second.txt"] {
+        assert_eq!(post_form(&plain.url, &plain.fields, name, b"plain").await.0, 303);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    uploads.state().flush().await.unwrap();
+    clock.advance(time::Duration::seconds(300 + 900 + 1));
+    uploads.reconcile_round(100, "test").await.unwrap();
+    clock.advance(time::Duration::seconds(86_400 + 1));
+    uploads.reconcile_round(100, "test").await.unwrap();
+    receiver.wait_for(5, Duration::from_secs(30), String::new).await;
+    let events = by_key(&receiver);
+    let kind = |key: &str| {
+        events.get(key).map(|e| e.0.clone()).unwrap_or_else(|| panic!("{key}: {events:#?}"))
+    };
+    assert_eq!(kind(&good.key), "upload.verified");
+    assert_eq!(kind(&other.key), "upload.mismatched");
+    assert_eq!(kind(&never.key), "upload.abandoned");
+    let directory = plain.key.trim_end_matches("${filename}");
+    assert_eq!(kind(&format!("{directory}first.txt")), "upload.verified");
+    assert_eq!(kind(&format!("{directory}second.txt")), "upload.removed");
+    let refused: Vec<_> = receiver.deliveries().into_iter().filter(|d| !d.verified).collect();
+    assert!(refused.is_empty(), "every event matches the schema: {refused:#?}");
+}
