@@ -240,7 +240,7 @@ fi
 # The apps logged every signature and refusal of the run above: no secret may be in any line.
 echo "== secrets in logs"
 fleet_secret=$(sed -n 's/^UPLOAD_SESSION_SECRET=//p' "$work/fleet/instance.env")
-for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE" "$fleet_secret" "$TOKEN_HS256_SECRET"; do
+for secret in "$AWS_SECRET_ACCESS_KEY" "$UPLOAD_DEV_SECRET_ACCESS_KEY" "$DEV_ACCESS_CODE" "$fleet_secret" "$TOKEN_HS256_SECRET" "$webhook_secret" "${webhook_secret#whsec_}"; do
   if grep -qF "$secret" "$work"/app-*.log "$work"/fleet/app-*.log; then
     echo "a secret key appears in the server logs"; exit 1
   fi

@@ -6,8 +6,9 @@ under any of the secrets given, and its event validated against the JSON Schema 
 docs/events.md. A delivery that fails either is answered 400 and recorded as refused.
 
     webhook-receiver.py PORT LOG --secret whsec_... [--secret whsec_...] [--schema docs/events.md]
+                        [--plan JSON]
 
-POST /control with a JSON list of answers to give before answering 204 to everything:
+--plan, or POST /control, takes a JSON list of answers to give before answering 204 to everything:
 [{"status": 500, "times": 3}, {"delay": 20, "times": 1}, {"status": 429, "retry_after": 2}, ...]
 Each line of LOG (and of GET /deliveries, as a JSON list) is one delivery:
 {"id", "type", "verified", "refused", "status", "at", "event"}.
@@ -39,11 +40,12 @@ def main():
     parser.add_argument("log")
     parser.add_argument("--secret", action="append", required=True)
     parser.add_argument("--schema", default="docs/events.md")
+    parser.add_argument("--plan", default="[]", help="the answers to give first, as POST /control takes")
     args = parser.parse_args()
     hooks = [Webhook(secret) for secret in args.secret]
     validator = jsonschema.Draft202012Validator(schema_from(args.schema))
     lock = threading.Lock()
-    plan = []
+    plan = json.loads(args.plan)
     deliveries = []
 
     def next_answer():

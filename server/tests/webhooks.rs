@@ -101,8 +101,8 @@ fn by_key(receiver: &Receiver) -> BTreeMap<String, (String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_receiver() {
-    let Some(mut receiver) = Receiver::start(&[&secret(1)]) else { return };
-    receiver.plan(json!([{"status": 500, "times": 3}])).await;
+    let first_tries = json!([{"status": 500, "times": 3}]);
+    let Some(mut receiver) = Receiver::start_with(&[&secret(1)], first_tries) else { return };
     let dir = scratch();
     let instance =
         Instance::start(&settings(&dir, &receiver, &secret(1), 160), &dir.join("server.log"));
@@ -124,8 +124,7 @@ async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_re
     receiver.stop();
     tokio::time::sleep(Duration::from_secs(30)).await;
     // Back, and slower than the service waits (15 s) once; then well.
-    receiver.restart(&[&secret(1)]).unwrap();
-    receiver.plan(json!([{"delay": 17, "times": 1}])).await;
+    receiver.restart_with(&[&secret(1)], json!([{"delay": 17, "times": 1}])).unwrap();
     wait_metric(&instance, DELIVERED, 6.0, Duration::from_secs(120)).await;
 
     let events = by_key(&receiver);
@@ -180,9 +179,9 @@ async fn an_instance_without_redis_restarted_with_events_pending_delivers_them()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
     let Some(redis) = Redis::start() else { return };
-    let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
     // The first four deliveries are held 8 s: in flight when their instance dies.
-    receiver.plan(json!([{"delay": 8, "times": 4}])).await;
+    let held = json!([{"delay": 8, "times": 4}]);
+    let Some(receiver) = Receiver::start_with(&[&secret(1)], held) else { return };
     let dir = scratch();
     let fleet = |name: &str| {
         let mut own = settings(&dir.join(name), &receiver, &secret(1), 600);
@@ -196,8 +195,22 @@ async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
     for i in 0..4 {
         keys.push(upload(&a, &format!("k{i}.txt"), b"in flight", true).await.key);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(a.metric(DELIVERED).await, 0.0, "still in flight");
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // Each taken once (by a, the only instance), none settled: all four in flight.
+        let tries: BTreeMap<String, u32> = redis::cmd("HGETALL")
+            .arg("s3up:outbox:tries")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if tries.len() == 4 && tries.values().all(|&t| t == 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all in flight on a: {tries:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     a.kill();
 
     // Another instance takes them when their lease (30 s) ends.
@@ -207,8 +220,6 @@ async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
     for key in &keys {
         assert_eq!(events.get(key).map(|e| e.0.as_str()), Some("upload.verified"), "{key}");
     }
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let left: usize =
         redis::cmd("XLEN").arg("s3up:outbox").query_async(&mut connection).await.unwrap();
     assert_eq!(left, 0, "the outbox is empty");
@@ -234,9 +245,9 @@ fn webhooks_command(redis: &Redis, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it() {
     let Some(redis) = Redis::start() else { return };
-    let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
+    let gone = json!([{"status": 410}]);
+    let Some(receiver) = Receiver::start_with(&[&secret(1)], gone) else { return };
     let Some(promtool) = common::tools::promtool() else { return };
-    receiver.plan(json!([{"status": 410}])).await;
     let dir = scratch();
     let mut own = settings(&dir, &receiver, &secret(1), 600);
     own.push(("UPLOAD_REDIS_URL", redis.url()));
@@ -297,6 +308,10 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
         .filter(|d| d.id.as_deref() == Some(id.as_str()) && d.status == 204)
         .count();
     assert_eq!(again, 2, "delivered twice with one webhook-id");
+    // Every verdict since a time: both again.
+    let said = webhooks_command(&redis, &["replay", "--since", "2000-01-01T00:00:00Z"]);
+    assert_eq!(said.trim(), "2 events queued again");
+    wait_metric(&instance, DELIVERED, 5.0, Duration::from_secs(20)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

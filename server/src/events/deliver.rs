@@ -6,12 +6,12 @@
 //! A 410 disables the endpoint for the whole fleet until `server webhooks enable`; its events
 //! wait in the outbox meanwhile.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::endpoint::{Endpoint, TIMEOUT};
 use super::event::{webhook_id, Event};
@@ -21,12 +21,12 @@ use crate::metrics::Metrics;
 use crate::state::{Outgoing, Settle, State};
 use crate::uploads::pending::VerdictLine;
 
-/// How long a taken event is the taker's: longer than an attempt can take.
+/// How long a taken event is the taker's: longer than an attempt can take (each is sent as soon
+/// as it is taken), so another instance takes it only from a taker that stopped.
 pub const LEASE: Duration = Duration::from_secs(TIMEOUT.as_secs() + 15);
-/// Events taken at once, at most.
-const BATCH: usize = 32;
-/// Events sent at once, at most.
-const AT_ONCE: usize = 8;
+/// Events in flight at once, at most: each taken when a place is free, so a slow receiver holds
+/// only its own places.
+const AT_ONCE: usize = 16;
 /// How often the outbox is looked at when nothing wakes the deliverer (events appended by
 /// other instances, retries falling due).
 const LOOK_EVERY: Duration = Duration::from_millis(250);
@@ -57,46 +57,73 @@ fn jitter() -> f64 {
     f64::from(uuid::Uuid::new_v4().as_u128() as u32) / (f64::from(u32::MAX) + 1.0)
 }
 
+/// What the sends in flight share.
+struct Shared {
+    deliverer: Deliverer,
+    client: reqwest::Client,
+    /// Set when the endpoint answered 410: sends not yet made are not made.
+    gone: AtomicBool,
+}
+
 impl Deliverer {
-    /// Delivers until the process ends.
+    /// Delivers until the process ends: takes what is due as places free up, and sends each
+    /// at once in a task of its own.
     pub async fn run(self) {
-        let client = Endpoint::client();
         let flag = disabled_flag(&self.endpoint.name);
+        let shared = Arc::new(Shared {
+            deliverer: self,
+            client: Endpoint::client(),
+            gone: AtomicBool::new(false),
+        });
+        let places = Arc::new(Semaphore::new(AT_ONCE));
+        let this = &shared.deliverer;
         let mut disabled = false;
         let mut stats_due = tokio::time::Instant::now();
         loop {
+            if shared.gone.swap(false, Ordering::SeqCst) {
+                // Every send in flight has finished or seen the flag before this one is taken.
+                let _all = places.clone().acquire_many_owned(AT_ONCE as u32).await;
+                this.disable(&flag).await;
+                disabled = true;
+            }
             if tokio::time::Instant::now() >= stats_due {
                 stats_due = tokio::time::Instant::now() + STATS_EVERY;
-                disabled = self.observe(&flag).await.unwrap_or(disabled);
+                disabled = this.observe(&flag).await.unwrap_or(disabled);
             }
             if disabled {
                 tokio::time::sleep(STATS_EVERY).await;
                 continue;
             }
-            let taken = match self.state.take(LEASE, BATCH).await {
+            let free = places.available_permits().max(1);
+            let Ok(first) = places.clone().acquire_owned().await else { return };
+            let taken = match this.state.take(LEASE, free).await {
                 Ok(taken) => taken,
                 Err(err) => {
-                    self.metrics.state_error("outbox");
+                    this.metrics.state_error("outbox");
                     tracing::error!(event = "outbox_unreadable", error = %err);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
             if taken.is_empty() {
+                drop(first);
                 tokio::select! {
-                    () = self.wake.notified() => {}
+                    () = this.wake.notified() => {}
                     () = tokio::time::sleep(LOOK_EVERY) => {}
                 }
                 continue;
             }
-            let gone = futures_util::stream::iter(taken)
-                .map(|event| self.deliver(&client, event))
-                .buffer_unordered(AT_ONCE)
-                .fold(false, |gone, this| async move { gone || this })
-                .await;
-            if gone {
-                disabled = true;
-                self.disable(&flag).await;
+            let mut first = Some(first);
+            for event in taken {
+                let place = match first.take() {
+                    Some(place) => place,
+                    None => places.clone().acquire_owned().await.expect("never closed"),
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    shared.deliverer.deliver(&shared.client, event, &shared.gone).await;
+                    drop(place);
+                });
             }
         }
     }
@@ -122,12 +149,17 @@ impl Deliverer {
         tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable`; events wait in the outbox");
     }
 
-    /// One attempt at `event`, settled: whether the endpoint answered 410 Gone.
-    async fn deliver(&self, client: &reqwest::Client, event: Outgoing) -> bool {
+    /// One attempt at `event`, settled; `gone` is set when the endpoint answers 410 Gone (and
+    /// an event taken after that is not sent, but due again at once).
+    async fn deliver(&self, client: &reqwest::Client, event: Outgoing, gone: &AtomicBool) {
+        if gone.load(Ordering::SeqCst) {
+            self.settle(&event, Settle::RetryAt(now_ms())).await;
+            return;
+        }
         let Ok(line) = serde_json::from_str::<VerdictLine>(&event.line) else {
             tracing::error!(target: "audit", event = "webhook_dead", id = "", position = %event.position, attempts = event.attempt, reason = "the outbox holds a line that is no event", key = "");
             self.settle(&event, Settle::Dead).await;
-            return false;
+            return;
         };
         let id = webhook_id(&line);
         let body = Event::of(&line).body();
@@ -146,12 +178,11 @@ impl Deliverer {
                     attempt = event.attempt,
                     status = outcome.status
                 );
-                false
             }
             Attempted::Gone => {
                 // Due again at once: it goes when the endpoint is enabled again.
+                gone.store(true, Ordering::SeqCst);
                 self.settle(&event, Settle::RetryAt(now)).await;
-                true
             }
             Attempted::Failed { retry_after } => {
                 if let Some(failure) = outcome.failure {
@@ -184,7 +215,6 @@ impl Deliverer {
                         self.metrics.webhooks().dead();
                     }
                 }
-                false
             }
         }
     }

@@ -11,13 +11,21 @@ use super::signature::Secrets;
 /// How long a receiver may take to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One endpoint.
-#[derive(Debug)]
+/// One endpoint. Its `Debug` shows the URL as the logs do ([`Endpoint::shown`]).
 pub struct Endpoint {
     /// Its name in logs, metrics and the store's flag (`default`: the configured one).
     pub name: String,
     pub url: reqwest::Url,
     pub secrets: Secrets,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("url", &self.shown())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why an attempt failed, for the metrics (`reason` label) and the logs.
@@ -62,12 +70,13 @@ impl Endpoint {
         Ok(Self { name: name.to_owned(), url, secrets })
     }
 
-    /// The URL without its query (which may hold a token), for the logs.
+    /// The URL without its query or user (either may hold a token), for the logs.
     pub fn shown(&self) -> String {
         let mut shown = self.url.clone();
         shown.set_query(None);
         shown.set_fragment(None);
         let _ = shown.set_password(None);
+        let _ = shown.set_username("");
         shown.to_string()
     }
 
@@ -80,6 +89,12 @@ impl Endpoint {
             .user_agent(concat!("s3-uploader-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client builds")
+    }
+
+    #[cfg(test)]
+    fn for_test(url: &str) -> Self {
+        let secrets = Secrets::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        Self::new("default", url, secrets).unwrap()
     }
 
     /// Sends `body` as the event `id`, signed at `now` (Unix seconds).
@@ -117,5 +132,27 @@ impl Endpoint {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logs_and_debug_show_no_token_the_url_may_hold() {
+        let endpoint = Endpoint::for_test("https://user:pass@app.example/hooks?token=t0ken#x");
+        assert_eq!(endpoint.shown(), "https://app.example/hooks");
+        let debug = format!("{endpoint:?}");
+        assert!(
+            !debug.contains("t0ken") && !debug.contains("pass") && !debug.contains("MfKQ"),
+            "{debug}"
+        );
+        assert!(Endpoint::new(
+            "default",
+            "ftp://app.example/",
+            Secrets::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+        )
+        .is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! When an event that could not be delivered is tried again, and when it is given up: back-off
-//! that doubles from a second, with jitter so that a receiver back from an outage is not met by
+//! that doubles from about a second (each wait is half fixed, half random), with jitter so that a receiver back from an outage is not met by
 //! every event at once, never longer than an hour nor an eighth of the retry window (a window of
 //! minutes, as in tests, still sees several attempts); a receiver's `Retry-After` (429, 503)
 //! wins. Past the window, the event goes to the dead letters. Pure: time and randomness are
@@ -45,8 +45,9 @@ pub fn next(
     let longest = LONGEST.min(window / 8).max(FIRST);
     let doubled = FIRST.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(longest);
     // Half fixed, half random: the waits still grow, and events failed together spread out.
+    // A Retry-After of 0 (or a date past) would have the event sent again at once, for days.
     let wait = retry_after
-        .map(|after| after.min(LONGEST))
+        .map(|after| after.clamp(FIRST, LONGEST))
         .unwrap_or_else(|| doubled.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)));
     let at = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
     let window_ends =
@@ -118,6 +119,8 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(retry_after("soon", 0), None);
+        let now = Some(Duration::ZERO);
+        assert_eq!(next(1, 0, 0, DAYS3, now, 0.0), Next::RetryAt(1_000), "never at once");
         assert_eq!(attempted(503, after), Attempted::Failed { retry_after: after });
         assert_eq!(attempted(500, after), Attempted::Failed { retry_after: None });
         assert_eq!(attempted(204, None), Attempted::Delivered);

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::check::BadReceipt;
 use super::objects::ObjectHead;
 use super::pending::{By, Pending, Verdict, BROWSER};
-use super::plain_form::{keep_one_plain_upload, Plain};
+use super::plain_form::Plain;
 use super::receipt::{Receipt, Unaccepted};
 use super::verdicts::{Claimed, Judged};
 use super::Uploads;
@@ -219,13 +219,12 @@ impl Uploads {
             return Err(self.bad_receipt(who, key, BadReceipt::EtagDiffers, problem).await);
         }
         if plain {
-            match keep_one_plain_upload(objects, signed, key).await {
+            let subject = record.subject.as_deref();
+            match self.keep_one_plain_upload(objects, signed, key, subject).await {
                 Ok(Plain::Kept) => {}
-                Ok(Plain::NotFirst(refused, extra)) => {
+                Ok(Plain::NotFirst(refused)) => {
                     // Another object is the form's: its verdict is still to be given.
                     self.release_check(directory, &holding).await;
-                    let subject = record.subject.as_deref();
-                    self.report_removed(directory, uploader, subject, &extra, By::Browser).await;
                     return Err(refused);
                 }
                 Ok(Plain::UnusableName(refused)) => {

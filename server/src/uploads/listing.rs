@@ -5,8 +5,6 @@
 use app::service::Requester;
 use app::wire::{StoredUpload, UploadError};
 
-use super::pending::By;
-use super::plain_form::one_per_form;
 use super::Uploads;
 use crate::policy::rfc3339;
 
@@ -29,12 +27,7 @@ impl Uploads {
             UploadError::Unavailable("your uploads cannot be listed right now".into())
         };
         let listed = objects.list(&prefix, MAX_LISTED).await.map_err(unavailable)?;
-        let (listed, removed) = one_per_form(objects, listed).await.map_err(unavailable)?;
-        let subject = who.user.as_ref().map(|u| u.subject.as_str());
-        for (directory, extra) in removed {
-            self.report_removed(&directory, who.uploader.as_str(), subject, &extra, By::Browser)
-                .await;
-        }
+        let listed = self.one_per_form(objects, who, listed).await.map_err(unavailable)?;
         let mut uploads = Vec::with_capacity(listed.len());
         for item in listed {
             // Presigned links are short-lived: made fresh for every listing.

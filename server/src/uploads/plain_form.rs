@@ -1,14 +1,16 @@
 //! `page_form`: the page's no-JavaScript form, and the rule that comes with it. The form lets
 //! the browser choose the name (`${filename}`) and, like every POST policy, can be used again
 //! until it expires; so one form keeps one file, the first stored in its directory, under a
-//! name [`app::rules::file_name`] accepts as it is. Confirming ([`keep_one_plain_upload`]) and
-//! listing ([`one_per_form`]) both remove what breaks the rule, through [`keep_first`].
+//! name [`app::rules::file_name`] accepts as it is. Confirming
+//! ([`Uploads::keep_one_plain_upload`]), listing ([`Uploads::one_per_form`]) and the reconciler
+//! remove what breaks the rule, each extra reported first ([`Uploads::remove_extras`]).
 
 use app::rules::MAX_POST_BYTES;
 use app::service::Requester;
 use app::wire::{SignedUpload, UploadError};
 
 use super::objects::{Listed, Objects};
+use super::pending::By;
 use super::receipt::Receipt;
 use super::{fresh_directory, Uploads};
 use crate::logging::clip;
@@ -97,58 +99,101 @@ pub(super) enum Plain {
     UnusableName(UploadError),
     /// The form stored another file first: removed (with any other extra found), with what
     /// the page is told.
-    NotFirst(UploadError, Vec<Listed>),
+    NotFirst(UploadError),
 }
 
-/// Confirming a plain form's upload at `key`: its name must be one the rules accept as it is,
-/// and it must be its form's first file. Anything else is removed. An error only when the
-/// bucket cannot be asked.
-pub(super) async fn keep_one_plain_upload(
-    objects: &Objects,
-    signed: &Receipt,
-    key: &str,
-) -> Result<Plain, UploadError> {
-    let name = key.rsplit('/').next().unwrap_or_default();
-    let removed = |reason: &'static str, message: String| async move {
-        if let Err(err) = objects.delete(key).await {
-            tracing::error!(target: "audit", event = "mismatch_not_removed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
-        }
-        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason);
-        UploadError::Refused(message)
-    };
-    if !usable_name(name) {
-        return Ok(Plain::UnusableName(
-            removed(
-                "unusable name",
-                format!("{:?} is not a usable file name here; the upload was removed", clip(name)),
-            )
-            .await,
-        ));
-    }
-    match keep_first(objects, &signed.directory).await {
-        Ok((Some(kept), _)) if kept == key => Ok(Plain::Kept),
-        Ok((_, mut extra)) => {
-            let head = objects.head(key).await.ok().flatten();
-            let refused = removed(
-                "the form was used again",
-                "this form was already used for another file; the upload was removed".into(),
-            )
-            .await;
-            if !extra.iter().any(|item| item.key == key) {
-                let now = time::OffsetDateTime::now_utc();
-                extra.push(Listed {
-                    key: key.to_owned(),
-                    size: head.as_ref().map_or(0, |h| h.size),
-                    last_modified: head.as_ref().and_then(|h| h.last_modified).unwrap_or(now),
-                    etag: head.map(|h| h.etag).unwrap_or_default(),
-                });
+impl Uploads {
+    /// Confirming a plain form's upload at `key` for `subject`: its name must be one the rules
+    /// accept as it is, and it must be its form's first file. Anything else is removed. An
+    /// error only when the bucket (or the outbox) cannot be asked.
+    pub(super) async fn keep_one_plain_upload(
+        &self,
+        objects: &Objects,
+        signed: &Receipt,
+        key: &str,
+        subject: Option<&str>,
+    ) -> Result<Plain, UploadError> {
+        let name = key.rsplit('/').next().unwrap_or_default();
+        let uploader = signed.uploader.as_str();
+        let unavailable = |err: String| {
+            tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
+            UploadError::Unavailable("the bucket cannot be checked right now".into())
+        };
+        if !usable_name(name) {
+            if let Err(err) = objects.delete(key).await {
+                tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key = ?clip(key), error = %err);
             }
-            Ok(Plain::NotFirst(refused, extra))
+            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(key), reason = "unusable name");
+            let message =
+                format!("{:?} is not a usable file name here; the upload was removed", clip(name));
+            return Ok(Plain::UnusableName(UploadError::Refused(message)));
         }
-        Err(err) => {
-            tracing::error!(target: "audit", event = "confirm_failed", uploader = signed.uploader.as_str(), key = ?clip(key), error = %err);
-            Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
+        let directory = &signed.directory;
+        let (first, extra) = first_and_extras(objects, directory).await.map_err(unavailable)?;
+        if first.as_deref() == Some(key) {
+            return Ok(Plain::Kept);
         }
+        self.remove_extras(objects, directory, uploader, subject, &extra, By::Browser)
+            .await
+            .map_err(unavailable)?;
+        Ok(Plain::NotFirst(UploadError::Refused(
+            "this form was already used for another file; the upload was removed".into(),
+        )))
+    }
+
+    /// A listing (in key order) without the files plain forms stored after their first, for
+    /// `who`. A directory is one signature: more than one object in it means a plain form was
+    /// POSTed again, and only its first object is kept (and listed).
+    pub(super) async fn one_per_form(
+        &self,
+        objects: &Objects,
+        who: &Requester,
+        mut listed: Vec<Listed>,
+    ) -> Result<Vec<Listed>, String> {
+        let directory = |key: &str| key.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+        let mut crowded: Vec<String> = Vec::new();
+        for pair in listed.windows(2) {
+            let (first, second) = (directory(&pair[0].key), directory(&pair[1].key));
+            if first == second && crowded.last() != Some(&first) {
+                crowded.push(first);
+            }
+        }
+        let subject = who.user.as_ref().map(|u| u.subject.as_str());
+        for crowded in crowded {
+            let prefix = format!("{crowded}/");
+            let (kept, extra) = first_and_extras(objects, &prefix).await?;
+            let uploader = who.uploader.as_str();
+            // Not listed either way; left for the reconciler if they cannot be removed now.
+            let removed =
+                self.remove_extras(objects, &prefix, uploader, subject, &extra, By::Browser).await;
+            if let Err(err) = removed {
+                tracing::warn!(event = "extras_not_removed", directory = ?clip(&prefix), error = %err);
+            }
+            listed
+                .retain(|item| !item.key.starts_with(&prefix) || Some(&item.key) == kept.as_ref());
+        }
+        Ok(listed)
+    }
+
+    /// Removes `extra`, objects a plain form in `directory` stored after its first: each one's
+    /// `upload.removed` event is queued first (when events are on), so none is removed
+    /// unreported; if the outbox does not take them, nothing is removed now (the next look
+    /// removes them). Answers how many were removed.
+    pub(super) async fn remove_extras(
+        &self,
+        objects: &Objects,
+        directory: &str,
+        uploader: &str,
+        subject: Option<&str>,
+        extra: &[Listed],
+        by: By,
+    ) -> Result<usize, String> {
+        self.report_removed(directory, uploader, subject, extra, by).await?;
+        for item in extra {
+            objects.delete(&item.key).await?;
+            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&item.key), reason = "the form was used again");
+        }
+        Ok(extra.len())
     }
 }
 
@@ -158,65 +203,26 @@ pub(super) fn usable_name(name: &str) -> bool {
     app::rules::file_name(name).ok().as_deref() == Some(name)
 }
 
-/// A listing (in key order) without the files plain forms stored after their first. A
-/// directory is one signature: more than one object in it means a plain form was POSTed again,
-/// and only its first object is kept (and listed). Answers the listing, and what was removed
-/// by directory.
-pub(super) async fn one_per_form(
-    objects: &Objects,
-    mut listed: Vec<Listed>,
-) -> Result<(Vec<Listed>, Vec<(String, Vec<Listed>)>), String> {
-    let directory = |key: &str| key.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-    let mut crowded: Vec<String> = Vec::new();
-    for pair in listed.windows(2) {
-        let (first, second) = (directory(&pair[0].key), directory(&pair[1].key));
-        if first == second && crowded.last() != Some(&first) {
-            crowded.push(first);
-        }
-    }
-    let mut removed = Vec::new();
-    for crowded in crowded {
-        let prefix = format!("{crowded}/");
-        let (kept, extra) = keep_first(objects, &prefix).await?;
-        listed.retain(|item| !item.key.starts_with(&prefix) || Some(&item.key) == kept.as_ref());
-        removed.push((prefix, extra));
-    }
-    Ok((listed, removed))
-}
-
-/// Removes every object under `directory` but `keep` (all of them for `None`): a plain form's,
-/// once its browser's verdict kept `keep`. Answers what was removed.
-pub(super) async fn remove_all_but(
+/// The objects under `directory` but `keep` (all of them for `None`): a plain form's extras once
+/// its browser's verdict kept `keep`.
+pub(super) async fn all_but(
     objects: &Objects,
     directory: &str,
     keep: Option<&str>,
 ) -> Result<Vec<Listed>, String> {
-    let mut removed = Vec::new();
-    for item in objects.list(directory, 1000).await? {
-        if Some(item.key.as_str()) != keep {
-            objects.delete(&item.key).await?;
-            tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&item.key), reason = "the form was used again");
-            removed.push(item);
-        }
-    }
-    Ok(removed)
+    let mut listed = objects.list(directory, 1000).await?;
+    listed.retain(|item| Some(item.key.as_str()) != keep);
+    Ok(listed)
 }
 
-/// Keeps the first object stored under `directory` (the oldest; by key among equals) and
-/// removes every other. Answers the key kept, if any, and what was removed.
-pub(super) async fn keep_first(
+/// The first object stored under `directory` (the oldest; by key among equals), and every other.
+pub(super) async fn first_and_extras(
     objects: &Objects,
     directory: &str,
 ) -> Result<(Option<String>, Vec<Listed>), String> {
     let mut listed = objects.list(directory, 1000).await?;
     listed.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
     let mut rest = listed.into_iter();
-    let Some(first) = rest.next() else { return Ok((None, Vec::new())) };
-    let mut removed = Vec::new();
-    for extra in rest {
-        objects.delete(&extra.key).await?;
-        tracing::warn!(target: "audit", event = "plain_upload_removed", key = ?clip(&extra.key), reason = "the form was used again");
-        removed.push(extra);
-    }
-    Ok((Some(first.key), removed))
+    let first = rest.next().map(|first| first.key);
+    Ok((first, rest.collect()))
 }

@@ -16,11 +16,11 @@ use time::OffsetDateTime;
 
 use super::confirm::differences;
 use super::multipart::{Aborted, BucketError};
-use super::objects::Objects;
+use super::objects::{Listed, Objects};
 use super::pending::{
     checker_of, checking, By, Kind, Look, Pending, Verdict, BROWSER, CHECKING_FOR, LOOK_AGAIN_AFTER,
 };
-use super::plain_form::{keep_first, remove_all_but, usable_name};
+use super::plain_form::{all_but, first_and_extras, usable_name};
 use super::verdicts::{Claimed, Judged};
 use super::Uploads;
 use crate::logging::clip;
@@ -112,21 +112,12 @@ impl Uploads {
                 // object but the one it kept goes.
                 if record.kind() == Kind::PlainForm {
                     let directory = &record.receipt.directory;
-                    match remove_all_but(objects, directory, record.kept.as_deref()).await {
-                        Ok(removed) => {
-                            self.metrics.reconciler_removed(removed.len() as u64);
-                            let (uploader, subject) =
-                                (&record.receipt.uploader, record.subject.as_deref());
-                            self.report_removed(
-                                directory,
-                                uploader,
-                                subject,
-                                &removed,
-                                By::Reconciler,
-                            )
-                            .await;
-                        }
-                        Err(err) => return self.later(&record, now, &err).await,
+                    let removed = match all_but(objects, directory, record.kept.as_deref()).await {
+                        Ok(extra) => self.remove_extras_counted(objects, &record, &extra).await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = removed {
+                        return self.later(&record, now, &err).await;
                     }
                 }
                 self.forget(record.id()).await;
@@ -230,18 +221,31 @@ impl Uploads {
         self.look_at_object(objects, record, &record.receipt, first).await
     }
 
-    /// [`keep_first`], counting what it removed.
+    /// Keeps the first object of `record`'s plain form and removes every other: the key kept.
     async fn keep_first_counted(
         &self,
         objects: &Objects,
         record: &Pending,
     ) -> Result<Option<String>, String> {
-        let directory = &record.receipt.directory;
-        let (kept, removed) = keep_first(objects, directory).await?;
-        self.metrics.reconciler_removed(removed.len() as u64);
-        let (uploader, subject) = (&record.receipt.uploader, record.subject.as_deref());
-        self.report_removed(directory, uploader, subject, &removed, By::Reconciler).await;
+        let (kept, extra) = first_and_extras(objects, &record.receipt.directory).await?;
+        self.remove_extras_counted(objects, record, &extra).await?;
         Ok(kept)
+    }
+
+    /// [`Uploads::remove_extras`] for `record`'s plain form, by the reconciler, counted.
+    async fn remove_extras_counted(
+        &self,
+        objects: &Objects,
+        record: &Pending,
+        extra: &[Listed],
+    ) -> Result<(), String> {
+        let (directory, uploader) = (&record.receipt.directory, &record.receipt.uploader);
+        let subject = record.subject.as_deref();
+        let removed = self
+            .remove_extras(objects, directory, uploader, subject, extra, By::Reconciler)
+            .await?;
+        self.metrics.reconciler_removed(removed as u64);
+        Ok(())
     }
 
     /// A multipart upload at its receipt's expiry: still open, it is aborted until no part is

@@ -171,9 +171,10 @@ impl Uploads {
         }
     }
 
-    /// Reports objects removed from the plain form in `directory` (each a file stored after
-    /// the form's first): an `upload.removed` event each, when events are on. The grant's
-    /// record says who and what; without it (already ended), the uploader and `subject` do.
+    /// Reports objects about to be removed from the plain form in `directory` (each a file
+    /// stored after the form's first): an `upload.removed` event each, queued, when events are
+    /// on. The grant's record says who and what; without it (already ended), the uploader and
+    /// `subject` do. An error when the outbox does not take them (then nothing is removed).
     pub(super) async fn report_removed(
         &self,
         directory: &str,
@@ -181,9 +182,9 @@ impl Uploads {
         subject: Option<&str>,
         removed: &[Listed],
         by: By,
-    ) {
+    ) -> Result<(), String> {
         if self.events.is_none() || removed.is_empty() {
-            return;
+            return Ok(());
         }
         let record = match self.state.get(directory).await {
             Ok(entry) => entry.as_ref().and_then(Pending::from_entry),
@@ -226,10 +227,14 @@ impl Uploads {
             })
             .collect();
         match self.state.enqueue(lines).await {
-            Ok(()) => self.events_waiting(),
+            Ok(()) => {
+                self.events_waiting();
+                Ok(())
+            }
             Err(err) => {
                 self.metrics.state_error("outbox");
                 tracing::error!(event = "events_not_queued", directory = ?clip(directory), removed = removed.len(), error = %err);
+                Err(format!("the outbox did not take the events: {err}"))
             }
         }
     }

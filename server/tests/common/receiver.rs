@@ -31,11 +31,16 @@ impl Receiver {
     /// A receiver on a free port that accepts deliveries signed with any of `secrets`; `None`
     /// (the test skips) without the project's Python tools.
     pub fn start(secrets: &[&str]) -> Option<Self> {
+        Self::start_with(secrets, serde_json::json!([]))
+    }
+
+    /// One that gives the answers of `plan` first (see the script), from its first request.
+    pub fn start_with(secrets: &[&str], plan: serde_json::Value) -> Option<Self> {
         let port = super::instance::free_port();
         let log =
             std::env::temp_dir().join(format!("receiver-{}.jsonl", uuid::Uuid::new_v4().simple()));
         let mut receiver = Self { child: None, port, log };
-        receiver.restart(secrets)?;
+        receiver.restart_with(secrets, plan)?;
         Some(receiver)
     }
 
@@ -54,12 +59,18 @@ impl Receiver {
 
     /// Starts it again on its port, with `secrets` (what it saw before is kept).
     pub fn restart(&mut self, secrets: &[&str]) -> Option<()> {
+        self.restart_with(secrets, serde_json::json!([]))
+    }
+
+    /// Starts it again on its port, with `secrets`, giving the answers of `plan` first.
+    pub fn restart_with(&mut self, secrets: &[&str], plan: serde_json::Value) -> Option<()> {
         self.stop();
         let python = super::tools::python()?;
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let mut command = Command::new(python);
         command.current_dir(root).arg("scripts/webhook-receiver.py");
         command.arg(self.port.to_string()).arg(&self.log);
+        command.arg("--plan").arg(plan.to_string());
         for secret in secrets {
             command.args(["--secret", secret]);
         }
@@ -87,7 +98,8 @@ impl Receiver {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
+            // A line being written is not whole yet.
+            .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     }
 

@@ -18,6 +18,8 @@ const SCHEDULE: TableDefinition<(i64, u64), ()> = TableDefinition::new("outbox_d
 const DEAD: TableDefinition<u64, (i64, &str)> = TableDefinition::new("outbox_dead");
 /// name -> value.
 const FLAGS: TableDefinition<&str, &str> = TableDefinition::new("flags");
+/// The flag that holds the next position (no flag set by name starts with NUL).
+const NEXT: &str = "\u{0}next-position";
 
 /// A write to the outbox.
 pub(super) enum Op {
@@ -51,9 +53,17 @@ impl<'t> Tables<'t> {
         })
     }
 
+    /// The next position, never one given before (an emptied table does not start again at 0:
+    /// a late settle for an old position must not name a new event).
+    fn next_position(&mut self) -> Result<u64, redb::Error> {
+        let next = self.flags.get(NEXT)?.and_then(|g| g.value().parse().ok()).unwrap_or(0u64);
+        self.flags.insert(NEXT, (next + 1).to_string().as_str())?;
+        Ok(next)
+    }
+
     /// Appends `line`, due at `now`.
     pub(super) fn enqueue(&mut self, line: &str, now: i64) -> Result<(), redb::Error> {
-        let position = self.events.last()?.map_or(0, |(k, _)| k.value() + 1);
+        let position = self.next_position()?;
         self.events.insert(position, (now, now, 0, line))?;
         self.schedule.insert((now, position), ())?;
         Ok(())
@@ -94,11 +104,15 @@ impl<'t> Tables<'t> {
             Op::Take { lease_ms, max } => {
                 let mut due = Vec::new();
                 for row in self.schedule.range(..=(now, u64::MAX))?.take(*max) {
-                    due.push(row?.0.value().1);
+                    due.push(row?.0.value());
                 }
                 let mut taken = Vec::with_capacity(due.len());
-                for position in due {
-                    self.reschedule(position, now.saturating_add(*lease_ms), true)?;
+                for (at, position) in due {
+                    if !self.reschedule(position, now.saturating_add(*lease_ms), true)? {
+                        // Its event is gone: the schedule forgets it too.
+                        self.schedule.remove((at, position))?;
+                        continue;
+                    }
                     if let Some(event) = self.events.get(position)? {
                         let (queued_ms, _, attempt, line) = event.value();
                         taken.push(Outgoing {
@@ -119,7 +133,7 @@ impl<'t> Tables<'t> {
             }
             Op::Settle(position, Settle::Dead) => {
                 if let Some((queued, line)) = self.take_out(*position)? {
-                    let next = self.dead.last()?.map_or(0, |(k, _)| k.value() + 1);
+                    let next = self.next_position()?;
                     self.dead.insert(next, (queued, line.as_str()))?;
                 }
             }

@@ -39,6 +39,10 @@ fn flag_key(name: &str) -> String {
     format!("{PREFIX}flag:{name}")
 }
 
+/// How long one call may take: the deliverer is no request waiting, and a slow call does not
+/// mark Redis down for the instance's budgets and claims (as a request's bounded call does).
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -79,7 +83,8 @@ return taken
 
 /// KEYS: the schedule, the events, the tries, the dead letters. ARGV: the position, the
 /// settlement ('done', 'retry' or 'dead'), the retry's time in ms. A retry only reschedules
-/// an event still there; the others take it out, 'dead' keeping its line among the dead.
+/// an event still there; the others take it out, 'dead' keeping its line (and its first
+/// position, `q`: when it was appended) among the dead.
 const SETTLE: &str = r"
 if ARGV[2] == 'retry' then
   redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
@@ -90,7 +95,7 @@ if ARGV[2] == 'dead' then
   if #rows > 0 then
     local fields = rows[1][2]
     for i = 1, #fields, 2 do
-      if fields[i] == 'v' then redis.call('XADD', KEYS[4], '*', 'v', fields[i + 1]) end
+      if fields[i] == 'v' then redis.call('XADD', KEYS[4], '*', 'v', fields[i + 1], 'q', ARGV[1]) end
     end
   end
 end
@@ -161,7 +166,10 @@ impl Outbox<'_> {
         for line in &lines {
             call.arg(line);
         }
-        self.store.bounded(call.invoke_async::<i64>(&mut connection)).await.map_err(failed)?;
+        self.store
+            .bounded_quietly(call.invoke_async::<i64>(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
@@ -172,8 +180,11 @@ impl Outbox<'_> {
         let mut call = self.scripts.take.prepare_invoke();
         call.key(schedule_key()).key(events_key()).key(tries_key());
         call.arg(now).arg(until).arg(max);
-        let rows: Vec<(String, String, String)> =
-            self.store.bounded(call.invoke_async(&mut connection)).await.map_err(failed)?;
+        let rows: Vec<(String, String, String)> = self
+            .store
+            .bounded_quietly(call.invoke_async(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         Ok(rows
             .into_iter()
             .map(|(position, tries, line)| Outgoing {
@@ -195,7 +206,10 @@ impl Outbox<'_> {
             Settle::Dead => ("dead", 0),
         };
         call.arg(position).arg(how).arg(at);
-        self.store.bounded(call.invoke_async::<i64>(&mut connection)).await.map_err(failed)?;
+        self.store
+            .bounded_quietly(call.invoke_async::<i64>(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
@@ -205,8 +219,11 @@ impl Outbox<'_> {
         let max = max.min(1 << 40);
         let range =
             redis::cmd("XRANGE").arg(key).arg("-").arg("+").arg("COUNT").arg(max).to_owned();
-        let rows: Vec<(String, Vec<String>)> =
-            self.store.bounded(range.query_async(&mut connection)).await.map_err(failed)?;
+        let rows: Vec<(String, Vec<String>)> = self
+            .store
+            .bounded_quietly(range.query_async(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         let tries: Vec<Option<u32>> = if dead || rows.is_empty() {
             vec![None; rows.len()]
         } else {
@@ -214,14 +231,19 @@ impl Outbox<'_> {
                 .arg(tries_key())
                 .arg(rows.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
                 .to_owned();
-            self.store.bounded(ask.query_async(&mut connection)).await.map_err(failed)?
+            self.store
+                .bounded_quietly(ask.query_async(&mut connection), CALL_TIMEOUT)
+                .await
+                .map_err(failed)?
         };
         Ok(rows
             .into_iter()
             .zip(tries)
             .filter_map(|((position, fields), tries)| {
+                // A dead letter was appended when its first position says.
+                let first = fields.chunks(2).find(|f| f[0] == "q").and_then(|f| f.get(1));
                 Some(Listed {
-                    queued_ms: appended_ms(&position),
+                    queued_ms: appended_ms(first.unwrap_or(&position)),
                     attempts: tries.unwrap_or(0),
                     line: line_of(&fields)?,
                     position,
@@ -234,8 +256,11 @@ impl Outbox<'_> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.scripts.revive.prepare_invoke();
         call.key(dead_key()).key(events_key()).key(schedule_key()).arg(position).arg(now_ms());
-        let revived: i64 =
-            self.store.bounded(call.invoke_async(&mut connection)).await.map_err(failed)?;
+        let revived: i64 = self
+            .store
+            .bounded_quietly(call.invoke_async(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         Ok(revived == 1)
     }
 
@@ -253,8 +278,11 @@ impl Outbox<'_> {
             .cmd("XLEN")
             .arg(dead_key())
             .to_owned();
-        let (pending, first, dead): (u64, Vec<(String, Vec<String>)>, u64) =
-            self.store.bounded(ask.query_async(&mut connection)).await.map_err(failed)?;
+        let (pending, first, dead): (u64, Vec<(String, Vec<String>)>, u64) = self
+            .store
+            .bounded_quietly(ask.query_async(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)?;
         Ok(OutboxStats {
             pending,
             oldest_ms: first.first().map(|(position, _)| appended_ms(position)),
@@ -265,7 +293,10 @@ impl Outbox<'_> {
     pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let ask = redis::cmd("GET").arg(flag_key(name)).to_owned();
-        self.store.bounded(ask.query_async(&mut connection)).await.map_err(failed)
+        self.store
+            .bounded_quietly(ask.query_async(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)
     }
 
     pub async fn set_flag(&self, name: &str, value: Option<&str>) -> Result<(), StateError> {
@@ -274,6 +305,9 @@ impl Outbox<'_> {
             Some(value) => redis::cmd("SET").arg(flag_key(name)).arg(value).to_owned(),
             None => redis::cmd("DEL").arg(flag_key(name)).to_owned(),
         };
-        self.store.bounded(ask.query_async::<()>(&mut connection)).await.map_err(failed)
+        self.store
+            .bounded_quietly(ask.query_async::<()>(&mut connection), CALL_TIMEOUT)
+            .await
+            .map_err(failed)
     }
 }
