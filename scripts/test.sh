@@ -112,6 +112,14 @@ UPLOAD_METHOD=put target/debug/server doctor --origin http://127.0.0.1:3108 | te
 grep -q "^ok   CORS: http://127.0.0.1:3108 may PUT files" "$work/doctor-put.txt"
 export LEPTOS_SITE_ROOT=target/site
 
+# The receiver of events the fleet and the dev-bucket app send (events.spec.ts): it verifies
+# each delivery with the Standard Webhooks reference library, and each event against
+# docs/events.md's schema.
+export WEBHOOK_RECEIVER_URL=http://127.0.0.1:3123
+webhook_secret="whsec_$(head -c 32 /dev/urandom | base64)"
+.venv/bin/python scripts/webhook-receiver.py 3123 "$work/webhooks.jsonl" --secret "$webhook_secret" > "$work/webhooks.log" 2>&1 &
+pids+=($!)
+
 # Two instances behind nginx: one secret, one Redis, the balancer's forwarding believed.
 mkdir -p "$work/fleet"
 (
@@ -126,6 +134,8 @@ mkdir -p "$work/fleet"
   # Every browser test comes from 127.0.0.1: one address budget for the whole run is too small.
   echo "UPLOAD_SIGNS_PER_MINUTE_PER_IP=100000"
   echo "LEPTOS_SITE_ROOT=$PWD/target/site"
+  echo "UPLOAD_WEBHOOK_URL=$WEBHOOK_RECEIVER_URL/hooks/uploads"
+  echo "UPLOAD_WEBHOOK_SECRET=$webhook_secret"
 ) > "$work/fleet/instance.env"
 scripts/fleet.sh start-redis "$work/fleet" 3105
 scripts/fleet.sh start-instance "$work/fleet" a 3103
@@ -140,12 +150,8 @@ UPLOAD_DEV_ACCESS_KEY_ID=DEVTEST$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 UPLOAD_DEV_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export UPLOAD_DEV_ACCESS_KEY_ID UPLOAD_DEV_SECRET_ACCESS_KEY
 # This instance also has a size limit and an access code, which the page must handle, and sends
-# its events to a receiver on 3123 that verifies each (events.spec.ts).
+# its events to the receiver on 3123, as the fleet does.
 export DEV_ACCESS_CODE="e2e access code"
-export WEBHOOK_RECEIVER_URL=http://127.0.0.1:3123
-webhook_secret="whsec_$(head -c 32 /dev/urandom | base64)"
-.venv/bin/python scripts/webhook-receiver.py 3123 "$work/webhooks.jsonl" --secret "$webhook_secret" > "$work/webhooks.log" 2>&1 &
-pids+=($!)
 env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3101 UPLOAD_STATE_DIR="$work/state-3101" UPLOAD_METRICS_ADDR=127.0.0.1:4101 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3102 UPLOAD_DEV_DATA_DIR="$DEV_DATA_DIR" UPLOAD_MAX_BYTES=8388608 \
   UPLOAD_ACCESS_CODE="$DEV_ACCESS_CODE" UPLOAD_WEBHOOK_URL="$WEBHOOK_RECEIVER_URL/hooks/uploads" UPLOAD_WEBHOOK_SECRET="$webhook_secret" \
   target/debug/server > "$work/app-dev.log" 2>&1 &
