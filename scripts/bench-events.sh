@@ -76,7 +76,17 @@ drain() {
   done
   while [ "$(redis_cli XLEN s3up:outbox)" -gt 0 ]; do sleep 0.05; done
   end=$(date +%s.%N)
+  # Delivered, every one: none given up, and the instances counted them all.
+  local dead delivered=0
+  dead=$(redis_cli XLEN s3up:outbox:dead)
+  for n in $(seq 1 "$instances"); do
+    delivered=$(( delivered + $(curl -s "http://127.0.0.1:$((4191 + n))/metrics" | awk '$1 == "upload_webhook_delivered_total" { print $2 }') ))
+  done
   scripts/fleet.sh stop-all "$dir"
+  if [ "$dead" != 0 ] || [ "$delivered" != "$events" ]; then
+    echo "drain: $dead dead, $delivered delivered of $events" >&2
+    exit 1
+  fi
   awk -v n="$events" -v s="$start" -v e="$end" -v i="$instances" \
     'BEGIN { printf "| delivery rate, %d instance%s with Redis, to nginx (204) | %.0f events/s (%d in %.1f s, instances starting included) |\n", i, (i > 1 ? "s" : ""), n / (e - s), n, e - s }'
 }

@@ -6,6 +6,8 @@ verdict), and reads when the receiver (scripts/webhook-receiver.py) got each eve
 
     events_delay.py APP_URL RECEIVER_URL N
 """
+import base64
+import hashlib
 import sys
 import time
 
@@ -20,7 +22,13 @@ def main():
         body = f"event {i}".encode()
         signed = session.post(
             f"{app}/api/sign_upload",
-            data={"access_code": "", "file_name": f"e{i}.txt", "size": len(body), "content_type": "text/plain"},
+            data={
+                "access_code": "",
+                "file_name": f"e{i}.txt",
+                "size": len(body),
+                "content_type": "text/plain",
+                "checksum_sha256": base64.b64encode(hashlib.sha256(body).digest()).decode(),
+            },
             headers={"accept": "application/json"},
         ).json()
         posted = requests.post(
