@@ -3,8 +3,9 @@
 //! schema in docs/events.md (`scripts/webhook-receiver.py`): through errors, an outage and a
 //! receiver slower than the timeout; across a restart without Redis; from a fleet whose
 //! delivering instance is killed (SIGKILL) mid-delivery; past a 410 that disables the endpoint
-//! (its alert fires, `server webhooks enable` lifts it); across a secret rotation; and for every
-//! kind of verdict. Running servers (the binary) on the dev bucket, except the last, which
+//! (its alert fires, `server webhooks enable` lifts it); across a secret rotation; after a
+//! `Retry-After`; past its window, as a dead letter an operator replays; and for every kind of
+//! verdict. Running servers (the binary) on the dev bucket, except the last, which
 //! drives the service in-process with its clock moved on.
 
 mod common;
@@ -401,4 +402,41 @@ async fn every_kind_of_verdict_is_an_event_that_matches_the_schema() {
     assert_eq!(kind(&format!("{directory}second.txt")), "upload.removed");
     let refused: Vec<_> = receiver.deliveries().into_iter().filter(|d| !d.verified).collect();
     assert!(refused.is_empty(), "every event matches the schema: {refused:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_an_event_past_its_window_is_a_dead_letter_until_replayed() {
+    let Some(redis) = Redis::start() else { return };
+    // Busy for 3 s, then failing for good.
+    let plan =
+        json!([{"status": 503, "retry_after": 3, "times": 1}, {"status": 500, "times": 1000}]);
+    let Some(mut receiver) = Receiver::start_with(&[&secret(1)], plan) else { return };
+    let dir = scratch();
+    let mut own = settings(&dir, &receiver, &secret(1), 10);
+    own.push(("UPLOAD_REDIS_URL", redis.url()));
+    own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
+    let instance = Instance::start(&own, &dir.join("server.log"));
+    let signed = upload(&instance, "late.txt", b"dead letter", true).await;
+    wait_metric(&instance, "upload_webhook_dead_total", 1.0, Duration::from_secs(30)).await;
+    let attempts = receiver.deliveries();
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(gap >= 3.0, "the second attempt came {gap:.2} s after a Retry-After of 3");
+    let dead = webhooks_command(&redis, &["list", "--dead"]);
+    assert!(dead.contains(&signed.key) && dead.contains("upload.verified"), "{dead}");
+    let log = std::fs::read_to_string(&instance.log).unwrap();
+    assert!(log.contains("webhook_dead"), "logged");
+
+    // The receiver is mended; the operator replays the dead letter by its id.
+    receiver.restart(&[&secret(1)]).unwrap();
+    let id: String = serde_json::from_str::<serde_json::Value>(dead.lines().next().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .into();
+    let said = webhooks_command(&redis, &["replay", &id]);
+    assert!(said.contains("dead letter"), "{said}");
+    wait_metric(&instance, DELIVERED, 1.0, Duration::from_secs(20)).await;
+    assert!(receiver.taken().contains_key(&id), "delivered with its own id");
+    assert_eq!(webhooks_command(&redis, &["list", "--dead"]).trim(), "(none)");
+    let _ = std::fs::remove_dir_all(&dir);
 }

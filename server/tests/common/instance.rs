@@ -75,50 +75,19 @@ impl Instance {
 
     /// Signs a 4-byte text file, as the page asks (no cookie: a new uploader each time).
     pub async fn sign(&self, name: &str) -> (String, String, Vec<(String, String)>) {
+        let signed = self.sign_form(&[("file_name", name), ("size", "4")], String::new()).await;
+        (signed.url, signed.key, signed.fields)
+    }
+
+    /// Asks `sign_upload` for a text file described by `fields` (name, size, checksum).
+    async fn sign_form(&self, fields: &[(&str, &str)], sha256: String) -> Signed {
+        let mut form = vec![("access_code", ""), ("content_type", "text/plain")];
+        form.extend_from_slice(fields);
         let answer = reqwest::Client::new()
             .post(format!("http://127.0.0.1:{}/api/sign_upload", self.port))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
-            .body(format!("access_code=&file_name={name}&size=4&content_type=text%2Fplain"))
-            .send()
-            .await
-            .unwrap();
-        let signed: serde_json::Value =
-            serde_json::from_str(&answer.text().await.unwrap()).unwrap();
-        let fields = signed["fields"]
-            .as_array()
-            .unwrap_or_else(|| panic!("a signed form: {signed}"))
-            .iter()
-            .map(|f| (f[0].as_str().unwrap().to_owned(), f[1].as_str().unwrap().to_owned()))
-            .collect();
-        (signed["url"].as_str().unwrap().into(), signed["key"].as_str().unwrap().into(), fields)
-    }
-
-    /// Kills it outright (SIGKILL), as a crash would.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Signs `body` as the text file `name` with its SHA-256 (the bucket checks it), as the
-    /// page asks, for a new uploader (whose cookie the answer sets).
-    pub async fn sign_checked(&self, name: &str, body: &[u8]) -> Signed {
-        use base64::Engine;
-        use sha2::Digest;
-        let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
-        let form = serde_urlencoded::to_string([
-            ("access_code", ""),
-            ("file_name", name),
-            ("size", &body.len().to_string()),
-            ("content_type", "text/plain"),
-            ("checksum_sha256", &sha),
-        ])
-        .unwrap();
-        let answer = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{}/api/sign_upload", self.port))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
+            .body(serde_urlencoded::to_string(form).unwrap())
             .send()
             .await
             .unwrap();
@@ -143,8 +112,25 @@ impl Instance {
             receipt: signed["receipt"].as_str().unwrap().into(),
             fields,
             cookie,
-            sha256: sha,
+            sha256,
         }
+    }
+
+    /// Kills it outright (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Signs `body` as the text file `name` with its SHA-256 (the bucket checks it), as the
+    /// page asks, for a new uploader (whose cookie the answer sets).
+    pub async fn sign_checked(&self, name: &str, body: &[u8]) -> Signed {
+        use base64::Engine;
+        use sha2::Digest;
+        let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+        let size = body.len().to_string();
+        let fields = [("file_name", name), ("size", &size), ("checksum_sha256", &sha)];
+        self.sign_form(&fields, sha.clone()).await
     }
 
     /// Confirms an upload as the page does, with the ETag the bucket answered.

@@ -18,6 +18,8 @@ pub struct Delivery {
     pub verified: bool,
     pub refused: Option<String>,
     pub status: u16,
+    /// When it arrived (Unix seconds).
+    pub at: f64,
     pub event: Option<serde_json::Value>,
 }
 
