@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::buckets::post_form;
@@ -16,11 +15,9 @@ use common::instance::{free_port, Instance};
 use common::redis::Redis;
 use server::uploads::pending::{Outcome, VerdictLine};
 
-fn scratch() -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("reconcile-fleet-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of the test's own, removed when it ends (passed or not).
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("reconcile-fleet-").tempdir().unwrap()
 }
 
 const VERIFIED_BY_RECONCILER: &str =
@@ -30,11 +27,11 @@ const VERIFIED_BY_RECONCILER: &str =
 async fn an_instance_without_redis_killed_and_restarted_reconciles_what_it_signed() {
     let dir = scratch();
     let settings = [
-        ("UPLOAD_DEV_DATA_DIR", dir.join("data").display().to_string()),
-        ("UPLOAD_STATE_DIR", dir.join("state").display().to_string()),
+        ("UPLOAD_DEV_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("UPLOAD_STATE_DIR", dir.path().join("state").display().to_string()),
         ("UPLOAD_DEV_BUCKET_ADDR", format!("127.0.0.1:{}", free_port())),
     ];
-    let log = dir.join("server.log");
+    let log = dir.path().join("server.log");
     let mut first = Instance::start(&settings, &log);
     let mut keys = Vec::new();
     for name in ["one.txt", "two.txt"] {
@@ -63,7 +60,6 @@ async fn an_instance_without_redis_killed_and_restarted_reconciles_what_it_signe
         assert_eq!(verdicts, 1, "one verdict for {key}");
     }
     drop(again);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +84,7 @@ async fn the_lease_holder_killed_mid_round_is_taken_over_and_each_grant_gets_one
         .map(|name| {
             let mut own = settings.clone();
             own.push(("UPLOAD_INSTANCE_ID", name.into()));
-            (name.to_owned(), Some(Instance::start(&own, &dir.join(format!("{name}.log")))))
+            (name.to_owned(), Some(Instance::start(&own, &dir.path().join(format!("{name}.log")))))
         })
         .collect();
 
@@ -167,9 +163,8 @@ async fn the_lease_holder_killed_mid_round_is_taken_over_and_each_grant_gets_one
     let survivor_log: String = instances
         .iter()
         .filter(|(_, i)| i.is_some())
-        .map(|(n, _)| std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap())
+        .map(|(n, _)| std::fs::read_to_string(dir.path().join(format!("{n}.log"))).unwrap())
         .collect();
     assert!(survivor_log.contains("reconciler_lease_taken"), "the survivor took the lease over");
     drop(instances);
-    let _ = std::fs::remove_dir_all(&dir);
 }

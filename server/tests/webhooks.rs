@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,10 +31,9 @@ fn secret(n: u8) -> String {
     format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode([n; 32]))
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("webhooks-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of the test's own, removed when it ends (passed or not).
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("webhooks-").tempdir().unwrap()
 }
 
 /// An instance's settings: its own dev bucket and state under `dir`, files hashed and checked,
@@ -105,8 +103,10 @@ async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_re
     let first_tries = json!([{"status": 500, "times": 3}]);
     let Some(mut receiver) = Receiver::start_with(&[&secret(1)], first_tries) else { return };
     let dir = scratch();
-    let instance =
-        Instance::start(&settings(&dir, &receiver, &secret(1), 160), &dir.join("server.log"));
+    let instance = Instance::start(
+        &settings(dir.path(), &receiver, &secret(1), 160),
+        &dir.path().join("server.log"),
+    );
     // One upload no browser confirms: the reconciler verifies it after its policy (30 s) and
     // the grace (1 s). Five confirmed by their browsers.
     let unconfirmed = upload(&instance, "unconfirmed.txt", b"nobody came back", false).await;
@@ -148,7 +148,6 @@ async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_re
         let series = format!("upload_webhook_failed_attempts_total{{reason=\"{reason}\"}}");
         assert!(instance.metric(&series).await >= 1.0, "{series}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,8 +155,8 @@ async fn an_instance_without_redis_restarted_with_events_pending_delivers_them()
     let Some(mut receiver) = Receiver::start(&[&secret(1)]) else { return };
     receiver.stop();
     let dir = scratch();
-    let settings = settings(&dir, &receiver, &secret(1), 600);
-    let log = dir.join("server.log");
+    let settings = settings(dir.path(), &receiver, &secret(1), 600);
+    let log = dir.path().join("server.log");
     let mut first = Instance::start(&settings, &log);
     let mut keys = Vec::new();
     for i in 0..3 {
@@ -174,7 +173,6 @@ async fn an_instance_without_redis_restarted_with_events_pending_delivers_them()
     for key in &keys {
         assert_eq!(events.get(key).map(|e| e.0.as_str()), Some("upload.verified"), "{key}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,11 +183,11 @@ async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
     let Some(receiver) = Receiver::start_with(&[&secret(1)], held) else { return };
     let dir = scratch();
     let fleet = |name: &str| {
-        let mut own = settings(&dir.join(name), &receiver, &secret(1), 600);
+        let mut own = settings(&dir.path().join(name), &receiver, &secret(1), 600);
         own.push(("UPLOAD_REDIS_URL", redis.url()));
         own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
         own.push(("UPLOAD_INSTANCE_ID", name.into()));
-        Instance::start(&own, &dir.join(format!("{name}.log")))
+        Instance::start(&own, &dir.path().join(format!("{name}.log")))
     };
     let mut a = fleet("a");
     let mut keys = Vec::new();
@@ -224,7 +222,6 @@ async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
     let left: usize =
         redis::cmd("XLEN").arg("s3up:outbox").query_async(&mut connection).await.unwrap();
     assert_eq!(left, 0, "the outbox is empty");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs `server webhooks ARGS` against `redis`: its output.
@@ -250,10 +247,10 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     let Some(receiver) = Receiver::start_with(&[&secret(1)], gone) else { return };
     let Some(promtool) = common::tools::promtool() else { return };
     let dir = scratch();
-    let mut own = settings(&dir, &receiver, &secret(1), 600);
+    let mut own = settings(dir.path(), &receiver, &secret(1), 600);
     own.push(("UPLOAD_REDIS_URL", redis.url()));
     own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
-    let instance = Instance::start(&own, &dir.join("server.log"));
+    let instance = Instance::start(&own, &dir.path().join("server.log"));
     let first = upload(&instance, "gone.txt", b"410", true).await;
     wait_metric(&instance, "upload_webhook_endpoint_disabled", 1.0, Duration::from_secs(20)).await;
     let log = std::fs::read_to_string(&instance.log).unwrap();
@@ -273,7 +270,7 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     let test = format!(
         "rule_files: [{rules}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'upload_webhook_endpoint_disabled{{instance=\"a\"}}'\n        values: '{disabled}x5'\n    alert_rule_test:\n      - eval_time: 1m\n        alertname: WebhookEndpointDisabled\n        exp_alerts:\n          - exp_labels: {{ severity: page }}\n            exp_annotations:\n              summary: {summary}\n              description: {description}\n"
     );
-    let file = dir.join("disabled.test.yml");
+    let file = dir.path().join("disabled.test.yml");
     std::fs::write(&file, test).unwrap();
     let out = Command::new(promtool).args(["test", "rules"]).arg(&file).output().unwrap();
     let said =
@@ -313,7 +310,6 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     let said = webhooks_command(&redis, &["replay", "--since", "2000-01-01T00:00:00Z"]);
     assert_eq!(said.trim(), "2 events queued again");
     wait_metric(&instance, DELIVERED, 5.0, Duration::from_secs(20)).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,7 +318,10 @@ async fn a_bad_signature_is_refused_and_retried_and_a_rotation_verifies_with_eit
     let Some(mut receiver) = Receiver::start(&[&secret(3)]) else { return };
     let dir = scratch();
     let both = format!("{} {}", secret(1), secret(2));
-    let instance = Instance::start(&settings(&dir, &receiver, &both, 600), &dir.join("server.log"));
+    let instance = Instance::start(
+        &settings(dir.path(), &receiver, &both, 600),
+        &dir.path().join("server.log"),
+    );
     let first = upload(&instance, "old.txt", b"rotation", true).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !receiver.deliveries().iter().any(|d| {
@@ -339,7 +338,6 @@ async fn a_bad_signature_is_refused_and_retried_and_a_rotation_verifies_with_eit
     wait_metric(&instance, DELIVERED, 2.0, Duration::from_secs(30)).await;
     let events = by_key(&receiver);
     assert!(events.contains_key(&first.key) && events.contains_key(&second.key), "{events:#?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,10 +410,10 @@ async fn retry_after_is_honoured_and_an_event_past_its_window_is_a_dead_letter_u
         json!([{"status": 503, "retry_after": 3, "times": 1}, {"status": 500, "times": 1000}]);
     let Some(mut receiver) = Receiver::start_with(&[&secret(1)], plan) else { return };
     let dir = scratch();
-    let mut own = settings(&dir, &receiver, &secret(1), 10);
+    let mut own = settings(dir.path(), &receiver, &secret(1), 10);
     own.push(("UPLOAD_REDIS_URL", redis.url()));
     own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
-    let instance = Instance::start(&own, &dir.join("server.log"));
+    let instance = Instance::start(&own, &dir.path().join("server.log"));
     let signed = upload(&instance, "late.txt", b"dead letter", true).await;
     wait_metric(&instance, "upload_webhook_dead_total", 1.0, Duration::from_secs(30)).await;
     let attempts = receiver.deliveries();
@@ -438,5 +436,4 @@ async fn retry_after_is_honoured_and_an_event_past_its_window_is_a_dead_letter_u
     wait_metric(&instance, DELIVERED, 1.0, Duration::from_secs(20)).await;
     assert!(receiver.taken().contains_key(&id), "delivered with its own id");
     assert_eq!(webhooks_command(&redis, &["list", "--dead"]).trim(), "(none)");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::read::{invalid, missing, number, ConfigError, Lookup};
 use super::settings::Setting;
-use crate::events::endpoint::Endpoint;
+use crate::events::endpoint::{Endpoint, CONFIGURED};
 use crate::events::signature::Secrets;
 
 /// `UPLOAD_WEBHOOK_RETRY_SECS`'s default: three days, long enough for a receiver down over a
@@ -42,7 +42,7 @@ pub fn webhook(get: impl Lookup) -> Result<Option<WebhookConfig>, ConfigError> {
     };
     let secrets = Secrets::parse(&secret.unwrap_or_default())
         .map_err(|reason| invalid(Setting::WebhookSecret, reason))?;
-    let endpoint = Endpoint::new("default", &url, secrets)
+    let endpoint = Endpoint::new(CONFIGURED, &url, secrets)
         .map_err(|reason| invalid(Setting::WebhookUrl, reason))?;
     let default = DEFAULT_RETRY.as_secs();
     let window = number(

@@ -18,7 +18,7 @@ use super::event::{webhook_id, Event};
 use super::schedule::{self, Attempted, Next};
 use crate::logging::clip;
 use crate::metrics::Metrics;
-use crate::state::{Outgoing, Settle, State};
+use crate::state::{now_ms, Outgoing, Settle, State};
 use crate::uploads::pending::VerdictLine;
 
 /// How long a taken event is the taker's: longer than an attempt can take (each is sent as soon
@@ -46,10 +46,6 @@ pub struct Deliverer {
     pub window: Duration,
     /// Told when this instance appends an event: it goes at once.
     pub wake: Arc<Notify>,
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 /// A number in `[0, 1)` for the back-off's jitter.

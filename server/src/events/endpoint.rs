@@ -8,6 +8,9 @@ use std::time::Duration;
 use super::schedule::{attempted, retry_after, Attempted};
 use super::signature::Secrets;
 
+/// The name of the endpoint `UPLOAD_WEBHOOK_URL` configures (the store's flags name it).
+pub const CONFIGURED: &str = "default";
+
 /// How long a receiver may take to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 

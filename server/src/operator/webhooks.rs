@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::cli::WebhooksAction;
 use crate::config::{Setting, Settings};
 use crate::events::deliver::disabled_flag;
+use crate::events::endpoint::CONFIGURED;
 use crate::events::event::{event_type, webhook_id};
 use crate::shared::SharedStore;
 use crate::state::State;
@@ -91,7 +92,7 @@ pub async fn run(action: WebhooksAction, settings: &Settings) -> Result<String, 
             Ok(format!("{count} events queued again"))
         }
         WebhooksAction::Enable => {
-            state.set_flag(&disabled_flag("default"), None).await.map_err(failed)?;
+            state.set_flag(&disabled_flag(CONFIGURED), None).await.map_err(failed)?;
             Ok("the endpoint is enabled: the events that waited go now".into())
         }
     }

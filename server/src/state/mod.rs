@@ -19,7 +19,8 @@ pub mod redis;
 mod types;
 
 pub use types::{
-    Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle, StateError, LOG_KEEPS,
+    now_ms, Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle, StateError,
+    LOG_KEEPS,
 };
 
 use std::sync::Arc;

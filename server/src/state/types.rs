@@ -51,6 +51,18 @@ pub struct Logged {
 #[error("state store: {0}")]
 pub struct StateError(pub String);
 
+/// A store's failure, whatever it was, as a [`StateError`].
+pub(super) fn failed(err: impl std::fmt::Display) -> StateError {
+    StateError(err.to_string())
+}
+
+/// Now, in Unix milliseconds: the time claims, leases and the outbox's schedule are kept in.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// How many verdicts the log keeps (the oldest go first).
 pub const LOG_KEEPS: u64 = 100_000;
 

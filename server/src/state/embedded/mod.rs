@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, Table, TableDefinition,
@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 mod outbox;
 
 use super::types::{
-    Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle, StateError, LOG_KEEPS,
+    failed, now_ms, Claim, Conclusion, Entry, Listed, Logged, OutboxStats, Outgoing, Settle,
+    StateError, LOG_KEEPS,
 };
 
 /// [`record_key`] of the id -> (due, body).
@@ -113,18 +114,8 @@ fn record_key(id: &str) -> String {
     format!("{last}\u{0}{id}")
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
-}
-
-fn failed(err: impl std::fmt::Display) -> StateError {
-    StateError(err.to_string())
 }
 
 impl Embedded {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use redis::Script;
 use tokio::sync::mpsc;
 
-use super::types::{Claim, Conclusion, Entry, Logged, StateError, LOG_KEEPS};
+use super::types::{failed, now_ms, Claim, Conclusion, Entry, Logged, StateError, LOG_KEEPS};
 use crate::shared::{SharedStore, PREFIX};
 
 /// Records queued for the next batch, at most.
@@ -121,10 +121,6 @@ fn lease_key() -> String {
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn failed(err: impl std::fmt::Display) -> StateError {
-    StateError(err.to_string())
 }
 
 pub struct RedisState {
@@ -309,7 +305,7 @@ impl RedisState {
         let (state, ttl) = c.claim.unwrap_or(("", Duration::ZERO));
         call.arg(state).arg(ms(ttl)).arg(c.id).arg(if c.remove { "1" } else { "0" });
         call.arg(c.log.unwrap_or_default()).arg(LOG_KEEPS).arg(c.holding.unwrap_or_default());
-        call.arg(if c.outbox { "1" } else { "0" }).arg(outbox::now_ms());
+        call.arg(if c.outbox { "1" } else { "0" }).arg(now_ms());
         let written: i64 =
             self.store.bounded(call.invoke_async(&mut connection)).await.map_err(failed)?;
         Ok(written == 1)

@@ -8,16 +8,12 @@
 //! A consumer group's pending list would measure a retry's wait from the last claim and could not
 //! tell a slow delivery from a dead deliverer; a schedule tells both.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis::Script;
 
 use crate::shared::{SharedStore, PREFIX};
-use crate::state::types::{Listed, OutboxStats, Outgoing, Settle, StateError};
-
-fn failed(err: impl std::fmt::Display) -> StateError {
-    StateError(err.to_string())
-}
+use crate::state::types::{failed, now_ms, Listed, OutboxStats, Outgoing, Settle, StateError};
 
 pub(super) fn events_key() -> String {
     format!("{PREFIX}outbox")
@@ -42,12 +38,6 @@ fn flag_key(name: &str) -> String {
 /// How long one call may take: the deliverer is no request waiting, and a slow call does not
 /// mark Redis down for the instance's budgets and claims (as a request's bounded call does).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// KEYS: the events, the schedule. ARGV: now in ms, then the lines. Appends each, due now.
 const ENQUEUE: &str = r"
