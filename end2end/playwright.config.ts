@@ -31,7 +31,7 @@ export default defineConfig({
   },
   projects: [
     { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2|identity-token|identity-proxy)\.spec\.ts/ },
-    { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content|events)\.spec\.ts/ },
+    { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content|events|profiles)\.spec\.ts/ },
     // A dev-bucket instance without the small size limit, for files in parts.
     { name: 'dev-parts', use: { baseURL: process.env.DEV_PARTS_APP_URL ?? 'http://127.0.0.1:3106' }, testMatch: /multipart\.spec\.ts/ },
     // Stores without POST uploads: instances with UPLOAD_METHOD=put, on Garage and on the dev bucket.

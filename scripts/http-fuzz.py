@@ -10,7 +10,7 @@ import time
 import urllib.parse
 
 FUNCTIONS = ["sign_upload", "confirm_upload", "my_uploads", "page_form", "upload_target", "nope"]
-ARGS = ["file_name", "size", "content_type", "access_code", "checksum_sha256", "key", "etag", "receipt", "metadata[a]", "metadata[B C]"]
+ARGS = ["file_name", "size", "content_type", "access_code", "checksum_sha256", "key", "etag", "receipt", "metadata[a]", "metadata[B C]", "profile"]
 
 
 def text(n):

@@ -2,6 +2,10 @@
 //! [`crate::wire`]; the server answers them through the [`crate::service::UploadService`] it puts
 //! in the Leptos context.
 
+// A server function's arguments are the fields of the form clients POST: the API contract,
+// kept flat (the macro makes a client function with the same arguments).
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::wire::{
@@ -15,7 +19,8 @@ use crate::wire::{
 /// the operator set one (see [`BucketInfo::access_code_required`]); otherwise it is ignored.
 /// With `checksum_sha256` (base64; or `content_md5` where the service checks MD5, see
 /// [`BucketInfo::checksum`]), the bucket accepts only those exact bytes; `metadata` is stored
-/// with the object (names of lowercase letters, digits and `-`; 2 KB in all).
+/// with the object (names of lowercase letters, digits and `-`; 2 KB in all). `profile` names
+/// the upload profile whose rules apply (empty or absent: `default`).
 #[server(endpoint = "sign_upload")]
 pub async fn sign_upload(
     file_name: String,
@@ -25,8 +30,10 @@ pub async fn sign_upload(
     #[server(default)] checksum_sha256: Option<String>,
     #[server(default)] metadata: std::collections::BTreeMap<String, String>,
     #[server(default)] content_md5: Option<String>,
+    #[server(default)] profile: String,
 ) -> Result<SignedUpload, UploadError> {
     let request = crate::service::UploadRequest {
+        profile,
         file_name,
         size,
         content_type,
@@ -55,27 +62,29 @@ pub async fn confirm_upload(
 /// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`, with a
 /// return token and the receipt the service adds.
 #[server(endpoint = "page_form")]
-pub async fn page_form() -> Result<Option<SignedUpload>, UploadError> {
+pub async fn page_form(
+    #[server(default)] profile: String,
+) -> Result<Option<SignedUpload>, UploadError> {
     let redirect = server_side::return_url("/uploaded");
-    server_side::serve(|service, who| async move { service.page_form(&who, redirect).await }).await
+    server_side::serve(
+        |service, who| async move { service.page_form(&who, profile, redirect).await },
+    )
+    .await
 }
 
-/// This browser's uploads, as the bucket lists them, newest first.
+/// This browser's uploads under `profile`, as the bucket lists them, newest first.
 #[server(endpoint = "my_uploads")]
-pub async fn my_uploads() -> Result<Vec<StoredUpload>, UploadError> {
-    server_side::serve(|service, who| async move { service.my_uploads(&who).await }).await
+pub async fn my_uploads(
+    #[server(default)] profile: String,
+) -> Result<Vec<StoredUpload>, UploadError> {
+    server_side::serve(|service, who| async move { service.my_uploads(&who, profile).await }).await
 }
 
-/// The bucket this server signs for.
+/// The bucket this server signs for, and what `profile` takes there (for this user: narrowed
+/// by their token). An unknown profile is a 404, one this user may not use a 403.
 #[server(endpoint = "upload_target")]
-pub async fn upload_target() -> Result<BucketInfo, UploadError> {
-    let mut info = server_side::service()?.upload_target();
-    info.who = server_side::who();
-    // What the user's token narrows, the page says too.
-    if let Some(max) = server_side::narrowed_max_bytes() {
-        info.max_bytes = info.max_bytes.min(max);
-    }
-    Ok(info)
+pub async fn upload_target(#[server(default)] profile: String) -> Result<BucketInfo, UploadError> {
+    server_side::target(&profile)
 }
 
 /// Exchanges the application's token (which the page took from its URL's fragment) for a
@@ -102,8 +111,10 @@ pub async fn start_multipart(
     content_type: String,
     access_code: String,
     #[server(default)] metadata: std::collections::BTreeMap<String, String>,
+    #[server(default)] profile: String,
 ) -> Result<MultipartUpload, UploadError> {
     let request = crate::service::UploadRequest {
+        profile,
         file_name,
         size,
         content_type,
@@ -250,12 +261,19 @@ mod server_side {
         }
     }
 
-    /// The largest file the user's token allows, where it narrows the configuration's.
-    pub fn narrowed_max_bytes() -> Option<u64> {
-        match identity()?.requester {
-            Ok(Requester { user: Some(user), .. }) => user.narrowing.max_bytes,
-            _ => None,
+    /// `upload_target`: the service's answer for this requester (none when nobody is signed
+    /// in yet: the page then offers signing in), with who that is.
+    pub fn target(profile: &str) -> Result<crate::wire::BucketInfo, UploadError> {
+        let requester = identity().and_then(|identity| identity.requester.ok());
+        let result =
+            service().and_then(|service| service.upload_target(requester.as_ref(), profile));
+        if let (Err(err), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>())
+        {
+            refuse(&response, err);
         }
+        let mut info = result?;
+        info.who = who();
+        Ok(info)
     }
 
     /// Whether the request carries its own credentials (`Authorization`): an API client, which

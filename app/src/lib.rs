@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 pub mod api;
@@ -55,6 +55,8 @@ pub fn App() -> impl IntoView {
                     // so it works before hydration and without JavaScript.
                     <Route path=StaticSegment("") view=upload::UploadPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("uploaded") view=upload::UploadedPage ssr=SsrMode::Async/>
+                    // One page per upload profile (UPLOAD_PROFILES); `/` is the default one.
+                    <Route path=(StaticSegment("p"), ParamSegment("name")) view=upload::UploadPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

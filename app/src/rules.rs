@@ -4,7 +4,11 @@
 //! message meant for the person uploading. (The policy core, `server::policy`, refuses what
 //! these refuse too: a test in `server/tests/rules.rs` pins the two together.)
 
+use std::collections::BTreeMap;
+
 use crate::format::human_bytes;
+
+pub use crate::wire::{Chars, Field, Profile};
 
 /// Longest file name kept in a key, in bytes (S3 keys go up to 1024).
 pub const MAX_NAME_BYTES: usize = 200;
@@ -64,10 +68,13 @@ pub fn inline_type(file_name: &str) -> Option<&'static str> {
     })
 }
 
+/// The type of a file whose type nobody knows (a browser's "", the no-JavaScript form's file).
+pub const UNKNOWN_TYPE: &str = "application/octet-stream";
+
 /// The type a file is signed and stored as: browsers report "" for unknown extensions.
 pub fn effective_type(browser_type: &str) -> &str {
     match browser_type.trim() {
-        "" => "application/octet-stream",
+        "" => UNKNOWN_TYPE,
         given => given,
     }
 }
@@ -126,7 +133,7 @@ pub fn content_type(browser_type: &str) -> Result<String, String> {
 
 /// Why `name` cannot name user metadata, if it cannot: 1-64 lowercase letters, digits and `-`
 /// (S3 lowercases names anyway, and many proxies drop header names with `_`).
-fn metadata_name_refusal(name: &str) -> Option<String> {
+pub fn metadata_name_refusal(name: &str) -> Option<String> {
     let ok = (1..=64).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     (!ok).then(|| {
@@ -143,9 +150,7 @@ fn metadata_value_refusal(name: &str, value: &str) -> Option<String> {
 
 /// User metadata as S3 stores it in headers: at most [`MAX_METADATA_ENTRIES`] entries, each
 /// name and value as above, [`MAX_METADATA_BYTES`] in all.
-pub fn metadata(
-    entries: &std::collections::BTreeMap<String, String>,
-) -> Result<Vec<(String, String)>, String> {
+pub fn metadata(entries: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
     if entries.len() > MAX_METADATA_ENTRIES {
         return Err(format!(
             "at most {MAX_METADATA_ENTRIES} metadata entries can be stored with a file"
@@ -190,6 +195,130 @@ pub fn checksum(mode: crate::wire::ChecksumMode, raw: &str) -> Result<String, St
         crate::wire::ChecksumMode::Sha256 => checksum_sha256(raw),
         crate::wire::ChecksumMode::Md5 => content_md5(raw),
         crate::wire::ChecksumMode::Off => Err("checksums are off here: send none".into()),
+    }
+}
+
+// Upload profiles: the kinds of upload one service takes (avatars, invoices, videos), each with
+// its own limits and the metadata it requires ([`Profile`]). The operator declares them
+// (`UPLOAD_PROFILES`, read by the server); the page gets its profile from `upload_target` and
+// refuses with these same functions what the server would refuse.
+
+/// The profile every page and call uses unless it names another; its keys stay
+/// `uploads/<uploader-id>/<directory>/<name>`.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// The metadata that names an object's profile (`x-amz-meta-profile`): the service's own, on
+/// every object; a request may not set it.
+pub const PROFILE_METADATA: &str = "profile";
+
+/// The metadata that names who uploaded an object (`x-amz-meta-uploader`): the signed-in
+/// user's subject. The service's own: a request may not set it.
+pub const UPLOADER_METADATA: &str = "uploader";
+
+/// The metadata the page stores with every file: when it was last changed on the uploader's
+/// computer.
+pub const LAST_MODIFIED_METADATA: &str = "file-last-modified";
+
+/// The profile `name` asks for: an empty name (an older page, a call that names none) is
+/// [`DEFAULT_PROFILE`].
+pub fn profile_name(name: &str) -> &str {
+    match name {
+        "" => DEFAULT_PROFILE,
+        given => given,
+    }
+}
+
+/// Why `name` cannot name a profile, if it cannot: 1-32 lowercase letters, digits and `-`,
+/// starting with a letter (it is a path segment in keys and in `/p/NAME`), and not starting with
+/// `ffff`: the default profile's directories do (they count down from the largest 64-bit
+/// number), and its listing is every key under that prefix.
+pub fn profile_name_refusal(name: &str) -> Option<String> {
+    let ok = (1..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with("ffff");
+    (!ok).then(|| {
+        format!(
+            "{name:?} is not a usable profile name (1-32 lowercase letters, digits, hyphens, \
+             starting with a letter, not with \"ffff\")"
+        )
+    })
+}
+
+impl Chars {
+    pub fn allows(self, c: char) -> bool {
+        match self {
+            Chars::Digits => c.is_ascii_digit(),
+            Chars::Word => c.is_ascii_alphanumeric() || c == '-' || c == '_',
+            Chars::Printable => (' '..='~').contains(&c),
+        }
+    }
+
+    /// As a message names them.
+    fn described(self) -> &'static str {
+        match self {
+            Chars::Digits => "digits only",
+            Chars::Word => "letters, digits, - and _ only",
+            Chars::Printable => "printable ASCII only",
+        }
+    }
+}
+
+impl Field {
+    /// Why `value` cannot be this field's, if it cannot (an empty value is a missing one).
+    pub fn refusal(&self, value: Option<&str>) -> Option<String> {
+        let name = &self.name;
+        let value = match value.filter(|v| !v.is_empty()) {
+            None if self.required => return Some(format!("{name} is required")),
+            None => return None,
+            Some(value) => value,
+        };
+        if let Some(max) = self.max_len.filter(|max| value.chars().count() > *max as usize) {
+            return Some(format!("{name} is at most {max} characters"));
+        }
+        if !value.chars().all(|c| self.chars.allows(c)) {
+            return Some(format!("{name}: {}", self.chars.described()));
+        }
+        if !self.values.is_empty() && !self.values.iter().any(|v| v == value) {
+            return Some(format!("{name} must be one of: {}", self.values.join(", ")));
+        }
+        None
+    }
+}
+
+impl Profile {
+    /// Why a file of `size` bytes cannot be uploaded here, if it cannot.
+    pub fn size_refusal(&self, size: u64) -> Option<String> {
+        match size_refusal(size, self.max_bytes) {
+            None if size < self.min_bytes => Some(format!(
+                "the file is {}; files here must be at least {}",
+                human_bytes(size),
+                human_bytes(self.min_bytes)
+            )),
+            refusal => refusal,
+        }
+    }
+
+    /// Why a file of `content_type` cannot be uploaded here, if it cannot.
+    pub fn type_refusal(&self, content_type: &str) -> Option<String> {
+        type_refusal(&self.allowed_types, content_type)
+    }
+
+    /// Why `metadata` does not satisfy this profile's fields, if it does not: the first
+    /// field that fails, in the order the page shows them.
+    pub fn fields_refusal(&self, metadata: &BTreeMap<String, String>) -> Option<String> {
+        self.fields
+            .iter()
+            .find_map(|field| field.refusal(metadata.get(&field.name).map(String::as_str)))
+    }
+
+    /// Whether a form can let the browser choose the file (the no-JavaScript form, which
+    /// stores it as [`UNKNOWN_TYPE`]): not where that type is not allowed, nor where
+    /// metadata is asked for or a smallest size set, which such a form cannot check.
+    pub fn takes_any_file(&self) -> bool {
+        type_allowed(&self.allowed_types, UNKNOWN_TYPE)
+            && self.fields.is_empty()
+            && self.min_bytes <= 1
     }
 }
 
@@ -367,7 +496,7 @@ mod tests {
         ] {
             assert!(metadata(&bad).is_err(), "{bad:?}");
         }
-        let many: std::collections::BTreeMap<String, String> =
+        let many: BTreeMap<String, String> =
             (0..9).map(|i| (format!("m{i}"), "v".into())).collect();
         assert!(metadata(&many).unwrap_err().contains("at most 8"));
     }
@@ -394,5 +523,77 @@ mod tests {
         for bad in ["png", "image/", "/png", "text/plain\r\nX-Evil: 1", "a b/c"] {
             assert!(content_type(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn invoice_id() -> Field {
+        Field {
+            name: "invoice-id".into(),
+            required: true,
+            max_len: Some(8),
+            values: Vec::new(),
+            chars: Chars::Digits,
+        }
+    }
+
+    #[test]
+    fn fields_are_required_bounded_and_of_their_characters() {
+        let field = invoice_id();
+        assert_eq!(field.refusal(None).unwrap(), "invoice-id is required");
+        assert_eq!(field.refusal(Some("")).unwrap(), "invoice-id is required");
+        assert_eq!(field.refusal(Some("12a")).unwrap(), "invoice-id: digits only");
+        assert_eq!(field.refusal(Some("123456789")).unwrap(), "invoice-id is at most 8 characters");
+        assert_eq!(field.refusal(Some("12345678")), None);
+        let kind = Field {
+            name: "kind".into(),
+            required: false,
+            max_len: None,
+            values: vec!["paid".into(), "due".into()],
+            chars: Chars::Word,
+        };
+        assert_eq!(kind.refusal(None), None);
+        assert_eq!(kind.refusal(Some("late")).unwrap(), "kind must be one of: paid, due");
+        assert_eq!(kind.refusal(Some("due")), None);
+        assert!(Chars::Printable.allows(' ') && !Chars::Printable.allows('é'));
+        assert!(!Chars::Printable.allows('\n') && !Chars::Word.allows(' '));
+    }
+
+    #[test]
+    fn profile_names_are_path_segments_that_never_look_like_a_directory() {
+        for ok in ["avatars", "invoices-2026", "v"] {
+            assert_eq!(profile_name_refusal(ok), None, "{ok}");
+        }
+        for bad in ["", "Avatars", "9lives", "a/b", "..", "ffff0000", &"a".repeat(33), "-x"] {
+            assert!(profile_name_refusal(bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(profile_name(""), DEFAULT_PROFILE);
+        assert_eq!(profile_name("avatars"), "avatars");
+    }
+
+    #[test]
+    fn sizes_below_the_minimum_are_refused_in_human_units() {
+        let profile = Profile {
+            name: "invoices".into(),
+            allowed_types: vec!["application/pdf".into()],
+            min_bytes: 1024,
+            max_bytes: 20 << 20,
+            checksum_max_bytes: 256 << 20,
+            multipart_threshold: 100 << 20,
+            files_per_minute: 60,
+            files_per_day: None,
+            fields: vec![invoice_id()],
+        };
+        assert_eq!(
+            profile.size_refusal(10).unwrap(),
+            "the file is 10 B; files here must be at least 1.0 KiB"
+        );
+        assert!(profile.size_refusal(0).unwrap().contains("empty"));
+        assert!(profile.size_refusal(21 << 20).unwrap().contains("at most 20.0 MiB"));
+        assert_eq!(profile.size_refusal(1024), None);
+        assert!(profile.type_refusal("image/png").is_some());
+        let mut metadata = BTreeMap::new();
+        assert_eq!(profile.fields_refusal(&metadata).unwrap(), "invoice-id is required");
+        metadata.insert("invoice-id".to_string(), "42".to_string());
+        assert_eq!(profile.fields_refusal(&metadata), None);
+        assert!(!profile.takes_any_file());
     }
 }

@@ -57,7 +57,7 @@ impl std::fmt::Debug for User {
 /// above the configured one changes nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Narrowing {
-    /// The upload profile the user may use (read by profiles, which come later).
+    /// The one upload profile the user may use; any other is refused.
     pub profile: Option<String>,
     pub max_bytes: Option<u64>,
     pub files_per_minute: Option<u32>,
@@ -158,6 +158,8 @@ impl std::fmt::Debug for SessionStarted {
 /// One file the browser wants to upload, as it describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRequest {
+    /// The upload profile it is for ([`crate::rules::profile_name`]: empty is the default).
+    pub profile: String,
     pub file_name: String,
     pub size: u64,
     pub content_type: String,
@@ -196,17 +198,26 @@ pub trait UploadService: Send + Sync + 'static {
     fn page_form<'a>(
         &'a self,
         who: &'a Requester,
+        profile: String,
         redirect: String,
     ) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>>;
 
-    /// The uploader's uploads as the bucket lists them, newest first, with links to view them.
+    /// The uploader's uploads under `profile` as the bucket lists them, newest first, with
+    /// links to view them.
     fn my_uploads<'a>(
         &'a self,
         who: &'a Requester,
+        profile: String,
     ) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>>;
 
-    /// Which bucket uploads go to.
-    fn upload_target(&self) -> BucketInfo;
+    /// Which bucket uploads go to, and what `profile` takes there, for `who` (narrowed by their
+    /// token); `who` is `None` when nobody is signed in yet. An unknown profile is
+    /// [`UploadError::NotFound`], one `who` may not use [`UploadError::Forbidden`].
+    fn upload_target(
+        &self,
+        who: Option<&Requester>,
+        profile: &str,
+    ) -> Result<BucketInfo, UploadError>;
 
     /// Starts a multipart upload for one file (the request's checksum is not used: every part
     /// carries its own). Checked, counted and logged as signing is.

@@ -160,6 +160,60 @@ pub struct StoredUpload {
     pub stored_at: String,
 }
 
+/// What one profile takes; the default profile's are the global settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    /// Accepted content types (`type/*` wildcards); empty: any.
+    pub allowed_types: Vec<String>,
+    /// The smallest file accepted (at least 1: empty files never are).
+    pub min_bytes: u64,
+    /// The largest file signed for.
+    pub max_bytes: u64,
+    /// Files up to this size are hashed in the browser and the bucket checks the digest;
+    /// 0 turns checksums off for files in one request.
+    pub checksum_max_bytes: u64,
+    /// Files above this size (and every file above 5 GiB) go in parts
+    /// ([`crate::rules::goes_multipart`]).
+    pub multipart_threshold: u64,
+    /// Files one uploader may start per minute.
+    pub files_per_minute: u32,
+    /// Files one uploader may start per day, if limited.
+    pub files_per_day: Option<u32>,
+    /// The metadata this profile asks for, in the order the page shows it.
+    pub fields: Vec<Field>,
+}
+
+/// One metadata entry a profile asks for (`x-amz-meta-<name>`), with rules simple enough for
+/// the page to check without a regex engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// A metadata name (lowercase letters, digits, `-`).
+    pub name: String,
+    /// Every file must carry it, not empty.
+    pub required: bool,
+    /// Its longest value, in characters.
+    pub max_len: Option<u32>,
+    /// The only values it may take; empty: any (within `chars`).
+    pub values: Vec<String>,
+    /// The characters it may hold.
+    pub chars: Chars,
+}
+
+/// Which characters a metadata value may hold: printable ASCII at most (values travel in
+/// HTTP headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Chars {
+    /// `0-9`.
+    Digits,
+    /// ASCII letters, digits, `-` and `_`.
+    Word,
+    /// Any printable ASCII, space included.
+    #[default]
+    Printable,
+}
+
 /// Which bucket uploads go to, for the page to say.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketInfo {
@@ -170,22 +224,13 @@ pub struct BucketInfo {
     pub method: UploadMethod,
     /// Set for the embedded dev bucket: the directory its files land in.
     pub dev_data_dir: Option<String>,
-    /// The largest file the server signs for.
-    pub max_bytes: u64,
-    /// Accepted content types (`type/*` wildcards); empty: any.
-    pub allowed_types: Vec<String>,
+    /// The profile the page uploads under, with its limits (narrowed where the user's token
+    /// narrows them) and the metadata it asks for.
+    pub profile: Profile,
     /// Whether signing needs the operator's access code.
     pub access_code_required: bool,
-    /// Files one uploader may upload per minute.
-    pub files_per_minute: u32,
-    /// Files up to this size are hashed in the browser and the bucket checks the digest;
-    /// 0 turns checksums off for files in one request.
-    pub checksum_max_bytes: u64,
     /// Which digest: SHA-256, MD5 (with PUT) or none.
     pub checksum: ChecksumMode,
-    /// Files above this size (and every file above 5 GiB) go in parts, each with its SHA-256
-    /// ([`crate::rules::goes_multipart`]).
-    pub multipart_threshold: u64,
     /// Who the page uploads as (the service's answer says anonymous; the server function
     /// fills in the request's identity).
     pub who: Who,
@@ -231,6 +276,12 @@ pub enum UploadError {
     /// The stored object is not what was signed (or is missing): logged as a security event.
     #[error("{0}")]
     Mismatch(String),
+    /// No such thing here (an upload profile that is not configured).
+    #[error("{0}")]
+    NotFound(String),
+    /// Not for this user (a profile for other roles, or one their token does not name).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request did not reach the server function or its answer was unreadable.
     #[error("could not reach the upload service: {0}")]
     Transport(String),
@@ -363,7 +414,8 @@ impl UploadError {
             | UploadError::Gone(_)
             | UploadError::AlreadyChecked(_) => http::StatusCode::BAD_REQUEST,
             UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
-            UploadError::AccessCode(_) => http::StatusCode::FORBIDDEN,
+            UploadError::AccessCode(_) | UploadError::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            UploadError::NotFound(_) => http::StatusCode::NOT_FOUND,
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,
             UploadError::Transport(_) => http::StatusCode::BAD_GATEWAY,
             UploadError::Mismatch(_) => http::StatusCode::CONFLICT,

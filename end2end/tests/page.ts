@@ -2,9 +2,12 @@
 // watch what it sends and which states its rows go through, and check how a row failed.
 import { expect, test, type Page } from '@playwright/test';
 
-/** Opens the uploader once the wasm has hydrated it, with the access code where one is set. */
-export async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE) {
-  await page.goto('/');
+/**
+ * Opens the uploader (at `path`: `/p/NAME` for a profile's) once the wasm has hydrated it, with
+ * the access code where one is set.
+ */
+export async function openUploader(page: Page, accessCode = process.env.DEV_ACCESS_CODE, path = '/') {
+  await page.goto(path);
   // The picker is enabled once the wasm has hydrated the page.
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
   // Only the dev-bucket instance is set up with an access code; the field shows only there.

@@ -119,7 +119,7 @@ test('"Your uploads" is the same from both instances, and after one restarts', a
 test('a limit of N files a minute holds across both instances', async ({ browser, baseURL }) => {
   const uploader = await newUploader(browser, baseURL!);
   const target = await call(uploader.request, '/api/upload_target');
-  const limit: number = target.body.files_per_minute;
+  const limit: number = target.body.profile.files_per_minute;
   const answers = [];
   for (let i = 0; i <= limit; i++) answers.push(await call(uploader.request, '/api/sign_upload', signArgs(`n${i}.txt`)));
   expect(answers.slice(0, limit).map((a) => a.status)).toEqual(Array(limit).fill(200));
@@ -158,7 +158,7 @@ test('with Redis stopped signing goes on and the fallback is counted; back, limi
     .poll(
       async () => {
         const uploader = await newUploader(browser, baseURL!);
-        const limit: number = (await call(uploader.request, '/api/upload_target')).body.files_per_minute;
+        const limit: number = (await call(uploader.request, '/api/upload_target')).body.profile.files_per_minute;
         const counted = await fallbacks(request);
         let refused = 0;
         for (let i = 0; i < limit + 2; i++) {

@@ -102,10 +102,11 @@ async fn serve(settings: &Settings) -> ExitCode {
             uploads.with_events(wake)
         }
     });
-    let target = uploads.upload_target();
+    let target = uploads.upload_target(None, "").expect("the default profile is always there");
     tracing::info!(
         bucket = %target.bucket,
         post_url = %target.url,
+        profiles = ?uploads.config().profiles.iter().map(|p| p.rules.name.as_str()).collect::<Vec<_>>(),
         credentials = uploads.credential_kind(),
         instance = %config.instance,
         shared_store = config.shared.as_ref().map_or("none (limits per instance)", |s| s.address()),

@@ -47,6 +47,7 @@ async fn confirms_against_a_failing_bucket_are_bounded() {
         cross_site: false,
     };
     let request = UploadRequest {
+        profile: String::new(),
         file_name: "a.txt".into(),
         size: 1,
         content_type: "text/plain".into(),

@@ -492,7 +492,7 @@ mod confirm {
         let later = upload(&running, &other, "later.txt", b"later").await;
         one.confirm_upload(&me(), later).await.unwrap();
         for instance in [&one, &other, &uploads_for(&running)] {
-            let uploads = instance.my_uploads(&me()).await.unwrap();
+            let uploads = instance.my_uploads(&me(), "").await.unwrap();
             assert_eq!(listed(&uploads), ["later.txt", "hello.txt"]);
             assert_eq!(uploads[1].size, 5);
             assert!(uploads[1].stored_at.ends_with('Z'), "{}", uploads[1].stored_at);
@@ -506,7 +506,7 @@ mod confirm {
             new_visitor: false,
             cross_site: false,
         };
-        assert!(one.my_uploads(&stranger).await.unwrap().is_empty());
+        assert!(one.my_uploads(&stranger, "").await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -607,7 +607,7 @@ mod confirm {
         let running = start().await;
         let uploads = uploads_for(&running);
         let form = uploads
-            .page_form(&me(), "http://app.example/uploaded".into())
+            .page_form(&me(), "", "http://app.example/uploaded".into())
             .await
             .unwrap()
             .expect("a plain form");
@@ -622,7 +622,7 @@ mod confirm {
                 .map_or(0, |d| d.count())
         };
         assert_eq!(on_disk(), 20);
-        assert_eq!(listed(&uploads.my_uploads(&me()).await.unwrap()), ["copy-00.txt"]);
+        assert_eq!(listed(&uploads.my_uploads(&me(), "").await.unwrap()), ["copy-00.txt"]);
         assert_eq!(on_disk(), 1);
         // Its receipt confirms that first file; the form's later files are refused and removed.
         let (status, _) = running.upload_named(&form.fields, "late.txt", b"late").await;
@@ -645,8 +645,11 @@ mod confirm {
     async fn a_plain_upload_whose_name_breaks_the_rules_is_removed() {
         let running = start().await;
         let uploads = uploads_for(&running);
-        let form =
-            uploads.page_form(&me(), "http://app.example/uploaded".into()).await.unwrap().unwrap();
+        let form = uploads
+            .page_form(&me(), "", "http://app.example/uploaded".into())
+            .await
+            .unwrap()
+            .unwrap();
         let name = "invoice\u{202E}fdp.exe";
         let (status, _) = running.upload_named(&form.fields, name, b"x").await;
         assert_eq!(status, 303, "S3 stores such keys");
@@ -676,7 +679,7 @@ mod confirm {
             "{err:?}"
         );
         assert!(
-            uploads.my_uploads(&elsewhere).await.unwrap().is_empty(),
+            uploads.my_uploads(&elsewhere, "").await.unwrap().is_empty(),
             "a return token lists nothing"
         );
         let directory = report.key.rsplit_once('/').unwrap().0.to_owned() + "/";
@@ -773,7 +776,7 @@ mod confirm {
         assert!(matches!(&err, UploadError::Mismatch(m) if m.contains("someone else")), "{err:?}");
 
         // What is left in the bucket is what the bucket stored as signed.
-        assert_eq!(listed(&uploads.my_uploads(&me()).await.unwrap()), ["odd.txt", "etag.txt"]);
+        assert_eq!(listed(&uploads.my_uploads(&me(), "").await.unwrap()), ["odd.txt", "etag.txt"]);
     }
 
     /// PUTs `body` to a presigned part URL over a raw connection, with `checksum` as its header.
@@ -1019,10 +1022,14 @@ mod put_mode {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).await.unwrap();
         assert_eq!(bytes, body);
-        assert_eq!(meta.metadata, [("note".to_owned(), "hi".to_owned())]);
+        let profile = ("profile".to_owned(), "default".to_owned());
+        assert_eq!(meta.metadata, [("note".to_owned(), "hi".to_owned()), profile]);
         assert_eq!(meta.checksum_sha256, Some(sha256_base64(body)));
         // A browser form cannot PUT: no plain form is offered.
-        assert_eq!(one.page_form(&me(), "http://127.0.0.1:3000/uploaded".into()).await, Ok(None));
+        assert_eq!(
+            one.page_form(&me(), "", "http://127.0.0.1:3000/uploaded".into()).await,
+            Ok(None)
+        );
     }
 
     fn md5_base64(bytes: &[u8]) -> String {

@@ -56,6 +56,7 @@ async fn sign_upload_returns_an_ordered_form_and_sets_the_uploader_cookie() {
             "key",
             "Content-Type",
             "success_action_status",
+            "x-amz-meta-profile",
             "x-amz-credential",
             "x-amz-algorithm",
             "x-amz-date",

@@ -81,6 +81,7 @@ async fn a_huge_file_name_is_refused_and_logged_in_a_few_hundred_bytes() {
     let captured = Captured::default();
     let _guard = captured.install();
     let request = UploadRequest {
+        profile: String::new(),
         file_name: format!("{}.txt", "n".repeat(2 << 20)),
         size: 1,
         content_type: "t".repeat(1 << 20),
@@ -107,6 +108,7 @@ async fn cr_and_lf_in_a_reported_etag_never_start_a_log_line() {
     };
     let uploads = uploads().with_objects(objects);
     let request = UploadRequest {
+        profile: String::new(),
         file_name: "a.txt".into(),
         size: 5,
         content_type: "text/plain".into(),

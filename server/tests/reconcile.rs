@@ -116,8 +116,11 @@ async fn a_plain_form_posted_twenty_times(bucket: &Bucket) {
     let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
     let uploads = bucket.uploads(state.clone(), &clock).await;
     let who = someone();
-    let form =
-        uploads.page_form(&who, "http://127.0.0.1:9/".into()).await.unwrap().expect("a plain form");
+    let form = uploads
+        .page_form(&who, "", "http://127.0.0.1:9/".into())
+        .await
+        .unwrap()
+        .expect("a plain form");
     for i in 0..20 {
         let body = format!("copy {i}");
         let (status, answer) =
@@ -150,7 +153,7 @@ async fn a_plain_form_confirmed_then_posted_again(bucket: &Bucket) {
     let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
     let uploads = bucket.uploads(state.clone(), &clock).await;
     let who = someone();
-    let form = uploads.page_form(&who, "http://127.0.0.1:9/".into()).await.unwrap().unwrap();
+    let form = uploads.page_form(&who, "", "http://127.0.0.1:9/".into()).await.unwrap().unwrap();
     let (status, answer) = post_form(&form.url, &form.fields, "kept.txt", b"kept").await;
     assert_eq!(status, 303, "{answer}");
     let key = form.key.replace("${filename}", "kept.txt");

@@ -237,6 +237,7 @@ fn who(id: &str) -> Requester {
 
 fn request() -> UploadRequest {
     UploadRequest {
+        profile: String::new(),
         file_name: "cat.png".into(),
         size: 42,
         content_type: "image/png".into(),
@@ -400,7 +401,7 @@ async fn page_views_without_a_cookie_make_no_sts_call() {
     for n in 0..50 {
         let new = Requester { new_visitor: true, ..who(&format!("{n:032x}")) };
         assert_eq!(
-            uploads.page_form(&new, "http://app.example/uploaded".into()).await.unwrap(),
+            uploads.page_form(&new, "", "http://app.example/uploaded".into()).await.unwrap(),
             None
         );
     }
@@ -408,7 +409,7 @@ async fn page_views_without_a_cookie_make_no_sts_call() {
     // With its cookie, the visitor's next view carries a form, signed with its own credentials.
     let known = who(&format!("{:032x}", 7));
     assert!(uploads
-        .page_form(&known, "http://app.example/uploaded".into())
+        .page_form(&known, "", "http://app.example/uploaded".into())
         .await
         .unwrap()
         .is_some());

@@ -364,7 +364,7 @@ async fn a_token_narrows_the_largest_file_and_never_widens_it() {
                 .unwrap();
             let info: Value =
                 serde_json::from_str(&body_text(app.oneshot(req).await.unwrap()).await).unwrap();
-            info["max_bytes"].as_u64().unwrap()
+            info["profile"]["max_bytes"].as_u64().unwrap()
         }
     };
     assert_eq!(target("hs_narrow").await, 10);

@@ -377,7 +377,7 @@ async fn every_kind_of_verdict_is_an_event_that_matches_the_schema() {
     let own = bucket.own_form(&other.key, "text/html");
     assert_eq!(post_form(&other.url, &own, "other.txt", b"<p>other</p>").await.0, 201);
     let never = uploads.sign_upload(&who, text_file("never.txt", 3)).await.unwrap();
-    let plain = uploads.page_form(&who, "http://127.0.0.1:9/".into()).await.unwrap().unwrap();
+    let plain = uploads.page_form(&who, "", "http://127.0.0.1:9/".into()).await.unwrap().unwrap();
     for name in ["first.txt", "second.txt"] {
         assert_eq!(post_form(&plain.url, &plain.fields, name, b"plain").await.0, 303);
         tokio::time::sleep(Duration::from_millis(1100)).await;

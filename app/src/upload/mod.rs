@@ -24,6 +24,8 @@ mod unfinished;
 mod waiting;
 mod xhr;
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use web_sys::{FileList, HtmlInputElement};
 
@@ -41,27 +43,46 @@ use unfinished::UnfinishedUploads;
 pub use plain_form::UploadedPage;
 
 /// Refuses, before anything is signed, what the server would refuse, in its words.
-fn refusal(info: &BucketInfo, size: u64, browser_type: &str) -> Option<Status> {
-    if let Some(message) = rules::size_refusal(size, info.max_bytes) {
+fn refusal(
+    profile: &rules::Profile,
+    size: u64,
+    browser_type: &str,
+    fields: &BTreeMap<String, String>,
+) -> Option<Status> {
+    if let Some(message) = profile.size_refusal(size) {
         let code = if size == 0 { FailureCode::EmptyFile } else { FailureCode::TooLarge };
         return Some(failed(code, message));
     }
-    rules::type_refusal(&info.allowed_types, rules::effective_type(browser_type))
-        .map(|message| failed(FailureCode::TypeNotAllowed, message))
+    if let Some(message) = profile.type_refusal(rules::effective_type(browser_type)) {
+        return Some(failed(FailureCode::TypeNotAllowed, message));
+    }
+    profile.fields_refusal(fields).map(|message| failed(FailureCode::InvalidMetadata, message))
 }
 
-fn limits_line(info: &BucketInfo) -> String {
-    let types = if info.allowed_types.is_empty() {
+fn limits_line(profile: &rules::Profile) -> String {
+    let types = if profile.allowed_types.is_empty() {
         "any type".to_string()
     } else {
-        info.allowed_types.join(", ")
+        profile.allowed_types.join(", ")
     };
-    format!("Up to {} per file; {types}.", human_bytes(info.max_bytes))
+    let most = human_bytes(profile.max_bytes);
+    if profile.min_bytes > 1 {
+        format!("At least {}, up to {most} per file; {types}.", human_bytes(profile.min_bytes))
+    } else {
+        format!("Up to {most} per file; {types}.")
+    }
 }
 
+/// The upload page for the profile its address names (`/p/NAME`; `/` is `default`).
 #[component]
 pub fn UploadPage() -> impl IntoView {
-    let target = Resource::new(|| (), |_| upload_target());
+    let profile = leptos_router::hooks::use_params_map()
+        .with_untracked(|params| params.get("name"))
+        .unwrap_or_default();
+    let target = Resource::new(|| (), {
+        let profile = profile.clone();
+        move |_| upload_target(profile.clone())
+    });
     let uploads_changed = RwSignal::new(0u32);
     let queue = Queue {
         rows: RwSignal::new(Vec::new()),
@@ -71,6 +92,8 @@ pub fn UploadPage() -> impl IntoView {
         checksum: RwSignal::new(Default::default()),
         multipart_threshold: RwSignal::new(rules::MAX_POST_BYTES),
         uploads_changed,
+        profile: StoredValue::new(profile.clone()),
+        fields: RwSignal::new(BTreeMap::new()),
     };
     let (rows, access_code) = (queue.rows, queue.access_code);
     let next_id = StoredValue::new(0usize);
@@ -98,9 +121,9 @@ pub fn UploadPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
-            queue.checksum_max_bytes.set(info.checksum_max_bytes);
+            queue.checksum_max_bytes.set(info.profile.checksum_max_bytes);
             queue.checksum.set(info.checksum);
-            queue.multipart_threshold.set(info.multipart_threshold);
+            queue.multipart_threshold.set(info.profile.multipart_threshold);
         }
     });
 
@@ -122,7 +145,10 @@ pub fn UploadPage() -> impl IntoView {
             let Some(file) = files.get(index) else { continue };
             let status = info
                 .as_ref()
-                .and_then(|info| refusal(info, file.size() as u64, &file.type_()))
+                .and_then(|info| {
+                    let fields = queue.fields.get_untracked();
+                    refusal(&info.profile, file.size() as u64, &file.type_(), &fields)
+                })
                 .unwrap_or(Status::Queued);
             queued += usize::from(status == Status::Queued);
             add_row(file, status, None);
@@ -209,7 +235,7 @@ pub fn UploadPage() -> impl IntoView {
                     match target.await {
                         Ok(info) => view! {
                             <account::Account who=info.who.clone()/>
-                            <TargetInfo info access_code/>
+                            <TargetInfo info access_code fields=queue.fields/>
                         }.into_any(),
                         Err(err) => view! { <p class="target error">{err.to_string()}</p> }.into_any(),
                     }
@@ -223,7 +249,7 @@ pub fn UploadPage() -> impl IntoView {
                 <input type="file" multiple name="files" node_ref=picker aria-describedby="upload-limits upload-limits-more"
                     on:change=on_change disabled=move || !ready.get()/>
             </label>
-            <plain_form::PlainForm ready/>
+            <plain_form::PlainForm ready profile=profile.clone()/>
             <div class="queue-actions">
                 <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
             </div>
@@ -236,33 +262,40 @@ pub fn UploadPage() -> impl IntoView {
             // Type-erased: the page's view type is otherwise too deep for release builds
             // (which do not erase components).
             {view! { <UnfinishedUploads on_resume=resume ready/> }.into_any()}
-            <YourUploads changed=uploads_changed/>
+            <YourUploads changed=uploads_changed profile/>
         </section>
     }
 }
 
-/// Which bucket, what it accepts, and the access code field when one is needed.
+/// Which bucket, what it accepts, and the access code and the profile's metadata fields when
+/// they are needed.
 #[component]
-fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView {
-    let limits = limits_line(&info);
+fn TargetInfo(
+    info: BucketInfo,
+    access_code: RwSignal<String>,
+    fields: RwSignal<BTreeMap<String, String>>,
+) -> impl IntoView {
+    let profile = info.profile;
+    let limits = limits_line(&profile);
     let digest = match info.checksum {
         ChecksumMode::Sha256 => Some("SHA-256"),
         ChecksumMode::Md5 => Some("MD5"),
         ChecksumMode::Off => None,
     };
-    let checksum = digest.filter(|_| info.checksum_max_bytes > 0).map(|digest| {
+    let checksum = digest.filter(|_| profile.checksum_max_bytes > 0).map(|digest| {
         format!(
             "Files up to {} are checked with {digest}: the bucket refuses any other bytes.",
-            human_bytes(info.checksum_max_bytes)
+            human_bytes(profile.checksum_max_bytes)
         )
     });
-    let per_minute = format!("At most {} files a minute.", info.files_per_minute);
+    let per_day = profile.files_per_day.map(|n| format!(", {n} a day")).unwrap_or_default();
+    let per_minute = format!("At most {} files a minute{per_day}.", profile.files_per_minute);
     // Only said where it can happen: a file this big is allowed.
-    let parts = rules::goes_multipart(info.max_bytes, info.multipart_threshold).then(|| {
+    let parts = rules::goes_multipart(profile.max_bytes, profile.multipart_threshold).then(|| {
         let checked = digest.map(|d| format!(", each checked with {d}")).unwrap_or_default();
         format!(
             " Files over {} go in parts{checked}: they can be paused, and resumed even after a reload.",
-            human_bytes(rules::multipart_above(info.multipart_threshold))
+            human_bytes(rules::multipart_above(profile.multipart_threshold))
         )
     });
     let target = match info.dev_data_dir {
@@ -276,9 +309,11 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
         }
         .into_any(),
     };
+    let kind = (profile.name != rules::DEFAULT_PROFILE)
+        .then(|| view! { " Profile "<code class="profile-name">{profile.name.clone()}</code>": " });
     view! {
         <p class="target">{target}</p>
-        <p class="limits" id="upload-limits">{limits}</p>
+        <p class="limits" id="upload-limits">{kind}{limits}</p>
         <p class="limits-more" id="upload-limits-more">{checksum}" "{per_minute}{parts}</p>
         {info.access_code_required.then(|| view! {
             <label class="access-code">
@@ -288,13 +323,34 @@ fn TargetInfo(info: BucketInfo, access_code: RwSignal<String>) -> impl IntoView 
                     on:input=move |ev| access_code.set(event_target_value(&ev))/>
             </label>
         })}
+        {profile.fields.into_iter().map(|field| view! { <FieldInput field fields/> }).collect_view()}
     }
 }
 
-/// This browser's verified uploads, with links to view them.
+/// One metadata field of the profile: what the person types goes with every file chosen after.
 #[component]
-fn YourUploads(changed: RwSignal<u32>) -> impl IntoView {
-    let uploads = Resource::new(move || changed.get(), |_| my_uploads());
+fn FieldInput(field: rules::Field, fields: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
+    let name = field.name.clone();
+    let choices = (!field.values.is_empty()).then(|| field.values.join(", "));
+    let hint = choices.map(|values| format!(" (one of: {values})"));
+    let inputmode = (field.chars == rules::Chars::Digits).then_some("numeric");
+    view! {
+        <label class="metadata-field">
+            {field.name.clone()}{field.required.then_some(" (required)")}{hint}" "
+            <input type="text" name=format!("metadata-{}", field.name) required=field.required
+                maxlength=field.max_len.map(|n| n.to_string()) inputmode=inputmode autocomplete="off"
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    fields.update(|fields| { fields.insert(name.clone(), value); });
+                }/>
+        </label>
+    }
+}
+
+/// This browser's verified uploads of the page's profile, with links to view them.
+#[component]
+fn YourUploads(changed: RwSignal<u32>, profile: String) -> impl IntoView {
+    let uploads = Resource::new(move || changed.get(), move |_| my_uploads(profile.clone()));
     view! {
         <section class="your-uploads">
             <h2>"Your uploads"</h2>

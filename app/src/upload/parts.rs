@@ -60,7 +60,7 @@ enum Stop {
 pub async fn upload(
     row: &Row,
     file: &File,
-    access_code: String,
+    asking: file::Asking,
     checksum: ChecksumMode,
 ) -> Result<Option<StoredUpload>, Status> {
     let stopped = || row.stopped();
@@ -68,7 +68,7 @@ pub async fn upload(
         Some(unfinished) => unfinished,
         None => {
             row.status.set(Status::Signing);
-            let unfinished = start(row, file, access_code, checksum).await?;
+            let unfinished = start(row, file, asking, checksum).await?;
             row.multipart.set_value(Some(unfinished.clone()));
             remember(&unfinished);
             unfinished
@@ -150,15 +150,16 @@ async fn finish_stopped(row: &Row, unfinished: Unfinished) -> Result<Option<Stor
 async fn start(
     row: &Row,
     file: &File,
-    access_code: String,
+    asking: file::Asking,
     checksum: ChecksumMode,
 ) -> Result<Unfinished, Status> {
     let started = start_multipart(
         row.name.clone(),
         row.size,
         file.type_(),
-        access_code,
-        file::metadata(file),
+        asking.access_code,
+        asking.metadata,
+        asking.profile,
     )
     .await
     .map_err(|err| not_signed(&err))?;

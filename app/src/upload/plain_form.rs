@@ -9,8 +9,8 @@ use crate::api::{confirm_upload, page_form};
 use crate::format::human_bytes;
 
 #[component]
-pub fn PlainForm(ready: RwSignal<bool>) -> impl IntoView {
-    let form = Resource::new(|| (), |_| page_form());
+pub fn PlainForm(ready: RwSignal<bool>, profile: String) -> impl IntoView {
+    let form = Resource::new(|| (), move |_| page_form(profile.clone()));
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -40,6 +40,10 @@ pub struct Queue {
     pub multipart_threshold: RwSignal<u64>,
     /// Bumped after each verified upload, so "Your uploads" refreshes.
     pub uploads_changed: RwSignal<u32>,
+    /// The upload profile the page is for.
+    pub profile: StoredValue<String>,
+    /// What the person gave the profile's metadata fields, by name.
+    pub fields: RwSignal<std::collections::BTreeMap<String, String>>,
 }
 
 impl Queue {
@@ -71,6 +75,16 @@ impl Queue {
                 self.pump();
             });
         }
+    }
+
+    /// What `file` is signed with, as the page stands now.
+    fn asking(self, file: &File) -> file::Asking {
+        file::Asking::new(
+            file,
+            self.access_code.get_untracked(),
+            self.profile.get_value(),
+            self.fields.get_untracked(),
+        )
     }
 
     /// Takes a finished row off the list.
@@ -131,9 +145,7 @@ impl Queue {
     /// done, failed, cancelled or paused.
     async fn run(self, row: &Row, file: File) -> Result<(), Status> {
         let done = if self.in_parts(row) {
-            let (code, checksum) =
-                (self.access_code.get_untracked(), self.checksum.get_untracked());
-            parts::upload(row, &file, code, checksum).await?
+            parts::upload(row, &file, self.asking(&file), self.checksum.get_untracked()).await?
         } else {
             self.post_whole(row, &file).await?
         };
@@ -203,7 +215,6 @@ impl Queue {
         file: &File,
         checksum: Option<String>,
     ) -> Result<SignedUpload, Status> {
-        let metadata = file::metadata(file);
         // The digest goes in the argument the service's mode reads.
         let (sha256, md5) = match self.checksum.get_untracked() {
             ChecksumMode::Md5 => (None, checksum),
@@ -211,15 +222,16 @@ impl Queue {
         };
         for _ in 0..2 {
             row.status.set(Status::Signing);
-            let code = self.access_code.get_untracked();
+            let asking = self.asking(file);
             let signed = sign_upload(
                 row.name.clone(),
                 row.size,
                 file.type_(),
-                code,
+                asking.access_code,
                 sha256.clone(),
-                metadata.clone(),
+                asking.metadata,
                 md5.clone(),
+                asking.profile,
             )
             .await
             .map_err(|err| not_signed(&err))?;

@@ -86,6 +86,8 @@ pub enum FailureCode {
     /// A file picked to resume an upload is not that upload's file.
     OtherFile,
     NoSuchPart,
+    /// The profile's metadata is missing or not as it asks.
+    InvalidMetadata,
     // The server.
     AccessCode,
     TooManyRequests,
@@ -115,6 +117,7 @@ impl FailureCode {
             FailureCode::Unreadable => "Unreadable",
             FailureCode::OtherFile => "OtherFile",
             FailureCode::NoSuchPart => "NoSuchPart",
+            FailureCode::InvalidMetadata => "InvalidMetadata",
             FailureCode::AccessCode => "AccessCode",
             FailureCode::TooManyRequests => "TooManyRequests",
             FailureCode::NotSigned => "NotSigned",

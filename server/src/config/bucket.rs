@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::limits::Limits;
+use super::profiles::Profiles;
 use super::read::{invalid, missing, policy_lifetime, upload_method, ConfigError, Lookup};
 use super::settings::{Setting, Settings};
 use super::sts::StsConfig;
@@ -24,8 +25,11 @@ pub struct Config {
     pub sts: Option<StsConfig>,
     /// `UPLOAD_POLICY_TTL_SECS` (default 300, 30 to 600): how long a signed form is accepted.
     pub policy_lifetime: Duration,
-    /// What the signer accepts to sign.
+    /// What the signer accepts to sign: the global settings.
     pub limits: Limits,
+    /// `UPLOAD_PROFILES`: each kind of upload's own limits over `limits` (just `default`, which
+    /// is `limits`, without the file).
+    pub profiles: std::sync::Arc<Profiles>,
     /// `UPLOAD_METHOD` (default `post`): how a file in one request goes to the bucket.
     pub method: UploadMethod,
 }
@@ -83,7 +87,9 @@ impl Config {
         };
 
         let limits = Limits::from_lookup(&get)?;
+        let profiles = std::sync::Arc::new(Profiles::from_lookup(&get, &limits)?);
         Ok(Self {
+            profiles,
             bucket: Bucket::new(name, region, endpoint),
             credentials,
             sts,

@@ -75,20 +75,24 @@ fn per_minute(
 /// `UPLOAD_ALLOWED_TYPES`: `type/subtype` or `type/*`, lowercased.
 fn allowed_types(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
     let listed = get(Setting::AllowedTypes).unwrap_or_default();
-    let mut allowed = Vec::new();
-    for pattern in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let pattern = pattern.to_ascii_lowercase();
-        let valid = matches!(pattern.split_once('/'),
-            Some((t, s)) if !t.is_empty() && t != "*" && !s.is_empty() && !s.contains('/'));
-        if !valid {
-            return Err(invalid(
-                Setting::AllowedTypes,
-                format!("expected types such as image/png or image/*, got {pattern:?}"),
-            ));
-        }
-        allowed.push(pattern);
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pattern| type_pattern(pattern).map_err(|e| invalid(Setting::AllowedTypes, e)))
+        .collect()
+}
+
+/// One allowed type, `type/subtype` or `type/*`, lowercased (here and in profiles).
+pub fn type_pattern(pattern: &str) -> Result<String, String> {
+    let pattern = pattern.to_ascii_lowercase();
+    let valid = matches!(pattern.split_once('/'),
+        Some((t, s)) if !t.is_empty() && t != "*" && !s.is_empty() && !s.contains('/'));
+    if valid {
+        Ok(pattern)
+    } else {
+        Err(format!("expected types such as image/png or image/*, got {pattern:?}"))
     }
-    Ok(allowed)
 }
 
 /// `UPLOAD_ACCESS_CODE`, kept as its SHA-256: at least [`MIN_ACCESS_CODE_CHARS`] characters, so

@@ -112,6 +112,7 @@ impl Config {
         };
         let limits = Limits::from_lookup(&get)?;
         Ok(Self {
+            profiles: std::sync::Arc::new(super::Profiles::from_lookup(&get, &limits)?),
             bucket: dev_bucket_at(endpoint),
             credentials: Some(credentials),
             sts: None,

@@ -77,6 +77,9 @@ settings! {
         MultipartThreshold(multipart_threshold): "UPLOAD_MULTIPART_THRESHOLD", "BYTES";
         /// Accepted types, comma-separated, `type/*` wildcards allowed [default: any].
         AllowedTypes(allowed_types): "UPLOAD_ALLOWED_TYPES", "TYPES";
+        /// A TOML file of upload profiles (`[profiles.NAME]`), each with its own limits and
+        /// metadata; the settings here are their defaults. Unset: one profile, `default`.
+        Profiles(profiles): "UPLOAD_PROFILES", "PATH";
         /// Files one uploader may start per minute; past that, 429 [default: 60].
         FilesPerMinute(files_per_minute): "UPLOAD_FILES_PER_MINUTE", "N";
         /// Signatures one client address may ask for per minute [default: 600].

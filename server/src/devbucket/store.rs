@@ -261,9 +261,11 @@ pub struct Entry {
 
 /// Walks `dir` (the metadata tree of `prefix`) for objects, in key order, at most `max`.
 fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<Vec<Entry>> {
-    // Only whole-directory prefixes (`a/b/`) are listed this way, which is all the service asks.
+    // The directory the prefix is in (`a/b/` of `a/b/ff`) is walked; keys outside the prefix
+    // are left out below, as S3 lists any prefix.
     let meta_root = root.join(".meta").join(bucket);
-    let start = match prefix.trim_end_matches('/') {
+    let directory = prefix.rsplit_once('/').map_or("", |(directory, _)| directory);
+    let start = match directory {
         "" => meta_root.clone(),
         directory => match key_segments(directory) {
             Ok(names) => names.iter().fold(meta_root.clone(), |path, name| path.join(name)),
@@ -293,7 +295,7 @@ fn list_tree(root: &Path, bucket: &str, prefix: &str, max: usize) -> io::Result<
             {
                 if let Some(on_disk) = relative.strip_suffix(".json") {
                     let names: Vec<&str> = on_disk.split(std::path::MAIN_SEPARATOR).collect();
-                    if let Some(key) = key_of(&names) {
+                    if let Some(key) = key_of(&names).filter(|key| key.starts_with(prefix)) {
                         keys.push(key);
                     }
                 }

@@ -41,6 +41,8 @@ pub struct Data {
     /// As the bucket quotes it; `null` when nothing was found.
     pub etag: Option<String>,
     pub uploader: Uploader,
+    /// The upload profile it was signed under (`default` for records from before profiles).
+    pub profile: String,
     pub metadata: BTreeMap<String, String>,
     /// When the grant was signed; `null` where that is not known (an extra object of a plain
     /// form whose record had ended).
@@ -120,6 +122,11 @@ impl Event {
                 checksum: line.checksum.as_deref().map(Checksum::from_s3),
                 etag: line.etag.clone(),
                 uploader: Uploader { id: line.uploader.clone(), subject: line.subject.clone() },
+                profile: line
+                    .metadata
+                    .get(app::rules::PROFILE_METADATA)
+                    .map_or(app::rules::DEFAULT_PROFILE, String::as_str)
+                    .to_owned(),
                 metadata: line.metadata.clone(),
                 signed_at: (line.signed > 0).then(|| rfc3339(line.signed)),
                 verdict_at: rfc3339(line.at),

@@ -3,6 +3,7 @@
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
 use crate::aws::brief;
+use crate::config::Profiles;
 
 /// The id of the rule `server cors` writes; rules with other ids are left alone.
 pub const CORS_RULE_ID: &str = "browser-uploads";
@@ -11,25 +12,38 @@ pub const EXPOSED_HEADERS: [&str; 4] =
     ["ETag", "Location", "x-amz-request-id", "x-amz-checksum-sha256"];
 /// What the page sends with a part or a whole file's PUT (`UPLOAD_METHOD=put`), beside what
 /// browsers send anyway: the signed type, checksum (or `Content-MD5`, `UPLOAD_CHECKSUM=md5`) and
-/// the one metadata the page stores.
-pub const REQUEST_HEADERS: [&str; 5] = [
+/// the one metadata the page stores, and the service's own (the profiles' fields add theirs:
+/// [`request_headers`]).
+pub const REQUEST_HEADERS: [&str; 6] = [
     "x-amz-checksum-sha256",
     "content-md5",
     "content-type",
     "x-amz-meta-file-last-modified",
     // Who uploaded (UPLOAD_AUTH=token or proxy), a signed header of every presigned PUT.
     "x-amz-meta-uploader",
+    // The upload profile, on every object.
+    "x-amz-meta-profile",
 ];
 
-/// The rule browsers need to POST forms and PUT parts and files from `origins` and read the
-/// answers.
-pub fn upload_rule(origins: &[String]) -> Result<CorsRule, String> {
+/// [`REQUEST_HEADERS`] and the metadata headers of every profile's fields.
+pub fn request_headers(profiles: &Profiles) -> Vec<String> {
+    let fields = profiles.iter().flat_map(|p| p.rules.fields.iter());
+    let mut headers: Vec<String> = REQUEST_HEADERS.iter().map(|h| (*h).to_owned()).collect();
+    headers.extend(fields.map(|field| format!("x-amz-meta-{}", field.name)));
+    headers.sort();
+    headers.dedup();
+    headers
+}
+
+/// The rule browsers need to POST forms and PUT parts and files (with `headers`) from
+/// `origins` and read the answers.
+pub fn upload_rule(origins: &[String], headers: &[String]) -> Result<CorsRule, String> {
     let mut rule = CorsRule::builder()
         .id(CORS_RULE_ID)
         .allowed_methods("POST")
         .allowed_methods("PUT")
         .max_age_seconds(3000);
-    for header in REQUEST_HEADERS {
+    for header in headers {
         rule = rule.allowed_headers(header);
     }
     for origin in origins {
@@ -68,8 +82,9 @@ pub fn allows_parts_from(rules: &[CorsRule], origin: &str) -> bool {
 
 /// Whether `rules` let a page on `origin` PUT a whole file with its signed headers and read its
 /// ETag (`UPLOAD_METHOD=put`).
-pub fn allows_puts_from(rules: &[CorsRule], origin: &str) -> bool {
-    allows(rules, origin, "PUT", &REQUEST_HEADERS)
+pub fn allows_puts_from(rules: &[CorsRule], origin: &str, headers: &[String]) -> bool {
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    allows(rules, origin, "PUT", &headers)
 }
 
 /// `server cors --origin URL...`: replaces this tool's rule, keeping any others.
@@ -77,6 +92,7 @@ pub async fn cors(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     origins: &[String],
+    headers: &[String],
 ) -> Result<String, String> {
     let existing = match client.get_bucket_cors().bucket(bucket).send().await {
         Ok(answer) => answer.cors_rules.unwrap_or_default(),
@@ -92,7 +108,7 @@ pub async fn cors(
     let mut rules: Vec<CorsRule> =
         existing.into_iter().filter(|r| r.id() != Some(CORS_RULE_ID)).collect();
     let kept = rules.len();
-    rules.push(upload_rule(origins)?);
+    rules.push(upload_rule(origins, headers)?);
     let configuration = CorsConfiguration::builder()
         .set_cors_rules(Some(rules))
         .build()
@@ -116,10 +132,13 @@ mod tests {
 
     #[test]
     fn the_upload_rule_allows_its_origins_only() {
-        let rules = [upload_rule(&["https://app.example/".into()]).unwrap()];
+        let headers = request_headers(&Profiles::only_default(&Default::default()));
+        let rules = [upload_rule(&["https://app.example/".into()], &headers).unwrap()];
         assert!(allows_uploads_from(&rules, "https://app.example"));
         assert!(allows_parts_from(&rules, "https://app.example"));
-        assert!(allows_puts_from(&rules, "https://app.example"));
+        assert!(allows_puts_from(&rules, "https://app.example", &headers));
+        let field = ["x-amz-meta-invoice-id".to_owned()];
+        assert!(!allows_puts_from(&rules, "https://app.example", &field), "not a field here");
         assert!(!allows_uploads_from(&rules, "https://evil.example"));
         assert!(!allows_parts_from(&rules, "https://evil.example"));
         let post_only = CorsRule::builder()
@@ -130,7 +149,11 @@ mod tests {
             .build()
             .unwrap();
         assert!(allows_uploads_from(std::slice::from_ref(&post_only), "https://app.example"));
-        assert!(!allows_puts_from(std::slice::from_ref(&post_only), "https://app.example"));
+        assert!(!allows_puts_from(
+            std::slice::from_ref(&post_only),
+            "https://app.example",
+            &headers
+        ));
         assert!(!allows_parts_from(&[post_only], "https://app.example"), "parts need PUT");
         assert_eq!(rules[0].expose_headers(), EXPOSED_HEADERS);
         let get_only = CorsRule::builder()

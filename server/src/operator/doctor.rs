@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use time::OffsetDateTime;
 
-use super::cors::{allows_parts_from, allows_puts_from, allows_uploads_from};
+use super::cors::{allows_parts_from, allows_puts_from, allows_uploads_from, request_headers};
 use super::lifecycle::abort_days;
 use super::post_probe::{self, PostSupport};
 use crate::aws::brief;
@@ -158,11 +158,11 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
 
     let put = uploads.config().method == UploadMethod::Put;
     checks.push(match client.get_bucket_cors().bucket(bucket).send().await {
-        Ok(answer) if put && allows_puts_from(answer.cors_rules(), origin) => {
+        Ok(answer) if put && allows_puts_from(answer.cors_rules(), origin, &request_headers(&uploads.config().profiles)) => {
             ok(format!("CORS: {origin} may PUT files and parts with their signed headers, and read ETag"))
         }
         Ok(_) if put => fail(
-            format!("CORS: no rule lets {origin} PUT files with their signed headers (content-type, x-amz-checksum-sha256, content-md5, x-amz-meta-file-last-modified, x-amz-meta-uploader) and read ETag"),
+            format!("CORS: no rule lets {origin} PUT files with their signed headers (content-type, x-amz-checksum-sha256, content-md5, x-amz-meta-file-last-modified, x-amz-meta-uploader, x-amz-meta-profile and the profiles' fields) and read ETag"),
             format!("run: server cors --origin {origin}"),
         ),
         Ok(answer) if allows_uploads_from(answer.cors_rules(), origin) && allows_parts_from(answer.cors_rules(), origin) => {

@@ -45,7 +45,9 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
         }
         Command::Sign(args) => finish(sign::sign(&uploads, args).await),
         Command::Cors(args) => {
-            finish(cors::cors(&client, &uploads.config().bucket.name, &args.origins).await)
+            let config = uploads.config();
+            let headers = cors::request_headers(&config.profiles);
+            finish(cors::cors(&client, &config.bucket.name, &args.origins, &headers).await)
         }
         Command::Lifecycle(args) => {
             finish(lifecycle::lifecycle(&client, &uploads.config().bucket.name, args.days).await)

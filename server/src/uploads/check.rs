@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Instant;
 
-use app::rules;
+use app::rules::{self, Profile, PROFILE_METADATA};
 use app::service::{Requester, UploadRequest};
 use app::wire::{ChecksumMode, UploadError};
 
@@ -39,6 +39,10 @@ pub enum Reason {
     UnknownVisitor,
     /// The signer or the bucket failed.
     Unavailable,
+    /// No upload profile of that name.
+    UnknownProfile,
+    /// A profile for other roles, or another than the user's token names.
+    ProfileForbidden,
 }
 
 impl Reason {
@@ -58,6 +62,8 @@ impl Reason {
             Reason::Credentials => "credentials",
             Reason::UnknownVisitor => "unknown_visitor",
             Reason::Unavailable => "unavailable",
+            Reason::UnknownProfile => "unknown_profile",
+            Reason::ProfileForbidden => "profile_forbidden",
         }
     }
 }
@@ -105,9 +111,7 @@ fn checksum_argument(mode: ChecksumMode) -> Option<&'static str> {
     }
 }
 
-/// The metadata that names who uploaded an object (`x-amz-meta-uploader`): the user's subject,
-/// for the operator. The service's own: a request may not set it.
-pub const UPLOADER_METADATA: &str = "uploader";
+pub use app::rules::UPLOADER_METADATA;
 
 /// The subject of a signed-in user as metadata (`x-amz-meta-uploader`). Metadata travels in
 /// HTTP headers: bytes outside printable ASCII, and `%`, are percent-encoded.
@@ -124,13 +128,9 @@ pub fn uploader_metadata(who: &Requester) -> Option<(String, String)> {
     Some((UPLOADER_METADATA.to_owned(), value))
 }
 
-/// The largest file `who` may upload: the configuration's, or less where their token narrows
-/// it (never more).
-pub fn max_bytes_for(who: &Requester, configured: u64) -> u64 {
-    who.user
-        .as_ref()
-        .and_then(|user| user.narrowing.max_bytes)
-        .map_or(configured, |narrowed| narrowed.min(configured))
+/// The metadata that names an object's profile (`x-amz-meta-profile`), on every object.
+pub fn profile_metadata(profile: &Profile) -> (String, String) {
+    (PROFILE_METADATA.to_owned(), profile.name.clone())
 }
 
 /// Who the metadata names as the uploader (the audit events' `subject`); empty for an
@@ -141,6 +141,8 @@ pub fn subject_of(metadata: &[(String, String)]) -> &str {
 
 /// A request that passed every check, in the form it is signed in.
 pub struct Checked {
+    /// The profile it is for, as it applies to the requester.
+    pub profile: Profile,
     pub name: String,
     pub size: u64,
     pub content_type: String,
@@ -159,6 +161,8 @@ impl Uploads {
         via: Via,
     ) -> Result<Checked, Refusal> {
         let too_many = |wait| Refusal::new(Reason::RateLimited, retry_after(wait));
+        // Which rules apply comes first: an unknown or forbidden profile spends nothing.
+        let profile = self.profile_to_sign(who, &request.profile)?;
         // The code first: a caller without it spends only a budget of guesses of its own, never
         // the signing budgets of the address or of anyone else. Past that budget (or the
         // fleet's) no code is compared, so the answer never says whether a guess was right.
@@ -174,14 +178,14 @@ impl Uploads {
             };
             return Err(Refusal::new(Reason::AccessCode, UploadError::AccessCode(message.into())));
         }
-        self.guard.spend_signature(who.uploader.as_str(), who.ip).await.map_err(too_many)?;
+        self.guard.spend_file(who.uploader.as_str(), who.ip, &profile).await.map_err(too_many)?;
         let name =
             rules::file_name(&request.file_name).map_err(Refusal::file(Reason::InvalidName))?;
-        let limits = &self.config.limits;
-        // The page checks size and type with the same functions before asking.
+        // The page checks size, type and metadata with the same functions before asking.
         let size = request.size;
-        if let Some(message) = rules::size_refusal(size, max_bytes_for(who, limits.max_bytes)) {
-            let reason = if size == 0 { Reason::InvalidSize } else { Reason::TooLarge };
+        if let Some(message) = profile.size_refusal(size) {
+            let reason =
+                if size > profile.max_bytes { Reason::TooLarge } else { Reason::InvalidSize };
             return Err(Refusal::file(reason)(message));
         }
         if via == Via::Post && size > rules::MAX_POST_BYTES {
@@ -192,12 +196,12 @@ impl Uploads {
         }
         let content_type = rules::content_type(&request.content_type)
             .map_err(Refusal::file(Reason::InvalidType))?;
-        if let Some(message) = rules::type_refusal(&limits.allowed_types, &content_type) {
+        if let Some(message) = profile.type_refusal(&content_type) {
             return Err(Refusal::file(Reason::TypeNotAllowed)(message));
         }
         // The digest in the argument the mode reads; the other one is a client that hashed
         // for another service, told so rather than ignored.
-        let mode = limits.checksum;
+        let mode = self.config.limits.checksum;
         let (given, other) = match mode {
             ChecksumMode::Md5 => (&request.content_md5, &request.checksum_sha256),
             _ => (&request.checksum_sha256, &request.content_md5),
@@ -219,25 +223,32 @@ impl Uploads {
         // file up to the checksum limit. A client that leaves the hash out gets no form.
         // (A multipart upload checks every part's digest instead.)
         if let Some(argument) = checksum_argument(mode) {
-            if via == Via::Post && checksum.is_none() && size <= limits.checksum_max_bytes {
+            if via == Via::Post && checksum.is_none() && size <= profile.checksum_max_bytes {
                 return Err(Refusal::file(Reason::ChecksumMissing)(format!(
                     "files up to {} are sent with their {} ({argument}), so that the bucket \
                      can refuse any other bytes",
-                    app::format::human_bytes(limits.checksum_max_bytes),
+                    app::format::human_bytes(profile.checksum_max_bytes),
                     checksum_name(mode),
                 )));
             }
         }
-        if request.metadata.contains_key(UPLOADER_METADATA) {
+        if let Some(own) = [UPLOADER_METADATA, PROFILE_METADATA]
+            .into_iter()
+            .find(|n| request.metadata.contains_key(*n))
+        {
             return Err(Refusal::file(Reason::InvalidMetadata)(format!(
-                "the metadata {UPLOADER_METADATA:?} is the service's: it names who uploaded"
+                "the metadata {own:?} is the service's: it names who uploaded and for what"
             )));
         }
-        // The uploader's name counts against S3's limits with the rest: checked together.
+        if let Some(message) = profile.fields_refusal(&request.metadata) {
+            return Err(Refusal::file(Reason::InvalidMetadata)(message));
+        }
+        // The service's own entries count against S3's limits with the rest: checked together.
         let mut entries = request.metadata.clone();
         entries.extend(uploader_metadata(who));
+        entries.extend([profile_metadata(&profile)]);
         let metadata = rules::metadata(&entries).map_err(Refusal::file(Reason::InvalidMetadata))?;
-        Ok(Checked { name, size, content_type, checksum, metadata })
+        Ok(Checked { profile, name, size, content_type, checksum, metadata })
     }
 
     /// Runs one `attempt` to sign for `request` (a form or a multipart upload): counted and

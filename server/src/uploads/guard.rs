@@ -11,13 +11,15 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use app::rules::{Profile, DEFAULT_PROFILE};
 use app::wire::UploadError;
 
 use crate::metrics::Metrics;
 use crate::shared::{Budget, SharedStore};
 
 use super::ratelimit::{
-    address_keys, per_minute, times, LocalBudgets, FLEET_GUESSES_PER_MINUTE, GUESSES_PER_MINUTE,
+    self, address_keys, per_minute, times, LocalBudgets, FLEET_GUESSES_PER_MINUTE,
+    GUESSES_PER_MINUTE,
 };
 
 /// Calls that ask the bucket (listing, parts, completing, aborting, confirming) one uploader or
@@ -112,6 +114,28 @@ impl Guard {
     ) -> Result<(), Duration> {
         let (u, a) = (self.per_uploader, self.per_ip);
         self.spend(&Self::budgets(Spent::Signature, uploader, ip, u, a)).await
+    }
+
+    /// Spends one file of `profile` for `uploader` at `ip`: from the uploader's budgets of that
+    /// profile (its files a minute, and a day where it has such a limit; each profile's apart
+    /// from the others', the default's as before profiles) and from the address's, which every
+    /// profile shares: `Ok`, or how long to wait first.
+    pub async fn spend_file(
+        &self,
+        uploader: &str,
+        ip: Option<IpAddr>,
+        profile: &Profile,
+    ) -> Result<(), Duration> {
+        let per_minute = NonZeroU32::new(profile.files_per_minute).unwrap_or(NonZeroU32::MIN);
+        let whose = match profile.name.as_str() {
+            DEFAULT_PROFILE => uploader.to_owned(),
+            name => format!("{uploader}/{name}"),
+        };
+        let mut budgets = Self::budgets(Spent::Signature, &whose, ip, per_minute, self.per_ip);
+        if let Some(per_day) = profile.files_per_day.and_then(NonZeroU32::new) {
+            budgets.push(ratelimit::per_day(format!("du:{whose}"), per_day));
+        }
+        self.spend(&budgets).await
     }
 
     /// Spends one call that asks the bucket from `uploader`'s and `ip`'s budgets

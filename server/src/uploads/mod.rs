@@ -1,7 +1,8 @@
 //! The upload service behind the server functions ([`Uploads`]), one file per feature, each an
 //! `impl Uploads` under the name of the server function it answers:
-//! - [`check`]: what every request to sign passes first (access code, budgets, [`app::rules`]),
-//!   and how a refusal is counted and logged;
+//! - [`profile`]: which upload profile a call is for, and whether its requester may use it;
+//! - [`check`]: what every request to sign passes first (access code, budgets, [`app::rules`]
+//!   as the profile sets them), and how a refusal is counted and logged;
 //! - [`signing`]: `sign_upload`, a POST form for one file under the uploader's prefix, signed
 //!   through [`crate::policy`] with the uploader's credentials, with its sealed [`receipt`];
 //! - [`plain_form`]: `page_form`, the no-JavaScript form, and the rule that one form keeps one
@@ -26,6 +27,7 @@ mod multipart;
 mod objects;
 pub mod pending;
 mod plain_form;
+pub mod profile;
 mod ratelimit;
 pub mod receipt;
 pub mod reconcile;
@@ -80,14 +82,31 @@ pub struct Uploads {
 /// `UPLOAD_RECONCILE_GRACE_SECS`'s default: see the README ("Every upload gets a verdict").
 pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(900);
 
-/// A fresh directory for one upload under the uploader's prefix: two files with one name never
-/// overwrite each other, and keys sort newest first (the time counts down), so the bucket's
-/// listing, which is in key order, starts with the newest.
-fn fresh_directory(uploader: &UploaderId, now: OffsetDateTime) -> String {
+/// A fresh directory for one upload of `profile` under the uploader's prefix (and the
+/// profile's: [`key_segment`]): two files with one name never overwrite each other,
+/// and keys sort newest first (the time counts down), so the bucket's listing, which is in key
+/// order, starts with the newest.
+fn fresh_directory(uploader: &UploaderId, profile: &str, now: OffsetDateTime) -> String {
     let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let random =
         u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
-    format!("uploads/{}/{:016x}{random:016x}/", uploader.as_str(), u64::MAX - millis)
+    let segment = key_segment(profile);
+    format!("{}{segment}{:016x}{random:016x}/", uploader_prefix(uploader), u64::MAX - millis)
+}
+
+/// The directory part a profile adds to keys: none for the default profile (its keys stay
+/// `uploads/<uploader-id>/<directory>/<name>`), `<profile>/` for any other.
+pub fn key_segment(profile: &str) -> String {
+    match profile {
+        app::rules::DEFAULT_PROFILE => String::new(),
+        other => format!("{other}/"),
+    }
+}
+
+/// Everything `uploader` stores is under this prefix, whatever the profile: what STS scopes
+/// their credentials and the IAM policies to.
+pub fn uploader_prefix(uploader: &UploaderId) -> String {
+    format!("uploads/{}/", uploader.as_str())
 }
 
 impl Uploads {
@@ -243,23 +262,24 @@ impl Uploads {
         self.policy_signer(&who.uploader, now).await
     }
 
-    /// Which bucket uploads go to, and what it takes: what the page shows and checks with.
-    pub fn upload_target(&self) -> BucketInfo {
+    /// Which bucket uploads go to, and what `profile` takes there for `who` (see
+    /// [`Uploads::profile_for`]): what the page shows and checks with.
+    pub fn upload_target(
+        &self,
+        who: Option<&Requester>,
+        profile: &str,
+    ) -> Result<BucketInfo, UploadError> {
         let limits = &self.config.limits;
-        BucketInfo {
+        Ok(BucketInfo {
             bucket: self.config.bucket.name.clone(),
             url: self.config.bucket.post_url(),
             method: self.config.method,
             dev_data_dir: self.dev_data_dir.clone(),
-            max_bytes: limits.max_bytes,
-            allowed_types: limits.allowed_types.clone(),
+            profile: self.profile_for(who, profile)?,
             access_code_required: limits.access_code_sha256.is_some(),
-            files_per_minute: limits.files_per_minute.get(),
-            checksum_max_bytes: limits.checksum_max_bytes,
             checksum: limits.checksum,
-            multipart_threshold: limits.multipart_threshold,
             who: app::wire::Who::Anonymous,
-        }
+        })
     }
 
     /// Where uploads are checked, or the error saying they cannot be here.

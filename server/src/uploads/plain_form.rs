@@ -17,9 +17,6 @@ use crate::logging::clip;
 use crate::policy::{OnSuccess, SizeRule};
 use crate::seal::ReturnPass;
 
-/// What a plain form stores a file as: it cannot tell the type.
-const PLAIN_TYPE: &str = "application/octet-stream";
-
 /// How long after its form expires a no-JavaScript upload may still come back to the return page.
 const RETURN_UPLOAD_TIME: time::Duration = time::Duration::hours(1);
 
@@ -30,13 +27,15 @@ impl Uploads {
     pub async fn page_form(
         &self,
         who: &Requester,
+        profile: &str,
         redirect: String,
     ) -> Result<Option<SignedUpload>, UploadError> {
-        let limits = &self.config.limits;
-        // A pre-signed form can neither ask for the code nor tell the type; and a browser form
-        // cannot PUT, so a store without POST uploads has none.
-        if limits.access_code_sha256.is_some()
-            || !limits.allows_type(PLAIN_TYPE)
+        let profile = self.profile_for(Some(who), profile)?;
+        // A pre-signed form can neither ask for the code nor tell the type nor carry the
+        // profile's metadata; and a browser form cannot PUT, so a store without POST uploads
+        // has none.
+        if self.config.limits.access_code_sha256.is_some()
+            || !profile.takes_any_file()
             || self.config.method == app::wire::UploadMethod::Put
         {
             return Ok(None);
@@ -55,19 +54,22 @@ impl Uploads {
         // Every page view signs one: it counts as a file for the uploader and the address (a
         // plain form is a write grant like any other); past either budget the page simply
         // offers no plain form.
-        if self.guard.spend_signature(who.uploader.as_str(), who.ip).await.is_err() {
+        if self.guard.spend_file(who.uploader.as_str(), who.ip, &profile).await.is_err() {
             self.metrics.refused(super::check::Reason::RateLimited.label());
             return Ok(None);
         }
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, now);
+        let directory = fresh_directory(&who.uploader, &profile.name, now);
         // One POST carries at most 5 GiB, whatever larger files may go in parts.
-        let max = super::check::max_bytes_for(who, limits.max_bytes);
-        let size = SizeRule::Range { min: 1, max: max.min(MAX_POST_BYTES) };
+        let size = SizeRule::Range { min: 1, max: profile.max_bytes.min(MAX_POST_BYTES) };
         let signer = self.signer(who, now).await?;
-        let mut spec =
-            self.spec(format!("{directory}${{filename}}"), Some(PLAIN_TYPE.into()), size);
+        let mut spec = self.spec(
+            format!("{directory}${{filename}}"),
+            Some(app::rules::UNKNOWN_TYPE.into()),
+            size,
+        );
         spec.metadata.extend(super::check::uploader_metadata(who));
+        spec.metadata.push(super::check::profile_metadata(&profile));
         let granted = Receipt::for_form(&who.uploader, directory.clone(), None, &spec, now);
         let receipt = granted.seal(&self.seal);
         // The return page names the uploader by this token (the redirect comes without the

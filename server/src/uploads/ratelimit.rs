@@ -45,6 +45,11 @@ pub fn per_minute(key: String, per_minute: NonZeroU32) -> Budget {
     Budget { key, interval: Duration::from_secs(60) / per_minute.get(), burst: per_minute.get() }
 }
 
+/// `per_day` a day, all of it at once, refilled evenly over the day.
+pub fn per_day(key: String, per_day: NonZeroU32) -> Budget {
+    Budget { key, interval: Duration::from_secs(86_400) / per_day.get(), burst: per_day.get() }
+}
+
 /// `per_minute` times `factor` (saturating).
 pub fn times(per_minute: NonZeroU32, factor: u32) -> NonZeroU32 {
     per_minute.saturating_mul(NonZeroU32::new(factor).unwrap_or(NonZeroU32::MIN))

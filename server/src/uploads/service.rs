@@ -30,20 +30,26 @@ impl UploadService for Uploads {
     fn page_form<'a>(
         &'a self,
         who: &'a Requester,
+        profile: String,
         redirect: String,
     ) -> BoxFuture<'a, Result<Option<SignedUpload>, UploadError>> {
-        Box::pin(Uploads::page_form(self, who, redirect))
+        Box::pin(async move { Uploads::page_form(self, who, &profile, redirect).await })
     }
 
     fn my_uploads<'a>(
         &'a self,
         who: &'a Requester,
+        profile: String,
     ) -> BoxFuture<'a, Result<Vec<StoredUpload>, UploadError>> {
-        Box::pin(Uploads::my_uploads(self, who))
+        Box::pin(async move { Uploads::my_uploads(self, who, &profile).await })
     }
 
-    fn upload_target(&self) -> BucketInfo {
-        Uploads::upload_target(self)
+    fn upload_target(
+        &self,
+        who: Option<&Requester>,
+        profile: &str,
+    ) -> Result<BucketInfo, UploadError> {
+        Uploads::upload_target(self, who, profile)
     }
 
     fn start_multipart<'a>(

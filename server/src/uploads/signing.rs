@@ -28,10 +28,10 @@ impl Uploads {
         who: &Requester,
         request: &UploadRequest,
     ) -> Result<SignedUpload, Refusal> {
-        let Checked { name, size, content_type, checksum, metadata } =
+        let Checked { profile, name, size, content_type, checksum, metadata } =
             self.check(who, request, Via::Post).await?;
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, now);
+        let directory = fresh_directory(&who.uploader, &profile.name, now);
         let key = format!("{directory}{name}");
         let signer = self.signer(who, now).await.map_err(|e| {
             let reason = match e {
@@ -155,7 +155,7 @@ impl Uploads {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Limits};
+    use crate::config::{Config, Limits, Profiles};
     use crate::policy::{Bucket, Credentials};
     use app::service::UploaderId;
     use app::wire::{ChecksumMode, UploadMethod};
@@ -164,17 +164,19 @@ mod tests {
     use time::macros::datetime;
 
     fn uploads() -> Uploads {
+        let limits = Limits {
+            max_bytes: 1000,
+            allowed_types: vec!["image/*".into(), "text/plain".into()],
+            checksum_max_bytes: 0,
+            ..Default::default()
+        };
         let config = Config {
             bucket: Bucket::new("uploads", "garage", Some("http://127.0.0.1:3900".into())),
             credentials: Some(Credentials::new("GK0123456789abcdef01234567", "secret")),
             sts: None,
             policy_lifetime: Duration::from_secs(300),
-            limits: Limits {
-                max_bytes: 1000,
-                allowed_types: vec!["image/*".into(), "text/plain".into()],
-                checksum_max_bytes: 0,
-                ..Default::default()
-            },
+            profiles: Arc::new(Profiles::only_default(&limits)),
+            limits,
             method: UploadMethod::Post,
         };
         Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
@@ -203,6 +205,7 @@ mod tests {
 
     fn request(name: &str, size: u64, content_type: &str) -> UploadRequest {
         UploadRequest {
+            profile: String::new(),
             file_name: name.into(),
             size,
             content_type: content_type.into(),
@@ -232,6 +235,7 @@ mod tests {
     fn unknown_type_is_signed_as_octet_stream() {
         let mut config = uploads().config;
         config.limits = Limits { checksum_max_bytes: 0, ..Default::default() };
+        config.profiles = Arc::new(Profiles::only_default(&config.limits));
         let signed =
             Uploads::new(config).sign_blocking(&uploader(), request("blob", 1, "")).unwrap();
         assert_eq!(
@@ -293,7 +297,7 @@ mod tests {
         );
         assert!(
             signed.url.contains(
-                "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-meta-note&"
+                "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-meta-note%3Bx-amz-meta-profile&"
             ),
             "{}",
             signed.url
@@ -301,7 +305,11 @@ mod tests {
         assert_eq!(signed.method, UploadMethod::Put);
         assert_eq!(
             signed.headers,
-            [("content-type".into(), "image/png".into()), ("x-amz-meta-note".into(), "hi".into())]
+            [
+                ("content-type".into(), "image/png".into()),
+                ("x-amz-meta-note".into(), "hi".into()),
+                ("x-amz-meta-profile".into(), "default".into())
+            ]
         );
         assert!(signed.fields.is_empty());
         assert_eq!(signed.expires_at, "2026-11-28T12:00:00Z");
@@ -317,6 +325,7 @@ mod tests {
             let mut config = uploads().config;
             config.limits.checksum = mode;
             config.limits.checksum_max_bytes = 1000;
+            config.profiles = Arc::new(Profiles::only_default(&config.limits));
             config.method = method;
             Uploads::new(config).with_clock(Arc::new(|| datetime!(2026-11-28 11:55:00 UTC)))
         };

@@ -213,6 +213,7 @@ pub async fn put(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, 
 /// What the page asks to sign for a text file of `size` bytes named `name`.
 pub fn text_file(name: &str, size: u64) -> app::service::UploadRequest {
     app::service::UploadRequest {
+        profile: String::new(),
         file_name: name.into(),
         size,
         content_type: "text/plain".into(),

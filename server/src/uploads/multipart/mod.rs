@@ -138,12 +138,12 @@ impl Uploads {
                 ),
             ));
         }
-        let Checked { name, size, content_type, metadata, .. } =
+        let Checked { profile, name, size, content_type, metadata, .. } =
             self.check(who, request, Via::Parts).await?;
         let objects = self.bucket_objects(NOT_HERE).map_err(unavailable)?;
         let mode = self.config.limits.checksum;
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, now);
+        let directory = fresh_directory(&who.uploader, &profile.name, now);
         let key = format!("{directory}{name}");
         let upload_id = objects
             .create_multipart(&key, &content_type, &metadata, mode == ChecksumMode::Sha256)
