@@ -18,5 +18,8 @@ async function healthy(base: string) {
 }
 
 export default async function globalSetup(config: FullConfig) {
-  await Promise.all(config.projects.map((p) => healthy(p.use.baseURL!)));
+  // Each project's app, and the uploader the host app of the embed project frames.
+  const bases = config.projects.map((p) => p.use.baseURL!);
+  if (process.env.EMBED_APP_URL) bases.push(process.env.EMBED_APP_URL);
+  await Promise.all(bases.map(healthy));
 }

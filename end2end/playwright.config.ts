@@ -30,7 +30,7 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2|identity-token|identity-proxy)\.spec\.ts/ },
+    { name: 'garage', use: { baseURL: 'http://127.0.0.1:3100' }, testIgnore: /(put|r2|identity-token|identity-proxy|embed)\.spec\.ts/ },
     { name: 'dev-bucket', use: { baseURL: process.env.DEV_APP_URL ?? 'http://127.0.0.1:3101' }, testMatch: /(upload|integrity|queue|a11y|active-content|events|profiles)\.spec\.ts/ },
     // A dev-bucket instance without the small size limit, for files in parts.
     { name: 'dev-parts', use: { baseURL: process.env.DEV_PARTS_APP_URL ?? 'http://127.0.0.1:3106' }, testMatch: /multipart\.spec\.ts/ },
@@ -47,5 +47,7 @@ export default defineConfig({
     // an authenticating proxy (nginx auth_request, UPLOAD_AUTH=proxy), each on a dev bucket.
     { name: 'token-dev', use: { baseURL: process.env.TOKEN_APP_URL ?? 'http://127.0.0.1:3116' }, testMatch: /identity-token\.spec\.ts/ },
     { name: 'proxy-dev', use: { baseURL: process.env.PROXY_URL ?? 'http://127.0.0.1:3119' }, testMatch: /identity-proxy\.spec\.ts/ },
+    // The embeddable uploader, framed by examples/host-app on another origin (localhost).
+    { name: 'embed', use: { baseURL: process.env.EMBED_HOST_URL ?? 'http://localhost:3126' }, testMatch: /embed\.spec\.ts/ },
   ],
 });

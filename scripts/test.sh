@@ -19,7 +19,7 @@ export NODE_NO_WARNINGS=1
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== shellcheck"
-shellcheck scripts/*.sh .ci/run
+shellcheck scripts/*.sh .ci/run examples/host-app/run.sh
 echo "== module imports"
 scripts/check-modules.py
 
@@ -208,6 +208,22 @@ env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3121 UPLOAD_STATE_DIR="$work/sta
   target/debug/server > "$work/app-proxy.log" 2>&1 &
 pids+=($!)
 scripts/auth-proxy.sh start "$work/auth-proxy" 3119 3121 3120
+
+# The embeddable uploader (embed.spec.ts): the host application of examples/host-app, on
+# localhost:3126, mints tokens, frames the avatars' uploader of an instance on 127.0.0.1:3124
+# (tokens only, embedding for that origin alone, a dev bucket) and receives its webhooks.
+EMBED_WEBHOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+export EMBED_APP_URL=http://127.0.0.1:3124 EMBED_HOST_URL=http://localhost:3126
+.venv/bin/python examples/host-app/app.py --port 3126 --uploader "$EMBED_APP_URL" --profile avatars \
+  --token-secret "$TOKEN_HS256_SECRET" --issuer "$TOKEN_ISSUER" --audience "$TOKEN_AUDIENCE" \
+  --webhook-secret "$EMBED_WEBHOOK_SECRET" > "$work/host-app.log" 2>&1 &
+pids+=($!)
+env -u UPLOAD_BUCKET LEPTOS_SITE_ADDR=127.0.0.1:3124 UPLOAD_STATE_DIR="$work/state-3124" UPLOAD_METRICS_ADDR=127.0.0.1:4124 UPLOAD_DEV_BUCKET_ADDR=127.0.0.1:3125 UPLOAD_DEV_DATA_DIR="$work/embed-data" \
+  UPLOAD_AUTH=token UPLOAD_TOKEN_HS256_SECRET="$TOKEN_HS256_SECRET" UPLOAD_TOKEN_ISSUER="$TOKEN_ISSUER" UPLOAD_TOKEN_AUDIENCE="$TOKEN_AUDIENCE" \
+  UPLOAD_PROFILES="$PWD/end2end/profiles.toml" UPLOAD_EMBED_ORIGINS="$EMBED_HOST_URL" \
+  UPLOAD_WEBHOOK_URL=http://127.0.0.1:3126/hooks/uploads UPLOAD_WEBHOOK_SECRET="$EMBED_WEBHOOK_SECRET" \
+  target/debug/server > "$work/app-embed.log" 2>&1 &
+pids+=($!)
 
 # On failure the logs come first and Playwright's account of what failed last, where a reader of
 # the output's tail (CI keeps only the tail) finds it: the first failure's error, then the list.

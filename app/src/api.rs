@@ -21,7 +21,7 @@ use crate::wire::{
 /// [`BucketInfo::checksum`]), the bucket accepts only those exact bytes; `metadata` is stored
 /// with the object (names of lowercase letters, digits and `-`; 2 KB in all). `profile` names
 /// the upload profile whose rules apply (empty or absent: `default`).
-#[server(endpoint = "sign_upload")]
+#[server(endpoint = "sign_upload", client = crate::bearer::Bearer)]
 pub async fn sign_upload(
     file_name: String,
     size: u64,
@@ -48,7 +48,7 @@ pub async fn sign_upload(
 /// Reports an upload the bucket accepted (its key, the ETag it answered with, and the receipt
 /// that came with the signed form); the server checks the stored object against what the
 /// receipt says was signed. Only then is the upload "done".
-#[server(endpoint = "confirm_upload")]
+#[server(endpoint = "confirm_upload", client = crate::bearer::Bearer)]
 pub async fn confirm_upload(
     key: String,
     etag: String,
@@ -61,7 +61,7 @@ pub async fn confirm_upload(
 
 /// A signed form for the page's no-JavaScript upload: it comes back to `/uploaded`, with a
 /// return token and the receipt the service adds.
-#[server(endpoint = "page_form")]
+#[server(endpoint = "page_form", client = crate::bearer::Bearer)]
 pub async fn page_form(
     #[server(default)] profile: String,
 ) -> Result<Option<SignedUpload>, UploadError> {
@@ -73,7 +73,7 @@ pub async fn page_form(
 }
 
 /// This browser's uploads under `profile`, as the bucket lists them, newest first.
-#[server(endpoint = "my_uploads")]
+#[server(endpoint = "my_uploads", client = crate::bearer::Bearer)]
 pub async fn my_uploads(
     #[server(default)] profile: String,
 ) -> Result<Vec<StoredUpload>, UploadError> {
@@ -82,20 +82,20 @@ pub async fn my_uploads(
 
 /// The bucket this server signs for, and what `profile` takes there (for this user: narrowed
 /// by their token). An unknown profile is a 404, one this user may not use a 403.
-#[server(endpoint = "upload_target")]
+#[server(endpoint = "upload_target", client = crate::bearer::Bearer)]
 pub async fn upload_target(#[server(default)] profile: String) -> Result<BucketInfo, UploadError> {
     server_side::target(&profile)
 }
 
 /// Exchanges the application's token (which the page took from its URL's fragment) for a
 /// session cookie; answers when the session ends (unix seconds). `UPLOAD_AUTH=token` only.
-#[server(endpoint = "start_session")]
+#[server(endpoint = "start_session", client = crate::bearer::Bearer)]
 pub async fn start_session(token: crate::wire::Token) -> Result<i64, UploadError> {
     server_side::start_session(token.0).await
 }
 
 /// Ends the session: the browser's cookie is cleared.
-#[server(endpoint = "end_session")]
+#[server(endpoint = "end_session", client = crate::bearer::Bearer)]
 pub async fn end_session() -> Result<(), UploadError> {
     server_side::end_session();
     Ok(())
@@ -104,7 +104,7 @@ pub async fn end_session() -> Result<(), UploadError> {
 /// Starts a multipart upload for a file too big for one POST (see
 /// [`crate::rules::goes_multipart`]); checked and counted like [`sign_upload`]. Its parts go
 /// with URLs from [`sign_parts`]; [`complete_multipart`] or [`abort_multipart`] end it.
-#[server(endpoint = "start_multipart")]
+#[server(endpoint = "start_multipart", client = crate::bearer::Bearer)]
 pub async fn start_multipart(
     file_name: String,
     size: u64,
@@ -129,7 +129,7 @@ pub async fn start_multipart(
 
 /// Presigned PUT URLs for a few parts of the upload the receipt names (at most
 /// [`MAX_PARTS_PER_CALL`]), each good for that part's length and SHA-256 only.
-#[server(endpoint = "sign_parts", input = server_fn::codec::Json)]
+#[server(endpoint = "sign_parts", input = server_fn::codec::Json, client = crate::bearer::Bearer)]
 pub async fn sign_parts(
     receipt: String,
     parts: Vec<PartToSign>,
@@ -143,14 +143,14 @@ pub const MAX_PARTS_PER_CALL: usize = 16;
 
 /// The parts the bucket already has for the upload the receipt names: what a resumed upload
 /// need not send again.
-#[server(endpoint = "list_parts")]
+#[server(endpoint = "list_parts", client = crate::bearer::Bearer)]
 pub async fn list_parts(receipt: String) -> Result<Vec<StoredPart>, UploadError> {
     server_side::serve(|service, who| async move { service.list_parts(&who, receipt).await }).await
 }
 
 /// Completes the upload the receipt names from the parts the bucket has, and checks the stored
 /// object as [`confirm_upload`] does. Only then is the upload "done".
-#[server(endpoint = "complete_multipart")]
+#[server(endpoint = "complete_multipart", client = crate::bearer::Bearer)]
 pub async fn complete_multipart(receipt: String) -> Result<StoredUpload, UploadError> {
     server_side::serve(
         |service, who| async move { service.complete_multipart(&who, receipt).await },
@@ -159,7 +159,7 @@ pub async fn complete_multipart(receipt: String) -> Result<StoredUpload, UploadE
 }
 
 /// Aborts the upload the receipt names; the bucket drops its parts.
-#[server(endpoint = "abort_multipart")]
+#[server(endpoint = "abort_multipart", client = crate::bearer::Bearer)]
 pub async fn abort_multipart(receipt: String) -> Result<(), UploadError> {
     server_side::serve(|service, who| async move { service.abort_multipart(&who, receipt).await })
         .await

@@ -1,5 +1,6 @@
 //! Pages, components and server functions of the S3 uploader. The API contract between the
-//! page and the server: the server functions in [`api`], what they exchange in [`wire`], what
+//! page and the server: the server functions in [`api`] (sent by [`bearer`]), what they
+//! exchange in [`wire`], what
 //! may be uploaded in [`rules`] (both sides decide with it), and what the server must provide
 //! in `service` (server builds only).
 
@@ -15,6 +16,7 @@ use leptos_router::{
 };
 
 pub mod api;
+pub mod bearer;
 pub mod format;
 pub mod rules;
 #[cfg(feature = "ssr")]
@@ -57,6 +59,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("uploaded") view=upload::UploadedPage ssr=SsrMode::Async/>
                     // One page per upload profile (UPLOAD_PROFILES); `/` is the default one.
                     <Route path=(StaticSegment("p"), ParamSegment("name")) view=upload::UploadPage ssr=SsrMode::Async/>
+                    // The uploader a profile's application frames in its own pages.
+                    <Route path=(StaticSegment("embed"), ParamSegment("name")) view=upload::UploadPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -158,6 +158,11 @@ pub struct StoredUpload {
     pub view_url: String,
     /// When the bucket stored it (RFC 3339).
     pub stored_at: String,
+    /// The SHA-256 the bucket checked, as it reports it: base64, or for a multipart upload the
+    /// composite (of the parts' digests) with `-<parts>`. Known when the server just checked
+    /// the object, where one was bound; a listing does not say.
+    #[serde(default)]
+    pub checksum_sha256: Option<String>,
 }
 
 /// What one profile takes; the default profile's are the global settings.

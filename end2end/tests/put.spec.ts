@@ -63,7 +63,9 @@ test('a signed PUT is good for its key, length, type, checksum and bytes only', 
   expect(signed.method).toBe('PUT');
   expect(signed.fields).toBeUndefined();
   const headers: Record<string, string> = Object.fromEntries(signed.headers);
-  expect(Object.keys(headers).sort()).toEqual(['content-type', header].sort());
+  // The type, the digest, and the upload profile every object carries (the default one here).
+  expect(Object.keys(headers).sort()).toEqual(['content-type', header, 'x-amz-meta-profile'].sort());
+  expect(headers['x-amz-meta-profile']).toBe('default');
 
   const refused: [string, Response][] = [
     ['another length', await put(signed.url, headers, Buffer.concat([body, Buffer.from('!')]))],

@@ -27,6 +27,10 @@ types = ["image/*"]
 max_bytes = 5_000
 files_per_minute = 3
 
+[profiles.daily]
+types = ["text/plain"]
+files_per_day = 2
+
 [profiles.invoices]
 types = ["application/pdf"]
 min_bytes = 10
@@ -152,6 +156,25 @@ async fn each_profile_refuses_what_breaks_its_own_rules() {
         Err(UploadError::TooManyRequests { .. })
     ));
     assert!(sign(file("", "fine.txt", 10, "text/plain")).await.is_ok());
+
+    // A day's files: refusals spend none of them; past them, wait hours, not a minute. No
+    // plain form there: one is signed for every page view.
+    assert!(refused(sign(file("daily", "a.png", 10, "image/png")).await).contains("not accepted"));
+    assert!(sign(file("daily", "1.txt", 10, "text/plain")).await.is_ok());
+    assert!(sign(file("daily", "2.txt", 10, "text/plain")).await.is_ok());
+    match sign(file("daily", "3.txt", 10, "text/plain")).await {
+        Err(UploadError::TooManyRequests { retry_after_secs }) => {
+            assert!(retry_after_secs > 3600, "{retry_after_secs}");
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    let plain = uploads.page_form(&accountant, "daily", "http://127.0.0.1:9/".into()).await;
+    assert_eq!(plain, Ok(None));
+    assert!(uploads
+        .page_form(&accountant, "", "http://127.0.0.1:9/".into())
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// Who may use which profile: roles, and a token that names one profile.
@@ -308,4 +331,49 @@ async fn unknown_and_forbidden_profiles_answer_404_and_403() {
     let (head, html) = common::router::render(app, page("/p/videos")).await;
     assert_eq!(head.status, StatusCode::NOT_FOUND, "{html}");
     assert!(html.contains("no upload profile"), "{html}");
+}
+
+/// `/embed/NAME?origin=`: served for the origins its profile may be embedded on, framed by
+/// exactly that origin; anything else unframeable, as every other page is.
+#[tokio::test]
+async fn the_embeddable_uploader_is_framed_by_its_listed_origin_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.toml");
+    let narrowed =
+        "[profiles.avatars]\ntypes = [\"image/*\"]\nembed_origins = [\"https://app.example\"]\n";
+    std::fs::write(&path, format!("{narrowed}[profiles.docs]\n")).unwrap();
+    let path = path.to_str().unwrap();
+    let origins = "https://app.example, https://admin.example/";
+    let app = app_with(&[("UPLOAD_PROFILES", path), ("UPLOAD_EMBED_ORIGINS", origins)]);
+    let get = |uri: &str| {
+        let req =
+            http::Request::get(uri).header("accept", "text/html").body(Body::empty()).unwrap();
+        common::router::render(app.clone(), req)
+    };
+    let framing = |head: &http::response::Parts| {
+        let value = |name| head.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        (value(http::header::CONTENT_SECURITY_POLICY), value(http::header::X_FRAME_OPTIONS))
+    };
+    let none = (Some("frame-ancestors 'none'".to_owned()), Some("DENY".to_owned()));
+
+    let (head, html) = get("/embed/avatars?origin=https%3A%2F%2Fapp.example").await;
+    assert_eq!(head.status, StatusCode::OK, "{html}");
+    assert_eq!(framing(&head), (Some("frame-ancestors https://app.example".into()), None));
+    // The global list, for a profile that does not narrow it (an origin written with a slash).
+    let (head, _) = get("/embed/docs?origin=https://ADMIN.example/").await;
+    assert_eq!(framing(&head), (Some("frame-ancestors https://admin.example".into()), None));
+    for (uri, status) in [
+        // Listed globally, but the avatars narrow the list.
+        ("/embed/avatars?origin=https://admin.example", StatusCode::FORBIDDEN),
+        ("/embed/avatars?origin=https://evil.example", StatusCode::FORBIDDEN),
+        ("/embed/avatars?origin=https://app.example.evil.example", StatusCode::FORBIDDEN),
+        ("/embed/avatars", StatusCode::BAD_REQUEST),
+        ("/embed/videos?origin=https://app.example", StatusCode::NOT_FOUND),
+        ("/", StatusCode::OK),
+        ("/p/avatars", StatusCode::OK),
+    ] {
+        let (head, body) = get(uri).await;
+        assert_eq!(head.status, status, "{uri}: {body}");
+        assert_eq!(framing(&head), none, "{uri}");
+    }
 }

@@ -57,6 +57,10 @@ pub fn sign_in_href(url: &str) -> String {
 /// A refusal for want of a user: off to sign in, when the application said where (an upload
 /// in parts resumes on return, from the parts the bucket has).
 pub fn go_sign_in(sign_in: &SignIn) {
+    // The embedded uploader never leaves its frame: its parent signs people in.
+    if super::embed::parent().is_some() {
+        return;
+    }
     if let Some(url) = &sign_in.sign_in_url {
         let _ = window().location().set_href(&sign_in_href(url));
     }

@@ -11,6 +11,7 @@
 
 mod a11y;
 mod account;
+mod embed;
 mod file;
 mod hash;
 mod parts;
@@ -20,6 +21,7 @@ mod resume;
 mod row;
 mod s3_response;
 mod status;
+mod told;
 mod unfinished;
 mod waiting;
 mod xhr;
@@ -32,7 +34,7 @@ use web_sys::{FileList, HtmlInputElement};
 use crate::api::{my_uploads, upload_target};
 use crate::format::{human_bytes, stored_time};
 use crate::rules;
-use crate::wire::{BucketInfo, ChecksumMode};
+use crate::wire::{BucketInfo, ChecksumMode, Who};
 use a11y::{focus, Announcer, LiveRegions};
 use queue::Queue;
 use resume::Unfinished;
@@ -73,12 +75,15 @@ fn limits_line(profile: &rules::Profile) -> String {
     }
 }
 
-/// The upload page for the profile its address names (`/p/NAME`; `/` is `default`).
+/// The upload page for the profile its address names (`/p/NAME`; `/` is `default`), or that
+/// profile's uploader framed in the application's pages (`/embed/NAME?origin=`: see [`embed`]).
 #[component]
 pub fn UploadPage() -> impl IntoView {
     let profile = leptos_router::hooks::use_params_map()
         .with_untracked(|params| params.get("name"))
         .unwrap_or_default();
+    let embedded = embed::framed_for();
+    let on_page = embedded.is_none();
     let target = Resource::new(|| (), {
         let profile = profile.clone();
         move |_| upload_target(profile.clone())
@@ -110,15 +115,24 @@ pub fn UploadPage() -> impl IntoView {
     // A token the application handed over in the address: exchanged for a session, then
     // the page asks again who it uploads as, and lists that user's uploads.
     let session_refused = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        account::exchange_token(
-            move || {
-                target.refetch();
-                uploads_changed.update(|n| *n += 1);
-            },
-            move |message| session_refused.set(Some(message)),
-        );
-    });
+    match embedded.clone() {
+        // Framed: the parent hands the token over, and is told what happens.
+        Some(origin) => {
+            Effect::new(move |_| embed::start(origin.clone(), move || target.refetch()));
+            told::tell_rows(queue.rows);
+        }
+        None => {
+            Effect::new(move |_| {
+                account::exchange_token(
+                    move || {
+                        target.refetch();
+                        uploads_changed.update(|n| *n += 1);
+                    },
+                    move |message| session_refused.set(Some(message)),
+                );
+            });
+        }
+    }
     Effect::new(move |_| {
         if let Some(Ok(info)) = target.get() {
             queue.checksum_max_bytes.set(info.profile.checksum_max_bytes);
@@ -224,19 +238,26 @@ pub fn UploadPage() -> impl IntoView {
     });
 
     view! {
-        <section class="uploader" data-ready=move || ready.get().to_string()>
+        <section class="uploader" class:embedded=!on_page data-ready=move || ready.get().to_string()>
             <h1>"Upload files to S3"</h1>
-            <p class="lede">
-                "Files go straight from your browser to the bucket. This server only signs a "
-                "short-lived policy for each file; it never sees the bytes or shares its keys."
-            </p>
+            {on_page.then(|| view! {
+                <p class="lede">
+                    "Files go straight from your browser to the bucket. This server only signs a "
+                    "short-lived policy for each file; it never sees the bytes or shares its keys."
+                </p>
+            })}
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match target.await {
-                        Ok(info) => view! {
-                            <account::Account who=info.who.clone()/>
-                            <TargetInfo info access_code fields=queue.fields/>
-                        }.into_any(),
+                        Ok(info) => {
+                            // Framed, the token comes from the parent page, not from signing in.
+                            let waiting = !on_page && matches!(info.who, Who::Nobody(_));
+                            view! {
+                                {on_page.then(|| view! { <account::Account who=info.who.clone()/> })}
+                                {waiting.then(|| view! { <p class="waiting">"Waiting for the application to sign you in…"</p> })}
+                                <TargetInfo info access_code fields=queue.fields/>
+                            }.into_any()
+                        }
                         Err(err) => view! { <p class="target error">{err.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -249,7 +270,7 @@ pub fn UploadPage() -> impl IntoView {
                 <input type="file" multiple name="files" node_ref=picker aria-describedby="upload-limits upload-limits-more"
                     on:change=on_change disabled=move || !ready.get()/>
             </label>
-            <plain_form::PlainForm ready profile=profile.clone()/>
+            {on_page.then(|| view! { <plain_form::PlainForm ready profile=profile.clone()/> })}
             <div class="queue-actions">
                 <button type="button" class="cancel-all" on:click=cancel_all disabled=move || !any_active()>"Cancel all"</button>
             </div>
@@ -261,8 +282,8 @@ pub fn UploadPage() -> impl IntoView {
             </ul>
             // Type-erased: the page's view type is otherwise too deep for release builds
             // (which do not erase components).
-            {view! { <UnfinishedUploads on_resume=resume ready/> }.into_any()}
-            <YourUploads changed=uploads_changed profile/>
+            {on_page.then(|| view! { <UnfinishedUploads on_resume=resume ready/> }.into_any())}
+            {on_page.then(|| view! { <YourUploads changed=uploads_changed profile/> })}
         </section>
     }
 }
@@ -327,10 +348,19 @@ fn TargetInfo(
     }
 }
 
-/// One metadata field of the profile: what the person types goes with every file chosen after.
+/// One metadata field of the profile: what the person types goes with every file chosen after
+/// (what was typed before the page was ready too).
 #[component]
 fn FieldInput(field: rules::Field, fields: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
-    let name = field.name.clone();
+    let name = StoredValue::new(field.name.clone());
+    let set =
+        move |value: String| fields.update(|fields| _ = fields.insert(name.get_value(), value));
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(typed) = input.get().map(|input| input.value()).filter(|v| !v.is_empty()) {
+            set(typed);
+        }
+    });
     let choices = (!field.values.is_empty()).then(|| field.values.join(", "));
     let hint = choices.map(|values| format!(" (one of: {values})"));
     let inputmode = (field.chars == rules::Chars::Digits).then_some("numeric");
@@ -339,10 +369,7 @@ fn FieldInput(field: rules::Field, fields: RwSignal<BTreeMap<String, String>>) -
             {field.name.clone()}{field.required.then_some(" (required)")}{hint}" "
             <input type="text" name=format!("metadata-{}", field.name) required=field.required
                 maxlength=field.max_len.map(|n| n.to_string()) inputmode=inputmode autocomplete="off"
-                on:input=move |ev| {
-                    let value = event_target_value(&ev);
-                    fields.update(|fields| { fields.insert(name.clone(), value); });
-                }/>
+                node_ref=input on:input=move |ev| set(event_target_value(&ev))/>
         </label>
     }
 }

@@ -20,7 +20,7 @@ use super::s3_response::Outcome;
 use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, FailureCode, Status,
 };
-use super::waiting::{short_wait, sleep, when_allowed};
+use super::waiting::{short_wait, sleep, when_allowed, when_signed_in};
 use super::xhr;
 use crate::api::{complete_multipart, list_parts, sign_parts, start_multipart};
 use crate::format::RateMeter;
@@ -153,14 +153,16 @@ async fn start(
     asking: file::Asking,
     checksum: ChecksumMode,
 ) -> Result<Unfinished, Status> {
-    let started = start_multipart(
-        row.name.clone(),
-        row.size,
-        file.type_(),
-        asking.access_code,
-        asking.metadata,
-        asking.profile,
-    )
+    let started = when_signed_in(|| {
+        start_multipart(
+            row.name.clone(),
+            row.size,
+            file.type_(),
+            asking.access_code.clone(),
+            asking.metadata.clone(),
+            asking.profile.clone(),
+        )
+    })
     .await
     .map_err(|err| not_signed(&err))?;
     Ok(Unfinished {
@@ -250,7 +252,9 @@ async fn send_part(
             Some(url) => url.clone(),
             None => {
                 let part = PartToSign { number, length, checksum: sum.clone() };
-                match sign_parts(unfinished.receipt.clone(), vec![part]).await {
+                match when_signed_in(|| sign_parts(unfinished.receipt.clone(), vec![part.clone()]))
+                    .await
+                {
                     Ok(signed) if !signed.is_empty() => {
                         url = Some(signed[0].url.clone());
                         signed[0].url.clone()

@@ -13,7 +13,7 @@ use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, unreadable, FailureCode,
     Status,
 };
-use super::waiting::when_allowed;
+use super::waiting::{when_allowed, when_signed_in};
 use super::{file, parts, xhr};
 use crate::api::{confirm_upload, sign_upload};
 use crate::format::RateMeter;
@@ -223,16 +223,18 @@ impl Queue {
         for _ in 0..2 {
             row.status.set(Status::Signing);
             let asking = self.asking(file);
-            let signed = sign_upload(
-                row.name.clone(),
-                row.size,
-                file.type_(),
-                asking.access_code,
-                sha256.clone(),
-                asking.metadata,
-                md5.clone(),
-                asking.profile,
-            )
+            let signed = when_signed_in(|| {
+                sign_upload(
+                    row.name.clone(),
+                    row.size,
+                    file.type_(),
+                    asking.access_code.clone(),
+                    sha256.clone(),
+                    asking.metadata.clone(),
+                    md5.clone(),
+                    asking.profile.clone(),
+                )
+            })
             .await
             .map_err(|err| not_signed(&err))?;
             // Signed just now, so this only trips on a clock far off or a very slow network.

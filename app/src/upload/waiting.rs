@@ -1,11 +1,18 @@
-//! Waiting in the browser: for a moment ([`sleep`]), and for the server's budgets
+//! Waiting in the browser: for a moment ([`sleep`]), for the server's budgets
 //! ([`when_allowed`]): a call the server answers 429 is made again after the `Retry-After` it
 //! gave, when that is a short while, so that a busy minute (other tabs, other files) delays an
-//! upload rather than failing it.
+//! upload rather than failing it; and, in the embedded uploader, for a fresh token from the
+//! parent page when the one it had expired ([`when_signed_in`]), so that nothing is lost
+//! meanwhile.
 
 use leptos::prelude::window;
 
-use crate::wire::UploadError;
+use super::embed;
+use crate::wire::{NoUser, UploadError};
+
+/// How long the embedded uploader waits for a fresh token, in steps of [`TOKEN_LOOK_MS`].
+const TOKEN_LOOKS: u32 = 2_400;
+const TOKEN_LOOK_MS: i32 = 250;
 
 /// How long a `Retry-After` the page waits out; a longer one is the call's answer.
 const LONGEST_WAIT_SECS: u64 = 60;
@@ -32,8 +39,42 @@ pub fn short_wait(err: &UploadError) -> Option<i32> {
     }
 }
 
+/// Whether `err` says the token is missing or expired where a parent page can send another
+/// (the embedded uploader): then, after telling the parent, waits until it does (10 minutes at
+/// most). True when a fresh token came.
+async fn fresh_token(err: &UploadError) -> bool {
+    let expired = matches!(err, UploadError::SignIn(s) if matches!(s.reason, NoUser::Expired | NoUser::Missing));
+    if !expired || embed::parent().is_none() {
+        return false;
+    }
+    let before = crate::bearer::tokens_handed();
+    embed::tell("upload:token-expired", &[]);
+    for _ in 0..TOKEN_LOOKS {
+        sleep(TOKEN_LOOK_MS).await;
+        if crate::bearer::tokens_handed() != before {
+            return true;
+        }
+    }
+    false
+}
+
+/// `call`'s answer, asked again with a fresh token while the embedded uploader's parent sends
+/// one (see [`fresh_token`]).
+pub async fn when_signed_in<T, F, Fut>(mut call: F) -> Result<T, UploadError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UploadError>>,
+{
+    loop {
+        match call().await {
+            Err(err) if fresh_token(&err).await => {}
+            answer => return answer,
+        }
+    }
+}
+
 /// `call`'s answer, asked again (up to [`WAITS`] times) while the server says to wait a short
-/// while.
+/// while, and with a fresh token as [`when_signed_in`] does.
 pub async fn when_allowed<T, F, Fut>(mut call: F) -> Result<T, UploadError>
 where
     F: FnMut() -> Fut,
@@ -42,6 +83,7 @@ where
     let mut waited = 0;
     loop {
         match call().await {
+            Err(err) if fresh_token(&err).await => {}
             Err(err) if waited < WAITS => match short_wait(&err) {
                 Some(ms) => {
                     waited += 1;

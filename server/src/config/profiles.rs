@@ -27,12 +27,52 @@ use super::limits::{type_pattern, Limits};
 use super::read::{invalid, ConfigError, Lookup};
 use super::settings::Setting;
 
-/// One profile as the server holds it: the rules the page shares, and who may use it.
+/// One profile as the server holds it: the rules the page shares, who may use it, and where
+/// it may be embedded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileConfig {
     pub rules: Profile,
     /// The roles that may use it (any one of them); empty: anyone who may upload.
     pub roles: Vec<String>,
+    /// The sites that may frame its uploader (`/embed/NAME`): `UPLOAD_EMBED_ORIGINS`, or the
+    /// profile's `embed_origins`, which narrows it. Empty: no site may.
+    pub embed_origins: Vec<String>,
+}
+
+impl ProfileConfig {
+    /// Whether a page on `origin` may frame this profile's uploader.
+    pub fn embeddable_on(&self, origin: &str) -> bool {
+        self.embed_origins.iter().any(|allowed| allowed == origin)
+    }
+}
+
+/// `scheme://host[:port]` as browsers send it in `Origin` and `MessageEvent.origin`: `http`
+/// or `https`, lowercase, no path, a trailing `/` dropped; `None` for anything else.
+pub fn origin(raw: &str) -> Option<String> {
+    let raw = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = raw.split_once("://")?;
+    let host_ok = !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        && !rest.starts_with(':');
+    (matches!(scheme, "http" | "https") && host_ok).then_some(raw)
+}
+
+/// `UPLOAD_EMBED_ORIGINS`: origins, comma-separated.
+fn embed_origins(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
+    let listed = get(Setting::EmbedOrigins).unwrap_or_default();
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|raw| {
+            origin(raw).ok_or_else(|| {
+                invalid(
+                    Setting::EmbedOrigins,
+                    format!("expected origins such as https://app.example (no path), got {raw:?}"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Every profile, `default` always among them.
@@ -50,6 +90,10 @@ impl Profiles {
     /// without the file.
     pub fn from_lookup(get: &impl Lookup, limits: &Limits) -> Result<Self, ConfigError> {
         let Self { mut by_name } = Self::only_default(limits);
+        let embed = embed_origins(get)?;
+        for profile in by_name.values_mut() {
+            profile.embed_origins.clone_from(&embed);
+        }
         let Some(path) = get(Setting::Profiles) else { return Ok(Self { by_name }) };
         let base = by_name[DEFAULT_PROFILE].clone();
         let text = std::fs::read_to_string(&path)
@@ -65,7 +109,11 @@ impl Profiles {
 
     /// Just the default profile: the global settings `limits`.
     pub fn only_default(limits: &Limits) -> Self {
-        let base = ProfileConfig { rules: default_rules(limits), roles: Vec::new() };
+        let base = ProfileConfig {
+            rules: default_rules(limits),
+            roles: Vec::new(),
+            embed_origins: Vec::new(),
+        };
         Self { by_name: BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]) }
     }
 
@@ -81,6 +129,11 @@ impl Profiles {
 
     pub fn iter(&self) -> impl Iterator<Item = &ProfileConfig> {
         self.by_name.values()
+    }
+
+    /// Whether any profile may be embedded somewhere.
+    pub fn embeddable(&self) -> bool {
+        self.iter().any(|profile| !profile.embed_origins.is_empty())
     }
 }
 
@@ -161,14 +214,31 @@ fn one(name: &str, table: &Table, base: &ProfileConfig) -> Result<ProfileConfig,
                     })
                     .collect::<Result<_, _>>()?;
             }
-            "webhooks" | "embed_origins" => {
-                return Err(
-                    at("not supported by this version yet (it comes with embedding)".into()),
-                )
+            "embed_origins" => {
+                let mut narrowed = Vec::new();
+                for raw in strings(value).map_err(at)? {
+                    let origin = origin(&raw).ok_or_else(|| {
+                        at(format!("expected origins such as https://app.example, got {raw:?}"))
+                    })?;
+                    if !base.embed_origins.contains(&origin) {
+                        return Err(at(format!(
+                            "{origin} is not in UPLOAD_EMBED_ORIGINS (a profile narrows that \
+                             list, never widens it)"
+                        )));
+                    }
+                    narrowed.push(origin);
+                }
+                profile.embed_origins = narrowed;
+            }
+            "webhooks" => {
+                return Err(at(
+                    "not supported by this version yet (events go to UPLOAD_WEBHOOK_URL)".into(),
+                ))
             }
             _ => {
                 return Err(at("unknown (known: types, min_bytes, max_bytes, files_per_minute, \
-                     files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles)"
+                     files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles, \
+                     embed_origins)"
                     .into()))
             }
         }
@@ -335,6 +405,16 @@ values = ["paid", "due"]
     }
 
     #[test]
+    fn origins_are_as_browsers_write_them() {
+        assert_eq!(origin("https://App.Example/").as_deref(), Some("https://app.example"));
+        assert_eq!(origin("http://localhost:3200").as_deref(), Some("http://localhost:3200"));
+        for bad in ["app.example", "https://app.example/page", "ftp://x", "https://", "https://a b"]
+        {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn without_a_file_the_default_profile_is_the_global_settings() {
         let config = Config::from_lookup(table(&TEST_SETTINGS)).unwrap();
         let only: Vec<_> = config.profiles.iter().map(|p| p.rules.name.as_str()).collect();
@@ -373,6 +453,10 @@ values = ["paid", "due"]
             ),
             ("[profiles.a.metadata.uploader]\nrequired = true", "set by the service"),
             ("[profiles.a]\nwebhooks = []", "key \"webhooks\": not supported"),
+            (
+                "[profiles.a]\nembed_origins = [\"https://app.example\"]",
+                "is not in UPLOAD_EMBED_ORIGINS",
+            ),
             ("[other]", "unknown key \"other\""),
             ("[profiles.a", "is not TOML"),
         ] {

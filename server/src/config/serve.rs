@@ -167,6 +167,21 @@ impl ServeConfig {
         let proxies = TrustedProxies::parse(&get(Setting::TrustedProxies).unwrap_or_default())
             .map_err(|reason| invalid(Setting::TrustedProxies, reason))?;
         let auth = Arc::new(super::auth::auth(&get)?);
+        let profiles = match &target {
+            Target::Bucket(config) => &config.profiles,
+            Target::Dev(dev) => &dev.signing.profiles,
+        };
+        if profiles.embeddable() && !matches!(auth.mode, crate::auth::Mode::Token(_)) {
+            return Err(invalid(
+                Setting::EmbedOrigins,
+                format!(
+                    "embedding needs UPLOAD_AUTH=token (it is {}): a frame on another site gets \
+                     no cookie, so the embedded uploader signs every call with the token its \
+                     parent page hands it",
+                    auth.mode.name()
+                ),
+            ));
+        }
         let hosts = SiteHosts::parse(&get(Setting::PublicOrigin).unwrap_or_default())
             .map_err(|reason| invalid(Setting::PublicOrigin, reason))?;
         let instance = match get(Setting::InstanceId) {
@@ -278,6 +293,27 @@ mod tests {
             bad_secret.to_string(),
             "UPLOAD_SESSION_SECRET is invalid: expected 64 hex digits (32 random bytes)"
         );
+    }
+
+    #[test]
+    fn embedding_needs_tokens() {
+        let embed = ("UPLOAD_EMBED_ORIGINS", "https://app.example");
+        let err = ServeConfig::from_lookup(table(&[embed])).err().unwrap().to_string();
+        assert!(err.starts_with("UPLOAD_EMBED_ORIGINS (--embed-origins) is invalid: embedding needs UPLOAD_AUTH=token (it is anonymous)"), "{err}");
+        let tokens = [
+            embed,
+            ("UPLOAD_AUTH", "token"),
+            ("UPLOAD_TOKEN_HS256_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("UPLOAD_TOKEN_ISSUER", "https://app.example"),
+            ("UPLOAD_TOKEN_AUDIENCE", "uploads"),
+        ];
+        assert!(ServeConfig::from_lookup(table(&tokens)).is_ok());
+        let bad = ServeConfig::from_lookup(table(&[("UPLOAD_EMBED_ORIGINS", "app.example")]));
+        assert!(bad
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("expected origins such as https://app.example"));
     }
 
     #[test]

@@ -80,6 +80,9 @@ settings! {
         /// A TOML file of upload profiles (`[profiles.NAME]`), each with its own limits and
         /// metadata; the settings here are their defaults. Unset: one profile, `default`.
         Profiles(profiles): "UPLOAD_PROFILES", "PATH";
+        /// Sites that may frame the uploader (`/embed/NAME?origin=ORIGIN`), comma-separated
+        /// origins such as https://app.example; needs UPLOAD_AUTH=token [default: none].
+        EmbedOrigins(embed_origins): "UPLOAD_EMBED_ORIGINS", "ORIGINS";
         /// Files one uploader may start per minute; past that, 429 [default: 60].
         FilesPerMinute(files_per_minute): "UPLOAD_FILES_PER_MINUTE", "N";
         /// Signatures one client address may ask for per minute [default: 600].

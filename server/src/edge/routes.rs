@@ -13,8 +13,9 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::host::{self, HostCheck, SiteHosts};
-use super::{body_limit, caching, identity, same_origin};
+use super::{body_limit, caching, embed, identity, same_origin};
 use crate::metrics::Metrics;
+use crate::uploads::Uploads;
 
 /// What the router's handlers share. axum clones a router's state for every request it
 /// handles; `LeptosOptions` is a dozen strings (measured: its clone and drop were 4.6% of the
@@ -40,21 +41,19 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// No site may frame a page of this one (clickjacking); the old header too, for old browsers.
-const NO_FRAMING: HeaderValue = HeaderValue::from_static("frame-ancestors 'none'");
-const DENY: HeaderValue = HeaderValue::from_static("DENY");
-
 /// The whole application; `uploads` is the service the server functions call, `sessions` the
 /// key uploader cookies are sealed with (and whose forwarding headers to believe), `hosts` the
 /// names the site is served under, `metrics` what the edge counts.
 pub fn app(
     options: LeptosOptions,
-    uploads: Arc<dyn UploadService>,
+    uploads: Arc<Uploads>,
     sessions: Arc<identity::Sessions>,
     hosts: SiteHosts,
     metrics: Arc<Metrics>,
 ) -> Router {
     let routes = route_list();
+    let profiles = uploads.config().profiles.clone();
+    let uploads: Arc<dyn UploadService> = uploads;
     let sign_in: Arc<dyn SignInService> = Arc::new(crate::auth::session::Desk {
         auth: sessions.auth.clone(),
         key: sessions.key.clone(),
@@ -94,9 +93,8 @@ pub fn app(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        // Unless a route allows framing of its own (an embeddable page, for its origins).
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, NO_FRAMING))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, DENY))
+        // Who may frame each answer: nobody, but the embeddable uploader's origins.
+        .layer(axum::middleware::from_fn_with_state(profiles, embed::frame))
         .with_state(site)
 }
 

@@ -248,6 +248,8 @@ impl Uploads {
         entries.extend(uploader_metadata(who));
         entries.extend([profile_metadata(&profile)]);
         let metadata = rules::metadata(&entries).map_err(Refusal::file(Reason::InvalidMetadata))?;
+        // Last: only a file that would be signed counts against the day.
+        self.guard.spend_day(who.uploader.as_str(), &profile).await.map_err(too_many)?;
         Ok(Checked { profile, name, size, content_type, checksum, metadata })
     }
 

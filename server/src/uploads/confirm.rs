@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::check::BadReceipt;
 use super::objects::ObjectHead;
-use super::pending::{By, Pending, Verdict, BROWSER};
+use super::pending::{By, Verdict, BROWSER};
 use super::plain_form::Plain;
 use super::receipt::{Receipt, Unaccepted};
 use super::verdicts::{Claimed, Judged};
@@ -191,7 +191,9 @@ impl Uploads {
                 ));
             }
         };
-        let record = Pending::new(signed.clone(), who.user.as_ref().map(|u| u.subject.clone()));
+        // With the metadata its record keeps (the receipt carries none), for the event: read
+        // after the claim, which the embedded store commits after every record queued before.
+        let record = self.record_for(signed.clone(), who).await;
         let plain = signed.name.is_none();
         let (object, report_differs) = differences(signed, key, reported_etag, &found);
         if !object.is_empty() {
@@ -252,6 +254,7 @@ impl Uploads {
             etag: found.etag.clone(),
             view_url,
             stored_at: rfc3339(found.last_modified.unwrap_or(now)),
+            checksum_sha256: found.checksum_sha256.clone(),
         };
         let judged = Judged {
             verdict: Verdict::Verified,

@@ -116,10 +116,10 @@ impl Guard {
         self.spend(&Self::budgets(Spent::Signature, uploader, ip, u, a)).await
     }
 
-    /// Spends one file of `profile` for `uploader` at `ip`: from the uploader's budgets of that
-    /// profile (its files a minute, and a day where it has such a limit; each profile's apart
-    /// from the others', the default's as before profiles) and from the address's, which every
-    /// profile shares: `Ok`, or how long to wait first.
+    /// Spends one file of `profile` for `uploader` at `ip`: from the uploader's budget of that
+    /// profile's files a minute (each profile's apart from the others', the default's as before
+    /// profiles) and from the address's, which every profile shares: `Ok`, or how long to wait
+    /// first.
     pub async fn spend_file(
         &self,
         uploader: &str,
@@ -127,15 +127,28 @@ impl Guard {
         profile: &Profile,
     ) -> Result<(), Duration> {
         let per_minute = NonZeroU32::new(profile.files_per_minute).unwrap_or(NonZeroU32::MIN);
-        let whose = match profile.name.as_str() {
+        let whose = Self::whose(uploader, profile);
+        self.spend(&Self::budgets(Spent::Signature, &whose, ip, per_minute, self.per_ip)).await
+    }
+
+    /// Spends one of the uploader's files a day of `profile`, where it has such a limit: spent
+    /// only for a request that passed every other check, so refusals never cost a day's files.
+    pub async fn spend_day(&self, uploader: &str, profile: &Profile) -> Result<(), Duration> {
+        match profile.files_per_day.and_then(NonZeroU32::new) {
+            Some(per_day) => {
+                let whose = Self::whose(uploader, profile);
+                self.spend(&[ratelimit::per_day(format!("du:{whose}"), per_day)]).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whose budgets a file of `profile` spends: the uploader's, per profile.
+    fn whose(uploader: &str, profile: &Profile) -> String {
+        match profile.name.as_str() {
             DEFAULT_PROFILE => uploader.to_owned(),
             name => format!("{uploader}/{name}"),
-        };
-        let mut budgets = Self::budgets(Spent::Signature, &whose, ip, per_minute, self.per_ip);
-        if let Some(per_day) = profile.files_per_day.and_then(NonZeroU32::new) {
-            budgets.push(ratelimit::per_day(format!("du:{whose}"), per_day));
         }
-        self.spend(&budgets).await
     }
 
     /// Spends one call that asks the bucket from `uploader`'s and `ip`'s budgets

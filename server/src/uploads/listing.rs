@@ -58,6 +58,7 @@ impl Uploads {
                 etag: item.etag,
                 view_url,
                 stored_at: rfc3339(item.last_modified),
+                checksum_sha256: None,
             });
         }
         Ok(uploads)

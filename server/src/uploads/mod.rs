@@ -35,6 +35,7 @@ mod service;
 mod signing;
 mod verdicts;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use app::service::{Requester, UploaderId};
@@ -122,11 +123,13 @@ impl Uploads {
 
     pub fn with_source(config: Config, source: Source) -> Self {
         let metrics = Arc::new(Metrics::new());
-        let guard = Guard::new(
-            config.limits.files_per_minute,
-            config.limits.signs_per_minute_per_ip,
-            metrics.clone(),
-        );
+        // Calls that ask the bucket are budgeted per uploader in proportion to the most files a
+        // minute any profile allows (they are not per profile: a listing or a confirm names none
+        // to spend from).
+        let most = config.profiles.iter().map(|p| p.rules.files_per_minute).max();
+        let per_uploader = most.and_then(NonZeroU32::new).unwrap_or(config.limits.files_per_minute);
+        let guard =
+            Guard::new(per_uploader, config.limits.signs_per_minute_per_ip, metrics.clone());
         Self {
             config,
             source,

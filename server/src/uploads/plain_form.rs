@@ -32,10 +32,11 @@ impl Uploads {
     ) -> Result<Option<SignedUpload>, UploadError> {
         let profile = self.profile_for(Some(who), profile)?;
         // A pre-signed form can neither ask for the code nor tell the type nor carry the
-        // profile's metadata; and a browser form cannot PUT, so a store without POST uploads
-        // has none.
+        // profile's metadata; one is signed for every page view, which must not spend a day's
+        // files; and a browser form cannot PUT, so a store without POST uploads has none.
         if self.config.limits.access_code_sha256.is_some()
             || !profile.takes_any_file()
+            || profile.files_per_day.is_some()
             || self.config.method == app::wire::UploadMethod::Put
         {
             return Ok(None);
