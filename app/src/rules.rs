@@ -322,6 +322,48 @@ impl Profile {
     }
 }
 
+/// An origin as browsers write it in `Origin` and `MessageEvent.origin`, from how a person
+/// may write it: `http` or `https`, a host of letters, digits, `.`, `-` (or an IPv6 address in
+/// brackets) and a port, lowercased, without a trailing `/` or the scheme's default port; `None`
+/// for anything else (a path, a `*`, user info, spaces). The server lists and checks origins
+/// with it (`UPLOAD_EMBED_ORIGINS`), and the embedded page compares a message's origin with it.
+pub fn origin(raw: &str) -> Option<String> {
+    let raw = raw.trim().strip_suffix('/').unwrap_or(raw.trim()).to_ascii_lowercase();
+    let (scheme, rest) = raw.split_once("://")?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let name = |h: &str| {
+        !h.is_empty()
+            && h.split('.').all(|label| {
+                !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    let ipv6 = |h: &str| {
+        h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).is_some_and(|inner| {
+            inner.contains(':')
+                && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        })
+    };
+    let port = match port {
+        None => None,
+        Some(port) => Some(port.parse::<u16>().ok().filter(|p| *p > 0)?),
+    };
+    let default = match scheme {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    if !(name(host) || ipv6(host)) {
+        return None;
+    }
+    Some(match port {
+        Some(port) if port != default => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 /// The largest file one POST can carry (5 GiB); anything bigger goes in parts.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
 pub const MAX_POST_BYTES: u64 = 5 << 30;
@@ -595,5 +637,30 @@ mod tests {
         metadata.insert("invoice-id".to_string(), "42".to_string());
         assert_eq!(profile.fields_refusal(&metadata), None);
         assert!(!profile.takes_any_file());
+    }
+
+    #[test]
+    fn origins_are_as_browsers_write_them() {
+        assert_eq!(origin("https://App.Example/").as_deref(), Some("https://app.example"));
+        assert_eq!(origin("http://localhost:3200").as_deref(), Some("http://localhost:3200"));
+        assert_eq!(origin("https://app.example:443").as_deref(), Some("https://app.example"));
+        assert_eq!(origin("http://[::1]:3000").as_deref(), Some("http://[::1]:3000"));
+        for bad in [
+            "app.example",
+            "https://app.example/page",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://*",
+            "https://*.app.example",
+            "https://x@y",
+            "https://a:",
+            "https://..",
+            "https://[",
+            "https://a.example:99999",
+            "https://a.example, https://b.example",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
     }
 }

@@ -27,7 +27,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jwt
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -131,7 +131,7 @@ def main():
             if url.path == "/":
                 own = f"http://{self.headers.get('host')}"
                 claimed = query.get("origin", [own])[0]
-                frame = f"{args.uploader}/embed/{args.profile}?origin={claimed}"
+                frame = f"{args.uploader}/embed/{args.profile}?origin={quote(claimed, safe='')}"
                 other = query.get("other_origin", [None])[0]
                 other = f'<iframe hidden src="{html.escape(other)}/other-origin"></iframe>' if other else ""
                 page = (
@@ -156,7 +156,7 @@ def main():
         def do_POST(self):
             if urlsplit(self.path).path != "/hooks/uploads":
                 return self.answer(404, "not found")
-            body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
             try:
                 event = hook.verify(body, dict(self.headers.items()))
             except WebhookVerificationError as err:

@@ -359,15 +359,27 @@ async fn the_embeddable_uploader_is_framed_by_its_listed_origin_only() {
     let (head, html) = get("/embed/avatars?origin=https%3A%2F%2Fapp.example").await;
     assert_eq!(head.status, StatusCode::OK, "{html}");
     assert_eq!(framing(&head), (Some("frame-ancestors https://app.example".into()), None));
-    // The global list, for a profile that does not narrow it (an origin written with a slash).
-    let (head, _) = get("/embed/docs?origin=https://ADMIN.example/").await;
-    assert_eq!(framing(&head), (Some("frame-ancestors https://admin.example".into()), None));
+    // The global list, for a profile that does not narrow it (an origin written as a person
+    // might: browsers write it lowercase, without the slash or the default port).
+    for written in ["https://ADMIN.example/", "https://admin.example:443"] {
+        let (head, _) = get(&format!("/embed/docs?origin={written}")).await;
+        assert_eq!(framing(&head), (Some("frame-ancestors https://admin.example".into()), None));
+    }
     for (uri, status) in [
         // Listed globally, but the avatars narrow the list.
         ("/embed/avatars?origin=https://admin.example", StatusCode::FORBIDDEN),
         ("/embed/avatars?origin=https://evil.example", StatusCode::FORBIDDEN),
         ("/embed/avatars?origin=https://app.example.evil.example", StatusCode::FORBIDDEN),
         ("/embed/avatars", StatusCode::BAD_REQUEST),
+        // Two: the page might read the other one.
+        (
+            "/embed/avatars?origin=https://app.example&origin=https://evil.example",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/embed/avatars?origin=https://evil.example&origin=https://app.example",
+            StatusCode::BAD_REQUEST,
+        ),
         ("/embed/videos?origin=https://app.example", StatusCode::NOT_FOUND),
         ("/", StatusCode::OK),
         ("/p/avatars", StatusCode::OK),

@@ -25,12 +25,17 @@ pub fn parent() -> Option<String> {
     PARENT.with(|parent| parent.borrow().clone())
 }
 
-/// The origin this page was framed for, when it is the embedded uploader: `/embed/...?origin=`.
+/// The origin this page was framed for, when it is the embedded uploader: `/embed/...?origin=`,
+/// read as the server read it when it served the page for that origin alone (one `origin`,
+/// as [`crate::rules::origin`] writes it).
 pub fn framed_for() -> Option<String> {
     let location = leptos_router::hooks::use_location();
     let embedded = location.pathname.with_untracked(|path| path.starts_with("/embed/"));
-    let origin = location.query.with_untracked(|query| query.get("origin"));
-    origin.filter(|_| embedded)
+    let asked = location.query.with_untracked(|query| query.get_all("origin"));
+    match asked.as_deref() {
+        Some([one]) if embedded => crate::rules::origin(one),
+        _ => None,
+    }
 }
 
 /// A field of a message: a string or a number.
@@ -67,7 +72,12 @@ pub fn tell(kind: &str, fields: &[(&str, Value)]) {
 pub fn start(origin: String, then: impl Fn() + 'static) {
     PARENT.with(|parent| *parent.borrow_mut() = Some(origin.clone()));
     let handle = window_event_listener(leptos::ev::message, move |event| {
-        if event.origin() != origin {
+        // From the parent window, on the origin the frame was served for: nothing else.
+        let from_parent = match (event.source(), window().parent()) {
+            (Some(source), Ok(Some(parent))) => JsValue::from(source) == JsValue::from(parent),
+            _ => false,
+        };
+        if event.origin() != origin || !from_parent {
             return;
         }
         let data = event.data();
@@ -93,7 +103,9 @@ fn watch_height() {
     let Some(body) = document().body() else { return };
     let told = std::rc::Rc::new(std::cell::Cell::new(0.0));
     let measure = move || {
-        let height = document().document_element().map_or(0, |root| root.scroll_height());
+        // The body's, which shrinks with its content (the document's never goes below the
+        // frame's own height).
+        let height = document().body().map_or(0, |body| body.scroll_height());
         let height = f64::from(height);
         if height != told.get() {
             told.set(height);

@@ -58,16 +58,21 @@ async fn fresh_token(err: &UploadError) -> bool {
     false
 }
 
+/// How many fresh tokens one call is tried with: a parent that keeps handing over tokens the
+/// server refuses (a stale cache, a clock far off) does not make the frame call without end.
+const FRESH_TOKENS: u32 = 3;
+
 /// `call`'s answer, asked again with a fresh token while the embedded uploader's parent sends
-/// one (see [`fresh_token`]).
+/// one (see [`fresh_token`]), [`FRESH_TOKENS`] times at most.
 pub async fn when_signed_in<T, F, Fut>(mut call: F) -> Result<T, UploadError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, UploadError>>,
 {
+    let mut fresh = 0;
     loop {
         match call().await {
-            Err(err) if fresh_token(&err).await => {}
+            Err(err) if fresh < FRESH_TOKENS && fresh_token(&err).await => fresh += 1,
             answer => return answer,
         }
     }
@@ -80,10 +85,10 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, UploadError>>,
 {
-    let mut waited = 0;
+    let (mut waited, mut fresh) = (0, 0);
     loop {
         match call().await {
-            Err(err) if fresh_token(&err).await => {}
+            Err(err) if fresh < FRESH_TOKENS && fresh_token(&err).await => fresh += 1,
             Err(err) if waited < WAITS => match short_wait(&err) {
                 Some(ms) => {
                     waited += 1;

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use app::rules::{
-    metadata_name_refusal, profile_name_refusal, Chars, Field, Profile, DEFAULT_PROFILE,
+    metadata_name_refusal, origin, profile_name_refusal, Chars, Field, Profile, DEFAULT_PROFILE,
     LAST_MODIFIED_METADATA, MAX_METADATA_BYTES, MAX_METADATA_ENTRIES, MAX_OBJECT_BYTES,
     MAX_POST_BYTES, PROFILE_METADATA, UPLOADER_METADATA,
 };
@@ -44,17 +44,6 @@ impl ProfileConfig {
     pub fn embeddable_on(&self, origin: &str) -> bool {
         self.embed_origins.iter().any(|allowed| allowed == origin)
     }
-}
-
-/// `scheme://host[:port]` as browsers send it in `Origin` and `MessageEvent.origin`: `http`
-/// or `https`, lowercase, no path, a trailing `/` dropped; `None` for anything else.
-pub fn origin(raw: &str) -> Option<String> {
-    let raw = raw.trim().trim_end_matches('/').to_ascii_lowercase();
-    let (scheme, rest) = raw.split_once("://")?;
-    let host_ok = !rest.is_empty()
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        && !rest.starts_with(':');
-    (matches!(scheme, "http" | "https") && host_ok).then_some(raw)
 }
 
 /// `UPLOAD_EMBED_ORIGINS`: origins, comma-separated.
@@ -402,16 +391,6 @@ values = ["paid", "due"]
         assert_eq!(names, ["invoice-id", "kind"]);
         assert_eq!(invoices.rules.fields[1].max_len, Some(4));
         assert!(config.profiles.get("videos").is_none());
-    }
-
-    #[test]
-    fn origins_are_as_browsers_write_them() {
-        assert_eq!(origin("https://App.Example/").as_deref(), Some("https://app.example"));
-        assert_eq!(origin("http://localhost:3200").as_deref(), Some("http://localhost:3200"));
-        for bad in ["app.example", "https://app.example/page", "ftp://x", "https://", "https://a b"]
-        {
-            assert_eq!(origin(bad), None, "{bad}");
-        }
     }
 
     #[test]

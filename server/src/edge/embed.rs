@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
-use crate::config::profiles::origin;
 use crate::config::Profiles;
+use app::rules::origin;
 
 /// Where the embeddable uploader of a profile is served: `/embed/NAME`.
 pub const EMBED_PATH: &str = "/embed/";
@@ -21,14 +21,16 @@ pub const EMBED_PATH: &str = "/embed/";
 const NO_FRAMING: HeaderValue = HeaderValue::from_static("frame-ancestors 'none'");
 const DENY: HeaderValue = HeaderValue::from_static("DENY");
 
-/// The `origin` query parameter, as an origin.
+/// The `origin` query parameter, as an origin: `None` unless there is exactly one (the page
+/// reads the one the server checked), and it is an origin.
 fn origin_asked(request: &Request) -> Option<String> {
     let query = request.uri().query().unwrap_or_default();
-    let (_, raw) = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .ok()?
-        .into_iter()
-        .find(|(name, _)| name == "origin")?;
-    origin(&raw)
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?;
+    let mut asked = pairs.into_iter().filter(|(name, _)| name == "origin");
+    match (asked.next(), asked.next()) {
+        (Some((_, raw)), None) => origin(&raw),
+        _ => None,
+    }
 }
 
 /// Serves `/embed/NAME` for the origins its profile allows (refusing it, unframeable, for any
@@ -47,7 +49,8 @@ pub async fn frame(
         }
         (Some(_), None) => Err((
             StatusCode::BAD_REQUEST,
-            "say which page frames the uploader: /embed/NAME?origin=https://app.example".into(),
+            "say which page frames the uploader, once: /embed/NAME?origin=https://app.example"
+                .into(),
         )),
         (Some(profile), Some(origin)) if profile.embeddable_on(&origin) => Ok(origin),
         (Some(_), Some(origin)) => Err((
