@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use app::service::{Narrowing, Requester, UploadRequest, UploaderId, User};
 use app::wire::UploadError;
 use axum::body::Body;
-use common::buckets::{etag_of, post_form, Bucket};
+use common::buckets::{etag_of, post_form, text_file, Bucket};
 use common::router::{app_with, body_text};
 use http::StatusCode;
 use server::config::{table, Profiles};
@@ -74,13 +73,8 @@ fn who(roles: &[&str], profile: Option<&str>) -> Requester {
 fn file(profile: &str, name: &str, size: u64, content_type: &str) -> UploadRequest {
     UploadRequest {
         profile: profile.into(),
-        file_name: name.into(),
-        size,
         content_type: content_type.into(),
-        access_code: String::new(),
-        checksum_sha256: None,
-        content_md5: None,
-        metadata: BTreeMap::new(),
+        ..text_file(name, size)
     }
 }
 

@@ -2,8 +2,6 @@
 //! progress in steps of 25%, verified (with the key and the digest the bucket checked) or
 //! failed (with the code the page shows). See `docs/embed.md`.
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 
 use super::embed::{tell, Value};
@@ -13,6 +11,7 @@ use super::status::Status;
 /// What the parent was told of one row so far.
 #[derive(Default)]
 struct Told {
+    id: usize,
     /// The last progress step told (0, 25, 50, 75, 100).
     percent: u32,
     /// Its end (verified or failed) was told.
@@ -21,19 +20,28 @@ struct Told {
 
 /// Tells the parent of every row's changes, for as long as the page lives.
 pub fn tell_rows(rows: RwSignal<Vec<Row>>) {
-    let told = StoredValue::new(HashMap::<usize, Told>::new());
+    // A list, not a map: a page holds a few rows, and a hash map's code would weigh on every
+    // page's wasm.
+    let told = StoredValue::new(Vec::<Told>::new());
     Effect::new(move |_| {
         rows.with(|rows| {
             for row in rows {
                 let status = row.status.get();
                 let sent = row.sent.get();
                 told.update_value(|told| {
-                    let seen = told.entry(row.id).or_insert_with(|| {
-                        let size = Value::Number(row.size as f64);
-                        tell("upload:queued", &[("name", Value::Text(&row.name)), ("size", size)]);
-                        Told::default()
-                    });
-                    tell_row(row, &status, sent, seen);
+                    let at = match told.iter().position(|seen| seen.id == row.id) {
+                        Some(at) => at,
+                        None => {
+                            let size = Value::Number(row.size as f64);
+                            tell(
+                                "upload:queued",
+                                &[("name", Value::Text(&row.name)), ("size", size)],
+                            );
+                            told.push(Told { id: row.id, ..Told::default() });
+                            told.len() - 1
+                        }
+                    };
+                    tell_row(row, &status, sent, &mut told[at]);
                 });
             }
         });
@@ -44,7 +52,7 @@ fn tell_row(row: &Row, status: &Status, sent: f64, told: &mut Told) {
     let name = Value::Text(&row.name);
     if !status.is_finished() && told.ended {
         // Retried: it goes and ends again.
-        *told = Told::default();
+        *told = Told { id: told.id, ..Told::default() };
     }
     let percent = match row.size {
         0 => 0,
