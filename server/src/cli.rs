@@ -40,8 +40,9 @@ pub enum Command {
     /// Print the IAM policies the configured bucket and credential mode need, as JSON: the base
     /// credentials' and, with UPLOAD_ROLE_ARN, the role's permissions and trust policy.
     IamPolicy(IamPolicyArgs),
-    /// The events' outbox (UPLOAD_WEBHOOK_URL), in Redis or UPLOAD_STATE_DIR: list what waits
-    /// or was given up, send events again, enable the endpoint after a 410.
+    /// An endpoint's outbox of events (UPLOAD_WEBHOOK_URL's, or a profile's with --endpoint),
+    /// in Redis or UPLOAD_STATE_DIR: list what waits or was given up, send events again, enable
+    /// the endpoint after a 410.
     Webhooks(WebhooksArgs),
 }
 
@@ -49,6 +50,9 @@ pub enum Command {
 pub struct WebhooksArgs {
     #[command(subcommand)]
     pub action: WebhooksAction,
+    /// The endpoint: `default` (UPLOAD_WEBHOOK_URL) or a profile's endpoint by its name.
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    pub endpoint: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,7 +67,8 @@ pub enum WebhooksAction {
         max: usize,
     },
     /// Send events again, with their own webhook-id: one by its id (a dead letter, or any
-    /// event still in the verdicts' log), or every event whose verdict came at or after --since.
+    /// event still in the verdicts' log), or every event whose verdict came at or after --since
+    /// (of the profiles whose events go to the endpoint, as UPLOAD_PROFILES says).
     Replay {
         /// The event's webhook-id (evt_...).
         #[arg(required_unless_present = "since", conflicts_with = "since")]

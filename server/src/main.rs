@@ -13,6 +13,7 @@ use server::edge::host::SiteHosts;
 use server::edge::identity::Sessions;
 use server::edge::ready::{operable, Readiness};
 use server::events::deliver::Deliverer;
+use server::events::route::Routes;
 use server::metrics::Metrics;
 use server::state::State;
 use server::uploads::reconcile::reconcile_forever;
@@ -82,25 +83,27 @@ async fn serve(settings: &Settings) -> ExitCode {
         .with_shared_store(config.shared.clone())
         .with_state(state.clone())
         .with_reconcile_grace(config.reconcile_grace);
-    // Events, when a webhook is configured: verdicts go to the outbox too, and this instance
-    // delivers from it (the fleet's, with Redis).
-    let uploads = Arc::new(match &config.webhook {
-        None => uploads,
-        Some(webhook) => {
-            let wake = Arc::new(tokio::sync::Notify::new());
-            tracing::info!(endpoint = %webhook.endpoint.shown(), retry_secs = webhook.window.as_secs(), "sending events");
+    // Events, when an endpoint is configured: verdicts go to their endpoints' outboxes too, and
+    // this instance delivers from each (the fleet's, with Redis).
+    let webhooks = &config.webhooks;
+    let uploads = Arc::new(if webhooks.endpoints.is_empty() {
+        uploads
+    } else {
+        let routes = Arc::new(Routes::new(webhooks.endpoints.iter().map(Arc::as_ref)));
+        for endpoint in &webhooks.endpoints {
+            tracing::info!(endpoint = %endpoint.name, url = %endpoint.shown(), retry_secs = webhooks.window.as_secs(), "sending events");
             tokio::spawn(
                 Deliverer {
                     state: state.clone(),
-                    endpoint: webhook.endpoint.clone(),
+                    endpoint: endpoint.clone(),
                     metrics: metrics.clone(),
-                    window: webhook.window,
-                    wake: wake.clone(),
+                    window: webhooks.window,
+                    wake: routes.wake(&endpoint.name),
                 }
                 .run(),
             );
-            uploads.with_events(wake)
         }
+        uploads.with_events(routes)
     });
     let target = uploads.upload_target(None, "").expect("the default profile is always there");
     tracing::info!(

@@ -312,12 +312,12 @@ impl Metrics {
         }
     }
 
-    /// A verdict on a grant, given `by` the browser or the reconciler.
     /// The webhooks' ([`WebhookMetrics`]).
     pub fn webhooks(&self) -> &WebhookMetrics {
         &self.webhooks
     }
 
+    /// A verdict on a grant, given `by` the browser or the reconciler.
     pub fn verdict(&self, verdict: &str, by: &str) {
         let labels = VerdictBy { verdict: verdict.to_owned(), by: by.to_owned() };
         self.verdicts.get_or_create(&labels).inc();

@@ -208,7 +208,7 @@ async fn records_claims_verdicts_and_the_lease_are_the_fleets() {
         claim: Some(("verified", minute)),
         log: Some("v-b"),
         remove: true,
-        outbox: false,
+        outbox: &[],
     };
     let lost = Conclusion { holding: Some("checking:another"), ..verdict };
     assert!(!a.conclude(lost).await.unwrap(), "a claim no longer held writes nothing");
@@ -240,37 +240,45 @@ async fn the_outbox_is_the_fleets_and_an_event_leased_by_one_goes_to_another_whe
     let minute = Duration::from_secs(60);
     a.record(vec![Entry { id: "x".into(), due: 1, body: "{}".into() }]).await.unwrap();
     assert_eq!(a.claim("x", "checking", minute).await.unwrap(), Claim::Taken);
+    let (d, billing) = ("default", "billing");
+    let both = [d.to_owned(), billing.to_owned()];
     let verdict = Conclusion {
         id: "x",
         holding: Some("checking"),
         claim: Some(("verified", minute)),
         log: Some("event-x"),
         remove: true,
-        outbox: true,
+        outbox: &both,
     };
-    assert!(a.conclude(verdict).await.unwrap(), "appended with its verdict");
-    b.enqueue(vec!["event-y".into()]).await.unwrap();
+    assert!(a.conclude(verdict).await.unwrap(), "appended with its verdict, to both endpoints");
+    b.enqueue(d, vec!["event-y".into()]).await.unwrap();
     // Taken by a for a moment only: a dies, b takes them when the lease ends.
-    let taken = a.take(Duration::from_millis(200), 10).await.unwrap();
+    let taken = a.take(d, Duration::from_millis(200), 10).await.unwrap();
     let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();
     assert_eq!(lines, ["event-x", "event-y"]);
-    assert!(b.take(minute, 10).await.unwrap().is_empty(), "leased to a");
+    assert!(b.take(d, minute, 10).await.unwrap().is_empty(), "leased to a");
+    // The other endpoint's outbox is its own: its copy is there, untaken.
+    let other = b.take(billing, minute, 10).await.unwrap();
+    assert_eq!((other.len(), other[0].line.as_str(), other[0].attempt), (1, "event-x", 1));
+    b.settle(billing, &other[0].position, Settle::Delivered).await.unwrap();
+    assert_eq!(a.outbox_stats(billing).await.unwrap().pending, 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = b.take(minute, 10).await.unwrap();
+    let again = b.take(d, minute, 10).await.unwrap();
     assert_eq!(again.iter().map(|t| t.attempt).collect::<Vec<_>>(), [2, 2]);
     // b delivers one; the other fails for good and is a dead letter, revived by an operator.
-    b.settle(&again[0].position, Settle::Delivered).await.unwrap();
-    b.settle(&again[1].position, Settle::Dead).await.unwrap();
-    let stats = a.outbox_stats().await.unwrap();
+    b.settle(d, &again[0].position, Settle::Delivered).await.unwrap();
+    b.settle(d, &again[1].position, Settle::Dead).await.unwrap();
+    let stats = a.outbox_stats(d).await.unwrap();
     assert_eq!((stats.pending, stats.dead, stats.oldest_ms), (0, 1, None));
-    let dead = a.outbox(true, 10).await.unwrap();
+    let dead = a.outbox(d, true, 10).await.unwrap();
     assert_eq!(dead[0].line, "event-y");
-    assert!(a.revive(&dead[0].position).await.unwrap());
-    assert!(!a.revive(&dead[0].position).await.unwrap(), "once");
-    let revived = b.take(minute, 10).await.unwrap();
+    assert!(!a.revive(billing, &dead[0].position).await.unwrap(), "not billing's");
+    assert!(a.revive(d, &dead[0].position).await.unwrap());
+    assert!(!a.revive(d, &dead[0].position).await.unwrap(), "once");
+    let revived = b.take(d, minute, 10).await.unwrap();
     assert_eq!((revived[0].line.as_str(), revived[0].attempt), ("event-y", 1));
-    b.settle(&revived[0].position, Settle::RetryAt(0)).await.unwrap();
-    assert_eq!(a.outbox(false, 10).await.unwrap()[0].attempts, 1);
+    b.settle(d, &revived[0].position, Settle::RetryAt(0)).await.unwrap();
+    assert_eq!(a.outbox(d, false, 10).await.unwrap()[0].attempts, 1);
     a.set_flag("f", Some("why")).await.unwrap();
     assert_eq!(b.flag("f").await.unwrap().as_deref(), Some("why"));
 }

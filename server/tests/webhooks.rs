@@ -4,8 +4,9 @@
 //! receiver slower than the timeout; across a restart without Redis; from a fleet whose
 //! delivering instance is killed (SIGKILL) mid-delivery; past a 410 that disables the endpoint
 //! (its alert fires, `server webhooks enable` lifts it); across a secret rotation; after a
-//! `Retry-After`; past its window, as a dead letter an operator replays; and for every kind of
-//! verdict. Running servers (the binary) on the dev bucket, except the last, which
+//! `Retry-After`; past its window, as a dead letter an operator replays; for every kind of
+//! verdict; and to each profile's own endpoints, each signed with its own secret, one disabled
+//! while the others go on. Running servers (the binary) on the dev bucket, except the last, which
 //! drives the service in-process with its clock moved on.
 
 mod common;
@@ -23,6 +24,7 @@ use common::redis::Redis;
 use serde_json::json;
 use server::events::deliver::Deliverer;
 use server::events::endpoint::Endpoint;
+use server::events::route::Routes;
 use server::events::signature::Secrets;
 use server::state::State;
 
@@ -77,7 +79,8 @@ async fn wait_metric(instance: &Instance, series: &str, at_least: f64, within: D
     }
 }
 
-const DELIVERED: &str = "upload_webhook_delivered_total";
+const DELIVERED: &str = "upload_webhook_delivered_total{endpoint=\"default\"}";
+const DISABLED: &str = "upload_webhook_endpoint_disabled{endpoint=\"default\"}";
 
 /// The events `receiver` took, by the object's key: (type, by, checksum value).
 fn by_key(receiver: &Receiver) -> BTreeMap<String, (String, String, String)> {
@@ -145,7 +148,9 @@ async fn every_event_arrives_and_verifies_through_errors_an_outage_and_a_slow_re
     let refused: Vec<_> = receiver.deliveries().into_iter().filter(|d| !d.verified).collect();
     assert!(refused.is_empty(), "every delivery verifies and matches the schema: {refused:#?}");
     for reason in ["status", "unreachable", "timeout"] {
-        let series = format!("upload_webhook_failed_attempts_total{{reason=\"{reason}\"}}");
+        let series = format!(
+            "upload_webhook_failed_attempts_total{{endpoint=\"default\",reason=\"{reason}\"}}"
+        );
         assert!(instance.metric(&series).await >= 1.0, "{series}");
     }
 }
@@ -162,7 +167,8 @@ async fn an_instance_without_redis_restarted_with_events_pending_delivers_them()
     for i in 0..3 {
         keys.push(upload(&first, &format!("r{i}.txt"), b"restart", true).await.key);
     }
-    let unreachable = "upload_webhook_failed_attempts_total{reason=\"unreachable\"}";
+    let unreachable =
+        "upload_webhook_failed_attempts_total{endpoint=\"default\",reason=\"unreachable\"}";
     wait_metric(&first, unreachable, 3.0, Duration::from_secs(20)).await;
     first.kill();
 
@@ -226,10 +232,16 @@ async fn an_instance_killed_mid_delivery_leaves_its_events_to_another() {
 
 /// Runs `server webhooks ARGS` against `redis`: its output.
 fn webhooks_command(redis: &Redis, args: &[&str]) -> String {
+    webhooks_command_with(redis, &[], args)
+}
+
+/// `server webhooks ARGS` with the settings `env` too.
+fn webhooks_command_with(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_server"))
         .arg("webhooks")
         .args(args)
         .env("UPLOAD_REDIS_URL", redis.url())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -252,12 +264,12 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
     let instance = Instance::start(&own, &dir.path().join("server.log"));
     let first = upload(&instance, "gone.txt", b"410", true).await;
-    wait_metric(&instance, "upload_webhook_endpoint_disabled", 1.0, Duration::from_secs(20)).await;
+    wait_metric(&instance, DISABLED, 1.0, Duration::from_secs(20)).await;
     let log = std::fs::read_to_string(&instance.log).unwrap();
     assert!(log.contains("webhook_endpoint_disabled"), "logged");
 
     // The alert fires on what the instance exports.
-    let disabled = instance.metric("upload_webhook_endpoint_disabled").await;
+    let disabled = instance.metric(DISABLED).await;
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../monitoring/alerts.yml");
     // promtool compares the annotations too: the rule's own, as written.
     let text = std::fs::read_to_string(rules).unwrap();
@@ -268,7 +280,7 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     };
     let (summary, description) = (annotation("summary"), annotation("description"));
     let test = format!(
-        "rule_files: [{rules}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'upload_webhook_endpoint_disabled{{instance=\"a\"}}'\n        values: '{disabled}x5'\n    alert_rule_test:\n      - eval_time: 1m\n        alertname: WebhookEndpointDisabled\n        exp_alerts:\n          - exp_labels: {{ severity: page }}\n            exp_annotations:\n              summary: {summary}\n              description: {description}\n"
+        "rule_files: [{rules}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'upload_webhook_endpoint_disabled{{instance=\"a\",endpoint=\"default\"}}'\n        values: '{disabled}x5'\n    alert_rule_test:\n      - eval_time: 1m\n        alertname: WebhookEndpointDisabled\n        exp_alerts:\n          - exp_labels: {{ severity: page, endpoint: default }}\n            exp_annotations:\n              summary: {summary}\n              description: {description}\n"
     );
     let file = dir.path().join("disabled.test.yml");
     std::fs::write(&file, test).unwrap();
@@ -312,6 +324,98 @@ async fn a_410_disables_the_endpoint_its_alert_fires_and_the_operator_enables_it
     wait_metric(&instance, DELIVERED, 5.0, Duration::from_secs(20)).await;
 }
 
+/// Profiles for the per-profile endpoints' test: `invoices` sends to `billing` (its secret in
+/// `BILLING_SECRET`), `quiet` sends nowhere, and `default` to UPLOAD_WEBHOOK_URL.
+const PROFILES: &str = r#"
+[profiles.invoices]
+types = ["text/plain"]
+[[profiles.invoices.webhooks]]
+name = "billing"
+url = "BILLING_URL"
+secret_env = "BILLING_SECRET"
+
+[profiles.quiet]
+webhooks = []
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_profile_sends_to_its_own_endpoints_signed_with_their_secrets_and_a_410_stops_only_that_one(
+) {
+    let Some(redis) = Redis::start() else { return };
+    let Some(main) = Receiver::start(&[&secret(1)]) else { return };
+    // The billing receiver verifies with its own secret only: an event signed with the main
+    // endpoint's secret would be refused there.
+    let Some(billing) = Receiver::start_with(&[&secret(2)], json!([{"status": 410}])) else {
+        return;
+    };
+    let dir = scratch();
+    let profiles = dir.path().join("profiles.toml");
+    std::fs::write(&profiles, PROFILES.replace("BILLING_URL", &billing.url())).unwrap();
+    let profiles = profiles.display().to_string();
+    let mut own = settings(dir.path(), &main, &secret(1), 600);
+    own.push(("UPLOAD_REDIS_URL", redis.url()));
+    own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
+    own.push(("UPLOAD_PROFILES", profiles.clone()));
+    own.push(("BILLING_SECRET", secret(2)));
+    let instance = Instance::start(&own, &dir.path().join("server.log"));
+    let upload_for = |profile: &'static str, name: &'static str| {
+        let instance = &instance;
+        async move {
+            let body = format!("a file of {profile}");
+            let signed = instance.sign_checked_for(profile, name, body.as_bytes()).await;
+            let (status, answer) =
+                post_form(&signed.url, &signed.fields, name, body.as_bytes()).await;
+            assert_eq!(status, 201, "{answer}");
+            instance.confirm(&signed, &etag_of(&answer)).await;
+            signed
+        }
+    };
+    let billing_disabled = "upload_webhook_endpoint_disabled{endpoint=\"billing\"}";
+
+    // The invoice's event goes to billing, which answers 410: billing alone is disabled.
+    let invoice = upload_for("invoices", "invoice.txt").await;
+    wait_metric(&instance, billing_disabled, 1.0, Duration::from_secs(20)).await;
+    assert_eq!(instance.metric(DISABLED).await, 0.0, "the other endpoint is not disabled");
+    // The default profile's events still go, to UPLOAD_WEBHOOK_URL only; quiet's go nowhere.
+    let plain = upload_for("", "plain.txt").await;
+    let quiet = upload_for("quiet", "quiet.txt").await;
+    wait_metric(&instance, DELIVERED, 1.0, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_main = by_key(&main);
+    assert_eq!(to_main.keys().collect::<Vec<_>>(), [&plain.key], "{to_main:#?}");
+    assert_eq!(main.taken().into_values().next().unwrap()["data"]["profile"], "default");
+    assert_eq!(billing.deliveries().len(), 1, "only the 410: {:#?}", billing.deliveries());
+    assert!(!quiet.key.is_empty());
+
+    // The operator sees what waits for billing, and enables it: the invoice's event arrives,
+    // verified with billing's secret.
+    let listed = webhooks_command(&redis, &["list", "--endpoint", "billing"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(&invoice.key), "{listed}");
+    assert_eq!(webhooks_command(&redis, &["list"]).trim(), "(none)", "default's is empty");
+    let said = webhooks_command(&redis, &["enable", "--endpoint", "billing"]);
+    assert!(said.contains("\"billing\" is enabled"), "{said}");
+    let billing_delivered = "upload_webhook_delivered_total{endpoint=\"billing\"}";
+    wait_metric(&instance, billing_delivered, 1.0, Duration::from_secs(20)).await;
+    let taken = billing.taken();
+    let event = taken.values().next().unwrap();
+    assert_eq!(
+        (event["data"]["key"].as_str(), event["data"]["profile"].as_str()),
+        (Some(invoice.key.as_str()), Some("invoices"))
+    );
+    assert!(billing.deliveries().iter().all(|d| d.verified), "{:#?}", billing.deliveries());
+    assert_eq!(instance.metric(billing_disabled).await, 0.0);
+
+    // A replay since a time sends each endpoint only its profiles' events.
+    let env = [("UPLOAD_PROFILES", profiles.as_str()), ("BILLING_SECRET", "unused-here")];
+    let since = ["replay", "--since", "2000-01-01T00:00:00Z", "--endpoint", "billing"];
+    assert_eq!(webhooks_command_with(&redis, &env, &since).trim(), "1 events queued again");
+    wait_metric(&instance, billing_delivered, 2.0, Duration::from_secs(20)).await;
+    let since = ["replay", "--since", "2000-01-01T00:00:00Z"];
+    assert_eq!(webhooks_command_with(&redis, &env, &since).trim(), "1 events queued again");
+    wait_metric(&instance, DELIVERED, 2.0, Duration::from_secs(20)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_signature_is_refused_and_retried_and_a_rotation_verifies_with_either_secret() {
     // A receiver holding a secret the service does not have refuses what it is sent.
@@ -345,18 +449,18 @@ async fn every_kind_of_verdict_is_an_event_that_matches_the_schema() {
     let Some(receiver) = Receiver::start(&[&secret(1)]) else { return };
     let bucket = Bucket::dev().await;
     let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let uploads = bucket.uploads(state.clone(), &clock).await.with_events(wake.clone());
     let metrics = Arc::new(server::metrics::Metrics::new());
     let endpoint =
         Endpoint::new("default", &receiver.url(), Secrets::parse(&secret(1)).unwrap()).unwrap();
+    let routes = Arc::new(Routes::new([&endpoint]));
+    let uploads = bucket.uploads(state.clone(), &clock).await.with_events(routes.clone());
     tokio::spawn(
         Deliverer {
             state: state.clone(),
+            wake: routes.wake(&endpoint.name),
             endpoint: Arc::new(endpoint),
             metrics,
             window: Duration::from_secs(600),
-            wake,
         }
         .run(),
     );
@@ -415,7 +519,8 @@ async fn retry_after_is_honoured_and_an_event_past_its_window_is_a_dead_letter_u
     own.push(("UPLOAD_SESSION_SECRET", "7".repeat(64)));
     let instance = Instance::start(&own, &dir.path().join("server.log"));
     let signed = upload(&instance, "late.txt", b"dead letter", true).await;
-    wait_metric(&instance, "upload_webhook_dead_total", 1.0, Duration::from_secs(30)).await;
+    let dead = "upload_webhook_dead_total{endpoint=\"default\"}";
+    wait_metric(&instance, dead, 1.0, Duration::from_secs(30)).await;
     let attempts = receiver.deliveries();
     let gap = attempts[1].at - attempts[0].at;
     assert!(gap >= 3.0, "the second attempt came {gap:.2} s after a Retry-After of 3");

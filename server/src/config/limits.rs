@@ -112,7 +112,7 @@ fn access_code(code: String) -> Result<[u8; 32], ConfigError> {
 }
 
 impl Limits {
-    pub(super) fn from_lookup(get: &impl Lookup) -> Result<Self, ConfigError> {
+    pub fn from_lookup(get: &impl Lookup) -> Result<Self, ConfigError> {
         // In the order they are reported when several are wrong.
         Ok(Self {
             max_bytes: number(

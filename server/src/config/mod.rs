@@ -22,4 +22,4 @@ pub use read::{table, ConfigError, Lookup};
 pub use serve::{dev_bucket_at, DevBucketConfig, ServeConfig, Target, DEV_BUCKET, DEV_REGION};
 pub use settings::{Setting, Settings};
 pub use sts::StsConfig;
-pub use webhooks::WebhookConfig;
+pub use webhooks::Webhooks;

@@ -12,6 +12,10 @@
 //! required = true
 //! max_len = 12
 //! chars = "digits"
+//! [[profiles.invoices.webhooks]]
+//! name = "billing"
+//! url = "https://billing.example/hooks/uploads"
+//! secret_env = "BILLING_WEBHOOK_SECRET"
 //! ```
 
 use std::collections::BTreeMap;
@@ -37,6 +41,18 @@ pub struct ProfileConfig {
     /// The sites that may frame its uploader (`/embed/NAME`): `UPLOAD_EMBED_ORIGINS`, or the
     /// profile's `embed_origins`, which narrows it. Empty: no site may.
     pub embed_origins: Vec<String>,
+    /// The names of the endpoints its events go to, in place of `UPLOAD_WEBHOOK_URL`'s
+    /// (`Some(empty)`: none); `None`: that one, when it is set.
+    pub webhooks: Option<Vec<String>>,
+}
+
+/// A profile's endpoint, as the file declares it (`[[profiles.NAME.webhooks]]`); its secret is
+/// read from the environment when the service starts (`config::webhooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDecl {
+    pub url: String,
+    /// The environment variable that holds its `whsec_` secret(s).
+    pub secret_env: String,
 }
 
 impl ProfileConfig {
@@ -68,6 +84,8 @@ fn embed_origins(get: &impl Lookup) -> Result<Vec<String>, ConfigError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profiles {
     by_name: BTreeMap<String, ProfileConfig>,
+    /// The profiles' own webhook endpoints, by name (one endpoint may serve several profiles).
+    endpoints: BTreeMap<String, WebhookDecl>,
 }
 
 /// Metadata entries the service adds to every object (`uploader`, `profile`) and the page adds
@@ -78,22 +96,26 @@ impl Profiles {
     /// The profiles of `UPLOAD_PROFILES`, over `limits` (the global settings); just `default`
     /// without the file.
     pub fn from_lookup(get: &impl Lookup, limits: &Limits) -> Result<Self, ConfigError> {
-        let Self { mut by_name } = Self::only_default(limits);
+        let Self { mut by_name, .. } = Self::only_default(limits);
         let embed = embed_origins(get)?;
         for profile in by_name.values_mut() {
             profile.embed_origins.clone_from(&embed);
         }
-        let Some(path) = get(Setting::Profiles) else { return Ok(Self { by_name }) };
+        let Some(path) = get(Setting::Profiles) else {
+            return Ok(Self { by_name, endpoints: BTreeMap::new() });
+        };
         let base = by_name[DEFAULT_PROFILE].clone();
         let text = std::fs::read_to_string(&path)
             .map_err(|err| invalid(Setting::Profiles, format!("cannot read {path}: {err}")))?;
         let file: Table = text
             .parse()
             .map_err(|err| invalid(Setting::Profiles, format!("{path} is not TOML: {err}")))?;
-        for (name, profile) in parse(&file, &base).map_err(|e| invalid(Setting::Profiles, e))? {
+        let (profiles, endpoints) =
+            parse(&file, &base).map_err(|e| invalid(Setting::Profiles, e))?;
+        for (name, profile) in profiles {
             by_name.insert(name, profile);
         }
-        Ok(Self { by_name })
+        Ok(Self { by_name, endpoints })
     }
 
     /// Just the default profile: the global settings `limits`.
@@ -102,8 +124,10 @@ impl Profiles {
             rules: default_rules(limits),
             roles: Vec::new(),
             embed_origins: Vec::new(),
+            webhooks: None,
         };
-        Self { by_name: BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]) }
+        let by_name = BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]);
+        Self { by_name, endpoints: BTreeMap::new() }
     }
 
     /// The profile named `name`, if there is one.
@@ -118,6 +142,11 @@ impl Profiles {
 
     pub fn iter(&self) -> impl Iterator<Item = &ProfileConfig> {
         self.by_name.values()
+    }
+
+    /// The profiles' own webhook endpoints, by name.
+    pub fn endpoints(&self) -> &BTreeMap<String, WebhookDecl> {
+        &self.endpoints
     }
 
     /// Whether any profile may be embedded somewhere.
@@ -141,14 +170,19 @@ fn default_rules(limits: &Limits) -> Profile {
     }
 }
 
-/// The file's profiles, each over `base`; an error names the profile and the key.
-fn parse(file: &Table, base: &ProfileConfig) -> Result<Vec<(String, ProfileConfig)>, String> {
+/// The profiles and their endpoints.
+type Parsed = (Vec<(String, ProfileConfig)>, BTreeMap<String, WebhookDecl>);
+
+/// The file's profiles, each over `base`, and their endpoints; an error names the profile and
+/// the key.
+fn parse(file: &Table, base: &ProfileConfig) -> Result<Parsed, String> {
     if let Some(other) = file.keys().find(|key| *key != "profiles") {
         return Err(format!("unknown key {other:?} (profiles go in [profiles.NAME] tables)"));
     }
-    let Some(profiles) = file.get("profiles") else { return Ok(Vec::new()) };
+    let mut endpoints = BTreeMap::new();
+    let Some(profiles) = file.get("profiles") else { return Ok((Vec::new(), endpoints)) };
     let profiles = profiles.as_table().ok_or("\"profiles\" must be a table of [profiles.NAME]")?;
-    profiles
+    let parsed = profiles
         .iter()
         .map(|(name, table)| {
             if name != DEFAULT_PROFILE {
@@ -159,14 +193,97 @@ fn parse(file: &Table, base: &ProfileConfig) -> Result<Vec<(String, ProfileConfi
             let table = table
                 .as_table()
                 .ok_or_else(|| format!("profile {name:?}: expected a table [profiles.{name}]"))?;
-            let profile = one(name, table, base).map_err(|e| format!("profile {name:?}, {e}"))?;
+            let profile = one(name, table, base, &mut endpoints)
+                .map_err(|e| format!("profile {name:?}, {e}"))?;
             Ok((name.clone(), profile))
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    Ok((parsed, endpoints))
 }
 
-/// One `[profiles.NAME]` table over `base`; an error names the key.
-fn one(name: &str, table: &Table, base: &ProfileConfig) -> Result<ProfileConfig, String> {
+/// `webhooks`: a list of `{name, url, secret_env}`, each added to `endpoints` (a name given
+/// twice must say the same both times); the names, in order.
+fn webhooks(
+    value: &Value,
+    endpoints: &mut BTreeMap<String, WebhookDecl>,
+) -> Result<Vec<String>, String> {
+    let expected =
+        "expected a list of { name, url, secret_env } tables ([[profiles.NAME.webhooks]])";
+    let list = value.as_array().ok_or(expected)?;
+    let mut names = Vec::new();
+    for item in list {
+        let table = item.as_table().ok_or(expected)?;
+        let text = |key: &str| -> Result<String, String> {
+            table
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("each endpoint needs {key:?} (a string)"))
+        };
+        if let Some(other) =
+            table.keys().find(|k| !["name", "url", "secret_env"].contains(&k.as_str()))
+        {
+            return Err(format!("{other:?} is unknown (known: name, url, secret_env)"));
+        }
+        let name = text("name")?;
+        if let Some(refusal) = endpoint_name_refusal(&name) {
+            return Err(refusal);
+        }
+        let url = text("url")?;
+        crate::events::endpoint::Endpoint::check_url(&url)
+            .map_err(|e| format!("endpoint {name:?}: {e}"))?;
+        let secret_env = text("secret_env")?;
+        let mut chars = secret_env.chars();
+        let shaped = chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !shaped {
+            return Err(format!(
+                "endpoint {name:?}: secret_env names the environment variable holding its \
+                 secret (such as BILLING_WEBHOOK_SECRET), got {secret_env:?}; the secret itself \
+                 never goes in this file"
+            ));
+        }
+        let decl = WebhookDecl { url, secret_env };
+        match endpoints.get(&name) {
+            Some(before) if *before != decl => {
+                return Err(format!(
+                    "endpoint {name:?} is declared twice with a different url or secret_env \
+                     (one name, one endpoint: give each its own name)"
+                ))
+            }
+            Some(_) => {}
+            None => drop(endpoints.insert(name.clone(), decl)),
+        }
+        if names.contains(&name) {
+            return Err(format!("endpoint {name:?} is listed twice"));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Why `name` cannot name an endpoint: it names its outbox in the store, its metrics and its
+/// flag, like a profile's name; `default` is `UPLOAD_WEBHOOK_URL`'s.
+fn endpoint_name_refusal(name: &str) -> Option<String> {
+    if name == crate::events::endpoint::CONFIGURED {
+        return Some(format!(
+            "{name:?} is UPLOAD_WEBHOOK_URL's endpoint: leave webhooks out to use it, or give \
+             this one another name"
+        ));
+    }
+    profile_name_refusal(name).map(|_| {
+        format!("{name:?} is not a usable endpoint name (1-32 lowercase letters, digits and -, starting with a letter)")
+    })
+}
+
+/// One `[profiles.NAME]` table over `base`, its endpoints added to `endpoints`; an error names
+/// the key.
+fn one(
+    name: &str,
+    table: &Table,
+    base: &ProfileConfig,
+    endpoints: &mut BTreeMap<String, WebhookDecl>,
+) -> Result<ProfileConfig, String> {
     let mut profile = base.clone();
     profile.rules.name = name.to_owned();
     let rules = &mut profile.rules;
@@ -219,15 +336,11 @@ fn one(name: &str, table: &Table, base: &ProfileConfig) -> Result<ProfileConfig,
                 }
                 profile.embed_origins = narrowed;
             }
-            "webhooks" => {
-                return Err(at(
-                    "not supported by this version yet (events go to UPLOAD_WEBHOOK_URL)".into(),
-                ))
-            }
+            "webhooks" => profile.webhooks = Some(webhooks(value, endpoints).map_err(at)?),
             _ => {
                 return Err(at("unknown (known: types, min_bytes, max_bytes, files_per_minute, \
                      files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles, \
-                     embed_origins)"
+                     embed_origins, webhooks)"
                     .into()))
             }
         }
@@ -431,7 +544,25 @@ values = ["paid", "due"]
                 "values or chars, not both",
             ),
             ("[profiles.a.metadata.uploader]\nrequired = true", "set by the service"),
-            ("[profiles.a]\nwebhooks = []", "key \"webhooks\": not supported"),
+            ("[profiles.a]\nwebhooks = \"x\"", "key \"webhooks\": expected a list"),
+            (
+                "[[profiles.a.webhooks]]\nname = \"default\"\nurl = \"http://h/\"\nsecret_env = \"S\"",
+                "is UPLOAD_WEBHOOK_URL's endpoint",
+            ),
+            (
+                "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"ftp://h/\"\nsecret_env = \"S\"",
+                "key \"webhooks\": endpoint \"b\": expected an http",
+            ),
+            (
+                "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"\nsecret_env = \"whsec_x\"",
+                "never goes in this file",
+            ),
+            ("[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"", "needs \"secret_env\""),
+            (
+                "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"\nsecret_env = \"S\"\n\
+                 [[profiles.c.webhooks]]\nname = \"b\"\nurl = \"http://other/\"\nsecret_env = \"S\"",
+                "declared twice with a different url",
+            ),
             (
                 "[profiles.a]\nembed_origins = [\"https://app.example\"]",
                 "is not in UPLOAD_EMBED_ORIGINS",

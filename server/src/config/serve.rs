@@ -61,8 +61,8 @@ pub struct ServeConfig {
     pub reconcile_grace: Duration,
     /// `UPLOAD_RECONCILE_EVERY_SECS` (default 5): the reconciler's rounds.
     pub reconcile_every: Duration,
-    /// `UPLOAD_WEBHOOK_URL` and its secret: where events go, if anywhere.
-    pub webhook: Option<super::WebhookConfig>,
+    /// `UPLOAD_WEBHOOK_URL` and the profiles' own endpoints: where events go, if anywhere.
+    pub webhooks: super::Webhooks,
     pub target: Target,
 }
 
@@ -215,9 +215,9 @@ impl ServeConfig {
         )?;
         let every =
             number(&get, Setting::ReconcileEverySecs, 5, 1..=300, "whole seconds from 1 to 300")?;
-        let webhook = super::webhooks::webhook(&get)?;
+        let webhooks = super::webhooks::webhooks(&get, profiles, |name| std::env::var(name).ok())?;
         Ok(Self {
-            webhook,
+            webhooks,
             state_dir,
             reconcile_grace: Duration::from_secs(grace),
             reconcile_every: Duration::from_secs(every),

@@ -3,8 +3,9 @@
 //! window, a dead letter. Taking leases an event for longer than an attempt can take, so an
 //! instance that dies mid-delivery leaves its events to another when the lease ends; the
 //! receiver may then see an event twice, with one `webhook-id` (at least once, never lost).
-//! A 410 disables the endpoint for the whole fleet until `server webhooks enable`; its events
-//! wait in the outbox meanwhile.
+//! Each endpoint has its outbox and its deliverer, so a slow or disabled one holds up only its
+//! own events. A 410 disables the endpoint for the whole fleet until `server webhooks enable`;
+//! its events wait in its outbox meanwhile.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,13 +39,14 @@ pub fn disabled_flag(endpoint: &str) -> String {
     format!("webhook-disabled:{endpoint}")
 }
 
+/// One endpoint's deliverer.
 pub struct Deliverer {
     pub state: Arc<State>,
     pub endpoint: Arc<Endpoint>,
     pub metrics: Arc<Metrics>,
     /// How long an event is tried before it is a dead letter (`UPLOAD_WEBHOOK_RETRY_SECS`).
     pub window: Duration,
-    /// Told when this instance appends an event: it goes at once.
+    /// Told when this instance appends an event for the endpoint: it goes at once.
     pub wake: Arc<Notify>,
 }
 
@@ -66,6 +68,7 @@ impl Deliverer {
     /// at once in a task of its own.
     pub async fn run(self) {
         let flag = disabled_flag(&self.endpoint.name);
+        self.metrics.webhooks().endpoint(&self.endpoint.name);
         let shared = Arc::new(Shared {
             deliverer: self,
             client: Endpoint::client(),
@@ -92,11 +95,11 @@ impl Deliverer {
             }
             let free = places.available_permits().max(1);
             let Ok(first) = places.clone().acquire_owned().await else { return };
-            let taken = match this.state.take(LEASE, free).await {
+            let taken = match this.state.take(&this.endpoint.name, LEASE, free).await {
                 Ok(taken) => taken,
                 Err(err) => {
                     this.metrics.state_error("outbox");
-                    tracing::error!(event = "outbox_unreadable", error = %err);
+                    tracing::error!(event = "outbox_unreadable", endpoint = %this.endpoint.name, error = %err);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -128,8 +131,9 @@ impl Deliverer {
     /// the store did not answer).
     async fn observe(&self, flag: &str) -> Option<bool> {
         let disabled = self.state.flag(flag).await.ok()?.is_some();
-        let stats = self.state.outbox_stats().await.ok()?;
-        self.metrics.webhooks().outbox(stats, now_ms(), disabled);
+        let name = &self.endpoint.name;
+        let stats = self.state.outbox_stats(name).await.ok()?;
+        self.metrics.webhooks().outbox(name, stats, now_ms(), disabled);
         Some(disabled)
     }
 
@@ -139,10 +143,11 @@ impl Deliverer {
             self.metrics.state_error("outbox");
             tracing::error!(event = "outbox_unwritable", error = %err);
         }
-        if let Ok(stats) = self.state.outbox_stats().await {
-            self.metrics.webhooks().outbox(stats, now_ms(), true);
+        let name = &self.endpoint.name;
+        if let Ok(stats) = self.state.outbox_stats(name).await {
+            self.metrics.webhooks().outbox(name, stats, now_ms(), true);
         }
-        tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable`; events wait in the outbox");
+        tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable --endpoint NAME`; its events wait in its outbox");
     }
 
     /// One attempt at `event`, settled; `gone` is set when the endpoint answers 410 Gone (and
@@ -153,7 +158,7 @@ impl Deliverer {
             return;
         }
         let Ok(line) = serde_json::from_str::<VerdictLine>(&event.line) else {
-            tracing::error!(target: "audit", event = "webhook_dead", id = "", position = %event.position, attempts = event.attempt, reason = "the outbox holds a line that is no event", key = "");
+            tracing::error!(target: "audit", event = "webhook_dead", endpoint = %self.endpoint.name, id = "", position = %event.position, attempts = event.attempt, reason = "the outbox holds a line that is no event", key = "");
             self.settle(&event, Settle::Dead).await;
             return;
         };
@@ -166,9 +171,10 @@ impl Deliverer {
             Attempted::Delivered => {
                 self.settle(&event, Settle::Delivered).await;
                 let delay = (now_ms() - event.queued_ms).max(0) as f64 / 1000.0;
-                self.metrics.webhooks().delivered(delay);
+                self.metrics.webhooks().delivered(&self.endpoint.name, delay);
                 tracing::debug!(
                     event = "webhook_delivered",
+                    endpoint = %self.endpoint.name,
                     id,
                     kind,
                     attempt = event.attempt,
@@ -182,7 +188,7 @@ impl Deliverer {
             }
             Attempted::Failed { retry_after } => {
                 if let Some(failure) = outcome.failure {
-                    self.metrics.webhooks().failed(failure);
+                    self.metrics.webhooks().failed(&self.endpoint.name, failure);
                 }
                 let reason = outcome.failure.map_or("", |f| f.as_str());
                 match schedule::next(
@@ -196,6 +202,7 @@ impl Deliverer {
                     Next::RetryAt(at) => {
                         tracing::warn!(
                             event = "webhook_failed",
+                            endpoint = %self.endpoint.name,
                             id,
                             kind,
                             attempt = event.attempt,
@@ -206,9 +213,9 @@ impl Deliverer {
                         self.settle(&event, Settle::RetryAt(at)).await;
                     }
                     Next::GiveUp => {
-                        tracing::error!(target: "audit", event = "webhook_dead", id, position = %event.position, attempts = event.attempt, reason, key = ?clip(&line.key));
+                        tracing::error!(target: "audit", event = "webhook_dead", endpoint = %self.endpoint.name, id, position = %event.position, attempts = event.attempt, reason, key = ?clip(&line.key));
                         self.settle(&event, Settle::Dead).await;
-                        self.metrics.webhooks().dead();
+                        self.metrics.webhooks().dead(&self.endpoint.name);
                     }
                 }
             }
@@ -216,10 +223,10 @@ impl Deliverer {
     }
 
     async fn settle(&self, event: &Outgoing, settle: Settle) {
-        if let Err(err) = self.state.settle(&event.position, settle).await {
+        if let Err(err) = self.state.settle(&self.endpoint.name, &event.position, settle).await {
             // Left leased: it is taken again when the lease ends.
             self.metrics.state_error("outbox");
-            tracing::error!(event = "outbox_unwritable", position = %event.position, error = %err);
+            tracing::error!(event = "outbox_unwritable", endpoint = %self.endpoint.name, position = %event.position, error = %err);
         }
     }
 }

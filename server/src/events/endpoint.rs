@@ -1,6 +1,6 @@
-//! Where events go (`UPLOAD_WEBHOOK_URL`, signed with `UPLOAD_WEBHOOK_SECRET`) and one attempt
-//! to send one there: a POST of the event's body with the Standard Webhooks headers, answered
-//! within [`TIMEOUT`], redirects not followed (the URL is the operator's; a redirect is an
+//! Where events go (`UPLOAD_WEBHOOK_URL`, signed with `UPLOAD_WEBHOOK_SECRET`, or a profile's
+//! own endpoint) and one attempt to send one there: a POST of the event's body with the Standard
+//! Webhooks headers, answered within [`TIMEOUT`], redirects not followed (the URL is the operator's; a redirect is an
 //! error to fix, not a place to send signed events).
 
 use std::time::Duration;
@@ -66,11 +66,16 @@ pub struct Outcome {
 impl Endpoint {
     /// The endpoint at `url` (http or https), signing with `secrets`.
     pub fn new(name: &str, url: &str, secrets: Secrets) -> Result<Self, String> {
+        Ok(Self { name: name.to_owned(), url: Self::check_url(url)?, secrets })
+    }
+
+    /// `url`, if events can go there: http or https, with a host.
+    pub fn check_url(url: &str) -> Result<reqwest::Url, String> {
         let url = reqwest::Url::parse(url).map_err(|err| format!("not a URL: {err}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err("expected an http:// or https:// URL".into());
         }
-        Ok(Self { name: name.to_owned(), url, secrets })
+        Ok(url)
     }
 
     /// The URL without its query or user (either may hold a token), for the logs.

@@ -122,11 +122,7 @@ impl Event {
                 checksum: line.checksum.as_deref().map(Checksum::from_s3),
                 etag: line.etag.clone(),
                 uploader: Uploader { id: line.uploader.clone(), subject: line.subject.clone() },
-                profile: line
-                    .metadata
-                    .get(app::rules::PROFILE_METADATA)
-                    .map_or(app::rules::DEFAULT_PROFILE, String::as_str)
-                    .to_owned(),
+                profile: line.profile().to_owned(),
                 metadata: line.metadata.clone(),
                 signed_at: (line.signed > 0).then(|| rfc3339(line.signed)),
                 verdict_at: rfc3339(line.at),

@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 pub async fn run(command: Command, settings: &Settings) -> ExitCode {
     // The outbox needs the store, not the bucket.
     if let Command::Webhooks(args) = command {
-        return finish(webhooks::run(args.action, settings).await);
+        return finish(webhooks::run(args.action, &args.endpoint, settings).await);
     }
     let config = match Config::from_settings(settings) {
         Ok(config) => config,

@@ -1,7 +1,8 @@
-//! `server webhooks`: the events' outbox from a shell, in the store the server uses (Redis with
-//! `UPLOAD_REDIS_URL`, else `UPLOAD_STATE_DIR`, which a running server holds: stop it first, or
-//! use Redis). Lists what waits or was given up, sends events again (each with its own
-//! `webhook-id`, so a receiver that saw one before knows it), and enables the endpoint again.
+//! `server webhooks [--endpoint NAME]`: an endpoint's outbox from a shell, in the store the
+//! server uses (Redis with `UPLOAD_REDIS_URL`, else `UPLOAD_STATE_DIR`, which a running server
+//! holds: stop it first, or use Redis). Lists what waits or was given up, sends events again
+//! (each with its own `webhook-id`, so a receiver that saw one before knows it), and enables
+//! the endpoint again.
 
 use std::sync::Arc;
 
@@ -9,10 +10,11 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::cli::WebhooksAction;
-use crate::config::{Setting, Settings};
+use crate::config::limits::Limits;
+use crate::config::{Profiles, Setting, Settings};
 use crate::events::deliver::disabled_flag;
-use crate::events::endpoint::CONFIGURED;
 use crate::events::event::{event_type, webhook_id};
+use crate::events::route::Routes;
 use crate::shared::SharedStore;
 use crate::state::State;
 use crate::uploads::pending::VerdictLine;
@@ -39,12 +41,28 @@ fn at(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub async fn run(action: WebhooksAction, settings: &Settings) -> Result<String, String> {
+/// Whether the events of `line`'s profile go to `endpoint`, as `UPLOAD_PROFILES` says.
+fn routed(settings: &Settings, endpoint: &str) -> Result<impl Fn(&VerdictLine) -> bool, String> {
+    let get = |setting: Setting| settings.get(setting);
+    let limits = Limits::from_lookup(&get).map_err(|e| e.to_string())?;
+    let profiles = Profiles::from_lookup(&get, &limits).map_err(|e| e.to_string())?;
+    let endpoint = endpoint.to_owned();
+    Ok(move |line: &VerdictLine| {
+        let own = profiles.get(line.profile()).and_then(|p| p.webhooks.as_deref());
+        Routes::goes_to(own, &endpoint)
+    })
+}
+
+pub async fn run(
+    action: WebhooksAction,
+    endpoint: &str,
+    settings: &Settings,
+) -> Result<String, String> {
     let state = open(settings)?;
     let failed = |err: crate::state::StateError| err.to_string();
     match action {
         WebhooksAction::List { dead, max } => {
-            let listed = state.outbox(dead, max).await.map_err(failed)?;
+            let listed = state.outbox(endpoint, dead, max).await.map_err(failed)?;
             let lines: Vec<String> = listed
                 .iter()
                 .map(|event| {
@@ -62,17 +80,17 @@ pub async fn run(action: WebhooksAction, settings: &Settings) -> Result<String, 
             Ok(if lines.is_empty() { "(none)".into() } else { lines.join("\n") })
         }
         WebhooksAction::Replay { id: Some(id), .. } => {
-            for dead in state.outbox(true, 1_000_000).await.map_err(failed)? {
+            for dead in state.outbox(endpoint, true, 1_000_000).await.map_err(failed)? {
                 let line = serde_json::from_str::<VerdictLine>(&dead.line).ok();
                 if line.as_ref().map(webhook_id).as_deref() == Some(id.as_str()) {
-                    state.revive(&dead.position).await.map_err(failed)?;
+                    state.revive(endpoint, &dead.position).await.map_err(failed)?;
                     return Ok(format!("{id}: queued again (it was a dead letter)"));
                 }
             }
             let found = find_in_log(&state, |line| webhook_id(line) == id).await?;
             match found.into_iter().last() {
                 Some(line) => {
-                    state.enqueue(vec![line]).await.map_err(failed)?;
+                    state.enqueue(endpoint, vec![line]).await.map_err(failed)?;
                     Ok(format!("{id}: queued again"))
                 }
                 None => Err(format!(
@@ -84,16 +102,17 @@ pub async fn run(action: WebhooksAction, settings: &Settings) -> Result<String, 
         }
         WebhooksAction::Replay { since, .. } => {
             let since = since.map_or(0, OffsetDateTime::unix_timestamp);
-            let lines = find_in_log(&state, |line| line.at >= since).await?;
+            let routed = routed(settings, endpoint)?;
+            let lines = find_in_log(&state, |line| line.at >= since && routed(line)).await?;
             let count = lines.len();
             for chunk in lines.chunks(100) {
-                state.enqueue(chunk.to_vec()).await.map_err(failed)?;
+                state.enqueue(endpoint, chunk.to_vec()).await.map_err(failed)?;
             }
             Ok(format!("{count} events queued again"))
         }
         WebhooksAction::Enable => {
-            state.set_flag(&disabled_flag(CONFIGURED), None).await.map_err(failed)?;
-            Ok("the endpoint is enabled: the events that waited go now".into())
+            state.set_flag(&disabled_flag(endpoint), None).await.map_err(failed)?;
+            Ok(format!("the endpoint {endpoint:?} is enabled: the events that waited go now"))
         }
     }
 }

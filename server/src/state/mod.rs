@@ -188,58 +188,75 @@ impl State {
         }
     }
 
-    /// Appends `lines` to the outbox, due now (a plain form's extra objects removed, a replay).
-    pub async fn enqueue(&self, lines: Vec<String>) -> Result<(), StateError> {
+    /// Appends `lines` to `endpoint`'s outbox, due now (a plain form's extra objects removed,
+    /// a replay).
+    pub async fn enqueue(&self, endpoint: &str, lines: Vec<String>) -> Result<(), StateError> {
         match self {
-            State::Redis(r) => r.outbox().enqueue(lines).await,
-            State::Embedded(e) => e.enqueue(lines).await,
+            State::Redis(r) => r.outbox(endpoint).enqueue(lines).await,
+            State::Embedded(e) => e.enqueue(endpoint, lines).await,
         }
     }
 
-    /// Takes up to `max` events due from the outbox, each leased to the caller for `lease`: due
-    /// again when it ends unless settled ([`State::settle`]) before.
-    pub async fn take(&self, lease: Duration, max: usize) -> Result<Vec<Outgoing>, StateError> {
+    /// Takes up to `max` events due from `endpoint`'s outbox, each leased to the caller for
+    /// `lease`: due again when it ends unless settled ([`State::settle`]) before.
+    pub async fn take(
+        &self,
+        endpoint: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Outgoing>, StateError> {
         match self {
-            State::Redis(r) => r.outbox().take(lease, max).await,
-            State::Embedded(e) => e.take(lease, max).await,
+            State::Redis(r) => r.outbox(endpoint).take(lease, max).await,
+            State::Embedded(e) => e.take(endpoint, lease, max).await,
         }
     }
 
-    /// What became of an event taken.
-    pub async fn settle(&self, position: &str, settle: Settle) -> Result<(), StateError> {
+    /// What became of an event taken from `endpoint`'s outbox.
+    pub async fn settle(
+        &self,
+        endpoint: &str,
+        position: &str,
+        settle: Settle,
+    ) -> Result<(), StateError> {
         match self {
-            State::Redis(r) => r.outbox().settle(position, settle).await,
-            State::Embedded(e) => e.settle(position, settle).await,
+            State::Redis(r) => r.outbox(endpoint).settle(position, settle).await,
+            State::Embedded(e) => e.settle(endpoint, position, settle).await,
         }
     }
 
-    /// Up to `max` events, pending or `dead`, oldest first.
-    pub async fn outbox(&self, dead: bool, max: usize) -> Result<Vec<Listed>, StateError> {
+    /// Up to `max` of `endpoint`'s events, pending or `dead`, oldest first.
+    pub async fn outbox(
+        &self,
+        endpoint: &str,
+        dead: bool,
+        max: usize,
+    ) -> Result<Vec<Listed>, StateError> {
         match self {
-            State::Redis(r) => r.outbox().outbox(dead, max).await,
-            State::Embedded(e) => e.outbox(dead, max).await,
+            State::Redis(r) => r.outbox(endpoint).outbox(dead, max).await,
+            State::Embedded(e) => e.outbox(endpoint, dead, max).await,
         }
     }
 
-    /// Puts a dead letter back in the outbox, due now: false when there is none at `position`.
-    pub async fn revive(&self, position: &str) -> Result<bool, StateError> {
+    /// Puts one of `endpoint`'s dead letters back in its outbox, due now: false when there is
+    /// none at `position`.
+    pub async fn revive(&self, endpoint: &str, position: &str) -> Result<bool, StateError> {
         match self {
-            State::Redis(r) => r.outbox().revive(position).await,
-            State::Embedded(e) => e.revive(position).await,
+            State::Redis(r) => r.outbox(endpoint).revive(position).await,
+            State::Embedded(e) => e.revive(endpoint, position).await,
         }
     }
 
-    pub async fn outbox_stats(&self) -> Result<OutboxStats, StateError> {
+    pub async fn outbox_stats(&self, endpoint: &str) -> Result<OutboxStats, StateError> {
         match self {
-            State::Redis(r) => r.outbox().outbox_stats().await,
-            State::Embedded(e) => e.outbox_stats().await,
+            State::Redis(r) => r.outbox(endpoint).outbox_stats().await,
+            State::Embedded(e) => e.outbox_stats(endpoint).await,
         }
     }
 
     /// A named flag's value (an endpoint disabled, and why), the fleet's with Redis.
     pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
         match self {
-            State::Redis(r) => r.outbox().flag(name).await,
+            State::Redis(r) => r.flags().flag(name).await,
             State::Embedded(e) => e.flag(name).await,
         }
     }
@@ -247,7 +264,7 @@ impl State {
     /// Sets a named flag, or clears it (`None`).
     pub async fn set_flag(&self, name: &str, value: Option<&str>) -> Result<(), StateError> {
         match self {
-            State::Redis(r) => r.outbox().set_flag(name, value).await,
+            State::Redis(r) => r.flags().set_flag(name, value).await,
             State::Embedded(e) => e.set_flag(name, value).await,
         }
     }

@@ -36,8 +36,8 @@ pub struct Conclusion<'a> {
     pub log: Option<&'a str>,
     /// Whether the record is done with (removed), or stays due.
     pub remove: bool,
-    /// Whether the log line also goes to the outbox, for delivery (a webhook is configured).
-    pub outbox: bool,
+    /// The endpoints whose outboxes the log line also goes to, for delivery (none: no event).
+    pub outbox: &'a [String],
 }
 
 /// One verdict from the log: its position in it and its line.

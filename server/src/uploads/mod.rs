@@ -44,6 +44,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::credentials::Source;
+use crate::events::route::Routes;
 use crate::metrics::Metrics;
 use crate::policy::PolicySigner;
 use crate::seal::SessionKey;
@@ -75,9 +76,9 @@ pub struct Uploads {
     state: Arc<State>,
     /// How long after a form's policy expires the reconciler first looks at it.
     grace: time::Duration,
-    /// Set when a webhook is configured: verdicts then also go to the outbox, and this wakes
-    /// the instance's deliverer.
-    events: Option<Arc<tokio::sync::Notify>>,
+    /// Set when events are on: where each profile's verdicts go (their endpoints' outboxes),
+    /// and the bells of this instance's deliverers.
+    events: Option<Arc<Routes>>,
 }
 
 /// `UPLOAD_RECONCILE_GRACE_SECS`'s default: see the README ("Every upload gets a verdict").
@@ -101,6 +102,15 @@ pub fn key_segment(profile: &str) -> String {
     match profile {
         app::rules::DEFAULT_PROFILE => String::new(),
         other => format!("{other}/"),
+    }
+}
+
+/// The profile an upload's directory (`uploads/<uploader-id>/[<profile>/]<directory>/`) was
+/// signed under: what [`key_segment`] put there.
+pub fn directory_profile(directory: &str) -> &str {
+    match directory.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>()[..] {
+        ["uploads", _, profile, _] => profile,
+        _ => app::rules::DEFAULT_PROFILE,
     }
 }
 
@@ -157,11 +167,18 @@ impl Uploads {
         self
     }
 
-    /// With events: every verdict also goes to the outbox, and `wake` is told (the
-    /// deliverer, `events::deliver`, waits on it).
-    pub fn with_events(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
-        self.events = Some(wake);
+    /// With events: every verdict also goes to the outboxes of its profile's endpoints
+    /// (`routes`), whose deliverers (`events::deliver`) are woken.
+    pub fn with_events(mut self, routes: Arc<Routes>) -> Self {
+        self.events = Some(routes);
         self
+    }
+
+    /// The endpoints that hear of an upload of `profile` (none without events).
+    pub(crate) fn endpoints(&self, profile: &str) -> &[String] {
+        let Some(routes) = &self.events else { return &[] };
+        let own = self.config.profiles.get(profile).and_then(|p| p.webhooks.as_deref());
+        routes.endpoints(own)
     }
 
     /// Where grants are recorded.

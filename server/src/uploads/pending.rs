@@ -312,6 +312,15 @@ impl VerdictLine {
         }
     }
 
+    /// The upload profile it was signed under: the object's metadata says, else its directory
+    /// (`default` for records from before profiles).
+    pub fn profile(&self) -> &str {
+        match self.metadata.get(app::rules::PROFILE_METADATA) {
+            Some(profile) => profile,
+            None => super::directory_profile(&self.id),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a verdict serializes")
     }

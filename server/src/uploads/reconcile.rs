@@ -298,7 +298,7 @@ impl Uploads {
     /// Ends a record with no new verdict.
     async fn forget(&self, id: &str) {
         let end =
-            Conclusion { id, holding: None, claim: None, log: None, remove: true, outbox: false };
+            Conclusion { id, holding: None, claim: None, log: None, remove: true, outbox: &[] };
         if let Err(err) = self.state.conclude(end).await {
             self.metrics.state_error("conclude");
             tracing::error!(event = "record_not_ended", id = ?clip(id), error = %err);

@@ -2,6 +2,7 @@
 //! gives it (the browser's confirm, a completion or cancel, or the reconciler): the claim that
 //! makes it one, the record's end, the log line, the counters and the audit event.
 
+use app::rules::PROFILE_METADATA;
 use app::service::Requester;
 use app::wire::UploadError;
 use time::OffsetDateTime;
@@ -119,15 +120,16 @@ impl Uploads {
             etag: judged.found.as_ref().map(|f| f.etag.clone()),
             problem: judged.problem.clone(),
             ..VerdictLine::new(record, bucket, &judged.key, outcome, by, now.unix_timestamp())
-        }
-        .to_json();
+        };
+        let endpoints = self.endpoints(line.profile());
+        let line = line.to_json();
         let conclusion = Conclusion {
             id: record.id(),
             holding: Some(holding),
             claim: Some((judged.verdict.as_str(), record.verdict_kept(now))),
             log: Some(&line),
             remove: !keep_record,
-            outbox: self.events.is_some(),
+            outbox: endpoints,
         };
         let mut written = self.state.conclude(conclusion).await;
         for pause in [100, 400, 1600] {
@@ -138,7 +140,7 @@ impl Uploads {
             written = self.state.conclude(conclusion).await;
         }
         match written {
-            Ok(true) => self.events_waiting(),
+            Ok(true) => self.events_waiting(endpoints),
             Ok(false) => {
                 tracing::warn!(event = "verdict_superseded", directory = ?clip(record.id()), verdict = judged.verdict.as_str(), "the check took longer than its claim, and another check took it over");
                 return false;
@@ -164,10 +166,10 @@ impl Uploads {
         true
     }
 
-    /// Wakes this instance's deliverer: an event is in the outbox.
-    fn events_waiting(&self) {
-        if let Some(events) = &self.events {
-            events.notify_one();
+    /// Wakes this instance's deliverers of `endpoints`: an event is in their outboxes.
+    fn events_waiting(&self, endpoints: &[String]) {
+        if let Some(routes) = &self.events {
+            routes.ring(endpoints);
         }
     }
 
@@ -183,7 +185,9 @@ impl Uploads {
         removed: &[Listed],
         by: By,
     ) -> Result<(), String> {
-        if self.events.is_none() || removed.is_empty() {
+        let profile = super::directory_profile(directory);
+        let endpoints = self.endpoints(profile);
+        if endpoints.is_empty() || removed.is_empty() {
             return Ok(());
         }
         let record = match self.state.get(directory).await {
@@ -192,7 +196,7 @@ impl Uploads {
         };
         let now = self.now().unix_timestamp();
         let bucket = &self.config.bucket.name;
-        let lines = removed
+        let lines: Vec<String> = removed
             .iter()
             .map(|item| {
                 let line = match &record {
@@ -214,7 +218,8 @@ impl Uploads {
                         signed: 0,
                         content_type: None,
                         checksum: None,
-                        metadata: Default::default(),
+                        // The profile its directory names: the record that said is gone.
+                        metadata: [(PROFILE_METADATA.to_owned(), profile.to_owned())].into(),
                     },
                 };
                 VerdictLine {
@@ -226,9 +231,13 @@ impl Uploads {
                 .to_json()
             })
             .collect();
-        match self.state.enqueue(lines).await {
+        let mut queued = Ok(());
+        for endpoint in endpoints {
+            queued = queued.and(self.state.enqueue(endpoint, lines.clone()).await);
+        }
+        match queued {
             Ok(()) => {
-                self.events_waiting();
+                self.events_waiting(endpoints);
                 Ok(())
             }
             Err(err) => {

@@ -33,6 +33,18 @@ pub struct Instance {
 
 impl Instance {
     pub fn start(settings: &[(&str, String)], log: &Path) -> Self {
+        // A port found free may be taken before the server binds it (by another test's
+        // outgoing connection): then it starts again on others, a few times.
+        for _ in 0..3 {
+            if let Some(instance) = Self::try_start(settings, log) {
+                return instance;
+            }
+        }
+        panic!("the server found its ports taken three times: {log:?}");
+    }
+
+    /// Starts it; `None` when it stopped because a port it was given was taken.
+    fn try_start(settings: &[(&str, String)], log: &Path) -> Option<Self> {
         let (port, metrics) = (free_port(), free_port());
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
@@ -52,13 +64,20 @@ impl Instance {
             command.env(name, value);
         }
         let child = command.spawn().expect("the server starts");
-        let instance = Self { child, port, metrics, log: log.to_owned() };
+        let mut instance = Self { child, port, metrics, log: log.to_owned() };
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest_blocking(&format!("http://127.0.0.1:{port}/healthz")).is_none() {
+            if let Ok(Some(status)) = instance.child.try_wait() {
+                let tail = instance.tail();
+                if tail.contains("already in use") {
+                    return None;
+                }
+                panic!("the server stopped ({status}): {tail}");
+            }
             assert!(Instant::now() < deadline, "the server did not start: {}", instance.tail());
             std::thread::sleep(Duration::from_millis(50));
         }
-        instance
+        Some(instance)
     }
 
     pub fn tail(&self) -> String {
@@ -125,11 +144,17 @@ impl Instance {
     /// Signs `body` as the text file `name` with its SHA-256 (the bucket checks it), as the
     /// page asks, for a new uploader (whose cookie the answer sets).
     pub async fn sign_checked(&self, name: &str, body: &[u8]) -> Signed {
+        self.sign_checked_for("", name, body).await
+    }
+
+    /// [`Instance::sign_checked`], for the upload profile `profile` (empty: the default).
+    pub async fn sign_checked_for(&self, profile: &str, name: &str, body: &[u8]) -> Signed {
         use base64::Engine;
         use sha2::Digest;
         let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
         let size = body.len().to_string();
-        let fields = [("file_name", name), ("size", &size), ("checksum_sha256", &sha)];
+        let fields =
+            [("file_name", name), ("size", &size), ("checksum_sha256", &sha), ("profile", profile)];
         self.sign_form(&fields, sha.clone()).await
     }
 

@@ -81,7 +81,7 @@ struct OwnedConclusion {
     claim: Option<(String, Duration)>,
     log: Option<String>,
     remove: bool,
-    outbox: bool,
+    outbox: Vec<String>,
 }
 
 /// What one write answered.
@@ -239,7 +239,7 @@ impl Embedded {
             claim: c.claim.map(|(state, ttl)| (state.to_owned(), ttl)),
             log: c.log.map(str::to_owned),
             remove: c.remove,
-            outbox: c.outbox,
+            outbox: c.outbox.to_vec(),
         };
         self.ask(|reply| Op::Conclude(owned, reply)).await
     }
@@ -327,30 +327,46 @@ impl Embedded {
         self.ask(|reply| Op::Outbox(op, reply)).await
     }
 
-    pub async fn enqueue(&self, lines: Vec<String>) -> Result<(), StateError> {
-        self.outbox_write(outbox::Op::Enqueue(lines)).await.map(drop)
+    pub async fn enqueue(&self, endpoint: &str, lines: Vec<String>) -> Result<(), StateError> {
+        self.outbox_write(outbox::Op::Enqueue(endpoint.to_owned(), lines)).await.map(drop)
     }
 
-    pub async fn take(&self, lease: Duration, max: usize) -> Result<Vec<Outgoing>, StateError> {
+    pub async fn take(
+        &self,
+        endpoint: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Outgoing>, StateError> {
         // Looked at several times a second: a commit (a sync to disk) only when one is due.
-        if self.read(outbox::first_due).await?.is_none_or(|due| due > now_ms()) {
+        let endpoint = endpoint.to_owned();
+        let first = {
+            let endpoint = endpoint.clone();
+            self.read(move |txn| outbox::first_due(txn, &endpoint)).await?
+        };
+        if first.is_none_or(|due| due > now_ms()) {
             return Ok(Vec::new());
         }
-        let op = outbox::Op::Take { lease_ms: ms(lease), max };
+        let op = outbox::Op::Take { endpoint, lease_ms: ms(lease), max };
         match self.outbox_write(op).await? {
             outbox::Answer::Taken(taken) => Ok(taken),
             _ => Ok(Vec::new()),
         }
     }
 
-    pub async fn settle(&self, position: &str, settle: Settle) -> Result<(), StateError> {
+    pub async fn settle(
+        &self,
+        endpoint: &str,
+        position: &str,
+        settle: Settle,
+    ) -> Result<(), StateError> {
         let position = parse_position(position)?;
-        self.outbox_write(outbox::Op::Settle(position, settle)).await.map(drop)
+        let op = outbox::Op::Settle(endpoint.to_owned(), position, settle);
+        self.outbox_write(op).await.map(drop)
     }
 
-    pub async fn revive(&self, position: &str) -> Result<bool, StateError> {
+    pub async fn revive(&self, endpoint: &str, position: &str) -> Result<bool, StateError> {
         let position = parse_position(position)?;
-        let revived = self.outbox_write(outbox::Op::Revive(position)).await?;
+        let revived = self.outbox_write(outbox::Op::Revive(endpoint.to_owned(), position)).await?;
         Ok(matches!(revived, outbox::Answer::Revived(true)))
     }
 
@@ -359,12 +375,19 @@ impl Embedded {
         self.outbox_write(op).await.map(drop)
     }
 
-    pub async fn outbox(&self, dead: bool, max: usize) -> Result<Vec<Listed>, StateError> {
-        self.read(move |txn| outbox::list(txn, dead, max)).await
+    pub async fn outbox(
+        &self,
+        endpoint: &str,
+        dead: bool,
+        max: usize,
+    ) -> Result<Vec<Listed>, StateError> {
+        let endpoint = endpoint.to_owned();
+        self.read(move |txn| outbox::list(txn, &endpoint, dead, max)).await
     }
 
-    pub async fn outbox_stats(&self) -> Result<OutboxStats, StateError> {
-        self.read(outbox::stats).await
+    pub async fn outbox_stats(&self, endpoint: &str) -> Result<OutboxStats, StateError> {
+        let endpoint = endpoint.to_owned();
+        self.read(move |txn| outbox::stats(txn, &endpoint)).await
     }
 
     pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
@@ -511,8 +534,8 @@ impl<'t> Tables<'t> {
                 }
                 if let Some(line) = &c.log {
                     self.log(line)?;
-                    if c.outbox {
-                        self.outbox.enqueue(line, now)?;
+                    for endpoint in &c.outbox {
+                        self.outbox.enqueue(endpoint, line, now)?;
                     }
                 }
                 return Ok(Answer::Concluded(true));
@@ -706,7 +729,7 @@ mod tests {
             claim: Some(("verified", minute)),
             log: Some("v1"),
             remove: true,
-            outbox: false,
+            outbox: &[],
         };
         let stale = Conclusion { holding: Some("checking:expired"), ..done };
         assert!(!store.conclude(stale).await.unwrap(), "a claim lost is no verdict");
@@ -730,41 +753,57 @@ mod tests {
         let minute = Duration::from_secs(60);
         store.record(vec![entry("x", 1)]).await.unwrap();
         assert_eq!(store.claim("x", "checking", minute).await.unwrap(), Claim::Taken);
+        let (d, b) = ("default", "billing");
+        let both = [d.to_owned(), b.to_owned()];
         let verdict = Conclusion {
             id: "x",
             holding: Some("checking"),
             claim: Some(("verified", minute)),
             log: Some("event-x"),
             remove: true,
-            outbox: true,
+            outbox: &both,
         };
         assert!(store.conclude(verdict).await.unwrap(), "appended with its verdict");
-        store.enqueue(vec!["event-y".into()]).await.unwrap();
-        let taken = store.take(minute, 10).await.unwrap();
+        store.enqueue(d, vec!["event-y".into()]).await.unwrap();
+        let taken = store.take(d, minute, 10).await.unwrap();
         let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();
         assert_eq!(lines, ["event-x", "event-y"]);
         assert!(taken.iter().all(|t| t.attempt == 1));
-        assert!(store.take(minute, 10).await.unwrap().is_empty(), "leased: nobody else takes it");
-        assert_eq!(store.outbox_stats().await.unwrap().pending, 2);
+        assert!(
+            store.take(d, minute, 10).await.unwrap().is_empty(),
+            "leased: nobody else takes it"
+        );
+        assert_eq!(store.outbox_stats(d).await.unwrap().pending, 2);
+        // Each endpoint has its own: billing's copy is untouched by default's taking.
+        let billing = store.take(b, minute, 10).await.unwrap();
+        assert_eq!(
+            (billing.len(), billing[0].line.as_str(), billing[0].attempt),
+            (1, "event-x", 1)
+        );
+        store.settle(b, &billing[0].position, Settle::Delivered).await.unwrap();
+        assert_eq!(store.outbox_stats(b).await.unwrap(), OutboxStats::default());
+        assert_eq!(store.outbox_stats("never-written").await.unwrap(), OutboxStats::default());
+        assert!(store.outbox("never-written", false, 10).await.unwrap().is_empty());
         // Delivered, it goes; failed, it comes back when due, counted; given up, it is dead.
-        store.settle(&taken[0].position, Settle::Delivered).await.unwrap();
-        store.settle(&taken[1].position, Settle::RetryAt(0)).await.unwrap();
-        let again = store.take(minute, 10).await.unwrap();
+        store.settle(d, &taken[0].position, Settle::Delivered).await.unwrap();
+        store.settle(d, &taken[1].position, Settle::RetryAt(0)).await.unwrap();
+        let again = store.take(d, minute, 10).await.unwrap();
         assert_eq!((again.len(), again[0].attempt), (1, 2));
-        store.settle(&again[0].position, Settle::Dead).await.unwrap();
-        let stats = store.outbox_stats().await.unwrap();
+        store.settle(d, &again[0].position, Settle::Dead).await.unwrap();
+        let stats = store.outbox_stats(d).await.unwrap();
         assert_eq!((stats.pending, stats.dead, stats.oldest_ms), (0, 1, None));
-        let dead = store.outbox(true, 10).await.unwrap();
+        let dead = store.outbox(d, true, 10).await.unwrap();
         assert_eq!(dead[0].line, "event-y");
-        assert!(store.revive(&dead[0].position).await.unwrap());
-        assert!(!store.revive(&dead[0].position).await.unwrap(), "once");
-        assert_eq!(store.take(minute, 10).await.unwrap()[0].line, "event-y");
+        assert!(!store.revive(b, &dead[0].position).await.unwrap(), "not billing's");
+        assert!(store.revive(d, &dead[0].position).await.unwrap());
+        assert!(!store.revive(d, &dead[0].position).await.unwrap(), "once");
+        assert_eq!(store.take(d, minute, 10).await.unwrap()[0].line, "event-y");
         // A lease that ends (its taker died) hands the event out again.
-        store.enqueue(vec!["event-z".into()]).await.unwrap();
-        let first = store.take(Duration::from_millis(1), 10).await.unwrap();
+        store.enqueue(d, vec!["event-z".into()]).await.unwrap();
+        let first = store.take(d, Duration::from_millis(1), 10).await.unwrap();
         assert_eq!(first.len(), 1);
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(store.take(minute, 10).await.unwrap()[0].line, "event-z");
+        assert_eq!(store.take(d, minute, 10).await.unwrap()[0].line, "event-z");
         assert_eq!(store.flag("f").await.unwrap(), None);
         store.set_flag("f", Some("why")).await.unwrap();
         assert_eq!(store.flag("f").await.unwrap().as_deref(), Some("why"));

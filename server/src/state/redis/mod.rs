@@ -57,11 +57,11 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 ";
 
-/// KEYS: the claim, the due set, the record, the log, the outbox, the outbox's schedule. ARGV:
-/// the claim's new state ('' to leave it), its TTL in ms, the id, '1' to remove the record, the
-/// log line ('' for none), the log's length, what the claim must still hold ('' for anything),
-/// '1' to append the line to the outbox too, now in ms. 0 when it did not (nothing written), 1
-/// when written.
+/// KEYS: the claim, the due set, the record, the log, then for each endpoint the line also goes
+/// to, its outbox and the outbox's schedule. ARGV: the claim's new state ('' to leave it), its
+/// TTL in ms, the id, '1' to remove the record, the log line ('' for none), the log's length,
+/// what the claim must still hold ('' for anything), now in ms. 0 when it did not (nothing
+/// written), 1 when written.
 const CONCLUDE: &str = r"
 if ARGV[7] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[7] then return 0 end
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
@@ -71,9 +71,9 @@ if ARGV[4] == '1' then
 end
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'v', ARGV[5])
-  if ARGV[8] == '1' then
-    local id = redis.call('XADD', KEYS[5], '*', 'v', ARGV[5])
-    redis.call('ZADD', KEYS[6], ARGV[9], id)
+  for i = 5, #KEYS, 2 do
+    local id = redis.call('XADD', KEYS[i], '*', 'v', ARGV[5])
+    redis.call('ZADD', KEYS[i + 1], ARGV[8], id)
   end
 end
 return 1
@@ -301,19 +301,31 @@ impl RedisState {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.conclude.prepare_invoke();
         call.key(claim_key(c.id)).key(due_set()).key(record_key(c.id)).key(log_key());
-        call.key(outbox::events_key()).key(outbox::schedule_key());
+        for endpoint in c.outbox {
+            let keys = outbox::Keys::of(endpoint);
+            call.key(keys.events).key(keys.schedule);
+        }
         let (state, ttl) = c.claim.unwrap_or(("", Duration::ZERO));
         call.arg(state).arg(ms(ttl)).arg(c.id).arg(if c.remove { "1" } else { "0" });
         call.arg(c.log.unwrap_or_default()).arg(LOG_KEEPS).arg(c.holding.unwrap_or_default());
-        call.arg(if c.outbox { "1" } else { "0" }).arg(now_ms());
+        call.arg(now_ms());
         let written: i64 =
             self.store.bounded(call.invoke_async(&mut connection)).await.map_err(failed)?;
         Ok(written == 1)
     }
 
-    /// The events' outbox ([`outbox`]).
-    pub fn outbox(&self) -> outbox::Outbox<'_> {
-        outbox::Outbox { store: &self.store, scripts: &self.outbox }
+    /// `endpoint`'s outbox ([`outbox`]).
+    pub fn outbox(&self, endpoint: &str) -> outbox::Outbox<'_> {
+        outbox::Outbox {
+            store: &self.store,
+            scripts: &self.outbox,
+            keys: outbox::Keys::of(endpoint),
+        }
+    }
+
+    /// The named flags.
+    pub fn flags(&self) -> outbox::Flags<'_> {
+        outbox::Flags { store: &self.store }
     }
 
     pub async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, StateError> {

@@ -1,7 +1,9 @@
-//! The events' outbox in Redis, shared by the fleet: the events in a stream (`s3up:outbox`,
-//! appended by the same script that writes their verdict), their schedule in a sorted set by
-//! the time each is next due (`s3up:outbox:due`), how often each was taken (`s3up:outbox:tries`),
-//! and the dead letters in a stream of their own (`s3up:outbox:dead`).
+//! The events' outboxes in Redis, shared by the fleet, one per endpoint: the events in a stream
+//! (`s3up:outbox`, appended by the same script that writes their verdict), their schedule in a
+//! sorted set by the time each is next due (`s3up:outbox:due`), how often each was taken
+//! (`s3up:outbox:tries`), and the dead letters in a stream of their own (`s3up:outbox:dead`).
+//! Those are `UPLOAD_WEBHOOK_URL`'s (the names they had before there were others); a profile's
+//! endpoint `NAME` has `s3up:outbox@NAME`, `s3up:outbox@NAME:due` and so on.
 //!
 //! Any instance takes what is due: taking moves an event's time to the end of a lease, so an
 //! instance that dies mid-delivery leaves it to whichever instance looks after the lease ends.
@@ -12,23 +14,28 @@ use std::time::Duration;
 
 use redis::Script;
 
+use crate::events::endpoint::CONFIGURED;
 use crate::shared::{SharedStore, PREFIX};
 use crate::state::types::{failed, now_ms, Listed, OutboxStats, Outgoing, Settle, StateError};
 
-pub(super) fn events_key() -> String {
-    format!("{PREFIX}outbox")
+/// One endpoint's keys.
+pub(super) struct Keys {
+    pub(super) events: String,
+    pub(super) schedule: String,
+    tries: String,
+    dead: String,
 }
 
-pub(super) fn schedule_key() -> String {
-    format!("{PREFIX}outbox:due")
-}
-
-fn tries_key() -> String {
-    format!("{PREFIX}outbox:tries")
-}
-
-fn dead_key() -> String {
-    format!("{PREFIX}outbox:dead")
+impl Keys {
+    pub(super) fn of(endpoint: &str) -> Self {
+        let at = if endpoint == CONFIGURED { String::new() } else { format!("@{endpoint}") };
+        Self {
+            events: format!("{PREFIX}outbox{at}"),
+            schedule: format!("{PREFIX}outbox{at}:due"),
+            tries: format!("{PREFIX}outbox{at}:tries"),
+            dead: format!("{PREFIX}outbox{at}:dead"),
+        }
+    }
 }
 
 fn flag_key(name: &str) -> String {
@@ -139,10 +146,11 @@ fn line_of(fields: &[String]) -> Option<String> {
     fields.chunks(2).find(|f| f[0] == "v").and_then(|f| f.get(1)).cloned()
 }
 
-/// The outbox of the store `store`, with its scripts.
+/// One endpoint's outbox in the store `store`, with its scripts.
 pub struct Outbox<'a> {
     pub(super) store: &'a SharedStore,
     pub(super) scripts: &'a Scripts,
+    pub(super) keys: Keys,
 }
 
 impl Outbox<'_> {
@@ -152,7 +160,7 @@ impl Outbox<'_> {
         }
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.scripts.enqueue.prepare_invoke();
-        call.key(events_key()).key(schedule_key()).arg(now_ms());
+        call.key(&self.keys.events).key(&self.keys.schedule).arg(now_ms());
         for line in &lines {
             call.arg(line);
         }
@@ -168,7 +176,7 @@ impl Outbox<'_> {
         let now = now_ms();
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let mut call = self.scripts.take.prepare_invoke();
-        call.key(schedule_key()).key(events_key()).key(tries_key());
+        call.key(&self.keys.schedule).key(&self.keys.events).key(&self.keys.tries);
         call.arg(now).arg(until).arg(max);
         let rows: Vec<(String, String, String)> = self
             .store
@@ -189,7 +197,8 @@ impl Outbox<'_> {
     pub async fn settle(&self, position: &str, settle: Settle) -> Result<(), StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.scripts.settle.prepare_invoke();
-        call.key(schedule_key()).key(events_key()).key(tries_key()).key(dead_key());
+        let keys = &self.keys;
+        call.key(&keys.schedule).key(&keys.events).key(&keys.tries).key(&keys.dead);
         let (how, at) = match settle {
             Settle::Delivered => ("done", 0),
             Settle::RetryAt(at) => ("retry", at),
@@ -205,7 +214,7 @@ impl Outbox<'_> {
 
     pub async fn outbox(&self, dead: bool, max: usize) -> Result<Vec<Listed>, StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
-        let key = if dead { dead_key() } else { events_key() };
+        let key = if dead { &self.keys.dead } else { &self.keys.events };
         let max = max.min(1 << 40);
         let range =
             redis::cmd("XRANGE").arg(key).arg("-").arg("+").arg("COUNT").arg(max).to_owned();
@@ -218,7 +227,7 @@ impl Outbox<'_> {
             vec![None; rows.len()]
         } else {
             let ask = redis::cmd("HMGET")
-                .arg(tries_key())
+                .arg(&self.keys.tries)
                 .arg(rows.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
                 .to_owned();
             self.store
@@ -245,7 +254,8 @@ impl Outbox<'_> {
     pub async fn revive(&self, position: &str) -> Result<bool, StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let mut call = self.scripts.revive.prepare_invoke();
-        call.key(dead_key()).key(events_key()).key(schedule_key()).arg(position).arg(now_ms());
+        let keys = &self.keys;
+        call.key(&keys.dead).key(&keys.events).key(&keys.schedule).arg(position).arg(now_ms());
         let revived: i64 = self
             .store
             .bounded_quietly(call.invoke_async(&mut connection), CALL_TIMEOUT)
@@ -258,15 +268,15 @@ impl Outbox<'_> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let ask = redis::pipe()
             .cmd("XLEN")
-            .arg(events_key())
+            .arg(&self.keys.events)
             .cmd("XRANGE")
-            .arg(events_key())
+            .arg(&self.keys.events)
             .arg("-")
             .arg("+")
             .arg("COUNT")
             .arg(1)
             .cmd("XLEN")
-            .arg(dead_key())
+            .arg(&self.keys.dead)
             .to_owned();
         let (pending, first, dead): (u64, Vec<(String, Vec<String>)>, u64) = self
             .store
@@ -279,7 +289,14 @@ impl Outbox<'_> {
             dead,
         })
     }
+}
 
+/// Named flags (an endpoint disabled), the fleet's.
+pub struct Flags<'a> {
+    pub(super) store: &'a SharedStore,
+}
+
+impl Flags<'_> {
     pub async fn flag(&self, name: &str) -> Result<Option<String>, StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let ask = redis::cmd("GET").arg(flag_key(name)).to_owned();
