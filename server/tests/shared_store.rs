@@ -251,7 +251,7 @@ async fn the_outbox_is_the_fleets_and_an_event_leased_by_one_goes_to_another_whe
         outbox: &both,
     };
     assert!(a.conclude(verdict).await.unwrap(), "appended with its verdict, to both endpoints");
-    b.enqueue(d, vec!["event-y".into()]).await.unwrap();
+    b.enqueue(&[d.to_owned()], vec!["event-y".into()]).await.unwrap();
     // Taken by a for a moment only: a dies, b takes them when the lease ends.
     let taken = a.take(d, Duration::from_millis(200), 10).await.unwrap();
     let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();

@@ -235,6 +235,19 @@ fn webhooks_command(redis: &Redis, args: &[&str]) -> String {
     webhooks_command_with(redis, &[], args)
 }
 
+/// `server webhooks ARGS` with the settings `env`, which must fail: what it says.
+fn webhooks_refused(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("webhooks")
+        .args(args)
+        .env("UPLOAD_REDIS_URL", redis.url())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "server webhooks {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// `server webhooks ARGS` with the settings `env` too.
 fn webhooks_command_with(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_server"))
@@ -385,15 +398,33 @@ async fn each_profile_sends_to_its_own_endpoints_signed_with_their_secrets_and_a
     assert_eq!(to_main.keys().collect::<Vec<_>>(), [&plain.key], "{to_main:#?}");
     assert_eq!(main.taken().into_values().next().unwrap()["data"]["profile"], "default");
     assert_eq!(billing.deliveries().len(), 1, "only the 410: {:#?}", billing.deliveries());
-    assert!(!quiet.key.is_empty());
+    assert_eq!(instance.metric(DELIVERED).await, 1.0, "quiet's event went nowhere");
+    // No outbox holds quiet's event (its verdict is in the log all the same).
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let outboxes: Vec<String> =
+        redis::cmd("KEYS").arg("s3up:outbox*").query_async(&mut connection).await.unwrap();
+    assert!(outboxes.iter().all(|k| !k.contains("quiet")), "{outboxes:?}");
+    let log: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg("s3up:verdicts")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(log.iter().any(|(_, fields)| fields.concat().contains(&quiet.key)), "{log:?}");
 
     // The operator sees what waits for billing, and enables it: the invoice's event arrives,
     // verified with billing's secret.
-    let listed = webhooks_command(&redis, &["list", "--endpoint", "billing"]);
+    let env = [("UPLOAD_PROFILES", profiles.as_str())];
+    let listed = webhooks_command_with(&redis, &env, &["list", "--endpoint", "billing"]);
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.contains(&invoice.key), "{listed}");
     assert_eq!(webhooks_command(&redis, &["list"]).trim(), "(none)", "default's is empty");
-    let said = webhooks_command(&redis, &["enable", "--endpoint", "billing"]);
+    // A name the server does not have is refused, not quietly "enabled".
+    let typo = webhooks_refused(&redis, &env, &["enable", "--endpoint", "biling"]);
+    assert!(typo.contains("no endpoint \"biling\" (there are: default, billing)"), "{typo}");
+    let said = webhooks_command_with(&redis, &env, &["enable", "--endpoint", "billing"]);
     assert!(said.contains("\"billing\" is enabled"), "{said}");
     let billing_delivered = "upload_webhook_delivered_total{endpoint=\"billing\"}";
     wait_metric(&instance, billing_delivered, 1.0, Duration::from_secs(20)).await;
@@ -406,14 +437,22 @@ async fn each_profile_sends_to_its_own_endpoints_signed_with_their_secrets_and_a
     assert!(billing.deliveries().iter().all(|d| d.verified), "{:#?}", billing.deliveries());
     assert_eq!(instance.metric(billing_disabled).await, 0.0);
 
-    // A replay since a time sends each endpoint only its profiles' events.
-    let env = [("UPLOAD_PROFILES", profiles.as_str()), ("BILLING_SECRET", "unused-here")];
+    // A replay sends each endpoint only its profiles' events: by id, and since a time; without
+    // the server's profiles file it says so rather than guess.
+    let id = taken.keys().next().unwrap().clone();
+    let wrong = webhooks_refused(&redis, &env, &["replay", &id]);
+    assert!(wrong.contains("do not go to the endpoint \"default\""), "{wrong}");
+    let said = webhooks_command_with(&redis, &env, &["replay", &id, "--endpoint", "billing"]);
+    assert!(said.contains("queued again"), "{said}");
+    wait_metric(&instance, billing_delivered, 2.0, Duration::from_secs(20)).await;
     let since = ["replay", "--since", "2000-01-01T00:00:00Z", "--endpoint", "billing"];
     assert_eq!(webhooks_command_with(&redis, &env, &since).trim(), "1 events queued again");
-    wait_metric(&instance, billing_delivered, 2.0, Duration::from_secs(20)).await;
+    wait_metric(&instance, billing_delivered, 3.0, Duration::from_secs(20)).await;
     let since = ["replay", "--since", "2000-01-01T00:00:00Z"];
     assert_eq!(webhooks_command_with(&redis, &env, &since).trim(), "1 events queued again");
     wait_metric(&instance, DELIVERED, 2.0, Duration::from_secs(20)).await;
+    let blind = webhooks_refused(&redis, &[], &since);
+    assert!(blind.contains("which UPLOAD_PROFILES does not declare here"), "{blind}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,12 +47,24 @@ pub struct ProfileConfig {
 }
 
 /// A profile's endpoint, as the file declares it (`[[profiles.NAME.webhooks]]`); its secret is
-/// read from the environment when the service starts (`config::webhooks`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// read from the environment when the service starts (`config::webhooks`). Its `Debug` shows
+/// the URL without its query or user, as the logs do (either may hold a token).
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookDecl {
     pub url: String,
     /// The environment variable that holds its `whsec_` secret(s).
     pub secret_env: String,
+}
+
+impl std::fmt::Debug for WebhookDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::events::endpoint::{shown, Endpoint};
+        let url = Endpoint::check_url(&self.url).map(|url| shown(&url)).unwrap_or_default();
+        f.debug_struct("WebhookDecl")
+            .field("url", &url)
+            .field("secret_env", &self.secret_env)
+            .finish()
+    }
 }
 
 impl ProfileConfig {
@@ -237,10 +249,11 @@ fn webhooks(
         let shaped = chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
             && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
         if !shaped {
+            // Not repeated: it may be the secret itself, pasted in the wrong place.
             return Err(format!(
                 "endpoint {name:?}: secret_env names the environment variable holding its \
-                 secret (such as BILLING_WEBHOOK_SECRET), got {secret_env:?}; the secret itself \
-                 never goes in this file"
+                 secret (capitals, digits and _, such as BILLING_WEBHOOK_SECRET); the secret \
+                 itself never goes in this file"
             ));
         }
         let decl = WebhookDecl { url, secret_env };
@@ -272,7 +285,10 @@ fn endpoint_name_refusal(name: &str) -> Option<String> {
         ));
     }
     profile_name_refusal(name).map(|_| {
-        format!("{name:?} is not a usable endpoint name (1-32 lowercase letters, digits and -, starting with a letter)")
+        format!(
+            "{name:?} is not a usable endpoint name (1-32 lowercase letters, digits, hyphens, \
+             starting with a letter, not with \"ffff\")"
+        )
     })
 }
 
@@ -515,6 +531,23 @@ values = ["paid", "due"]
     }
 
     #[test]
+    fn an_endpoints_token_and_a_misplaced_secret_are_never_shown() {
+        let err = with_file(
+            "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"\nsecret_env = \"whsec_MfKQ9r8\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("secret_env") && !err.contains("MfKQ9r8"), "{err}");
+        let config = with_file(
+            "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"https://u:p4ss@h/x?token=t0ken\"\nsecret_env = \"S\"",
+        )
+        .unwrap();
+        let debug = format!("{:?}", config.profiles);
+        assert!(debug.contains("https://h/x") && !debug.contains("t0ken"), "{debug}");
+        assert!(!debug.contains("p4ss"), "{debug}");
+    }
+
+    #[test]
     fn errors_name_the_profile_and_the_key() {
         for (text, expected) in [
             (
@@ -558,6 +591,10 @@ values = ["paid", "due"]
                 "never goes in this file",
             ),
             ("[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"", "needs \"secret_env\""),
+            (
+                "[[profiles.a.webhooks]]\nname = \"ffff\"\nurl = \"http://h/\"\nsecret_env = \"S\"",
+                "not with \"ffff\"",
+            ),
             (
                 "[[profiles.a.webhooks]]\nname = \"b\"\nurl = \"http://h/\"\nsecret_env = \"S\"\n\
                  [[profiles.c.webhooks]]\nname = \"b\"\nurl = \"http://other/\"\nsecret_env = \"S\"",

@@ -14,6 +14,16 @@ pub const CONFIGURED: &str = "default";
 /// How long a receiver may take to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// `url` without its query or user (either may hold a token), for the logs.
+pub fn shown(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
 /// One endpoint. Its `Debug` shows the URL as the logs do ([`Endpoint::shown`]).
 pub struct Endpoint {
     /// Its name in logs, metrics and the store's flag (`default`: the configured one).
@@ -80,12 +90,7 @@ impl Endpoint {
 
     /// The URL without its query or user (either may hold a token), for the logs.
     pub fn shown(&self) -> String {
-        let mut shown = self.url.clone();
-        shown.set_query(None);
-        shown.set_fragment(None);
-        let _ = shown.set_password(None);
-        let _ = shown.set_username("");
-        shown.to_string()
+        shown(&self.url)
     }
 
     /// The client events are sent with: no redirects, the timeout.

@@ -13,6 +13,7 @@ use crate::cli::WebhooksAction;
 use crate::config::limits::Limits;
 use crate::config::{Profiles, Setting, Settings};
 use crate::events::deliver::disabled_flag;
+use crate::events::endpoint::CONFIGURED;
 use crate::events::event::{event_type, webhook_id};
 use crate::events::route::Routes;
 use crate::shared::SharedStore;
@@ -41,16 +42,41 @@ fn at(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Whether the events of `line`'s profile go to `endpoint`, as `UPLOAD_PROFILES` says.
-fn routed(settings: &Settings, endpoint: &str) -> Result<impl Fn(&VerdictLine) -> bool, String> {
+/// The profiles as the server has them (`UPLOAD_PROFILES`): which endpoints there are, and
+/// which profile's events go where.
+fn profiles(settings: &Settings) -> Result<Profiles, String> {
     let get = |setting: Setting| settings.get(setting);
     let limits = Limits::from_lookup(&get).map_err(|e| e.to_string())?;
-    let profiles = Profiles::from_lookup(&get, &limits).map_err(|e| e.to_string())?;
-    let endpoint = endpoint.to_owned();
-    Ok(move |line: &VerdictLine| {
-        let own = profiles.get(line.profile()).and_then(|p| p.webhooks.as_deref());
-        Routes::goes_to(own, &endpoint)
-    })
+    Profiles::from_lookup(&get, &limits).map_err(|e| e.to_string())
+}
+
+/// `endpoint`, if the server has it: `default` (`UPLOAD_WEBHOOK_URL`) or one a profile
+/// declares. A name mistyped would enable nothing and fill an outbox no deliverer reads.
+fn known(profiles: &Profiles, endpoint: &str) -> Result<(), String> {
+    if endpoint == CONFIGURED || profiles.endpoints().contains_key(endpoint) {
+        return Ok(());
+    }
+    let names: Vec<&str> =
+        [CONFIGURED].into_iter().chain(profiles.endpoints().keys().map(String::as_str)).collect();
+    Err(format!(
+        "there is no endpoint {endpoint:?} (there are: {}); run this with the server's \
+         UPLOAD_PROFILES",
+        names.join(", ")
+    ))
+}
+
+/// Whether `line`'s event goes to `endpoint`: an error when its profile is not in the file (the
+/// command was run without the server's `UPLOAD_PROFILES`, most likely).
+fn goes_to(profiles: &Profiles, line: &VerdictLine, endpoint: &str) -> Result<bool, String> {
+    let profile = line.profile();
+    let config = profiles.get(profile).ok_or_else(|| {
+        format!(
+            "the event for {} is of the upload profile {profile:?}, which UPLOAD_PROFILES does \
+             not declare here: run this with the server's UPLOAD_PROFILES",
+            line.key
+        )
+    })?;
+    Ok(Routes::goes_to(config.webhooks.as_deref(), endpoint))
 }
 
 pub async fn run(
@@ -58,8 +84,11 @@ pub async fn run(
     endpoint: &str,
     settings: &Settings,
 ) -> Result<String, String> {
+    let profiles = profiles(settings)?;
+    known(&profiles, endpoint)?;
     let state = open(settings)?;
     let failed = |err: crate::state::StateError| err.to_string();
+    let to = [endpoint.to_owned()];
     match action {
         WebhooksAction::List { dead, max } => {
             let listed = state.outbox(endpoint, dead, max).await.map_err(failed)?;
@@ -80,6 +109,7 @@ pub async fn run(
             Ok(if lines.is_empty() { "(none)".into() } else { lines.join("\n") })
         }
         WebhooksAction::Replay { id: Some(id), .. } => {
+            // A dead letter of this endpoint's was bound for it.
             for dead in state.outbox(endpoint, true, 1_000_000).await.map_err(failed)? {
                 let line = serde_json::from_str::<VerdictLine>(&dead.line).ok();
                 if line.as_ref().map(webhook_id).as_deref() == Some(id.as_str()) {
@@ -88,25 +118,34 @@ pub async fn run(
                 }
             }
             let found = find_in_log(&state, |line| webhook_id(line) == id).await?;
-            match found.into_iter().last() {
-                Some(line) => {
-                    state.enqueue(endpoint, vec![line]).await.map_err(failed)?;
-                    Ok(format!("{id}: queued again"))
-                }
-                None => Err(format!(
+            let Some((line, raw)) = found.into_iter().last() else {
+                return Err(format!(
                     "no event {id} among the dead letters or in the verdicts' log (it keeps the \
                      last {} verdicts)",
                     crate::state::LOG_KEEPS
-                )),
+                ));
+            };
+            if !goes_to(&profiles, &line, endpoint)? {
+                return Err(format!(
+                    "{id} is an event of the upload profile {:?}, whose events do not go to the \
+                     endpoint {endpoint:?}: name its own with --endpoint",
+                    line.profile()
+                ));
             }
+            state.enqueue(&to, vec![raw]).await.map_err(failed)?;
+            Ok(format!("{id}: queued again"))
         }
         WebhooksAction::Replay { since, .. } => {
             let since = since.map_or(0, OffsetDateTime::unix_timestamp);
-            let routed = routed(settings, endpoint)?;
-            let lines = find_in_log(&state, |line| line.at >= since && routed(line)).await?;
+            let mut lines = Vec::new();
+            for (line, raw) in find_in_log(&state, |line| line.at >= since).await? {
+                if goes_to(&profiles, &line, endpoint)? {
+                    lines.push(raw);
+                }
+            }
             let count = lines.len();
             for chunk in lines.chunks(100) {
-                state.enqueue(endpoint, chunk.to_vec()).await.map_err(failed)?;
+                state.enqueue(&to, chunk.to_vec()).await.map_err(failed)?;
             }
             Ok(format!("{count} events queued again"))
         }
@@ -117,11 +156,11 @@ pub async fn run(
     }
 }
 
-/// Every line of the verdicts' log that `wanted` picks, oldest first.
+/// Every line of the verdicts' log that `wanted` picks, oldest first, read and as it is.
 async fn find_in_log(
     state: &State,
     wanted: impl Fn(&VerdictLine) -> bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<(VerdictLine, String)>, String> {
     let mut found = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -129,8 +168,10 @@ async fn find_in_log(
         let Some(last) = page.last() else { return Ok(found) };
         after = Some(last.position.clone());
         for logged in page {
-            if serde_json::from_str::<VerdictLine>(&logged.line).is_ok_and(|line| wanted(&line)) {
-                found.push(logged.line);
+            if let Ok(line) = serde_json::from_str::<VerdictLine>(&logged.line) {
+                if wanted(&line) {
+                    found.push((line, logged.line));
+                }
             }
         }
     }

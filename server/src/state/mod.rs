@@ -188,12 +188,16 @@ impl State {
         }
     }
 
-    /// Appends `lines` to `endpoint`'s outbox, due now (a plain form's extra objects removed,
-    /// a replay).
-    pub async fn enqueue(&self, endpoint: &str, lines: Vec<String>) -> Result<(), StateError> {
+    /// Appends `lines` to the outbox of each of `endpoints`, due now, all or none (a plain
+    /// form's extra objects removed, a replay).
+    pub async fn enqueue(
+        &self,
+        endpoints: &[String],
+        lines: Vec<String>,
+    ) -> Result<(), StateError> {
         match self {
-            State::Redis(r) => r.outbox(endpoint).enqueue(lines).await,
-            State::Embedded(e) => e.enqueue(endpoint, lines).await,
+            State::Redis(r) => r.enqueue(endpoints, lines).await,
+            State::Embedded(e) => e.enqueue(endpoints, lines).await,
         }
     }
 

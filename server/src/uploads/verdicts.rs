@@ -231,11 +231,7 @@ impl Uploads {
                 .to_json()
             })
             .collect();
-        let mut queued = Ok(());
-        for endpoint in endpoints {
-            queued = queued.and(self.state.enqueue(endpoint, lines.clone()).await);
-        }
-        match queued {
+        match self.state.enqueue(endpoints, lines).await {
             Ok(()) => {
                 self.events_waiting(endpoints);
                 Ok(())

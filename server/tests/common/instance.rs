@@ -47,6 +47,8 @@ impl Instance {
     fn try_start(settings: &[(&str, String)], log: &Path) -> Option<Self> {
         let (port, metrics) = (free_port(), free_port());
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        // What this start logs comes after what earlier ones did.
+        let from = out.metadata().unwrap().len() as usize;
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -68,11 +70,12 @@ impl Instance {
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest_blocking(&format!("http://127.0.0.1:{port}/healthz")).is_none() {
             if let Ok(Some(status)) = instance.child.try_wait() {
-                let tail = instance.tail();
-                if tail.contains("already in use") {
+                let logged = std::fs::read(log).unwrap_or_default();
+                let said = String::from_utf8_lossy(logged.get(from..).unwrap_or_default());
+                if said.contains("already in use") {
                     return None;
                 }
-                panic!("the server stopped ({status}): {tail}");
+                panic!("the server stopped ({status}): {said}");
             }
             assert!(Instant::now() < deadline, "the server did not start: {}", instance.tail());
             std::thread::sleep(Duration::from_millis(50));

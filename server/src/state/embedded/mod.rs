@@ -327,8 +327,12 @@ impl Embedded {
         self.ask(|reply| Op::Outbox(op, reply)).await
     }
 
-    pub async fn enqueue(&self, endpoint: &str, lines: Vec<String>) -> Result<(), StateError> {
-        self.outbox_write(outbox::Op::Enqueue(endpoint.to_owned(), lines)).await.map(drop)
+    pub async fn enqueue(
+        &self,
+        endpoints: &[String],
+        lines: Vec<String>,
+    ) -> Result<(), StateError> {
+        self.outbox_write(outbox::Op::Enqueue(endpoints.to_vec(), lines)).await.map(drop)
     }
 
     pub async fn take(
@@ -764,7 +768,7 @@ mod tests {
             outbox: &both,
         };
         assert!(store.conclude(verdict).await.unwrap(), "appended with its verdict");
-        store.enqueue(d, vec!["event-y".into()]).await.unwrap();
+        store.enqueue(&[d.to_owned()], vec!["event-y".into()]).await.unwrap();
         let taken = store.take(d, minute, 10).await.unwrap();
         let lines: Vec<&str> = taken.iter().map(|t| t.line.as_str()).collect();
         assert_eq!(lines, ["event-x", "event-y"]);
@@ -799,7 +803,7 @@ mod tests {
         assert!(!store.revive(d, &dead[0].position).await.unwrap(), "once");
         assert_eq!(store.take(d, minute, 10).await.unwrap()[0].line, "event-y");
         // A lease that ends (its taker died) hands the event out again.
-        store.enqueue(d, vec!["event-z".into()]).await.unwrap();
+        store.enqueue(&[d.to_owned()], vec!["event-z".into()]).await.unwrap();
         let first = store.take(d, Duration::from_millis(1), 10).await.unwrap();
         assert_eq!(first.len(), 1);
         std::thread::sleep(Duration::from_millis(5));

@@ -48,8 +48,13 @@ const NEXT: &str = "\u{0}next-position";
 
 /// A write to an endpoint's outbox.
 pub(super) enum Op {
-    Enqueue(String, Vec<String>),
-    Take { endpoint: String, lease_ms: i64, max: usize },
+    /// The lines, to each endpoint's outbox.
+    Enqueue(Vec<String>, Vec<String>),
+    Take {
+        endpoint: String,
+        lease_ms: i64,
+        max: usize,
+    },
     Settle(String, u64, Settle),
     Revive(String, u64),
     Flag(String, Option<String>),
@@ -128,9 +133,11 @@ impl<'t> Tables<'t> {
 
     pub(super) fn apply(&mut self, op: &Op, now: i64) -> Result<Answer, redb::Error> {
         match op {
-            Op::Enqueue(endpoint, lines) => {
-                for line in lines {
-                    self.enqueue(endpoint, line, now)?;
+            Op::Enqueue(endpoints, lines) => {
+                for endpoint in endpoints {
+                    for line in lines {
+                        self.enqueue(endpoint, line, now)?;
+                    }
                 }
             }
             Op::Take { endpoint, lease_ms, max } => {

@@ -323,6 +323,15 @@ impl RedisState {
         }
     }
 
+    /// Appends `lines` to the outboxes of `endpoints`, all or none.
+    pub async fn enqueue(
+        &self,
+        endpoints: &[String],
+        lines: Vec<String>,
+    ) -> Result<(), StateError> {
+        outbox::enqueue(&self.store, &self.outbox, endpoints, lines).await
+    }
+
     /// The named flags.
     pub fn flags(&self) -> outbox::Flags<'_> {
         outbox::Flags { store: &self.store }

@@ -46,11 +46,14 @@ fn flag_key(name: &str) -> String {
 /// mark Redis down for the instance's budgets and claims (as a request's bounded call does).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// KEYS: the events, the schedule. ARGV: now in ms, then the lines. Appends each, due now.
+/// KEYS: for each endpoint, its events and its schedule. ARGV: now in ms, then the lines.
+/// Appends each line to each endpoint's outbox, due now.
 const ENQUEUE: &str = r"
-for i = 2, #ARGV do
-  local id = redis.call('XADD', KEYS[1], '*', 'v', ARGV[i])
-  redis.call('ZADD', KEYS[2], ARGV[1], id)
+for k = 1, #KEYS, 2 do
+  for i = 2, #ARGV do
+    local id = redis.call('XADD', KEYS[k], '*', 'v', ARGV[i])
+    redis.call('ZADD', KEYS[k + 1], ARGV[1], id)
+  end
 end
 return #ARGV - 1
 ";
@@ -153,24 +156,34 @@ pub struct Outbox<'a> {
     pub(super) keys: Keys,
 }
 
-impl Outbox<'_> {
-    pub async fn enqueue(&self, lines: Vec<String>) -> Result<(), StateError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let mut connection = self.store.connection().await.map_err(failed)?;
-        let mut call = self.scripts.enqueue.prepare_invoke();
-        call.key(&self.keys.events).key(&self.keys.schedule).arg(now_ms());
-        for line in &lines {
-            call.arg(line);
-        }
-        self.store
-            .bounded_quietly(call.invoke_async::<i64>(&mut connection), CALL_TIMEOUT)
-            .await
-            .map_err(failed)?;
-        Ok(())
+/// Appends `lines` to the outboxes of `endpoints` in `store`, in one script: all or none.
+pub(super) async fn enqueue(
+    store: &SharedStore,
+    scripts: &Scripts,
+    endpoints: &[String],
+    lines: Vec<String>,
+) -> Result<(), StateError> {
+    if lines.is_empty() || endpoints.is_empty() {
+        return Ok(());
     }
+    let mut connection = store.connection().await.map_err(failed)?;
+    let mut call = scripts.enqueue.prepare_invoke();
+    for endpoint in endpoints {
+        let keys = Keys::of(endpoint);
+        call.key(keys.events).key(keys.schedule);
+    }
+    call.arg(now_ms());
+    for line in &lines {
+        call.arg(line);
+    }
+    store
+        .bounded_quietly(call.invoke_async::<i64>(&mut connection), CALL_TIMEOUT)
+        .await
+        .map_err(failed)?;
+    Ok(())
+}
 
+impl Outbox<'_> {
     pub async fn take(&self, lease: Duration, max: usize) -> Result<Vec<Outgoing>, StateError> {
         let mut connection = self.store.connection().await.map_err(failed)?;
         let now = now_ms();
