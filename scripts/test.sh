@@ -69,9 +69,9 @@ set +a
 # instances sharing a Redis of their own whose lease holder is killed mid-round (about a
 # minute). Before `cargo leptos build`: a test build of the server must not replace the one
 # the browsers are served by (its site settings differ).
-echo "== reconciler on Garage"
+echo "== on Garage: the reconciler, profiles, content checks"
 UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 10m \
-  cargo test --test reconcile --test reconcile_fleet --test profiles -- --ignored
+  cargo test --test reconcile --test reconcile_fleet --test profiles --test content -- --ignored
 
 # Lints on the server side (app and server, default features), with the flags of the build
 # above so that build scripts and macros are shared.

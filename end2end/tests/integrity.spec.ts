@@ -110,3 +110,12 @@ test('an image gets a thumbnail, whose object URL is revoked once it is shown', 
   expect(reread).toBe('revoked');
   await expect(row).toHaveAttribute('data-status', 'done');
 });
+
+test('a page renamed to look like a picture is stored as signed, then refused for what it is and removed', async ({ page }) => {
+  // Every byte as signed (the bucket checks the SHA-256); its first bytes are not a JPEG's.
+  await openUploader(page);
+  const html = Buffer.from('<!doctype html><html><script>document.title = "ran"</script></html>');
+  await page.setInputFiles('input[type=file]', { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: html });
+  await expectFailed(page, 'holiday.jpg', 'NotVerified', 'this file is not a JPEG image (its content is an HTML page); it was removed');
+  await expect(page.locator('.your-uploads')).not.toContainText('holiday.jpg');
+});

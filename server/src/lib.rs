@@ -4,6 +4,7 @@
 //! - [`uploads`]: the upload service the server functions call (check, sign, confirm, list);
 //! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
 //! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
+//! - [`filetype`]: what a file's first bytes say it is, against its declared type (pure);
 //! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
 //! - [`shared`]: the store every instance shares (Redis), for budgets;
 //! - [`state`]: the durable state (pending uploads, verdict claims, the verdicts' log), in Redis
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod devbucket;
 pub mod edge;
 pub mod events;
+pub mod filetype;
 pub mod logging;
 pub mod metrics;
 pub mod operator;

@@ -77,6 +77,7 @@ pub struct Metrics {
     dev_refused: Family<Code, Counter>,
     confirmed: Counter,
     mismatched: Counter,
+    content_refused: Counter,
     sts_calls: Family<StsCall, Counter>,
     cross_site_refused: Counter,
     dev_bucket_in_use: Family<Site, Gauge>,
@@ -135,6 +136,7 @@ impl Metrics {
         );
         let confirmed = Counter::default();
         let mismatched = Counter::default();
+        let content_refused = Counter::default();
         let sts_calls = Family::<StsCall, Counter>::default();
         registry.register(
             "uploads_confirmed",
@@ -145,6 +147,11 @@ impl Metrics {
             "uploads_mismatched",
             "Objects in the bucket found different from what was signed (security events)",
             mismatched.clone(),
+        );
+        registry.register(
+            "uploads_content_refused",
+            "Files whose first bytes are not the type they were declared (content_check): removed",
+            content_refused.clone(),
         );
         registry.register(
             "sts_calls",
@@ -292,6 +299,7 @@ impl Metrics {
             dev_refused,
             confirmed,
             mismatched,
+            content_refused,
             sts_calls,
             cross_site_refused,
             dev_bucket_in_use,
@@ -413,6 +421,11 @@ impl Metrics {
 
     pub fn mismatched(&self) {
         self.mismatched.inc();
+    }
+
+    /// A file refused for what its first bytes are (`content_check`).
+    pub fn content_refused(&self) {
+        self.content_refused.inc();
     }
 
     pub fn sts_call(&self, call: &str, ok: bool) {

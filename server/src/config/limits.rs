@@ -14,6 +14,7 @@ pub const MIN_ACCESS_CODE_CHARS: usize = 12;
 
 use super::read::{invalid, number, ConfigError, Lookup};
 use super::settings::Setting;
+use crate::filetype::ContentCheck;
 
 /// What may be uploaded: checked before anything is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct Limits {
     pub checksum_max_bytes: u64,
     /// `UPLOAD_CHECKSUM` (default `sha256`): which digest, for files and parts alike.
     pub checksum: ChecksumMode,
+    /// `UPLOAD_CONTENT_CHECK` (default `lenient`): what a file's first bytes must show.
+    pub content_check: ContentCheck,
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
@@ -54,6 +57,7 @@ impl Default for Limits {
             access_code_sha256: None,
             checksum_max_bytes: DEFAULT_CHECKSUM_MAX_BYTES,
             checksum: ChecksumMode::Sha256,
+            content_check: ContentCheck::default(),
         }
     }
 }
@@ -155,6 +159,10 @@ impl Limits {
                     ))
                 }
             },
+            content_check: get(Setting::ContentCheck)
+                .map(|mode| mode.parse().map_err(|e| invalid(Setting::ContentCheck, e)))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 

@@ -30,6 +30,7 @@ use toml::{Table, Value};
 use super::limits::{type_pattern, Limits};
 use super::read::{invalid, ConfigError, Lookup};
 use super::settings::Setting;
+use crate::filetype::ContentCheck;
 
 /// One profile as the server holds it: the rules the page shares, who may use it, and where
 /// it may be embedded.
@@ -44,6 +45,8 @@ pub struct ProfileConfig {
     /// The names of the endpoints its events go to, in place of `UPLOAD_WEBHOOK_URL`'s
     /// (`Some(empty)`: none); `None`: that one, when it is set.
     pub webhooks: Option<Vec<String>>,
+    /// What its files' first bytes must show (`UPLOAD_CONTENT_CHECK`, or its `content_check`).
+    pub content_check: ContentCheck,
 }
 
 /// A profile's endpoint, as the file declares it (`[[profiles.NAME.webhooks]]`); its secret is
@@ -137,6 +140,7 @@ impl Profiles {
             roles: Vec::new(),
             embed_origins: Vec::new(),
             webhooks: None,
+            content_check: limits.content_check,
         };
         let by_name = BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]);
         Self { by_name, endpoints: BTreeMap::new() }
@@ -353,10 +357,15 @@ fn one(
                 profile.embed_origins = narrowed;
             }
             "webhooks" => profile.webhooks = Some(webhooks(value, endpoints).map_err(at)?),
+            "content_check" => {
+                let mode =
+                    value.as_str().ok_or_else(|| at(format!("expected a string, got {value}")))?;
+                profile.content_check = mode.parse().map_err(at)?;
+            }
             _ => {
                 return Err(at("unknown (known: types, min_bytes, max_bytes, files_per_minute, \
                      files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles, \
-                     embed_origins, webhooks)"
+                     embed_origins, webhooks, content_check)"
                     .into()))
             }
         }

@@ -90,6 +90,11 @@ settings! {
         /// Files up to this size are hashed in the browser and checked by the bucket; 0: off
         /// [default: 268435456].
         ChecksumMaxBytes(checksum_max_bytes): "UPLOAD_CHECKSUM_MAX_BYTES", "BYTES";
+        /// What a file's first bytes must show before it is verified: `strict` (its declared
+        /// type's magic numbers, and no runnable markup), `lenient` (those of a type that has
+        /// them; text passes as declared) or `off`; a profile's content_check overrides it
+        /// [default: lenient].
+        ContentCheck(content_check): "UPLOAD_CONTENT_CHECK", "strict|lenient|off";
         /// How single-request uploads go to the bucket: `post` (a form; AWS, Garage) or `put`
         /// (a presigned PUT, for stores without POST uploads: Cloudflare R2, Backblaze B2)
         /// [default: post].

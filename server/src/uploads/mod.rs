@@ -21,6 +21,7 @@
 mod bad_receipt;
 mod check;
 mod confirm;
+pub mod content;
 pub mod guard;
 mod listing;
 mod multipart;

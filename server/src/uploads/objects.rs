@@ -153,6 +153,45 @@ impl Objects {
         }
     }
 
+    /// The object's first `max` bytes (fewer when it is shorter): a ranged GET, so a big
+    /// object costs what a small one does. `None` when it is not there.
+    pub async fn first_bytes(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Objects::S3 { client, bucket } => {
+                let answer = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .range(format!("bytes=0-{}", max.saturating_sub(1)))
+                    .send()
+                    .await;
+                match answer {
+                    Ok(object) => {
+                        // A store that ignores the range sends it all: only the start is read.
+                        use tokio::io::AsyncReadExt;
+                        let mut bytes = Vec::new();
+                        let mut body = object.body.into_async_read().take(max);
+                        body.read_to_end(&mut bytes).await.map_err(|err| err.to_string())?;
+                        Ok(Some(bytes))
+                    }
+                    Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                        Ok(None)
+                    }
+                    Err(err) => Err(DisplayErrorContext(&err).to_string()),
+                }
+            }
+            Objects::Dev { store, bucket } => match store.open(&bucket.name, key).await {
+                Ok((file, _)) => {
+                    use tokio::io::AsyncReadExt;
+                    let mut bytes = Vec::new();
+                    file.take(max).read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
+                    Ok(Some(bytes))
+                }
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
     /// Removes an object (gone already is fine).
     pub async fn delete(&self, key: &str) -> Result<(), String> {
         match self {

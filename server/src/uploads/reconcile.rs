@@ -169,11 +169,25 @@ impl Uploads {
         let Some(found) = objects.head(&key).await? else { return Ok(Found::Nothing) };
         let (object, _) = differences(signed, &key, &found.etag, &found);
         if object.is_empty() {
+            let directory = &record.receipt.directory;
+            let Some(refused) = self.content_refusal(objects, directory, &key, &found).await?
+            else {
+                return Ok(Found::Verdict(Judged {
+                    verdict: Verdict::Verified,
+                    key,
+                    found: Some(found),
+                    problem: None,
+                }));
+            };
+            let removed = self.remove_mismatch(objects, &record.receipt.uploader, &key).await;
+            if removed == "removed" {
+                self.metrics.reconciler_removed(1);
+            }
             return Ok(Found::Verdict(Judged {
-                verdict: Verdict::Verified,
+                verdict: Verdict::Mismatched,
                 key,
                 found: Some(found),
-                problem: None,
+                problem: Some(format!("{refused}; it was {removed}")),
             }));
         }
         let removed = self.remove_mismatch(objects, &record.receipt.uploader, &key).await;

@@ -1,0 +1,42 @@
+//! The content check as verification makes it: the first bytes of an upload read from the
+//! bucket and judged by its profile's rules ([`crate::filetype`]).
+
+use super::objects::{ObjectHead, Objects};
+use super::Uploads;
+use crate::filetype::{refusal, ContentCheck, SNIFF_BYTES};
+use crate::logging::clip;
+
+impl Uploads {
+    /// Why the object `found` at `key`, in the upload directory `directory`, is refused by its
+    /// profile's `content_check` (`Ok(None)`: it passes, or is not checked); an error when its
+    /// first bytes could not be read. A refusal is counted and logged; removing the object and
+    /// the verdict are the caller's.
+    pub(super) async fn content_refusal(
+        &self,
+        objects: &Objects,
+        directory: &str,
+        key: &str,
+        found: &ObjectHead,
+    ) -> Result<Option<String>, String> {
+        let profile = super::directory_profile(directory);
+        let check = self
+            .config
+            .profiles
+            .get(profile)
+            .map_or(self.config.limits.content_check, |p| p.content_check);
+        if check == ContentCheck::Off {
+            return Ok(None);
+        }
+        let head = match found.size {
+            // A ranged GET of nothing is an error (416), and there is nothing to read.
+            0 => Vec::new(),
+            _ => objects.first_bytes(key, SNIFF_BYTES).await?.unwrap_or_default(),
+        };
+        let refused = refusal(check, &found.content_type, &head);
+        if let Some(reason) = &refused {
+            self.metrics.content_refused();
+            tracing::warn!(target: "audit", event = "content_refused", profile, key = ?clip(key), declared = ?clip(&found.content_type), reason = %reason);
+        }
+        Ok(refused)
+    }
+}
