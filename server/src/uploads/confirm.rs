@@ -196,30 +196,14 @@ impl Uploads {
         let record = self.record_for(signed.clone(), who).await;
         let plain = signed.name.is_none();
         let (object, report_differs) = differences(signed, key, reported_etag, &found);
-        // What was signed, as reported: is it what it says it is?
-        let refused = match object.is_empty() && report_differs.is_empty() {
-            false => None,
-            true => match self.content_refusal(objects, directory, key, &found).await {
-                Ok(refused) => refused,
-                Err(err) => {
-                    self.release_check(directory, &holding).await;
-                    tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
-                    return Err(UploadError::Unavailable(
-                        "the bucket cannot be checked right now".into(),
-                    ));
-                }
-            },
-        };
-        if !object.is_empty() || refused.is_some() {
-            // Not what was signed, or not what it says: nothing stays listed as this uploader's.
+        if !object.is_empty() {
+            // Not what was signed: nothing half-right stays listed as this uploader's.
             let removed = self.remove_mismatch(objects, uploader, key).await;
-            let problem = match &refused {
-                Some(refused) => format!("{refused}; it was {removed}"),
-                None => format!(
-                    "the stored file is not the one that was signed ({removed}): {}",
-                    [object, report_differs].concat().join("; ")
-                ),
-            };
+            let all = [object, report_differs].concat();
+            let problem = format!(
+                "the stored file is not the one that was signed ({removed}): {}",
+                all.join("; ")
+            );
             let judged = Judged {
                 verdict: Verdict::Mismatched,
                 key: key.to_owned(),
@@ -227,11 +211,7 @@ impl Uploads {
                 problem: Some(problem.clone()),
             };
             self.conclude(&record, &judged, By::Browser, plain, &holding).await;
-            return Err(match refused {
-                // Counted and logged as what it is, not as a signature's failure (which pages).
-                Some(_) => UploadError::Mismatch(problem),
-                None => self.mismatch(who, key, problem),
-            });
+            return Err(self.mismatch(who, key, problem));
         }
         if !report_differs.is_empty() {
             // The object is as signed, the report is not: no verdict from this report.
@@ -263,6 +243,30 @@ impl Uploads {
                     self.release_check(directory, &holding).await;
                     return Err(unavailable);
                 }
+            }
+        }
+        // As signed, and the form's: is it what it says it is?
+        match self.content_refusal(objects, directory, key, &found).await {
+            Ok(None) => {}
+            Ok(Some(refused)) => {
+                let removed = self.remove_mismatch(objects, uploader, key).await;
+                let problem = format!("{refused}; it was {removed}");
+                let judged = Judged {
+                    verdict: Verdict::Mismatched,
+                    key: key.to_owned(),
+                    found: Some(found),
+                    problem: Some(problem.clone()),
+                };
+                self.conclude(&record, &judged, By::Browser, plain, &holding).await;
+                // Counted and logged as what it is, not as a signature's failure (which pages).
+                return Err(UploadError::Mismatch(problem));
+            }
+            Err(err) => {
+                self.release_check(directory, &holding).await;
+                tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
+                return Err(UploadError::Unavailable(
+                    "the bucket cannot be checked right now".into(),
+                ));
             }
         }
         let view_url = objects.view_url(key).await.unwrap_or_default();

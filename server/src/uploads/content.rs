@@ -30,7 +30,11 @@ impl Uploads {
         let head = match found.size {
             // A ranged GET of nothing is an error (416), and there is nothing to read.
             0 => Vec::new(),
-            _ => objects.first_bytes(key, SNIFF_BYTES).await?.unwrap_or_default(),
+            // Gone since its HEAD: no verdict from this look (a later one finds it gone).
+            _ => objects
+                .first_bytes(key, SNIFF_BYTES)
+                .await?
+                .ok_or("the object went away while it was checked")?,
         };
         let refused = refusal(check, &found.content_type, &head);
         if let Some(reason) = &refused {
