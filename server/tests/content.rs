@@ -2,7 +2,7 @@
 //! reads its first bytes (a ranged GET) and checks them against the type it was declared and
 //! signed with, per profile (`content_check`). Files of their declared type pass; an HTML page
 //! or an SVG declared `image/jpeg`, and an ELF program declared `image/png`, are refused and gone
-//! from the bucket, whether the browser confirms or the reconciler looks; a CSV passes as text;
+//! from the bucket, whether the browser confirms, the parts are joined, or the reconciler looks; a CSV passes as text;
 //! a strict profile refuses a JPEG that carries a script; `off` checks nothing. On the dev
 //! bucket here; on Garage in the `garage_*` test, which `scripts/test.sh` runs with its cluster
 //! up (`cargo test --test content -- --ignored`).
@@ -12,12 +12,15 @@ mod common;
 use std::sync::Arc;
 
 use app::service::{Requester, UploadRequest, UploaderId};
+use app::wire::PartToSign;
 use app::wire::{StoredUpload, UploadError, UploadReport};
-use common::buckets::{etag_of, post_form, text_file, Bucket, TestClock};
+use base64::Engine;
+use common::buckets::{etag_of, post_form, put, text_file, Bucket, TestClock};
 use server::config::{table, Profiles};
 use server::state::State;
 use server::uploads::pending::{By, Outcome, VerdictLine};
 use server::uploads::Uploads;
+use sha2::Digest;
 
 const PROFILES: &str = r#"
 # Budgets out of the way: the measurement below uploads hundreds.
@@ -161,6 +164,22 @@ async fn each_check_on(bucket: Bucket) {
     // Off: nothing is read.
     let (_, answer) = confirmed(&uploads, &who, ("unchecked", "x.png", "image/png"), ELF).await;
     assert!(answer.is_ok(), "{answer:?}");
+
+    // A file sent in parts is checked when they are joined.
+    let started = uploads
+        .start_multipart(&who, file("pictures", "big.png", "image/png", HTML))
+        .await
+        .unwrap();
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(HTML));
+    let part = PartToSign { number: 1, length: HTML.len() as u64, checksum: Some(sha.clone()) };
+    let urls = uploads.sign_parts(&who, started.receipt.clone(), vec![part]).await.unwrap();
+    let (status, answer) = put(&urls[0].url, &[("x-amz-checksum-sha256".into(), sha)], HTML).await;
+    assert_eq!(status, 200, "{answer}");
+    let joined = uploads.complete_multipart(&who, started.receipt).await;
+    assert!(
+        refused(joined).starts_with("this file is not a PNG image (its content is an HTML page)")
+    );
+    assert!(objects.head(&started.key).await.unwrap().is_none(), "removed once joined");
 
     // The reconciler checks what no browser confirmed the same way.
     let unconfirmed = store(&uploads, &who, ("pictures", "late.png", "image/png"), HTML).await;
