@@ -2,10 +2,10 @@
 //! reads its first bytes (a ranged GET) and checks them against the type it was declared and
 //! signed with, per profile (`content_check`). Files of their declared type pass; an HTML page
 //! or an SVG declared `image/jpeg`, and an ELF program declared `image/png`, are refused and gone
-//! from the bucket, whether the browser confirms, the parts are joined, or the reconciler looks; a CSV passes as text;
-//! a strict profile refuses a JPEG that carries a script; `off` checks nothing. On the dev
-//! bucket here; on Garage in the `garage_*` test, which `scripts/test.sh` runs with its cluster
-//! up (`cargo test --test content -- --ignored`).
+//! from the bucket, whether the browser confirms, the parts are joined, or the reconciler looks;
+//! a CSV passes as text; a strict profile refuses a JPEG that carries a script; `off` checks
+//! nothing. On the dev bucket here; on Garage in the `garage_*` test, which `scripts/test.sh`
+//! runs with its cluster up (`cargo test --test content -- --ignored`).
 
 mod common;
 
