@@ -11,11 +11,11 @@ mod common;
 
 use std::sync::Arc;
 
-use app::service::{Requester, UploadRequest, UploaderId};
+use app::service::{Requester, UploadRequest};
 use app::wire::PartToSign;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use base64::Engine;
-use common::buckets::{etag_of, post_form, put, text_file, Bucket, TestClock};
+use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
 use server::config::{table, Profiles};
 use server::state::State;
 use server::uploads::pending::{By, Outcome, VerdictLine};
@@ -51,17 +51,6 @@ const CSV: &[u8] = b"invoice,amount\n42,17.50\n43,9.99\n";
 
 /// A policy's life (the default) and the grace (the default), and a second.
 const FORM_DUE: time::Duration = time::Duration::seconds(300 + 900 + 1);
-
-fn someone() -> Requester {
-    Requester {
-        uploader: UploaderId::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
-        user: None,
-        ip: None,
-        scope: None,
-        new_visitor: false,
-        cross_site: false,
-    }
-}
 
 /// The service over `bucket` with the test's profiles, reading `clock`.
 async fn service(bucket: &Bucket, clock: &TestClock, state: Arc<State>) -> Uploads {

@@ -10,10 +10,9 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app::service::{Requester, UploaderId};
 use app::wire::{PartToSign, UploadError, UploadReport};
 use base64::Engine;
-use common::buckets::{etag_of, post_form, put, text_file, Bucket, TestClock};
+use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
 use server::state::{Claim, State};
 use server::uploads::pending;
 use server::uploads::pending::{By, Outcome, VerdictLine};
@@ -24,18 +23,6 @@ use sha2::Digest;
 const FORM_DUE: time::Duration = time::Duration::seconds(300 + 900 + 1);
 /// A receipt's life, and a second.
 const RECEIPT_OVER: time::Duration = time::Duration::seconds(86_400 + 1);
-
-/// A new uploader, known to the service.
-fn someone() -> Requester {
-    Requester {
-        uploader: UploaderId::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
-        user: None,
-        ip: None,
-        scope: None,
-        new_visitor: false,
-        cross_site: false,
-    }
-}
 
 /// One round of the reconciler, once every record queued is stored.
 async fn reconcile(uploads: &Uploads) -> server::uploads::reconcile::Round {

@@ -235,8 +235,9 @@ fn webhooks_command(redis: &Redis, args: &[&str]) -> String {
     webhooks_command_with(redis, &[], args)
 }
 
-/// `server webhooks ARGS` with the settings `env`, which must fail: what it says.
-fn webhooks_refused(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
+/// `server webhooks ARGS` against `redis` with the settings `env`: whether it succeeded, and
+/// its standard output and error.
+fn run_webhooks(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_server"))
         .arg("webhooks")
         .args(args)
@@ -244,25 +245,22 @@ fn webhooks_refused(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> Strin
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    assert!(!out.status.success(), "server webhooks {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
-/// `server webhooks ARGS` with the settings `env` too.
+/// `server webhooks ARGS` with the settings `env`, which must succeed: its output.
 fn webhooks_command_with(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg("webhooks")
-        .args(args)
-        .env("UPLOAD_REDIS_URL", redis.url())
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "server webhooks {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let (ok, out, err) = run_webhooks(redis, env, args);
+    assert!(ok, "server webhooks {args:?}: {err}");
+    out
+}
+
+/// `server webhooks ARGS` with the settings `env`, which must fail: what it says.
+fn webhooks_refused(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> String {
+    let (ok, _, err) = run_webhooks(redis, env, args);
+    assert!(!ok, "server webhooks {args:?} should fail");
+    err
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -230,3 +230,16 @@ pub fn etag_of(answer: &str) -> String {
     let end = answer[start..].find("</ETag>").unwrap() + start;
     answer[start..end].replace("&quot;", "\"")
 }
+
+/// A new uploader, known to the service: anonymous, of no address.
+pub fn someone() -> app::service::Requester {
+    app::service::Requester {
+        uploader: app::service::UploaderId::parse(&uuid::Uuid::new_v4().simple().to_string())
+            .unwrap(),
+        user: None,
+        ip: None,
+        scope: None,
+        new_visitor: false,
+        cross_site: false,
+    }
+}
