@@ -71,7 +71,7 @@ set +a
 # the browsers are served by (its site settings differ).
 echo "== on Garage: the reconciler, profiles, content checks"
 UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 10m \
-  cargo test --test reconcile --test reconcile_fleet --test profiles --test content -- --ignored --skip measure_
+  cargo test --test reconcile --test reconcile_fleet --test profiles --test content --test quarantine -- --ignored --skip measure_
 
 # Lints on the server side (app and server, default features), with the flags of the build
 # above so that build scripts and macros are shared.
@@ -103,6 +103,12 @@ grep -q "^ok   CORS: http://127.0.0.1:3100 may POST" "$work/doctor.txt"
 grep -q "^ok   POST uploads: taken, and a form that breaks its policy is refused" "$work/doctor.txt"
 grep -q "^ok   IAM: s3:GetObject and s3:ListBucket on uploads/" "$work/doctor.txt"
 grep -q "^note IAM, not visible from here: s3:PutObject" "$work/doctor.txt"
+# A profile that quarantines needs the rule that expires staging, and CopyObject from it.
+printf '[profiles.held]\nquarantine = true\n' > "$work/quarantine.toml"
+UPLOAD_PROFILES="$work/quarantine.toml" target/debug/server doctor --origin http://127.0.0.1:3100 \
+  > "$work/doctor-quarantine.txt"
+grep -q "^ok   lifecycle: what is left in uploads/.staging/ expires after" "$work/doctor-quarantine.txt"
+grep -q "^ok   quarantine: CopyObject from staging to uploads/" "$work/doctor-quarantine.txt"
 if target/debug/server doctor --origin http://elsewhere.example > "$work/doctor-other.txt"; then
   echo "server doctor passed an origin the CORS rule does not cover"; exit 1
 fi

@@ -40,7 +40,7 @@ pub enum Command {
     /// Print the IAM policies the configured bucket and credential mode need, as JSON: the base
     /// credentials' and, with UPLOAD_ROLE_ARN, the role's permissions and trust policy.
     IamPolicy(IamPolicyArgs),
-    /// An endpoint's outbox of events (UPLOAD_WEBHOOK_URL's, or a profile's with --endpoint),
+    /// An endpoint's outbox of events (UPLOAD_WEBHOOK_URL's, or a profile's with --webhook),
     /// in Redis or UPLOAD_STATE_DIR: list what waits or was given up, send events again, enable
     /// the endpoint after a 410.
     Webhooks(WebhooksArgs),
@@ -51,7 +51,8 @@ pub struct WebhooksArgs {
     #[command(subcommand)]
     pub action: WebhooksAction,
     /// The endpoint: `default` (UPLOAD_WEBHOOK_URL) or a profile's endpoint by its name.
-    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    /// (Not `--endpoint`: that is the bucket's, AWS_ENDPOINT_URL_S3, read by every command.)
+    #[arg(id = "webhook", long, global = true, default_value = "default", value_name = "NAME")]
     pub endpoint: String,
 }
 

@@ -5,6 +5,8 @@
 //! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
 //! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
 //! - [`filetype`]: what a file's first bytes say it is, against its declared type (pure);
+//! - [`quarantine`]: where an upload waits while it is checked, and where a refused one is kept
+//!   (pure);
 //! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
 //! - [`shared`]: the store every instance shares (Redis), for budgets;
 //! - [`state`]: the durable state (pending uploads, verdict claims, the verdicts' log), in Redis
@@ -31,6 +33,7 @@ pub mod logging;
 pub mod metrics;
 pub mod operator;
 pub mod policy;
+pub mod quarantine;
 pub mod seal;
 pub mod shared;
 pub mod state;

@@ -78,6 +78,9 @@ pub struct Metrics {
     confirmed: Counter,
     mismatched: Counter,
     content_refused: Counter,
+    promoted: Counter,
+    quarantined: Counter,
+    promotion_failed: Counter,
     sts_calls: Family<StsCall, Counter>,
     cross_site_refused: Counter,
     dev_bucket_in_use: Family<Site, Gauge>,
@@ -137,6 +140,8 @@ impl Metrics {
         let confirmed = Counter::default();
         let mismatched = Counter::default();
         let content_refused = Counter::default();
+        let (promoted, quarantined) = (Counter::default(), Counter::default());
+        let promotion_failed = Counter::default();
         let sts_calls = Family::<StsCall, Counter>::default();
         registry.register(
             "uploads_confirmed",
@@ -152,6 +157,21 @@ impl Metrics {
             "uploads_content_refused",
             "Files whose first bytes are not the type they were declared (content_check): removed",
             content_refused.clone(),
+        );
+        registry.register(
+            "uploads_promoted",
+            "Quarantined uploads that passed every check, copied to their final key",
+            promoted.clone(),
+        );
+        registry.register(
+            "uploads_quarantined",
+            "Quarantined uploads a check refused: moved to the quarantine prefix, or removed",
+            quarantined.clone(),
+        );
+        registry.register(
+            "uploads_promotion_failed",
+            "Promotions that failed (copy, or its check); the upload stays staged and is retried",
+            promotion_failed.clone(),
         );
         registry.register(
             "sts_calls",
@@ -240,10 +260,10 @@ impl Metrics {
         let verdicts = Family::<VerdictBy, Counter>::default();
         registry.register(
             "upload_verdicts",
-            "Verdicts on signed grants (verified, mismatched, abandoned), by who gave them (browser or reconciler)",
+            "Verdicts on signed grants (verified, mismatched, abandoned, quarantined), by who gave them (browser or reconciler)",
             verdicts.clone(),
         );
-        for verdict in ["verified", "mismatched", "abandoned"] {
+        for verdict in ["verified", "mismatched", "abandoned", "quarantined"] {
             for by in ["browser", "reconciler"] {
                 let labels = VerdictBy { verdict: verdict.to_owned(), by: by.to_owned() };
                 drop(verdicts.get_or_create(&labels));
@@ -300,6 +320,9 @@ impl Metrics {
             confirmed,
             mismatched,
             content_refused,
+            promoted,
+            quarantined,
+            promotion_failed,
             sts_calls,
             cross_site_refused,
             dev_bucket_in_use,
@@ -426,6 +449,21 @@ impl Metrics {
     /// A file refused for what its first bytes are (`content_check`).
     pub fn content_refused(&self) {
         self.content_refused.inc();
+    }
+
+    /// A staged upload copied to its final key.
+    pub fn promoted(&self) {
+        self.promoted.inc();
+    }
+
+    /// A staged upload a check refused.
+    pub fn quarantined(&self) {
+        self.quarantined.inc();
+    }
+
+    /// A promotion that did not happen (it is tried again).
+    pub fn promotion_failed(&self) {
+        self.promotion_failed.inc();
     }
 
     pub fn sts_call(&self, call: &str, ok: bool) {

@@ -215,13 +215,22 @@ fn assert_grants_put_under_only(policy: &str, uploader: &str) {
     );
     assert_eq!(
         list(&statement["Resource"]),
-        [format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*")],
+        [
+            format!("arn:aws:s3:::{BUCKET}/uploads/{uploader}/*"),
+            format!("arn:aws:s3:::{BUCKET}/uploads/.staging/{uploader}/*")
+        ],
         "{policy}"
     );
     assert!(
         statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
         "{policy}"
     );
+}
+
+/// The session policy for `uploader`: their prefix, and their staging prefix.
+fn scoped_to(uploader: &str) -> String {
+    let (own, staging) = (format!("uploads/{uploader}/"), format!("uploads/.staging/{uploader}/"));
+    session_policy("aws", BUCKET, &[&own, &staging])
 }
 
 fn who(id: &str) -> Requester {
@@ -273,10 +282,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     assert_eq!(field(call, "RoleArn"), Some(ROLE));
     assert_eq!(field(call, "DurationSeconds"), Some("900"));
     assert_eq!(field(call, "RoleSessionName"), Some(format!("upload-{ALICE}").as_str()));
-    assert_eq!(
-        field(call, "Policy"),
-        Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str())
-    );
+    assert_eq!(field(call, "Policy"), Some(scoped_to(ALICE).as_str()));
     assert_grants_put_under_only(field(call, "Policy").unwrap(), ALICE);
 
     // The form carries the session token, and verifies with the temporary secret only.
@@ -311,10 +317,7 @@ async fn assume_role_is_scoped_to_the_uploader_and_refreshed_before_expiry() {
     uploads.sign_upload(&who(BOB), request()).await.unwrap();
     let requests = sts_requests(&sent);
     assert_eq!(requests.len(), 3);
-    assert_eq!(
-        field(&requests[2], "Policy"),
-        Some(session_policy("aws", BUCKET, &format!("uploads/{BOB}/")).as_str())
-    );
+    assert_eq!(field(&requests[2], "Policy"), Some(scoped_to(BOB).as_str()));
     assert_grants_put_under_only(field(&requests[2], "Policy").unwrap(), BOB);
     assert!(metrics.encode().contains("sts_calls_total{call=\"AssumeRole\",outcome=\"ok\"} 3"));
 }
@@ -347,10 +350,7 @@ async fn federation_tokens_are_named_for_the_uploader() {
     assert_eq!(field(&requests[0], "Action"), Some("GetFederationToken"));
     assert_eq!(field(&requests[0], "Name"), Some(ALICE));
     assert_eq!(field(&requests[0], "DurationSeconds"), Some("900"));
-    assert_eq!(
-        field(&requests[0], "Policy"),
-        Some(session_policy("aws", BUCKET, &format!("uploads/{ALICE}/")).as_str())
-    );
+    assert_eq!(field(&requests[0], "Policy"), Some(scoped_to(ALICE).as_str()));
     assert_grants_put_under_only(field(&requests[0], "Policy").unwrap(), ALICE);
 }
 

@@ -242,6 +242,9 @@ fn run_webhooks(redis: &Redis, env: &[(&str, &str)], args: &[&str]) -> (bool, St
         .arg("webhooks")
         .args(args)
         .env("UPLOAD_REDIS_URL", redis.url())
+        // The bucket's endpoint, as a Garage or MinIO deployment sets it: never read as the
+        // webhook endpoint's name (it once was: both were `--endpoint`).
+        .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -415,14 +418,14 @@ async fn each_profile_sends_to_its_own_endpoints_signed_with_their_secrets_and_a
     // The operator sees what waits for billing, and enables it: the invoice's event arrives,
     // verified with billing's secret.
     let env = [("UPLOAD_PROFILES", profiles.as_str())];
-    let listed = webhooks_command_with(&redis, &env, &["list", "--endpoint", "billing"]);
+    let listed = webhooks_command_with(&redis, &env, &["list", "--webhook", "billing"]);
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.contains(&invoice.key), "{listed}");
     assert_eq!(webhooks_command(&redis, &["list"]).trim(), "(none)", "default's is empty");
     // A name the server does not have is refused, not quietly "enabled".
-    let typo = webhooks_refused(&redis, &env, &["enable", "--endpoint", "biling"]);
+    let typo = webhooks_refused(&redis, &env, &["enable", "--webhook", "biling"]);
     assert!(typo.contains("no endpoint \"biling\" (there are: default, billing)"), "{typo}");
-    let said = webhooks_command_with(&redis, &env, &["enable", "--endpoint", "billing"]);
+    let said = webhooks_command_with(&redis, &env, &["enable", "--webhook", "billing"]);
     assert!(said.contains("\"billing\" is enabled"), "{said}");
     let billing_delivered = "upload_webhook_delivered_total{endpoint=\"billing\"}";
     wait_metric(&instance, billing_delivered, 1.0, Duration::from_secs(20)).await;
@@ -440,10 +443,10 @@ async fn each_profile_sends_to_its_own_endpoints_signed_with_their_secrets_and_a
     let id = taken.keys().next().unwrap().clone();
     let wrong = webhooks_refused(&redis, &env, &["replay", &id]);
     assert!(wrong.contains("do not go to the endpoint \"default\""), "{wrong}");
-    let said = webhooks_command_with(&redis, &env, &["replay", &id, "--endpoint", "billing"]);
+    let said = webhooks_command_with(&redis, &env, &["replay", &id, "--webhook", "billing"]);
     assert!(said.contains("queued again"), "{said}");
     wait_metric(&instance, billing_delivered, 2.0, Duration::from_secs(20)).await;
-    let since = ["replay", "--since", "2000-01-01T00:00:00Z", "--endpoint", "billing"];
+    let since = ["replay", "--since", "2000-01-01T00:00:00Z", "--webhook", "billing"];
     assert_eq!(webhooks_command_with(&redis, &env, &since).trim(), "1 events queued again");
     wait_metric(&instance, billing_delivered, 3.0, Duration::from_secs(20)).await;
     let since = ["replay", "--since", "2000-01-01T00:00:00Z"];

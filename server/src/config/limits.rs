@@ -39,10 +39,17 @@ pub struct Limits {
     pub checksum: ChecksumMode,
     /// `UPLOAD_CONTENT_CHECK` (default `lenient`): what a file's first bytes must show.
     pub content_check: ContentCheck,
+    /// `UPLOAD_COPY_PART_BYTES` (default 5 GiB): a staged upload bigger than this is promoted
+    /// in copied parts of this size.
+    pub copy_part_bytes: u64,
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
 const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 << 20;
+/// S3's largest CopyObject, and its largest part (UploadPartCopy's too).
+pub const MAX_COPY_BYTES: u64 = 5 << 30;
+/// S3's smallest part but the last.
+const MIN_PART_BYTES: u64 = 5 << 20;
 const DEFAULT_FILES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(60).expect("not zero");
 const DEFAULT_SIGNS_PER_MINUTE_PER_IP: NonZeroU32 = NonZeroU32::new(600).expect("not zero");
 
@@ -58,6 +65,7 @@ impl Default for Limits {
             checksum_max_bytes: DEFAULT_CHECKSUM_MAX_BYTES,
             checksum: ChecksumMode::Sha256,
             content_check: ContentCheck::default(),
+            copy_part_bytes: MAX_COPY_BYTES,
         }
     }
 }
@@ -163,6 +171,13 @@ impl Limits {
                 .map(|mode| mode.parse().map_err(|e| invalid(Setting::ContentCheck, e)))
                 .transpose()?
                 .unwrap_or_default(),
+            copy_part_bytes: number(
+                get,
+                Setting::CopyPartBytes,
+                MAX_COPY_BYTES,
+                MIN_PART_BYTES..=MAX_COPY_BYTES,
+                "bytes, from 5 MiB to 5 GiB",
+            )?,
         })
     }
 

@@ -31,6 +31,7 @@ use super::limits::{type_pattern, Limits};
 use super::read::{invalid, ConfigError, Lookup};
 use super::settings::Setting;
 use crate::filetype::ContentCheck;
+use crate::quarantine::Refused;
 
 /// One profile as the server holds it: the rules the page shares, who may use it, and where
 /// it may be embedded.
@@ -47,6 +48,11 @@ pub struct ProfileConfig {
     pub webhooks: Option<Vec<String>>,
     /// What its files' first bytes must show (`UPLOAD_CONTENT_CHECK`, or its `content_check`).
     pub content_check: ContentCheck,
+    /// Whether its uploads are staged until every check passes (`quarantine`: README, "Held
+    /// until checked").
+    pub quarantine: bool,
+    /// What becomes of a staged file a check refuses (`quarantine_refused`).
+    pub refused: Refused,
 }
 
 /// A profile's endpoint, as the file declares it (`[[profiles.NAME.webhooks]]`); its secret is
@@ -141,6 +147,8 @@ impl Profiles {
             embed_origins: Vec::new(),
             webhooks: None,
             content_check: limits.content_check,
+            quarantine: false,
+            refused: Refused::default(),
         };
         let by_name = BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]);
         Self { by_name, endpoints: BTreeMap::new() }
@@ -362,10 +370,20 @@ fn one(
                     value.as_str().ok_or_else(|| at(format!("expected a string, got {value}")))?;
                 profile.content_check = mode.parse().map_err(at)?;
             }
+            "quarantine" => {
+                profile.quarantine = value
+                    .as_bool()
+                    .ok_or_else(|| at(format!("expected true or false, got {value}")))?;
+            }
+            "quarantine_refused" => {
+                let what =
+                    value.as_str().ok_or_else(|| at(format!("expected a string, got {value}")))?;
+                profile.refused = what.parse().map_err(at)?;
+            }
             _ => {
                 return Err(at("unknown (known: types, min_bytes, max_bytes, files_per_minute, \
                      files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles, \
-                     embed_origins, webhooks, content_check)"
+                     embed_origins, webhooks, content_check, quarantine, quarantine_refused)"
                     .into()))
             }
         }

@@ -95,6 +95,10 @@ settings! {
         /// them; text passes as declared) or `off`; a profile's content_check overrides it
         /// [default: lenient].
         ContentCheck(content_check): "UPLOAD_CONTENT_CHECK", "strict|lenient|off";
+        /// A quarantined upload bigger than this is promoted to its final key by copying parts
+        /// of this size (UploadPartCopy) instead of one CopyObject, which S3 caps at 5 GiB;
+        /// 5 MiB to 5 GiB [default: 5368709120].
+        CopyPartBytes(copy_part_bytes): "UPLOAD_COPY_PART_BYTES", "BYTES";
         /// How single-request uploads go to the bucket: `post` (a form; AWS, Garage) or `put`
         /// (a presigned PUT, for stores without POST uploads: Cloudflare R2, Backblaze B2)
         /// [default: post].

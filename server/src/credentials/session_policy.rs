@@ -16,20 +16,24 @@ pub fn partition_for(region: &str) -> &'static str {
     }
 }
 
-/// Allows on `<bucket>/<prefix>*` what a browser's upload needs and nothing else: `s3:PutObject`
-/// (a POST, and each part of a multipart upload), and for multipart uploads
-/// `s3:AbortMultipartUpload` and `s3:ListMultipartUploadParts`. `bucket` and `prefix` are
-/// ours (a validated bucket name, `uploads/<32 hex>/`), so no JSON escaping is needed; the
-/// debug assertion keeps it that way.
-pub fn session_policy(partition: &str, bucket: &str, prefix: &str) -> String {
+/// Allows on `<bucket>/<prefix>*`, for each of `prefixes`, what a browser's upload needs and
+/// nothing else: `s3:PutObject` (a POST, and each part of a multipart upload), and for
+/// multipart uploads `s3:AbortMultipartUpload` and `s3:ListMultipartUploadParts`. `bucket` and
+/// the prefixes are ours (a validated bucket name, `uploads/<32 hex>/` and
+/// `uploads/.staging/<32 hex>/`), so no JSON escaping is needed; the debug assertion keeps it
+/// that way.
+pub fn session_policy(partition: &str, bucket: &str, prefixes: &[&str]) -> String {
     debug_assert!(
-        [partition, bucket, prefix].iter().all(|s| s
+        [partition, bucket].iter().chain(prefixes).all(|s| s
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'*')),
         "session policy parts must not need escaping"
     );
+    let resources: Vec<String> =
+        prefixes.iter().map(|p| format!(r#""arn:{partition}:s3:::{bucket}/{p}*""#)).collect();
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"UploadOnly","Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":"arn:{partition}:s3:::{bucket}/{prefix}*"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"UploadOnly","Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":[{}]}}]}}"#,
+        resources.join(",")
     )
 }
 
@@ -39,8 +43,14 @@ mod tests {
 
     #[test]
     fn allows_only_uploading_under_the_prefix() {
-        let policy =
-            session_policy("aws", "my-bucket", "uploads/0123456789abcdef0123456789abcdef/");
+        let policy = session_policy(
+            "aws",
+            "my-bucket",
+            &[
+                "uploads/0123456789abcdef0123456789abcdef/",
+                "uploads/.staging/0123456789abcdef0123456789abcdef/",
+            ],
+        );
         let json: serde_json::Value = serde_json::from_str(&policy).unwrap();
         let statements = json["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 1);
@@ -55,7 +65,10 @@ mod tests {
         );
         assert_eq!(
             statements[0]["Resource"],
-            "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*"
+            serde_json::json!([
+                "arn:aws:s3:::my-bucket/uploads/0123456789abcdef0123456789abcdef/*",
+                "arn:aws:s3:::my-bucket/uploads/.staging/0123456789abcdef0123456789abcdef/*"
+            ])
         );
     }
 
@@ -64,7 +77,10 @@ mod tests {
         let policy = session_policy(
             "aws-us-gov",
             &"b".repeat(63),
-            "uploads/0123456789abcdef0123456789abcdef/",
+            &[
+                "uploads/0123456789abcdef0123456789abcdef/",
+                "uploads/.staging/0123456789abcdef0123456789abcdef/",
+            ],
         );
         assert!(policy.len() <= MAX_SESSION_POLICY_CHARS, "{}", policy.len());
     }

@@ -140,8 +140,10 @@ impl Sts {
     }
 
     async fn fetch(&self, uploader: &UploaderId) -> Result<Credentials, String> {
-        let prefix = format!("uploads/{}/", uploader.as_str());
-        let policy = session_policy(partition_for(&self.region), &self.bucket, &prefix);
+        // Their own prefix, and their staging prefix (profiles that quarantine sign for it).
+        let own = format!("uploads/{}/", uploader.as_str());
+        let staging = crate::quarantine::staging_prefix(uploader.as_str());
+        let policy = session_policy(partition_for(&self.region), &self.bucket, &[&own, &staging]);
         // STS takes 900 s to 12 h (role chaining: 1 h); the configuration is checked at start.
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
         let issued = match &self.mode {

@@ -1,5 +1,6 @@
 //! `GET`/`HEAD /<bucket>/<key>`: stored objects, streamed from disk with the headers they were
 //! uploaded with, for previews and download links; what could run script is only downloaded.
+//! Staged and quarantined objects are not served.
 
 use std::sync::Arc;
 
@@ -18,6 +19,11 @@ pub async fn object(
 ) -> Response {
     if bucket != dev.bucket.name {
         return s3_error(error::no_such_bucket(&bucket));
+    }
+    // What waits for its checks, or failed them, is served to no one (as an S3 bucket serves
+    // nothing without a presigned link, and the service makes none for these).
+    if crate::quarantine::is_held(&key) {
+        return s3_error(error::no_such_key());
     }
     let (file, meta) = match dev.store.open(&bucket, &key).await {
         Ok(found) => found,

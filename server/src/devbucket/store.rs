@@ -349,6 +349,17 @@ impl Store {
             .map_err(io::Error::other)?
     }
 
+    /// Copies the object `from` to `to` with its headers (CopyObject), through a temp file
+    /// like any write: the copy is whole or absent.
+    pub async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), S3Error> {
+        let (mut file, meta) = self.open(bucket, from).await?;
+        let paths = self.paths(bucket, to)?;
+        let mut temp = self.begin().await.map_err(io_failed)?;
+        let into = temp.file.as_mut().expect("open until committed");
+        tokio::io::copy(&mut file, into).await.map_err(io_failed)?;
+        self.commit(temp, &paths, to, &meta).await
+    }
+
     /// Removes an object and its headers; a key that is not there is not an error.
     pub async fn delete(&self, bucket: &str, key: &str) -> io::Result<()> {
         let Ok(paths) = self.paths(bucket, key) else { return Ok(()) };

@@ -147,7 +147,7 @@ impl Deliverer {
         if let Ok(stats) = self.state.outbox_stats(name).await {
             self.metrics.webhooks().outbox(name, stats, now_ms(), true);
         }
-        tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable --endpoint NAME`; its events wait in its outbox");
+        tracing::error!(target: "audit", event = "webhook_endpoint_disabled", endpoint = %self.endpoint.name, url = %self.endpoint.shown(), "the endpoint answered 410 Gone: no event is sent to it until `server webhooks enable --webhook NAME`; its events wait in its outbox");
     }
 
     /// One attempt at `event`, settled; `gone` is set when the endpoint answers 410 Gone (and

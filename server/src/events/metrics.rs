@@ -94,7 +94,7 @@ impl WebhookMetrics {
         );
         registry.register(
             "upload_webhook_endpoint_disabled",
-            "1 while the endpoint is disabled (it answered 410 Gone; server webhooks enable --endpoint NAME)",
+            "1 while the endpoint is disabled (it answered 410 Gone; server webhooks enable --webhook NAME)",
             metrics.disabled.clone(),
         );
         metrics

@@ -13,11 +13,12 @@ use aws_smithy_types::config_bag::ConfigBag;
 use time::OffsetDateTime;
 
 use super::cors::{allows_parts_from, allows_puts_from, allows_uploads_from, request_headers};
-use super::lifecycle::abort_days;
+use super::lifecycle::{abort_days, staging_days};
 use super::post_probe::{self, PostSupport};
 use crate::aws::brief;
 use crate::policy::error::code;
 use crate::policy::rfc3339;
+use crate::quarantine::{staging_prefix, STAGING_PREFIX};
 use crate::uploads::Uploads;
 
 /// Records the `Date` header of an answer, to measure clock skew.
@@ -79,6 +80,39 @@ fn fail(what: String, fix: impl Into<String>) -> Check {
 
 fn note(what: String) -> Check {
     Check { verdict: Verdict::Note, what, fix: None }
+}
+
+/// For profiles with `quarantine = true`: a rule that expires what is left in staging, and
+/// CopyObject (promotion), probed by copying a staged key that is not there: the store
+/// implements it and the credentials may read staging and write uploads/ when the answer is
+/// NoSuchKey.
+async fn quarantine_checks(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    probe: &UploaderId,
+) -> Vec<Check> {
+    let fix = "run: server lifecycle";
+    let lifecycle = match client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        Ok(answer) => match staging_days(answer.rules()) {
+            Some(days) => ok(format!("lifecycle: what is left in {STAGING_PREFIX} expires after {days} day(s)")),
+            None => fail(format!("lifecycle: nothing expires what is left in {STAGING_PREFIX} (quarantined uploads whose promotion never succeeded)"), fix),
+        },
+        Err(err) => fail(format!("lifecycle: cannot read the rules: {}", brief(&err)), fix),
+    };
+    let name = format!("doctor-probe-{}", uuid::Uuid::new_v4().simple());
+    let staged = format!("{}{name}", staging_prefix(probe.as_str()));
+    let source = format!("{bucket}/{}", crate::policy::uri_encoded(&staged, true));
+    let to = format!("uploads/{}/{name}", probe.as_str());
+    let copy = client.copy_object().bucket(bucket).key(&to).copy_source(source).send().await;
+    let iam_fix = "grant the server s3:GetObject and s3:PutObject on uploads/ (server iam-policy); a store without CopyObject cannot quarantine";
+    let copying = match copy {
+        Err(err) if err.as_service_error().and_then(|e| e.meta().code()) == Some(code::NO_SUCH_KEY) => {
+            ok("quarantine: CopyObject from staging to uploads/ (a missing source answers NoSuchKey)".into())
+        }
+        Ok(_) => fail(format!("quarantine: a probe key that should not exist is there: {staged}"), "delete it; nothing else writes doctor-probe keys"),
+        Err(err) => fail(format!("quarantine: CopyObject from staging answered {}", brief(&err)), iam_fix),
+    };
+    vec![lifecycle, copying]
 }
 
 /// Every check, in order.
@@ -189,6 +223,10 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
         }
         Err(err) => fail(format!("lifecycle: cannot read the rules: {}", brief(&err)), "grant s3:GetLifecycleConfiguration, or check the rules by hand"),
     });
+
+    if uploads.config().profiles.iter().any(|p| p.quarantine) {
+        checks.extend(quarantine_checks(client, bucket, &probe).await);
+    }
 
     // Confirming HEADs objects under uploads/: a key that is not there answers 404 only to
     // credentials holding s3:GetObject there and s3:ListBucket (403 otherwise).

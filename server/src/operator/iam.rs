@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::credentials::{partition_for, StsMode};
+use crate::quarantine::{Refused, QUARANTINE_PREFIX};
 
 /// The documents an operator attaches.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +74,7 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
     // HeadObject (confirming) and the presigned view links need GetObject; removing an object
     // that is not what was signed needs DeleteObject; "Your uploads" (ListObjectsV2), HeadBucket
     // (doctor) and a 404 rather than a 403 for a missing object need ListBucket.
-    let own_calls = [
+    let mut own_calls = vec![
         statement(
             "ConfirmAndViewUploads",
             &["s3:GetObject", "s3:DeleteObject"],
@@ -91,13 +92,24 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
             std::slice::from_ref(&bucket),
         ),
     ];
+    // Profiles that quarantine: a refused file is copied (above the copy part size, in parts)
+    // to quarantine/, outside every uploader's prefix. Promotion copies within uploads/, which
+    // the statements above cover.
+    let keeps_refused = config.profiles.iter().any(|p| p.quarantine && p.refused == Refused::Keep);
+    if keeps_refused {
+        own_calls.push(statement(
+            "KeepRefusedFilesInQuarantine",
+            &["s3:PutObject", "s3:AbortMultipartUpload"],
+            &[format!("{bucket}/{QUARANTINE_PREFIX}*")],
+        ));
+    }
     // The server starts, lists, completes and aborts multipart uploads with its own credentials
     // (Create and Complete are s3:PutObject): with STS, those need them too.
     let multipart =
         statement("StartAndFinishMultipartUploads", &UPLOADING, std::slice::from_ref(&uploads));
     match config.sts.as_ref().map(|sts| &sts.mode) {
         None => IamPolicies {
-            base_credentials: document([vec![sign], own_calls.to_vec()].concat()),
+            base_credentials: document([vec![sign], own_calls.clone()].concat()),
             role_permissions: None,
             role_trust: None,
         },
@@ -114,7 +126,7 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
                 )
             });
             IamPolicies {
-                base_credentials: document([vec![assume, multipart], own_calls.to_vec()].concat()),
+                base_credentials: document([vec![assume, multipart], own_calls.clone()].concat()),
                 // Each uploader's session policy narrows this to `uploads/<uploader-id>/*`.
                 role_permissions: Some(document(vec![sign])),
                 role_trust: Some(json!({
@@ -138,7 +150,7 @@ pub fn policies(config: &Config, principal: Option<&str>, account_id: Option<&st
             // A federated session may do what both the user and its session policy allow: the
             // user keeps PutObject on the prefix, each session only its uploader's part.
             IamPolicies {
-                base_credentials: document([vec![federate, sign], own_calls.to_vec()].concat()),
+                base_credentials: document([vec![federate, sign], own_calls.clone()].concat()),
                 role_permissions: None,
                 role_trust: None,
             }
@@ -190,6 +202,20 @@ mod tests {
         );
         assert!(granted.contains(&("s3:ListBucket".into(), vec!["arn:aws:s3:::my-uploads".into()])));
         assert!(p.role_permissions.is_none() && p.role_trust.is_none());
+    }
+
+    #[test]
+    fn profiles_that_keep_refused_files_may_write_quarantine_and_no_others() {
+        let quarantine =
+            ("s3:PutObject".into(), vec!["arn:aws:s3:::my-uploads/quarantine/*".into()]);
+        assert!(
+            !actions(&policies(&config(&[]), None, None).base_credentials).contains(&quarantine)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(&path, "[profiles.held]\nquarantine = true\n").unwrap();
+        let held = config(&[("UPLOAD_PROFILES", path.to_str().unwrap())]);
+        assert!(actions(&policies(&held, None, None).base_credentials).contains(&quarantine));
     }
 
     #[test]

@@ -1,16 +1,47 @@
-//! `server lifecycle`: the bucket rule that aborts multipart uploads left unfinished (a closed
-//! tab, a crash), so their parts do not cost storage forever; the bucket's other rules are kept.
+//! `server lifecycle`: the bucket rules that abort multipart uploads left unfinished (a closed
+//! tab, a crash), so their parts do not cost storage forever, and that expire what is left in
+//! the staging prefix of quarantined uploads (a file whose promotion never succeeded: each is
+//! retried and alerted on long before); the bucket's other rules are kept.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html>
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule,
-    LifecycleRuleFilter,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
 };
 
 use crate::aws::brief;
+use crate::quarantine::STAGING_PREFIX;
 
 /// The id of the rule `server lifecycle` writes; rules with other ids are left alone.
 pub const LIFECYCLE_RULE_ID: &str = "abort-incomplete-uploads";
+
+/// The id of the rule that expires staged uploads.
+pub const STAGING_RULE_ID: &str = "expire-staged-uploads";
+
+/// The rule: objects under the staging prefix expire `days` after they were stored.
+pub fn staging_rule(days: i32) -> Result<LifecycleRule, String> {
+    LifecycleRule::builder()
+        .id(STAGING_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix(STAGING_PREFIX).build())
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .build()
+        .map_err(|err| err.to_string())
+}
+
+/// The days after which an enabled rule covering the staging prefix expires objects, if one
+/// does.
+pub fn staging_days(rules: &[LifecycleRule]) -> Option<i32> {
+    rules
+        .iter()
+        .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
+        .filter(|rule| {
+            let prefix = rule.filter().and_then(|f| f.prefix()).unwrap_or("");
+            STAGING_PREFIX.starts_with(prefix)
+        })
+        .filter_map(|rule| rule.expiration()?.days())
+        .min()
+}
 
 /// The rule: abort uploads under `uploads/` still unfinished `days` after they started.
 pub fn abort_rule(days: i32) -> Result<LifecycleRule, String> {
@@ -56,10 +87,12 @@ pub async fn lifecycle(
             return Err(format!("reading the bucket's lifecycle rules failed: {}", brief(&err)))
         }
     };
+    let ours = [Some(LIFECYCLE_RULE_ID), Some(STAGING_RULE_ID)];
     let mut rules: Vec<LifecycleRule> =
-        existing.into_iter().filter(|r| r.id() != Some(LIFECYCLE_RULE_ID)).collect();
+        existing.into_iter().filter(|r| !ours.contains(&r.id())).collect();
     let kept = rules.len();
     rules.push(abort_rule(days)?);
+    rules.push(staging_rule(days)?);
     let configuration = BucketLifecycleConfiguration::builder()
         .set_rules(Some(rules))
         .build()
@@ -71,7 +104,7 @@ pub async fn lifecycle(
         .send()
         .await
         .map_err(|err| format!("writing the bucket's lifecycle rules failed: {}", brief(&err)))?;
-    Ok(format!("bucket {bucket}: multipart uploads under uploads/ unfinished after {days} day(s) are aborted (rule {LIFECYCLE_RULE_ID:?}; {kept} other rule(s) kept)"))
+    Ok(format!("bucket {bucket}: multipart uploads under uploads/ unfinished after {days} day(s) are aborted (rule {LIFECYCLE_RULE_ID:?}), and objects left under {STAGING_PREFIX} expire after {days} day(s) (rule {STAGING_RULE_ID:?}); {kept} other rule(s) kept"))
 }
 
 #[cfg(test)]
@@ -98,5 +131,19 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(abort_days(&[disabled, elsewhere]), None);
+    }
+
+    #[test]
+    fn the_staging_rule_expires_the_staging_prefix_alone() {
+        let rules = [abort_rule(1).unwrap(), staging_rule(2).unwrap()];
+        assert_eq!(staging_days(&rules), Some(2));
+        assert_eq!(staging_days(&rules[..1]), None, "aborting parts expires no object");
+        let everything = LifecycleRule::builder()
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("uploads/").build())
+            .expiration(LifecycleExpiration::builder().days(30).build())
+            .build()
+            .unwrap();
+        assert_eq!(staging_days(&[everything]), Some(30), "a rule over uploads/ covers staging");
     }
 }

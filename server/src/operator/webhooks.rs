@@ -1,4 +1,4 @@
-//! `server webhooks [--endpoint NAME]`: an endpoint's outbox from a shell, in the store the
+//! `server webhooks [--webhook NAME]`: an endpoint's outbox from a shell, in the store the
 //! server uses (Redis with `UPLOAD_REDIS_URL`, else `UPLOAD_STATE_DIR`, which a running server
 //! holds: stop it first, or use Redis). Lists what waits or was given up, sends events again
 //! (each with its own `webhook-id`, so a receiver that saw one before knows it), and enables
@@ -128,7 +128,7 @@ pub async fn run(
             if !goes_to(&profiles, &line, endpoint)? {
                 return Err(format!(
                     "{id} is an event of the upload profile {:?}, whose events do not go to the \
-                     endpoint {endpoint:?}: name its own with --endpoint",
+                     endpoint {endpoint:?}: name its own with --webhook",
                     line.profile()
                 ));
             }

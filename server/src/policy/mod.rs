@@ -35,6 +35,7 @@ pub use response::post_response_xml;
 pub use signer::PolicySigner;
 pub use sigv4::{credential_scope, SigningKey, ALGORITHM};
 pub use timefmt::{amz_date, iso8601_millis, parse_amz_date, rfc3339};
+pub use uri::encoded as uri_encoded;
 pub use verify::{
     substitute_filename, verify, verify_fields, Accepted, Context, Part, MAX_PRE_DATA_BYTES,
 };

@@ -89,7 +89,7 @@ impl Uploads {
         let key = report.key.as_str();
         let refused =
             |reason, problem: &str| self.bad_receipt(who, key, reason, problem.to_owned());
-        if !key.starts_with(&format!("uploads/{uploader}/")) {
+        if !super::owned_by(key, &who.uploader) {
             return Err(
                 refused(BadReceipt::OtherUploader, "that upload belongs to someone else").await
             );
@@ -249,11 +249,11 @@ impl Uploads {
         match self.content_refusal(objects, directory, key, &found).await {
             Ok(None) => {}
             Ok(Some(refused)) => {
-                let removed = self.remove_mismatch(objects, uploader, key).await;
-                let problem = format!("{refused}; it was {removed}");
+                let aside = self.set_aside(objects, uploader, directory, key, found.size).await;
+                let problem = format!("{refused}; it was {}", aside.done);
                 let judged = Judged {
-                    verdict: Verdict::Mismatched,
-                    key: key.to_owned(),
+                    verdict: aside.verdict,
+                    key: aside.key,
                     found: Some(found),
                     problem: Some(problem.clone()),
                 };
@@ -269,6 +269,19 @@ impl Uploads {
                 ));
             }
         }
+        // Every check passed: a staged upload goes to its final key before its verdict.
+        let (key, found) = match self.promote(objects, uploader, key, found).await {
+            Ok(promoted) => promoted,
+            Err(_) => {
+                self.release_check(directory, &holding).await;
+                return Err(UploadError::Unavailable(
+                    "the file is stored and checked but could not be moved into place yet; it \
+                     will be, and Your uploads will list it"
+                        .into(),
+                ));
+            }
+        };
+        let key = key.as_str();
         let view_url = objects.view_url(key).await.unwrap_or_default();
         let upload = StoredUpload {
             key: key.to_owned(),

@@ -22,6 +22,7 @@ mod bad_receipt;
 mod check;
 mod confirm;
 pub mod content;
+mod copy;
 pub mod guard;
 mod listing;
 mod multipart;
@@ -29,6 +30,7 @@ mod objects;
 pub mod pending;
 mod plain_form;
 pub mod profile;
+mod promote;
 mod ratelimit;
 pub mod receipt;
 pub mod reconcile;
@@ -48,6 +50,7 @@ use crate::credentials::Source;
 use crate::events::route::Routes;
 use crate::metrics::Metrics;
 use crate::policy::PolicySigner;
+use crate::quarantine;
 use crate::seal::SessionKey;
 use crate::shared::SharedStore;
 use crate::state::State;
@@ -88,13 +91,25 @@ pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(90
 /// A fresh directory for one upload of `profile` under the uploader's prefix (and the
 /// profile's: [`key_segment`]): two files with one name never overwrite each other,
 /// and keys sort newest first (the time counts down), so the bucket's listing, which is in key
-/// order, starts with the newest.
-fn fresh_directory(uploader: &UploaderId, profile: &str, now: OffsetDateTime) -> String {
+/// order, starts with the newest. Under the uploader's staging prefix when `staged` (the
+/// profile quarantines its uploads: [`crate::quarantine`]).
+fn make_directory(
+    uploader: &UploaderId,
+    profile: &str,
+    staged: bool,
+    now: OffsetDateTime,
+) -> String {
     let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let random =
         u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
     let segment = key_segment(profile);
-    format!("{}{segment}{:016x}{random:016x}/", uploader_prefix(uploader), u64::MAX - millis)
+    let directory =
+        format!("{}{segment}{:016x}{random:016x}/", uploader_prefix(uploader), u64::MAX - millis);
+    if staged {
+        quarantine::staged(&directory)
+    } else {
+        directory
+    }
 }
 
 /// The directory part a profile adds to keys: none for the default profile (its keys stay
@@ -106,19 +121,28 @@ pub fn key_segment(profile: &str) -> String {
     }
 }
 
-/// The profile an upload's directory (`uploads/<uploader-id>/[<profile>/]<directory>/`) was
-/// signed under: what [`key_segment`] put there.
+/// The profile an upload's directory (`uploads/[.staging/]<uploader-id>/[<profile>/]<directory>/`)
+/// was signed under: what [`key_segment`] put there.
 pub fn directory_profile(directory: &str) -> &str {
     match directory.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>()[..] {
+        ["uploads", quarantine::STAGING, _, profile, _] => profile,
+        ["uploads", quarantine::STAGING, _, _] => app::rules::DEFAULT_PROFILE,
         ["uploads", _, profile, _] => profile,
         _ => app::rules::DEFAULT_PROFILE,
     }
 }
 
-/// Everything `uploader` stores is under this prefix, whatever the profile: what STS scopes
-/// their credentials and the IAM policies to.
+/// Everything `uploader` stores is under this prefix, whatever the profile, or under their
+/// staging prefix ([`quarantine::staging_prefix`]) until it is checked: what STS scopes their
+/// credentials and the IAM policies to.
 pub fn uploader_prefix(uploader: &UploaderId) -> String {
     format!("uploads/{}/", uploader.as_str())
+}
+
+/// Whether `key` is under one of `uploader`'s prefixes.
+pub fn owned_by(key: &str, uploader: &UploaderId) -> bool {
+    key.starts_with(&uploader_prefix(uploader))
+        || key.starts_with(&quarantine::staging_prefix(uploader.as_str()))
 }
 
 impl Uploads {
@@ -173,6 +197,13 @@ impl Uploads {
     pub fn with_events(mut self, routes: Arc<Routes>) -> Self {
         self.events = Some(routes);
         self
+    }
+
+    /// A fresh directory for one upload of `profile` by `uploader`: staged where the profile
+    /// quarantines its uploads.
+    fn fresh_directory(&self, uploader: &UploaderId, profile: &str, now: OffsetDateTime) -> String {
+        let staged = self.config.profiles.get(profile).is_some_and(|p| p.quarantine);
+        make_directory(uploader, profile, staged, now)
     }
 
     /// The endpoints that hear of an upload of `profile` (none without events).

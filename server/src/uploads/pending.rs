@@ -171,16 +171,21 @@ pub enum Verdict {
     Mismatched,
     /// Nothing was stored with it (or the uploader cancelled it; parts left were aborted).
     Abandoned,
+    /// Its object was as signed, staged, and a check of what it holds refused it: it was moved
+    /// to the quarantine prefix or removed, as its profile says ([`crate::quarantine`]).
+    Quarantined,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 3] = [Verdict::Verified, Verdict::Mismatched, Verdict::Abandoned];
+    pub const ALL: [Verdict; 4] =
+        [Verdict::Verified, Verdict::Mismatched, Verdict::Abandoned, Verdict::Quarantined];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Verified => "verified",
             Verdict::Mismatched => "mismatched",
             Verdict::Abandoned => "abandoned",
+            Verdict::Quarantined => "quarantined",
         }
     }
 
@@ -199,11 +204,17 @@ pub enum Outcome {
     Mismatched,
     Abandoned,
     Removed,
+    Quarantined,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] =
-        [Outcome::Verified, Outcome::Mismatched, Outcome::Abandoned, Outcome::Removed];
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Verified,
+        Outcome::Mismatched,
+        Outcome::Abandoned,
+        Outcome::Removed,
+        Outcome::Quarantined,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -211,6 +222,7 @@ impl Outcome {
             Outcome::Mismatched => "mismatched",
             Outcome::Abandoned => "abandoned",
             Outcome::Removed => "removed",
+            Outcome::Quarantined => "quarantined",
         }
     }
 }
@@ -221,6 +233,7 @@ impl From<Verdict> for Outcome {
             Verdict::Verified => Outcome::Verified,
             Verdict::Mismatched => Outcome::Mismatched,
             Verdict::Abandoned => Outcome::Abandoned,
+            Verdict::Quarantined => Outcome::Quarantined,
         }
     }
 }

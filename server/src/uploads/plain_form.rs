@@ -12,7 +12,7 @@ use app::wire::{SignedUpload, UploadError};
 use super::objects::{Listed, Objects};
 use super::pending::By;
 use super::receipt::Receipt;
-use super::{fresh_directory, Uploads};
+use super::Uploads;
 use crate::logging::clip;
 use crate::policy::{OnSuccess, SizeRule};
 use crate::seal::ReturnPass;
@@ -60,7 +60,7 @@ impl Uploads {
             return Ok(None);
         }
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, &profile.name, now);
+        let directory = self.fresh_directory(&who.uploader, &profile.name, now);
         // One POST carries at most 5 GiB, whatever larger files may go in parts.
         let size = SizeRule::Range { min: 1, max: profile.max_bytes.min(MAX_POST_BYTES) };
         let signer = self.signer(who, now).await?;

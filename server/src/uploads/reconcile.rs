@@ -170,8 +170,11 @@ impl Uploads {
         let (object, _) = differences(signed, &key, &found.etag, &found);
         if object.is_empty() {
             let directory = &record.receipt.directory;
+            let uploader = record.receipt.uploader.as_str();
             let Some(refused) = self.content_refusal(objects, directory, &key, &found).await?
             else {
+                // Every check passed: a staged upload goes to its final key first.
+                let (key, found) = self.promote(objects, uploader, &key, found).await?;
                 return Ok(Found::Verdict(Judged {
                     verdict: Verdict::Verified,
                     key,
@@ -179,15 +182,15 @@ impl Uploads {
                     problem: None,
                 }));
             };
-            let removed = self.remove_mismatch(objects, &record.receipt.uploader, &key).await;
-            if removed == "removed" {
+            let aside = self.set_aside(objects, uploader, directory, &key, found.size).await;
+            if aside.done == "removed" {
                 self.metrics.reconciler_removed(1);
             }
             return Ok(Found::Verdict(Judged {
-                verdict: Verdict::Mismatched,
-                key,
+                verdict: aside.verdict,
+                key: aside.key,
                 found: Some(found),
-                problem: Some(format!("{refused}; it was {removed}")),
+                problem: Some(format!("{refused}; it was {}", aside.done)),
             }));
         }
         let removed = self.remove_mismatch(objects, &record.receipt.uploader, &key).await;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::check::{Checked, Reason, Refusal, Via};
 use super::receipt::Receipt;
-use super::{fresh_directory, Uploads};
+use super::Uploads;
 use crate::policy::{rfc3339, FormSpec, OnSuccess, PolicySigner, SignedForm, SignedPut, SizeRule};
 
 impl Uploads {
@@ -31,7 +31,7 @@ impl Uploads {
         let Checked { profile, name, size, content_type, checksum, metadata } =
             self.check(who, request, Via::Post).await?;
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, &profile.name, now);
+        let directory = self.fresh_directory(&who.uploader, &profile.name, now);
         let key = format!("{directory}{name}");
         let signer = self.signer(who, now).await.map_err(|e| {
             let reason = match e {

@@ -108,6 +108,12 @@ impl Bucket {
             .with_clock(clock.clock())
     }
 
+    /// Where the dev bucket serves `key` to anyone (an S3 bucket serves nothing without a
+    /// presigned link: `None`).
+    pub fn public_url(&self, key: &str) -> Option<String> {
+        self.dev.as_ref().map(|_| self.config.bucket.object_url(key))
+    }
+
     /// The dev bucket's directory of its multipart uploads in progress, if this is the dev
     /// bucket.
     pub fn dev_store(&self) -> Option<Store> {

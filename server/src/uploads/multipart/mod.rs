@@ -22,7 +22,7 @@ use super::check::{BadReceipt, Checked, Reason, Refusal, Via};
 use super::pending::{By, Pending, Verdict, BROWSER};
 use super::receipt::{Multipart, Receipt, Unaccepted};
 use super::verdicts::{Claimed, Judged};
-use super::{fresh_directory, signing_unavailable, Uploads};
+use super::{signing_unavailable, Uploads};
 use crate::logging::clip;
 use crate::policy::{rfc3339, Presign};
 
@@ -143,7 +143,7 @@ impl Uploads {
         let objects = self.bucket_objects(NOT_HERE).map_err(unavailable)?;
         let mode = self.config.limits.checksum;
         let now = self.now();
-        let directory = fresh_directory(&who.uploader, &profile.name, now);
+        let directory = self.fresh_directory(&who.uploader, &profile.name, now);
         let key = format!("{directory}{name}");
         let upload_id = objects
             .create_multipart(&key, &content_type, &metadata, mode == ChecksumMode::Sha256)

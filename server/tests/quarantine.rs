@@ -1,0 +1,232 @@
+//! Held until checked (issue #28, its second part): a profile with `quarantine = true` signs
+//! its uploads for a key under the uploader's staging prefix; while they wait for their checks
+//! they are at no final key, in no listing and behind no link; once the checks pass, the server
+//! copies each to its final key (in copied parts above `UPLOAD_COPY_PART_BYTES`), checks the
+//! copy, removes the staged one and only then gives the verdict; a file a check refuses goes to
+//! the quarantine prefix (`quarantine_refused = "keep"`, the default) or is removed, and its
+//! verdict is `quarantined`. Whether the browser confirms, the parts are joined, or the
+//! reconciler looks. On the dev bucket here; on Garage in the `garage_*` test, which
+//! `scripts/test.sh` runs with its cluster up.
+
+mod common;
+
+use std::sync::Arc;
+
+use app::service::{Requester, UploadRequest};
+use app::wire::{PartToSign, StoredUpload, UploadError, UploadReport};
+use base64::Engine;
+use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
+use server::config::{table, Profiles};
+use server::state::State;
+use server::uploads::pending::{By, Outcome, VerdictLine};
+use server::uploads::{Objects, Uploads};
+use sha2::Digest;
+
+const PROFILES: &str = r#"
+[profiles.held]
+types = ["image/*"]
+quarantine = true
+
+[profiles.dropped]
+types = ["image/*"]
+quarantine = true
+quarantine_refused = "remove"
+"#;
+
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const HTML: &[u8] = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script>";
+
+/// Copies go in parts above this (5 MiB, S3's smallest part), so that a file of a few parts
+/// is promoted by part copies as one of over 5 GiB is by default.
+const COPY_PART: u64 = 5 << 20;
+
+/// A policy's life (the default) and the grace (the default), and a second.
+const FORM_DUE: time::Duration = time::Duration::seconds(300 + 900 + 1);
+
+async fn service(bucket: &Bucket, clock: &TestClock, state: Arc<State>) -> Uploads {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.toml");
+    std::fs::write(&path, PROFILES).unwrap();
+    let mut config = bucket.config.clone();
+    config.limits.copy_part_bytes = COPY_PART;
+    let settings = [("UPLOAD_PROFILES", path.to_str().unwrap())];
+    config.profiles = Arc::new(Profiles::from_lookup(&table(&settings), &config.limits).unwrap());
+    Uploads::new(config)
+        .with_objects(bucket.objects().await)
+        .with_state(state)
+        .with_clock(clock.clock())
+}
+
+fn file(profile: &str, name: &str, content_type: &str, size: u64) -> UploadRequest {
+    UploadRequest {
+        profile: profile.into(),
+        content_type: content_type.into(),
+        ..text_file(name, size)
+    }
+}
+
+/// Signs `body` under `profile` and POSTs it: the report a browser would confirm with.
+async fn store(
+    uploads: &Uploads,
+    who: &Requester,
+    (profile, name, content_type): (&str, &str, &str),
+    body: &[u8],
+) -> UploadReport {
+    let request = file(profile, name, content_type, body.len() as u64);
+    let signed = uploads.sign_upload(who, request).await.unwrap();
+    let (status, answer) = post_form(&signed.url, &signed.fields, name, body).await;
+    assert_eq!(status, 201, "{name}: {answer}");
+    UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
+}
+
+fn refused(answer: Result<StoredUpload, UploadError>) -> String {
+    match answer {
+        Err(UploadError::Mismatch(problem)) => problem,
+        other => panic!("expected the file to be refused, got {other:?}"),
+    }
+}
+
+/// The whole object at `key`, or `None`.
+async fn bytes(objects: &Objects, key: &str) -> Option<Vec<u8>> {
+    objects.first_bytes(key, u64::MAX >> 1).await.unwrap()
+}
+
+/// Where the staged `key` is once promoted: `uploads/.staging/<id>/...` -> `uploads/<id>/...`.
+fn promoted(key: &str) -> String {
+    let rest = key.strip_prefix("uploads/.staging/").unwrap_or_else(|| panic!("{key}"));
+    format!("uploads/{rest}")
+}
+
+/// Where the staged `key` is kept when refused: `quarantine/<id>/...`.
+fn quarantined(key: &str) -> String {
+    let rest = key.strip_prefix("uploads/.staging/").unwrap_or_else(|| panic!("{key}"));
+    format!("quarantine/{rest}")
+}
+
+async fn verdicts(state: &State) -> Vec<VerdictLine> {
+    let lines = state.verdicts(None, 1000).await.unwrap();
+    lines.iter().map(|l| serde_json::from_str(&l.line).unwrap()).collect()
+}
+
+async fn held_until_checked_on(bucket: Bucket) {
+    let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
+    let uploads = service(&bucket, &clock, state.clone()).await;
+    let objects = bucket.objects().await;
+    let who = someone();
+
+    // Signed for the uploader's staging prefix.
+    let report = store(&uploads, &who, ("held", "cat.png", "image/png"), PNG).await;
+    let staged = report.key.clone();
+    let prefix = format!("uploads/.staging/{}/held/", who.uploader.as_str());
+    assert!(staged.starts_with(&prefix), "{staged}");
+    let final_key = promoted(&staged);
+    // While its checks run: at no final key, in no listing, behind no link.
+    assert_eq!(bytes(&objects, &staged).await.as_deref(), Some(PNG));
+    assert!(objects.head(&final_key).await.unwrap().is_none());
+    assert!(uploads.my_uploads(&who, "held").await.unwrap().is_empty());
+    if let Some(url) = bucket.public_url(&staged) {
+        let status = reqwest::get(&url).await.unwrap().status();
+        assert_eq!(status, 404, "the dev bucket serves no staged object");
+    }
+
+    // Checked: promoted, the staged copy gone, listed and linked at its final key.
+    let stored = uploads.confirm_upload(&who, report).await.unwrap();
+    assert_eq!(stored.key, final_key);
+    assert!(!stored.view_url.contains(".staging"), "{}", stored.view_url);
+    assert_eq!(bytes(&objects, &final_key).await.as_deref(), Some(PNG));
+    assert!(objects.head(&staged).await.unwrap().is_none(), "the staged copy is removed");
+    let listed = uploads.my_uploads(&who, "held").await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), [final_key.as_str()]);
+
+    // Refused: kept under the quarantine prefix (or removed), never at a final key.
+    let page = store(&uploads, &who, ("held", "page.png", "image/png"), HTML).await;
+    let page_key = page.key.clone();
+    assert_eq!(
+        refused(uploads.confirm_upload(&who, page).await),
+        "this file is not a PNG image (its content is an HTML page); it was moved to quarantine"
+    );
+    let kept = quarantined(&page_key);
+    assert_eq!(bytes(&objects, &kept).await.as_deref(), Some(HTML));
+    assert!(objects.head(&page_key).await.unwrap().is_none());
+    if let Some(url) = bucket.public_url(&kept) {
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 404, "nor one in quarantine");
+    }
+    let dropped = store(&uploads, &who, ("dropped", "page.png", "image/png"), HTML).await;
+    let dropped_key = dropped.key.clone();
+    assert!(refused(uploads.confirm_upload(&who, dropped).await).ends_with("; it was removed"));
+    let not_kept = quarantined(&dropped_key);
+    for key in [&dropped_key, &not_kept] {
+        assert!(objects.head(key).await.unwrap().is_none(), "{key}");
+    }
+
+    // In parts: joined in staging, then promoted by part copies (5 + 5 + 2 MiB), byte for byte.
+    let big: Vec<u8> =
+        PNG.iter().copied().chain((0..12u32 << 20).map(|i| (i % 251) as u8)).collect();
+    let size = big.len() as u64;
+    let started =
+        uploads.start_multipart(&who, file("held", "big.png", "image/png", size)).await.unwrap();
+    assert!(started.key.starts_with(&prefix), "{}", started.key);
+    let chunks: Vec<&[u8]> = big.chunks(started.part_size as usize).collect();
+    let sums: Vec<String> = chunks
+        .iter()
+        .map(|c| base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(c)))
+        .collect();
+    let wanted = chunks
+        .iter()
+        .zip(&sums)
+        .enumerate()
+        .map(|(i, (c, sum))| PartToSign {
+            number: i as u64 + 1,
+            length: c.len() as u64,
+            checksum: Some(sum.clone()),
+        })
+        .collect();
+    let urls = uploads.sign_parts(&who, started.receipt.clone(), wanted).await.unwrap();
+    for ((url, chunk), sum) in urls.iter().zip(&chunks).zip(&sums) {
+        let headers = [("x-amz-checksum-sha256".to_owned(), sum.clone())];
+        let (status, answer) = put(&url.url, &headers, chunk).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let joined = uploads.complete_multipart(&who, started.receipt).await.unwrap();
+    assert!(!joined.key.contains(".staging"), "{}", joined.key);
+    assert_eq!(joined.size, size);
+    assert!(bytes(&objects, &joined.key).await == Some(big), "promoted byte for byte");
+    assert!(objects.head(&started.key).await.unwrap().is_none());
+
+    // The reconciler promotes (and sets aside) what no browser confirmed, the same way.
+    let late = store(&uploads, &who, ("held", "late.png", "image/png"), PNG).await;
+    let late_bad = store(&uploads, &who, ("held", "late.jpg", "image/jpeg"), HTML).await;
+    clock.advance(FORM_DUE);
+    uploads.state().flush().await.unwrap();
+    uploads.reconcile_round(100, "test").await.unwrap();
+    let lines = verdicts(&state).await;
+    let verdict = |key: &str| {
+        let line =
+            lines.iter().find(|l| l.key == key).unwrap_or_else(|| panic!("{key}: {lines:?}"));
+        (line.verdict, line.by)
+    };
+    let late_final = promoted(&late.key);
+    assert_eq!(verdict(&late_final), (Outcome::Verified, By::Reconciler));
+    assert_eq!(bytes(&objects, &late_final).await.as_deref(), Some(PNG));
+    assert!(objects.head(&late.key).await.unwrap().is_none());
+    let late_kept = quarantined(&late_bad.key);
+    assert_eq!(verdict(&late_kept), (Outcome::Quarantined, By::Reconciler));
+    assert!(objects.head(&late_kept).await.unwrap().is_some());
+    // The browser's verdicts name the final key, or the quarantine key.
+    assert_eq!(verdict(&final_key), (Outcome::Verified, By::Browser));
+    assert_eq!(verdict(&kept), (Outcome::Quarantined, By::Browser));
+    assert_eq!(verdict(&dropped_key), (Outcome::Quarantined, By::Browser));
+}
+
+#[tokio::test]
+async fn the_dev_bucket_holds_uploads_until_checked() {
+    held_until_checked_on(Bucket::dev().await).await;
+}
+
+/// On Garage (`scripts/test.sh` runs the ignored tests with the cluster up).
+#[tokio::test]
+#[ignore = "needs the Garage cluster scripts/test.sh starts"]
+async fn garage_holds_uploads_until_checked() {
+    held_until_checked_on(Bucket::garage()).await;
+}
