@@ -89,11 +89,13 @@ if [ "$mode" = test ]; then
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus && did promtool
   fi
 
-  # Redis (shared budgets) and nginx (the load balancer) for the several-instances tests; wrk
-  # for scripts/bench.sh; shellcheck for the scripts themselves. Only the binaries are used:
-  # the tests start each on a port of its own with a temp dir, never as a system service.
+  # Redis (shared budgets) and nginx (the load balancer) for the several-instances tests; clamd
+  # for the malware scan's; wrk for scripts/bench.sh; shellcheck for the scripts themselves.
+  # Only the binaries are used: the tests start each on a port of its own with a temp dir (and
+  # clamd with a signature file of the test's own: there is no network for freshclam), never as
+  # a system service.
   missing=()
-  for tool in redis-server:redis-server nginx:nginx wrk:wrk shellcheck:shellcheck; do
+  for tool in redis-server:redis-server nginx:nginx clamd:clamav-daemon wrk:wrk shellcheck:shellcheck; do
     if command -v "${tool%%:*}" >/dev/null; then
       have "${tool%%:*}" "$(command -v "${tool%%:*}")"
     else
@@ -104,7 +106,7 @@ if [ "$mode" = test ]; then
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
       && did "${missing[*]}"
     # Debian starts the packages' services on install; the tests never use them.
-    for service in redis-server nginx; do
+    for service in redis-server nginx clamav-daemon clamav-freshclam; do
       as_root systemctl disable --now "$service" >/dev/null 2>&1 || as_root service "$service" stop >/dev/null 2>&1 || true
     done
   fi

@@ -71,7 +71,7 @@ set +a
 # the browsers are served by (its site settings differ).
 echo "== on Garage: the reconciler, profiles, content checks"
 UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 10m \
-  cargo test --test reconcile --test reconcile_fleet --test profiles --test content --test quarantine -- --ignored --skip measure_
+  cargo test --test reconcile --test reconcile_fleet --test profiles --test content --test quarantine --test scan -- --ignored --skip measure_
 
 # Lints on the server side (app and server, default features), with the flags of the build
 # above so that build scripts and macros are shared.

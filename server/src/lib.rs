@@ -5,6 +5,7 @@
 //! - [`credentials`]: what policies are signed with (fixed keys, the default chain, STS);
 //! - [`policy`]: the pure POST-policy core, the only code that builds or checks a signature;
 //! - [`filetype`]: what a file's first bytes say it is, against its declared type (pure);
+//! - [`malware`]: what ClamAV's clamd answered about a file (pure);
 //! - [`quarantine`]: where an upload waits while it is checked, and where a refused one is kept
 //!   (pure);
 //! - [`seal`]: what the browser carries for the server (cookie, return token, receipt), sealed;
@@ -30,6 +31,7 @@ pub mod edge;
 pub mod events;
 pub mod filetype;
 pub mod logging;
+pub mod malware;
 pub mod metrics;
 pub mod operator;
 pub mod policy;

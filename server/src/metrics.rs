@@ -43,6 +43,16 @@ pub struct VerdictBy {
     pub by: String,
 }
 
+/// What a malware scan came to (`uploads_scanned_total{result}`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScanResult {
+    pub result: String,
+}
+
+/// Every [`ScanResult`]: clean, a signature found, too big to scan (set aside unscanned), or
+/// clamd could not be asked or failed (no verdict: tried again).
+pub const SCAN_RESULTS: [&str; 4] = ["clean", "infected", "too_big", "failed"];
+
 /// What the durable state was asked when it failed (`upload_state_errors_total{op}`).
 pub const STATE_OPS: [&str; 6] = ["record", "claim", "conclude", "get", "backlog", "outbox"];
 
@@ -81,6 +91,7 @@ pub struct Metrics {
     promoted: Counter,
     quarantined: Counter,
     promotion_failed: Counter,
+    scanned: Family<ScanResult, Counter>,
     sts_calls: Family<StsCall, Counter>,
     cross_site_refused: Counter,
     dev_bucket_in_use: Family<Site, Gauge>,
@@ -142,6 +153,7 @@ impl Metrics {
         let content_refused = Counter::default();
         let (promoted, quarantined) = (Counter::default(), Counter::default());
         let promotion_failed = Counter::default();
+        let scanned = Family::<ScanResult, Counter>::default();
         let sts_calls = Family::<StsCall, Counter>::default();
         registry.register(
             "uploads_confirmed",
@@ -173,6 +185,14 @@ impl Metrics {
             "Promotions that failed (copy, or its check); the upload stays staged and is retried",
             promotion_failed.clone(),
         );
+        registry.register(
+            "uploads_scanned",
+            "Malware scans of quarantined uploads by clamd, by result (clean, infected, too_big, failed)",
+            scanned.clone(),
+        );
+        for result in SCAN_RESULTS {
+            drop(scanned.get_or_create(&ScanResult { result: result.to_owned() }));
+        }
         registry.register(
             "sts_calls",
             "Calls to STS for temporary credentials, by call and outcome",
@@ -323,6 +343,7 @@ impl Metrics {
             promoted,
             quarantined,
             promotion_failed,
+            scanned,
             sts_calls,
             cross_site_refused,
             dev_bucket_in_use,
@@ -464,6 +485,11 @@ impl Metrics {
     /// A promotion that did not happen (it is tried again).
     pub fn promotion_failed(&self) {
         self.promotion_failed.inc();
+    }
+
+    /// A malware scan's result, one of [`SCAN_RESULTS`].
+    pub fn scanned(&self, result: &str) {
+        self.scanned.get_or_create(&ScanResult { result: result.to_owned() }).inc();
     }
 
     pub fn sts_call(&self, call: &str, ok: bool) {

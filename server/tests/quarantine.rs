@@ -33,6 +33,25 @@ quarantine = true
 quarantine_refused = "remove"
 "#;
 
+/// For the measurement: the same PNG under each way of checking it, budgets out of the way.
+const MEASURED: &str = r#"
+[profiles.off]
+content_check = "off"
+files_per_minute = 100000
+
+[profiles.lenient]
+files_per_minute = 100000
+
+[profiles.held]
+quarantine = true
+files_per_minute = 100000
+
+[profiles.scanned]
+quarantine = true
+scan = true
+files_per_minute = 100000
+"#;
+
 const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const HTML: &[u8] = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script>";
@@ -45,10 +64,22 @@ const COPY_PART: u64 = 5 << 20;
 const FORM_DUE: time::Duration = time::Duration::seconds(300 + 900 + 1);
 
 async fn service(bucket: &Bucket, clock: &TestClock, state: Arc<State>) -> Uploads {
+    service_with(bucket, clock, state, PROFILES, None).await
+}
+
+async fn service_with(
+    bucket: &Bucket,
+    clock: &TestClock,
+    state: Arc<State>,
+    profiles: &str,
+    clamd: Option<String>,
+) -> Uploads {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profiles.toml");
-    std::fs::write(&path, PROFILES).unwrap();
+    std::fs::write(&path, profiles).unwrap();
     let mut config = bucket.config.clone();
+    config.limits.clamd_addr = clamd;
+    config.limits.scan_max_bytes = 64 << 20;
     config.limits.copy_part_bytes = COPY_PART;
     let settings = [("UPLOAD_PROFILES", path.to_str().unwrap())];
     config.profiles = Arc::new(Profiles::from_lookup(&table(&settings), &config.limits).unwrap());
@@ -229,4 +260,59 @@ async fn the_dev_bucket_holds_uploads_until_checked() {
 #[ignore = "needs the Garage cluster scripts/test.sh starts"]
 async fn garage_holds_uploads_until_checked() {
     held_until_checked_on(Bucket::garage()).await;
+}
+
+/// What holding and scanning cost per verification, beside the content check alone and no check
+/// at all: `pairs` confirms of a `size`-byte PNG under each profile of [`MEASURED`], interleaved
+/// (a slow moment of the shared machine falls on all), only the confirm timed. Median ms of each.
+async fn cost_on(bucket: &Bucket, clamd: &str, size: usize, pairs: usize) -> Vec<f64> {
+    let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
+    let uploads = service_with(bucket, &clock, state, MEASURED, Some(clamd.into())).await;
+    let who = someone();
+    let body: Vec<u8> =
+        PNG.iter().copied().chain((0..size as u32).map(|i| (i % 251) as u8)).collect();
+    let profiles = ["off", "lenient", "held", "scanned"];
+    let mut times = vec![Vec::new(); profiles.len()];
+    for i in 0..pairs {
+        for (profile, times) in profiles.iter().zip(&mut times) {
+            let name = format!("{profile}-{i}.png");
+            let report = store(&uploads, &who, (profile, &name, "image/png"), &body).await;
+            let started = std::time::Instant::now();
+            uploads.confirm_upload(&who, report).await.unwrap();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
+/// `scripts/bench-quarantine.sh` runs it (release build, Garage and clamd up): one Markdown row
+/// per bucket and size.
+#[tokio::test]
+#[ignore = "a measurement: scripts/bench-quarantine.sh"]
+async fn measure_what_holding_and_scanning_cost() {
+    let pairs: usize = std::env::var("PAIRS").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let clamd = common::clamd::Clamd::start().expect("clamd");
+    let mut buckets = vec![("dev bucket", Bucket::dev().await)];
+    if std::env::var("UPLOAD_BUCKET").is_ok() {
+        buckets.push(("Garage", Bucket::garage()));
+    }
+    println!(
+        "| bucket | file | confirm (ms, median): off | lenient | quarantine | quarantine + scan |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (name, bucket) in &buckets {
+        for (size, label, n) in [(0, "33 B", pairs), (4 << 20, "4 MiB", pairs / 5)] {
+            let m = cost_on(bucket, &clamd.addr(), size, n.max(5)).await;
+            println!(
+                "| {name} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | |",
+                m[0], m[1], m[2], m[3]
+            );
+        }
+    }
 }

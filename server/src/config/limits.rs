@@ -42,12 +42,19 @@ pub struct Limits {
     /// `UPLOAD_COPY_PART_BYTES` (default 5 GiB): a staged upload bigger than this is promoted
     /// in copied parts of this size.
     pub copy_part_bytes: u64,
+    /// `UPLOAD_CLAMD_ADDR`: where profiles with `scan = true` have their files scanned.
+    pub clamd_addr: Option<String>,
+    /// `UPLOAD_SCAN_MAX_BYTES` (default 25 MiB, clamd's own default StreamMaxLength): a bigger
+    /// file is set aside unscanned.
+    pub scan_max_bytes: u64,
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
 const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 << 20;
 /// S3's largest CopyObject, and its largest part (UploadPartCopy's too).
 pub const MAX_COPY_BYTES: u64 = 5 << 30;
+/// clamd's default StreamMaxLength.
+const DEFAULT_SCAN_MAX_BYTES: u64 = 25 << 20;
 /// S3's smallest part but the last.
 const MIN_PART_BYTES: u64 = 5 << 20;
 const DEFAULT_FILES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(60).expect("not zero");
@@ -66,7 +73,19 @@ impl Default for Limits {
             checksum: ChecksumMode::Sha256,
             content_check: ContentCheck::default(),
             copy_part_bytes: MAX_COPY_BYTES,
+            clamd_addr: None,
+            scan_max_bytes: DEFAULT_SCAN_MAX_BYTES,
         }
+    }
+}
+
+/// `UPLOAD_CLAMD_ADDR`: `host:port`, the port a number.
+fn clamd_addr(raw: String) -> Result<String, ConfigError> {
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(raw)
+        }
+        _ => Err(invalid(Setting::ClamdAddr, format!("expected HOST:PORT, got {raw:?}"))),
     }
 }
 
@@ -177,6 +196,14 @@ impl Limits {
                 MAX_COPY_BYTES,
                 MIN_PART_BYTES..=MAX_COPY_BYTES,
                 "bytes, from 5 MiB to 5 GiB",
+            )?,
+            clamd_addr: get(Setting::ClamdAddr).map(clamd_addr).transpose()?,
+            scan_max_bytes: number(
+                get,
+                Setting::ScanMaxBytes,
+                DEFAULT_SCAN_MAX_BYTES,
+                1..=u64::MAX,
+                "bytes",
             )?,
         })
     }

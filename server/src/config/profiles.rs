@@ -53,6 +53,9 @@ pub struct ProfileConfig {
     pub quarantine: bool,
     /// What becomes of a staged file a check refuses (`quarantine_refused`).
     pub refused: Refused,
+    /// Whether its files are scanned for malware by clamd before they are promoted (`scan`;
+    /// needs `quarantine` and `UPLOAD_CLAMD_ADDR`).
+    pub scan: bool,
 }
 
 /// A profile's endpoint, as the file declares it (`[[profiles.NAME.webhooks]]`); its secret is
@@ -134,6 +137,10 @@ impl Profiles {
         let (profiles, endpoints) =
             parse(&file, &base).map_err(|e| invalid(Setting::Profiles, e))?;
         for (name, profile) in profiles {
+            if profile.scan && limits.clamd_addr.is_none() {
+                let problem = format!("profile {name:?} has scan = true, which needs clamd");
+                return Err(invalid(Setting::ClamdAddr, problem));
+            }
             by_name.insert(name, profile);
         }
         Ok(Self { by_name, endpoints })
@@ -149,6 +156,7 @@ impl Profiles {
             content_check: limits.content_check,
             quarantine: false,
             refused: Refused::default(),
+            scan: false,
         };
         let by_name = BTreeMap::from([(DEFAULT_PROFILE.to_owned(), base)]);
         Self { by_name, endpoints: BTreeMap::new() }
@@ -375,18 +383,32 @@ fn one(
                     .as_bool()
                     .ok_or_else(|| at(format!("expected true or false, got {value}")))?;
             }
+            "scan" => {
+                profile.scan = value
+                    .as_bool()
+                    .ok_or_else(|| at(format!("expected true or false, got {value}")))?;
+            }
             "quarantine_refused" => {
                 let what =
                     value.as_str().ok_or_else(|| at(format!("expected a string, got {value}")))?;
                 profile.refused = what.parse().map_err(at)?;
             }
             _ => {
-                return Err(at("unknown (known: types, min_bytes, max_bytes, files_per_minute, \
+                return Err(at(
+                    "unknown (known: types, min_bytes, max_bytes, files_per_minute, \
                      files_per_day, checksum_max_bytes, multipart_threshold, metadata, roles, \
-                     embed_origins, webhooks, content_check, quarantine, quarantine_refused)"
-                    .into()))
+                     embed_origins, webhooks, content_check, quarantine, quarantine_refused, scan)"
+                        .into(),
+                ))
             }
         }
+    }
+    if profile.scan && !profile.quarantine {
+        return Err(
+            "key \"scan\": needs quarantine = true (a file would be readable at its final \
+             key until it is scanned)"
+                .into(),
+        );
     }
     if rules.min_bytes > rules.max_bytes {
         return Err(format!(
@@ -572,6 +594,22 @@ values = ["paid", "due"]
         let debug = format!("{:?}", config.profiles);
         assert!(debug.contains("https://h/x") && !debug.contains("t0ken"), "{debug}");
         assert!(!debug.contains("p4ss"), "{debug}");
+    }
+
+    #[test]
+    fn a_scanned_profile_needs_quarantine_and_clamd() {
+        let err = with_file("[profiles.a]\nscan = true").unwrap_err().to_string();
+        assert!(err.contains("profile \"a\", key \"scan\": needs quarantine = true"), "{err}");
+        let err = with_file("[profiles.a]\nquarantine = true\nscan = true").unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("UPLOAD_CLAMD_ADDR") && err.contains("needs clamd"), "{err}");
+        let config = with_file("[profiles.a]\nquarantine = true\nquarantine_refused = \"remove\"");
+        let a = config.unwrap().profiles.get("a").cloned().unwrap();
+        assert!(a.quarantine && !a.scan && a.refused == Refused::Remove);
+        let mut pairs = TEST_SETTINGS.to_vec();
+        pairs.push(("UPLOAD_CLAMD_ADDR", "clamd"));
+        let err = Config::from_lookup(table(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("expected HOST:PORT"), "{err}");
     }
 
     #[test]

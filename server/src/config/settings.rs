@@ -99,6 +99,13 @@ settings! {
         /// of this size (UploadPartCopy) instead of one CopyObject, which S3 caps at 5 GiB;
         /// 5 MiB to 5 GiB [default: 5368709120].
         CopyPartBytes(copy_part_bytes): "UPLOAD_COPY_PART_BYTES", "BYTES";
+        /// ClamAV's clamd, host:port: profiles with `scan = true` have every file streamed from
+        /// the bucket to it (INSTREAM) before it is promoted [default: none].
+        ClamdAddr(clamd_addr): "UPLOAD_CLAMD_ADDR", "HOST:PORT";
+        /// The largest file the malware scan takes (clamd's StreamMaxLength must be at least
+        /// this); a bigger one is never passed as clean: it is set aside unscanned
+        /// [default: 26214400].
+        ScanMaxBytes(scan_max_bytes): "UPLOAD_SCAN_MAX_BYTES", "BYTES";
         /// How single-request uploads go to the bucket: `post` (a form; AWS, Garage) or `put`
         /// (a presigned PUT, for stores without POST uploads: Cloudflare R2, Backblaze B2)
         /// [default: post].

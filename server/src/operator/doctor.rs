@@ -115,6 +115,28 @@ async fn quarantine_checks(
     vec![lifecycle, copying]
 }
 
+/// clamd, where profiles scan: it must answer PING.
+async fn clamd_check(addr: &str) -> Check {
+    use clamav_client::tokio::{ping, Tcp};
+    let fix = "start clamd, or correct UPLOAD_CLAMD_ADDR; until it answers, scanned profiles' files wait in staging";
+    match tokio::time::timeout(std::time::Duration::from_secs(5), ping(Tcp { host_address: addr }))
+        .await
+    {
+        Ok(Ok(answer)) if answer == clamav_client::PONG => {
+            ok(format!("malware scan: clamd at {addr} answers"))
+        }
+        Ok(Ok(answer)) => fail(
+            format!(
+                "malware scan: {addr} answered {:?}, not clamd's PONG",
+                String::from_utf8_lossy(&answer)
+            ),
+            fix,
+        ),
+        Ok(Err(err)) => fail(format!("malware scan: clamd at {addr}: {err}"), fix),
+        Err(_) => fail(format!("malware scan: clamd at {addr} did not answer in 5 s"), fix),
+    }
+}
+
 /// Every check, in order.
 pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str) -> Vec<Check> {
     let bucket = uploads.config().bucket.name.as_str();
@@ -226,6 +248,9 @@ pub async fn checks(uploads: &Uploads, client: &aws_sdk_s3::Client, origin: &str
 
     if uploads.config().profiles.iter().any(|p| p.quarantine) {
         checks.extend(quarantine_checks(client, bucket, &probe).await);
+    }
+    if let Some(addr) = uploads.config().limits.clamd_addr.as_deref() {
+        checks.push(clamd_check(addr).await);
     }
 
     // Confirming HEADs objects under uploads/: a key that is not there answers 404 only to

@@ -264,8 +264,11 @@ impl Uploads {
             Err(err) => {
                 self.release_check(directory, &holding).await;
                 tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
+                // A later look (this call again, or the reconciler's) makes the check.
                 return Err(UploadError::Unavailable(
-                    "the bucket cannot be checked right now".into(),
+                    "the file is stored, but its checks could not be made yet; they will be \
+                     made again shortly"
+                        .into(),
                 ));
             }
         }

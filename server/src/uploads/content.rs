@@ -1,5 +1,6 @@
-//! The content check as verification makes it: the first bytes of an upload read from the
-//! bucket and judged by its profile's rules ([`crate::filetype`]).
+//! What an upload holds, checked as verification makes it: its type, from its first bytes read
+//! from the bucket and judged by its profile's rules ([`crate::filetype`]), then, where its
+//! profile scans, malware ([`Uploads::scan_refusal`]).
 
 use super::objects::{ObjectHead, Objects};
 use super::Uploads;
@@ -7,11 +8,26 @@ use crate::filetype::{refusal, ContentCheck, SNIFF_BYTES};
 use crate::logging::clip;
 
 impl Uploads {
+    /// Every check of what the object `found` at `key` holds, in order (its type, then
+    /// malware): the first refusal, if any; an error when a check could not be made now.
+    pub(super) async fn content_refusal(
+        &self,
+        objects: &Objects,
+        directory: &str,
+        key: &str,
+        found: &ObjectHead,
+    ) -> Result<Option<String>, String> {
+        if let Some(refused) = self.type_refusal(objects, directory, key, found).await? {
+            return Ok(Some(refused));
+        }
+        self.scan_refusal(objects, directory, key, found).await
+    }
+
     /// Why the object `found` at `key`, in the upload directory `directory`, is refused by its
     /// profile's `content_check` (`Ok(None)`: it passes, or is not checked); an error when its
     /// first bytes could not be read. A refusal is counted and logged; removing the object and
     /// the verdict are the caller's.
-    pub(super) async fn content_refusal(
+    async fn type_refusal(
         &self,
         objects: &Objects,
         directory: &str,

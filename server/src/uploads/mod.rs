@@ -34,6 +34,7 @@ mod promote;
 mod ratelimit;
 pub mod receipt;
 pub mod reconcile;
+mod scan;
 mod service;
 mod signing;
 mod verdicts;

@@ -192,6 +192,29 @@ impl Objects {
         }
     }
 
+    /// The whole object, read as it is consumed (the memory it takes is a buffer, whatever its
+    /// size); `None` when it is not there.
+    pub async fn read(
+        &self,
+        key: &str,
+    ) -> Result<Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>, String> {
+        match self {
+            Objects::S3 { client, bucket } => {
+                match client.get_object().bucket(bucket).key(key).send().await {
+                    Ok(object) => Ok(Some(Box::new(object.body.into_async_read()))),
+                    Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                        Ok(None)
+                    }
+                    Err(err) => Err(DisplayErrorContext(&err).to_string()),
+                }
+            }
+            Objects::Dev { store, bucket } => match store.open(&bucket.name, key).await {
+                Ok((file, _)) => Ok(Some(Box::new(file))),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
     /// Removes an object (gone already is fine).
     pub async fn delete(&self, key: &str) -> Result<(), String> {
         match self {

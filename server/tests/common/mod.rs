@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod buckets;
+pub mod clamd;
 pub mod instance;
 pub mod policy;
 pub mod receiver;

@@ -53,6 +53,14 @@ pub fn redis_server() -> Option<PathBuf> {
     found("redis-server", on_path)
 }
 
+/// ClamAV's clamd (Debian's clamav-daemon), from the PATH or `/usr/sbin`.
+pub fn clamd() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    dirs.push(PathBuf::from("/usr/sbin"));
+    found("clamd", dirs.into_iter().map(|dir| dir.join("clamd")).find(|p| p.is_file()))
+}
+
 /// Prometheus's promtool (Debian's prometheus package), from the PATH.
 pub fn promtool() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|paths| {
