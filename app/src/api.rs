@@ -219,7 +219,8 @@ mod server_side {
     fn refuse(response: &leptos_axum::ResponseOptions, err: &UploadError) {
         response.set_status(err.status());
         match err {
-            UploadError::TooManyRequests { retry_after_secs } => response.insert_header(
+            UploadError::TooManyRequests { retry_after_secs }
+            | UploadError::Checking { retry_after_secs } => response.insert_header(
                 http::header::RETRY_AFTER,
                 http::HeaderValue::from(*retry_after_secs),
             ),

@@ -269,6 +269,11 @@ pub enum UploadError {
     /// The upload was checked already: one verdict per receipt.
     #[error("{0}")]
     AlreadyChecked(String),
+    /// Not a refusal: the file is stored and its checks (a quarantined profile's scan and
+    /// promotion) are still under way. The same call, made again after `retry_after_secs`,
+    /// answers with the verdict once there is one.
+    #[error("the file is stored and is being checked")]
+    Checking { retry_after_secs: u64 },
     /// Signing is not possible right now (configuration, credentials); nothing was signed.
     #[error("the upload service is unavailable: {0}")]
     Unavailable(String),
@@ -418,7 +423,10 @@ impl UploadError {
             | UploadError::Expired(_)
             | UploadError::Gone(_)
             | UploadError::AlreadyChecked(_) => http::StatusCode::BAD_REQUEST,
-            UploadError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            // With a Retry-After: an answer to ask for again, as a busy service's is.
+            UploadError::Unavailable(_) | UploadError::Checking { .. } => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
             UploadError::AccessCode(_) | UploadError::Forbidden(_) => http::StatusCode::FORBIDDEN,
             UploadError::NotFound(_) => http::StatusCode::NOT_FOUND,
             UploadError::TooManyRequests { .. } => http::StatusCode::TOO_MANY_REQUESTS,

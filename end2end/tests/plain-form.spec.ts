@@ -30,6 +30,28 @@ test.describe('with JavaScript disabled', () => {
     expect((await getObject(key)).body.equals(bytes)).toBe(true);
   });
 
+  test('a quarantined file\'s return page says it is being checked, and looks again until it passed', async ({ page }) => {
+    const { getObject, keysUnder } = backend();
+    const bytes = randomBytes(50_000);
+    await page.goto('/p/held');
+    const form = page.locator('form.plain-form');
+    await form.locator('input[type=file]').setInputFiles({ name: 'held.txt', mimeType: 'text/plain', buffer: bytes });
+    await form.getByRole('button', { name: 'Upload' }).click();
+
+    // The instances answer "being checked" at once (UPLOAD_CHECK_WAIT_MS=0): the page says so,
+    // and refreshes itself (every 5 s) until the checks are done.
+    await page.waitForURL(/\/uploaded\?/);
+    await expect(page.locator('.checking')).toContainText('checking the file');
+    const verified = page.locator('.verified');
+    await expect(verified).toContainText('Uploaded and verified: held.txt', { timeout: 30_000 });
+    expect(page.url()).toMatch(/[?&]looked=[1-9]/);
+    const key = (await verified.getAttribute('data-key'))!;
+    expect(key).toMatch(/^uploads\/[0-9a-f]{32}\/held\/[0-9a-f]{32}\/held\.txt$/);
+    expect((await getObject(key)).body.equals(bytes)).toBe(true);
+    const id = key.split('/')[1];
+    expect(await keysUnder(`uploads/.staging/${id}/`)).toEqual([]);
+  });
+
   test('a return page with a forged token names nothing', async ({ page }) => {
     // A token naming an uploader and directory, without the server's seal: the key is inside
     // the uploader and directory it names, so only the seal can make the difference.

@@ -49,6 +49,37 @@ test('the avatars page takes images only, up to its own limit', async ({ page })
   await expectFailed(page, 'big.png', 'TooLarge', /files here can be at most 4\.8 MiB/);
 });
 
+test('a quarantined profile stages each file, promotes what passes and holds back what does not', async ({ page }) => {
+  const { getObject, exists, keysUnder } = backend();
+  await openUploader(page, process.env.DEV_ACCESS_CODE, '/p/documents');
+  const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+  await page.setInputFiles('input[type=file]', { name: 'scan.png', mimeType: 'image/png', buffer: png });
+  const row = page.locator('.upload', { hasText: 'scan.png' });
+  // Stored, then "checking…" while the server checks and promotes it (the instances answer
+  // at once that the checks are under way: UPLOAD_CHECK_WAIT_MS=0), then done.
+  await expect(row).toHaveAttribute('data-status', 'checking', { timeout: 30_000 });
+  await expect(row.locator('.state')).toHaveText('checking…');
+  await expect(row).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  // Done means promoted: at its final key, with its bytes; nothing left in staging.
+  const key = (await row.getAttribute('data-key'))!;
+  const id = key.split('/')[1];
+  expect(key).toMatch(/^uploads\/[0-9a-f]{32}\/documents\/ffff[0-9a-f]{28}\/scan\.png$/);
+  expect((await getObject(key)).body.equals(png)).toBe(true);
+  expect(await keysUnder(`uploads/.staging/${id}/`)).toEqual([]);
+  await expect(page.locator(`.your-uploads li[data-key="${key}"]`)).toContainText('scan.png');
+
+  // An HTML page declared a PNG never reaches a final key: it is kept in quarantine.
+  const html = Buffer.from('<!DOCTYPE html><html><body><script>alert(1)</script>');
+  await page.setInputFiles('input[type=file]', { name: 'page.png', mimeType: 'image/png', buffer: html });
+  await expectFailed(page, 'page.png', 'NotVerified', 'the file did not pass its checks: it is held back for the site\'s operator');
+  const held = await keysUnder(`quarantine/${id}/`);
+  expect(held).toHaveLength(1);
+  expect(held[0]).toMatch(/\/page\.png$/);
+  expect(await exists(held[0].replace(/^quarantine\//, 'uploads/'))).toBe(false);
+  expect(await keysUnder(`uploads/.staging/${id}/`)).toEqual([]);
+  await expect(page.locator('.your-uploads')).not.toContainText('page.png');
+});
+
 test('an unknown profile is a 404 that says so', async ({ page }) => {
   const answer = await page.goto('/p/no-such-profile');
   expect(answer!.status()).toBe(404);

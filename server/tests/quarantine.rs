@@ -16,10 +16,10 @@ use app::service::{Requester, UploadRequest};
 use app::wire::{PartToSign, StoredUpload, UploadError, UploadReport};
 use base64::Engine;
 use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
-use server::config::{table, Profiles};
+use server::config::{table, Limits, Profiles};
 use server::state::State;
 use server::uploads::pending::{By, Outcome, VerdictLine};
-use server::uploads::{Objects, Uploads};
+use server::uploads::{Objects, Uploads, CHANGED};
 use sha2::Digest;
 
 const PROFILES: &str = r#"
@@ -64,23 +64,25 @@ const COPY_PART: u64 = 5 << 20;
 const FORM_DUE: time::Duration = time::Duration::seconds(300 + 900 + 1);
 
 async fn service(bucket: &Bucket, clock: &TestClock, state: Arc<State>) -> Uploads {
-    service_with(bucket, clock, state, PROFILES, None).await
+    service_with(bucket, clock, state, PROFILES, |_| {}).await
 }
 
+/// The service with `profiles`, copying in parts of [`COPY_PART`], its limits then changed by
+/// `tune`.
 async fn service_with(
     bucket: &Bucket,
     clock: &TestClock,
     state: Arc<State>,
     profiles: &str,
-    clamd: Option<String>,
+    tune: impl FnOnce(&mut Limits),
 ) -> Uploads {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profiles.toml");
     std::fs::write(&path, profiles).unwrap();
     let mut config = bucket.config.clone();
-    config.limits.clamd_addr = clamd;
     config.limits.scan_max_bytes = 64 << 20;
     config.limits.copy_part_bytes = COPY_PART;
+    tune(&mut config.limits);
     let settings = [("UPLOAD_PROFILES", path.to_str().unwrap())];
     config.profiles = Arc::new(Profiles::from_lookup(&table(&settings), &config.limits).unwrap());
     Uploads::new(config)
@@ -120,7 +122,7 @@ fn refused(answer: Result<StoredUpload, UploadError>) -> String {
 
 /// The whole object at `key`, or `None`.
 async fn bytes(objects: &Objects, key: &str) -> Option<Vec<u8>> {
-    objects.first_bytes(key, u64::MAX >> 1).await.unwrap()
+    objects.first_bytes(key, u64::MAX >> 1, None).await.unwrap()
 }
 
 /// Where the staged `key` is once promoted: `uploads/.staging/<id>/...` -> `uploads/<id>/...`.
@@ -169,6 +171,14 @@ async fn held_until_checked_on(bucket: Bucket) {
     assert!(objects.head(&staged).await.unwrap().is_none(), "the staged copy is removed");
     let listed = uploads.my_uploads(&who, "held").await.unwrap();
     assert_eq!(listed.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), [final_key.as_str()]);
+
+    // A look that promoted a file but stopped before its verdict: the next gives that verdict.
+    let interrupted = store(&uploads, &who, ("held", "again.png", "image/png"), PNG).await;
+    let (at, head) = (promoted(&interrupted.key), objects.head(&interrupted.key).await);
+    let head = head.unwrap().unwrap();
+    objects.copy(&interrupted.key, &head.etag, &at, head.size, COPY_PART).await.unwrap();
+    objects.delete(&interrupted.key).await.unwrap();
+    assert_eq!(uploads.confirm_upload(&who, interrupted).await.unwrap().key, at);
 
     // Refused: kept under the quarantine prefix (or removed), never at a final key.
     let page = store(&uploads, &who, ("held", "page.png", "image/png"), HTML).await;
@@ -225,6 +235,17 @@ async fn held_until_checked_on(bucket: Bucket) {
     assert!(bytes(&objects, &joined.key).await == Some(big), "promoted byte for byte");
     assert!(objects.head(&started.key).await.unwrap().is_none());
 
+    // Only the object the checks saw is read or copied: one POSTed over it since (its ETag
+    // another) is refused by the bucket, and nothing is copied, whole or in parts.
+    let other = "\"0123456789abcdef0123456789abcdef\"";
+    assert_eq!(objects.first_bytes(&final_key, 8, Some(other)).await.unwrap_err(), CHANGED);
+    assert!(matches!(objects.read(&final_key, Some(other)).await, Err(e) if e == CHANGED));
+    for (from, size) in [(&final_key, PNG.len() as u64), (&joined.key, size)] {
+        let to = format!("{from}.copy");
+        assert_eq!(objects.copy(from, other, &to, size, COPY_PART).await.unwrap_err(), CHANGED);
+        assert!(objects.head(&to).await.unwrap().is_none(), "{to}");
+    }
+
     // The reconciler promotes (and sets aside) what no browser confirmed, the same way.
     let late = store(&uploads, &who, ("held", "late.png", "image/png"), PNG).await;
     let late_bad = store(&uploads, &who, ("held", "late.jpg", "image/jpeg"), HTML).await;
@@ -250,6 +271,71 @@ async fn held_until_checked_on(bucket: Bucket) {
     assert_eq!(verdict(&dropped_key), (Outcome::Quarantined, By::Browser));
 }
 
+/// Asks about `report` until the answer is not "being checked" (the checks go on after a
+/// confirm that answered so): the answer, and how many times it was "being checked".
+async fn confirm_until_checked(
+    uploads: &Uploads,
+    who: &Requester,
+    report: &UploadReport,
+) -> (Result<StoredUpload, UploadError>, usize) {
+    for checking in 0..200 {
+        match uploads.confirm_upload(who, report.clone()).await {
+            Err(UploadError::Checking { retry_after_secs }) => {
+                assert!((1..=10).contains(&retry_after_secs), "{retry_after_secs}");
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            answer => return (answer, checking),
+        }
+    }
+    panic!("{}: still being checked after 5 s", report.key);
+}
+
+/// A verdict that takes longer than a confirm waits (`UPLOAD_CHECK_WAIT_MS`, 0 here): the
+/// confirm answers that the file is being checked, the checks go on, and asking again gives
+/// the verdict once there is one, then the same answer each time.
+async fn answered_while_checking_on(bucket: Bucket) {
+    let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
+    let uploads = service_with(&bucket, &clock, state, PROFILES, |l| l.check_wait_ms = 0).await;
+    let uploads = Arc::new(uploads);
+    uploads.serving();
+    let objects = bucket.objects().await;
+    let who = someone();
+
+    let report = store(&uploads, &who, ("held", "slow.png", "image/png"), PNG).await;
+    let final_key = promoted(&report.key);
+    let first = uploads.confirm_upload(&who, report.clone()).await;
+    assert!(matches!(first, Err(UploadError::Checking { .. })), "{first:?}");
+    let (answer, _) = confirm_until_checked(&uploads, &who, &report).await;
+    let stored = answer.unwrap();
+    assert_eq!(stored.key, final_key);
+    assert_eq!(bytes(&objects, &final_key).await.as_deref(), Some(PNG));
+    assert!(objects.head(&report.key).await.unwrap().is_none(), "the staged copy is removed");
+    let again = uploads.confirm_upload(&who, report.clone()).await.unwrap();
+    assert_eq!((again.key, again.etag), (stored.key, stored.etag), "asked again: the same");
+
+    let page = store(&uploads, &who, ("held", "page.png", "image/png"), HTML).await;
+    let first = uploads.confirm_upload(&who, page.clone()).await;
+    assert!(matches!(first, Err(UploadError::Checking { .. })), "{first:?}");
+    let (answer, _) = confirm_until_checked(&uploads, &who, &page).await;
+    assert_eq!(
+        refused(answer),
+        "the file did not pass its checks: it is held back for the site's operator"
+    );
+    assert!(objects.head(&quarantined(&page.key)).await.unwrap().is_some());
+    assert!(objects.head(&promoted(&page.key)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_dev_bucket_answers_while_checking() {
+    answered_while_checking_on(Bucket::dev().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the Garage cluster scripts/test.sh starts"]
+async fn garage_answers_while_checking() {
+    answered_while_checking_on(Bucket::garage()).await;
+}
+
 #[tokio::test]
 async fn the_dev_bucket_holds_uploads_until_checked() {
     held_until_checked_on(Bucket::dev().await).await;
@@ -267,7 +353,8 @@ async fn garage_holds_uploads_until_checked() {
 /// (a slow moment of the shared machine falls on all), only the confirm timed. Median ms of each.
 async fn cost_on(bucket: &Bucket, clamd: &str, size: usize, pairs: usize) -> Vec<f64> {
     let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
-    let uploads = service_with(bucket, &clock, state, MEASURED, Some(clamd.into())).await;
+    let uploads =
+        service_with(bucket, &clock, state, MEASURED, |l| l.clamd_addr = Some(clamd.into())).await;
     let who = someone();
     let body: Vec<u8> =
         PNG.iter().copied().chain((0..size as u32).map(|i| (i % 251) as u8)).collect();
@@ -315,4 +402,104 @@ async fn measure_what_holding_and_scanning_cost() {
             );
         }
     }
+}
+
+/// Part `number`'s bytes of the big file (`len` of them): a PNG's signature first, so that the
+/// content check passes, then a pattern that differs from part to part.
+fn big_part(number: u64, len: u64) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..len).map(|i| ((i + number * 7) % 251) as u8).collect();
+    if number == 1 {
+        bytes[..PNG.len()].copy_from_slice(PNG);
+    }
+    bytes
+}
+
+/// A big upload in parts, promoted by part copies on Garage with the default copy part size
+/// (5 GiB): `BIG_BYTES` (default 6 GiB), sent as the page sends it (8 MiB parts, each with its
+/// SHA-256, four at a time), completed (which promotes it), then read back from its final key
+/// and compared part by part. `scripts/promote-big.sh` runs it; prints one Markdown row.
+#[tokio::test]
+#[ignore = "6 GiB: scripts/promote-big.sh"]
+async fn a_big_upload_is_promoted_by_part_copies_byte_for_byte() {
+    use futures::{StreamExt, TryStreamExt};
+    use tokio::io::AsyncReadExt;
+    let size: u64 = std::env::var("BIG_BYTES").ok().and_then(|n| n.parse().ok()).unwrap_or(6 << 30);
+    let bucket = Bucket::garage();
+    let (clock, state) = (TestClock::default(), Arc::new(State::in_memory()));
+    let profiles = "[profiles.big]\nquarantine = true\nmax_bytes = 10_000_000_000\nfiles_per_minute = 100000\n";
+    // The default copy part size, as deployed: S3's largest CopyObject.
+    let copy_part = server::config::MAX_COPY_BYTES;
+    let uploads =
+        service_with(&bucket, &clock, state, profiles, |l| l.copy_part_bytes = copy_part).await;
+    let objects = bucket.objects().await;
+    let who = someone();
+    let started = std::time::Instant::now();
+    let upload =
+        uploads.start_multipart(&who, file("big", "big.png", "image/png", size)).await.unwrap();
+    let part_size = upload.part_size;
+    let numbers: Vec<u64> = (1..=upload.parts).collect();
+    let mut digests = Vec::new();
+    for batch in numbers.chunks(app::api::MAX_PARTS_PER_CALL) {
+        let parts: Vec<(u64, u64, String)> = batch
+            .iter()
+            .map(|&n| {
+                let len = app::rules::part_length(size, part_size, n).unwrap();
+                let sum = base64::engine::general_purpose::STANDARD
+                    .encode(sha2::Sha256::digest(big_part(n, len)));
+                (n, len, sum)
+            })
+            .collect();
+        let wanted = parts
+            .iter()
+            .map(|(n, len, sum)| PartToSign {
+                number: *n,
+                length: *len,
+                checksum: Some(sum.clone()),
+            })
+            .collect();
+        let urls = uploads.sign_parts(&who, upload.receipt.clone(), wanted).await.unwrap();
+        futures::stream::iter(urls.iter().zip(&parts))
+            .map(|(url, (n, len, sum))| async move {
+                let headers = [("x-amz-checksum-sha256".to_owned(), sum.clone())];
+                let (status, answer) = put(&url.url, &headers, &big_part(*n, *len)).await;
+                if status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("part {n}: {status} {answer}"))
+                }
+            })
+            .buffered(4)
+            .try_collect::<Vec<()>>()
+            .await
+            .unwrap();
+        digests.extend(parts.into_iter().map(|(_, len, sum)| (len, sum)));
+    }
+    let sent = started.elapsed().as_secs_f64();
+    let completing = std::time::Instant::now();
+    let joined = uploads.complete_multipart(&who, upload.receipt).await.unwrap();
+    let completed = completing.elapsed().as_secs_f64();
+    assert_eq!(joined.key, promoted(&upload.key));
+    assert!(objects.head(&upload.key).await.unwrap().is_none(), "the staged object is removed");
+    let head = objects.head(&joined.key).await.unwrap().unwrap();
+    assert_eq!(head.size, size);
+    // Byte for byte: the final object read back, each part's range against its digest.
+    let reading = std::time::Instant::now();
+    let mut body = objects.read(&joined.key, None).await.unwrap().unwrap();
+    for (i, (len, sum)) in digests.iter().enumerate() {
+        let mut chunk = vec![0; *len as usize];
+        body.read_exact(&mut chunk).await.unwrap();
+        let have = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&chunk));
+        assert_eq!(&have, sum, "part {} of the promoted object", i + 1);
+    }
+    assert_eq!(body.read(&mut [0; 1]).await.unwrap(), 0, "nothing after the last part");
+    let read = reading.elapsed().as_secs_f64();
+    let mib = size as f64 / f64::from(1 << 20);
+    println!(
+        "| {:.2} GiB, {} parts | sent {sent:.1} s ({:.0} MiB/s) | completed and promoted {completed:.1} s ({:.0} MiB/s) | read back {read:.1} s | {} |",
+        mib / 1024.0,
+        digests.len(),
+        mib / sent,
+        mib / completed,
+        head.checksum_sha256.unwrap_or_default()
+    );
 }

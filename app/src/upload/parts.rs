@@ -20,7 +20,7 @@ use super::s3_response::Outcome;
 use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, FailureCode, Status,
 };
-use super::waiting::{short_wait, sleep, when_allowed, when_signed_in};
+use super::waiting::{short_wait, sleep, when_allowed, when_checked, when_signed_in};
 use super::xhr;
 use crate::api::{complete_multipart, list_parts, sign_parts, start_multipart};
 use crate::format::RateMeter;
@@ -121,7 +121,11 @@ pub async fn upload(
         return Err(failure);
     }
     row.status.set(Status::Verifying);
-    let result = when_allowed(|| complete_multipart(unfinished.receipt.clone())).await;
+    let result = when_checked(
+        || complete_multipart(unfinished.receipt.clone()),
+        || row.status.set(Status::Checking),
+    )
+    .await;
     // Completed or refused for good: there is nothing left to resume either way. (Busy, or
     // not reachable: it stays, for Resume.)
     let for_now = |err: &UploadError| {

@@ -13,7 +13,7 @@ use super::status::{
     bucket_refused, bucket_unreachable, failed, js_error, not_signed, unreadable, FailureCode,
     Status,
 };
-use super::waiting::{when_allowed, when_signed_in};
+use super::waiting::{when_checked, when_signed_in};
 use super::{file, parts, xhr};
 use crate::api::{confirm_upload, sign_upload};
 use crate::format::RateMeter;
@@ -150,6 +150,8 @@ impl Queue {
             self.post_whole(row, &file).await?
         };
         if let Some(done) = done {
+            // Where it is now: a quarantined profile's file was promoted from staging.
+            row.key.set(Some(done.key.clone()));
             row.status.set(Status::Done(Box::new(done)));
             self.uploads_changed.update(|n| *n += 1);
         }
@@ -200,9 +202,10 @@ impl Queue {
         // In the bucket: the file is not needed for a retry any more.
         row.file.set_value(None);
         row.status.set(Status::Verifying);
-        let done = when_allowed(|| {
-            confirm_upload(signed.key.clone(), stored.etag.clone(), signed.receipt.clone())
-        })
+        let done = when_checked(
+            || confirm_upload(signed.key.clone(), stored.etag.clone(), signed.receipt.clone()),
+            || row.status.set(Status::Checking),
+        )
         .await
         .map_err(|err| failed(FailureCode::NotVerified, err.to_string()))?;
         Ok(Some(done))

@@ -116,6 +116,7 @@ fn describe(status: &Status, row_size: u64, hashed: f64, sent: f64, speed: Optio
             human_bytes(row_size)
         ),
         Status::Verifying => "verifying…".into(),
+        Status::Checking => "checking…".into(),
         Status::Done(_) => "uploaded and verified".into(),
         Status::Failed { .. } => "failed".into(),
         Status::Cancelled => "cancelled".into(),
@@ -184,7 +185,7 @@ pub fn UploadRow(
     // While hashing, the bar shows hashing; then the upload.
     let pct = move || match status.get() {
         Status::Hashing => percent(hashed.get(), size as f64),
-        Status::Done(_) | Status::Verifying => 100,
+        Status::Done(_) | Status::Verifying | Status::Checking => 100,
         _ => percent(sent.get(), size as f64),
     };
     let thumb = thumbnail.map(|url| {

@@ -19,6 +19,9 @@ pub enum Status {
     Paused,
     /// The bucket took it; the server is checking the stored object against the policy.
     Verifying,
+    /// Stored, and still being checked (a quarantined profile's scan and promotion): the page
+    /// asks again until there is a verdict.
+    Checking,
     /// Checked by the server. Boxed: a status is passed around as a failure too, and this is
     /// its one large variant.
     Done(Box<StoredUpload>),
@@ -38,6 +41,7 @@ impl Status {
             Status::Uploading => "uploading",
             Status::Paused => "paused",
             Status::Verifying => "verifying",
+            Status::Checking => "checking",
             Status::Done { .. } => "done",
             Status::Failed { .. } => "failed",
             Status::Cancelled => "cancelled",

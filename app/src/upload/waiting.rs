@@ -3,12 +3,19 @@
 //! gave, when that is a short while, so that a busy minute (other tabs, other files) delays an
 //! upload rather than failing it; and, in the embedded uploader, for a fresh token from the
 //! parent page when the one it had expired ([`when_signed_in`]), so that nothing is lost
-//! meanwhile.
+//! meanwhile; and for a verdict that takes a while ([`when_checked`]).
 
 use leptos::prelude::window;
 
 use super::embed;
 use crate::wire::{NoUser, UploadError};
+
+/// How long the page asks for a verdict that is still being made (a quarantined profile's scan
+/// and promotion of a big file); then the row says so, and "Your uploads" lists the file once
+/// it passes.
+const CHECKING_FOR_MS: f64 = 15.0 * 60.0 * 1000.0;
+/// The longest pause between two asks, whatever the server suggests.
+const LONGEST_CHECK_PAUSE_SECS: u64 = 10;
 
 /// How long the embedded uploader waits for a fresh token, in steps of [`TOKEN_LOOK_MS`].
 const TOKEN_LOOKS: u32 = 2_400;
@@ -96,6 +103,33 @@ where
                 }
                 None => return Err(err),
             },
+            answer => return answer,
+        }
+    }
+}
+
+/// `call`'s answer (made as [`when_allowed`] makes it) once the server has a verdict: while it
+/// answers that the file is still being checked, `checking` runs and the same call is made
+/// again after the pause the server names, a second longer each time (each ask spends from the
+/// uploader's budget of calls), for [`CHECKING_FOR_MS`] at most (then the answer is that it is
+/// still being checked).
+pub async fn when_checked<T, F, Fut>(mut call: F, checking: impl Fn()) -> Result<T, UploadError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UploadError>>,
+{
+    let started = js_sys::Date::now();
+    let mut asked = 0;
+    loop {
+        match when_allowed(&mut call).await {
+            Err(UploadError::Checking { retry_after_secs })
+                if js_sys::Date::now() - started < CHECKING_FOR_MS =>
+            {
+                checking();
+                let secs = (retry_after_secs + asked).clamp(1, LONGEST_CHECK_PAUSE_SECS);
+                asked += 1;
+                sleep(i32::try_from(secs * 1000).unwrap_or(1000)).await;
+            }
             answer => return answer,
         }
     }

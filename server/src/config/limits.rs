@@ -47,6 +47,9 @@ pub struct Limits {
     /// `UPLOAD_SCAN_MAX_BYTES` (default 25 MiB, clamd's own default StreamMaxLength): a bigger
     /// file is set aside unscanned.
     pub scan_max_bytes: u64,
+    /// `UPLOAD_CHECK_WAIT_MS` (default 5 s): how long a confirm waits for a quarantined
+    /// upload's checks before answering that they are under way (the page asks again).
+    pub check_wait_ms: u64,
 }
 
 const DEFAULT_CHECKSUM_MAX_BYTES: u64 = 256 << 20;
@@ -55,6 +58,8 @@ const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 << 20;
 pub const MAX_COPY_BYTES: u64 = 5 << 30;
 /// clamd's default StreamMaxLength.
 const DEFAULT_SCAN_MAX_BYTES: u64 = 25 << 20;
+/// Long enough for a small file's scan and copy; short of a proxy's read timeout (nginx: 60 s).
+const DEFAULT_CHECK_WAIT_MS: u64 = 5_000;
 /// S3's smallest part but the last.
 const MIN_PART_BYTES: u64 = 5 << 20;
 const DEFAULT_FILES_PER_MINUTE: NonZeroU32 = NonZeroU32::new(60).expect("not zero");
@@ -75,6 +80,7 @@ impl Default for Limits {
             copy_part_bytes: MAX_COPY_BYTES,
             clamd_addr: None,
             scan_max_bytes: DEFAULT_SCAN_MAX_BYTES,
+            check_wait_ms: DEFAULT_CHECK_WAIT_MS,
         }
     }
 }
@@ -204,6 +210,13 @@ impl Limits {
                 DEFAULT_SCAN_MAX_BYTES,
                 1..=u64::MAX,
                 "bytes",
+            )?,
+            check_wait_ms: number(
+                get,
+                Setting::CheckWaitMs,
+                DEFAULT_CHECK_WAIT_MS,
+                0..=30_000,
+                "milliseconds, at most 30000",
             )?,
         })
     }

@@ -16,7 +16,7 @@ pub mod sts;
 pub mod webhooks;
 
 pub use bucket::Config;
-pub use limits::{Limits, MIN_ACCESS_CODE_CHARS};
+pub use limits::{Limits, MAX_COPY_BYTES, MIN_ACCESS_CODE_CHARS};
 pub use profiles::{ProfileConfig, Profiles};
 pub use read::{table, ConfigError, Lookup};
 pub use serve::{dev_bucket_at, DevBucketConfig, ServeConfig, Target, DEV_BUCKET, DEV_REGION};

@@ -106,6 +106,10 @@ settings! {
         /// this); a bigger one is never passed as clean: it is set aside unscanned
         /// [default: 26214400].
         ScanMaxBytes(scan_max_bytes): "UPLOAD_SCAN_MAX_BYTES", "BYTES";
+        /// How long a confirm waits for a quarantined upload's checks (scan, promotion) before
+        /// answering that they are under way; the page asks again until there is a verdict;
+        /// 0 to 30000 [default: 5000].
+        CheckWaitMs(check_wait_ms): "UPLOAD_CHECK_WAIT_MS", "MS";
         /// How single-request uploads go to the bucket: `post` (a form; AWS, Garage) or `put`
         /// (a presigned PUT, for stores without POST uploads: Cloudflare R2, Backblaze B2)
         /// [default: post].

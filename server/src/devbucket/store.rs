@@ -350,14 +350,25 @@ impl Store {
     }
 
     /// Copies the object `from` to `to` with its headers (CopyObject), through a temp file
-    /// like any write: the copy is whole or absent.
-    pub async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), S3Error> {
+    /// like any write: the copy is whole or absent. `false` (nothing copied) when `from` no
+    /// longer has the ETag `if_match` (`x-amz-copy-source-if-match`).
+    pub async fn copy(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: &str,
+    ) -> Result<bool, S3Error> {
         let (mut file, meta) = self.open(bucket, from).await?;
+        if meta.etag.trim_matches('"') != if_match.trim_matches('"') {
+            return Ok(false);
+        }
         let paths = self.paths(bucket, to)?;
         let mut temp = self.begin().await.map_err(io_failed)?;
         let into = temp.file.as_mut().expect("open until committed");
         tokio::io::copy(&mut file, into).await.map_err(io_failed)?;
-        self.commit(temp, &paths, to, &meta).await
+        self.commit(temp, &paths, to, &meta).await?;
+        Ok(true)
     }
 
     /// Removes an object and its headers; a key that is not there is not an error.

@@ -53,6 +53,7 @@ pub fn app(
 ) -> Router {
     let routes = route_list();
     let profiles = uploads.config().profiles.clone();
+    uploads.serving();
     let uploads: Arc<dyn UploadService> = uploads;
     let sign_in: Arc<dyn SignInService> = Arc::new(crate::auth::session::Desk {
         auth: sessions.auth.clone(),

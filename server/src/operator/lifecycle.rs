@@ -36,7 +36,20 @@ pub fn staging_days(rules: &[LifecycleRule]) -> Option<i32> {
         .iter()
         .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
         .filter(|rule| {
-            let prefix = rule.filter().and_then(|f| f.prefix()).unwrap_or("");
+            // Its prefix (the filter's, or the older rule-level one; none: the whole bucket). A
+            // filter on tags or sizes covers only some objects: not staging as a whole.
+            #[allow(deprecated)]
+            let prefix = match rule.filter() {
+                Some(filter) if filter.tag().is_some() || filter.and().is_some() => return false,
+                Some(filter)
+                    if filter.object_size_greater_than().is_some()
+                        || filter.object_size_less_than().is_some() =>
+                {
+                    return false
+                }
+                Some(filter) => filter.prefix().unwrap_or(""),
+                None => rule.prefix().unwrap_or(""),
+            };
             STAGING_PREFIX.starts_with(prefix)
         })
         .filter_map(|rule| rule.expiration()?.days())
@@ -145,5 +158,16 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(staging_days(&[everything]), Some(30), "a rule over uploads/ covers staging");
+        let tagged = LifecycleRule::builder()
+            .status(ExpirationStatus::Enabled)
+            .filter(
+                LifecycleRuleFilter::builder()
+                    .tag(aws_sdk_s3::types::Tag::builder().key("k").value("v").build().unwrap())
+                    .build(),
+            )
+            .expiration(LifecycleExpiration::builder().days(1).build())
+            .build()
+            .unwrap();
+        assert_eq!(staging_days(&[tagged]), None, "a rule on tags covers only some objects");
     }
 }

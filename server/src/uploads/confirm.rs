@@ -4,19 +4,23 @@
 //! the bucket; a receipt not ours or someone else's, or a report of an object that is not there,
 //! is refused and counted apart ([`BadReceipt`]): anyone can send those.
 
+use std::sync::Weak;
+use std::time::Duration;
+
 use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use time::OffsetDateTime;
 
 use super::check::BadReceipt;
-use super::objects::ObjectHead;
-use super::pending::{By, Verdict, BROWSER};
+use super::objects::{ObjectHead, Objects};
+use super::pending::{By, Pending, Verdict, BROWSER};
 use super::plain_form::Plain;
 use super::receipt::{Receipt, Unaccepted};
 use super::verdicts::{Claimed, Judged};
 use super::Uploads;
 use crate::logging::clip;
 use crate::policy::rfc3339;
+use crate::quarantine;
 
 /// How `found` differs from what `signed` allowed for `key`, if it does. The first list is about
 /// the object itself (it is not what was signed), the second about the browser's report.
@@ -137,7 +141,7 @@ impl Uploads {
         }
         // A look at the bucket, paid for here (completing a multipart upload pays for its own).
         self.spend_call(who, "confirm_upload").await?;
-        self.check_stored(who, &signed, key, &report.etag, now).await
+        self.check_stored(who, &signed, key, &report.etag).await
     }
 
     /// A security event: an object in the bucket that is not what was signed. Counted, logged
@@ -160,25 +164,63 @@ impl Uploads {
         signed: &Receipt,
         key: &str,
         reported_etag: &str,
-        now: OffsetDateTime,
     ) -> Result<StoredUpload, UploadError> {
-        let uploader = who.uploader.as_str();
         let objects = self.bucket_objects("uploads cannot be checked here")?;
+        let staged = quarantine::is_staged(key);
         // One verdict per receipt, fleet-wide, whoever gives it: a client cannot make the
         // service ask the bucket without end, nor race the reconciler to a second verdict.
-        let directory = signed.directory.as_str();
-        let holding = match self.claim_check(directory, BROWSER).await? {
+        let holding = match self.claim_check(signed, BROWSER).await? {
             Claimed::Mine(holding) => holding,
+            // A staged upload's checks may outlast the confirm that started them: asking again
+            // is how the page learns how they ended.
+            Claimed::Held(held) if staged => return held_verdict(objects, key, &held).await,
             Claimed::Held(_) => {
+                let uploader = who.uploader.as_str();
                 tracing::warn!(target: "audit", event = "confirm_repeated", uploader, key = ?clip(key));
                 return Err(UploadError::AlreadyChecked(
                     "this upload was already checked; Your uploads lists it if it was kept".into(),
                 ));
             }
         };
+        // A scan and a copy take a while for a big file: they go on, on this instance, after
+        // the answer (that they are under way) if they outlast the wait. Should the instance
+        // stop, the claim expires and a later look (the page's, the reconciler's) makes them.
+        let Some(me) = self.me.get().and_then(Weak::upgrade).filter(|_| staged) else {
+            return self.check_claimed(who, signed, key, reported_etag, holding).await;
+        };
+        let (who, signed) = (who.clone(), signed.clone());
+        let (key, etag) = (key.to_owned(), reported_etag.to_owned());
+        let checks =
+            tokio::spawn(
+                async move { me.check_claimed(&who, &signed, &key, &etag, holding).await },
+            );
+        let wait = Duration::from_millis(self.config.limits.check_wait_ms);
+        match tokio::time::timeout(wait, checks).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_stopped)) => Err(checks_later()),
+            Err(_) => Err(UploadError::Checking { retry_after_secs: ASK_AGAIN_SECS }),
+        }
+    }
+
+    /// [`Uploads::check_stored`]'s checks, once its claim (`holding`) is this caller's.
+    async fn check_claimed(
+        &self,
+        who: &Requester,
+        signed: &Receipt,
+        key: &str,
+        reported_etag: &str,
+        holding: String,
+    ) -> Result<StoredUpload, UploadError> {
+        let uploader = who.uploader.as_str();
+        let objects = self.bucket_objects("uploads cannot be checked here")?;
+        let directory = signed.directory.as_str();
         let found = match objects.head(key).await {
             Ok(Some(found)) => found,
             Ok(None) => {
+                // Staged, then promoted or set aside by a look that stopped before its verdict.
+                if let Ok(Some(judged)) = self.moved_already(objects, signed, key).await {
+                    return self.conclude_moved(who, signed, objects, judged, &holding).await;
+                }
                 self.release_check(directory, &holding).await;
                 let problem = "the bucket has no object under that key".to_owned();
                 return Err(self.bad_receipt(who, key, BadReceipt::NoObject, problem).await);
@@ -249,7 +291,11 @@ impl Uploads {
         match self.content_refusal(objects, directory, key, &found).await {
             Ok(None) => {}
             Ok(Some(refused)) => {
-                let aside = self.set_aside(objects, uploader, directory, key, found.size).await;
+                let Ok(aside) = self.set_aside(objects, uploader, directory, key, &found).await
+                else {
+                    self.release_check(directory, &holding).await;
+                    return Err(checks_later());
+                };
                 let problem = format!("{refused}; it was {}", aside.done);
                 let judged = Judged {
                     verdict: aside.verdict,
@@ -265,11 +311,7 @@ impl Uploads {
                 self.release_check(directory, &holding).await;
                 tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
                 // A later look (this call again, or the reconciler's) makes the check.
-                return Err(UploadError::Unavailable(
-                    "the file is stored, but its checks could not be made yet; they will be \
-                     made again shortly"
-                        .into(),
-                ));
+                return Err(checks_later());
             }
         }
         // Every check passed: a staged upload goes to its final key before its verdict.
@@ -277,36 +319,127 @@ impl Uploads {
             Ok(promoted) => promoted,
             Err(_) => {
                 self.release_check(directory, &holding).await;
-                return Err(UploadError::Unavailable(
-                    "the file is stored and checked but could not be moved into place yet; it \
-                     will be, and Your uploads will list it"
-                        .into(),
-                ));
+                return Err(checks_later());
             }
         };
-        let key = key.as_str();
-        let view_url = objects.view_url(key).await.unwrap_or_default();
-        let upload = StoredUpload {
-            key: key.to_owned(),
-            name: key.rsplit('/').next().unwrap_or_default().to_owned(),
-            size: found.size,
-            content_type: Some(found.content_type.clone()),
-            etag: found.etag.clone(),
-            view_url,
-            stored_at: rfc3339(found.last_modified.unwrap_or(now)),
-            checksum_sha256: found.checksum_sha256.clone(),
-        };
+        Ok(self.verified(who, &record, objects, &key, found, &holding).await)
+    }
+
+    /// The verdict `verified` on `record`'s upload, now at `key` as `found`: written, counted,
+    /// logged, and what the page shows.
+    async fn verified(
+        &self,
+        who: &Requester,
+        record: &Pending,
+        objects: &Objects,
+        key: &str,
+        found: ObjectHead,
+        holding: &str,
+    ) -> StoredUpload {
+        let upload = stored_upload(objects, key, &found, self.now()).await;
         let judged = Judged {
             verdict: Verdict::Verified,
             key: key.to_owned(),
             found: Some(found),
             problem: None,
         };
-        self.conclude(&record, &judged, By::Browser, plain, &holding).await;
+        let plain = record.receipt.name.is_none();
+        self.conclude(record, &judged, By::Browser, plain, holding).await;
         self.metrics.confirmed();
-        tracing::info!(target: "audit", event = "upload_confirmed", uploader, key = ?clip(key), size = upload.size, etag = ?upload.etag);
-        Ok(upload)
+        tracing::info!(target: "audit", event = "upload_confirmed", uploader = who.uploader.as_str(), key = ?clip(key), size = upload.size, etag = ?upload.etag);
+        upload
     }
+
+    /// The verdict an earlier look did the work of but did not write
+    /// ([`Uploads::moved_already`]), written now.
+    async fn conclude_moved(
+        &self,
+        who: &Requester,
+        signed: &Receipt,
+        objects: &Objects,
+        judged: Judged,
+        holding: &str,
+    ) -> Result<StoredUpload, UploadError> {
+        let record = self.record_for(signed.clone(), who).await;
+        match (judged.verdict, judged.found.clone()) {
+            (Verdict::Verified, Some(found)) => {
+                Ok(self.verified(who, &record, objects, &judged.key, found, holding).await)
+            }
+            _ => {
+                let problem = judged.problem.clone().unwrap_or_default();
+                let plain = signed.name.is_none();
+                self.conclude(&record, &judged, By::Browser, plain, holding).await;
+                Err(UploadError::Mismatch(problem))
+            }
+        }
+    }
+}
+
+/// The upload at `key` as `found`, as the page shows it (`now` stands in for a store that
+/// gives no time).
+async fn stored_upload(
+    objects: &Objects,
+    key: &str,
+    found: &ObjectHead,
+    now: OffsetDateTime,
+) -> StoredUpload {
+    StoredUpload {
+        key: key.to_owned(),
+        name: key.rsplit('/').next().unwrap_or_default().to_owned(),
+        size: found.size,
+        content_type: Some(found.content_type.clone()),
+        etag: found.etag.clone(),
+        view_url: objects.view_url(key).await.unwrap_or_default(),
+        stored_at: rfc3339(found.last_modified.unwrap_or(now)),
+        checksum_sha256: found.checksum_sha256.clone(),
+    }
+}
+
+/// How many seconds the page waits before asking again about checks under way.
+const ASK_AGAIN_SECS: u64 = 2;
+
+/// What a confirm of the staged upload at `key` is told when the claim on its check holds
+/// `held`: that the checks are under way, or how they ended (its reasons went with the
+/// verdict's event; the file passed: where it is now).
+async fn held_verdict(
+    objects: &Objects,
+    key: &str,
+    held: &str,
+) -> Result<StoredUpload, UploadError> {
+    let refused = |what: &str| Err(UploadError::Mismatch(format!("the file {what}")));
+    match Verdict::parse(held) {
+        None => Err(UploadError::Checking { retry_after_secs: ASK_AGAIN_SECS }),
+        Some(Verdict::Verified) => {
+            let promoted = quarantine::promoted(key).unwrap_or_else(|| key.to_owned());
+            match objects.head(&promoted).await {
+                Ok(Some(found)) => {
+                    let now = found.last_modified.unwrap_or_else(OffsetDateTime::now_utc);
+                    Ok(stored_upload(objects, &promoted, &found, now).await)
+                }
+                Ok(None) => Err(UploadError::Gone(
+                    "the file passed its checks, and has been removed since".into(),
+                )),
+                Err(_) => {
+                    Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
+                }
+            }
+        }
+        Some(Verdict::Quarantined) => {
+            refused("did not pass its checks: it is held back for the site's operator")
+        }
+        Some(Verdict::Mismatched) => refused("did not pass its checks, and was removed"),
+        Some(Verdict::Abandoned) => refused("was cancelled"),
+    }
+}
+
+/// What the page is told when a check could not be made now (the bucket or clamd did not
+/// answer, a copy failed): a later look (this call again, or the reconciler's) makes it.
+fn checks_later() -> UploadError {
+    UploadError::Unavailable(
+        "the file is stored, but its checks could not be made yet; they will be made again \
+         shortly"
+            .into(),
+    )
 }
 
 #[cfg(test)]

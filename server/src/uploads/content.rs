@@ -6,6 +6,7 @@ use super::objects::{ObjectHead, Objects};
 use super::Uploads;
 use crate::filetype::{refusal, ContentCheck, SNIFF_BYTES};
 use crate::logging::clip;
+use crate::quarantine;
 
 impl Uploads {
     /// Every check of what the object `found` at `key` holds, in order (its type, then
@@ -17,6 +18,14 @@ impl Uploads {
         key: &str,
         found: &ObjectHead,
     ) -> Result<Option<String>, String> {
+        // A staged upload whose profile was taken out of the configuration: its checks are not
+        // known any more, and the default profile's may be fewer (no scan). Never promoted.
+        let profile = super::directory_profile(directory);
+        if quarantine::is_staged(directory) && self.config.profiles.get(profile).is_none() {
+            return Ok(Some(format!(
+                "its upload profile {profile:?} is no longer configured, so it could not be checked"
+            )));
+        }
         if let Some(refused) = self.type_refusal(objects, directory, key, found).await? {
             return Ok(Some(refused));
         }
@@ -48,7 +57,7 @@ impl Uploads {
             0 => Vec::new(),
             // Gone since its HEAD: no verdict from this look (a later one finds it gone).
             _ => objects
-                .first_bytes(key, SNIFF_BYTES)
+                .first_bytes(key, SNIFF_BYTES, Some(&found.etag))
                 .await?
                 .ok_or("the object went away while it was checked")?,
         };

@@ -7,12 +7,30 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use futures::{StreamExt, TryStreamExt};
 
+use super::objects::CHANGED;
 use super::Objects;
 use crate::policy::uri_encoded;
 use app::wire::StoredPart;
 
 /// Part copies under way at once (S3 runs them server-side; more mostly queues).
 const COPIES_IN_FLIGHT: usize = 4;
+
+/// S3's most parts in one upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// An SDK error in words; S3's answer to a failed `x-amz-copy-source-if-match` as [`CHANGED`].
+fn sdk<E>(err: aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failed = err.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+        || err.as_service_error().and_then(|e| e.code()) == Some("PreconditionFailed");
+    if failed {
+        CHANGED.into()
+    } else {
+        DisplayErrorContext(&err).to_string()
+    }
+}
 
 /// The byte ranges (first, last) of `size` bytes in parts of `part` bytes.
 pub fn copy_ranges(size: u64, part: u64) -> Vec<(u64, u64)> {
@@ -21,9 +39,18 @@ pub fn copy_ranges(size: u64, part: u64) -> Vec<(u64, u64)> {
 }
 
 impl Objects {
-    /// Copies the object at `from` (`size` bytes) to `to`, with its type and metadata, asking
-    /// the bucket for a SHA-256 of the copy. Copies of more than `part` bytes go in parts.
-    pub async fn copy(&self, from: &str, to: &str, size: u64, part: u64) -> Result<(), String> {
+    /// Copies the object at `from` (`size` bytes, ETag `etag`) to `to`, with its type and
+    /// metadata, asking the bucket for a SHA-256 of the copy; [`CHANGED`] (and nothing copied)
+    /// when the object at `from` is no longer the one with `etag`. Copies of more than `part`
+    /// bytes go in parts (larger ones where 10 000 would not do).
+    pub async fn copy(
+        &self,
+        from: &str,
+        etag: &str,
+        to: &str,
+        size: u64,
+        part: u64,
+    ) -> Result<(), String> {
         match self {
             Objects::S3 { client, bucket } => {
                 let source = format!("{bucket}/{}", uri_encoded(from, true));
@@ -33,33 +60,40 @@ impl Objects {
                         .bucket(bucket)
                         .key(to)
                         .copy_source(source)
+                        .copy_source_if_match(etag)
                         .checksum_algorithm(ChecksumAlgorithm::Sha256)
                         .send()
                         .await
                         .map(drop)
-                        .map_err(|err| DisplayErrorContext(&err).to_string());
+                        .map_err(sdk);
                 }
-                self.copy_in_parts(client, bucket, from, to, size, part).await
+                let part = part.max(size.div_ceil(MAX_PARTS));
+                self.copy_in_parts(client, bucket, (from, etag), to, size, part).await
             }
             Objects::Dev { store, bucket } => {
-                store.copy(&bucket.name, from, to).await.map_err(|err| err.to_string())
+                match store.copy(&bucket.name, from, to, etag).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(CHANGED.into()),
+                    Err(err) => Err(err.to_string()),
+                }
             }
         }
     }
 
-    /// A multipart upload to `to` of `from`'s ranges; aborted if any part fails.
+    /// A multipart upload to `to` of the ranges of `from` (as long as it has ETag `etag`);
+    /// aborted if any part fails.
     async fn copy_in_parts(
         &self,
         client: &aws_sdk_s3::Client,
         bucket: &str,
-        from: &str,
+        (from, etag): (&str, &str),
         to: &str,
         size: u64,
         part: u64,
     ) -> Result<(), String> {
-        let sdk = |err: aws_sdk_s3::error::SdkError<_, _>| DisplayErrorContext(&err).to_string();
         // UploadPartCopy copies bytes only: the type and metadata go on the new upload.
-        let head = client.head_object().bucket(bucket).key(from).send().await.map_err(sdk)?;
+        let head = client.head_object().bucket(bucket).key(from).if_match(etag).send().await;
+        let head = head.map_err(sdk)?;
         let metadata: Vec<(String, String)> =
             head.metadata.unwrap_or_default().into_iter().collect();
         let content_type = head.content_type.unwrap_or_default();
@@ -81,10 +115,11 @@ impl Objects {
                         .upload_id(upload_id)
                         .part_number(i32::try_from(number).map_err(|e| e.to_string())?)
                         .copy_source(source)
+                        .copy_source_if_match(etag)
                         .copy_source_range(format!("bytes={first}-{last}"))
                         .send()
                         .await
-                        .map_err(|err| DisplayErrorContext(&err).to_string())?;
+                        .map_err(sdk)?;
                     let result =
                         answer.copy_part_result.ok_or("the bucket answered with no part")?;
                     Ok::<_, String>(StoredPart {

@@ -56,7 +56,7 @@ use crate::seal::SessionKey;
 use crate::shared::SharedStore;
 use crate::state::State;
 use guard::Guard;
-pub use objects::{Listed, ObjectHead, Objects};
+pub use objects::{Listed, ObjectHead, Objects, CHANGED};
 
 /// Reads the current time; injected so tests can pin it.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -84,6 +84,9 @@ pub struct Uploads {
     /// Set when events are on: where each profile's verdicts go (their endpoints' outboxes),
     /// and the bells of this instance's deliverers.
     events: Option<Arc<Routes>>,
+    /// The service itself, once shared ([`Uploads::serving`]): what a check that outlasts its
+    /// request runs on ([`confirm`]'s quarantined uploads).
+    me: std::sync::OnceLock<std::sync::Weak<Uploads>>,
 }
 
 /// `UPLOAD_RECONCILE_GRACE_SECS`'s default: see the README ("Every upload gets a verdict").
@@ -178,7 +181,14 @@ impl Uploads {
             state: Arc::new(State::in_memory()),
             grace: time::Duration::try_from(DEFAULT_GRACE).expect("fits"),
             events: None,
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Marks `self` as the service requests are served with: a quarantined upload's checks
+    /// may then go on after the confirm that started them has answered.
+    pub fn serving(self: &Arc<Self>) {
+        let _ = self.me.set(Arc::downgrade(self));
     }
 
     /// Records grants and claims verdicts in `state` (give every instance of a fleet the same).

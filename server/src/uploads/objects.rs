@@ -39,6 +39,24 @@ fn from_aws_time(t: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
+/// The answer to a read that named the object's ETag (`If-Match`) when the object has another
+/// one: it was replaced since it was looked at (a form can be POSTed again until its policy
+/// expires), and what was checked is not what is there.
+pub const CHANGED: &str = "the object changed while it was checked";
+
+/// Whether the dev bucket's object, with ETag `have`, is the one `want` names (quotes or not).
+fn same_etag(want: Option<&str>, have: &str) -> bool {
+    want.is_none_or(|want| want.trim_matches('"') == have.trim_matches('"'))
+}
+
+/// An SDK error that is S3's answer to a failed `If-Match` (412 PreconditionFailed).
+fn precondition_failed<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    err.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+        || err.as_service_error().and_then(|e| e.code()) == Some("PreconditionFailed")
+}
+
 /// How long a "view" link from "Your uploads" works.
 pub const VIEW_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -154,8 +172,14 @@ impl Objects {
     }
 
     /// The object's first `max` bytes (fewer when it is shorter): a ranged GET, so a big
-    /// object costs what a small one does. `None` when it is not there.
-    pub async fn first_bytes(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>, String> {
+    /// object costs what a small one does. `None` when it is not there; [`CHANGED`] when
+    /// `if_match` names another ETag than it has.
+    pub async fn first_bytes(
+        &self,
+        key: &str,
+        max: u64,
+        if_match: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, String> {
         match self {
             Objects::S3 { client, bucket } => {
                 let answer = client
@@ -163,6 +187,7 @@ impl Objects {
                     .bucket(bucket)
                     .key(key)
                     .range(format!("bytes=0-{}", max.saturating_sub(1)))
+                    .set_if_match(if_match.map(str::to_owned))
                     .send()
                     .await;
                 match answer {
@@ -177,10 +202,12 @@ impl Objects {
                     Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                         Ok(None)
                     }
+                    Err(err) if precondition_failed(&err) => Err(CHANGED.into()),
                     Err(err) => Err(DisplayErrorContext(&err).to_string()),
                 }
             }
             Objects::Dev { store, bucket } => match store.open(&bucket.name, key).await {
+                Ok((_, meta)) if !same_etag(if_match, &meta.etag) => Err(CHANGED.into()),
                 Ok((file, _)) => {
                     use tokio::io::AsyncReadExt;
                     let mut bytes = Vec::new();
@@ -193,22 +220,26 @@ impl Objects {
     }
 
     /// The whole object, read as it is consumed (the memory it takes is a buffer, whatever its
-    /// size); `None` when it is not there.
+    /// size); `None` when it is not there; [`CHANGED`] when `if_match` names another ETag.
     pub async fn read(
         &self,
         key: &str,
+        if_match: Option<&str>,
     ) -> Result<Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>, String> {
         match self {
             Objects::S3 { client, bucket } => {
-                match client.get_object().bucket(bucket).key(key).send().await {
+                let get = client.get_object().bucket(bucket).key(key);
+                match get.set_if_match(if_match.map(str::to_owned)).send().await {
                     Ok(object) => Ok(Some(Box::new(object.body.into_async_read()))),
                     Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                         Ok(None)
                     }
+                    Err(err) if precondition_failed(&err) => Err(CHANGED.into()),
                     Err(err) => Err(DisplayErrorContext(&err).to_string()),
                 }
             }
             Objects::Dev { store, bucket } => match store.open(&bucket.name, key).await {
+                Ok((_, meta)) if !same_etag(if_match, &meta.etag) => Err(CHANGED.into()),
                 Ok((file, _)) => Ok(Some(Box::new(file))),
                 Err(_) => Ok(None),
             },

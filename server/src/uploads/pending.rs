@@ -16,6 +16,16 @@ use crate::state::Entry;
 /// can take (each is bounded to 10 s; an abort takes six at most); a holder that died mid-check
 /// leaves the record to the next look after it.
 pub const CHECKING_FOR: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a claim on `receipt`'s check lasts: [`CHECKING_FOR`], and for a staged upload
+/// (whose check copies it, and may scan it) a second more per 10 MiB it may hold, so that a
+/// long copy or scan is not taken for a check that stopped.
+pub fn check_lease(receipt: &Receipt) -> std::time::Duration {
+    if !crate::quarantine::is_staged(&receipt.directory) {
+        return CHECKING_FOR;
+    }
+    CHECKING_FOR + std::time::Duration::from_secs(receipt.size.1 / (10 << 20))
+}
 /// What a claim holds while its check is under way: `checking:<checker>:<token>`, the checker
 /// being [`BROWSER`] or a reconciler's lease holder.
 pub const CHECKING: &str = "checking";

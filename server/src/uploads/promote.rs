@@ -1,13 +1,17 @@
 //! A quarantined upload's way out of staging ([`crate::quarantine`]). Once every check has
 //! passed, the staged object is copied to its final key with the service's own credentials
-//! ([`Objects::copy`]), the copy is checked (its size and type, and its SHA-256 where both the
-//! staged object and the copy report a whole-object one: a copy made in parts reports the
-//! composite of its parts, which is its own), the staged object is removed, and only then is the
-//! verdict given, naming the final key. A file a check refused is set aside: moved to the
-//! quarantine prefix, or removed, as its profile says.
+//! ([`Objects::copy`], only while it is still the object that was checked: its ETag), the copy
+//! is checked (its size and type, and its SHA-256 where both the staged object and the copy
+//! report a whole-object one: a copy made in parts reports the composite of its parts, which is
+//! its own), the staged object is removed, and only then is the verdict given, naming the final
+//! key. A file a check refused is set aside: moved to the quarantine prefix, or removed, as its
+//! profile says. A look that finds the staged object gone but its promotion or quarantine done
+//! (an earlier look stopped before its verdict) gives the verdict that look would have given.
 
 use super::objects::{ObjectHead, Objects};
 use super::pending::Verdict;
+use super::receipt::Receipt;
+use super::verdicts::Judged;
 use super::Uploads;
 use crate::logging::clip;
 use crate::quarantine::{self, Refused};
@@ -42,8 +46,8 @@ fn copy_differs(staged: &ObjectHead, copy: &ObjectHead) -> Option<String> {
 impl Uploads {
     /// The key and head an upload that passed every check is verified under: for a staged one,
     /// its final key once the copy there is made and checked (the staged object then removed);
-    /// any other, as it is. An error: no verdict from this look; the staged object stays, and
-    /// a later look (the browser's again, or the reconciler's) promotes it.
+    /// any other, as it is. An error: no verdict from this look, nothing at the final key, and
+    /// the staged object stays for a later look (the browser's again, or the reconciler's).
     pub(super) async fn promote(
         &self,
         objects: &Objects,
@@ -58,17 +62,25 @@ impl Uploads {
             error
         };
         let part = self.config.limits.copy_part_bytes;
-        objects.copy(key, &to, found.size, part).await.map_err(failed)?;
-        let copy = match objects.head(&to).await {
-            Ok(Some(copy)) => copy,
-            Ok(None) => return Err(failed("the copy is not in the bucket".into())),
-            Err(err) => return Err(failed(err)),
+        objects.copy(key, &found.etag, &to, found.size, part).await.map_err(failed)?;
+        let differs = match objects.head(&to).await {
+            Ok(Some(copy)) => match copy_differs(&found, &copy) {
+                None => Ok(copy),
+                Some(differs) => Err(format!("the copy differs from the staged file: {differs}")),
+            },
+            Ok(None) => Err("the copy is not in the bucket".to_owned()),
+            Err(err) => Err(format!("the copy could not be checked: {err}")),
         };
-        if let Some(differs) = copy_differs(&found, &copy) {
-            // Never left where it would be served: the staged object is still the one to judge.
-            let _ = objects.delete(&to).await;
-            return Err(failed(format!("the copy differs from the staged file: {differs}")));
-        }
+        let copy = match differs {
+            Ok(copy) => copy,
+            Err(error) => {
+                // Nothing unchecked is left where it would be listed and served.
+                if let Err(err) = objects.delete(&to).await {
+                    tracing::error!(target: "audit", event = "mismatch_not_removed", uploader, key = ?clip(&to), error = %err);
+                }
+                return Err(failed(error));
+            }
+        };
         if let Err(err) = objects.delete(key).await {
             // The copy is whole and checked; the staging prefix's lifecycle rule removes this.
             tracing::warn!(event = "staged_not_removed", key = ?clip(key), error = %err);
@@ -80,43 +92,84 @@ impl Uploads {
 
     /// A file a content check refused, set aside: a staged one is moved to the quarantine
     /// prefix (or removed, as its profile's `quarantine_refused` says) and its verdict is
-    /// `quarantined`; any other is removed, and its verdict is `mismatched`.
+    /// `quarantined`; any other is removed, and its verdict is `mismatched`. An error (the move
+    /// failed): no verdict from this look; the file stays staged, out of reach, for the next.
     pub(super) async fn set_aside(
         &self,
         objects: &Objects,
         uploader: &str,
         directory: &str,
         key: &str,
-        size: u64,
-    ) -> SetAside {
+        found: &ObjectHead,
+    ) -> Result<SetAside, String> {
         let Some(held) = quarantine::quarantined(key) else {
             let done = self.remove_mismatch(objects, uploader, key).await;
-            return SetAside { verdict: Verdict::Mismatched, key: key.to_owned(), done };
+            return Ok(SetAside { verdict: Verdict::Mismatched, key: key.to_owned(), done });
         };
         let profile = super::directory_profile(directory);
         let refused = self.config.profiles.get(profile).map_or(Refused::Keep, |p| p.refused);
-        self.metrics.quarantined();
         let part = self.config.limits.copy_part_bytes;
         let (key, done) = match refused {
-            Refused::Keep => match objects.copy(key, &held, size, part).await {
-                Ok(()) => {
-                    let removed = self.remove_mismatch(objects, uploader, key).await;
-                    let done = match removed {
-                        "removed" => "moved to quarantine",
-                        _ => "copied to quarantine, but could not be removed from staging",
-                    };
-                    (held, done)
-                }
-                Err(err) => {
-                    // Not kept, but never left in reach: removed.
+            Refused::Keep => {
+                let copied = objects.copy(key, &found.etag, &held, found.size, part).await;
+                if let Err(err) = copied {
                     tracing::error!(target: "audit", event = "quarantine_failed", uploader, key = ?clip(key), error = %err);
-                    (key.to_owned(), self.remove_mismatch(objects, uploader, key).await)
+                    return Err(err);
                 }
-            },
+                let done = match self.remove_mismatch(objects, uploader, key).await {
+                    "removed" => "moved to quarantine",
+                    _ => "copied to quarantine, but could not be removed from staging",
+                };
+                (held, done)
+            }
             Refused::Remove => (key.to_owned(), self.remove_mismatch(objects, uploader, key).await),
         };
+        self.metrics.quarantined();
         tracing::warn!(target: "audit", event = "upload_quarantined", uploader, profile, key = ?clip(&key), done);
-        SetAside { verdict: Verdict::Quarantined, key, done }
+        Ok(SetAside { verdict: Verdict::Quarantined, key, done })
+    }
+
+    /// For a staged `key` that is not there: the verdict an earlier look gave no more than the
+    /// work of (it promoted the upload or set it aside, then stopped, or its claim ran out
+    /// before its verdict was written), from where that look left it; `None` when it is in
+    /// neither place (nothing was stored).
+    pub(super) async fn moved_already(
+        &self,
+        objects: &Objects,
+        signed: &Receipt,
+        key: &str,
+    ) -> Result<Option<Judged>, String> {
+        let (Some(promoted), Some(held)) =
+            (quarantine::promoted(key), quarantine::quarantined(key))
+        else {
+            return Ok(None);
+        };
+        let (min, max) = signed.size;
+        // Only the service writes final keys of staged uploads: one there of the signed size
+        // is this upload, promoted.
+        if let Some(found) = objects.head(&promoted).await? {
+            if (min..=max).contains(&found.size) {
+                let judged = Judged {
+                    verdict: Verdict::Verified,
+                    key: promoted,
+                    found: Some(found),
+                    problem: None,
+                };
+                return Ok(Some(judged));
+            }
+        }
+        if let Some(found) = objects.head(&held).await? {
+            let problem =
+                "a check of its content refused it; it was moved to quarantine".to_owned();
+            let judged = Judged {
+                verdict: Verdict::Quarantined,
+                key: held,
+                found: Some(found),
+                problem: Some(problem),
+            };
+            return Ok(Some(judged));
+        }
+        Ok(None)
     }
 }
 

@@ -18,7 +18,7 @@ use super::confirm::differences;
 use super::multipart::{Aborted, BucketError};
 use super::objects::{Listed, Objects};
 use super::pending::{
-    checker_of, checking, By, Kind, Look, Pending, Verdict, BROWSER, CHECKING_FOR, LOOK_AGAIN_AFTER,
+    check_lease, checker_of, checking, By, Kind, Look, Pending, Verdict, BROWSER, LOOK_AGAIN_AFTER,
 };
 use super::plain_form::{all_but, first_and_extras, usable_name};
 use super::verdicts::{Claimed, Judged};
@@ -85,7 +85,7 @@ impl Uploads {
         };
         let objects = self.objects.as_ref()?;
         let key = record.receipt.key();
-        let holding = match self.claim_check(record.id(), holder).await {
+        let holding = match self.claim_check(&record.receipt, holder).await {
             Err(_) => return self.later(&record, now, "the store did not answer").await,
             Ok(Claimed::Mine(holding)) => holding,
             Ok(Claimed::Held(held)) if Verdict::parse(&held).is_none() => {
@@ -95,7 +95,11 @@ impl Uploads {
                     // verdict would not be written).
                     Some(other) if other != BROWSER && other != holder => {
                         let mine = checking(holder);
-                        match self.state.steal(record.id(), &held, &mine, CHECKING_FOR).await {
+                        match self
+                            .state
+                            .steal(record.id(), &held, &mine, check_lease(&record.receipt))
+                            .await
+                        {
                             Ok(true) => {
                                 tracing::info!(event = "check_taken_over", id = ?clip(record.id()), from = other);
                                 mine
@@ -166,7 +170,11 @@ impl Uploads {
         signed: &super::receipt::Receipt,
         key: String,
     ) -> Result<Found, String> {
-        let Some(found) = objects.head(&key).await? else { return Ok(Found::Nothing) };
+        let Some(found) = objects.head(&key).await? else {
+            // Staged, then promoted or set aside by a look that stopped before its verdict.
+            let moved = self.moved_already(objects, signed, &key).await?;
+            return Ok(moved.map_or(Found::Nothing, Found::Verdict));
+        };
         let (object, _) = differences(signed, &key, &found.etag, &found);
         if object.is_empty() {
             let directory = &record.receipt.directory;
@@ -182,7 +190,7 @@ impl Uploads {
                     problem: None,
                 }));
             };
-            let aside = self.set_aside(objects, uploader, directory, &key, found.size).await;
+            let aside = self.set_aside(objects, uploader, directory, &key, &found).await?;
             if aside.done == "removed" {
                 self.metrics.reconciler_removed(1);
             }

@@ -44,9 +44,11 @@ impl Uploads {
         found: &ObjectHead,
     ) -> Result<Option<String>, String> {
         let profile = super::directory_profile(directory);
-        let scans = self.config.profiles.get(profile).is_some_and(|p| p.scan);
-        // A profile that scans cannot be configured without clamd (checked at start).
-        let (true, Some(addr)) = (scans, &self.config.limits.clamd_addr) else { return Ok(None) };
+        if !self.config.profiles.get(profile).is_some_and(|p| p.scan) {
+            return Ok(None);
+        }
+        // Checked at start; were it missing, the file would wait rather than pass unscanned.
+        let addr = self.config.limits.clamd_addr.as_deref().ok_or("no clamd is configured")?;
         let max = self.config.limits.scan_max_bytes;
         if found.size > max {
             self.metrics.scanned("too_big");
@@ -57,7 +59,7 @@ impl Uploads {
             )));
         }
         let started = Instant::now();
-        let answer = self.scan_object(objects, key, addr, found.size).await;
+        let answer = self.scan_object(objects, (key, &found.etag), addr, found.size).await;
         let seconds = started.elapsed().as_secs_f64();
         match answer {
             Ok(Scanned::Clean) => {
@@ -78,15 +80,17 @@ impl Uploads {
         }
     }
 
-    /// Streams the object at `key` (`size` bytes) to clamd at `addr`: its answer.
+    /// Streams the object at `key` (`size` bytes, ETag `etag`) to clamd at `addr`: its answer.
     async fn scan_object(
         &self,
         objects: &Objects,
-        key: &str,
+        (key, etag): (&str, &str),
         addr: &str,
         size: u64,
     ) -> Result<Scanned, String> {
-        let body = objects.read(key).await?.ok_or("the object went away while it was checked")?;
+        // The object that was HEADed, or none: one POSTed over it since is not what is judged.
+        let body = objects.read(key, Some(etag)).await?;
+        let body = body.ok_or("the object went away while it was checked")?;
         // Never more than was HEADed, whatever the store sends.
         let stream = ReaderStream::with_capacity(body.take(size), CHUNK);
         let scan =

@@ -8,7 +8,7 @@ use app::wire::UploadError;
 use time::OffsetDateTime;
 
 use super::objects::{Listed, ObjectHead, Objects};
-use super::pending::{checking, By, Outcome, Pending, Verdict, VerdictLine, CHECKING_FOR};
+use super::pending::{check_lease, checking, By, Outcome, Pending, Verdict, VerdictLine};
 use super::receipt::{Receipt, RECEIPT_LIFETIME};
 use super::Uploads;
 use crate::logging::clip;
@@ -69,16 +69,16 @@ impl Uploads {
         Pending { metadata, ..Pending::new(receipt, who.user.as_ref().map(|u| u.subject.clone())) }
     }
 
-    /// Claims the check of the grant in `directory` for `checker` ([`BROWSER`], or the
+    /// Claims the check of the grant `receipt` for `checker` ([`BROWSER`], or the
     /// reconciler's lease holder): [`Claimed::Mine`] with what this caller wrote in it (a token
     /// of its own), or [`Claimed::Held`] with what its holder wrote.
     pub(super) async fn claim_check(
         &self,
-        directory: &str,
+        receipt: &Receipt,
         checker: &str,
     ) -> Result<Claimed, UploadError> {
-        let holding = checking(checker);
-        match self.state.claim(directory, &holding, CHECKING_FOR).await {
+        let (directory, holding) = (receipt.directory.as_str(), checking(checker));
+        match self.state.claim(directory, &holding, check_lease(receipt)).await {
             Ok(Claim::Taken) => Ok(Claimed::Mine(holding)),
             Ok(Claim::Held(held)) => Ok(Claimed::Held(held)),
             Err(err) => {

@@ -38,7 +38,8 @@ impl Clamd {
         std::fs::write(dir.join("db/eicar.hdb"), signature).unwrap();
         let config = format!(
             "Foreground yes\nTCPSocket {port}\nTCPAddr 127.0.0.1\nDatabaseDirectory {db}\n\
-             LogFile {dir}/clamd.log\nTemporaryDirectory {dir}\nStreamMaxLength 64M\n",
+             LogFile {dir}/clamd.log\nTemporaryDirectory {dir}\nStreamMaxLength 64M\n\
+             AlertExceedsMax yes\n",
             db = dir.join("db").display(),
             dir = dir.display(),
         );

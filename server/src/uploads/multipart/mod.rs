@@ -343,6 +343,10 @@ impl Uploads {
             // the parts added up to when completing began.
             Err(BucketError::NoSuchUpload) => match objects.head(&key).await {
                 Ok(Some(head)) => (self.completed_receipt(receipt).await?, head.etag),
+                // Staged, and promoted or set aside since: checking finds where it went.
+                Ok(None) if crate::quarantine::is_staged(&key) => {
+                    (self.completed_receipt(receipt).await?, String::new())
+                }
                 _ => {
                     return Err(self.bucket_failed(
                         who,
@@ -353,7 +357,7 @@ impl Uploads {
             },
             Err(err) => return Err(self.bucket_failed(who, Action::ListParts, err)),
         };
-        self.check_stored(who, &signed, &key, &etag, now).await
+        self.check_stored(who, &signed, &key, &etag).await
     }
 
     /// Aborts the upload: the bucket drops every part it has. A part still arriving while it
@@ -371,7 +375,7 @@ impl Uploads {
         // A cancel is a verdict (abandoned): claimed like any, so that the reconciler (or a
         // second cancel) gives no other. Already given: the upload is gone, as the bucket says.
         let directory = receipt.directory.clone();
-        let holding = match self.claim_check(&directory, BROWSER).await? {
+        let holding = match self.claim_check(&receipt, BROWSER).await? {
             Claimed::Mine(holding) => holding,
             Claimed::Held(_) => {
                 return Err(self.bucket_failed(who, Action::Abort, BucketError::NoSuchUpload))
