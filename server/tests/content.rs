@@ -15,7 +15,7 @@ use app::service::{Requester, UploadRequest};
 use app::wire::PartToSign;
 use app::wire::{StoredUpload, UploadError, UploadReport};
 use base64::Engine;
-use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
+use common::buckets::{put, refused, sign_and_post, someone, text_file, Bucket, TestClock};
 use server::config::{table, Profiles};
 use server::state::State;
 use server::uploads::pending::{By, Outcome, VerdictLine};
@@ -82,10 +82,7 @@ async fn store(
     (profile, name, content_type): (&str, &str, &str),
     body: &[u8],
 ) -> UploadReport {
-    let signed = uploads.sign_upload(who, file(profile, name, content_type, body)).await.unwrap();
-    let (status, answer) = post_form(&signed.url, &signed.fields, name, body).await;
-    assert_eq!(status, 201, "{name}: {answer}");
-    UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
+    sign_and_post(uploads, who, file(profile, name, content_type, body), body).await
 }
 
 /// [`store`], then the browser's confirm.
@@ -98,13 +95,6 @@ async fn confirmed(
     let report = store(uploads, who, what, body).await;
     let key = report.key.clone();
     (key, uploads.confirm_upload(who, report).await)
-}
-
-fn refused(answer: Result<StoredUpload, UploadError>) -> String {
-    match answer {
-        Err(UploadError::Mismatch(problem)) => problem,
-        other => panic!("expected the file to be refused, got {other:?}"),
-    }
 }
 
 async fn each_check_on(bucket: Bucket) {

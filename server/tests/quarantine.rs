@@ -15,7 +15,7 @@ use std::sync::Arc;
 use app::service::{Requester, UploadRequest};
 use app::wire::{PartToSign, StoredUpload, UploadError, UploadReport};
 use base64::Engine;
-use common::buckets::{etag_of, post_form, put, someone, text_file, Bucket, TestClock};
+use common::buckets::{put, refused, sign_and_post, someone, text_file, Bucket, TestClock};
 use server::config::{table, Limits, Profiles};
 use server::state::State;
 use server::uploads::pending::{By, Outcome, VerdictLine};
@@ -106,18 +106,7 @@ async fn store(
     (profile, name, content_type): (&str, &str, &str),
     body: &[u8],
 ) -> UploadReport {
-    let request = file(profile, name, content_type, body.len() as u64);
-    let signed = uploads.sign_upload(who, request).await.unwrap();
-    let (status, answer) = post_form(&signed.url, &signed.fields, name, body).await;
-    assert_eq!(status, 201, "{name}: {answer}");
-    UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
-}
-
-fn refused(answer: Result<StoredUpload, UploadError>) -> String {
-    match answer {
-        Err(UploadError::Mismatch(problem)) => problem,
-        other => panic!("expected the file to be refused, got {other:?}"),
-    }
+    sign_and_post(uploads, who, file(profile, name, content_type, body.len() as u64), body).await
 }
 
 /// The whole object at `key`, or `None`.
@@ -397,7 +386,7 @@ async fn measure_what_holding_and_scanning_cost() {
         for (size, label, n) in [(0, "33 B", pairs), (4 << 20, "4 MiB", pairs / 5)] {
             let m = cost_on(bucket, &clamd.addr(), size, n.max(5)).await;
             println!(
-                "| {name} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | |",
+                "| {name} | {label} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 m[0], m[1], m[2], m[3]
             );
         }

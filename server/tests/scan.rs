@@ -11,8 +11,8 @@ mod common;
 use std::sync::Arc;
 
 use app::service::Requester;
-use app::wire::{StoredUpload, UploadError, UploadReport};
-use common::buckets::{etag_of, post_form, someone, text_file, Bucket, TestClock};
+use app::wire::{UploadError, UploadReport};
+use common::buckets::{refused, sign_and_post, someone, text_file, Bucket, TestClock};
 use common::clamd::{Clamd, EICAR, EICAR_SIGNATURE};
 use server::config::{table, Profiles};
 use server::state::State;
@@ -52,17 +52,7 @@ async fn store(uploads: &Uploads, who: &Requester, name: &str, body: &[u8]) -> U
         profile: "scanned".into(),
         ..text_file(name, body.len() as u64)
     };
-    let signed = uploads.sign_upload(who, request).await.unwrap();
-    let (status, answer) = post_form(&signed.url, &signed.fields, name, body).await;
-    assert_eq!(status, 201, "{name}: {answer}");
-    UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
-}
-
-fn refused(answer: Result<StoredUpload, UploadError>) -> String {
-    match answer {
-        Err(UploadError::Mismatch(problem)) => problem,
-        other => panic!("expected the file to be refused, got {other:?}"),
-    }
+    sign_and_post(uploads, who, request, body).await
 }
 
 /// `uploads/.staging/<id>/...` -> `uploads/<id>/...` (promoted) or `quarantine/<id>/...`.

@@ -217,6 +217,29 @@ pub async fn put(url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, 
 }
 
 /// What the page asks to sign for a text file of `size` bytes named `name`.
+/// Signs `request` and POSTs `body` as its file, as a browser would: the report it would then
+/// confirm with.
+pub async fn sign_and_post(
+    uploads: &Uploads,
+    who: &app::service::Requester,
+    request: app::service::UploadRequest,
+    body: &[u8],
+) -> app::wire::UploadReport {
+    let name = request.file_name.clone();
+    let signed = uploads.sign_upload(who, request).await.unwrap();
+    let (status, answer) = post_form(&signed.url, &signed.fields, &name, body).await;
+    assert_eq!(status, 201, "{name}: {answer}");
+    app::wire::UploadReport { key: signed.key, etag: etag_of(&answer), receipt: signed.receipt }
+}
+
+/// Why a confirm refused the file (a mismatch); any other answer fails the test.
+pub fn refused(answer: Result<app::wire::StoredUpload, app::wire::UploadError>) -> String {
+    match answer {
+        Err(app::wire::UploadError::Mismatch(problem)) => problem,
+        other => panic!("expected the file to be refused, got {other:?}"),
+    }
+}
+
 pub fn text_file(name: &str, size: u64) -> app::service::UploadRequest {
     app::service::UploadRequest {
         profile: String::new(),
