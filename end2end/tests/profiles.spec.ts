@@ -71,7 +71,7 @@ test('a quarantined profile stages each file, promotes what passes and holds bac
   // An HTML page declared a PNG never reaches a final key: it is kept in quarantine.
   const html = Buffer.from('<!DOCTYPE html><html><body><script>alert(1)</script>');
   await page.setInputFiles('input[type=file]', { name: 'page.png', mimeType: 'image/png', buffer: html });
-  await expectFailed(page, 'page.png', 'NotVerified', 'the file did not pass its checks: it is held back for the site\'s operator');
+  await expectFailed(page, 'page.png', 'NotVerified', 'the file did not pass its checks, and was set aside');
   const held = await keysUnder(`quarantine/${id}/`);
   expect(held).toHaveLength(1);
   expect(held[0]).toMatch(/\/page\.png$/);

@@ -306,10 +306,7 @@ async fn answered_while_checking_on(bucket: Bucket) {
     let first = uploads.confirm_upload(&who, page.clone()).await;
     assert!(matches!(first, Err(UploadError::Checking { .. })), "{first:?}");
     let (answer, _) = confirm_until_checked(&uploads, &who, &page).await;
-    assert_eq!(
-        refused(answer),
-        "the file did not pass its checks: it is held back for the site's operator"
-    );
+    assert_eq!(refused(answer), "the file did not pass its checks, and was set aside");
     assert!(objects.head(&quarantined(&page.key)).await.unwrap().is_some());
     assert!(objects.head(&promoted(&page.key)).await.unwrap().is_none());
 }

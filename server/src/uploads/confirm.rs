@@ -4,11 +4,13 @@
 //! the bucket; a receipt not ours or someone else's, or a report of an object that is not there,
 //! is refused and counted apart ([`BadReceipt`]): anyone can send those.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Weak;
 use std::time::Duration;
 
 use app::service::Requester;
 use app::wire::{StoredUpload, UploadError, UploadReport};
+use futures::FutureExt;
 use time::OffsetDateTime;
 
 use super::check::BadReceipt;
@@ -190,10 +192,17 @@ impl Uploads {
         };
         let (who, signed) = (who.clone(), signed.clone());
         let (key, etag) = (key.to_owned(), reported_etag.to_owned());
-        let checks =
-            tokio::spawn(
-                async move { me.check_claimed(&who, &signed, &key, &etag, holding).await },
-            );
+        let checks = tokio::spawn(async move {
+            let (directory, mine) = (signed.directory.clone(), holding.clone());
+            let checked = me.check_claimed(&who, &signed, &key, &etag, holding);
+            let answer = AssertUnwindSafe(checked).catch_unwind().await;
+            // A check that panicked gave no verdict: another look may make it now rather than
+            // when the claim runs out.
+            if answer.is_err() {
+                me.release_check(&directory, &mine).await;
+            }
+            answer.unwrap_or_else(|_| Err(checks_later()))
+        });
         let wait = Duration::from_millis(self.config.limits.check_wait_ms);
         match tokio::time::timeout(wait, checks).await {
             Ok(Ok(answer)) => answer,
@@ -218,8 +227,16 @@ impl Uploads {
             Ok(Some(found)) => found,
             Ok(None) => {
                 // Staged, then promoted or set aside by a look that stopped before its verdict.
-                if let Ok(Some(judged)) = self.moved_already(objects, signed, key).await {
-                    return self.conclude_moved(who, signed, objects, judged, &holding).await;
+                match self.moved_already(objects, signed, key).await {
+                    Ok(Some(judged)) => {
+                        return self.conclude_moved(who, signed, objects, judged, &holding).await
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        self.release_check(directory, &holding).await;
+                        tracing::error!(target: "audit", event = "confirm_failed", uploader, key = ?clip(key), error = %err);
+                        return Err(checks_later());
+                    }
                 }
                 self.release_check(directory, &holding).await;
                 let problem = "the bucket has no object under that key".to_owned();
@@ -416,17 +433,17 @@ async fn held_verdict(
                     let now = found.last_modified.unwrap_or_else(OffsetDateTime::now_utc);
                     Ok(stored_upload(objects, &promoted, &found, now).await)
                 }
-                Ok(None) => Err(UploadError::Gone(
-                    "the file passed its checks, and has been removed since".into(),
+                // Removed since, or another file of a plain form (which keeps its first).
+                Ok(None) => Err(UploadError::AlreadyChecked(
+                    "this upload was already checked; Your uploads lists it if it was kept".into(),
                 )),
                 Err(_) => {
                     Err(UploadError::Unavailable("the bucket cannot be checked right now".into()))
                 }
             }
         }
-        Some(Verdict::Quarantined) => {
-            refused("did not pass its checks: it is held back for the site's operator")
-        }
+        // Kept for the operator or removed, as the profile says: either way, not served.
+        Some(Verdict::Quarantined) => refused("did not pass its checks, and was set aside"),
         Some(Verdict::Mismatched) => refused("did not pass its checks, and was removed"),
         Some(Verdict::Abandoned) => refused("was cancelled"),
     }

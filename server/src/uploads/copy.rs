@@ -7,7 +7,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use futures::{StreamExt, TryStreamExt};
 
-use super::objects::CHANGED;
+use super::objects::{taking_long, CHANGED};
 use super::Objects;
 use crate::policy::uri_encoded;
 use app::wire::StoredPart;
@@ -38,17 +38,6 @@ pub fn copy_ranges(size: u64, part: u64) -> Vec<(u64, u64)> {
     (0..size.div_ceil(part)).map(|i| (i * part, ((i + 1) * part).min(size) - 1)).collect()
 }
 
-/// How long one copy of `bytes` may take: the client's 10 s are for the calls a signature waits
-/// on, and a store copies gigabytes in minutes (a minute, and a second per 10 MiB, as the claim
-/// on the check lasts).
-fn copy_time(bytes: u64) -> aws_sdk_s3::config::Builder {
-    let secs = 60 + bytes / (10 << 20);
-    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-        .operation_timeout(std::time::Duration::from_secs(secs))
-        .build();
-    aws_sdk_s3::config::Builder::default().timeout_config(timeouts)
-}
-
 impl Objects {
     /// Copies the object at `from` (`size` bytes, ETag `etag`) to `to`, with its type and
     /// metadata, asking the bucket for a SHA-256 of the copy; [`CHANGED`] (and nothing copied)
@@ -74,7 +63,7 @@ impl Objects {
                         .copy_source_if_match(etag)
                         .checksum_algorithm(ChecksumAlgorithm::Sha256)
                         .customize()
-                        .config_override(copy_time(size))
+                        .config_override(taking_long(size))
                         .send()
                         .await
                         .map(drop)
@@ -131,7 +120,7 @@ impl Objects {
                         .copy_source_if_match(etag)
                         .copy_source_range(format!("bytes={first}-{last}"))
                         .customize()
-                        .config_override(copy_time(last - first + 1))
+                        .config_override(taking_long(last - first + 1))
                         .send()
                         .await
                         .map_err(sdk)?;

@@ -66,6 +66,18 @@ pub enum Objects {
     Dev { store: Store, bucket: Bucket },
 }
 
+/// What a call over `bytes` inside the bucket (a copy, a completion) may take: the client's
+/// 10 s are for the calls a signature waits on, and a store copies or joins gigabytes in
+/// minutes (AWS: a completion "could take several minutes"). A minute, and a second per 10 MiB,
+/// as the claim on an upload's check lasts.
+pub(super) fn taking_long(bytes: u64) -> aws_sdk_s3::config::Builder {
+    let secs = 60 + bytes / (10 << 20);
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .operation_timeout(std::time::Duration::from_secs(secs))
+        .build();
+    aws_sdk_s3::config::Builder::default().timeout_config(timeouts)
+}
+
 impl Objects {
     /// The object's headers; `None` when it is not there.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, String> {

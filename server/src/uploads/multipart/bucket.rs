@@ -7,6 +7,7 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPa
 
 use crate::devbucket::parts::Pending;
 use crate::policy::error::code;
+use crate::uploads::objects::taking_long;
 use crate::uploads::Objects;
 use app::wire::StoredPart;
 
@@ -160,6 +161,8 @@ impl Objects {
                     .key(key)
                     .upload_id(upload_id)
                     .multipart_upload(upload)
+                    .customize()
+                    .config_override(taking_long(parts.iter().map(|p| p.size).sum()))
                     .send()
                     .await
                     .map_err(sdk)?;
