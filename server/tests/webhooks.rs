@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::buckets::{etag_of, post_form, text_file, Bucket, TestClock};
+use common::buckets::{etag_of, post_form, someone, text_file, Bucket, TestClock};
 use common::instance::{free_port, Instance, Signed};
 use common::receiver::Receiver;
 use common::redis::Redis;
@@ -504,15 +504,7 @@ async fn every_kind_of_verdict_is_an_event_that_matches_the_schema() {
         }
         .run(),
     );
-    let who = app::service::Requester {
-        uploader: app::service::UploaderId::parse(&uuid::Uuid::new_v4().simple().to_string())
-            .unwrap(),
-        user: None,
-        ip: None,
-        scope: None,
-        new_visitor: false,
-        cross_site: false,
-    };
+    let who = someone();
     // Verified and mismatched by the reconciler, a form never used abandoned, and a plain form
     // POSTed twice: its first file verified, the second removed.
     let good = uploads.sign_upload(&who, text_file("good.txt", 5)).await.unwrap();
