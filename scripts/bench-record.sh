@@ -6,7 +6,7 @@
 # it: without Redis (this tree records in its embedded store, on disk) and with Redis (this tree
 # records there). Two rounds, interleaved, so that a slow moment of the shared machine falls on
 # both; prints each run and the ratios of the sums.
-# usage: scripts/bench-record.sh BASE_COMMIT [DURATION, default 15s]
+# usage: [TREE_SERVER=bin] [BASE_SERVER=bin] scripts/bench-record.sh BASE_COMMIT [DURATION, default 15s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: scripts/bench-record.sh BASE_COMMIT [DURATION]}
@@ -19,14 +19,25 @@ log() { echo "== $*" >&2; }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
 builds=$PWD/target/bench-record
-log "build this tree's server"
-cargo build --profile server-release -p server --target-dir "$builds/tree" >&2
-log "build $base's server"
-rm -rf "$builds/base-src"
-git worktree prune
-git worktree add --detach "$builds/base-src" "$base" > /dev/null
-(cd "$builds/base-src" && cargo build --profile server-release -p server --target-dir "$builds/base") >&2
-git worktree remove --force "$builds/base-src"
+# Servers built already (say, the release build `cargo leptos build --release` made before and
+# after a change) are taken as they are: TREE_SERVER=path BASE_SERVER=path.
+mkdir -p "$builds/tree/server-release" "$builds/base/server-release"
+if [ -n "${TREE_SERVER:-}" ]; then
+  cp "$TREE_SERVER" "$builds/tree/server-release/server"
+else
+  log "build this tree's server"
+  cargo build --profile server-release -p server --target-dir "$builds/tree" >&2
+fi
+if [ -n "${BASE_SERVER:-}" ]; then
+  cp "$BASE_SERVER" "$builds/base/server-release/server"
+else
+  log "build $base's server"
+  rm -rf "$builds/base-src"
+  git worktree prune
+  git worktree add --detach "$builds/base-src" "$base" > /dev/null
+  (cd "$builds/base-src" && cargo build --profile server-release -p server --target-dir "$builds/base") >&2
+  git worktree remove --force "$builds/base-src"
+fi
 
 work=$(mktemp -d)
 cleanup() {

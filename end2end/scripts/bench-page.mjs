@@ -5,12 +5,15 @@
 //        node bench-page.mjs first-progress APP_URL RUNS  a dropped 1 MiB file -> its first upload progress
 //        node bench-page.mjs longtasks APP_URL MIB        long tasks while a MIB-MiB file is hashed
 //        node bench-page.mjs upload APP_URL FILE          the POST of FILE: from send to its end
+//        node bench-page.mjs start-sending APP_URL MIB [wasm]  a MIB-MiB file from disk, chosen ->
+//                                                         its POST's first progress; long tasks meanwhile
+//                                                         (wasm: hashed as without `crypto.subtle`)
 import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from '@playwright/test';
 
-const [mode, url, arg] = process.argv.slice(2);
+const [mode, url, arg, hasher] = process.argv.slice(2);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 
@@ -112,6 +115,36 @@ try {
       const hashed = Date.now() - started;
       const long = await page.evaluate((from) => window.__long.filter((e) => e.startTime >= from).map((e) => e.duration), from);
       console.log(JSON.stringify({ hash_ms: hashed, long_tasks: long.length, longest_task_ms: long.length ? Math.max(...long) : 0 }));
+    } finally {
+      rmSync(file, { force: true });
+    }
+  } else if (mode === 'start-sending') {
+    const mib = Number(arg ?? 100);
+    const file = path.join(tmpdir(), `bench-start-${process.pid}.bin`);
+    writeFileSync(file, Buffer.alloc(mib << 20, 7));
+    try {
+      const page = await browser.newPage();
+      await page.addInitScript(timeUploads);
+      if (hasher === 'wasm') {
+        await page.addInitScript(() => Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined, configurable: true }));
+      }
+      await page.addInitScript(() => {
+        window.__long = [];
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e); }).observe({ type: 'longtask' });
+        // When the file is chosen: the input's change, before the page's own handler.
+        addEventListener('change', () => { window.__chosen ??= performance.now(); }, { capture: true });
+      });
+      await page.goto(url);
+      await ready(page);
+      const from = await page.evaluate(() => new Promise((r) => setTimeout(() => r(performance.now()), 1000)));
+      await page.setInputFiles('.picker input[type=file]', file);
+      await page.waitForFunction(() => window.__xhr.length > 0 && window.__xhr[0].progress, null, { timeout: 600_000, polling: 5 });
+      const t = await page.evaluate((from) => ({
+        start_ms: window.__xhr[0].progress - window.__chosen,
+        long: window.__long.filter((e) => e.startTime >= from).map((e) => e.duration),
+      }), from);
+      await page.waitForSelector('.upload[data-status=done]', { timeout: 600_000 });
+      console.log(JSON.stringify({ mib, start_ms: t.start_ms, long_tasks: t.long.length, longest_task_ms: t.long.length ? Math.max(...t.long) : 0 }));
     } finally {
       rmSync(file, { force: true });
     }

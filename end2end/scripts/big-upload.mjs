@@ -1,14 +1,18 @@
 // One big file through the page in Chromium, for scripts/bench-big.sh: picks FILE, waits until
 // its row is done (uploaded and verified by the server), and prints one JSON line with the time
 // from picking to done, the requests the page sent to the bucket, and the key.
-// usage: node big-upload.mjs APP_URL FILE
+// usage: node big-upload.mjs APP_URL FILE [wasm]
+//   wasm: as a page without `crypto.subtle` (plain http away from localhost) does, hashing in wasm
 import { statSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 
-const [url, file] = process.argv.slice(2);
+const [url, file, hasher] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
   const page = await browser.newPage();
+  if (hasher === 'wasm') {
+    await page.addInitScript(() => Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined, configurable: true }));
+  }
   const sent = { post: 0, put: 0 };
   page.on('request', (req) => {
     if (req.method() === 'PUT' && req.url().includes('partNumber=')) sent.put += 1;

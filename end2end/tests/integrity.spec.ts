@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader, recordStates, signRequests, statesSeen, expectFailed } from './page';
+import { countNativeDigests, expectFailed, nativeDigests, openUploader, recordStates, signRequests, statesSeen, withoutSubtleCrypto } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 
@@ -30,6 +30,7 @@ test('the page hashes the file, and the policy binds the SHA-256 the bucket chec
   const { getObject } = backend();
   const bytes = randomBytes(3 * 1024 * 1024 + 17);
   const signs = signRequests(page);
+  await countNativeDigests(page);
   await openUploader(page);
   await recordStates(page);
   await page.setInputFiles('input[type=file]', { name: 'hashed.bin', mimeType: 'application/octet-stream', buffer: bytes });
@@ -40,6 +41,22 @@ test('the page hashes the file, and the policy binds the SHA-256 the bucket chec
   expect(sent.get('checksum_sha256')).toBe(createHash('sha256').update(bytes).digest('base64'));
   const states = (await statesSeen(page)).filter((s, i, all) => s !== all[i - 1]);
   expect(states).toEqual(['hashing', 'signing', 'uploading', 'verifying', 'done']);
+  expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
+  // Hashed by the browser's own SHA-256, off the page's thread.
+  expect(await nativeDigests(page)).toBe(1);
+});
+
+test('without crypto.subtle (plain http away from localhost) the wasm hashes the file, to the same digest', async ({ page }) => {
+  const { getObject } = backend();
+  const bytes = randomBytes(2 * 1024 * 1024 + 5);
+  const signs = signRequests(page);
+  await withoutSubtleCrypto(page);
+  await openUploader(page);
+  expect(await page.evaluate(() => crypto.subtle)).toBeUndefined();
+  await page.setInputFiles('input[type=file]', { name: 'no-subtle.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const row = page.locator('.upload', { hasText: 'no-subtle.bin' });
+  await expect(row).toHaveAttribute('data-status', 'done');
+  expect(new URLSearchParams(signs[0]).get('checksum_sha256')).toBe(createHash('sha256').update(bytes).digest('base64'));
   expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
 });
 

@@ -1,4 +1,4 @@
-// Files in parts (multipart upload), end to end: a file above the threshold (100 MiB) goes in
+// Files in parts (multipart upload), end to end: a file above the threshold (64 MiB) goes in
 // 8 MiB parts, each PUT straight to the bucket with its own signed URL and SHA-256; it survives
 // a reload, a part whose bytes change, an expired URL; cancelling leaves nothing behind; a URL
 // or receipt of one uploader is no use to another. Against Garage and the dev bucket.
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page, type Request, type Route } from '@playwright/test';
 import { backendFor } from './bucket';
-import { openUploader } from './page';
+import { countNativeDigests, nativeDigests, openUploader } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 const MiB = 1024 * 1024;
@@ -64,6 +64,7 @@ test('a 300 MiB file goes in 38 parts of 8 MiB and arrives byte for byte', async
   const puts = recordPartPuts(page);
   const starts: string[] = [];
   page.on('request', (req) => req.url().endsWith('/api/start_multipart') && starts.push(req.url()));
+  await countNativeDigests(page);
   await openUploader(page);
   await page.setInputFiles('.picker input[type=file]', file.path);
   const key = await doneKey(page, 'three-hundred.bin');
@@ -71,6 +72,8 @@ test('a 300 MiB file goes in 38 parts of 8 MiB and arrives byte for byte', async
   expect(puts.map(partNumber).sort((a, b) => a - b)).toEqual(Array.from({ length: 38 }, (_, i) => i + 1));
   await expectStored(key, file.sha256);
   expect(await backend().multipartUploads()).not.toContain(key);
+  // Each part hashed once, by the browser's own SHA-256.
+  expect(await nativeDigests(page)).toBe(38);
   // Listed in "Your uploads", as any upload.
   await expect(page.locator('.your-uploads li', { hasText: 'three-hundred.bin' })).toBeVisible();
 });

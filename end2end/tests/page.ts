@@ -96,3 +96,27 @@ export async function expectFailed(page: Page, fileName: string, code: string | 
   await expect(row.locator('.error .message')).toHaveText(message);
   return row;
 }
+
+/** Counts the blobs the page hands its hashing worker (the browser's own SHA-256, off the
+ * page's thread): read them with `nativeDigests`. Call before the page loads. */
+export async function countNativeDigests(page: Page) {
+  await page.addInitScript(() => {
+    const w = window as unknown as { nativeDigests: number };
+    const post = Worker.prototype.postMessage;
+    w.nativeDigests = 0;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: unknown[]) {
+      if ((message as { blob?: unknown })?.blob instanceof Blob) w.nativeDigests += 1;
+      return (post as (...args: unknown[]) => void).call(this, message, ...rest);
+    } as typeof post;
+  });
+}
+
+export const nativeDigests = (page: Page) => page.evaluate(() => (window as unknown as { nativeDigests: number }).nativeDigests);
+
+/** The page as served over plain http on an address other than localhost: not a secure
+ * context, so `crypto.subtle` is undefined. Call before the page loads. */
+export async function withoutSubtleCrypto(page: Page) {
+  await page.addInitScript(() => {
+    Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined, configurable: true });
+  });
+}

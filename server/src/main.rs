@@ -28,7 +28,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    server::logging::init();
+    let _log = server::logging::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.settings).await,
         command => server::operator::run(command, &cli.settings).await,

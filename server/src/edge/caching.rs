@@ -31,12 +31,12 @@ pub fn policy(path: &str, pkg_dir: &str, hashed: bool) -> HeaderValue {
     if in_pkg {
         return if hashed { IMMUTABLE } else { REVALIDATE };
     }
-    let is_asset =
-        path.rsplit_once('.').is_some_and(|(_, ext)| matches!(ext, "svg" | "ico" | "png" | "txt"));
-    if is_asset {
-        A_DAY
-    } else {
-        NEVER
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("svg" | "ico" | "png" | "txt") => A_DAY,
+        // The hashing worker (public/hash-worker.js): its name stays across builds, so a
+        // browser asks each time whether it changed (a deploy that changes it is seen at once).
+        Some("js") => REVALIDATE,
+        _ => NEVER,
     }
 }
 
@@ -122,6 +122,7 @@ mod tests {
         assert_eq!(policy("/pkg/s3-uploader.3f2a.wasm", "pkg", true), IMMUTABLE);
         assert_eq!(policy("/pkg/s3-uploader.wasm", "pkg", false), REVALIDATE);
         assert_eq!(policy("/favicon.svg", "pkg", true), A_DAY);
+        assert_eq!(policy("/hash-worker.js", "pkg", true), REVALIDATE);
         for page in ["/", "/uploaded", "/api/sign_upload", "/pkgs/x.wasm", "/pkg"] {
             assert_eq!(policy(page, "pkg", true), NEVER, "{page}");
         }
