@@ -2,11 +2,12 @@
 # A big file through the page beside curl, outside CI (issue #27, goal 1): a BIG_MIB file
 # (default 5 GiB) chosen in the page goes in parts, every part hashed and checked by the bucket,
 # beside curl POSTing 1 GiB to the same bucket with a form from `server sign --curl` (one
-# request, no checksum); on Garage and on the dev bucket, one run each. Every object is read back
-# and compared with its file (SHA-256), then removed. The release build (`cargo leptos build
-# --release` first, or SERVER_BIN=...); about 3x BIG_MIB free on disk.
+# request, no checksum), and (Garage) beside boto3 sending the same parts with the same checks,
+# the ceiling a native client reaches; on Garage and on the dev bucket, one run each. Every
+# object is read back and compared with its file (SHA-256), then removed. The release build
+# (`cargo leptos build --release` first, or SERVER_BIN=...); about 3x BIG_MIB free on disk.
 # Prints one Markdown row per bucket: throughputs and the page's / curl's ratio.
-# usage: [TARGETS="garage dev"] scripts/bench-big.sh [BIG_MIB (default 5120)]
+# usage: [TARGETS="garage dev"] [HASHERS="native wasm"] [BOTO3=no] scripts/bench-big.sh [BIG_MIB (default 5120)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every instance gets exactly the settings written below: none inherited from the caller.
@@ -29,7 +30,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-scripts/garage.sh start "$work/garage" 3960 http://127.0.0.1:3189 > /dev/null
+SERVER_BIN=$server scripts/garage.sh start "$work/garage" 3960 http://127.0.0.1:3189 > /dev/null
 mapfile -t garage_env < <(grep -v '^#' "$work/garage/env")
 dev_key=DEVBENCH$(hex 8) dev_secret=$(hex 32)
 dev_env=(UPLOAD_BUCKET=dev-uploads AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:3191 "AWS_ACCESS_KEY_ID=$dev_key" "AWS_SECRET_ACCESS_KEY=$dev_secret")
@@ -82,8 +83,33 @@ PY
 }
 seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
 
-echo "| bucket | curl, one POST of $curl_mib MiB | the page, $big_mib MiB in parts, hashed natively | ratio (page / curl) | the same, hashed in wasm (before) | ratio |"
-echo "|---|---:|---:|---:|---:|---:|"
+# What a native client reaches with the same checked parts (Garage only: the dev bucket takes
+# presigned requests only): boto3 sends FILE in PART_MIB parts, each with its SHA-256 (hashlib),
+# IN_FLIGHT at a time, with the bucket's own key. Prints the seconds and the key.
+boto3_parts() { # file part_mib in_flight env...
+  local file=$1 part=$2 in_flight=$3
+  shift 3
+  env "$@" .venv/bin/python - "$file" "$part" "$in_flight" <<'PY'
+import os, sys, time, boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+file, part, in_flight = sys.argv[1], int(sys.argv[2]) << 20, int(sys.argv[3])
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"], region_name=os.environ["AWS_REGION"],
+                  config=Config(s3={"addressing_style": "path"}, max_pool_connections=in_flight))
+key = f"bench/boto3-{os.getpid()}.bin"
+config = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=in_flight)
+started = time.monotonic()
+s3.upload_file(file, os.environ["UPLOAD_BUCKET"], key, ExtraArgs={"ChecksumAlgorithm": "SHA256"}, Config=config)
+print(f"{time.monotonic() - started:.3f} {key}")
+PY
+}
+
+# app::rules::part_size: near 320 parts of at most 64 MiB, at least 8 MiB
+part_mib=$(( (big_mib + 319) / 320 ))
+part_mib=$(( part_mib > 64 ? 64 : part_mib ))
+part_mib=$(( part_mib > 8 ? part_mib : 8 ))
+echo "| bucket | curl, one POST of $curl_mib MiB | the page, $big_mib MiB in parts, hashed natively | ratio (page / curl) | the same, hashed in wasm (before) | ratio | boto3, the same parts, each with its SHA-256, 4 at a time | ratio (page / boto3) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for target in ${TARGETS:-garage dev}; do
   if [ "$target" = garage ]; then port=3189 signing=("${garage_env[@]}"); else port=3190 signing=("${dev_env[@]}"); fi
   log "$target: curl"
@@ -96,14 +122,26 @@ for target in ${TARGETS:-garage dev}; do
   cells="| $target | $(awk -v m="$curl_mib" -v s="$curl_s" 'BEGIN { printf "%.0f MiB/s (%.1f s)", m / s, s }') |"
   # The page as it hashes by default (crypto.subtle), then as it hashed before (sha2 in wasm:
   # still the path without crypto.subtle).
-  for hasher in native wasm; do
+  for hasher in ${HASHERS:-native wasm}; do
     sync
     log "$target: the page, hashing $hasher"
     result=$(cd end2end && node scripts/big-upload.mjs "http://127.0.0.1:$port" "$big" "$hasher")
+    log "$result"
+    [ "$hasher" = native ] && page_s=$(json "$result" seconds)
     [ "$(read_back "$(json "$result" key)" "${signing[@]}")" = "$big_sha" ] || { echo "$target: the page's object differs from its file" >&2; exit 1; }
     cells+=$(awk -v m="$big_mib" -v s="$(json "$result" seconds)" -v n="$(json "$result" put)" -v c="$curl_mib" -v cs="$curl_s" \
       'BEGIN { printf " %.0f MiB/s (%.1f s, %d parts) | %.2fx |", m / s, s, n, (m / s) / (c / cs) }')
   done
+  if [ "$target" = garage ] && [ "${BOTO3:-yes}" = yes ]; then
+    sync
+    log "$target: boto3, $part_mib MiB parts"
+    read -r boto3_s key < <(boto3_parts "$big" "$part_mib" 4 "${signing[@]}")
+    [ "$(read_back "$key" "${signing[@]}")" = "$big_sha" ] || { echo "$target: boto3's object differs from its file" >&2; exit 1; }
+    cells+=$(awk -v m="$big_mib" -v s="$boto3_s" -v p="$page_s" \
+      'BEGIN { printf " %.0f MiB/s (%.1f s) | %.2fx |", m / s, s, s / p }')
+  elif [ "$target" = dev ]; then
+    cells+=" (presigned requests only) | |"
+  fi
   echo "$cells"
 done
 echo

@@ -131,10 +131,12 @@ for _ in $(seq 1 100); do
   curl -s -o /dev/null "$AWS_ENDPOINT_URL_S3" && break
   sleep 0.2
 done
-# The operator's own command writes the CORS rule (the server binary must be built).
+# The operator's own command writes the CORS rule (the server binary must be built: the debug
+# one, or SERVER_BIN).
+server_bin=${SERVER_BIN:-$root/target/debug/server}
 cors_args=()
 for origin in "${origins[@]}"; do cors_args+=(--origin "$origin"); done
-"$root/target/debug/server" cors "${cors_args[@]}" > /dev/null
+"$server_bin" cors "${cors_args[@]}" > /dev/null
 # And the rule that aborts multipart uploads left unfinished.
-"$root/target/debug/server" lifecycle > /dev/null
+"$server_bin" lifecycle > /dev/null
 echo "garage: $nodes node(s), bucket $UPLOAD_BUCKET at $AWS_ENDPOINT_URL_S3 (data and logs in $dir/node*)"

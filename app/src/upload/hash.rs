@@ -31,8 +31,9 @@ use crate::wire::ChecksumMode;
 const SLICE_BYTES: f64 = 1024.0 * 1024.0;
 
 /// The largest blob hashed natively, whole in the worker's memory: twice the default multipart
-/// threshold (64 MiB), so every file in one POST and every part is, in the default
-/// configuration, and with the threshold raised to 128 MiB. With three files at once the worker holds at most three times this.
+/// threshold (64 MiB), so every file in one POST and every part (at most 32 MiB for files up to
+/// 312 GiB) is, in the default configuration and with the threshold raised to 128 MiB. The
+/// worker holds one blob for each file or part being hashed at the time.
 pub const NATIVE_MAX_BYTES: f64 = 128.0 * 1024.0 * 1024.0;
 
 /// Where the worker is served (`public/`, copied to the site's root by the build).

@@ -52,6 +52,25 @@ impl TempObject {
         self.file.as_mut().expect("open until committed").write_all(bytes).await
     }
 
+    /// Appends the files at `paths`, one after the other, and says how many bytes that was.
+    /// `std::io::copy` between files is `copy_file_range` on Linux: the kernel moves the bytes
+    /// (a reflink where the file system can), none pass through this process.
+    pub async fn append_files(&mut self, paths: Vec<PathBuf>) -> io::Result<u64> {
+        let file = self.file.take().expect("open until committed");
+        let mut into = file.into_std().await;
+        let (into, appended) = tokio::task::spawn_blocking(move || {
+            let mut appended = 0;
+            for path in paths {
+                appended += std::io::copy(&mut std::fs::File::open(path)?, &mut into)?;
+            }
+            Ok::<_, io::Error>((into, appended))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.file = Some(tokio::fs::File::from_std(into));
+        Ok(appended)
+    }
+
     /// Flushes the file to disk and moves it to `to` (replacing what is there).
     pub async fn persist(mut self, to: &Path) -> io::Result<()> {
         let mut file = self.file.take().expect("open until committed");
