@@ -9,6 +9,8 @@
 # Prints one Markdown row per bucket: throughputs and the page's / curl's ratio.
 # usage: [TARGETS="garage dev"] [HASHERS="native wasm"] [BOTO3=no] scripts/bench-big.sh [BIG_MIB (default 5120)]
 set -euo pipefail
+# A SERVER_BIN relative to where the script was started from.
+server_bin=${SERVER_BIN:+$(realpath -m "$SERVER_BIN")}
 cd "$(dirname "$0")/.."
 # Every instance gets exactly the settings written below: none inherited from the caller.
 while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(UPLOAD_|AWS_|LEPTOS_)')
@@ -16,7 +18,7 @@ export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export NODE_NO_WARNINGS=1
 big_mib=${1:-5120}
 curl_mib=1024
-server=${SERVER_BIN:-target/server-release/server}
+server=${server_bin:-target/server-release/server}
 [ -x "$server" ] || { echo "no $server: run \`cargo leptos build --release\` first" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
@@ -104,9 +106,9 @@ print(f"{time.monotonic() - started:.3f} {key}")
 PY
 }
 
-# app::rules::part_size: near 320 parts of at most 64 MiB, at least 8 MiB
+# app::rules::part_size: near 320 parts of at most 32 MiB, at least 8 MiB (files up to 312 GiB)
 part_mib=$(( (big_mib + 319) / 320 ))
-part_mib=$(( part_mib > 64 ? 64 : part_mib ))
+part_mib=$(( part_mib > 32 ? 32 : part_mib ))
 part_mib=$(( part_mib > 8 ? part_mib : 8 ))
 echo "| bucket | curl, one POST of $curl_mib MiB | the page, $big_mib MiB in parts, hashed natively | ratio (page / curl) | the same, hashed in wasm (before) | ratio | boto3, the same parts, each with its SHA-256, 4 at a time | ratio (page / boto3) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -137,8 +139,8 @@ for target in ${TARGETS:-garage dev}; do
     log "$target: boto3, $part_mib MiB parts"
     read -r boto3_s key < <(boto3_parts "$big" "$part_mib" 4 "${signing[@]}")
     [ "$(read_back "$key" "${signing[@]}")" = "$big_sha" ] || { echo "$target: boto3's object differs from its file" >&2; exit 1; }
-    cells+=$(awk -v m="$big_mib" -v s="$boto3_s" -v p="$page_s" \
-      'BEGIN { printf " %.0f MiB/s (%.1f s) | %.2fx |", m / s, s, s / p }')
+    cells+=$(awk -v m="$big_mib" -v s="$boto3_s" -v p="${page_s:-}" \
+      'BEGIN { printf " %.0f MiB/s (%.1f s) | %s |", m / s, s, p == "" ? "" : sprintf("%.2fx", s / p) }')
   elif [ "$target" = dev ]; then
     cells+=" (presigned requests only) | |"
   fi

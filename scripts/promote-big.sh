@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A big quarantined upload promoted by part copies (issue #28): BIG_BYTES (default 6 GiB) sent
-# in 8 MiB parts to a Garage node on loopback under a profile with quarantine = true, completed
-# (the server copies it to its final key with UploadPartCopy, 5 GiB at a time, and checks the
-# copy), then read back and compared part by part. Release build; needs about 2 x BIG_BYTES of
+# in the parts the server cuts (20 MiB for 6 GiB) to a Garage node on loopback under a profile
+# with quarantine = true, completed (the server copies it to its final key with UploadPartCopy,
+# 5 GiB at a time, and checks the copy), then read back and compared part by part. Release build; needs about 2 x BIG_BYTES of
 # free disk. Too long for CI (scripts/test.sh runs the same path with a 12 MiB file in 5 MiB
 # copied parts); run it and report the row in docs/benchmarks.md.
 # usage: scripts/promote-big.sh [BIG_BYTES]

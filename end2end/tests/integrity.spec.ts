@@ -60,6 +60,29 @@ test('without crypto.subtle (plain http away from localhost) the wasm hashes the
   expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
 });
 
+test('a hashing worker that cannot load leaves nothing waiting: the wasm hashes the file, and the next one too', async ({ page }) => {
+  const { getObject } = backend();
+  const files = ['worker-404-a.bin', 'worker-404-b.bin'].map((name) => ({ name, bytes: randomBytes(1024 * 1024 + 3) }));
+  const signs = signRequests(page);
+  let asked = 0;
+  await page.route('**/hash-worker.js', (route) => {
+    asked += 1;
+    return route.fulfill({ status: 404, body: 'gone' });
+  });
+  await countNativeDigests(page);
+  await openUploader(page);
+  for (const [i, { name, bytes }] of files.entries()) {
+    await page.setInputFiles('input[type=file]', { name, mimeType: 'application/octet-stream', buffer: bytes });
+    const row = page.locator('.upload', { hasText: name });
+    await expect(row).toHaveAttribute('data-status', 'done');
+    expect(new URLSearchParams(signs[i]).get('checksum_sha256')).toBe(createHash('sha256').update(bytes).digest('base64'));
+    expect((await getObject((await row.getAttribute('data-key'))!)).body.equals(bytes)).toBe(true);
+  }
+  // Asked for once; the second file was not offered to the failed worker.
+  expect(asked).toBe(1);
+  expect(await nativeDigests(page)).toBe(1);
+});
+
 test('a file changed between hashing and upload is refused by the bucket, and nothing is stored', async ({ page }) => {
   const { endpoint, exists } = backend();
   const bytes = Buffer.concat([Buffer.from('MARKER-'), randomBytes(64 * 1024)]);

@@ -7,7 +7,9 @@
 //! [`FLUSH_EVERY`] by a thread of their own (under signing load a `write` per line was 9% of a
 //! request's time). No line is ever dropped: the audit events are a contract (docs/audit.md);
 //! a request that logs while the buffer is being written waits for it. What a crash (SIGKILL)
-//! can lose is the last [`FLUSH_EVERY`]; a normal exit writes everything out.
+//! can lose is the last [`FLUSH_EVERY`]; a normal exit writes everything out, and a line logged
+//! after that (a task still draining, a thread) is written at once, as is every line when the
+//! flusher cannot start.
 
 use std::borrow::Cow;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -77,17 +79,40 @@ const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// The buffer every line goes through: written out when full, and by the flusher.
 #[derive(Clone)]
-struct Lines(Arc<Mutex<BufWriter<io::Stderr>>>);
+struct Lines(Arc<Mutex<Buffer>>);
+
+struct Buffer {
+    out: BufWriter<io::Stderr>,
+    /// No flusher (stopped, or never started): each line is written out as it comes.
+    unbuffered: bool,
+}
+
+impl Lines {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// From now on every line is written out at once (and what is buffered, now).
+    fn unbuffer(&self) -> io::Result<()> {
+        let mut buffer = self.lock();
+        buffer.unbuffered = true;
+        buffer.out.flush()
+    }
+}
 
 impl Write for Lines {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut buffer = self.lock();
         // A whole event at a time: it never straddles two writes of the buffer.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).write_all(buf)?;
+        buffer.out.write_all(buf)?;
+        if buffer.unbuffered {
+            buffer.out.flush()?;
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).flush()
+        self.lock().out.flush()
     }
 }
 
@@ -105,7 +130,7 @@ impl Drop for Writer {
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
-        let _ = self.lines.flush();
+        let _ = self.lines.unbuffer();
     }
 }
 
@@ -113,7 +138,8 @@ impl Drop for Writer {
 /// `server sign` output can be piped). Keep the returned [`Writer`] until the end.
 pub fn init() -> Writer {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let lines = Lines(Arc::new(Mutex::new(BufWriter::with_capacity(64 * 1024, io::stderr()))));
+    let out = BufWriter::with_capacity(64 * 1024, io::stderr());
+    let lines = Lines(Arc::new(Mutex::new(Buffer { out, unbuffered: false })));
     let (stop, stopped) = channel::<()>();
     let (mut flushing, writer) = (lines.clone(), lines.clone());
     let flusher = std::thread::Builder::new()
@@ -128,6 +154,9 @@ pub fn init() -> Writer {
             }
         })
         .ok();
+    if flusher.is_none() {
+        let _ = lines.unbuffer();
+    }
     // Colours only on a terminal: in a file they are escape codes around every field (and
     // writing them cost 1% of the server's time under signing load).
     let builder = tracing_subscriber::fmt()

@@ -33,7 +33,7 @@ const SLICE_BYTES: f64 = 1024.0 * 1024.0;
 /// The largest blob hashed natively, whole in the worker's memory: twice the default multipart
 /// threshold (64 MiB), so every file in one POST and every part (at most 32 MiB for files up to
 /// 312 GiB) is, in the default configuration and with the threshold raised to 128 MiB. The
-/// worker holds one blob for each file or part being hashed at the time.
+/// worker hashes one blob at a time, so it holds at most one (and the digest's copy of it).
 pub const NATIVE_MAX_BYTES: f64 = 128.0 * 1024.0 * 1024.0;
 
 /// Where the worker is served (`public/`, copied to the site's root by the build).
@@ -41,16 +41,21 @@ const WORKER_URL: &str = "/hash-worker.js";
 
 /// The base64 digest of `blob` in `mode`'s algorithm, as its header wants it
 /// (`x-amz-checksum-sha256`, `Content-MD5`); `None` with checksums off. `progress` gets the
-/// bytes hashed so far (after each slice, or once at the end) and returns `false` to stop
-/// (then `Ok(None)` too).
+/// bytes hashed so far (after each slice; natively at the start and at the end, so a stop is
+/// seen when the worker answers) and returns `false` to stop (then `Ok(None)` too).
 pub async fn checksum_base64(
     mode: ChecksumMode,
     blob: &Blob,
-    progress: impl FnMut(f64) -> bool,
+    mut progress: impl FnMut(f64) -> bool,
 ) -> Result<Option<String>, JsValue> {
     match mode {
         ChecksumMode::Sha256 => match Native::get().filter(|_| blob.size() <= NATIVE_MAX_BYTES) {
-            Some(native) => native.sha256(blob, progress).await,
+            Some(native) => match native.sha256(blob, &mut progress).await {
+                // The worker could not (it failed to load, or this browser's worker cannot
+                // read the blob): the wasm hasher can, or says why not.
+                Err(_) => digest_base64::<Sha256>(blob, progress).await,
+                hashed => hashed,
+            },
             None => digest_base64::<Sha256>(blob, progress).await,
         },
         ChecksumMode::Md5 => digest_base64::<md5::Md5>(blob, progress).await,
@@ -67,7 +72,11 @@ struct Native {
     worker: Worker,
     waiting: Waiting,
     next: Cell<u32>,
+    /// Set when the worker failed (its script did not load, or it crashed): it will answer
+    /// nothing more, so the page hashes in wasm from then on.
+    broken: Rc<Cell<bool>>,
     _answers: Closure<dyn FnMut(MessageEvent)>,
+    _failed: Closure<dyn FnMut(JsValue)>,
 }
 
 thread_local! {
@@ -75,9 +84,10 @@ thread_local! {
 }
 
 impl Native {
-    /// The worker, started on first use; `None` where the page cannot have one.
+    /// The worker, started on first use; `None` where the page cannot have one, or its worker
+    /// failed.
     fn get() -> Option<Rc<Native>> {
-        NATIVE.with(|native| native.get_or_init(Native::start).clone())
+        NATIVE.with(|native| native.get_or_init(Native::start).clone()).filter(|n| !n.broken.get())
     }
 
     fn start() -> Option<Rc<Native>> {
@@ -103,13 +113,33 @@ impl Native {
             });
         });
         worker.set_onmessage(Some(answers.as_ref().unchecked_ref()));
-        Some(Rc::new(Native { worker, waiting, next: Cell::new(0), _answers: answers }))
+        // A worker whose script fails to load (a 404, a proxy's policy) or that crashes only
+        // says so here: every question still waiting is answered with the failure, and no
+        // more are asked.
+        let broken = Rc::new(Cell::new(false));
+        let (failing, unanswered) = (broken.clone(), waiting.clone());
+        let failed = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+            failing.set(true);
+            for (_, reply) in unanswered.borrow_mut().drain(..) {
+                let _ = reply.send(Err(JsValue::from_str("the hashing worker failed")));
+            }
+        });
+        worker.set_onerror(Some(failed.as_ref().unchecked_ref()));
+        worker.set_onmessageerror(Some(failed.as_ref().unchecked_ref()));
+        Some(Rc::new(Native {
+            worker,
+            waiting,
+            next: Cell::new(0),
+            broken,
+            _answers: answers,
+            _failed: failed,
+        }))
     }
 
     async fn sha256(
         &self,
         blob: &Blob,
-        mut progress: impl FnMut(f64) -> bool,
+        progress: &mut impl FnMut(f64) -> bool,
     ) -> Result<Option<String>, JsValue> {
         let id = self.next.get();
         self.next.set(id.wrapping_add(1));

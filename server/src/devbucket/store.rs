@@ -59,16 +59,17 @@ impl TempObject {
         let file = self.file.take().expect("open until committed");
         let mut into = file.into_std().await;
         let (into, appended) = tokio::task::spawn_blocking(move || {
-            let mut appended = 0;
-            for path in paths {
-                appended += std::io::copy(&mut std::fs::File::open(path)?, &mut into)?;
-            }
-            Ok::<_, io::Error>((into, appended))
+            let appended = paths.into_iter().try_fold(0, |appended, path| {
+                let mut from = std::fs::File::open(path)?;
+                Ok::<_, io::Error>(appended + std::io::copy(&mut from, &mut into)?)
+            });
+            (into, appended)
         })
         .await
-        .map_err(io::Error::other)??;
+        .map_err(io::Error::other)?;
+        // The file stays open whatever happened, so the temp object is always usable.
         self.file = Some(tokio::fs::File::from_std(into));
-        Ok(appended)
+        appended
     }
 
     /// Flushes the file to disk and moves it to `to` (replacing what is there).

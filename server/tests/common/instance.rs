@@ -83,6 +83,26 @@ impl Instance {
         Some(instance)
     }
 
+    /// The log once it holds at least `count` lines containing every one of `needles`: lines
+    /// are written in blocks (every 50 ms, `server::logging`), so a line is not in the file
+    /// the moment its metric moves. Panics after 5 s with the log's tail.
+    pub async fn logged(&self, needles: &[&str], count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let found = log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).count();
+            if found >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {count} lines with {needles:?}:\n{}",
+                self.tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         log.lines()
