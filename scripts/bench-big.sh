@@ -7,7 +7,8 @@
 # object is read back and compared with its file (SHA-256), then removed. The release build
 # (`cargo leptos build --release` first, or SERVER_BIN=...); about 3x BIG_MIB free on disk.
 # Prints one Markdown row per bucket: throughputs and the page's / curl's ratio.
-# usage: [TARGETS="garage dev"] [HASHERS="native wasm"] [BOTO3=no] scripts/bench-big.sh [BIG_MIB (default 5120)]
+# CHECKSUM=off: the apps sign no checksum, so the page hashes nothing (what hashing costs).
+# usage: [TARGETS="garage dev"] [HASHERS="native wasm"] [BOTO3=no] [CHECKSUM=off] scripts/bench-big.sh [BIG_MIB (default 5120)]
 set -euo pipefail
 # A SERVER_BIN relative to where the script was started from.
 server_bin=${SERVER_BIN:+$(realpath -m "$SERVER_BIN")}
@@ -43,7 +44,8 @@ start() { # port env...
   local port=$1
   shift
   env "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$PWD/target/site" UPLOAD_METRICS_ADDR="127.0.0.1:$((port + 1000))" \
-    UPLOAD_MAX_BYTES=$((big_mib << 20)) UPLOAD_FILES_PER_MINUTE=4000000000 UPLOAD_SIGNS_PER_MINUTE_PER_IP=4000000000 \
+    UPLOAD_MAX_BYTES=$((big_mib << 20)) UPLOAD_CHECKSUM="${CHECKSUM:-sha256}" \
+    UPLOAD_FILES_PER_MINUTE=4000000000 UPLOAD_SIGNS_PER_MINUTE_PER_IP=4000000000 \
     UPLOAD_STATE_DIR="$work/state-$port" "$server" > "$work/app-$port.log" 2>&1 &
   apps+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && return 0; sleep 0.2; done
