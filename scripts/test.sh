@@ -288,3 +288,9 @@ scripts/bench.sh --short > "$work/bench.txt"
 cat "$work/bench.txt"
 rows=$(grep -c '^| ' "$work/bench.txt")
 [ "$rows" -ge 20 ] || { echo "the benchmark table has $rows rows"; exit 1; }
+# And the big-file one (issue #27), on 80 MiB in parts: each upload is read back and compared.
+echo "== big-file benchmark, short"
+SERVER_BIN=target/debug/server scripts/bench-big.sh 80 > "$work/bench-big.txt"
+cat "$work/bench-big.txt"
+rows=$(grep -cE '^\| (garage|dev) \|' "$work/bench-big.txt")
+[ "$rows" -eq 2 ] || { echo "the big-file benchmark printed $rows bucket rows, not 2"; exit 1; }
