@@ -5,7 +5,7 @@
 # request, no checksum), and (Garage) beside boto3 sending the same parts with the same checks,
 # the ceiling a native client reaches; on Garage and on the dev bucket, one run each. Every
 # object is read back and compared with its file (SHA-256), then removed. The release build
-# (`cargo leptos build --release` first, or SERVER_BIN=...); about 3x BIG_MIB free on disk.
+# (`scripts/build.sh --release` first, or SERVER_BIN=...); about 3x BIG_MIB free on disk.
 # Prints one Markdown row per bucket: throughputs and the page's / curl's ratio.
 # CHECKSUM=off: the apps sign no checksum, so the page hashes nothing (what hashing costs).
 # usage: [TARGETS="garage dev"] [HASHERS="native wasm"] [BOTO3=no] [CHECKSUM=off] scripts/bench-big.sh [BIG_MIB (default 5120)]
@@ -21,7 +21,7 @@ big_mib=${1:-5120}
 # curl sends 1 GiB, or the whole file when it is smaller (the short pass in scripts/test.sh).
 curl_mib=$((big_mib < 1024 ? big_mib : 1024))
 server=${server_bin:-target/server-release/server}
-[ -x "$server" ] || { echo "no $server: run \`cargo leptos build --release\` first" >&2; exit 1; }
+[ -x "$server" ] || { echo "no $server: run \`scripts/build.sh --release\` first" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 json() { node -e 'const o = JSON.parse(process.argv[1]); console.log(o[process.argv[2]])' "$1" "$2"; }

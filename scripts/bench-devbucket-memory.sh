@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Resident memory of the server while a 1 GiB file is POSTed through the embedded dev bucket:
 # the file is streamed to disk, so the growth should stay far below the file's size.
-# Uses the debug build that scripts/test.sh (or `cargo leptos build`) makes.
+# Uses the debug build that scripts/test.sh (or `scripts/build.sh`) makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh run > /dev/null
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-[ -x target/debug/server ] || cargo leptos build
+[ -x target/debug/server ] || scripts/build.sh
 SIZE=$((1024 * 1024 * 1024))
 
 work=$(mktemp -d)

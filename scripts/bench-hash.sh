@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test > /dev/null
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-cargo leptos build > target/bench-hash-build.log 2>&1 || { cat target/bench-hash-build.log; exit 1; }
+scripts/build.sh > target/bench-hash-build.log 2>&1 || { cat target/bench-hash-build.log; exit 1; }
 data=$(mktemp -d)
 LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR=127.0.0.1:3190 UPLOAD_DEV_DATA_DIR="$data" UPLOAD_STATE_DIR="$data/state" target/debug/server > "$data/server.log" 2>&1 &
 pid=$!

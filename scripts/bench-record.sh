@@ -19,7 +19,7 @@ log() { echo "== $*" >&2; }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
 builds=$PWD/target/bench-record
-# Servers built already (say, the release build `cargo leptos build --release` made before and
+# Servers built already (say, the release build `scripts/build.sh --release` made before and
 # after a change) are taken as they are: TREE_SERVER=path BASE_SERVER=path.
 mkdir -p "$builds/tree/server-release" "$builds/base/server-release"
 if [ -n "${TREE_SERVER:-}" ]; then

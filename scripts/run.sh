@@ -13,4 +13,7 @@ else
   echo "run: uploads go to the bucket $UPLOAD_BUCKET"
 fi
 echo "run: open http://127.0.0.1:3000 once the build is done"
-exec cargo leptos watch "$@"
+# `--split`: the code for files in parts is a wasm of its own, as in every build. Watching rebuilds
+# in place, without scripts/build.sh's sealing of the names, so the files keep fixed names and
+# the browser asks each time whether they changed (LEPTOS_HASH_FILES=false).
+LEPTOS_HASH_FILES=false exec cargo leptos watch --split "$@"

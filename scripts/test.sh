@@ -84,7 +84,10 @@ promtool check rules monitoring/alerts.yml
 promtool test rules monitoring/alerts.test.yml
 
 echo "== build the app"
-cargo leptos build
+# The sealing of the entry files' names across a deploy whose split-off code changed, then the
+# build itself (sealed the same way).
+node --test scripts/seal-site.test.mjs
+scripts/build.sh
 
 # Lints on the browser side: the wasm crate and `app` with `hydrate`, never in one command with
 # the server (cargo would unify their features), in cargo-leptos's own target directory for the

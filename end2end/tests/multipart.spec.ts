@@ -3,12 +3,12 @@
 // a reload, a part whose bytes change, an expired URL; cancelling leaves nothing behind; a URL
 // or receipt of one uploader is no use to another. Against Garage and the dev bucket.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page, type Request, type Route } from '@playwright/test';
 import { backendFor } from './bucket';
-import { countNativeDigests, nativeDigests, openUploader } from './page';
+import { countNativeDigests, expectFailed, nativeDigests, openUploader } from './page';
 
 const backend = () => backendFor(test.info().project.name);
 const MiB = 1024 * 1024;
@@ -76,6 +76,47 @@ test('a 300 MiB file goes in 38 parts of 8 MiB and arrives byte for byte', async
   expect(await nativeDigests(page)).toBe(38);
   // Listed in "Your uploads", as any upload.
   await expect(page.locator('.your-uploads li', { hasText: 'three-hundred.bin' })).toBeVisible();
+});
+
+/** The split-off wasm that holds the code for files in parts (`scripts/build.sh` splits it). */
+const isPartsCode = (url: URL) => /^\/pkg\/split_parts\.[\w-]+\.wasm$/.test(url.pathname);
+
+test('the first load does not fetch the code for files in parts; two files in parts fetch it once', async ({ page }) => {
+  const partsCode: string[] = [];
+  const wasm: string[] = [];
+  page.on('request', (req) => {
+    const url = new URL(req.url());
+    if (isPartsCode(url)) partsCode.push(url.pathname);
+    else if (url.pathname.endsWith('.wasm')) wasm.push(url.pathname);
+  });
+  await openUploader(page);
+  const small = path.join(dir, 'one-request.txt');
+  writeFileSync(small, 'a file that goes in one request');
+  await page.setInputFiles('.picker input[type=file]', small);
+  await doneKey(page, 'one-request.txt');
+  expect(wasm).toHaveLength(1);
+  expect(partsCode).toEqual([]);
+
+  // Both start at once: the second waits for the fetch the first began.
+  const first = bigFile('first-in-parts.bin', 70 * MiB);
+  const second = bigFile('second-in-parts.bin', 70 * MiB);
+  await page.setInputFiles('.picker input[type=file]', [first.path, second.path]);
+  await expectStored(await doneKey(page, 'first-in-parts.bin'), first.sha256);
+  await expectStored(await doneKey(page, 'second-in-parts.bin'), second.sha256);
+  expect(partsCode).toHaveLength(1);
+  expect(wasm).toHaveLength(1);
+});
+
+test('when the code for files in parts cannot be fetched (a deploy removed it), the row says so and a retry fetches it', async ({ page }) => {
+  await page.route(isPartsCode, (route) => route.fulfill({ status: 404, body: 'gone' }));
+  await openUploader(page);
+  const file = bigFile('after-a-deploy.bin', 70 * MiB);
+  await page.setInputFiles('.picker input[type=file]', file.path);
+  const row = await expectFailed(page, 'after-a-deploy.bin', 'PageUpdated', /could not be loaded/);
+  // The page still works: the code is asked for again on a retry.
+  await page.unroute(isPartsCode);
+  await row.getByRole('button', { name: 'Retry after-a-deploy.bin' }).click();
+  await expectStored(await doneKey(page, 'after-a-deploy.bin'), file.sha256);
 });
 
 test('after a reload the same file resumes: only the parts the bucket lacks are sent', async ({ page }) => {

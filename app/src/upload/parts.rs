@@ -7,6 +7,8 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -55,9 +57,29 @@ enum Stop {
     Failed(Status),
 }
 
+/// [`upload`], in a wasm of its own that the browser fetches the first time a file goes in parts
+/// (most visitors never send one): the first load does not carry this module, resume and the
+/// part signing. The split is made by `cargo leptos build --split`; without it this is a plain
+/// call. When that wasm cannot be fetched (a deploy removed it), the row fails with
+/// [`FailureCode::PageUpdated`] rather than the page aborting, and a retry fetches it again.
+#[leptos::wasm_split::wasm_split(
+    parts,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    return_wrapper(let future = _; { future.await } -> Result<Option<StoredUpload>, Status>)
+)]
+pub fn upload_in_parts(
+    row: Row,
+    file: File,
+    asking: file::Asking,
+    checksum: ChecksumMode,
+) -> Pin<Box<dyn Future<Output = Result<Option<StoredUpload>, Status>>>> {
+    Box::pin(async move { upload(&row, &file, asking, checksum).await })
+}
+
 /// Uploads `file` in parts (or goes on with the upload `row.multipart` names), completes it
 /// and has it checked: the stored upload, or `None` when paused or cancelled meanwhile.
-pub async fn upload(
+async fn upload(
     row: &Row,
     file: &File,
     asking: file::Asking,

@@ -145,7 +145,8 @@ impl Queue {
     /// done, failed, cancelled or paused.
     async fn run(self, row: &Row, file: File) -> Result<(), Status> {
         let done = if self.in_parts(row) {
-            parts::upload(row, &file, self.asking(&file), self.checksum.get_untracked()).await?
+            let (asking, checksum) = (self.asking(&file), self.checksum.get_untracked());
+            parts::upload_in_parts(row.clone(), file, asking, checksum).await?
         } else {
             self.post_whole(row, &file).await?
         };

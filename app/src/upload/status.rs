@@ -105,6 +105,8 @@ pub enum FailureCode {
     NotVerified,
     // The way to the bucket.
     BrowserError,
+    /// The code for this kind of upload could not be fetched: a deploy removed it.
+    PageUpdated,
     Offline,
     Unreachable,
     /// The bucket refused, with its own code (`AccessDenied`, `EntityTooLarge`...).
@@ -130,6 +132,7 @@ impl FailureCode {
             FailureCode::NotResumable => "NotResumable",
             FailureCode::NotVerified => "NotVerified",
             FailureCode::BrowserError => "BrowserError",
+            FailureCode::PageUpdated => "PageUpdated",
             FailureCode::Offline => "Offline",
             FailureCode::Unreachable => "Unreachable",
             FailureCode::Bucket(code) => code,
@@ -145,6 +148,18 @@ impl FailureCode {
 impl fmt::Display for FailureCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The split-off code a step needs could not be fetched (the browser console says why).
+impl From<leptos::wasm_split::SplitLoaderError> for Status {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        failed(
+            FailureCode::PageUpdated,
+            "This page's code for large files could not be loaded (the site was probably \
+             updated, or the connection dropped). Retry, or reload the page; the parts already \
+             sent are kept.",
+        )
     }
 }
 

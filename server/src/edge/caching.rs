@@ -102,8 +102,13 @@ fn vary_on_encoding(headers: &mut HeaderMap) {
 /// Leptos's options, with `hash_files` on when the build left its hash file beside this binary
 /// (cargo-leptos `hash-files`): the page then names the hashed wasm, JS and CSS, and browsers
 /// may keep them. cargo-leptos says so in `LEPTOS_HASH_FILES` only to the processes it starts;
-/// a server started any other way (a service manager, the test scripts) finds out here.
+/// a server started any other way (a service manager, the test scripts) finds out here. An
+/// explicit `LEPTOS_HASH_FILES` wins (scripts/run.sh's watch builds with fixed names, beside a
+/// hash file an earlier build may have left).
 pub fn site_options(mut options: leptos::config::LeptosOptions) -> leptos::config::LeptosOptions {
+    if std::env::var_os("LEPTOS_HASH_FILES").is_some() {
+        return options;
+    }
     let beside_binary = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
