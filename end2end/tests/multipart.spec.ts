@@ -146,12 +146,17 @@ test('after a reload the same file resumes: only the parts the bucket lacks are 
   // reaches the route some time after the page makes it, so the route stays until the page
   // that made them is gone (with it routed out first, a part asked for just before went
   // through: seen once).
+  const partsCode: string[] = [];
+  page.on('request', (req) => isPartsCode(new URL(req.url())) && partsCode.push(req.url()));
   await page.reload();
   for (const route of held) await route.abort().catch(() => {});
   await page.unrouteAll({ behavior: 'ignoreErrors' });
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
   const entry = page.locator('.unfinished-upload', { hasText: 'resumed.bin' });
   await expect(entry).toBeVisible();
+  // The list is in the code for files in parts: a returning visitor with something unfinished
+  // fetches it once the page is up.
+  expect(partsCode).toHaveLength(1);
   // Another file is not taken for it: another name, or the same name, size and date with other
   // contents.
   const other = bigFile('resumed-other.bin', 3);
@@ -174,10 +179,13 @@ test('after a reload the same file resumes: only the parts the bucket lacks are 
   expect(sent).toHaveLength(15 - 6);
   for (const number of before) expect(sent).not.toContain(number);
   await expectStored(key, file.sha256);
-  // Finished: nothing left to resume on the next visit.
+  // Finished: nothing left to resume on the next visit, which does not fetch that code.
+  partsCode.length = 0;
   await page.reload();
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
   await expect(page.locator('.unfinished-upload')).toHaveCount(0);
+  await page.waitForTimeout(500);
+  expect(partsCode).toEqual([]);
 });
 
 test('a part whose bytes change after hashing is refused by the bucket and sent again from the file', async ({ page }) => {

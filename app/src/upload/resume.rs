@@ -114,6 +114,13 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
+/// Whether this browser kept any unfinished upload (without reading them: the code that does
+/// is fetched only then).
+pub fn any_kept() -> bool {
+    let text = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    text.is_some_and(|text| !matches!(text.trim(), "" | "[]"))
+}
+
 /// The unfinished uploads this browser kept.
 pub fn load() -> Vec<Unfinished> {
     let text = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten()).unwrap_or_default();

@@ -1,12 +1,45 @@
 //! The uploads in parts this browser left unfinished (a reload, a crash, a closed tab), listed
-//! under the queue, each offered to resume or to discard.
+//! under the queue, each offered to resume or to discard. The list is in the wasm of files in
+//! parts (see [`super::parts::upload_in_parts`]): a browser that kept none never fetches it, one
+//! that did fetches it just after the page is hydrated.
 
 use leptos::prelude::*;
+use leptos::wasm_split::SplitLoaderError;
 use wasm_bindgen::JsValue;
 use web_sys::File;
 
-use super::resume::{discard, load, Unfinished};
+use super::resume::{any_kept, discard, load, Unfinished};
 use crate::format::human_bytes;
+
+/// What resuming one needs from the page: the file picked again, and the upload it goes on with.
+type OnResume = Callback<(File, Unfinished)>;
+/// The list's view, made by code in the split-off wasm.
+type ListView = fn(OnResume, RwSignal<bool>) -> AnyView;
+
+/// The unfinished uploads, once this browser is known to have kept some and their code is here.
+/// Nothing is shown before (the server, which cannot see `localStorage`, renders nothing either);
+/// code that cannot be fetched leaves the list out, and the console says why.
+#[component]
+pub fn UnfinishedUploads(on_resume: OnResume, ready: RwSignal<bool>) -> impl IntoView {
+    let list = RwSignal::new(None::<ListView>);
+    // Only in the browser, once.
+    Effect::new(move |_| {
+        if any_kept() {
+            leptos::task::spawn_local(async move {
+                if let Ok(view) = list_view().await {
+                    list.set(Some(view));
+                }
+            });
+        }
+    });
+    move || list.get().map(|view| view(on_resume, ready))
+}
+
+/// [`List`]'s view, from the split-off wasm of files in parts (fetched on the first call).
+#[leptos::wasm_split::wasm_split(parts, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn list_view() -> Result<ListView, SplitLoaderError> {
+    Ok(|on_resume, ready| view! { <List on_resume ready/> }.into_any())
+}
 
 /// Whether `file`, picked to resume `unfinished`, has another first part than the one hashed
 /// before (when one was: otherwise the bucket's is compared once the upload goes on).
@@ -32,16 +65,12 @@ fn not_that_file(file: &File, unfinished: &Unfinished) -> String {
     )
 }
 
-/// The uploads in parts this browser left unfinished (a reload, a crash, a closed tab), each
-/// offered to resume: picking the same file again sends only the parts the bucket lacks.
+/// The uploads in parts this browser left unfinished, each offered to resume: picking the same
+/// file again sends only the parts the bucket lacks.
 #[component]
-pub fn UnfinishedUploads(
-    on_resume: Callback<(File, Unfinished)>,
-    ready: RwSignal<bool>,
-) -> impl IntoView {
-    let unfinished = RwSignal::new(Vec::<Unfinished>::new());
-    // Only in the browser, once: this page's own uploads are in the list above.
-    Effect::new(move |_| unfinished.set(load()));
+fn List(on_resume: OnResume, ready: RwSignal<bool>) -> impl IntoView {
+    // Read once: this page's own uploads are in the list above.
+    let unfinished = RwSignal::new(load());
     let problem = RwSignal::new(None::<(String, String)>);
     let drop_entry = move |key: &str| unfinished.update(|list| list.retain(|u| u.key != key));
     view! {
