@@ -238,6 +238,32 @@ test('pause and resume, then cancel: the bucket keeps no multipart upload', asyn
   await expect(page.locator('.unfinished-upload')).toHaveCount(0);
 });
 
+test('cancelled while paused: the page drops the parts itself, and nothing is left to resume', async ({ page }) => {
+  const file = bigFile('cancelled-paused.bin', 100 * MiB);
+  await page.route(/partNumber=/, async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue().catch(() => {});
+  });
+  await openUploader(page);
+  await page.setInputFiles('.picker input[type=file]', file.path);
+  const row = page.locator('.upload', { hasText: 'cancelled-paused.bin' });
+  await expect(row).toHaveAttribute('data-status', 'uploading');
+  const key = (await row.getAttribute('data-key'))!;
+  await expect.poll(() => backend().multipartUploads()).toContain(key);
+  await row.getByRole('button', { name: 'Pause cancelled-paused.bin' }).click();
+  await expect(row).toHaveAttribute('data-status', 'paused');
+  // Once the upload's task has wound down (the parts in flight were aborted), no task is under
+  // way to notice a cancel: the row aborts the upload in the bucket itself.
+  await page.waitForTimeout(2000);
+  await row.getByRole('button', { name: 'Cancel cancelled-paused.bin' }).click();
+  await expect(row).toHaveAttribute('data-status', 'cancelled');
+  await expect.poll(() => backend().multipartUploads(), { timeout: 20_000 }).not.toContain(key);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await page.reload();
+  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
+  await expect(page.locator('.unfinished-upload')).toHaveCount(0);
+});
+
 test('an expired part URL is signed again', async ({ page }) => {
   // The dev-parts instance signs part URLs for 30 s (UPLOAD_POLICY_TTL_SECS); the fleet in
   // front of Garage for the default 5 minutes.

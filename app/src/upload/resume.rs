@@ -3,7 +3,11 @@
 //! in this browser's `localStorage`, and a file picked again must be the same file: the same
 //! name, size and date, and the same first part.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use leptos::prelude::window;
+use leptos::wasm_split::SplitLoaderError;
 use serde::{Deserialize, Serialize};
 use web_sys::{Blob, File};
 
@@ -147,6 +151,24 @@ pub fn forget(key: &str) {
     let mut list = load();
     list.retain(|u| u.key != key);
     store(&list);
+}
+
+/// [`discard`] for the page's own rows, from the split-off wasm of files in parts (which a row
+/// in parts has fetched already). Where it cannot be fetched, the parts are left to the
+/// bucket's lifecycle rule.
+#[leptos::wasm_split::wasm_split(
+    parts,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    return_wrapper(let future = _; { future.await } -> Result<(), SplitLoaderError>)
+)]
+pub fn discard_in_parts(
+    unfinished: Unfinished,
+) -> Pin<Box<dyn Future<Output = Result<(), SplitLoaderError>>>> {
+    Box::pin(async move {
+        discard(unfinished).await;
+        Ok(())
+    })
 }
 
 /// Aborts the upload in the bucket (its parts are dropped) and forgets it.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use web_sys::{File, XmlHttpRequest};
 
 use super::a11y::{focus, Announcer};
-use super::resume::{discard, Unfinished};
+use super::resume::{discard_in_parts, Unfinished};
 use super::status::Status;
 use crate::format::{human_bytes, human_duration, human_rate, percent};
 
@@ -79,7 +79,9 @@ impl Row {
             // A paused upload has no task to notice: its parts are dropped from here.
             if before == Status::Paused {
                 if let Some(unfinished) = self.multipart.get_value() {
-                    leptos::task::spawn_local(discard(unfinished));
+                    leptos::task::spawn_local(async move {
+                        let _ = discard_in_parts(unfinished).await;
+                    });
                 }
             }
         }
