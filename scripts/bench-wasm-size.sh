@@ -2,6 +2,8 @@
 # The page's wasm, side by side with an earlier commit's: each built as a release build is
 # (cargo's release profile, wasm-bindgen, npm's wasm-opt -Oz), then its size raw and gzip -9.
 # usage: scripts/bench-wasm-size.sh [BASE_REV]   (default: HEAD~1; the working tree is compared)
+# Unsplit: this is the whole of the page's code, what a first load fetches plus the split-off
+# wasm for files in parts (scripts/bench.sh measures the first load of a `scripts/build.sh` build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
