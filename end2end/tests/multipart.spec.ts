@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect, test, type Page, type Request, type Route } from '@playwright/test';
+import { expect, test, type Locator, type Page, type Request, type Route } from '@playwright/test';
 import { backendFor } from './bucket';
 import { countNativeDigests, expectFailed, nativeDigests, openUploader } from './page';
 
@@ -207,61 +207,55 @@ test('a part whose bytes change after hashing is refused by the bucket and sent 
   await expectStored(key, file.sha256);
 });
 
-test('pause and resume, then cancel: the bucket keeps no multipart upload', async ({ page }) => {
-  const file = bigFile('cancelled.bin', 200 * MiB);
-  // Slow parts, so that there is time to pause and cancel.
+/**
+ * Starts uploading a file of `size` whose parts go slowly (time to pause and cancel): its row,
+ * once the bucket has its multipart upload, and the upload's key.
+ */
+async function slowUpload(page: Page, name: string, size: number) {
+  const file = bigFile(name, size);
   await page.route(/partNumber=/, async (route) => {
     await new Promise((r) => setTimeout(r, 1500));
     await route.continue().catch(() => {});
   });
   await openUploader(page);
   await page.setInputFiles('.picker input[type=file]', file.path);
-  const row = page.locator('.upload', { hasText: 'cancelled.bin' });
+  const row = page.locator('.upload', { hasText: name });
   await expect(row).toHaveAttribute('data-status', 'uploading');
   const key = (await row.getAttribute('data-key'))!;
   await expect.poll(() => backend().multipartUploads()).toContain(key);
+  return { row, key };
+}
 
+/** Cancels `row`: the bucket keeps no multipart upload of `key`, and the next visit has nothing to resume. */
+async function cancelLeavesNothing(page: Page, row: Locator, name: string, key: string) {
+  await row.getByRole('button', { name: `Cancel ${name}` }).click();
+  await expect(row).toHaveAttribute('data-status', 'cancelled');
+  await expect.poll(() => backend().multipartUploads(), { timeout: 20_000 }).not.toContain(key);
+  expect(await backend().exists(key)).toBe(false);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await page.reload();
+  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
+  await expect(page.locator('.unfinished-upload')).toHaveCount(0);
+}
+
+test('pause and resume, then cancel: the bucket keeps no multipart upload', async ({ page }) => {
+  const { row, key } = await slowUpload(page, 'cancelled.bin', 200 * MiB);
   await row.getByRole('button', { name: 'Pause cancelled.bin' }).click();
   await expect(row).toHaveAttribute('data-status', 'paused');
   await expect(row.locator('.state')).toContainText(/paused at \d+%/);
   await row.getByRole('button', { name: 'Resume cancelled.bin' }).click();
   await expect(row).toHaveAttribute('data-status', 'uploading');
-
-  await row.getByRole('button', { name: 'Cancel cancelled.bin' }).click();
-  await expect(row).toHaveAttribute('data-status', 'cancelled');
-  await expect.poll(() => backend().multipartUploads(), { timeout: 20_000 }).not.toContain(key);
-  expect(await backend().exists(key)).toBe(false);
-  // Nothing to resume either.
-  await page.unrouteAll({ behavior: 'ignoreErrors' });
-  await page.reload();
-  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
-  await expect(page.locator('.unfinished-upload')).toHaveCount(0);
+  await cancelLeavesNothing(page, row, 'cancelled.bin', key);
 });
 
 test('cancelled while paused: the page drops the parts itself, and nothing is left to resume', async ({ page }) => {
-  const file = bigFile('cancelled-paused.bin', 100 * MiB);
-  await page.route(/partNumber=/, async (route) => {
-    await new Promise((r) => setTimeout(r, 1500));
-    await route.continue().catch(() => {});
-  });
-  await openUploader(page);
-  await page.setInputFiles('.picker input[type=file]', file.path);
-  const row = page.locator('.upload', { hasText: 'cancelled-paused.bin' });
-  await expect(row).toHaveAttribute('data-status', 'uploading');
-  const key = (await row.getAttribute('data-key'))!;
-  await expect.poll(() => backend().multipartUploads()).toContain(key);
+  const { row, key } = await slowUpload(page, 'cancelled-paused.bin', 100 * MiB);
   await row.getByRole('button', { name: 'Pause cancelled-paused.bin' }).click();
   await expect(row).toHaveAttribute('data-status', 'paused');
   // Once the upload's task has wound down (the parts in flight were aborted), no task is under
   // way to notice a cancel: the row aborts the upload in the bucket itself.
   await page.waitForTimeout(2000);
-  await row.getByRole('button', { name: 'Cancel cancelled-paused.bin' }).click();
-  await expect(row).toHaveAttribute('data-status', 'cancelled');
-  await expect.poll(() => backend().multipartUploads(), { timeout: 20_000 }).not.toContain(key);
-  await page.unrouteAll({ behavior: 'ignoreErrors' });
-  await page.reload();
-  await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
-  await expect(page.locator('.unfinished-upload')).toHaveCount(0);
+  await cancelLeavesNothing(page, row, 'cancelled-paused.bin', key);
 });
 
 test('an expired part URL is signed again', async ({ page }) => {
