@@ -16,4 +16,7 @@ echo "run: open http://127.0.0.1:3000 once the build is done"
 # `--split`: the code for files in parts is a wasm of its own, as in every build. Watching rebuilds
 # in place, without scripts/build.sh's sealing of the names, so the files keep fixed names and
 # the browser asks each time whether they changed (LEPTOS_HASH_FILES=false).
+# The hash files an earlier scripts/build.sh left beside the binaries would tell a server started
+# any other way (scripts/fleet.sh, the benches) that the names are hashed: they no longer are.
+rm -f target/debug/hash.txt target/server-release/hash.txt
 LEPTOS_HASH_FILES=false exec cargo leptos watch --split "$@"

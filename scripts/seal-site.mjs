@@ -10,8 +10,8 @@
 // name as the build before with other content: a browser holding the old one would then load
 // the new wasm with the old loader and fail to link. Here the main JS and the loader are named
 // by one hash of both (each with the other's name taken out: they cannot both contain the
-// other's final name), and the main wasm by its final content. The split-off wasm files name
-// nothing, so cargo-leptos's names for them stand.
+// other's final name), and the main wasm and the split manifest by their final content. The
+// split-off wasm files name nothing, so cargo-leptos's names for them stand.
 //
 // Usage: node scripts/seal-site.mjs <site-root> <pkg-dir> <hash-file> [--precompress]
 // --precompress writes the .gz and .br copies the server sends (cargo-leptos's own would be made
@@ -79,32 +79,43 @@ if (swapped === 0 && oldLoader !== newLoader && !wasm.includes(Buffer.from(newLo
 }
 const newWasm = names.wasm(hashOf(wasm));
 
-// Nothing else may name the files renamed here (the split-off wasm files name none).
-for (const name of readdirSync(pkg)) {
-  if ([oldJs, oldLoader, oldWasm].includes(name) || /\.(gz|br)$/.test(name)) continue;
-  const text = read(name);
-  for (const renamed of [oldJs, oldLoader]) {
-    if (renamed !== newJs && renamed !== newLoader && text.includes(Buffer.from(renamed))) {
-      fail(`${name} names ${renamed}, which this script renames`);
-    }
-  }
-}
-
-const remove = (name) => {
-  for (const suffix of ['', '.gz', '.br']) rmSync(path.join(pkg, name + suffix), { force: true });
+// The split manifest (read by the server only) is hashed by cargo-leptos before it writes the
+// chunks' final names into it: named here by what it holds.
+const manifest = hashes.manifest && {
+  old: `__wasm_split_manifest.${hashes.manifest}.json`,
+  content: read(`__wasm_split_manifest.${hashes.manifest}.json`),
 };
-for (const [oldName, newName, content] of [
+const newManifest = manifest && `__wasm_split_manifest.${hashOf(manifest.content)}.json`;
+
+const renamed = [
   [oldJs, newJs, jsText],
   [oldLoader, newLoader, loaderText],
   [oldWasm, newWasm, wasm],
-]) {
-  remove(oldName);
-  writeFileSync(path.join(pkg, newName), content);
+  ...(manifest ? [[manifest.old, newManifest, manifest.content]] : []),
+].filter(([oldName, newName]) => oldName !== newName);
+
+// Nothing else may name the files renamed here (the split-off wasm files name none; wasm-bindgen's
+// snippets folder, where there is one, holds JS that names none either).
+for (const name of readdirSync(pkg)) {
+  if (renamed.some(([oldName]) => oldName === name) || /\.(gz|br)$/.test(name)) continue;
+  if (statSync(path.join(pkg, name)).isDirectory()) continue;
+  const text = read(name);
+  for (const [oldName] of renamed) {
+    if (text.includes(Buffer.from(oldName))) fail(`${name} names ${oldName}, which this script renames`);
+  }
 }
+
+// New files first, then the hash file that names them, then the old files: a run cut short
+// leaves a site that still serves, and running again finishes it.
+for (const [, newName, content] of renamed) writeFileSync(path.join(pkg, newName), content);
 hashes.js = sealed;
 hashes.split = sealed;
 hashes.wasm = newWasm.slice(output.length + 1, -'.wasm'.length);
+if (manifest) hashes.manifest = newManifest.slice('__wasm_split_manifest.'.length, -'.json'.length);
 writeFileSync(hashFile, `${Object.entries(hashes).map(([kind, hash]) => `${kind}: ${hash}`).join('\n')}\n`);
+for (const [oldName] of renamed) {
+  for (const suffix of ['', '.gz', '.br']) rmSync(path.join(pkg, oldName + suffix), { force: true });
+}
 
 if (flags.includes('--precompress')) precompress(siteRoot);
 console.log(`seal-site: ${newJs}, ${newLoader}, ${newWasm}`);

@@ -67,7 +67,7 @@ set +a
 
 # Every grant gets a verdict on Garage too: the reconciler's tests against the cluster, and two
 # instances sharing a Redis of their own whose lease holder is killed mid-round (about a
-# minute). Before `cargo leptos build`: a test build of the server must not replace the one
+# minute). Before the app's build: a test build of the server must not replace the one
 # the browsers are served by (its site settings differ).
 echo "== on Garage: the reconciler, profiles, content checks"
 UPLOAD_TESTS_REQUIRE_TOOLS=1 RUSTFLAGS="--cfg erase_components" timeout 10m \

@@ -232,6 +232,10 @@ async function cancelLeavesNothing(page: Page, row: Locator, name: string, key: 
   await expect(row).toHaveAttribute('data-status', 'cancelled');
   await expect.poll(() => backend().multipartUploads(), { timeout: 20_000 }).not.toContain(key);
   expect(await backend().exists(key)).toBe(false);
+  // Forgotten by this browser too (the list of unfinished uploads appears only once its code is
+  // fetched, after the page is ready, so an empty list there alone would prove little).
+  const kept = await page.evaluate(() => JSON.parse(localStorage.getItem('s3-uploader.unfinished') ?? '[]'));
+  expect(kept).toEqual([]);
   await page.unrouteAll({ behavior: 'ignoreErrors' });
   await page.reload();
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');

@@ -59,8 +59,9 @@ enum Stop {
 
 /// [`upload`], in a wasm of its own that the browser fetches the first time a file goes in parts
 /// (most visitors never send one): the first load does not carry this module, resume and the
-/// part signing. The split is made by `cargo leptos build --split`; without it this is a plain
-/// call. When that wasm cannot be fetched (a deploy removed it), the row fails with
+/// part signing. The split is made by `cargo leptos build --split` (`scripts/build.sh`): a wasm
+/// built without it does not load, and on the server this is a plain call. When that wasm cannot
+/// be fetched (a deploy removed it), the row fails with
 /// [`FailureCode::PageUpdated`] rather than the page aborting, and a retry fetches it again.
 #[leptos::wasm_split::wasm_split(
     parts,

@@ -154,8 +154,9 @@ pub fn forget(key: &str) {
 }
 
 /// [`discard`] for the page's own rows, from the split-off wasm of files in parts (which a row
-/// in parts has fetched already). Where it cannot be fetched, the parts are left to the
-/// bucket's lifecycle rule.
+/// in parts has fetched already). Where it cannot be fetched, nothing is dropped: the upload
+/// stays in this browser's list, offered again on the next visit (to resume or discard), and
+/// its parts are left to the bucket's lifecycle rule meanwhile.
 #[leptos::wasm_split::wasm_split(
     parts,
     wasm_split_path = ::leptos::wasm_split,
