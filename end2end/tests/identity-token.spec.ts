@@ -43,6 +43,14 @@ async function playSignInPage(page: Page, who: () => string) {
   });
 }
 
+/** Follows the page's sign-in link once the wasm has made it say where to come back to: before,
+ * it is the bare sign-in URL (the way without JavaScript). */
+async function followSignIn(page: Page) {
+  const link = page.locator('a.sign-in-link');
+  await expect(link).toHaveAttribute('href', /^http:\/\/127\.0\.0\.1:3118\/sign-in\?return_to=http%3A%2F%2F/);
+  await link.click();
+}
+
 async function signedInAs(page: Page, name: string) {
   await expect(page.locator('.account-name')).toHaveText(name);
   await expect(page.locator('.uploader')).toHaveAttribute('data-ready', 'true');
@@ -71,7 +79,11 @@ test('a token in the address becomes a session; uploads go under its user; sign-
   // Signed out: nothing signs, and the page says how to sign in again.
   await page.locator('button.sign-out').click();
   await expect(page.locator('.account.signed-out')).toContainText('you are not signed in');
-  await expect(page.locator('a.sign-in-link')).toHaveAttribute('href', 'http://127.0.0.1:3118/sign-in');
+  // The link says where to come back to (without JavaScript it is the bare sign-in URL).
+  await expect(page.locator('a.sign-in-link')).toHaveAttribute(
+    'href',
+    `http://127.0.0.1:3118/sign-in?return_to=${encodeURIComponent(new URL('/', page.url()).href)}`,
+  );
   const refused = await page.request.post('/api/my_uploads', { headers: { accept: 'application/json' } });
   expect(refused.status()).toBe(401);
   expect(refused.headers()['www-authenticate']).toBe('Bearer');
@@ -132,7 +144,7 @@ test('an upload in parts cut off by the end of a session resumes after signing i
     // Someone else signs in on this browser: the unfinished upload is listed (it is this
     // browser's), but it is not theirs to resume.
     user = 'bob';
-    await page.locator('a.sign-in-link').click();
+    await followSignIn(page);
     await signedInAs(page, 'bob');
     const entry = page.locator('.unfinished-upload', { hasText: 'long.bin' });
     await expect(entry).toBeVisible();
@@ -151,7 +163,7 @@ test('an upload in parts cut off by the end of a session resumes after signing i
     await page.locator('button.sign-out').click();
     await expect(page.locator('.account.signed-out')).toBeVisible();
     user = 'ada';
-    await page.locator('a.sign-in-link').click();
+    await followSignIn(page);
     await signedInAs(page, 'ada');
     await page.locator('.unfinished-upload', { hasText: 'long.bin' }).locator('input[type=file]').setInputFiles(file);
     const resumed = page.locator('.upload', { hasText: 'long.bin' });

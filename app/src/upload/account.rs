@@ -89,14 +89,13 @@ pub fn Account(who: Who) -> impl IntoView {
             .into_any()
         }
         Who::Nobody(sign_in) => {
-            // The bare URL without JavaScript; with it, the way back to this page too.
+            // The bare URL without JavaScript (and until the page is hydrated); then the way
+            // back to this page too, in the link itself, so that it also holds when opened in
+            // another tab.
             let link = sign_in.sign_in_url.clone().map(|url| {
-                let go = url.clone();
-                let follow = move |ev: leptos::ev::MouseEvent| {
-                    ev.prevent_default();
-                    let _ = window().location().set_href(&sign_in_href(&go));
-                };
-                view! { " "<a class="sign-in-link" href=url on:click=follow>"Sign in"</a> }
+                let href = RwSignal::new(url.clone());
+                Effect::new(move |_| href.set(sign_in_href(&url)));
+                view! { " "<a class="sign-in-link" href=move || href.get()>"Sign in"</a> }
             });
             view! { <p class="account signed-out" role="alert">{sign_in.to_string()}"."{link}</p> }
                 .into_any()
