@@ -698,6 +698,27 @@ async fn unhashed_assets_are_checked_again_before_use() {
 }
 
 #[tokio::test]
+async fn a_missing_file_asked_for_uncompressed_is_not_found_not_another_file() {
+    // tower-http's ServeDir, asked for a missing file with `identity` among the codings, dropped
+    // the name's last extension and looked again: `/pkg/..x` opened the folder `/pkg/.` (200,
+    // then a body it could not send), `<file>.x` served `<file>` (the HTTP fuzz pass).
+    let (_root, options) = built_site(false);
+    let app = common::router::app_serving(&[], options).0;
+    for path in ["/pkg/..x", "/pkg/..%3C", "/pkg/s3-uploader.wasm.x"] {
+        for encoding in ["identity", "gzip, identity", "Identity;q=1, br;q=0.5"] {
+            let res = app.clone().oneshot(get(path, encoding)).await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path} ({encoding})");
+        }
+    }
+    // What is there is still sent, as it is or compressed, as asked.
+    let res = app.clone().oneshot(get("/pkg/s3-uploader.wasm", "identity")).await.unwrap();
+    assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(body_text(res).await, "\0asm plain");
+    let res = app.oneshot(get("/pkg/s3-uploader.wasm", "identity, gzip")).await.unwrap();
+    assert_eq!(body_text(res).await, "gzip bytes");
+}
+
+#[tokio::test]
 async fn cacheable_answers_set_no_cookie_and_static_files_vary_on_encoding() {
     // Every kind of static file: the wasm (hashed, kept a year; unhashed, a day), its
     // precompressed copies, and a file of `public/`.

@@ -79,6 +79,7 @@ pub fn app(
         // A path with a `.` or `..` segment names no page and no file: 404 here, before the
         // static-file handler (which answered 503 for it: found by the HTTP fuzz pass).
         .layer(axum::middleware::from_fn(no_dot_segments))
+        .layer(axum::middleware::from_fn(no_identity_coding))
         .layer(axum::middleware::from_fn_with_state((sessions, metrics), identity::assign))
         // Before anything reads a server function's body.
         .layer(axum::middleware::from_fn(body_limit::limit))
@@ -106,6 +107,38 @@ async fn no_dot_segments(
     use axum::response::IntoResponse;
     if request.uri().path().split('/').any(|segment| segment == "." || segment == "..") {
         return (http::StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    next.run(request).await
+}
+
+/// `Accept-Encoding` without `identity`, for the static-file handler: tower-http's `ServeDir`
+/// (with the precompressed copies), asked for a missing file with `identity` among the codings,
+/// drops the name's last extension and looks again, so `/pkg/..x` opened `/pkg/.`, a directory
+/// it answered 200 with a body it could not send, and `<file>.x` served `<file>` (found by the
+/// HTTP fuzz pass). Identity is acceptable whether named or not, so leaving it out changes no
+/// other answer.
+async fn no_identity_coding(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let value = request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    if let Some(value) = value.filter(|v| v.to_ascii_lowercase().contains("identity")) {
+        let kept: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|coding| {
+                let name = coding.split(';').next().unwrap_or_default().trim();
+                !name.is_empty() && !name.eq_ignore_ascii_case("identity")
+            })
+            .collect();
+        match HeaderValue::from_str(&kept.join(", ")) {
+            Ok(kept) if !kept.is_empty() => {
+                request.headers_mut().insert(header::ACCEPT_ENCODING, kept);
+            }
+            _ => {
+                request.headers_mut().remove(header::ACCEPT_ENCODING);
+            }
+        }
     }
     next.run(request).await
 }
